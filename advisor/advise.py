@@ -1,0 +1,183 @@
+"""``advise``: sample → micro-benchmarks → forecasts → recommendation → plan. One plain
+function that the CLI and the TUI both call (the TUI from a worker thread)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from pydantic import Field
+
+from advisor.bench import BenchEvent, BenchResult, run_benchmarks
+from advisor.forecast import Forecast, forecast_all
+from advisor.goals import Goals
+from advisor.plan import Plan, make_plan
+from advisor.probe import Resources
+from advisor.recommend import BUDGETS, Recommendation, recommend
+from engines.base import Record
+from engines.errors import ConfigError
+
+if TYPE_CHECKING:
+    from advisor.data import Dataset
+
+FULL_RUN_TEST_SHARE = 0.2
+FULL_RUN_TEST_MAX = 2000
+DEFAULT_SAMPLE = 4000
+
+
+class DataInfo(Record):
+    """The data the advice is about."""
+
+    ref: str
+    path: str = ""
+    text_col: str = ""
+    label_col: str = ""
+    encoding: str | None = None
+    total_rows: int = Field(description="Valid rows in the full data.")
+    sample_rows: int = Field(description="Rows of the sample the benchmarks drew from.")
+    classes: dict[str, int] = Field(default_factory=dict, description="Rows per class (full data).")
+    fingerprint: str = ""
+
+
+class Advice(Record):
+    """Everything ``advise`` found, measured, forecast and decided."""
+
+    goals: Goals
+    profile: str
+    budget: str
+    budget_s: float
+    resources: Resources | None = Field(None, description="This machine, as probed.")
+    data: DataInfo
+    n_target: int = Field(description="Labelled examples the full run will train on (the forecast target).")
+    full_run_test_size: int = Field(description="Rows the full run holds out for its test score.")
+    bench: BenchResult
+    forecasts: dict[str, Forecast]
+    recommendation: Recommendation
+    plan: Plan | None = None
+    hardware: str | None = None
+    cancelled: bool = False
+    wall_s: float = 0.0
+    tool_version: str = ""
+    created_at: str = ""
+
+
+def tool_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("tune-or-embed")
+    except Exception:
+        return "0+unknown"
+
+
+def budget_seconds(budget: str | float, budgets: dict[str, float] | None = None) -> tuple[str, float]:
+    """('quick'|'standard'|'thorough'|'custom', seconds) from a name or a number of seconds."""
+    table = {**BUDGETS, **(budgets or {})}
+    if isinstance(budget, int | float):
+        seconds = float(budget)
+    else:
+        key = str(budget).strip().lower()
+        if key in table:
+            return key, float(table[key])
+        try:
+            seconds = float(key.rstrip("s"))
+        except ValueError:
+            raise ConfigError(f"unknown budget {budget!r}; use quick, standard, thorough or a number of seconds") from None
+    if seconds < 10:
+        raise ConfigError(f"budget {seconds:g}s is too short; give at least 10 seconds")
+    return "custom", seconds
+
+
+def default_engines(budget_s: float) -> list[str]:
+    engines = ["tfidf", "embedding", "finetune"]
+    if budget_s >= BUDGETS["standard"]:
+        engines.append("lora")
+    return engines
+
+
+def full_run_split(total_rows: int, labelled_size: int | None) -> tuple[int, int]:
+    """(test rows the full run holds out, training rows = the forecast target)."""
+    test = min(FULL_RUN_TEST_MAX, max(2, int(total_rows * FULL_RUN_TEST_SHARE)))
+    train = total_rows - test
+    if labelled_size is not None:
+        train = min(train, labelled_size)
+    return test, max(2, train)
+
+
+def _settings(profile: Any) -> Any:
+    return getattr(profile, "bench", None)
+
+
+def advise(
+    data: Dataset | str,
+    goals: Goals,
+    *,
+    profile: Any = None,
+    budget: str | float = "quick",
+    resources: Any = None,
+    hardware: str | None = None,
+    progress: Callable[[BenchEvent], None] | None = None,
+    cancel: threading.Event | None = None,
+    engines: list[str] | None = None,
+    seed: int = 0,
+    text_col: str | None = None,
+    label_col: str | None = None,
+    encoding: str | None = None,
+) -> Advice:
+    """Measure, forecast, decide. Cancel (event or Ctrl-C) → an Advice from what was measured, ``cancelled``."""
+    from advisor.profiles import engine_config, load_profile
+
+    t0 = time.perf_counter()
+    if resources is None:
+        from advisor.probe import probe
+
+        resources = probe()
+    if profile is None or isinstance(profile, str):
+        profile = load_profile(profile, resources=resources)
+    settings = _settings(profile)
+    budget_name, budget_s = budget_seconds(budget, getattr(settings, "budgets_s", None))
+    if hardware:
+        from advisor.hardware import get_hardware
+
+        get_hardware(hardware)  # unknown names fail now, not after the benchmarks
+    engines = list(engines or default_engines(budget_s))
+    if isinstance(data, str):
+        from advisor.data import load_dataset
+
+        sample = getattr(settings, "sample_size", None) or DEFAULT_SAMPLE
+        data = load_dataset(data, text_col=text_col, label_col=label_col, encoding=encoding,
+                            sample=sample, seed=seed)
+    test_rows, n_target = full_run_split(data.total_rows, goals.labelled_size)
+    configs = {name: engine_config(profile, name) for name in engines}
+    hw = [hardware] if hardware else None
+
+    def settled(measurements: dict[str, Any]) -> bool:
+        partial = BenchResult(measurements=measurements, classes=data.examples.classes)
+        fc = forecast_all(partial, n_target=n_target, metric=goals.metric, configs=configs)
+        rec = recommend(goals, resources, measurements, fc, budget=budget_name)
+        return rec.confidence == "high" and not rec.too_close
+
+    bench = run_benchmarks(
+        data.examples, engines=engines, configs=configs, settings=settings, budget_s=budget_s,
+        labelled_size=n_target, seed=seed, progress=progress, cancel=cancel, settled=settled,
+    )
+    forecasts = forecast_all(bench, n_target=n_target, metric=goals.metric, configs=configs, hardware=hw,
+                             predictions_per_day=goals.predictions_per_day)
+    rec = recommend(goals, resources, bench.measurements, forecasts, budget=budget_name)
+    info = DataInfo(ref=data.ref, path=data.path, text_col=data.text_col, label_col=data.label_col,
+                    encoding=data.encoding, total_rows=data.total_rows, sample_rows=len(data.examples),
+                    classes=dict(data.class_counts), fingerprint=data.fingerprint)
+    created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    version = tool_version()
+    plan = make_plan(rec, info, profile_name=getattr(profile, "name", str(profile)),
+                     engine_overrides={}, split_seed=seed, test_size=test_rows, labelled_size=n_target,
+                     forecast=forecasts.get(rec.choice) if rec.choice else None, created_at=created,
+                     tool_version=version) if rec.choice else None
+    return Advice(
+        goals=goals, profile=getattr(profile, "name", str(profile)), budget=budget_name, budget_s=budget_s,
+        resources=resources, data=info, n_target=n_target, full_run_test_size=test_rows, bench=bench,
+        forecasts=forecasts, recommendation=rec, plan=plan, hardware=hardware, cancelled=bench.cancelled,
+        wall_s=time.perf_counter() - t0, tool_version=version, created_at=created,
+    )

@@ -1,0 +1,630 @@
+"""Micro-benchmarks: run each approach's engine on nested subsets of a sample, within a budget.
+
+The same engine code a full run uses is fitted on nested, stratified subsets of a
+training pool and scored on ONE held-out test part that no engine ever trains on.
+The budget is spent where it buys the most: TF-IDF and the frozen-embedding head are
+cheap (many sizes × seeds, embeddings cached once by ``prepare``); fine-tuning gets the
+largest sizes it can afford, each with the full run's minimum-steps recipe, planned
+from measured throughput. A fine-tune point that cannot finish inside the budget is
+still run briefly as a throughput probe (time and memory forecasts need it), but it is
+never used as a learning-curve point.
+
+Cancel (``cancel`` event or Ctrl-C) returns what was measured so far with
+``cancelled=True``.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from engines.base import Examples, FitReport, ProgressEvent, Record, get_engine
+
+# Defaults for settings a profile's BenchSettings may not have (see _setting).
+DEFAULTS: dict[str, Any] = {
+    "test_size": 1000,  # held-out rows where the data and budget allow
+    "cheap_seeds": 3,  # seeds for tfidf / embedding curves
+    "finetune_seeds": 2,
+    "max_sizes": 5,  # training sizes per curve (halving down from the pool)
+    "min_size": 32,  # smallest training size (n = 64 is mostly noise; 32 only on tiny data)
+    "speed_texts": 64,  # texts for measure_speed
+}
+MIN_TEST = 100
+# Share of the budget each approach may use (of what is left when it starts).
+SHARE = {"tfidf": 0.15, "embedding_prepare": 0.45, "embedding": 0.5, "finetune": 0.75, "lora": 0.9}
+# Training one example costs ≈ 3× an inference forward pass (forward + backward) plus the
+# optimizer: a FLOPs rule used only to plan the first fine-tune point before it is measured.
+TRAIN_VS_INFER_COST = 3.5
+CURVE_STOPS = ("completed", "early_stopping")
+
+
+# --------------------------------------------------------------------- records
+class CurvePoint(Record):
+    """One learning-curve point: an approach trained on ``n_train`` examples (one seed), scored on the test part."""
+
+    approach: str = Field(description="Engine name.")
+    n_train: int = Field(description="Training examples given to fit.")
+    seed: int = Field(description="Seed of the nested subset (and the engine).")
+    accuracy: float = Field(description="Accuracy on the held-out test part.")
+    macro_f1: float = Field(description="Macro-F1 on the held-out test part.")
+    fit_s: float = Field(description="Wall seconds of fit.")
+    stopped: str = Field("completed", description="Why fit ended; only completed/early_stopping points enter the curve.")
+    steps: int = Field(0, description="Optimizer steps (fine-tuning).")
+    usable: bool = Field(True, description="Whether the point enters the learning curve.")
+    y_pred: list[int] | None = Field(None, exclude=True, description="Predicted class ids on the test part (bootstrap).")
+
+
+class ApproachMeasurement(Record):
+    """What the micro-benchmark measured for one approach."""
+
+    approach: str
+    points: list[CurvePoint] = Field(default_factory=list)
+    n_max: int | None = Field(None, description="Largest training size with a usable point.")
+    accuracy: float | None = Field(None, description="Mean accuracy over seeds at n_max.")
+    ci_low: float | None = Field(None, description="95 % bootstrap interval (test rows) of accuracy, low.")
+    ci_high: float | None = None
+    macro_f1: float | None = None
+    f1_ci_low: float | None = None
+    f1_ci_high: float | None = None
+    train_examples_per_s: float | None = Field(None, description="Training throughput at the largest fit.")
+    train_tokens_per_s: float | None = None
+    tokens_per_example: float | None = Field(None, description="Mean non-padding tokens per training example.")
+    fit_s_at_max: float | None = Field(None, description="Mean fit seconds at the largest measured size.")
+    examples_seen_at_max: int | None = None
+    prepare_texts_per_s: float | None = Field(None, description="Embedding throughput while caching vectors.")
+    infer_texts_per_s: float | None = Field(None, description="Inference throughput at the large batch.")
+    latency_ms: dict[str, float] = Field(default_factory=dict, description="p50_b1, p95_b1, p50_bN, p95_bN: ms per text.")
+    peak_rss_bytes: int | None = None
+    peak_gpu_bytes: int | None = None
+    load_s: float | None = Field(None, description="Model load (first prepare/fit overhead), seconds.")
+    device: str = "cpu"
+    spent_s: float = Field(0.0, description="Benchmark seconds spent on this approach.")
+    notes: list[str] = Field(default_factory=list)
+
+
+class BenchResult(Record):
+    measurements: dict[str, ApproachMeasurement] = Field(default_factory=dict)
+    classes: list[str] = Field(default_factory=list, description="Class names; y ids index this list.")
+    test_size: int = 0
+    pool_size: int = Field(0, description="Training pool rows the curves drew from.")
+    sample_size: int = 0
+    budget_s: float = 0.0
+    spent_s: float = 0.0
+    cancelled: bool = False
+    seed: int = 0
+    notes: list[str] = Field(default_factory=list)
+    test_labels: list[int] | None = Field(None, exclude=True, description="Test part's class ids (bootstrap).")
+
+
+class BenchEvent(Record):
+    """Progress of the micro-benchmark (stderr lines in the CLI, a live table in the TUI)."""
+
+    approach: str
+    phase: str = Field(description="'plan', 'load', 'prepare', 'fit', 'eval', 'speed', 'done'.")
+    done: int = 0
+    total: int | None = None
+    message: str = ""
+    elapsed_s: float = 0.0
+    budget_s: float = 0.0
+    point: CurvePoint | None = None
+
+
+BenchProgress = Callable[[BenchEvent], None]
+
+
+# --------------------------------------------------------------------- helpers
+def _setting(settings: Any, name: str) -> Any:
+    value = getattr(settings, name, None) if settings is not None else None
+    return DEFAULTS[name] if value is None else value
+
+
+def _seeds(settings: Any, name: str, base: int) -> list[int]:
+    value = _setting(settings, name)
+    count = len(value) if isinstance(value, list | tuple) else int(value)
+    return [base + i for i in range(max(1, count))]
+
+
+def curve_sizes(pool_n: int, n_classes: int, *, max_sizes: int, min_size: int) -> list[int]:
+    """Halving sizes from the pool down to ``min_size`` (≥ 2 per class), ascending."""
+    floor = max(min_size, 2 * n_classes)
+    sizes: list[int] = []
+    n = pool_n
+    while n >= floor and len(sizes) < max_sizes:
+        sizes.append(n)
+        n //= 2
+    if not sizes:
+        sizes = [pool_n]
+    return sorted(sizes)
+
+
+def _nested(pool: Examples, sizes: list[int], seed: int) -> list[Examples]:
+    from advisor.data import nested_subsets
+
+    return list(nested_subsets(pool, sizes, seed=seed))
+
+
+def _bootstrap_ci(preds: list[list[int]], y_true: np.ndarray, n_classes: int, *, seed: int,
+                  n_boot: int = 500) -> tuple[tuple[float, float], tuple[float, float]]:
+    """95 % intervals of accuracy and macro-F1 (means over seeds), resampling test rows."""
+    from advisor.curves import accuracy_fn, macro_f1_fn
+
+    acc, f1 = accuracy_fn(y_true), macro_f1_fn(y_true, n_classes)
+    arrays = [np.asarray(p) for p in preds]
+    rng = np.random.default_rng(seed)
+    accs, f1s = [], []
+    n = len(y_true)
+    for _ in range(n_boot):
+        idx = rng.integers(0, n, n)
+        accs.append(np.mean([acc(p, idx) for p in arrays]))
+        f1s.append(np.mean([f1(p, idx) for p in arrays]))
+    a = np.percentile(accs, [2.5, 97.5])
+    f = np.percentile(f1s, [2.5, 97.5])
+    return (float(a[0]), float(a[1])), (float(f[0]), float(f[1]))
+
+
+def _evaluate(engine: Any, test: Examples) -> Any:
+    """Score ``engine`` on the test part.
+
+    The embedding engine's ``predict`` re-encodes on purpose (it is the honest speed path,
+    measured separately); for scoring curve points the vectors ``prepare`` cached are the
+    same, so when the engine exposes that cache and a logistic head we score from it
+    instead of re-embedding the test part at every point.
+    """
+    cache = getattr(engine, "_cache", None)
+    clf = getattr(engine, "_clf", None)
+    if isinstance(cache, dict) and clf is not None and hasattr(clf, "predict_proba") \
+            and all(t in cache for t in test.texts):
+        from engines.linear_head import predictions_from_proba
+        from engines.metrics import score
+
+        X = np.stack([cache[t] for t in test.texts])
+        return score(test, predictions_from_proba(clf.classes_, clf.predict_proba(X)))
+    return engine.evaluate(test)
+
+
+class _Clock:
+    def __init__(self, budget_s: float) -> None:
+        self.t0 = time.perf_counter()
+        self.budget_s = float(budget_s)
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t0
+
+    @property
+    def left(self) -> float:
+        return max(0.0, self.budget_s - self.elapsed)
+
+
+class _Stop(Exception):
+    """Internal: cancelled."""
+
+
+# ---------------------------------------------------------------------- runner
+class _Runner:
+    def __init__(self, sample: Examples, *, engines: Sequence[str], configs: dict[str, Any],
+                 settings: Any, budget_s: float, labelled_size: int | None, seed: int,
+                 progress: BenchProgress | None, cancel: threading.Event | None,
+                 settled: Callable[[dict[str, ApproachMeasurement]], bool] | None) -> None:
+        self.sample = sample
+        self.engines = list(engines)
+        self.configs = configs
+        self.settings = settings
+        self.clock = _Clock(budget_s)
+        self.labelled_size = labelled_size
+        self.seed = seed
+        self.progress = progress
+        self.cancel = cancel or threading.Event()
+        self.settled = settled
+        self.classes = sample.classes
+        self.class_id = {c: i for i, c in enumerate(self.classes)}
+        self.points: dict[str, list[CurvePoint]] = {e: [] for e in self.engines}
+        self.info: dict[str, dict[str, Any]] = {e: {"notes": []} for e in self.engines}
+        self.instances: dict[str, Any] = {}
+        self.notes: list[str] = []
+        self.test: Examples | None = None
+        self.pool: Examples | None = None
+        self.cancelled = False
+        self.trainer_reserve = 0.0
+
+    # ------------------------------------------------------------ plumbing
+    def emit(self, approach: str, phase: str, message: str = "", done: int = 0,
+             total: int | None = None, point: CurvePoint | None = None) -> None:
+        if self.progress is None:
+            return
+        self.progress(BenchEvent(approach=approach, phase=phase, done=done, total=total, message=message,
+                                 elapsed_s=round(self.clock.elapsed, 2), budget_s=self.clock.budget_s,
+                                 point=point))
+
+    def check(self) -> None:
+        if self.cancel.is_set():
+            raise _Stop
+
+    def engine(self, name: str) -> Any:
+        if name not in self.instances:
+            cls = get_engine(name)
+            self.instances[name] = cls(self.configs.get(name))
+        return self.instances[name]
+
+    def engine_progress(self, name: str) -> Callable[[ProgressEvent], None]:
+        def relay(ev: ProgressEvent) -> None:
+            self.emit(name, ev.phase, ev.message, ev.done, ev.total)
+
+        return relay
+
+    def config_value(self, name: str, key: str, default: Any) -> Any:
+        cfg = self.configs.get(name)
+        if isinstance(cfg, dict):
+            return cfg.get(key, default)
+        return getattr(cfg, key, default) if cfg is not None else default
+
+    # ---------------------------------------------------------------- steps
+    def probe_embedding(self) -> float | None:
+        """Load the embedding engine and measure its texts/s on a few texts."""
+        if "embedding" not in self.engines:
+            return None
+        eng = self.engine("embedding")
+        texts = self.sample.texts
+        self.emit("embedding", "load", "loading the model")
+        t0 = time.perf_counter()
+        eng.prepare(texts[:8], progress=self.engine_progress("embedding"), cancel=self.cancel)
+        t1 = time.perf_counter()
+        probe = texts[8:72]
+        eng.prepare(probe, progress=self.engine_progress("embedding"), cancel=self.cancel)
+        t2 = time.perf_counter()
+        rate = len(probe) / max(t2 - t1, 1e-6) if probe else None
+        load_s = max(0.0, (t1 - t0) - (8 / rate if rate else 0.0))
+        self.info["embedding"].update(load_s=load_s, prepare_texts_per_s=rate, prepare_s=t2 - t0)
+        self.emit("embedding", "load", f"model loaded in {load_s:.1f}s; {rate or 0:.0f} texts/s")
+        return rate
+
+    def plan_split(self, embed_rate: float | None) -> tuple[int, int]:
+        """(test rows, pool rows) from the sample, the labelled size and (if measured) embedding speed."""
+        total = len(self.sample)
+        test_n = min(int(_setting(self.settings, "test_size")), int(total * 0.4))
+        affordable = None
+        if embed_rate:
+            affordable = embed_rate * max(0.0, self.clock.left - self.trainer_reserve) * SHARE["embedding_prepare"]
+            test_n = min(test_n, int(affordable * 0.5))
+        test_n = max(test_n, min(MIN_TEST, total // 3), 2 * len(self.classes))
+        pool_n = total - test_n
+        if self.labelled_size:
+            pool_n = min(pool_n, self.labelled_size)
+        if affordable is not None:
+            pool_n = min(pool_n, max(int(affordable - test_n), 4 * len(self.classes), 64))
+        pool_n = max(min(pool_n, total - test_n), len(self.classes))
+        return test_n, pool_n
+
+    def split(self, test_n: int, pool_n: int) -> None:
+        from advisor.data import stratified_split, stratified_subsample
+
+        train, test = stratified_split(self.sample, test_size=test_n, seed=self.seed)
+        if pool_n < len(train):
+            train = stratified_subsample(train, pool_n, seed=self.seed)
+        self.pool, self.test = train, test
+        self.y_test = np.asarray([self.class_id[y] for y in test.labels])
+        self.emit("all", "plan", f"test part {len(test)} rows (never trained on), training pool {len(train)}")
+
+    def fit_point(self, name: str, train: Examples, seed: int, budget_s: float | None,
+                  usable_if: tuple[str, ...] = CURVE_STOPS) -> tuple[CurvePoint, FitReport]:
+        eng = self.engine(name)
+        self.emit(name, "fit", f"n={len(train)} seed={seed}", 0, len(train))
+        report = eng.fit(train, budget_s=budget_s, progress=self.engine_progress(name), cancel=self.cancel)
+        if report.stopped == "cancelled" or self.cancel.is_set():
+            raise _Stop
+        self.emit(name, "eval", f"scoring on {len(self.test)} held-out rows")
+        ev = _evaluate(eng, self.test)
+        y_pred = [self.class_id.get(y, -1) for y in ev.y_pred] if ev.y_pred else None
+        if y_pred is not None and min(y_pred, default=0) < 0:  # a label the sample never had
+            y_pred = [p if p >= 0 else len(self.classes) for p in y_pred]
+        point = CurvePoint(approach=name, n_train=len(train), seed=seed, accuracy=ev.accuracy,
+                           macro_f1=ev.macro_f1, fit_s=report.wall_s, stopped=report.stopped,
+                           steps=report.steps, usable=report.stopped in usable_if, y_pred=y_pred)
+        self.points[name].append(point)
+        self.record_fit(name, report)
+        self.emit(name, "fit", f"n={len(train)} seed={seed}: accuracy {ev.accuracy:.3f}"
+                  + ("" if point.usable else f" (stopped: {report.stopped}; not a curve point)"),
+                  len(train), len(train), point=point)
+        return point, report
+
+    def record_fit(self, name: str, report: FitReport) -> None:
+        info = self.info[name]
+        if report.train_examples_per_s:
+            info["train_examples_per_s"] = report.train_examples_per_s
+        if report.train_tokens_per_s:
+            info["train_tokens_per_s"] = report.train_tokens_per_s
+        if report.tokens_seen and report.examples_seen:
+            info["tokens_per_example"] = report.tokens_seen / report.examples_seen
+        info["peak_rss_bytes"] = max(info.get("peak_rss_bytes") or 0, report.peak_rss_bytes or 0) or None
+        if report.peak_gpu_bytes:
+            info["peak_gpu_bytes"] = max(info.get("peak_gpu_bytes") or 0, report.peak_gpu_bytes)
+        info["device"] = report.device
+        if "load" in report.phase_s and "load_s" not in info:
+            info["load_s"] = report.phase_s["load"]
+        info["last_fit"] = report
+        for note in report.notes:
+            if note not in info["notes"]:
+                info["notes"].append(note)
+
+    def sizes(self, key: str, extra: int | None = None) -> list[int]:
+        """The profile's sizes that fit the pool, plus the pool itself (or ``extra``) on top;
+        halving sizes from the pool when the profile has none."""
+        pool_n = len(self.pool)
+        listed = getattr(self.settings, key, None) if self.settings is not None else None
+        floor = 2 * len(self.classes)
+        if not listed:
+            return curve_sizes(pool_n, len(self.classes), max_sizes=int(_setting(self.settings, "max_sizes")),
+                               min_size=int(_setting(self.settings, "min_size")))
+        top = extra if extra is not None else pool_n
+        sizes = {int(s) for s in listed if floor <= s <= pool_n}
+        if top >= floor and (not sizes or top > max(sizes)):
+            sizes.add(top)
+        return sorted(sizes) or [pool_n]
+
+    def cheap_curve(self, name: str, share: float, reserve_s: float = 0.0) -> None:
+        """Many sizes × seeds for an approach whose fits are cheap, within ``share`` of what is
+        left after ``reserve_s`` (kept for later steps). Each point's cost (fit + scoring) is
+        guessed from the last one, scaled by size; one point always runs."""
+        start = self.clock.elapsed
+        allowance = max(0.0, self.clock.left - reserve_s) * share
+        sizes = self.sizes("train_sizes")
+        seeds = _seeds(self.settings, "cheap_seeds", self.seed)
+        cost_by_n: dict[int, float] = {}
+        last: tuple[int, float] | None = None
+        for seed in seeds:
+            for sub in _nested(self.pool, sizes, seed):
+                self.check()
+                n = len(sub)
+                guess = cost_by_n.get(n) or (last[1] * n / last[0] if last else 0.0)
+                spent = self.clock.elapsed - start
+                over = spent + guess > allowance or self.clock.left - reserve_s < guess
+                if self.points[name] and (over or self.clock.left <= 0):
+                    self.info[name]["notes"].append(
+                        f"stopped after {len(self.points[name])} points: its share of the budget was spent")
+                    self.info[name]["spent_s"] = self.clock.elapsed - start
+                    return
+                t0 = time.perf_counter()
+                self.fit_point(name, sub, seed, budget_s=max(self.clock.left - reserve_s, 1.0))
+                cost_by_n[n] = time.perf_counter() - t0
+                last = (n, cost_by_n[n])
+        self.info[name]["spent_s"] = self.clock.elapsed - start
+
+    def prepare_embeddings(self, share: float, reserve_s: float = 0.0) -> None:
+        eng = self.engine("embedding")
+        allowance = max(0.0, self.clock.left - reserve_s) * share
+        start = self.clock.elapsed
+        texts = list(self.test.texts) + list(self.pool.texts)
+        chunk = 256
+        done = 0
+        for i in range(0, len(texts), chunk):
+            self.check()
+            if i >= len(self.test) and self.clock.elapsed - start > allowance:
+                # Keep the pool to what was embedded; fits on the rest would re-embed.
+                embedded = i - len(self.test)
+                self.info["embedding"]["notes"].append(
+                    f"pool cut to {embedded} embedded rows to stay within the budget")
+                self.info["embedding"]["pool"] = max(embedded, 2 * len(self.classes))
+                break
+            part = texts[i:i + chunk]
+            eng.prepare(part, progress=self.engine_progress("embedding"), cancel=self.cancel)
+            done += len(part)
+            self.emit("embedding", "prepare", f"embedded {done}/{len(texts)} texts", done, len(texts))
+        took = self.clock.elapsed - start
+        if done and took > 0:
+            self.info["embedding"]["prepare_texts_per_s"] = done / took
+
+    def finetune_cost(self, name: str, n: int) -> float | None:
+        """Seconds one fine-tune point at ``n`` is expected to take (None: no throughput known)."""
+        info = self.info[name]
+        rate = info.get("train_examples_per_s")
+        if rate is None:
+            emb_rate = (self.info.get("embedding") or {}).get("prepare_texts_per_s")
+            other = self.info.get("finetune" if name == "lora" else "lora", {}).get("train_examples_per_s")
+            rate = other or (emb_rate / TRAIN_VS_INFER_COST if emb_rate else None)
+        if not rate:
+            return None
+        examples = self.finetune_examples(name, n)
+        eval_s = len(self.test) / (rate * TRAIN_VS_INFER_COST)
+        return examples / rate + eval_s + (info.get("load_s") or 3.0)
+
+    def finetune_examples(self, name: str, n: int) -> int:
+        batch = int(self.config_value(name, "train_batch_size", 16))
+        epochs = float(self.config_value(name, "epochs", 2.0))
+        min_steps = int(self.config_value(name, "min_steps", 150))
+        max_steps = self.config_value(name, "max_steps", None)
+        vf = float(self.config_value(name, "valid_fraction", 0.1))
+        steps = max(min_steps, math.ceil(epochs * n * (1 - vf) / batch))
+        if max_steps:
+            steps = min(steps, int(max_steps))
+        return steps * batch
+
+    def finetune_curve(self, name: str, share: float, reserve_s: float) -> None:
+        """The largest sizes fine-tuning can afford; a throughput probe when none fits."""
+        start = self.clock.elapsed
+        allowance = max(0.0, (self.clock.left - reserve_s) * share)
+        # Below the size where epochs·n/batch reaches min_steps every point costs the same:
+        # the largest such size (within the pool) is the most informative one.
+        batch = int(self.config_value(name, "train_batch_size", 16))
+        vf = float(self.config_value(name, "valid_fraction", 0.1))
+        same_cost = math.ceil(int(self.config_value(name, "min_steps", 150)) * batch
+                              / (float(self.config_value(name, "epochs", 2.0)) * (1 - vf)))
+        sizes = self.sizes("finetune_sizes", extra=min(len(self.pool), same_cost))
+        seeds = _seeds(self.settings, "finetune_seeds", self.seed)
+        # Order: largest affordable size first, then smaller sizes (a curve), then more seeds.
+        plan = [(n, seeds[0]) for n in sorted(sizes, reverse=True)]
+        plan += [(n, s) for s in seeds[1:] for n in sorted(sizes, reverse=True)[:2]]
+        subsets: dict[int, dict[int, Examples]] = {}
+        ran_usable = 0
+        for n, seed in plan:
+            self.check()
+            left = allowance - (self.clock.elapsed - start)
+            cost = self.finetune_cost(name, n)
+            if cost is not None and cost * 1.1 > left:
+                continue
+            if cost is None and left <= 0:
+                break
+            if seed not in subsets:
+                subsets[seed] = dict(zip(sizes, _nested(self.pool, sizes, seed), strict=True))
+            point, _ = self.fit_point(name, subsets[seed][n], seed, budget_s=max(left, 1.0))
+            ran_usable += point.usable
+            if not point.usable:
+                break
+            if self.settled is not None and ran_usable >= 1 and self.settled(self.measurements()):
+                self.notes.append(f"stopped {name} points early: the decision was already clear")
+                break
+        if ran_usable == 0 and not self.points[name]:
+            # Nothing affordable: a short probe for throughput and memory (not a curve point).
+            probe_s = min(max(5.0, (self.clock.left - reserve_s) * 0.5), 30.0)
+            if self.clock.left - reserve_s > 5.0:
+                sub = _nested(self.pool, [sizes[-1]], self.seed)[0]
+                self.info[name]["notes"].append(
+                    f"no fine-tune point fits this budget (one costs ~{self.finetune_cost(name, sizes[-1]) or 0:.0f}s); "
+                    f"ran a {probe_s:.0f}s throughput probe instead (not a curve point)")
+                self.fit_point(name, sub, self.seed, budget_s=probe_s, usable_if=("completed",))
+            else:
+                self.info[name]["notes"].append("not measured: no budget left")
+        self.info[name]["spent_s"] = self.clock.elapsed - start
+
+    def speed(self, name: str) -> None:
+        if not self.points[name] or name not in self.instances:
+            return
+        self.check()
+        self.emit(name, "speed", "measuring inference speed")
+        texts = list(self.test.texts)
+        from engines.metrics import measure_speed
+
+        few = self.clock.budget_s < 150  # quick budgets: fewer texts (the batch size still fills)
+        rep = measure_speed(self.instances[name], texts, batch1_texts=8 if few else 32,
+                            max_texts=32 if few else int(_setting(self.settings, "speed_texts")))
+        b1, bn = rep.batch_sizes
+        info = self.info[name]
+        info["infer_texts_per_s"] = rep.texts_per_s
+        info["latency_ms"] = {
+            "p50_b1": rep.latency_ms_p50.get(b1), "p95_b1": rep.latency_ms_p95.get(b1),
+            f"p50_b{bn}": rep.latency_ms_p50.get(bn), f"p95_b{bn}": rep.latency_ms_p95.get(bn),
+        }
+        info["latency_ms"] = {k: float(v) for k, v in info["latency_ms"].items() if v is not None}
+        if rep.peak_rss_bytes:
+            info["peak_rss_bytes"] = max(info.get("peak_rss_bytes") or 0, rep.peak_rss_bytes)
+
+    # ------------------------------------------------------------- results
+    def measurements(self) -> dict[str, ApproachMeasurement]:
+        out: dict[str, ApproachMeasurement] = {}
+        for name in self.engines:
+            info = self.info[name]
+            usable = [p for p in self.points[name] if p.usable]
+            kw: dict[str, Any] = {}
+            if usable and self.test is not None:
+                n_max = max(p.n_train for p in usable)
+                top = [p for p in usable if p.n_train == n_max]
+                kw.update(n_max=n_max, accuracy=float(np.mean([p.accuracy for p in top])),
+                          macro_f1=float(np.mean([p.macro_f1 for p in top])),
+                          fit_s_at_max=float(np.mean([p.fit_s for p in top])))
+                preds = [p.y_pred for p in top if p.y_pred is not None]
+                if preds:
+                    (al, ah), (fl, fh) = _bootstrap_ci(preds, self.y_test, len(self.classes) + 1, seed=self.seed)
+                    kw.update(ci_low=al, ci_high=ah, f1_ci_low=fl, f1_ci_high=fh)
+            last = info.get("last_fit")
+            out[name] = ApproachMeasurement(
+                approach=name, points=list(self.points[name]),
+                train_examples_per_s=info.get("train_examples_per_s"),
+                train_tokens_per_s=info.get("train_tokens_per_s"),
+                tokens_per_example=info.get("tokens_per_example"),
+                examples_seen_at_max=last.examples_seen if last else None,
+                prepare_texts_per_s=info.get("prepare_texts_per_s"),
+                infer_texts_per_s=info.get("infer_texts_per_s"),
+                latency_ms=info.get("latency_ms", {}),
+                peak_rss_bytes=info.get("peak_rss_bytes"), peak_gpu_bytes=info.get("peak_gpu_bytes"),
+                load_s=info.get("load_s"), device=info.get("device", "cpu"),
+                spent_s=float(info.get("spent_s", 0.0)), notes=list(info["notes"]), **kw,
+            )
+        return out
+
+    def plan_trainers(self, embed_rate: float | None) -> float:
+        """Seconds kept for the fine-tune engines: their points when one is affordable
+        (cost estimated from embedding speed), else a short throughput probe each."""
+        trainers = [e for e in self.engines if e not in ("tfidf", "embedding")]
+        if not trainers:
+            return 0.0
+        budget = self.clock.budget_s
+        probe = min(20.0, 0.2 * budget) * len(trainers)
+        if not embed_rate:
+            return min(0.5 * budget, max(probe, 0.3 * budget))
+        rate = embed_rate / TRAIN_VS_INFER_COST
+        one = sum(self.finetune_examples(t, 0) / rate + len(self.sample) * 0.3 / embed_rate for t in trainers)
+        if 1.1 * one <= 0.6 * budget:
+            return min(0.6 * budget, 2.5 * one)
+        return probe
+
+    def run(self) -> None:
+        rate = self.probe_embedding()
+        self.check()
+        self.trainer_reserve = self.plan_trainers(rate)
+        test_n, pool_n = self.plan_split(rate)
+        self.split(test_n, pool_n)
+        full_pool = self.pool
+        trainers = [e for e in self.engines if e not in ("tfidf", "embedding")]
+        reserve = self.trainer_reserve
+        if "tfidf" in self.engines:
+            self.cheap_curve("tfidf", SHARE["tfidf"] if len(self.engines) > 1 else 1.0, reserve_s=reserve)
+            self.speed("tfidf")
+        if "embedding" in self.engines:
+            rate = self.info["embedding"].get("prepare_texts_per_s") or rate
+            speed_s = (8 + 2 * 32) / rate + 1 if rate else 5.0
+            self.prepare_embeddings(SHARE["embedding_prepare"] if trainers else 0.8, reserve_s=reserve + speed_s)
+            cut = self.info["embedding"].get("pool")
+            if cut:
+                self.pool = Examples(texts=full_pool.texts[:cut], labels=full_pool.labels[:cut])
+            self.cheap_curve("embedding", 1.0, reserve_s=reserve + speed_s)
+            self.speed("embedding")
+            self.pool = full_pool
+        for i, name in enumerate(trainers):
+            # Leave time for this engine's speed measurement and the later engines.
+            later = len(trainers) - i - 1
+            share = SHARE["finetune"] if later else 1.0
+            self.finetune_curve(name, share, reserve_s=min(10.0, self.clock.left * 0.1))
+            self.speed(name)
+        self.emit("all", "done", f"benchmarks done in {self.clock.elapsed:.0f}s")
+
+
+def run_benchmarks(
+    sample: Examples,
+    *,
+    engines: Sequence[str] = ("tfidf", "embedding", "finetune"),
+    configs: dict[str, BaseModel | dict[str, Any] | None] | None = None,
+    settings: Any = None,
+    budget_s: float = 90.0,
+    labelled_size: int | None = None,
+    seed: int = 0,
+    progress: BenchProgress | None = None,
+    cancel: threading.Event | None = None,
+    settled: Callable[[dict[str, ApproachMeasurement]], bool] | None = None,
+) -> BenchResult:
+    """Benchmark ``engines`` on ``sample`` within ``budget_s`` seconds.
+
+    ``settings`` is a profile's BenchSettings (missing fields fall back to ``DEFAULTS``);
+    ``configs`` maps engine name → its config; ``labelled_size`` caps the training pool;
+    ``settled(measurements)`` may end fine-tune points early once the decision is clear.
+    """
+    runner = _Runner(sample, engines=engines, configs=configs or {}, settings=settings, budget_s=budget_s,
+                     labelled_size=labelled_size, seed=seed, progress=progress, cancel=cancel, settled=settled)
+    try:
+        runner.run()
+    except (_Stop, KeyboardInterrupt):
+        runner.cancelled = True
+        runner.notes.append(f"cancelled after {runner.clock.elapsed:.0f}s: results are what was measured so far")
+        runner.emit("all", "done", "cancelled")
+    return BenchResult(
+        measurements=runner.measurements(), classes=runner.classes,
+        test_size=len(runner.test) if runner.test is not None else 0,
+        pool_size=len(runner.pool) if runner.pool is not None else 0,
+        sample_size=len(sample), budget_s=float(budget_s), spent_s=runner.clock.elapsed,
+        cancelled=runner.cancelled, seed=seed, notes=runner.notes,
+        test_labels=[int(v) for v in runner.y_test] if runner.test is not None else None,
+    )

@@ -1,0 +1,41 @@
+"""Data-loading CLI options shared by the commands that read data (inspect, advise, run)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from advisor.data import Dataset
+
+DATA_HELP = ("CSV/TSV, JSONL, Parquet, a folder with one sub-folder of .txt files per class, "
+             "or demo:rotten-tomatoes / demo:bbc-news")
+
+
+def add_data_args(parser: argparse.ArgumentParser, *, positional: bool = True, sampling: bool = True) -> None:
+    """Add DATA (positional, or ``--data``) and --text-col/--label-col/--encoding (and --sample/--seed)."""
+    if positional:
+        parser.add_argument("data", metavar="DATA", help=DATA_HELP)
+    else:
+        parser.add_argument("--data", metavar="DATA", required=True, help=DATA_HELP)
+    parser.add_argument("--text-col", metavar="C", help="text column (default: detected)")
+    parser.add_argument("--label-col", metavar="C", help="label column (default: detected)")
+    parser.add_argument("--encoding", metavar="E", help="text encoding (default: utf-8, or utf-8-sig with a BOM)")
+    if sampling:
+        parser.add_argument("--sample", metavar="N", type=int,
+                            help="use a seeded stratified sample of N rows (big files are streamed)")
+        parser.add_argument("--seed", metavar="S", type=int, default=0, help="seed for sampling (default 0)")
+
+
+def load_from_args(args: argparse.Namespace, sample: int | None = None) -> Dataset:
+    """Load the dataset the options describe; ``sample`` overrides ``--sample``."""
+    from advisor.data import load_dataset
+
+    return load_dataset(
+        args.data,
+        text_col=getattr(args, "text_col", None),
+        label_col=getattr(args, "label_col", None),
+        encoding=getattr(args, "encoding", None),
+        sample=sample if sample is not None else getattr(args, "sample", None),
+        seed=getattr(args, "seed", 0) or 0,
+    )

@@ -1,0 +1,99 @@
+"""``tune-or-embed advise DATA``: micro-benchmarks, forecasts, a recommendation, a plan and a report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from typing import Any
+
+from advisor.commands._data_args import add_data_args
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "advise",
+        help="measure the approaches on a sample, forecast the full run, recommend one",
+        description="Benchmark TF-IDF, frozen embeddings and fine-tuning on a sample of DATA within a "
+        "budget, forecast each at your labelled size, and recommend one (with a plan to run it).",
+    )
+    add_data_args(p, sampling=False)
+    p.add_argument("--goals", metavar="FILE", help="goals TOML (metric, labelled_size, weights, deadline …)")
+    p.add_argument("--profile", metavar="P", help="profile name or .toml (default: picked from this machine)")
+    p.add_argument("--budget", metavar="B", default=None,
+                   help="quick | standard | thorough | SECONDS (default: the profile's, quick on CPU)")
+    p.add_argument("--labelled-size", metavar="N", type=int,
+                   help="labelled examples the full run will have (default: goals, else all rows minus the test part)")
+    p.add_argument("--engines", metavar="LIST", help="comma-separated subset of tfidf,embedding,finetune,lora")
+    p.add_argument("--hardware", metavar="NAME", help="also forecast on this GPU (t4, l4, a10, a100-40gb, "
+                   "a100-80gb, h100, h200)")
+    p.add_argument("--sample", metavar="N", type=int, help="rows sampled for the benchmarks (default: the profile's)")
+    p.add_argument("--seed", metavar="S", type=int, default=0, help="seed for sampling and splits (default 0)")
+    p.add_argument("--json", action="store_true", help="print the Advice as JSON on stdout")
+    p.add_argument("--plan-out", metavar="PATH", help="write the plan (for `tune-or-embed run`) here")
+    p.add_argument("--report", metavar="PATH", help="write a Markdown report (with PNG curves beside it)")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(func=run)
+
+
+def _printer(quiet: bool):
+    def show(ev: Any) -> None:
+        if quiet or ev.phase in ("train", "embed", "head") and ev.done not in (0, ev.total):
+            return
+        total = f" {ev.done}/{ev.total}" if ev.total and ev.phase in ("prepare",) else ""
+        print(f"[{ev.elapsed_s:5.0f}s/{ev.budget_s:.0f}s] {ev.approach:9s} {ev.phase:8s}{total} {ev.message}",
+              file=sys.stderr, flush=True)
+
+    return show
+
+
+def run(args: argparse.Namespace) -> int:
+    from advisor.advise import advise
+    from advisor.data import load_dataset
+    from advisor.goals import load_goals
+    from advisor.output import print_json
+    from advisor.plan import write_plan
+    from advisor.probe import probe
+    from advisor.profiles import load_profile
+    from advisor.report import render_summary, write_report
+    from engines.base import engine_names
+    from engines.errors import ConfigError
+
+    goals = load_goals(args.goals)
+    if args.labelled_size is not None:
+        if args.labelled_size < 2:
+            raise ConfigError("--labelled-size must be at least 2")
+        goals = goals.model_copy(update={"labelled_size": args.labelled_size})
+    engines = None
+    if args.engines:
+        engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+        unknown = [e for e in engines if e not in engine_names()]
+        if unknown or not engines:
+            raise ConfigError(f"unknown engine {unknown[0] if unknown else '(none)'!r} in --engines; "
+                              "try tfidf,embedding,finetune,lora")
+    resources = probe()
+    profile = load_profile(args.profile, resources=resources)
+    budget = args.budget or profile.bench.default_budget
+    sample = args.sample or profile.bench.sample_size
+    data = load_dataset(args.data, text_col=args.text_col, label_col=args.label_col, encoding=args.encoding,
+                        sample=sample, seed=args.seed)
+    cancel = threading.Event()
+    try:
+        advice = advise(data, goals, profile=profile, budget=budget, resources=resources, hardware=args.hardware,
+                        progress=_printer(args.quiet), cancel=cancel, engines=engines, seed=args.seed)
+    except KeyboardInterrupt:  # outside the benchmarks (they stop cleanly themselves)
+        cancel.set()
+        raise
+    if args.plan_out and advice.plan is not None:
+        write_plan(advice.plan, args.plan_out)
+    if args.report:
+        write_report(advice, args.report)
+    if args.json:
+        print_json(advice)
+    else:
+        sys.stdout.write(render_summary(advice))
+        if args.plan_out and advice.plan is not None:
+            print(f"Plan written to {args.plan_out}: run it with `tune-or-embed run {args.plan_out}`")
+        if args.report:
+            print(f"Report written to {args.report}")
+    return 130 if advice.cancelled else 0

@@ -1,0 +1,310 @@
+"""Learning-curve fits: from (training size, score) points to a forecast at a larger size.
+
+Candidates are deliberately constrained (a free 3-parameter power law is poorly
+determined on ≤ 4 sizes):
+
+* ``log-linear``: ``y = α + β·ln n`` (2 parameters, β ≥ 0);
+* ``power-law(b∈[lo, hi])``: ``y = c − a·n^(−b)`` with ``b`` on a small fixed grid and
+  ``c, a`` by linear least squares at each ``b`` (a ≥ 0);
+* ``flat``: the mean at the largest measured size (the fallback).
+
+With ≥ 3 sizes the fit is chosen by its error on the largest size when fitted on the
+others (leave-last-size-out); fewer sizes, a non-monotone curve or a failed fit give a
+flat forecast, flagged. The interval is a bootstrap over seeds and over test examples
+(the same resampled test rows for every point: they share one test set), refitting each
+time, widened by the spread between viable candidates and by the held-out fit error.
+Forecasts are capped at 1.0 and at ``MAX_EXTRAPOLATION`` × the largest measured size.
+
+Only numpy here: this module is imported by the CLI at start-up.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+B_GRID: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7)
+MAX_EXTRAPOLATION = 8.0
+# Flat fallback from one measured size: the upper end of the interval assumes at most
+# this gain per doubling of the labels. A generic prior (not from this data), printed as such.
+PRIOR_GAIN_PER_DOUBLING = 0.03
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One measured point: a model trained on ``n`` examples (one seed) scored on the shared test set."""
+
+    n: int
+    seed: int
+    value: float
+    y_pred: np.ndarray | None = None  # predicted class ids on the shared test set (for the bootstrap)
+
+
+@dataclass
+class CurveResult:
+    """What a fit says about the score at ``n_target``."""
+
+    method: str
+    value: float
+    low: float
+    high: float
+    flagged: bool
+    flag_reason: str
+    n_target: int
+    n_max: int
+    extrapolation_factor: float
+    holdout_error: float | None
+    curve: list[tuple[float, float]] = field(default_factory=list)
+    measured: list[tuple[int, float, float]] = field(default_factory=list)  # n, mean, seed sd
+    candidates: dict[str, float] = field(default_factory=dict)  # method -> forecast
+    projection: list[tuple[float, float]] = field(default_factory=list)  # fitted values up to the cap
+
+
+# ------------------------------------------------------------------- metrics
+def accuracy_fn(y_true: np.ndarray) -> Callable[[np.ndarray, np.ndarray], float]:
+    def f(y_pred: np.ndarray, idx: np.ndarray) -> float:
+        return float(np.mean(y_pred[idx] == y_true[idx]))
+
+    return f
+
+
+def macro_f1_fn(y_true: np.ndarray, n_classes: int) -> Callable[[np.ndarray, np.ndarray], float]:
+    """Macro-F1 over the classes present in the (resampled) truth; fast, numpy only."""
+
+    def f(y_pred: np.ndarray, idx: np.ndarray) -> float:
+        t, p = y_true[idx], y_pred[idx]
+        tp = np.bincount(t[t == p], minlength=n_classes).astype(float)
+        support = np.bincount(t, minlength=n_classes).astype(float)
+        predicted = np.bincount(p, minlength=n_classes).astype(float)
+        present = support > 0
+        denom = support + predicted
+        f1 = np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
+        return float(f1[present].mean()) if present.any() else 0.0
+
+    return f
+
+
+# ---------------------------------------------------------------------- fits
+class _Fit:
+    """A fitted candidate: ``predict(n)``."""
+
+    def __init__(self, method: str, predict: Callable[[np.ndarray], np.ndarray]) -> None:
+        self.method = method
+        self.predict = predict
+
+
+def _fit_log_linear(n: np.ndarray, y: np.ndarray) -> _Fit | None:
+    if len(np.unique(n)) < 2:
+        return None
+    x = np.log(n)
+    beta, alpha = np.polyfit(x, y, 1)
+    if not np.isfinite(beta) or beta < 0:
+        return None
+    return _Fit("log-linear", lambda m, a=alpha, b=beta: a + b * np.log(m))
+
+
+def _fit_power_law(n: np.ndarray, y: np.ndarray) -> _Fit | None:
+    if len(np.unique(n)) < 2:
+        return None
+    best: tuple[float, float, float, float] | None = None
+    for b in B_GRID:
+        design = np.column_stack([np.ones_like(n, dtype=float), -np.power(n, -b)])
+        (c, a), *_ = np.linalg.lstsq(design, y, rcond=None)
+        if not (np.isfinite(c) and np.isfinite(a)) or a < 0:
+            continue
+        sse = float(np.sum((design @ np.array([c, a]) - y) ** 2))
+        if best is None or sse < best[0] - 1e-12:
+            best = (sse, float(c), float(a), b)
+    if best is None:
+        return None
+    _, c, a, b = best
+    return _Fit(
+        f"power-law(b∈[{B_GRID[0]}, {B_GRID[-1]}])",
+        lambda m, c=c, a=a, b=b: c - a * np.power(m, -b),
+    )
+
+
+FITTERS: dict[str, Callable[[np.ndarray, np.ndarray], _Fit | None]] = {
+    "log-linear": _fit_log_linear,
+    "power-law": _fit_power_law,
+}
+
+
+def _means(obs: Sequence[tuple[int, float]]) -> tuple[np.ndarray, np.ndarray]:
+    sizes = sorted({n for n, _ in obs})
+    means = [float(np.mean([v for m, v in obs if m == s])) for s in sizes]
+    return np.asarray(sizes, dtype=float), np.asarray(means, dtype=float)
+
+
+def _holdout_error(name: str, n: np.ndarray, y: np.ndarray) -> float | None:
+    """|error| at the largest size when fitted on the smaller ones (needs ≥ 3 sizes)."""
+    if len(n) < 3:
+        return None
+    fit = FITTERS[name](n[:-1], y[:-1])
+    if fit is None:
+        return None
+    return float(abs(fit.predict(np.array([n[-1]]))[0] - y[-1]))
+
+
+def _is_monotone(n: np.ndarray, y: np.ndarray, noise: float) -> bool:
+    """No drop between consecutive sizes larger than the noise (2 standard errors)."""
+    return bool(np.all(np.diff(y) >= -2 * noise)) and y[-1] >= y[0] - noise
+
+
+def _clip(v: float) -> float:
+    return float(min(1.0, max(0.0, v)))
+
+
+def fit_learning_curve(
+    observations: Sequence[Observation],
+    n_target: int,
+    *,
+    metric_fn: Callable[[np.ndarray, np.ndarray], float] | None = None,
+    n_test: int | None = None,
+    n_boot: int = 200,
+    seed: int = 0,
+) -> CurveResult:
+    """Forecast the score at ``n_target`` from measured points.
+
+    ``metric_fn(y_pred, idx)`` recomputes a point's score on resampled test rows ``idx``
+    (observations then need ``y_pred``); without it the bootstrap is over seeds only and
+    the test-set noise is approximated as binomial (``n_test`` rows).
+    """
+    if not observations:
+        raise ValueError("no observations to fit")
+    obs = sorted(observations, key=lambda o: (o.n, o.seed))
+    n_arr, y_arr = _means([(o.n, o.value) for o in obs])
+    n_max = int(n_arr[-1])
+    factor = n_target / n_max
+    n_eval = min(float(n_target), MAX_EXTRAPOLATION * n_max)
+    sds = [float(np.std([o.value for o in obs if o.n == s], ddof=1)) if
+           sum(o.n == s for o in obs) > 1 else 0.0 for s in n_arr]
+    measured = [(int(s), float(m), sd) for s, m, sd in zip(n_arr, y_arr, sds, strict=True)]
+    # Test-set noise of one point: binomial standard error at the last mean.
+    rows = n_test or (len(obs[-1].y_pred) if obs[-1].y_pred is not None else 0)
+    se_test = math.sqrt(max(y_arr[-1] * (1 - y_arr[-1]), 1e-4) / rows) if rows else 0.02
+    last_sd = sds[-1]
+    noise = math.sqrt(se_test**2 + last_sd**2)
+
+    reasons: list[str] = []
+    errors = {name: _holdout_error(name, n_arr, y_arr) for name in FITTERS}
+    fits = {name: FITTERS[name](n_arr, y_arr) for name in FITTERS}
+    viable = {k: v for k, v in fits.items() if v is not None}
+    chosen: str | None = None
+    if len(n_arr) < 3:
+        reasons.append(f"only {len(n_arr)} training size(s) measured")
+    elif not _is_monotone(n_arr, y_arr, noise):
+        reasons.append("the measured curve is not monotone (drops beyond noise)")
+    elif not viable:
+        reasons.append("no constrained fit matched the points")
+    else:
+        scored = {k: errors[k] for k in viable if errors[k] is not None}
+        if not scored:
+            reasons.append("the fits could not be checked on a held-back size")
+        else:
+            chosen = min(scored, key=lambda k: scored[k])
+            # A fit worse on the held-back size than simply carrying the previous size forward is no fit.
+            flat_err = abs(y_arr[-2] - y_arr[-1])
+            if scored[chosen] > flat_err + noise:
+                reasons.append("fits missed the held-back size by more than the flat guess")
+                chosen = None
+
+    candidates: dict[str, float] = {}
+    for k, f in viable.items():
+        candidates[f.method] = float(f.predict(np.array([n_eval]))[0])
+    candidates["flat"] = float(y_arr[-1])
+
+    if factor > MAX_EXTRAPOLATION:
+        reasons.append(
+            f"target is {factor:.1f}× the largest measured size; forecast held at {MAX_EXTRAPOLATION:g}× "
+            f"({int(n_eval)}) and the interval widened"
+        )
+
+    hold_err = errors[chosen] if chosen else None
+
+    def point_forecast(o_n: np.ndarray, o_y: np.ndarray, name: str | None) -> float:
+        if name is None:
+            return float(o_y[-1])
+        f = FITTERS[name](o_n, o_y)
+        if f is None:
+            return float(o_y[-1])
+        return float(f.predict(np.array([min(float(n_target), MAX_EXTRAPOLATION * o_n[-1])]))[0])
+
+    value = _clip(point_forecast(n_arr, y_arr, chosen))
+    method = viable[chosen].method if chosen else "flat-fallback"
+
+    # ---------------------------------------------------------------- bootstrap
+    rng = np.random.default_rng(seed)
+    sizes = [int(s) for s in n_arr]
+    by_size = {s: [o for o in obs if o.n == s] for s in sizes}
+    can_resample_rows = metric_fn is not None and all(o.y_pred is not None for o in obs)
+    n_rows = len(obs[0].y_pred) if can_resample_rows else 0
+    boot: list[float] = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, n_rows, n_rows) if can_resample_rows else None
+        ys = []
+        for s in sizes:
+            group = by_size[s]
+            picks = rng.integers(0, len(group), len(group))
+            vals = []
+            for p in picks:
+                o = group[p]
+                if idx is not None:
+                    vals.append(metric_fn(o.y_pred, idx))
+                else:
+                    vals.append(o.value + rng.normal(0.0, se_test))
+            ys.append(float(np.mean(vals)))
+        boot.append(point_forecast(n_arr, np.asarray(ys), chosen))
+    lo, hi = np.percentile(boot, [2.5, 97.5]) if boot else (value, value)
+    lo, hi = float(min(lo, value)), float(max(hi, value))
+
+    if chosen is None:
+        # Flat: the truth at n_target is most likely higher. Upper end: the most
+        # optimistic viable fit, or (one size, or none viable) the generic prior.
+        doublings = max(0.0, math.log2(max(factor, 1.0)))
+        upper = [c for k, c in candidates.items() if k != "flat"]
+        prior_upper = y_arr[-1] + PRIOR_GAIN_PER_DOUBLING * doublings
+        hi = max(hi, *(upper or [prior_upper]))
+        if not upper and doublings > 0:
+            reasons.append(
+                f"upper bound assumes ≤ {PRIOR_GAIN_PER_DOUBLING * 100:.0f} points per doubling of labels "
+                "(a generic prior, not measured)"
+            )
+        lo = min(lo, y_arr[-1] - 2 * noise)
+    else:
+        # Model-choice spread (other viable fits) and the held-out error, when extrapolating.
+        others = [c for k, c in candidates.items() if k != "flat"]
+        lo, hi = min([lo, *others]), max([hi, *others])
+        if factor > 1 and hold_err is not None:
+            lo, hi = lo - hold_err, hi + hold_err
+    if factor > MAX_EXTRAPOLATION:
+        widen = math.sqrt(factor / MAX_EXTRAPOLATION)
+        lo, hi = value - (value - lo) * widen, value + (hi - value) * widen
+    low, high = _clip(lo), _clip(hi)
+
+    # ------------------------------------------------------------------- curve
+    grid = np.unique(np.geomspace(max(1.0, n_arr[0] / 2), max(n_eval, n_arr[-1]), 24))
+    fit = viable.get(chosen) if chosen else None
+    if fit is not None:
+        curve = [(float(g), _clip(float(fit.predict(np.array([g]))[0]))) for g in grid]
+    else:
+        curve = [(float(s), float(m)) for s, m in zip(n_arr, y_arr, strict=True)]
+        curve.append((float(max(n_target, n_max)), float(y_arr[-1])))
+
+    # Projection over every size the curve supports (for "with ≥ N labels …" lines).
+    span = np.unique(np.geomspace(n_arr[0], MAX_EXTRAPOLATION * n_max, 32))
+    if fit is not None:
+        projection = [(float(g), _clip(float(fit.predict(np.array([g]))[0]))) for g in span]
+    else:
+        projection = [(float(g), float(np.interp(np.log(g), np.log(n_arr), y_arr))) for g in span]
+
+    flagged = chosen is None or factor > MAX_EXTRAPOLATION
+    return CurveResult(
+        method=method, value=value, low=low, high=high, flagged=flagged,
+        flag_reason="; ".join(reasons), n_target=int(n_target), n_max=n_max,
+        extrapolation_factor=float(factor), holdout_error=hold_err, curve=curve,
+        measured=measured, candidates=candidates, projection=projection,
+    )

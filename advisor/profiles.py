@@ -1,0 +1,173 @@
+"""Profiles: presets (``profiles/*.toml``) holding every engine's config and the micro-benchmark's
+sizes and budgets, validated by pydantic. Environment variables ``TOE_<FIELD>`` (nested with
+``__``, e.g. ``TOE_FINETUNE__TRAIN_BATCH_SIZE=8``) override the file's values.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from engines.config import EmbeddingConfig, FinetuneConfig, TfidfConfig
+from engines.errors import ConfigError
+
+if TYPE_CHECKING:
+    from advisor.probe import Resources
+
+
+class BenchSettings(BaseModel):
+    """How big the micro-benchmark is and how long it may take."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sample_size: int = Field(2000, ge=20, description="Rows sampled from the data for the micro-benchmark.")
+    test_size: int = Field(
+        1000, ge=10, description="Held-out rows inside the sample that every measured point is scored on "
+        "(≥ 1,000 where the data allows: smaller test sets make the intervals wide)."
+    )
+    train_sizes: list[int] = Field(
+        [100, 200, 400, 800], min_length=1, description="Nested training sizes for the cheap engines."
+    )
+    cheap_seeds: int = Field(3, ge=1, description="Seeds (resamples) per size for the cheap engines.")
+    finetune_sizes: list[int] = Field([200, 400], description="Training sizes for fine-tuning points.")
+    finetune_seeds: int = Field(1, ge=1, description="Seeds per size for fine-tuning points.")
+    budgets_s: dict[str, float] = Field(
+        {"quick": 90.0, "standard": 600.0, "thorough": 1800.0},
+        description="Wall-seconds budget of the whole micro-benchmark, by name.",
+    )
+    default_budget: str = Field("quick", description="Budget used when none is given.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BenchSettings:
+        if self.test_size >= self.sample_size:
+            raise ValueError(f"test_size ({self.test_size}) must be below sample_size ({self.sample_size})")
+        room = self.sample_size - self.test_size
+        for name in ("train_sizes", "finetune_sizes"):
+            sizes = getattr(self, name)
+            if sizes != sorted(sizes) or len(set(sizes)) != len(sizes) or any(s < 2 for s in sizes):
+                raise ValueError(f"{name} must be distinct, ascending and ≥ 2 (got {sizes})")
+            if sizes and sizes[-1] > room:
+                raise ValueError(f"{name} reach {sizes[-1]} but sample_size - test_size is only {room}")
+        if self.default_budget not in self.budgets_s:
+            raise ValueError(f"default_budget {self.default_budget!r} is not one of {sorted(self.budgets_s)}")
+        if any(v <= 0 for v in self.budgets_s.values()):
+            raise ValueError("budgets_s must be positive")
+        return self
+
+
+def _lora_default() -> FinetuneConfig:
+    return FinetuneConfig(mode="lora")
+
+
+class Profile(BaseSettings):
+    """Engine settings and benchmark sizes for one kind of machine."""
+
+    model_config = SettingsConfigDict(env_prefix="TOE_", env_nested_delimiter="__", frozen=True,
+                                      extra="forbid", case_sensitive=False)
+
+    name: str = Field("custom", description="Profile name.")
+    description: str = Field("", description="One line: what machine it is for.")
+    tfidf: TfidfConfig = Field(default_factory=TfidfConfig, description="TF-IDF + logistic regression.")
+    embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig, description="Frozen encoder + light head.")
+    finetune: FinetuneConfig = Field(default_factory=FinetuneConfig, description="Full fine-tuning.")
+    lora: FinetuneConfig = Field(default_factory=_lora_default, description="LoRA fine-tuning (mode 'lora').")
+    bench: BenchSettings = Field(default_factory=BenchSettings, description="Micro-benchmark sizes and budgets.")
+
+    @model_validator(mode="after")
+    def _modes(self) -> Profile:
+        if self.lora.mode != "lora":
+            raise ValueError("lora.mode must be 'lora'")
+        if self.finetune.mode != "full":
+            raise ValueError("finetune.mode must be 'full' (use the lora section for LoRA)")
+        return self
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings],
+                                   init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource):
+        # Environment first: it beats the TOML values, which arrive as init kwargs.
+        return env_settings, init_settings
+
+
+# --------------------------------------------------------------------------- locating
+def profiles_dir() -> Path:
+    """The folder of bundled profiles: ``<repo>/profiles`` or, in a wheel, ``advisor/_profiles``."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "_profiles", here.parent / "profiles"):
+        if candidate.is_dir():
+            return candidate
+    return here.parent / "profiles"
+
+
+def _bundled() -> dict[str, Path]:
+    return {p.stem: p for p in sorted(profiles_dir().glob("*.toml"))}
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"profile file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read profile {path}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"profile {path} is not valid TOML: {exc}") from None
+
+
+def _one_line(exc: ValidationError, where: str) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(x) for x in err.get("loc", ())) or "(top level)"
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"profile {where}: {loc}: {err.get('msg', 'invalid')}{more}"
+
+
+def load_profile(name_or_path: str | Path | None = None, *, resources: Resources | None = None) -> Profile:
+    """A bundled profile by name, or a .toml file by path; None picks from ``resources`` (probed
+    when not given): "gpu" with a GPU, else "cpu-small". Env vars ``TOE_…`` override the file."""
+    if name_or_path is None:
+        if resources is None:
+            from advisor.probe import probe
+
+            resources = probe()
+        name_or_path = "gpu" if resources.has_gpu else "cpu-small"
+    ref = str(name_or_path)
+    bundled = _bundled()
+    if ref in bundled:
+        path = bundled[ref]
+    elif ref.endswith(".toml") or Path(ref).expanduser().is_file():
+        path = Path(ref).expanduser()
+    else:
+        raise ConfigError(f"unknown profile {ref!r}; try one of: {', '.join(bundled) or 'none found'}"
+                          " (or pass a .toml file)")
+    data = _read_toml(path)
+    data.setdefault("name", path.stem)
+    try:
+        return Profile(**data)
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc, str(path) if ref not in bundled else repr(ref))) from None
+
+
+def list_profiles() -> list[tuple[str, str]]:
+    """(name, one-line description) of the bundled profiles."""
+    out = []
+    for name, path in _bundled().items():
+        try:
+            description = str(tomllib.loads(path.read_text(encoding="utf-8")).get("description", ""))
+        except (OSError, tomllib.TOMLDecodeError):
+            description = "(unreadable)"
+        out.append((name, description.strip().splitlines()[0] if description.strip() else ""))
+    return out
+
+
+def engine_config(profile: Profile, engine_name: str) -> BaseModel:
+    """The profile's config section for an engine ('tfidf', 'embedding', 'finetune', 'lora')."""
+    if engine_name not in ("tfidf", "embedding", "finetune", "lora"):
+        raise ConfigError(f"profile has no settings for engine {engine_name!r}; "
+                          "try one of: tfidf, embedding, finetune, lora")
+    return getattr(profile, engine_name)

@@ -1,0 +1,180 @@
+"""Human outputs of an Advice: the terminal summary (plain-text tables) and a Markdown
+report with one learning-curve plot (PNG, matplotlib Agg, imported lazily) per approach."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from advisor.recommend import LABELS, _dur, _gb, _pct
+from engines.atomic import write_text, write_with
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()  # noqa: E731
+    return [line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)]
+
+
+def _ms(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.2f}"
+
+
+def _measure_rows(advice: Any) -> list[list[str]]:
+    rows = []
+    for name, m in advice.bench.measurements.items():
+        usable = [p for p in m.points if p.usable]
+        acc = f"{_pct(m.accuracy)} [{_pct(m.ci_low)}–{_pct(m.ci_high)}]" if m.accuracy is not None else "n/a"
+        f1 = f"{_pct(m.macro_f1)}" if m.macro_f1 is not None else "n/a"
+        big = next((v for k, v in m.latency_ms.items() if k.startswith("p50_b") and k != "p50_b1"), None)
+        rows.append([LABELS.get(name, name), f"{len(usable)}/{len(m.points)}", str(m.n_max or "-"), acc, f1,
+                     f"{m.train_examples_per_s:.1f}" if m.train_examples_per_s else "-",
+                     f"{m.infer_texts_per_s:.0f}" if m.infer_texts_per_s else "-",
+                     _ms(m.latency_ms.get("p50_b1")), _ms(big),
+                     _gb(m.peak_gpu_bytes or m.peak_rss_bytes)])
+    return rows
+
+
+def _forecast_rows(advice: Any) -> list[list[str]]:
+    rows = []
+    for name, f in advice.forecasts.items():
+        val = f"{_pct(f.value)} [{_pct(f.low)}–{_pct(f.high)}]" if f.value is not None else "not measured"
+        rows.append([LABELS.get(name, name), val, f.method + (" ⚑" if f.flagged else ""),
+                     f"{f.extrapolation_factor:.1f}×" if f.extrapolation_factor else "-",
+                     f"~{_dur(f.train_time_s)}" if f.train_time_s else "n/a",
+                     _gb(f.peak_memory_bytes), _ms(f.infer_ms_per_text)])
+    return rows
+
+
+def render_summary(advice: Any) -> str:
+    """The readable summary for the terminal."""
+    rec = advice.recommendation
+    b = advice.bench
+    out = [
+        f"Data: {advice.data.ref} — {advice.data.total_rows:,} rows, {len(advice.data.classes)} classes; "
+        f"forecast for a full run on {advice.n_target:,} labelled examples",
+        f"Benchmarks: budget {advice.budget} ({advice.budget_s:.0f}s), spent {b.spent_s:.0f}s; sample "
+        f"{b.sample_size:,} rows, test part {b.test_size:,} (never trained on), pool {b.pool_size:,}; "
+        f"profile {advice.profile}" + ("  [CANCELLED: partial results]" if advice.cancelled else ""),
+        "",
+        "Measured (largest size, mean over seeds, 95 % bootstrap interval over test rows):",
+        *_table(["approach", "points", "n", "accuracy", "macro-F1", "train ex/s", "infer texts/s",
+                 "ms/text b1", "ms/text batch", "peak mem"], _measure_rows(advice)),
+        "",
+        f"Forecast at {advice.n_target:,} labels ({advice.goals.metric}; ⚑ = flagged):",
+        *_table(["approach", advice.goals.metric, "fit", "extrap.", "train time", "memory", "ms/text"],
+                _forecast_rows(advice)),
+    ]
+    flags = [(LABELS.get(n, n), f.flag_reason) for n, f in advice.forecasts.items() if f.flagged and f.flag_reason]
+    for label, why in flags:
+        out.append(f"  ⚑ {label}: {why}")
+    hw = [(n, h) for n, f in advice.forecasts.items() for h in f.hardware]
+    if hw:
+        out += ["", f"What-if on {hw[0][1].label}:"]
+        out += _table(["approach", "train time", "ms/text b1", "memory", "fits", "train cost", "serving/day"],
+                      [[LABELS.get(n, n), f"~{_dur(h.train_time_s)}", _ms(h.infer_ms_per_text),
+                        _gb(h.peak_memory_bytes), "yes" if h.fits else "NO", f"{h.train_cost:.3g}",
+                        f"{h.serving_cost_per_day:.3g}"] for n, h in hw])
+        out.append(f"  assumptions: {'; '.join(hw[0][1].assumptions)}; ${hw[0][1].price_per_hour:g}/h (indicative)")
+    out += ["", f"Recommendation: {rec.label}  (confidence: {rec.confidence})"]
+    out += [f"  - {r.text}" for r in rec.reasons]
+    if rec.settle:
+        out.append(f"  ! {rec.settle}")
+    if rec.ruled_out:
+        out.append("Ruled out:")
+        out += [f"  - {r.reason}" for r in rec.ruled_out]
+    if rec.flips:
+        out.append("What would change it:")
+        out += [f"  - {line}" for line in rec.flips]
+    notes = list(b.notes) + [f"{LABELS.get(n, n)}: {x}" for n, m in b.measurements.items() for x in m.notes]
+    if notes:
+        out.append("Notes:")
+        out += [f"  - {x}" for x in notes]
+    return "\n".join(out) + "\n"
+
+
+def plot_curve(advice: Any, approach: str, path: Path) -> None:
+    """One PNG: measured points (each seed), the fitted curve, the forecast point and its interval."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    f = advice.forecasts[approach]
+    m = advice.bench.measurements[approach]
+    metric = f.metric
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    try:
+        pts = [p for p in m.points if p.usable]
+        if pts:
+            ax.scatter([p.n_train for p in pts], [getattr(p, metric) for p in pts], s=18, alpha=0.6,
+                       label="measured (each seed)")
+        if f.curve:
+            ax.plot([c[0] for c in f.curve], [c[1] for c in f.curve], "-", label=f"fit: {f.method}")
+        if f.value is not None:
+            ax.errorbar([f.n_target], [f.value], yerr=[[f.value - (f.low or f.value)], [(f.high or f.value) - f.value]],
+                        fmt="o", color="crimson", capsize=4, label=f"forecast at {f.n_target:,}")
+        ax.set_xscale("log")
+        ax.set_xlabel("labelled training examples")
+        ax.set_ylabel(metric)
+        ax.set_title(LABELS.get(approach, approach) + (" (flagged)" if f.flagged else ""))
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right")
+        fig.tight_layout()
+        write_with(path, lambda tmp: fig.savefig(tmp, format="png"))
+    finally:
+        plt.close(fig)
+
+
+def _md_table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers),
+            *("| " + " | ".join(c.replace("|", "/") for c in r) + " |" for r in rows)]
+
+
+def write_report(advice: Any, path: str | Path) -> Path:
+    """Markdown report at ``path`` with a PNG per approach beside it (``<stem>-<approach>.png``)."""
+    path = Path(path)
+    rec = advice.recommendation
+    lines = [f"# tune-or-embed advice: {rec.label}", "",
+             f"*{advice.created_at} · tune-or-embed {advice.tool_version} · profile `{advice.profile}` · "
+             f"budget {advice.budget} ({advice.budget_s:.0f}s, spent {advice.bench.spent_s:.0f}s)*", "",
+             f"Data `{advice.data.ref}` ({advice.data.total_rows:,} rows, {len(advice.data.classes)} classes, "
+             f"fingerprint `{advice.data.fingerprint}`). Forecast target: a full run on **{advice.n_target:,}** "
+             f"labelled examples; test part of the benchmark: {advice.bench.test_size:,} rows no engine trained on.", ""]
+    if advice.cancelled:
+        lines += ["> **Cancelled**: these results are what was measured before the interruption.", ""]
+    lines += [f"## Recommendation: {rec.label} (confidence {rec.confidence})", ""]
+    lines += [f"- {r.text}" for r in rec.reasons]
+    if rec.settle:
+        lines += ["", f"**{rec.settle}**"]
+    if rec.ruled_out:
+        lines += ["", "### Ruled out", *[f"- {r.reason}" for r in rec.ruled_out]]
+    if rec.flips:
+        lines += ["", "### What would change it", *[f"- {x}" for x in rec.flips]]
+    lines += ["", "## Measured", *_md_table(
+        ["approach", "points", "n", "accuracy", "macro-F1", "train ex/s", "infer texts/s", "ms/text b1",
+         "ms/text batch", "peak mem"], _measure_rows(advice))]
+    lines += ["", f"## Forecast at {advice.n_target:,} labels", *_md_table(
+        ["approach", advice.goals.metric, "fit", "extrap.", "train time", "memory", "ms/text"], _forecast_rows(advice))]
+    for name, f in advice.forecasts.items():
+        if f.flag_reason:
+            lines.append(f"- {LABELS.get(name, name)}: {f.flag_reason}")
+        for a in f.assumptions:
+            lines.append(f"- {LABELS.get(name, name)}: {a}")
+    for name, f in advice.forecasts.items():
+        for h in f.hardware:
+            lines.append(f"- What-if {h.label}, {LABELS.get(name, name)}: ~{_dur(h.train_time_s)} training, "
+                         f"{_gb(h.peak_memory_bytes)} ({'fits' if h.fits else 'does NOT fit'}), "
+                         f"cost {h.train_cost:.3g}; assumptions: {'; '.join(h.assumptions)}")
+    lines += ["", "## Learning curves", ""]
+    for name in advice.forecasts:
+        if not advice.bench.measurements[name].points:
+            continue
+        png = path.with_name(f"{path.stem}-{name}.png")
+        plot_curve(advice, name, png)
+        lines += [f"![{LABELS.get(name, name)}]({png.name})", ""]
+    if advice.plan is not None:
+        lines += ["## Run it", "", "```", "tune-or-embed run plan.json", "```", "", "```json",
+                  advice.plan.run.model_dump_json(indent=2), "```"]
+    write_text(path, "\n".join(lines) + "\n")
+    return path

@@ -1,0 +1,209 @@
+"""Seeded stratified sampling: held-out split, subsamples, nested subsets, and a streaming sampler
+for files bigger than memory.
+
+The streaming sampler keeps, per class, the rows with the smallest seeded 64-bit row hashes
+(a bottom-k sample: uniform over distinct rows, duplicates collapse to one hash) and the
+distinct hashes themselves (8 bytes a row) to count classes and duplicates exactly.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from engines.base import Examples
+from engines.errors import DataError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+
+def allocate(counts: dict[str, int], n: int) -> dict[str, int]:
+    """Split ``n`` rows over classes in proportion to ``counts`` (largest remainder), giving every
+    class at least 2 (or 1) rows where ``n`` allows, and never more than a class has."""
+    total = sum(counts.values())
+    if n >= total:
+        return dict(counts)
+    labels = sorted(counts)
+    k = len(labels)
+    least = 2 if n >= 2 * k else 1 if n >= k else 0
+    quota = {c: counts[c] * n / total for c in labels}
+    alloc = {c: min(counts[c], max(least, int(quota[c]))) for c in labels}
+    while sum(alloc.values()) < n:
+        room = [c for c in labels if alloc[c] < counts[c]]
+        c = max(room, key=lambda c: (quota[c] - alloc[c], -labels.index(c)))
+        alloc[c] += 1
+    while sum(alloc.values()) > n:
+        over = [c for c in labels if alloc[c] > min(least, counts[c])] or [c for c in labels if alloc[c] > 0]
+        c = max(over, key=lambda c: (alloc[c] - quota[c], -labels.index(c)))
+        alloc[c] -= 1
+    return alloc
+
+
+def _by_class(labels: Sequence[str]) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for i, label in enumerate(labels):
+        out.setdefault(label, []).append(i)
+    return out
+
+
+def stratified_subsample(examples: Examples, n: int, *, seed: int) -> Examples:
+    """A seeded stratified sample of ``n`` examples (all of them, shuffled, when ``n`` ≥ their number);
+    every class is kept where ``n`` allows."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    groups = _by_class(examples.labels)
+    alloc = allocate({c: len(ix) for c, ix in groups.items()}, max(0, n))
+    chosen: list[int] = []
+    for c in sorted(groups):
+        ix = np.asarray(groups[c])
+        chosen += ix[rng.permutation(len(ix))[: alloc[c]]].tolist()
+    order = rng.permutation(len(chosen))
+    return examples.subset([chosen[i] for i in order])
+
+
+def nested_subsets(examples: Examples, sizes: Sequence[int], *, seed: int) -> list[Examples]:
+    """Stratified subsets of the given sizes, each smaller one contained in every larger one.
+
+    Returned in the order of ``sizes``; a size above ``len(examples)`` gives all examples.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    groups = _by_class(examples.labels)
+    perm = {c: np.asarray(groups[c])[rng.permutation(len(groups[c]))].tolist() for c in sorted(groups)}
+    counts = {c: len(ix) for c, ix in perm.items()}
+    result: dict[int, Examples] = {}
+    for size in sorted(set(sizes), reverse=True):  # largest first: smaller allocations fit inside
+        counts = allocate(counts, min(size, len(examples)))
+        idx = [i for c in sorted(perm) for i in perm[c][: counts[c]]]
+        idx.sort()
+        shuffle = np.random.default_rng(seed + size).permutation(len(idx))
+        result[size] = examples.subset([idx[i] for i in shuffle])
+    return [result[s] for s in sizes]
+
+
+def check_stratifiable(labels: Sequence[str], where: str = "the data") -> None:
+    """DataError unless there are ≥ 2 classes with ≥ 2 examples each."""
+    check_class_counts(Counter(labels), where)
+
+
+def check_class_counts(counts: dict[str, int], where: str = "the data") -> None:
+    """DataError unless ``counts`` has ≥ 2 classes with ≥ 2 examples each."""
+    if len(counts) < 2:
+        only = next(iter(counts), None)
+        what = f"only one class ({only!r})" if only is not None else "no labelled rows"
+        raise DataError(f"{what} in {where}: need at least 2")
+    small = sorted((c for c, k in counts.items() if k < 2), key=str)
+    if small:
+        more = f" (and {len(small) - 1} more)" if len(small) > 1 else ""
+        raise DataError(f"class {small[0]!r} in {where} has {counts[small[0]]} example{more}; "
+                        "each class needs at least 2 for a stratified split")
+
+
+def stratified_split(examples: Examples, *, test_size: int | float, seed: int) -> tuple[Examples, Examples]:
+    """(train, test), stratified by label and seeded (scikit-learn's train_test_split)."""
+    from sklearn.model_selection import train_test_split
+
+    check_stratifiable(examples.labels)
+    n = len(examples)
+    n_test = int(round(test_size * n)) if isinstance(test_size, float) and test_size < 1 else int(test_size)
+    k = len(set(examples.labels))
+    if not k <= n_test <= n - k:
+        raise DataError(f"cannot hold out {n_test} of {n} examples with {k} classes: the test and the "
+                        f"training part each need at least one example per class ({k})")
+    try:
+        train_idx, test_idx = train_test_split(list(range(n)), test_size=n_test, random_state=seed,
+                                               stratify=examples.labels)
+    except ValueError as exc:
+        raise DataError(f"cannot split the data: {exc}") from None
+    return examples.subset(train_idx), examples.subset(test_idx)
+
+
+# ------------------------------------------------------------------------- streaming
+_BUCKET_BITS = 4  # distinct hashes are kept in 16 buckets per class
+
+
+class StreamSampler:
+    """Bottom-k stratified sample over chunks of (text, label) rows, plus exact distinct counts."""
+
+    def __init__(self, n: int, seed: int) -> None:
+        self.n = n
+        self.hash_key = f"toe{seed % 10**13:013d}"  # 16 characters, as pandas wants
+        self._cand: dict[str, tuple[np.ndarray, list[str]]] = {}
+        self._seen: dict[tuple[str, int], list[np.ndarray]] = {}
+        self._unique: dict[tuple[str, int], np.ndarray] = {}
+        self._buffered = 0
+        self.rows = 0
+
+    def add(self, df: pd.DataFrame) -> None:
+        """Add clean rows (columns ``text``, ``label``, both non-empty strings)."""
+        import numpy as np
+        import pandas as pd
+
+        if df.empty:
+            return
+        self.rows += len(df)
+        hashes = pd.util.hash_pandas_object(df[["text", "label"]], index=False,
+                                            hash_key=self.hash_key).to_numpy()
+        texts = df["text"].to_numpy()
+        for label, pos in df.groupby("label", sort=False).indices.items():
+            h = hashes[pos]
+            bucket = h >> np.uint64(64 - _BUCKET_BITS)  # compacting bucket by bucket bounds the peak memory
+            for b in np.unique(bucket):
+                self._seen.setdefault((label, int(b)), []).append(h[bucket == b])
+            self._buffered += len(h)
+            old_h, old_t = self._cand.get(label, (np.empty(0, np.uint64), []))
+            if self.n and len(old_h) >= self.n:  # only rows that beat the current k-th smallest hash matter
+                better = h < old_h[-1]
+                h, pos = h[better], pos[better]
+                if not len(h):
+                    continue
+            all_h = np.concatenate([old_h, h])
+            all_t = old_t + texts[pos].tolist()
+            uniq_h, first = np.unique(all_h, return_index=True)  # sorted, duplicates collapse
+            keep = first[: self.n]
+            self._cand[label] = (uniq_h[: self.n], [all_t[i] for i in keep])
+        if self._buffered > 2_000_000:
+            self._compact()
+
+    def _compact(self) -> None:
+        import numpy as np
+
+        for key, parts in self._seen.items():
+            if parts:
+                base = self._unique.get(key, np.empty(0, np.uint64))
+                merged = np.concatenate([base, *parts])
+                self._seen[key] = []
+                del base
+                merged.sort()
+                keep = np.empty(len(merged), dtype=bool)
+                keep[:1] = True
+                np.not_equal(merged[1:], merged[:-1], out=keep[1:])
+                self._unique[key] = merged[keep]
+        self._buffered = 0
+
+    def distinct_counts(self) -> dict[str, int]:
+        """Distinct (text, label) rows per class seen so far."""
+        self._compact()
+        counts: dict[str, int] = {}
+        for (label, _), unique in self._unique.items():
+            counts[label] = counts.get(label, 0) + int(len(unique))
+        return counts
+
+    def sample(self, seed: int) -> Examples:
+        """The stratified sample (allocation over the exact distinct class counts), shuffled."""
+        import numpy as np
+
+        alloc = allocate(self.distinct_counts(), self.n)
+        texts: list[str] = []
+        labels: list[str] = []
+        for label in sorted(self._cand):
+            chosen = self._cand[label][1][: alloc.get(label, 0)]
+            texts += chosen
+            labels += [label] * len(chosen)
+        order = np.random.default_rng(seed).permutation(len(texts))
+        return Examples(texts=[texts[i] for i in order], labels=[labels[i] for i in order])

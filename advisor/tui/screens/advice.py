@@ -1,0 +1,136 @@
+"""Step 5 — Advice: the choice, how sure, why (with numbers), what would flip it,
+and every approach's forecast side by side; e / p export the report and the plan."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.content import Content
+from textual.widgets import Button, DataTable, Input, Label, Static
+
+from advisor.tui.format import fmt_bytes, fmt_interval, fmt_num, fmt_seconds
+from advisor.tui.screens.base import StepScreen
+from advisor.tui.widgets import Notice
+
+
+def latency_text(latency: Any) -> str:
+    """p50 ms per text at batch 1 from a measurement's ``latency_ms``."""
+    if not latency:
+        return "–"
+    if isinstance(latency, dict):
+        for key in ("p50_b1", 1, "1"):
+            if key in latency:
+                return f"{latency[key]:.1f} ms"
+    return "–"
+
+
+def _text(item: Any) -> str:
+    return str(getattr(item, "text", item))
+
+
+def forecast_rows(advice: Any) -> list[tuple[str, ...]]:
+    measurements = getattr(advice.bench, "measurements", {}) or {}
+    forecasts = getattr(advice, "forecasts", {}) or {}
+    choice = getattr(advice.recommendation, "choice", None)
+    rows = []
+    for approach in list(dict.fromkeys([*forecasts, *measurements])):
+        fc, meas = forecasts.get(approach), measurements.get(approach)
+        name = f"▶ {approach}" if approach == choice else f"  {approach}"
+        measured = fmt_interval(getattr(meas, "accuracy", None), getattr(meas, "ci_low", None),
+                                getattr(meas, "ci_high", None))
+        if fc is not None and fc.value is not None:
+            forecast = fmt_interval(fc.value, fc.low, fc.high) + (" ⚑" if fc.flagged else "")
+        else:
+            forecast = "–"
+        rows.append((
+            name, measured, f"{fc.n_target:,}" if fc is not None else "–", forecast,
+            str(getattr(fc, "method", "–")), fmt_seconds(getattr(fc, "train_time_s", None)),
+            fmt_bytes(getattr(fc, "peak_memory_bytes", None)),
+            fmt_num(getattr(meas, "infer_texts_per_s", None), 0), latency_text(getattr(meas, "latency_ms", None)),
+        ))
+    return rows
+
+
+class AdviceScreen(StepScreen):
+    STEP = "advice"
+    CSS_PATH = "advice.tcss"
+    BINDINGS = [
+        Binding("e", "export('report')", "Export report"),
+        Binding("p", "export('plan')", "Save plan"),
+        Binding("r", "app.goto('run')", "Go to run"),
+    ]
+
+    def compose_body(self) -> ComposeResult:
+        with VerticalScroll(id="advice-body"):
+            yield Static("No advice yet: load data (3), then run the benchmark (4).", id="choice")
+            yield Static("", id="settle")
+            yield Label("Why", classes="section")
+            yield Static("–", id="reasons")
+            yield Label("Forecasts for the full run", classes="section")
+            yield DataTable(id="forecasts", cursor_type="row", zebra_stripes=True)
+            yield Static("", id="flags", classes="dim")
+            yield Label("Ruled out", classes="section")
+            yield Static("–", id="ruled-out")
+            yield Label("What would change the decision", classes="section")
+            yield Static("–", id="flips")
+            with Horizontal(id="export-row"):
+                yield Label("Export to folder", id="export-label")
+                yield Input(".", id="export-dir")
+                yield Button("Report (e)", id="export-report")
+                yield Button("Plan (p)", id="export-plan")
+        yield Notice(id="advice-notice")
+
+    def on_mount(self) -> None:
+        self.query_one("#forecasts", DataTable).add_columns(
+            "approach", "measured (largest n)", "n", "forecast [95 %]", "method", "train time", "peak mem",
+            "texts/s", "latency b1")
+        super().on_mount()
+
+    def action_export(self, what: str) -> None:
+        folder = Path(self.query_one("#export-dir", Input).value.strip() or ".")
+        name = "plan.json" if what == "plan" else "report.md"
+        self.app.export(what, str(folder / name))  # type: ignore[attr-defined]
+
+    @on(Button.Pressed, "#export-report")
+    def _report(self) -> None:
+        self.action_export("report")
+
+    @on(Button.Pressed, "#export-plan")
+    def _plan(self) -> None:
+        self.action_export("plan")
+
+    def sync(self, what: str) -> None:
+        if what not in ("advice", "bench"):
+            return
+        advice = self.st.advice
+        table = self.query_one("#forecasts", DataTable)
+        table.clear()
+        if advice is None:
+            return
+        rec = advice.recommendation
+        cancelled = " (from a cancelled benchmark: partial)" if getattr(advice, "cancelled", False) else ""
+        self.query_one("#choice", Static).update(
+            f"Recommendation: [b reverse] {rec.label} [/]  confidence [b]{rec.confidence}[/b]{cancelled}")
+        settle = []
+        if getattr(rec, "too_close", False):
+            settle.append("Too close to call at this budget: the cheaper option is recommended.")
+        if getattr(rec, "settle", None):
+            settle.append(str(rec.settle))
+        self.query_one("#settle", Static).update(Content("\n".join(settle)))
+        reasons = [f"{i}. {_text(r)}" for i, r in enumerate(rec.reasons, 1)]
+        self.query_one("#reasons", Static).update(Content("\n".join(reasons) or "–"))
+        for row in forecast_rows(advice):
+            table.add_row(*row)
+        forecasts = getattr(advice, "forecasts", {}) or {}
+        flagged = [f"⚑ {a}: {getattr(fc, 'flag_reason', '') or 'fallback forecast, wide interval'}"
+                   for a, fc in forecasts.items() if getattr(fc, "flagged", False)]
+        self.query_one("#flags", Static).update(Content("\n".join(flagged)))
+        ruled = [f"✗ {r.approach}: {r.reason}" for r in getattr(rec, "ruled_out", [])]
+        self.query_one("#ruled-out", Static).update(Content("\n".join(ruled) or "nothing"))
+        flips = [f"• {_text(f)}" for f in getattr(rec, "flips", [])]
+        self.query_one("#flips", Static).update(Content("\n".join(flips) or "–"))

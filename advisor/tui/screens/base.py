@@ -1,0 +1,40 @@
+"""What every step screen shares: the step bar on top, the footer of bindings."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Container
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from advisor.tui.widgets import StepBar
+
+
+class StepScreen(Screen):
+    """One step of the flow. Subclasses compose ``compose_body`` and react in ``sync``."""
+
+    STEP: str = ""
+    AUTO_FOCUS = ""  # nothing focused on arrival, so 1–6 and the step's keys work at once
+
+    def compose(self) -> ComposeResult:
+        yield StepBar(self.STEP)
+        with Container(classes="body"):
+            yield from self.compose_body()
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        yield from ()
+
+    def on_mount(self) -> None:
+        for what in ("probe", "data", "bench", "advice", "run"):
+            self.sync(what)
+
+    def sync(self, what: str) -> None:
+        """Part of the app's state changed ('probe', 'data', 'bench', 'advice', 'run')."""
+
+    def action_cancel(self) -> None:
+        """Escape: cancel what this step runs (if anything)."""
+
+    @property
+    def st(self):  # noqa: ANN201 - AppState; short name for screens
+        return self.app.state  # type: ignore[attr-defined]

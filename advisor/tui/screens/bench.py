@@ -1,0 +1,178 @@
+"""Step 4 — Benchmark: micro-benchmarks in a thread worker, filled in as results land.
+
+A progress bar per approach, a table of learning-curve points, and the curves drawn
+in the terminal with each forecast point and its interval. Escape cancels cleanly.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from textual import on
+from rich.text import Text
+from textual.app import ComposeResult, RenderResult
+from textual.binding import Binding
+from textual.content import Content
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, DataTable, Label, ProgressBar, Select, Static
+from textual_plotext import PlotextPlot
+
+from advisor.tui.format import fmt_pct, fmt_seconds
+from advisor.tui.screens.base import StepScreen
+from advisor.tui.widgets import Notice
+
+BUDGETS = [("quick (≤ 90 s on 2 CPUs)", "quick"), ("standard (≤ 10 min)", "standard"),
+           ("thorough (≤ 30 min)", "thorough")]
+COLORS = {"tfidf": "blue", "embedding": "green", "finetune": "red", "lora": "magenta"}
+
+
+class CurvePlot(PlotextPlot):
+    """The learning curves; a plotext failure (tiny sizes, odd data) shows a line, never a crash."""
+
+    def render(self) -> RenderResult:
+        try:
+            return super().render()
+        except Exception as exc:  # noqa: BLE001 - plotext raises assorted errors on edge cases
+            return Text(f"(no plot: {type(exc).__name__})")
+
+
+def legend(approaches: list[str]) -> str:
+    return "  ".join(f"[{COLORS.get(a, 'white')}]●[/] {a}" for a in approaches) + \
+        "  [dim]x forecast ±95 %[/]"
+
+
+class BenchScreen(StepScreen):
+    STEP = "bench"
+    CSS_PATH = "bench.tcss"
+    BINDINGS = [
+        Binding("s", "start", "Start"),
+        Binding("escape", "cancel", "Cancel"),
+    ]
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(id="bench-controls"):
+            yield Label("Budget", id="budget-label")
+            yield Select(BUDGETS, value=self.st.budget, allow_blank=False, id="budget")
+            yield Button("Start", id="start-bench", variant="primary")
+            yield Static("", id="bench-status")
+        yield Notice(id="bench-notice")
+        yield Vertical(id="bars")
+        with Horizontal(id="bench-main"):
+            yield DataTable(id="points", cursor_type="row", zebra_stripes=True)
+            with Vertical(id="plot-box"):
+                yield Static("", id="legend")
+                yield CurvePlot(id="curves")
+
+    def on_mount(self) -> None:
+        self._bars: dict[str, tuple[ProgressBar, Static]] = {}
+        self.query_one("#points", DataTable).add_columns("approach", "n", "seed", "acc", "F1", "fit")
+        super().on_mount()
+
+    @on(Select.Changed, "#budget")
+    def _budget(self, event: Select.Changed) -> None:
+        if event.value is not Select.BLANK:
+            self.st.budget = str(event.value)
+
+    @on(Button.Pressed, "#start-bench")
+    def action_start(self) -> None:
+        problem = self.app.start_bench()  # type: ignore[attr-defined]
+        if problem:
+            self.query_one("#bench-notice", Notice).show(problem, error=True)
+
+    def action_cancel(self) -> None:
+        self.app.cancel_bench()  # type: ignore[attr-defined]
+
+    # --- rendering
+    def _bar(self, approach: str) -> tuple[ProgressBar, Static]:
+        if approach not in self._bars:
+            bar = ProgressBar(show_eta=False)
+            note = Static("", classes="bar-note")
+            self.query_one("#bars", Vertical).mount(
+                Horizontal(Label(approach, classes="bar-label"), bar, note, classes="bar-row"))
+            self._bars[approach] = (bar, note)
+        return self._bars[approach]
+
+    def on_bench_event(self, event: Any, *, replay: bool = False) -> None:
+        approach = str(event.approach)
+        bar, note = self._bar(approach)
+        if event.phase == "done":
+            bar.update(total=max(1, event.done or 1), progress=max(1, event.done or 1))
+        elif event.total:
+            bar.update(total=event.total, progress=event.done)
+        note.update(Content(f"{event.phase} {event.message}".strip()[:60]))
+        self.query_one("#bench-status", Static).update(
+            f"{fmt_seconds(event.elapsed_s)} of {fmt_seconds(event.budget_s)}")
+        point = getattr(event, "point", None)
+        if point is not None:
+            self.query_one("#points", DataTable).add_row(
+                point.approach, f"{point.n_train:,}", str(point.seed), fmt_pct(point.accuracy),
+                fmt_pct(point.macro_f1), fmt_seconds(point.fit_s))
+            if not replay:
+                self.draw()
+
+    def draw(self) -> None:
+        plot = self.query_one("#curves", CurvePlot)
+        plt = plot.plt
+        plt.clear_figure()
+        plt.title("accuracy vs labelled examples")
+        by_approach: dict[str, list[Any]] = defaultdict(list)
+        for p in self.st.bench_points:
+            if not getattr(p, "usable", True):
+                continue
+            by_approach[p.approach].append(p)
+        advice = self.st.advice
+        forecasts = getattr(advice, "forecasts", None) or {}
+        if by_approach:
+            plt.xscale("log")  # plotext fails on a log axis with nothing drawn
+        for approach, pts in by_approach.items():
+            color = COLORS.get(approach, "white")
+            plt.scatter([p.n_train for p in pts], [p.accuracy for p in pts], color=color, marker="dot")
+            fc = forecasts.get(approach)
+            if fc is not None and fc.value is not None:
+                curve = list(getattr(fc, "projection", None) or getattr(fc, "curve", None) or [])
+                if curve:
+                    plt.plot([c[0] for c in curve], [c[1] for c in curve], color=color)
+                if fc.low is not None and fc.high is not None:
+                    plt.plot([fc.n_target, fc.n_target], [fc.low, fc.high], color=color, marker="hd")
+                plt.scatter([fc.n_target], [fc.value], color=color, marker="x")
+        self.query_one("#legend", Static).update(legend(list(by_approach)) if by_approach else "")
+        plot.refresh()
+
+    def sync(self, what: str) -> None:
+        if what not in ("bench", "data"):
+            return
+        st = self.st
+        notice = self.query_one("#bench-notice", Notice)
+        button = self.query_one("#start-bench", Button)
+        button.disabled = st.bench_running
+        button.label = "Running…" if st.bench_running else "Start"
+        if st.bench_error:
+            notice.show(st.bench_error, error=True)
+        elif st.bench_running:
+            notice.show("Benchmarking on a sample of your data… Escape cancels and keeps what was measured.")
+        elif st.advice is not None and getattr(st.advice, "cancelled", False):
+            notice.show("Cancelled: the advice (step 5) uses the points measured so far.")
+        elif st.advice is not None:
+            notice.show("Done: the advice is on step 5.")
+        elif st.dataset is None:
+            notice.show("Load data first (step 3), then press s.")
+        else:
+            notice.show(f"Ready: press s to benchmark {st.dataset.ref} within the {st.budget} budget.")
+        if what == "bench":
+            self.query_one("#points", DataTable).clear()
+            for bar, note in self._bars.values():
+                bar.update(total=None, progress=0)
+                note.update("")
+            self._replay()
+
+    def _replay(self) -> None:
+        for event in self.st.bench_events:
+            self.on_bench_event(event, replay=True)
+        if self.st.advice is not None and not self.st.bench_events:
+            for approach, meas in (getattr(self.st.advice.bench, "measurements", None) or {}).items():
+                for p in meas.points:
+                    self.query_one("#points", DataTable).add_row(
+                        p.approach, f"{p.n_train:,}", str(p.seed), fmt_pct(p.accuracy), fmt_pct(p.macro_f1),
+                        fmt_seconds(p.fit_s))
+        self.draw()

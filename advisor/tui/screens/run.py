@@ -1,0 +1,201 @@
+"""Step 6 — Run: train the recommended approach (or another) on all the data, with a
+progress bar, ETA, cancel and resume; then the artifact, its held-out metrics and a
+box to try predictions (and search, for engines that support it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.content import Content
+from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Select, Static, Switch
+
+from advisor.tui.format import fmt_pct, fmt_seconds, shorten
+from advisor.tui.screens.base import StepScreen
+from advisor.tui.widgets import Notice
+
+
+def eta_seconds(done: int, total: int | None, started_at: float, done_at_start: int, now: float) -> float | None:
+    """Seconds left in a phase at the rate seen since it started (None when unknown)."""
+    if not total or done <= done_at_start or now <= started_at:
+        return None
+    rate = (done - done_at_start) / (now - started_at)
+    return max(0.0, (total - done) / rate)
+
+
+class RunScreen(StepScreen):
+    STEP = "run"
+    CSS_PATH = "run.tcss"
+    BINDINGS = [
+        Binding("r", "start", "Run"),
+        Binding("escape", "cancel", "Cancel"),
+    ]
+
+    def compose_body(self) -> ComposeResult:
+        with VerticalScroll(id="run-body"):
+            with Horizontal(classes="row"):
+                yield Label("Engine", classes="run-label")
+                yield Select([], prompt="engine", allow_blank=True, id="engine")
+                yield Label("Output", classes="run-label short")
+                yield Input("", id="out-dir", placeholder="folder for the artifact")
+            with Horizontal(classes="row"):
+                yield Label("Resume", classes="run-label")
+                yield Switch(False, id="resume")
+                yield Label("Overwrite", classes="run-label short")
+                yield Switch(False, id="overwrite")
+                yield Button("Run (r)", id="start-run", variant="primary")
+            yield Static("", id="run-plan", classes="dim")
+            yield ProgressBar(id="run-progress", show_eta=False)
+            yield Static("", id="run-status")
+            yield Label("Artifact", classes="section")
+            yield Static("–", id="artifact")
+            yield Label("Try it", classes="section")
+            with Horizontal(classes="row"):
+                yield Input("", placeholder="type a text and press Enter to predict", id="predict-input")
+                yield Input("", placeholder="search the stored texts", id="search-input")
+            yield Static("", id="answer")
+            yield DataTable(id="hits", cursor_type="row")
+        yield Notice(id="run-notice")
+
+    def on_mount(self) -> None:
+        self._phase: tuple[str, float, int] | None = None
+        self._auto_out = True
+        self.query_one("#hits", DataTable).add_columns("score", "label", "text")
+        self.query_one("#hits").display = False
+        self.query_one("#search-input").display = False
+        names = list(self.app.services.engine_names())  # type: ignore[attr-defined]
+        self.query_one("#engine", Select).set_options([(n, n) for n in names])
+        super().on_mount()
+
+    def _recommended(self) -> str | None:
+        advice = self.st.advice
+        return getattr(getattr(advice, "recommendation", None), "choice", None) if advice is not None else None
+
+    @on(Select.Changed, "#engine")
+    def _engine_changed(self, event: Select.Changed) -> None:
+        if event.value is not Select.BLANK and self._auto_out:
+            self.query_one("#out-dir", Input).value = f"runs/{event.value}"
+            self._auto_out = True
+        self._describe()
+
+    @on(Input.Changed, "#out-dir")
+    def _out_changed(self, event: Input.Changed) -> None:
+        engine = self.query_one("#engine", Select).value
+        self._auto_out = event.value == f"runs/{engine}"
+
+    def _describe(self) -> None:
+        engine = self.query_one("#engine", Select).value
+        rec = self._recommended()
+        if engine is Select.BLANK:
+            text = "Pick an engine."
+        elif rec is None:
+            text = f"No advice yet: {engine} will train with the profile's settings (or benchmark first, step 4)."
+        elif engine == rec:
+            text = f"{engine} is the recommended approach; the run uses the advice's plan (same split and settings)."
+        else:
+            text = f"{engine} was not recommended ({rec} was); the run uses the same data and split."
+        self.query_one("#run-plan", Static).update(Content(text))
+
+    @on(Button.Pressed, "#start-run")
+    def action_start(self) -> None:
+        engine = self.query_one("#engine", Select).value
+        notice = self.query_one("#run-notice", Notice)
+        if engine is Select.BLANK:
+            notice.show("pick an engine first", error=True)
+            return
+        problem = self.app.start_run(  # type: ignore[attr-defined]
+            str(engine), self.query_one("#out-dir", Input).value,
+            resume=self.query_one("#resume", Switch).value, overwrite=self.query_one("#overwrite", Switch).value)
+        if problem:
+            notice.show(problem, error=True)
+
+    def action_cancel(self) -> None:
+        self.app.cancel_run()  # type: ignore[attr-defined]
+
+    def on_run_event(self, event: Any, at: float) -> None:
+        if self._phase is None or self._phase[0] != event.phase:
+            self._phase = (event.phase, at, event.done)
+        bar = self.query_one("#run-progress", ProgressBar)
+        bar.update(total=event.total, progress=event.done)
+        _, started, done0 = self._phase
+        eta = eta_seconds(event.done, event.total, started, done0, at)
+        count = f"{event.done:,}/{event.total:,}" if event.total else f"{event.done:,}"
+        parts = [f"{event.phase} {count} {event.unit}", f"{fmt_seconds(eta)} left" if eta is not None else "",
+                 event.message]
+        self.query_one("#run-status", Static).update(Content(" · ".join(p for p in parts if p)))
+
+    @on(Input.Submitted, "#predict-input")
+    def _predict(self, event: Input.Submitted) -> None:
+        self.app.ask("predict", event.value)  # type: ignore[attr-defined]
+
+    @on(Input.Submitted, "#search-input")
+    def _search(self, event: Input.Submitted) -> None:
+        self.app.ask("search", event.value)  # type: ignore[attr-defined]
+
+    def show_answer(self, msg: Any) -> None:
+        answer = self.query_one("#answer", Static)
+        hits = self.query_one("#hits", DataTable)
+        if msg.error:
+            answer.update(Content(f"error: {msg.error}"))
+            return
+        if msg.kind == "search":
+            hits.clear()
+            for hit in msg.result:
+                hits.add_row(f"{hit.score:.3f}", shorten(hit.label, 14), shorten(hit.text, 200))
+            hits.display = True
+            answer.update(Content(f"{len(msg.result)} nearest stored texts to “{shorten(msg.query, 40)}”"))
+            return
+        pred = msg.result
+        scores = dict(zip(pred.classes, pred.scores[0])) if pred.scores else {}
+        top = sorted(scores.items(), key=lambda kv: -kv[1])[:5]
+        detail = "  ".join(f"{k} {v:.2f}" for k, v in top)
+        answer.update(Content(f"“{shorten(msg.query, 50)}” → {pred.labels[0]}    {detail}"))
+
+    def sync(self, what: str) -> None:
+        if what not in ("run", "advice", "bench"):
+            return
+        st = self.st
+        select = self.query_one("#engine", Select)
+        rec = self._recommended()
+        if what in ("advice", "bench") and rec and not st.run_running:
+            try:
+                select.value = rec
+            except Exception:  # noqa: BLE001 - an engine the registry does not list
+                pass
+        self._describe()
+        button = self.query_one("#start-run", Button)
+        button.disabled = st.run_running
+        notice = self.query_one("#run-notice", Notice)
+        if what != "run":
+            return
+        if st.run_running:
+            self._phase = None
+            self.query_one("#run-progress", ProgressBar).update(total=None, progress=0)
+            self.query_one("#run-status", Static).update(Content(f"starting {st.run_engine}…"))
+            notice.show("Training… Escape cancels (the checkpoint is kept: turn Resume on and press r to continue).")
+        elif st.run_error:
+            notice.show(st.run_error, error=True)
+        else:
+            notice.show(None)
+        manifest = st.manifest
+        if manifest is not None:
+            metrics = manifest.metrics
+            n = getattr(metrics, "n", None)
+            held_out = f"on {n:,} held-out rows" if n else "held-out"
+            wall = getattr(getattr(manifest, "fit", None), "wall_s", None)
+            self.query_one("#artifact", Static).update(Content(
+                f"{st.run_dir}\n{manifest.engine}: accuracy {fmt_pct(metrics.accuracy)}, "
+                f"macro-F1 {fmt_pct(metrics.macro_f1)} {held_out}; trained in {fmt_seconds(wall)}\n"
+                f"Use it elsewhere: tune-or-embed predict {st.run_dir} --text \"…\""))
+            self.query_one("#run-progress", ProgressBar).update(total=1, progress=1)
+            self.query_one("#run-status", Static).update(Content("done"))
+            can_search = bool(getattr(st.artifact_engine, "supports_search", False))
+            self.query_one("#search-input").display = can_search
+            box = self.query_one("#predict-input", Input)
+            box.focus(scroll_visible=False)
+            self.query_one("#run-body").scroll_to_widget(box, animate=False)
+        elif not st.run_running:
+            self.query_one("#artifact", Static).update("–")

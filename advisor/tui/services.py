@@ -1,0 +1,148 @@
+"""The backend the TUI calls, as one small injectable object.
+
+`Services()` holds the real public functions of `advisor` and `engines`, each
+imported lazily when first called (so the app's first frame never waits for torch,
+pandas or scikit-learn). Tests pass fast fakes instead (see `advisor.tui.fakes`).
+Every function here is called from a thread worker, never from the UI thread.
+No Textual in this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+def _probe(**kwargs: Any) -> Any:
+    from advisor.probe import probe
+
+    return probe(**kwargs)
+
+
+def _list_profiles() -> list[tuple[str, str]]:
+    from advisor.profiles import list_profiles
+
+    return list_profiles()
+
+
+def _load_profile(name_or_path: str | None = None, *, resources: Any = None) -> Any:
+    from advisor.profiles import load_profile
+
+    return load_profile(name_or_path, resources=resources)
+
+
+def _load_dataset(ref: str, **kwargs: Any) -> Any:
+    from advisor.data import load_dataset
+
+    return load_dataset(ref, **kwargs)
+
+
+def _summarize(dataset: Any) -> Any:
+    from advisor.data import summarize
+
+    return summarize(dataset)
+
+
+def _advise(data: Any, goals: Any, **kwargs: Any) -> Any:
+    from advisor.advise import advise
+
+    return advise(data, goals, **kwargs)
+
+
+def _make_run_spec(*, engine: str, advice: Any, dataset: Any, profile: str | None) -> Any:
+    """The advice's plan for its own choice; the same split and data for another engine."""
+    from advisor.fullrun import RunSpec
+
+    plan = getattr(advice, "plan", None) if advice is not None else None
+    if plan is not None:
+        spec = plan.run
+        if spec.engine == engine:
+            return spec
+        return spec.model_copy(update={"engine": engine, "engine_config": {}})
+    if dataset is None:
+        from engines.errors import DataError
+
+        raise DataError("no data loaded yet: pick a data file on the Data step (3)")
+    fields: dict[str, Any] = {
+        "engine": engine,
+        "data": dataset.ref,
+        "text_col": dataset.text_col,
+        "label_col": dataset.label_col,
+    }
+    if profile:
+        fields["profile"] = profile
+    if getattr(dataset, "encoding", None):
+        fields["encoding"] = dataset.encoding
+    return RunSpec(**fields)
+
+
+def _full_run(spec: Any, out_dir: Any, **kwargs: Any) -> Any:
+    from advisor.fullrun import full_run
+
+    return full_run(spec, out_dir, **kwargs)
+
+
+def _load_artifact(directory: Any) -> Any:
+    from engines.artifacts import load_artifact
+
+    return load_artifact(directory)
+
+
+def _write_report(advice: Any, path: Any) -> Any:
+    from advisor.report import write_report
+
+    return write_report(advice, path)
+
+
+def _write_plan(plan: Any, path: Any) -> Any:
+    from advisor.plan import write_plan
+
+    return write_plan(plan, path)
+
+
+def _engine_names() -> list[str]:
+    from engines.base import engine_names
+
+    return engine_names()
+
+
+def _engine_class(name: str) -> Any:
+    from engines.base import get_engine
+
+    return get_engine(name)
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the app may call. Defaults are the real functions; tests inject fakes."""
+
+    probe: Callable[..., Any] = _probe
+    list_profiles: Callable[[], list[tuple[str, str]]] = _list_profiles
+    load_profile: Callable[..., Any] = _load_profile
+    load_dataset: Callable[..., Any] = _load_dataset
+    summarize: Callable[[Any], Any] = _summarize
+    advise: Callable[..., Any] = _advise
+    make_run_spec: Callable[..., Any] = _make_run_spec
+    full_run: Callable[..., Any] = _full_run
+    load_artifact: Callable[[Any], Any] = _load_artifact
+    write_report: Callable[[Any, Any], Any] = _write_report
+    write_plan: Callable[[Any, Any], Any] = _write_plan
+    engine_names: Callable[[], list[str]] = _engine_names
+    engine_class: Callable[[str], Any] = _engine_class
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for the UI: a UserError's own text, anything else its type and message."""
+    from engines.errors import UserError
+
+    if isinstance(exc, UserError):
+        text = str(exc)
+    elif isinstance(exc, MemoryError):
+        text = "out of memory; try a smaller sample, batch size or max length"
+    elif isinstance(exc, OSError) and exc.strerror:
+        text = f"{exc.strerror}{f': {exc.filename}' if exc.filename else ''}"
+    else:
+        text = f"unexpected {type(exc).__name__}: {exc}"
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return first

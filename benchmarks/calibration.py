@@ -1,0 +1,374 @@
+"""How good are the recommendations? Forecasts against real full runs.
+
+For each task (a real dataset at a fixed number of labels):
+  1. split once: a training split of N labels and a held-out test split that nothing sees;
+  2. run ``advise`` on the training split only (per budget);
+  3. run every approach in full on that same training split (``full_run``);
+  4. score everything on the test split; compare forecast vs actual accuracy (points,
+     inside the interval?), forecast vs actual training time (ratio), and whether the
+     recommended choice is the best actual under the default goals and under an
+     "accuracy only" goal.
+
+Results are appended task by task to ``<out>.json`` (so an interrupted run resumes
+where it stopped) and rendered to ``<out>.md``.
+
+    python benchmarks/calibration.py --quick               # small subset, quick budget (< 15 min on 2 cores)
+    python benchmarks/calibration.py                       # full suite (hours on 2 cores)
+    python benchmarks/calibration.py --tasks rt-1000 --budgets quick,standard
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+from engines.base import Examples  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    data: str  # a data reference (demo:… or a path), or "synthetic"
+    n_train: int
+    n_test: int
+    classes: tuple[str, ...] | None = None  # keep only these classes (derived binary tasks)
+
+
+TASKS: dict[str, Task] = {
+    t.name: t
+    for t in [
+        Task("rt-1000", "demo:rotten-tomatoes", 1000, 1000),
+        Task("rt-3000", "demo:rotten-tomatoes", 3000, 1000),
+        Task("rt-6000", "demo:rotten-tomatoes", 6000, 1000),
+        Task("bbc-1000", "demo:bbc-news", 1000, 1000),
+        Task("bbc-business-vs-politics-500", "demo:bbc-news", 500, 400, ("business", "politics")),
+        Task("bbc-tech-vs-entertainment-400", "demo:bbc-news", 400, 350, ("tech", "entertainment")),
+        Task("synthetic-200", "synthetic", 200, 100),  # CI smoke test (tiny profile)
+    ]
+}
+QUICK_TASKS = ["rt-1000", "bbc-tech-vs-entertainment-400"]
+FULL_TASKS = ["rt-1000", "rt-3000", "bbc-1000", "bbc-business-vs-politics-500",
+              "bbc-tech-vs-entertainment-400", "rt-6000"]
+DEFAULT_ENGINES = ["tfidf", "embedding", "finetune"]
+
+
+def synthetic_examples(n: int, seed: int = 0) -> Examples:
+    """Two learnable classes of short texts (for the smoke test only)."""
+    rng = np.random.default_rng(seed)
+    words = {"pos": ["great", "superb", "lovely", "fine", "good"], "neg": ["awful", "bad", "dull", "poor", "weak"]}
+    filler = ["the", "film", "was", "a", "story", "with", "some", "scenes", "and", "actors"]
+    texts, labels = [], []
+    for i in range(n):
+        label = "pos" if i % 2 == 0 else "neg"
+        toks = list(rng.choice(filler, size=6)) + list(rng.choice(words[label], size=2))
+        rng.shuffle(toks)
+        texts.append(" ".join(toks))
+        labels.append(label)
+    return Examples(texts=texts, labels=labels)
+
+
+def task_split(task: Task, seed: int) -> tuple[Examples, Examples]:
+    """The task's training split (n_train labels) and its held-out test split."""
+    from advisor.data import load_dataset, stratified_split, stratified_subsample
+
+    if task.data == "synthetic":
+        examples = synthetic_examples(task.n_train + task.n_test, seed)
+    else:
+        examples = load_dataset(task.data, seed=seed).examples
+        if task.classes:
+            keep = [i for i, y in enumerate(examples.labels) if y in task.classes]
+            examples = examples.subset(keep)
+    if len(examples) < task.n_train + task.n_test:
+        raise SystemExit(f"{task.name}: needs {task.n_train + task.n_test} rows, data has {len(examples)}")
+    train_pool, test = stratified_split(examples, test_size=task.n_test, seed=seed)
+    train = stratified_subsample(train_pool, task.n_train, seed=seed)
+    return train, test
+
+
+def _paired_not_worse(correct_choice: list[bool], correct_best: list[bool], seed: int = 0) -> bool:
+    """True when the best actual is not significantly better than the choice (paired bootstrap, 95 %)."""
+    a = np.asarray(correct_choice, dtype=float)
+    b = np.asarray(correct_best, dtype=float)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(a), size=(2000, len(a)))
+    diffs = (b[idx] - a[idx]).mean(axis=1)
+    return bool(np.quantile(diffs, 0.025) <= 0.0)
+
+
+def _agreement(choice: str | None, actual: dict[str, dict], key: str) -> dict:
+    """Whether ``choice`` is the best actual by ``key`` (or statistically tied with it)."""
+    ranked = sorted(actual, key=lambda e: actual[e][key], reverse=True)
+    best = ranked[0]
+    if choice is None or choice not in actual:
+        return {"best": best, "agrees": None}
+    if choice == best:
+        return {"best": best, "agrees": True, "exact": True}
+    tied = _paired_not_worse(actual[choice]["correct"], actual[best]["correct"])
+    return {"best": best, "agrees": tied, "exact": False}
+
+
+def run_task(task: Task, budgets: list[str], engines: list[str], profile: str, seed: int,
+             workdir: Path, log) -> list[dict]:
+    from advisor.advise import advise
+    from advisor.fullrun import RunSpec, full_run
+    from advisor.goals import Goals, Weights
+    from advisor.data import write_examples
+    from advisor.recommend import recommend
+
+    train, test = task_split(task, seed)
+    tdir = workdir / task.name
+    tdir.mkdir(parents=True, exist_ok=True)
+    train_csv, test_csv = tdir / "train.csv", tdir / "test.csv"
+    write_examples(train, train_csv)
+    write_examples(test, test_csv)
+
+    # Full runs of every approach on the same training split, scored on the test split.
+    actual: dict[str, dict] = {}
+    for engine in engines:
+        log(f"[{task.name}] full run: {engine}")
+        spec = RunSpec(engine=engine, profile=profile, data=str(train_csv),
+                       train_file=str(train_csv), test_file=str(test_csv), split_seed=seed)
+        t0 = time.perf_counter()
+        manifest = full_run(spec, tdir / f"artifact-{engine}", overwrite=True)
+        wall = time.perf_counter() - t0
+        actual[engine] = {
+            "accuracy": manifest.metrics.accuracy,
+            "macro_f1": manifest.metrics.macro_f1,
+            "train_s": manifest.fit.wall_s,
+            "wall_s": wall,
+            "correct": _correct_on(tdir / f"artifact-{engine}", test),
+        }
+        log(f"[{task.name}]   {engine}: accuracy {manifest.metrics.accuracy:.3f}, fit {manifest.fit.wall_s:.0f} s")
+
+    rows = []
+    goals = Goals(labelled_size=task.n_train)
+    acc_only = Goals(labelled_size=task.n_train,
+                     weights=Weights(accuracy=1.0, training_time=0.0, latency=0.0, cost=0.0))
+    for budget in budgets:
+        log(f"[{task.name}] advise --budget {budget}")
+        t0 = time.perf_counter()
+        advice = advise(str(train_csv), goals, profile=profile, budget=budget,
+                        engines=engines, seed=seed)
+        advise_s = time.perf_counter() - t0
+        rec_acc = recommend(acc_only, advice.resources, advice.bench.measurements, advice.forecasts)
+        rec = advice.recommendation
+        per_engine = {}
+        for engine in engines:
+            f = advice.forecasts.get(engine)
+            a = actual[engine]
+            entry = {"actual": a["accuracy"], "actual_train_s": a["train_s"]}
+            if f is not None and f.value is not None:
+                entry.update(
+                    forecast=f.value, low=f.low, high=f.high, method=f.method, flagged=f.flagged,
+                    error_points=100 * (f.value - a["accuracy"]),
+                    inside=(f.low is not None and f.high is not None and f.low <= a["accuracy"] <= f.high),
+                    forecast_train_s=f.train_time_s,
+                    time_ratio=(f.train_time_s / a["train_s"]) if f.train_time_s and a["train_s"] else None,
+                )
+            per_engine[engine] = entry
+        rows.append({
+            "task": task.name, "data": task.data, "n_train": task.n_train, "n_test": task.n_test,
+            "budget": budget, "advise_s": advise_s, "profile": profile,
+            "engines": per_engine,
+            "choice": rec.choice, "too_close": rec.too_close, "confidence": rec.confidence,
+            "decision_default": _agreement(rec.choice, actual, "accuracy") | {"too_close": rec.too_close},
+            "choice_accuracy_only": rec_acc.choice,
+            "decision_accuracy_only": _agreement(rec_acc.choice, actual, "accuracy") | {"too_close": rec_acc.too_close},
+        })
+    return rows
+
+
+def _correct_on(artifact: Path, test: Examples) -> list[bool]:
+    from engines.artifacts import load_artifact
+
+    engine, _ = load_artifact(artifact)
+    pred = engine.predict(test.texts)
+    return [p == y for p, y in zip(pred.labels, test.labels)]
+
+
+# ------------------------------------------------------------------ summarising
+def summarise(rows: list[dict]) -> dict[str, dict]:
+    """Per budget: forecast error, interval coverage, time ratio, decision agreement."""
+    out: dict[str, dict] = {}
+    for budget in sorted({r["budget"] for r in rows}):
+        rs = [r for r in rows if r["budget"] == budget]
+        errs = [e["error_points"] for r in rs for e in r["engines"].values() if "error_points" in e]
+        inside = [e["inside"] for r in rs for e in r["engines"].values() if "inside" in e]
+        ratios = [e["time_ratio"] for r in rs for e in r["engines"].values() if e.get("time_ratio")]
+        calls = [r for r in rs if not r["decision_default"].get("too_close")]
+        agree_calls = [r["decision_default"]["agrees"] for r in calls if r["decision_default"]["agrees"] is not None]
+        agree_all = [r["decision_default"]["agrees"] for r in rs if r["decision_default"]["agrees"] is not None]
+        agree_acc = [r["decision_accuracy_only"]["agrees"] for r in rs
+                     if r["decision_accuracy_only"]["agrees"] is not None]
+        out[budget] = {
+            "tasks": len(rs),
+            "forecasts": len(errs),
+            "mean_abs_error_points": float(np.mean(np.abs(errs))) if errs else None,
+            "max_abs_error_points": float(np.max(np.abs(errs))) if errs else None,
+            "coverage": float(np.mean(inside)) if inside else None,
+            "time_within_25pct": float(np.mean([0.75 <= x <= 1.25 for x in ratios])) if ratios else None,
+            "median_time_ratio": float(np.median(ratios)) if ratios else None,
+            "decision_agreement_all": float(np.mean(agree_all)) if agree_all else None,
+            "calls_made": len(calls),
+            "decision_agreement_calls": float(np.mean(agree_calls)) if agree_calls else None,
+            "decision_agreement_accuracy_only": float(np.mean(agree_acc)) if agree_acc else None,
+            "mean_advise_s": float(np.mean([r["advise_s"] for r in rs])),
+        }
+    return out
+
+
+def _fmt(x, spec="{:.1f}", none="–"):
+    return none if x is None else spec.format(x)
+
+
+def render_markdown(doc: dict) -> str:
+    lines = [
+        "# Calibration: advise's forecasts against real full runs",
+        "",
+        f"Machine: {doc['machine']}. Profile: `{doc['profile']}`. Command: `{doc['command']}`.",
+        f"Started {doc['started']}; {len(doc['rows'])} (task, budget) rows.",
+        "",
+        "## Summary per budget",
+        "",
+        "| budget | tasks | forecasts | mean abs error (pts) | max abs error (pts) | actual inside interval | time within ±25 % | median time ratio | decision agrees (all) | calls made | agrees where it called | accuracy-only agrees | mean advise s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for budget, s in doc["summary"].items():
+        pct = lambda v: _fmt(v, "{:.0%}")  # noqa: E731
+        lines.append(
+            f"| {budget} | {s['tasks']} | {s['forecasts']} | {_fmt(s['mean_abs_error_points'])} | "
+            f"{_fmt(s['max_abs_error_points'])} | {pct(s['coverage'])} | {pct(s['time_within_25pct'])} | "
+            f"{_fmt(s['median_time_ratio'], '{:.2f}')} | {pct(s['decision_agreement_all'])} | {s['calls_made']} | "
+            f"{pct(s['decision_agreement_calls'])} | {pct(s['decision_agreement_accuracy_only'])} | "
+            f"{_fmt(s['mean_advise_s'], '{:.0f}')} |"
+        )
+    lines += [
+        "",
+        "## Per task and approach",
+        "",
+        "| task | budget | approach | forecast % [interval] | actual % | error pts | inside | method | forecast / actual train time |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in doc["rows"]:
+        for eng, e in r["engines"].items():
+            if "forecast" in e:
+                interval = f"{100 * e['forecast']:.1f} [{_fmt(e['low'] and 100 * e['low'])}, {_fmt(e['high'] and 100 * e['high'])}]"
+                lines.append(
+                    f"| {r['task']} | {r['budget']} | {eng} | {interval} | {100 * e['actual']:.1f} | "
+                    f"{e['error_points']:+.1f} | {'yes' if e['inside'] else 'no'} | {e['method']}{' (flagged)' if e['flagged'] else ''} | "
+                    f"{_fmt(e['forecast_train_s'], '{:.0f}')} s / {e['actual_train_s']:.0f} s ({_fmt(e['time_ratio'], '{:.2f}')}) |"
+                )
+            else:
+                lines.append(f"| {r['task']} | {r['budget']} | {eng} | no forecast | {100 * e['actual']:.1f} | | | | |")
+    lines += [
+        "",
+        "## Decisions",
+        "",
+        "| task | budget | recommended (default goals) | too close? | best actual | agrees | accuracy-only choice | best actual | agrees |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    yn = {True: "yes", False: "no", None: "–"}
+    for r in doc["rows"]:
+        d, a = r["decision_default"], r["decision_accuracy_only"]
+        lines.append(
+            f"| {r['task']} | {r['budget']} | {r['choice']} | {yn[r['too_close']]} | {d['best']} | {yn[d['agrees']]} | "
+            f"{r['choice_accuracy_only']} | {a['best']} | {yn[a['agrees']]} |"
+        )
+    lines += [
+        "",
+        "\"Agrees\" = the recommended approach is the best actual on the test split, or not significantly worse than it "
+        "(paired bootstrap over test rows, 95 %). Accuracy is measured on a held-out test split that neither advise nor the full runs saw.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def machine_line() -> str:
+    import psutil
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        import torch
+
+        tv = torch.__version__
+        gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    except Exception:  # pragma: no cover
+        tv, gpu = "?", "?"
+    return (f"{psutil.cpu_count(logical=True)} logical cores ({cpu}), "
+            f"{psutil.virtual_memory().total / 2**30:.0f} GiB RAM, {gpu}, Python {platform.python_version()}, torch {tv}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help=f"tasks {QUICK_TASKS} at the quick budget")
+    p.add_argument("--tasks", help=f"comma-separated, from: {', '.join(TASKS)}")
+    p.add_argument("--budgets", help="comma-separated budgets (quick, standard, thorough or seconds)")
+    p.add_argument("--engines", default=",".join(DEFAULT_ENGINES))
+    p.add_argument("--profile", default="cpu-small")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "calibration"),
+                   help="output path without extension (.json and .md are written)")
+    p.add_argument("--workdir", help="where splits and artifacts go (default: a temp folder)")
+    p.add_argument("--fresh", action="store_true", help="ignore rows already in <out>.json")
+    args = p.parse_args(argv)
+
+    tasks = args.tasks.split(",") if args.tasks else (QUICK_TASKS if args.quick else FULL_TASKS)
+    budgets = args.budgets.split(",") if args.budgets else (["quick"] if args.quick else ["quick", "standard"])
+    engines = args.engines.split(",")
+    for t in tasks:
+        if t not in TASKS:
+            p.error(f"unknown task {t!r}; try one of: {', '.join(TASKS)}")
+
+    from engines.atomic import write_json, write_text
+
+    out_json, out_md = Path(args.out + ".json"), Path(args.out + ".md")
+    doc = {"machine": machine_line(), "profile": args.profile, "engines": engines,
+           "command": "python benchmarks/calibration.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+           "started": time.strftime("%Y-%m-%d %H:%M"), "rows": []}
+    if out_json.exists() and not args.fresh:
+        old = json.loads(out_json.read_text())
+        if old.get("profile") == args.profile:
+            doc["rows"] = old.get("rows", [])
+    done = {(r["task"], r["budget"]) for r in doc["rows"]}
+
+    def log(msg: str) -> None:
+        print(f"{time.strftime('%H:%M:%S')} {msg}", file=sys.stderr, flush=True)
+
+    workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="toe-calibration-"))
+    for name in tasks:
+        todo = [b for b in budgets if (name, b) not in done]
+        if not todo:
+            log(f"[{name}] already in {out_json}; skipping (use --fresh to redo)")
+            continue
+        rows = run_task(TASKS[name], todo, engines, args.profile, args.seed, workdir, log)
+        doc["rows"] = [r for r in doc["rows"] if (r["task"], r["budget"]) not in {(x["task"], x["budget"]) for x in rows}]
+        doc["rows"].extend(rows)
+        doc["summary"] = summarise(doc["rows"])
+        write_json(out_json, doc)
+        write_text(out_md, render_markdown(doc))
+        log(f"[{name}] written to {out_md}")
+    doc["summary"] = summarise(doc["rows"]) if doc["rows"] else {}
+    if doc["rows"]:
+        write_json(out_json, doc)
+        write_text(out_md, render_markdown(doc))
+        print(render_markdown(doc))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

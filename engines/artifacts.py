@@ -1,0 +1,192 @@
+"""Artifact folders: what a full run leaves behind, and how ``predict``/``search`` reopen it.
+
+An artifact is a folder holding the engine's own files (written by ``Engine.save``,
+never pickle) and ``manifest.json``: engine, config, model and its hash, profile,
+data fingerprint, split, held-out metrics, fit and speed reports, library versions.
+It is written under a temporary name and renamed into place, so a crash never leaves
+half an artifact, and an existing folder is never overwritten unless asked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError
+
+from engines.atomic import staged_dir, write_json
+from engines.base import Engine, EvalReport, FitReport, Record, SpeedReport, get_engine
+from engines.errors import ArtifactError, UserError
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+_LIBRARIES = ("torch", "transformers", "scikit-learn", "lancedb", "numpy", "pyarrow", "peft",
+              "safetensors", "tokenizers", "pydantic")
+
+
+class DataInfo(Record):
+    """Which data the run used."""
+
+    ref: str = Field(description="The data reference as given (file path or demo:NAME).")
+    fingerprint: str = Field(description="Content hash of the data as read.")
+    text_col: str = Field(description="Column holding the text.")
+    label_col: str = Field(description="Column holding the label.")
+    rows: int = Field(description="Rows read (after dropping unusable ones).")
+
+
+class SplitInfo(Record):
+    """How the data was split into training and held-out parts."""
+
+    seed: int = Field(description="Seed of the stratified split.")
+    test_size: float | int = Field(description="Held-out share (float) or row count (int) as asked.")
+    n_train: int = Field(description="Rows the engine trained on.")
+    n_test: int = Field(description="Held-out rows the metrics come from.")
+    explicit_files: bool = Field(False, description="True when train/test came from separate files.")
+
+
+class Manifest(Record):
+    """Everything needed to reuse, audit or compare an artifact."""
+
+    format_version: int = Field(FORMAT_VERSION, description="Artifact layout version.")
+    tool_version: str = Field(description="tune-or-embed version that wrote it.")
+    engine: str = Field(description="Engine name (registry key).")
+    engine_config: dict[str, Any] = Field(description="The engine's full configuration.")
+    model_ref: str | None = Field(None, description="Model reference as configured (transformer engines).")
+    model_name: str | None = Field(None, description="Model display name.")
+    model_hash: str | None = Field(None, description="sha256 prefix of the model weights used.")
+    profile: str | None = Field(None, description="Profile the configuration came from.")
+    data: DataInfo | None = Field(None, description="The data used.")
+    split: SplitInfo | None = Field(None, description="The train/held-out split.")
+    metrics: EvalReport | None = Field(None, description="Held-out metrics (per-example lists dropped).")
+    fit: FitReport | None = Field(None, description="What training did and measured.")
+    speed: SpeedReport | None = Field(None, description="Inference speed measured after training.")
+    timings: dict[str, float] = Field(default_factory=dict, description="Wall seconds per run phase (data, fit, evaluate, speed).")
+    libraries: dict[str, str] = Field(default_factory=dict, description="Python and library versions.")
+    created_at: str = Field(description="UTC time the artifact was written (ISO 8601).")
+
+
+# ---------------------------------------------------------------------- helpers
+def tool_version() -> str:
+    try:
+        return metadata.version("tune-or-embed")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def library_versions() -> dict[str, str]:
+    """Python, platform and installed library versions (read from metadata, no imports)."""
+    out = {"python": platform.python_version(), "platform": platform.platform(terse=True)}
+    for name in _LIBRARIES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def now_utc() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def summary_metrics(report: EvalReport) -> EvalReport:
+    """``report`` without the per-example lists (kept out of the manifest)."""
+    return report.model_copy(update={"correct": [], "y_pred": []})
+
+
+def check_output_dir(out_dir: str | Path, *, overwrite: bool = False) -> Path:
+    """Fail early (before any training) if ``out_dir`` exists or its parent is not writable."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not overwrite:
+        raise ArtifactError(f"{out_dir} exists; pass --overwrite or choose another --out")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ArtifactError(f"{out_dir} exists and is not a folder")
+    parent = out_dir.parent
+    probe_dir = parent
+    while not probe_dir.exists():  # the nearest existing ancestor must be writable
+        probe_dir = probe_dir.parent
+    try:
+        if probe_dir == parent:
+            Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.probe.", dir=parent)).rmdir()
+        elif not os.access(probe_dir, os.W_OK | os.X_OK):
+            raise PermissionError
+    except PermissionError:
+        raise ArtifactError(f"cannot write the artifact: {probe_dir} is not writable") from None
+    except OSError as exc:
+        raise ArtifactError(f"cannot write the artifact in {probe_dir}: {exc.strerror or exc}") from None
+    return out_dir
+
+
+# ------------------------------------------------------------------------- save
+def save_artifact(engine: Engine, out_dir: str | Path, manifest: Manifest, *, overwrite: bool = False) -> Path:
+    """Write ``engine`` and ``manifest`` into ``out_dir`` atomically (staged, then renamed)."""
+    out_dir = Path(out_dir)
+    try:
+        with staged_dir(out_dir, overwrite=overwrite) as tmp:
+            engine.save(tmp)
+            write_json(tmp / MANIFEST, manifest)
+    except FileExistsError:
+        raise ArtifactError(f"{out_dir} exists; pass --overwrite or choose another --out") from None
+    except PermissionError as exc:
+        where = exc.filename or out_dir.parent
+        raise ArtifactError(f"cannot write the artifact: {where} is not writable") from None
+    return out_dir
+
+
+# ------------------------------------------------------------------------- load
+def read_manifest(directory: str | Path) -> Manifest:
+    """The manifest of the artifact in ``directory``; anything wrong → ArtifactError (one line)."""
+    directory = Path(directory)
+    if not directory.exists():
+        raise ArtifactError(f"no artifact at {directory}")
+    if not directory.is_dir():
+        raise ArtifactError(f"{directory} is not an artifact folder")
+    path = directory / MANIFEST
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ArtifactError(f"{directory} has no {MANIFEST}; not a tune-or-embed artifact (or an unfinished one)") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ArtifactError(f"corrupt {path}: not valid JSON ({type(exc).__name__})") from None
+    except OSError as exc:
+        raise ArtifactError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if not isinstance(raw, dict):
+        raise ArtifactError(f"corrupt {path}: expected a JSON object")
+    version = raw.get("format_version")
+    if not isinstance(version, int):
+        raise ArtifactError(f"corrupt {path}: no integer format_version")
+    if version > FORMAT_VERSION:
+        raise ArtifactError(
+            f"{directory} uses artifact format v{version}, newer than this tune-or-embed "
+            f"({tool_version()}) reads (v{FORMAT_VERSION}); upgrade tune-or-embed"
+        )
+    try:
+        return Manifest.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "manifest"
+        raise ArtifactError(f"corrupt {path}: {where}: {first.get('msg', 'invalid')}") from None
+
+
+def load_artifact(directory: str | Path) -> tuple[Engine, Manifest]:
+    """Reopen an artifact: (fitted engine, manifest). Works offline from the folder alone."""
+    directory = Path(directory)
+    manifest = read_manifest(directory)
+    try:
+        engine_cls = get_engine(manifest.engine)
+    except UserError:
+        raise ArtifactError(f"{directory} was written by unknown engine {manifest.engine!r}") from None
+    try:
+        engine = engine_cls.load(directory)
+    except ArtifactError:
+        raise
+    except UserError as exc:
+        raise ArtifactError(f"cannot load {directory}: {exc}") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ArtifactError(f"corrupt artifact {directory}: {type(exc).__name__}: {str(exc)[:160]}") from None
+    return engine, manifest

@@ -1,0 +1,387 @@
+"""``embedding``: a frozen encoder + a light head (logistic regression, or kNN over the store).
+
+The encoder runs under ``torch.inference_mode`` with the pooling its
+sentence-transformers config names (mean for MiniLM), on length-sorted batches with
+dynamic padding (texts are tokenized once, then padded per batch), and its vectors
+are L2-normalised. Vectors are cached by text, so the advisor's nested re-fits only
+refit the head. The training vectors, texts and labels go into a LanceDB store
+(``engines.store``) that the kNN head and ``search`` query.
+
+An artifact holds a copy of the model folder (so ``predict``/``search`` work offline
+from the artifact alone, even if the model package is gone), the head as ``.npz``,
+the LanceDB folder, and ``embedding.json``. No pickle anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import threading
+import time
+import weakref
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from engines.atomic import write_json
+from engines.base import (
+    Engine,
+    Examples,
+    FitReport,
+    Predictions,
+    ProgressEvent,
+    ProgressFn,
+    TaskData,
+    no_progress,
+)
+from engines.config import EmbeddingConfig
+from engines.errors import ArtifactError, Cancelled, ConfigError, DataError, ResourceError
+
+C_GRID = (0.1, 1.0, 10.0)
+ENGINE_FILE = "embedding.json"
+HEAD_FILE = "head.npz"
+MODEL_DIR = "model"
+STORE_DIR = "store"
+SUPPORTED_POOLING = ("mean", "cls", "max")
+EMBED_SHARE_OF_BUDGET = 0.8  # leave the rest of a budget for the head
+CHUNK_BATCHES = 16  # with a budget: embed in order, length-sorting within chunks of this many batches
+_IGNORE_IN_MODEL_COPY = shutil.ignore_patterns(
+    "*.bin", "*.h5", "*.msgpack", "*.ot", "*.onnx", "onnx", "openvino", ".git", ".gitattributes"
+)
+
+
+class EmbeddingEngine(Engine):
+    """Frozen transformer embeddings (cached by text) + logistic regression or kNN."""
+
+    name: ClassVar[str] = "embedding"
+    description: ClassVar[str] = "frozen sentence embeddings + logistic regression (or kNN over a vector store)"
+    config_cls: ClassVar[type] = EmbeddingConfig
+    uses_transformer: ClassVar[bool] = True
+    supports_search: ClassVar[bool] = True
+    supports_gpu: ClassVar[bool] = True
+
+    def __init__(self, config: EmbeddingConfig | dict | None = None) -> None:
+        super().__init__(config)
+        self.device: str | None = None
+        self.model_name: str | None = None
+        self.model_hash: str | None = None
+        self.last_embed_texts_per_s: float | None = None
+        self.last_embed_tokens_per_s: float | None = None
+        self._model_dir: Path | None = None  # the folder the encoder comes from
+        self._resolved: Any = None
+        self._pooling: str | None = None
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self._cache: dict[str, Any] = {}
+        self._clf: Any = None
+        self._C: float | None = None
+        self._classes: list[str] = []
+        self._train_vectors: Any = None
+        self._train_texts: list[str] = []
+        self._train_labels: list[str] = []
+        self._store: Any = None
+        self._store_dir: Path | None = None  # an artifact's store, opened on first use
+        self._store_shape: tuple[int, int] | None = None
+
+    # ------------------------------------------------------------------- encoder
+    def _ensure_model(self) -> None:
+        if self._model is not None:
+            return
+        from engines import backbone
+        from engines.models import model_fingerprint, pooling_mode, resolve_model
+
+        cfg: EmbeddingConfig = self.config
+        resolved = resolve_model(str(self._model_dir) if self._model_dir is not None else cfg.model)
+        pooling = self._pooling or pooling_mode(resolved)
+        if pooling not in SUPPORTED_POOLING:
+            raise ConfigError(f"model {resolved.name} asks for {pooling!r} pooling; supported: "
+                              f"{', '.join(SUPPORTED_POOLING)}")
+        self.device = backbone.pick_device(cfg.device)
+        backbone.set_threads(cfg.threads)
+        self._tokenizer = backbone.load_tokenizer(resolved)
+        self._model = backbone.load_encoder(resolved, self.device)
+        self._pooling = pooling
+        self._resolved = resolved
+        if self._model_dir is None:
+            self._model_dir = Path(resolved.path)
+            self.model_name = resolved.name
+            self.model_hash = model_fingerprint(resolved)
+
+    def _encode_batches(self, texts: Sequence[str], *, in_order_chunks: bool) -> Iterator[tuple[list[int], Any, int]]:
+        """Yield (indices, L2-normalised float32 vectors, non-padding tokens) per batch.
+
+        Texts are tokenized once without padding; each batch is padded to its own
+        longest text. Batches are length-sorted over all texts, or — with
+        ``in_order_chunks`` (budgeted fits) — within consecutive chunks, so that a
+        fit stopped early has embedded an unbiased prefix of the data.
+        """
+        import numpy as np
+        import torch
+
+        from engines.backbone import autocast_context, length_sorted_batches, pool
+
+        cfg: EmbeddingConfig = self.config
+        enc = self._tokenizer(list(texts), truncation=True, max_length=cfg.max_length, padding=False,
+                              return_attention_mask=False, return_token_type_ids=False)
+        ids = enc["input_ids"]
+        lengths = [len(x) for x in ids]
+        bs = cfg.batch_size
+        if in_order_chunks:
+            chunk = bs * CHUNK_BATCHES
+            batches = []
+            for start in range(0, len(ids), chunk):
+                local = length_sorted_batches(lengths[start:start + chunk], bs)
+                batches.extend([[start + i for i in b] for b in local])
+        else:
+            batches = length_sorted_batches(lengths, bs)
+        pad_id = self._tokenizer.pad_token_id or 0
+        device = self.device
+        for batch in batches:
+            width = max(lengths[i] for i in batch)
+            input_ids = np.full((len(batch), width), pad_id, dtype=np.int64)
+            mask = np.zeros((len(batch), width), dtype=np.int64)
+            for row, i in enumerate(batch):
+                input_ids[row, : lengths[i]] = ids[i]
+                mask[row, : lengths[i]] = 1
+            input_t = torch.from_numpy(input_ids).to(device)
+            mask_t = torch.from_numpy(mask).to(device)
+            with torch.inference_mode(), autocast_context(device, cfg.precision):
+                out = self._model(input_ids=input_t, attention_mask=mask_t)
+                pooled = pool(self._pooling, out.last_hidden_state, mask_t).float()
+                pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
+            yield batch, pooled.cpu().numpy(), int(mask.sum())
+
+    def encode(self, texts: Sequence[str]) -> Any:
+        """L2-normalised vectors for ``texts`` (input order), no cache: the honest speed path."""
+        import numpy as np
+
+        self._ensure_model()
+        texts = list(texts)
+        if not texts:
+            dim = getattr(self._model.config, "hidden_size", 0)
+            return np.zeros((0, dim), dtype=np.float32)
+        out: Any = None
+        for batch, vecs, _ in self._encode_batches(texts, in_order_chunks=False):
+            if out is None:
+                out = np.empty((len(texts), vecs.shape[1]), dtype=np.float32)
+            out[batch] = vecs
+        return out
+
+    def _embed_into_cache(self, texts: Sequence[str], *, progress: ProgressFn,
+                          cancel: threading.Event | None, deadline: float | None) -> tuple[str, int, int, float]:
+        """Embed the texts not cached yet. Returns (stopped, texts embedded, tokens, seconds)."""
+        todo = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if not todo:
+            return "completed", 0, 0, 0.0
+        self._ensure_model()
+        t0 = time.perf_counter()
+        done = tokens = 0
+        stopped = "completed"
+        progress(ProgressEvent(phase="embed", done=0, total=len(todo), unit="texts"))
+        for batch, vecs, n_tok in self._encode_batches(todo, in_order_chunks=deadline is not None):
+            for i, v in zip(batch, vecs, strict=True):
+                self._cache[todo[i]] = v
+            done += len(batch)
+            tokens += n_tok
+            progress(ProgressEvent(phase="embed", done=done, total=len(todo), unit="texts"))
+            if done < len(todo):
+                if cancel is not None and cancel.is_set():
+                    stopped = "cancelled"
+                    break
+                if deadline is not None and time.perf_counter() >= deadline:
+                    stopped = "budget"
+                    break
+        seconds = time.perf_counter() - t0
+        if done and seconds > 0:
+            self.last_embed_texts_per_s = done / seconds
+            self.last_embed_tokens_per_s = tokens / seconds
+        return stopped, done, tokens, seconds
+
+    def prepare(self, texts: Sequence[str], *, progress: ProgressFn = no_progress,
+                cancel: threading.Event | None = None) -> None:
+        """Load the model and embed (and cache) all ``texts``; sets ``last_embed_texts_per_s``."""
+        stopped, _, _, _ = self._embed_into_cache(texts, progress=progress, cancel=cancel, deadline=None)
+        if stopped == "cancelled":
+            raise Cancelled("cancelled while embedding; the vectors done so far are kept")
+
+    # ----------------------------------------------------------------------- fit
+    def fit(self, train: TaskData, *, valid: TaskData | None = None, budget_s: float | None = None,
+            progress: ProgressFn = no_progress, cancel: threading.Event | None = None,
+            workdir: Path | None = None, resume: bool = False) -> FitReport:
+        import numpy as np
+
+        from engines.linear_head import fit_logreg
+        from engines.metrics import PeakMemory
+
+        if not isinstance(train, Examples) or len(train) == 0:
+            raise DataError("embedding: no training examples")
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("cancelled before training started")
+        cfg: EmbeddingConfig = self.config
+        start = time.perf_counter()
+        deadline = start + EMBED_SHARE_OF_BUDGET * budget_s if budget_s is not None else None
+        phase_s: dict[str, float] = {}
+        notes: list[str] = []
+        with PeakMemory(self.device or "cpu") as mem:
+            t0 = time.perf_counter()
+            self._ensure_model()
+            phase_s["load"] = time.perf_counter() - t0
+            mem.device = self.device or "cpu"
+            stopped, n_new, tokens, embed_s = self._embed_into_cache(
+                train.texts, progress=progress, cancel=cancel, deadline=deadline)
+            phase_s["embed"] = embed_s
+            keep = [i for i, t in enumerate(train.texts) if t in self._cache]
+            if stopped != "completed":
+                notes.append(f"{stopped}: head fitted on {len(keep)} of {len(train)} examples")
+            used = train.subset(keep)
+            if len(set(used.labels)) < 2:
+                if stopped == "cancelled":
+                    raise Cancelled("cancelled before two classes were embedded; nothing to keep")
+                raise ResourceError(
+                    f"budget of {budget_s:g}s embedded only {len(keep)} examples "
+                    f"({len(set(used.labels))} class); give it more time")
+            X = np.stack([self._cache[t] for t in used.texts])
+
+            t0 = time.perf_counter()
+            progress(ProgressEvent(phase="head", done=0, total=len(used), message=cfg.head))
+            self._classes = used.classes
+            self._train_vectors, self._train_texts, self._train_labels = X, list(used.texts), list(used.labels)
+            self._drop_store()
+            if cfg.head == "logreg":
+                allow_cv = not (budget_s is not None and time.perf_counter() - start > 0.9 * budget_s)
+                self._clf, self._C, cv_ran = fit_logreg(X, used.labels, C=cfg.C, grid=C_GRID,
+                                                        seed=cfg.seed, allow_cv=allow_cv)
+                if cv_ran:
+                    notes.append(f"C={self._C:g} chosen by 3-fold CV over {list(C_GRID)}")
+            else:
+                self._clf, self._C = None, None
+            phase_s["head"] = time.perf_counter() - t0
+            progress(ProgressEvent(phase="head", done=len(used), total=len(used)))
+        wall = time.perf_counter() - start
+        if n_new:
+            per_s, tok_per_s = n_new / embed_s, tokens / embed_s
+        else:  # all cached by prepare(): report that embedding throughput
+            per_s, tok_per_s = self.last_embed_texts_per_s, self.last_embed_tokens_per_s
+            notes.append("vectors came from the cache (prepare)")
+        return FitReport(
+            engine=self.name, n_train=len(train), examples_seen=len(used), epochs=len(used) / len(train),
+            tokens_seen=tokens, stopped=stopped, phase_s=phase_s, wall_s=wall,
+            train_examples_per_s=per_s, train_tokens_per_s=tok_per_s,
+            peak_rss_bytes=mem.peak_rss_bytes or None, peak_gpu_bytes=mem.peak_gpu_bytes,
+            device=self.device or "cpu", notes=notes,
+        )
+
+    # ------------------------------------------------------------------- predict
+    def _require_fitted(self) -> None:
+        if not self._classes:
+            raise DataError("embedding: predict called before fit/load")
+
+    def predict(self, texts: Sequence[str]) -> Predictions:
+        from engines.linear_head import predictions_from_proba
+        from engines.store import knn_vote
+
+        self._require_fitted()
+        texts = list(texts)
+        if not texts:
+            return Predictions(labels=[], classes=list(self._classes), scores=[])
+        X = self.encode(texts)
+        if self.config.head == "logreg":
+            return predictions_from_proba(self._clf.classes_, self._clf.predict_proba(X))
+        hits = self._get_store().search_many(X, self.config.knn_k)
+        return predictions_from_proba(self._classes, [knn_vote(h, self._classes) for h in hits])
+
+    def search(self, query: str, k: int | None = None) -> list:
+        """The stored training examples nearest to ``query`` (list of ``engines.store.Hit``)."""
+        self._require_fitted()
+        vec = self.encode([query])[0]
+        return self._get_store().search(vec, k or self.config.knn_k)
+
+    # --------------------------------------------------------------------- store
+    def _get_store(self):
+        """The LanceDB store: the artifact's after ``load``, else a temporary one built from the fit."""
+        from engines.store import VectorStore
+
+        if self._store is None and self._store_dir is not None:
+            store = VectorStore.open(self._store_dir)
+            if (len(store), store.dim) != self._store_shape:
+                raise ArtifactError(f"vector store in {self._store_dir} does not match {ENGINE_FILE} "
+                                    f"({len(store)}×{store.dim}, expected "
+                                    f"{self._store_shape[0]}×{self._store_shape[1]})")
+            self._store = store
+        if self._store is None:
+            if self._train_vectors is None:
+                raise DataError("embedding: no vectors stored, fit first")
+            tmp = Path(tempfile.mkdtemp(prefix="toe-store-"))
+            weakref.finalize(self, shutil.rmtree, tmp, True)
+            self._store = VectorStore.create(tmp / STORE_DIR, self._train_vectors, self._train_texts,
+                                             self._train_labels)
+        return self._store
+
+    def _drop_store(self) -> None:
+        self._store = None
+        self._store_dir = None
+
+    # ------------------------------------------------------------------ save/load
+    def save(self, directory: Path) -> None:
+        from engines.linear_head import save_logreg
+        from engines.store import VectorStore
+
+        self._require_fitted()
+        if self._train_vectors is None:
+            raise DataError("embedding: nothing to save, fit first")
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(self._model_dir, directory / MODEL_DIR, ignore=_IGNORE_IN_MODEL_COPY)
+        if self._clf is not None:
+            save_logreg(self._clf, directory / HEAD_FILE, C=float(self._C or 1.0))
+        VectorStore.create(directory / STORE_DIR, self._train_vectors, self._train_texts, self._train_labels)
+        write_json(directory / ENGINE_FILE, {
+            "engine": self.name,
+            "config": self.config.model_dump(mode="json"),
+            "pooling": self._pooling,
+            "normalize": True,
+            "model_name": self.model_name,
+            "model_hash": self.model_hash,
+            "classes": self._classes,
+            "dim": int(self._train_vectors.shape[1]),
+            "n_stored": int(len(self._train_vectors)),
+        })
+
+    @classmethod
+    def load(cls, directory: Path, *, verify_model: bool = True) -> EmbeddingEngine:
+        from engines.linear_head import load_logreg
+        from engines.models import model_fingerprint, resolve_model
+
+        directory = Path(directory)
+        try:
+            meta = json.loads((directory / ENGINE_FILE).read_text(encoding="utf-8"))
+            engine = cls(meta["config"])
+            engine._pooling = meta["pooling"]
+            engine._classes = [str(c) for c in meta["classes"]]
+            engine.model_name = meta.get("model_name")
+            engine.model_hash = meta.get("model_hash")
+            dim, n_stored = int(meta["dim"]), int(meta["n_stored"])
+        except FileNotFoundError:
+            raise ArtifactError(f"missing {ENGINE_FILE} in {directory}") from None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ArtifactError(f"corrupt {ENGINE_FILE} in {directory}: {type(exc).__name__}") from None
+        model_dir = directory / MODEL_DIR
+        try:
+            resolved = resolve_model(str(model_dir))
+        except Exception as exc:  # ModelNotFoundError: missing config/weights
+            raise ArtifactError(f"model copy in {directory} is unusable: {exc}") from None
+        if verify_model and engine.model_hash and model_fingerprint(resolved) != engine.model_hash:
+            raise ArtifactError(f"model weights in {model_dir} do not match the artifact's hash "
+                                f"{engine.model_hash} (corrupt or replaced)")
+        engine._model_dir = model_dir
+        if engine.config.head == "logreg":
+            engine._clf, engine._C = load_logreg(directory / HEAD_FILE)
+            if engine._clf.coef_.shape[1] != dim:
+                raise ArtifactError(f"corrupt {HEAD_FILE} in {directory}: {engine._clf.coef_.shape[1]} "
+                                    f"features, vectors have {dim}")
+        if not (directory / STORE_DIR).is_dir():
+            raise ArtifactError(f"vector store folder missing: {directory / STORE_DIR}")
+        engine._store_dir = directory / STORE_DIR  # opened on first search / kNN predict
+        engine._store_shape = (n_stored, dim)
+        return engine

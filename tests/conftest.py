@@ -1,0 +1,69 @@
+"""Shared fixtures: tiny labelled files and the builtin tiny model.
+
+Nothing here downloads: HF_HUB_OFFLINE is set before anything imports transformers.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+POSITIVE = ["a wonderful, moving film", "great acting and a clever plot", "I loved every minute",
+            "brilliant and funny", "a joy to watch", "superb direction", "warm and charming",
+            "the best film this year", "delightful from start to end", "smart, tender and true"]
+NEGATIVE = ["a dull, lifeless mess", "boring and far too long", "I hated the ending",
+            "clumsy writing and flat jokes", "a waste of time", "poorly acted", "tedious and cold",
+            "the worst film this year", "painful from start to end", "shallow, loud and silly"]
+
+
+def tiny_rows(n_per_class: int = 10) -> list[tuple[str, str]]:
+    """Distinct (text, label) rows, ``n_per_class`` of each of 'pos' and 'neg', interleaved."""
+    rows = []
+    for i in range(n_per_class):
+        rows.append((f"{POSITIVE[i % len(POSITIVE)]} #{i}", "pos"))
+        rows.append((f"{NEGATIVE[i % len(NEGATIVE)]} #{i}", "neg"))
+    return rows
+
+
+@pytest.fixture
+def write_csv(tmp_path: Path) -> Callable[..., Path]:
+    """Write rows to a CSV in tmp_path: ``write_csv(rows=None, name="data.csv", header=("text","label"))``."""
+    import csv
+
+    def write(rows: list[tuple] | None = None, name: str = "data.csv",
+              header: tuple[str, ...] = ("text", "label"), sep: str = ",") -> Path:
+        path = tmp_path / name
+        with path.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh, delimiter=sep)
+            writer.writerow(header)
+            writer.writerows(rows if rows is not None else tiny_rows())
+        return path
+
+    return write
+
+
+@pytest.fixture
+def tiny_csv(write_csv: Callable[..., Path]) -> Path:
+    """A 40-row, 2-class CSV with columns text,label."""
+    return write_csv(tiny_rows(20))
+
+
+@pytest.fixture(scope="session")
+def tiny_model():
+    """The builtin random tiny BERT (ResolvedModel), built once into the tune-or-embed cache."""
+    from engines.models import resolve_model
+
+    return resolve_model("tiny-bert")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tiny_model) -> Path:
+    """Folder of the builtin tiny BERT (config.json, model.safetensors, MiniLM tokenizer)."""
+    return tiny_model.path

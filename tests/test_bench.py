@@ -1,0 +1,214 @@
+"""Micro-benchmarks with fake engines: nested sizes, held-out never trained on, budget, cancel."""
+
+from __future__ import annotations
+
+import threading
+import time
+import zlib
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from pydantic import BaseModel, ConfigDict
+
+from advisor.bench import BenchEvent, run_benchmarks
+from engines import base
+from engines.base import Engine, Examples, FitReport, Predictions
+
+
+class FakeConfig(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class FakeEngine(Engine):
+    """Deterministic accuracy curve acc(n) = c − a·n^(−b): a text is right when its hash falls below acc."""
+
+    name: ClassVar[str] = "fake"
+    description: ClassVar[str] = "fake"
+    config_cls: ClassVar[type[BaseModel]] = FakeConfig
+    CURVE: ClassVar[tuple[float, float, float]] = (0.80, 1.2, 0.5)
+    SECONDS_PER_EXAMPLE: ClassVar[float] = 0.0
+    MIN_EXAMPLES: ClassVar[int] = 0  # like min_steps × batch
+    TRUTH: ClassVar[dict[str, str]] = {}
+    CLASSES: ClassVar[list[str]] = []
+    seen: ClassVar[set[str]] = set()
+    fits: ClassVar[list[int]] = []
+
+    def __init__(self, config: Any = None) -> None:
+        self.config = config
+        self.n = 0
+
+    def fit(self, train: Examples, *, valid=None, budget_s=None, progress=base.no_progress, cancel=None,
+            workdir=None, resume=False) -> FitReport:
+        type(self).seen.update(train.texts)
+        type(self).fits.append(len(train))
+        examples = max(self.MIN_EXAMPLES, len(train))
+        cost = examples * self.SECONDS_PER_EXAMPLE
+        stopped = "completed"
+        t0 = time.perf_counter()
+        if cost:
+            wait = min(cost, budget_s) if budget_s else cost
+            if cancel is not None and cancel.wait(wait):
+                stopped = "cancelled"
+            elif budget_s is not None and cost > budget_s:
+                stopped = "budget"
+        self.n = len(train) if stopped == "completed" else max(2, len(train) // 10)
+        wall = time.perf_counter() - t0
+        return FitReport(engine=self.name, n_train=len(train), examples_seen=examples, epochs=1.0,
+                         steps=examples // 8, tokens_seen=examples * 20, stopped=stopped, wall_s=wall,
+                         train_examples_per_s=(1 / self.SECONDS_PER_EXAMPLE) if self.SECONDS_PER_EXAMPLE else None,
+                         train_tokens_per_s=(20 / self.SECONDS_PER_EXAMPLE) if self.SECONDS_PER_EXAMPLE else None,
+                         peak_rss_bytes=100_000_000)
+
+    def accuracy(self) -> float:
+        c, a, b = self.CURVE
+        return max(0.0, c - a * max(self.n, 1) ** (-b))
+
+    def predict(self, texts) -> Predictions:
+        acc = self.accuracy()
+        out = []
+        for t in texts:
+            truth = self.TRUTH.get(t, self.CLASSES[0])
+            h = (zlib.crc32(t.encode()) % 10_000) / 10_000
+            out.append(truth if h < acc else next(c for c in self.CLASSES if c != truth))
+        return Predictions(labels=out, classes=self.CLASSES, scores=[[0.5] * len(self.CLASSES) for _ in out])
+
+    def save(self, directory: Path) -> None:  # pragma: no cover
+        pass
+
+    @classmethod
+    def load(cls, directory: Path) -> Engine:  # pragma: no cover
+        return cls()
+
+
+class FakeTfidf(FakeEngine):
+    name = "tfidf"
+    CURVE = (0.74, 0.9, 0.4)
+
+
+class FakeEmbedding(FakeEngine):
+    name = "embedding"
+    CURVE = (0.76, 0.6, 0.5)
+    prepared: ClassVar[list[str]] = []
+
+    def prepare(self, texts, *, progress=base.no_progress, cancel=None) -> None:
+        type(self).prepared.extend(texts)
+
+
+class FakeFinetune(FakeEngine):
+    name = "finetune"
+    CURVE = (0.90, 2.0, 0.5)
+    uses_transformer = True
+    trains_backbone = True
+
+
+def make_examples(n: int = 600, classes: tuple[str, ...] = ("neg", "pos"), seed: int = 0) -> Examples:
+    texts = [f"text number {i} seed {seed}" for i in range(n)]
+    labels = [classes[(i * 7 + i // 3) % len(classes)] for i in range(n)]
+    return Examples(texts=texts, labels=labels)
+
+
+@pytest.fixture
+def fakes(monkeypatch):
+    """Register the fakes under the real names (restored afterwards) and reset their records."""
+    for cls in (FakeTfidf, FakeEmbedding, FakeFinetune):
+        monkeypatch.setitem(base._REGISTRY, cls.name, f"{__name__}:{cls.__qualname__}")
+        monkeypatch.setattr(cls, "seen", set())
+        monkeypatch.setattr(cls, "fits", [])
+    monkeypatch.setattr(FakeEmbedding, "prepared", [])
+    monkeypatch.setattr(FakeFinetune, "SECONDS_PER_EXAMPLE", 0.0)
+    monkeypatch.setattr(FakeFinetune, "MIN_EXAMPLES", 0)
+
+    def setup(ex: Examples) -> Examples:
+        FakeEngine.TRUTH.clear()
+        FakeEngine.TRUTH.update(dict(zip(ex.texts, ex.labels, strict=True)))
+        FakeEngine.CLASSES[:] = ex.classes
+        return ex
+
+    return setup
+
+
+class Settings(BaseModel):
+    test_size: int = 200
+    train_sizes: list[int] = [50, 100, 200]
+    cheap_seeds: int = 2
+    finetune_sizes: list[int] = [100, 200]
+    finetune_seeds: int = 1
+
+
+def test_nested_points_and_held_out_never_trained(fakes):
+    ex = fakes(make_examples(600))
+    events: list[BenchEvent] = []
+    res = run_benchmarks(ex, engines=("tfidf", "embedding", "finetune"), settings=Settings(), budget_s=60,
+                         progress=events.append)
+    assert not res.cancelled
+    assert res.test_size == 200 and res.pool_size == 400
+    # Held-out test texts never reached any fit.
+    test_texts = set(ex.texts) - set().union(FakeTfidf.seen, FakeEmbedding.seen, FakeFinetune.seen)
+    assert len(test_texts) == res.test_size  # the pool (400) is used whole at the largest size
+    for m in res.measurements.values():
+        assert m.points, m.approach
+    tf = res.measurements["tfidf"]
+    assert sorted({p.n_train for p in tf.points}) == [50, 100, 200, 400]
+    assert len({p.seed for p in tf.points}) == 2
+    # The fake's curve rises with n, and the measured points show it.
+    by_n = {p.n_train: p.accuracy for p in tf.points if p.seed == 0}
+    assert by_n[400] > by_n[50]
+    assert tf.ci_low is not None and tf.ci_low <= tf.accuracy <= tf.ci_high
+    # Embedding prepared every test and pool text once, before its fits.
+    assert test_texts <= set(FakeEmbedding.prepared)
+    assert FakeEmbedding.seen <= set(FakeEmbedding.prepared)
+    # Progress events carried the points live.
+    assert sum(1 for e in events if e.point is not None) == sum(len(m.points) for m in res.measurements.values())
+    assert res.test_labels is not None and len(res.test_labels) == res.test_size
+    # Per-example predictions are kept for bootstraps but not in JSON.
+    assert "y_pred" not in res.model_dump_json()
+
+
+def test_finetune_point_too_costly_becomes_throughput_probe(fakes, monkeypatch):
+    ex = fakes(make_examples(600))
+    monkeypatch.setattr(FakeFinetune, "SECONDS_PER_EXAMPLE", 0.01)  # 400 examples = 4 s
+    monkeypatch.setattr(FakeFinetune, "MIN_EXAMPLES", 2000)  # every point costs 20 s
+    t0 = time.perf_counter()
+    res = run_benchmarks(ex, engines=("tfidf", "finetune"), settings=Settings(), budget_s=12)
+    took = time.perf_counter() - t0
+    assert took < 12 * 1.2 + 1
+    ft = res.measurements["finetune"]
+    assert ft.points and not any(p.usable for p in ft.points)
+    assert ft.accuracy is None
+    assert ft.train_examples_per_s == pytest.approx(100)
+    assert any("probe" in n or "budget" in n for n in ft.notes) or ft.points[0].stopped == "budget"
+
+
+def test_budget_respected_with_slow_cheap_engine(fakes, monkeypatch):
+    ex = fakes(make_examples(600))
+    monkeypatch.setattr(FakeTfidf, "SECONDS_PER_EXAMPLE", 0.004)  # 400 rows = 1.6 s a fit
+    t0 = time.perf_counter()
+    res = run_benchmarks(ex, engines=("tfidf",), settings=Settings(), budget_s=4)
+    took = time.perf_counter() - t0
+    assert took < 4 * 1.2 + 0.5
+    assert res.measurements["tfidf"].points  # the first seed's curve ran
+
+
+def test_cancel_returns_partial_results(fakes, monkeypatch):
+    ex = fakes(make_examples(600))
+    monkeypatch.setattr(FakeFinetune, "SECONDS_PER_EXAMPLE", 0.05)
+    cancel = threading.Event()
+
+    def progress(ev: BenchEvent) -> None:
+        if ev.approach == "finetune" and ev.phase == "fit" and ev.point is None:
+            cancel.set()
+
+    res = run_benchmarks(ex, engines=("tfidf", "finetune"), settings=Settings(), budget_s=60,
+                         progress=progress, cancel=cancel)
+    assert res.cancelled
+    assert res.measurements["tfidf"].points  # what was measured before is kept
+    assert not any(p.usable for p in res.measurements["finetune"].points)
+    assert res.spent_s < 10
+
+
+def test_labelled_size_caps_the_pool(fakes):
+    ex = fakes(make_examples(600))
+    res = run_benchmarks(ex, engines=("tfidf",), settings=Settings(), budget_s=30, labelled_size=150)
+    assert res.pool_size == 150
+    assert max(p.n_train for p in res.measurements["tfidf"].points) == 150

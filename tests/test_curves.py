@@ -1,0 +1,96 @@
+"""Learning-curve fits on synthetic curves with a known truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from advisor.curves import MAX_EXTRAPOLATION, Observation, accuracy_fn, fit_learning_curve, macro_f1_fn
+
+SIZES = [100, 200, 400, 800]
+
+
+def power(n, c=0.85, a=0.9, b=0.5):
+    return c - a * n ** (-b)
+
+
+def synth(truth, sizes=SIZES, seeds=3, noise=0.0, rng_seed=0):
+    rng = np.random.default_rng(rng_seed)
+    return [Observation(n, s, float(truth(n) + rng.normal(0, noise))) for n in sizes for s in range(seeds)]
+
+
+def test_exact_power_law_is_recovered():
+    res = fit_learning_curve(synth(power), 3000, n_test=1000)
+    assert not res.flagged
+    assert res.method.startswith("power-law") or res.method == "log-linear"
+    assert res.value == pytest.approx(power(3000), abs=0.01)
+    assert res.low <= power(3000) <= res.high
+    assert res.extrapolation_factor == pytest.approx(3000 / 800)
+
+
+def test_log_linear_truth_is_recovered():
+    truth = lambda n: 0.4 + 0.04 * np.log(n)  # noqa: E731
+    res = fit_learning_curve(synth(truth), 3200, n_test=1000)
+    assert res.value == pytest.approx(truth(3200), abs=0.015)
+    assert res.low <= truth(3200) <= res.high
+
+
+def test_noisy_curve_interval_covers_truth_mostly():
+    hits = 0
+    for k in range(10):
+        res = fit_learning_curve(synth(power, noise=0.01, rng_seed=k), 3000, n_test=1000, n_boot=100, seed=k)
+        hits += res.low <= power(3000) <= res.high
+        assert res.low <= res.value <= res.high
+    assert hits >= 8
+
+
+def test_non_monotone_curve_falls_back_flat_and_flagged():
+    values = {100: 0.70, 200: 0.60, 400: 0.72, 800: 0.58}
+    obs = [Observation(n, s, values[n]) for n in SIZES for s in range(2)]
+    res = fit_learning_curve(obs, 3000, n_test=1000)
+    assert res.flagged and res.method == "flat-fallback"
+    assert "monotone" in res.flag_reason
+    assert res.value == pytest.approx(0.58)
+
+
+def test_one_size_is_flat_with_prior_upper_bound():
+    obs = [Observation(400, 0, 0.75), Observation(400, 1, 0.76)]
+    res = fit_learning_curve(obs, 1600, n_test=1000)
+    assert res.flagged and res.method == "flat-fallback"
+    assert res.value == pytest.approx(0.755)
+    # Two doublings at ≤ 3 points each: the upper end says so, and is labelled a prior.
+    assert res.high == pytest.approx(0.755 + 0.06, abs=1e-6)
+    assert "prior" in res.flag_reason
+
+
+def test_far_extrapolation_is_capped_and_flagged():
+    res = fit_learning_curve(synth(lambda n: 0.4 + 0.04 * np.log(n)), 800 * 50, n_test=1000)
+    assert res.flagged and "×" in res.flag_reason
+    capped = 0.4 + 0.04 * np.log(800 * MAX_EXTRAPOLATION)
+    assert res.value == pytest.approx(capped, abs=0.02)
+    assert res.high - res.low > 0.02
+
+
+def test_forecast_never_above_one():
+    res = fit_learning_curve(synth(lambda n: 0.5 + 0.1 * np.log(n)), 100_000, n_test=1000)
+    assert res.value <= 1.0 and res.high <= 1.0
+
+
+def test_bootstrap_over_test_rows_uses_predictions():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 500)
+    obs = []
+    for n in SIZES:
+        for s in range(2):
+            pred = y.copy()
+            wrong = rng.random(500) > power(n)
+            pred[wrong] = 1 - pred[wrong]
+            obs.append(Observation(n, s, float(np.mean(pred == y)), pred))
+    res = fit_learning_curve(obs, 3000, metric_fn=accuracy_fn(y), n_boot=100)
+    assert res.low < res.value < res.high
+    assert res.low <= power(3000) + 0.03 and res.high >= power(3000) - 0.03
+    f1 = macro_f1_fn(y, 2)
+    from sklearn.metrics import f1_score
+
+    idx = np.arange(500)
+    assert f1(obs[0].y_pred, idx) == pytest.approx(f1_score(y, obs[0].y_pred, average="macro"))

@@ -1,0 +1,53 @@
+"""Start-up stays fast: --help, probe, inspect and profiles never import torch, transformers or textual."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("torch", "transformers", "textual", "peft", "lancedb", "matplotlib")
+
+SCRIPT = """
+import contextlib, io, json, sys
+from advisor.cli import main
+out = io.StringIO()
+try:
+    with contextlib.redirect_stdout(out):
+        code = main(sys.argv[1:])
+except SystemExit as exc:  # --help exits
+    code = exc.code
+print(json.dumps({"code": code, "heavy": [m for m in %r if m in sys.modules]}))
+""" % (HEAVY,)
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["probe"], ["probe", "--json"], ["profiles"], ["inspect", "{csv}"],
+                                  ["inspect", "{csv}", "--json"]], ids=lambda a: " ".join(a))
+def test_no_heavy_imports(argv, tiny_csv):
+    argv = [a.replace("{csv}", str(tiny_csv)) for a in argv]
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, *argv], capture_output=True, text=True, env=env,
+                          timeout=60)
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["code"] in (0, None), proc.stderr
+    assert result["heavy"] == [], f"{' '.join(argv)} imported {result['heavy']}"
+
+
+def test_inspect_with_model_counts_tokens(tiny_csv, tiny_model_dir, capsys):
+    from advisor.cli import main
+
+    assert main(["inspect", str(tiny_csv), "--model", str(tiny_model_dir), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["lengths"]["tokens"]["max"] > 0 and data["tokenizer"] == tiny_model_dir.name
+    assert data["n_classes"] == 2 and data["rows"] == 40
+
+
+def test_inspect_demo_shows_real_balance(capsys):
+    from advisor.cli import main
+
+    assert main(["inspect", "demo:rotten-tomatoes"]) == 0
+    out = capsys.readouterr().out
+    assert "fresh" in out and "rotten" in out and "imbalance" in out

@@ -1,0 +1,110 @@
+"""recommend() as a pure function over a table of cases."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from advisor.forecast import Forecast
+from advisor.goals import Goals, Weights
+from advisor.recommend import recommend
+
+
+def fc(approach, value, half=0.02, t=60.0, lat=1.0, mem=None, projection=None, flagged=False, n=1000):
+    return Forecast(approach=approach, n_target=n, metric="accuracy", value=value,
+                    low=None if value is None else value - half, high=None if value is None else value + half,
+                    method="log-linear" if value is not None else "none", flagged=flagged,
+                    flag_reason="flat" if flagged else "", train_time_s=t, peak_memory_bytes=mem,
+                    infer_ms_per_text=lat, infer_ms_per_text_batch=lat / 4, projection=projection or [])
+
+
+class Res:
+    ram_available_bytes = 8_000_000_000
+    gpus: list = []
+
+
+def line(c0, slope, lo=100, hi=8000):
+    """Projection of a log-linear curve."""
+    ns = [lo * (hi / lo) ** (i / 20) for i in range(21)]
+    return [(n, c0 + slope * math.log(n)) for n in ns]
+
+
+BASE = {
+    "tfidf": fc("tfidf", 0.70, t=2, lat=0.2),
+    "embedding": fc("embedding", 0.75, t=40, lat=5),
+    "finetune": fc("finetune", 0.82, t=400, lat=5),
+}
+
+
+@pytest.mark.parametrize(
+    "name, forecasts, goals, choice, too_close, ruled",
+    [
+        ("finetune clearly ahead", BASE, Goals(), "finetune", False, set()),
+        ("tie goes to the cheaper option",
+         {"embedding": fc("embedding", 0.780, half=0.03, t=40), "finetune": fc("finetune", 0.790, half=0.03, t=400)},
+         Goals(), "embedding", True, set()),
+        ("tfidf floor: no transformer beats it by more than the interval",
+         {"tfidf": fc("tfidf", 0.80, half=0.02, t=2, lat=0.2), "embedding": fc("embedding", 0.805, half=0.02, t=40),
+          "finetune": fc("finetune", 0.81, half=0.025, t=400)}, Goals(), "tfidf", True, set()),
+        ("deadline rules fine-tuning out", BASE, Goals(deadline_minutes=5), "embedding", False, {"finetune"}),
+        ("latency budget rules transformers out", BASE, Goals(latency_budget_ms=1), "tfidf", False,
+         {"embedding", "finetune"}),
+        ("memory rules fine-tuning out",
+         {**BASE, "finetune": fc("finetune", 0.82, t=400, mem=20_000_000_000)}, Goals(), "embedding", False,
+         {"finetune"}),
+        ("min accuracy rules out the floor", BASE, Goals(min_accuracy=0.74), "finetune", False, {"tfidf"}),
+        ("unmeasured fine-tune cannot be chosen",
+         {**BASE, "finetune": fc("finetune", None, t=400)}, Goals(), "embedding", False, {"finetune"}),
+        ("speed-first weights pick the cheap option", BASE,
+         Goals(weights=Weights(accuracy=0.05, training_time=0.5, latency=0.4, cost=0.05)), "tfidf", False, set()),
+    ],
+)
+def test_table(name, forecasts, goals, choice, too_close, ruled):
+    rec = recommend(goals, Res(), {}, forecasts, budget="quick")
+    assert rec.choice == choice, (name, rec)
+    assert rec.too_close is too_close, name
+    assert {r.approach for r in rec.ruled_out} == ruled, name
+    if too_close:
+        assert rec.confidence == "low"
+        assert rec.settle and "standard" in rec.settle
+    assert rec.reasons and all(r.text for r in rec.reasons)
+    assert recommend(goals, Res(), {}, forecasts, budget="quick") == rec  # pure
+
+
+def test_reasons_carry_numbers_and_deadline_message():
+    rec = recommend(Goals(deadline_minutes=5), Res(), {}, BASE)
+    assert any("deadline 5 min" in r.reason and "7 min" in r.reason for r in rec.ruled_out)
+    assert rec.reasons[0].weight >= rec.reasons[-1].weight
+    assert rec.reasons[0].numbers
+    assert any("deadline" in f for f in rec.flips)
+
+
+def test_memory_message_names_sizes():
+    rec = recommend(Goals(), Res(), {}, {**BASE, "finetune": fc("finetune", 0.82, t=400, mem=20_000_000_000)})
+    assert any("20.0 GB" in r.reason and "8.0 GB" in r.reason for r in rec.ruled_out)
+
+
+def test_crossover_more_labels_flip_the_winner():
+    # At 1,000 labels embeddings lead by 3 points; fine-tuning climbs faster and overtakes later.
+    d0 = 0.025 * math.log(1000) + 0.03
+    emb = fc("embedding", 0.70 + 0.01 * math.log(1000), half=0.01, t=40, projection=line(0.70, 0.01))
+    ft = fc("finetune", 0.70 - d0 + 0.035 * math.log(1000), half=0.01, t=400, projection=line(0.70 - d0, 0.035))
+    rec = recommend(Goals(), Res(), {}, {"embedding": emb, "finetune": ft})
+    assert rec.choice == "embedding"
+    flips = [f for f in rec.flips if "labels" in f and "Fine-tune" in f]
+    assert flips, rec.flips
+    n = int(flips[0].split("≥ ")[1].split(" ")[0].replace(",", ""))
+    # fine-tune leads by 2 points where −d0 + 0.025·ln n ≥ 0.02
+    exact = math.exp((d0 + 0.02) / 0.025)
+    assert exact * 0.99 <= n <= exact * 1.1
+    # …and with that many labels the winner does change.
+    emb2 = fc("embedding", 0.70 + 0.01 * math.log(n), half=0.01, t=40)
+    ft2 = fc("finetune", 0.70 - d0 + 0.035 * math.log(n), half=0.01, t=400)
+    assert recommend(Goals(), Res(), {}, {"embedding": emb2, "finetune": ft2}).choice == "finetune"
+
+
+def test_nothing_feasible():
+    rec = recommend(Goals(latency_budget_ms=0.01), Res(), {}, BASE)
+    assert rec.choice is None and rec.confidence == "low"
+    assert len(rec.ruled_out) == 3

@@ -1,0 +1,311 @@
+"""Pilot tests: the whole TUI flow on a fast fake backend (cancel, bad files, errors)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import functools
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("textual")
+
+from textual.widgets import Input, Label, Select, Static  # noqa: E402
+
+from advisor.goals import Goals  # noqa: E402
+from advisor.tui.app import create_app  # noqa: E402
+from advisor.tui.fakes import FakeBackend  # noqa: E402
+from advisor.tui.screens.goals import parse_form  # noqa: E402
+from advisor.tui.services import Services, describe_error  # noqa: E402
+
+
+def run_async(fn):
+    """Run an async test with asyncio.run (no async pytest plugin needed)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return asyncio.run(fn(*args, **kwargs))
+
+    return wrapper
+
+
+async def until(pilot, condition, timeout: float = 5.0) -> None:
+    """Let the app work (workers post messages) until ``condition()`` holds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError("timed out waiting for the app")
+        await pilot.pause(0.02)
+
+
+def text_of(app, selector: str) -> str:
+    widget = app.screen.query_one(selector)
+    return str(widget.render() if isinstance(widget, (Static, Label)) else widget.value)
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # exports and artifacts land here, not in the repo
+
+
+@run_async
+async def test_whole_flow_goals_to_artifact(tmp_path: Path) -> None:
+    fake = FakeBackend()
+    app = create_app(services=fake.services(), data="demo:fake")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: app.state.dataset is not None and app.state.resources is not None)
+        assert app.current_mode == "data"
+        assert "rows: 40" in text_of(app, "#columns")
+        assert "pos" in text_of(app, "#balance") and "50 %" in text_of(app, "#balance")
+        assert app.state.suggested_profile == "cpu-small"
+
+        for key, mode in zip("123456", ["goals", "resources", "data", "bench", "advice", "run"]):
+            await pilot.press(key)
+            await until(pilot, lambda m=mode: app.current_mode == m)
+
+        await pilot.press("2")
+        await until(pilot, lambda: app.current_mode == "resources")
+        assert "Fake CPU" in str(app.screen.query_one("#machine").get_row_at(0))
+
+        await pilot.press("4", "s")
+        await until(pilot, lambda: app.state.advice is not None)
+        await until(pilot, lambda: app.current_mode == "advice")  # jumps to the advice when done
+        assert "Fine-tune (full)" in text_of(app, "#choice")
+        assert len(app.state.bench_points) == 10
+        assert app.screen.query_one("#forecasts").row_count == 3
+
+        await pilot.press("e", "p")
+        await until(pilot, lambda: (tmp_path / "report.md").exists() and (tmp_path / "plan.json").exists())
+
+        await pilot.press("6")
+        await until(pilot, lambda: app.current_mode == "run")
+        assert app.screen.query_one("#engine", Select).value == "finetune"
+        assert app.screen.query_one("#out-dir", Input).value == "runs/finetune"
+        await pilot.press("r")
+        await until(pilot, lambda: app.state.manifest is not None)
+        assert (tmp_path / "runs" / "finetune" / "manifest.json").exists()
+        assert "74.0 %" in text_of(app, "#artifact")
+
+        # try a prediction (the box has focus after the run)
+        assert isinstance(app.focused, Input) and app.focused.id == "predict-input"
+        await pilot.press(*"great fun", "enter")
+        await until(pilot, lambda: "→ pos" in text_of(app, "#answer"))
+        assert not app.screen.query_one("#search-input").display  # finetune cannot search
+    assert "advise:quick" in fake.calls and "full_run:finetune:resume=False" in fake.calls
+
+
+@run_async
+async def test_other_engine_and_search() -> None:
+    fake = FakeBackend()
+    app = create_app(services=fake.services(), data="demo:fake", start="run")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: app.state.dataset is not None)
+        app.screen.query_one("#engine", Select).value = "embedding"
+        await pilot.pause()
+        assert app.screen.query_one("#out-dir", Input).value == "runs/embedding"
+        assert "No advice yet" in text_of(app, "#run-plan")
+        await pilot.press("r")
+        await until(pilot, lambda: app.state.manifest is not None)
+        assert app.screen.query_one("#search-input").display
+        app.screen.query_one("#search-input", Input).focus()
+        await pilot.press(*"great", "enter")
+        await until(pilot, lambda: app.screen.query_one("#hits").row_count > 0)
+        assert "nearest" in text_of(app, "#answer")
+
+
+@run_async
+async def test_escape_cancels_the_benchmark_cleanly() -> None:
+    fake = FakeBackend(step_delay=0.2)
+    app = create_app(services=fake.services(), data="demo:fake", start="bench")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.state.dataset is not None)
+        await pilot.press("s")
+        await until(pilot, lambda: len(app.state.bench_points) >= 1)
+        await pilot.press("escape")
+        await until(pilot, lambda: not app.state.bench_running)
+        advice = app.state.advice
+        assert advice is not None and advice.cancelled
+        assert len(app.state.bench_points) < 10  # stopped early, kept what was measured
+        assert app.current_mode == "bench"  # stays put; the partial advice is on step 5
+        assert "Cancelled" in text_of(app, "#bench-notice")
+        assert app.is_running
+
+
+@run_async
+async def test_cancel_then_resume_the_run() -> None:
+    fake = FakeBackend(step_delay=0.1)
+    app = create_app(services=fake.services(), data="demo:fake", start="run")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.state.dataset is not None)
+        app.screen.query_one("#engine", Select).value = "tfidf"
+        await pilot.press("r")
+        await until(pilot, lambda: fake.run_started.is_set())
+        await pilot.pause(0.15)
+        await pilot.press("escape")
+        await until(pilot, lambda: not app.state.run_running)
+        assert app.state.manifest is None
+        assert "run cancelled" in app.state.run_error
+        assert "run cancelled" in text_of(app, "#run-notice")
+        fake.step_delay = 0.0
+        app.screen.query_one("#resume").value = True
+        await pilot.press("r")
+        await until(pilot, lambda: app.state.manifest is not None)
+    assert fake.calls[-1] == "full_run:tfidf:resume=True"
+
+
+@run_async
+async def test_bad_files_show_one_line_in_the_ui(tmp_path: Path) -> None:
+    binary = tmp_path / "blob.csv"
+    binary.write_bytes(b"\x00\x01\x02" * 100)
+    one_class = tmp_path / "one.csv"
+    one_class.write_text("text,label\na,x\nb,x\n", encoding="utf-8")
+    fake = FakeBackend()
+    app = create_app(services=fake.services(), start="data")
+    async with app.run_test(size=(80, 24)) as pilot:
+        cases = [("missing.csv", "data file not found: missing.csv"),
+                 (str(binary), "looks binary"), (str(one_class), "only one class")]
+        for path, expected in cases:
+            box = app.screen.query_one("#data-path", Input)
+            box.value = path
+            box.focus()
+            await pilot.press("enter")
+            await until(pilot, lambda: not app.state.data_loading)
+            assert expected in app.state.data_error
+            assert expected in text_of(app, "#data-notice")
+            assert app.state.dataset is None
+        await pilot.press("escape", "4", "s")  # the benchmark refuses politely without data
+        await until(pilot, lambda: app.current_mode == "bench")
+        assert "load a data file first" in text_of(app, "#bench-notice")
+        assert app.is_running
+
+
+@run_async
+async def test_unexpected_backend_errors_are_one_line_never_a_crash() -> None:
+    def boom(*_a, **_k):
+        raise RuntimeError("boom\nsecond line")
+
+    fake = FakeBackend()
+    services = dataclasses.replace(fake.services(), probe=boom, advise=boom)
+    app = create_app(services=services, data="demo:fake", start="resources")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.state.resources_error is not None and app.state.dataset is not None)
+        assert text_of(app, "#probe-notice") == "probe failed: unexpected RuntimeError: boom"
+        await pilot.press("4", "s")
+        await until(pilot, lambda: app.state.bench_error is not None)
+        assert app.state.bench_error == "unexpected RuntimeError: boom"
+        assert app.is_running
+
+
+@run_async
+async def test_goals_form_validates_inline_and_saves_loads(tmp_path: Path) -> None:
+    fake = FakeBackend()
+    app = create_app(services=fake.services(), goals_path=str(tmp_path / "g.toml"))
+    async with app.run_test(size=(100, 40)) as pilot:
+        await until(pilot, lambda: app.current_mode == "goals" and app.state.profiles)
+        box = app.screen.query_one("#goal-min-accuracy", Input)
+        box.value = "1.5"
+        await pilot.pause()
+        assert "less than or equal to 1" in str(app.screen.query_one("#goal-min-accuracy-error", Label).render())
+        assert app.state.goals_error and app.state.goals_error.startswith("min_accuracy")
+        await pilot.press("ctrl+s")
+        assert not (tmp_path / "g.toml").exists()  # invalid goals are not saved
+        box.value = "0.7"
+        app.screen.query_one("#goal-deadline-minutes", Input).value = "30"
+        await pilot.pause()
+        assert app.state.goals_error is None
+        assert app.state.goals.min_accuracy == 0.7 and app.state.goals.deadline_minutes == 30
+        await pilot.press("ctrl+s")
+        assert "min_accuracy = 0.7" in (tmp_path / "g.toml").read_text()
+
+        box.value = ""
+        await pilot.pause()
+        assert app.state.goals.min_accuracy is None
+        await pilot.press("ctrl+o")
+        await pilot.pause()
+        assert app.state.goals.min_accuracy == 0.7 and box.value == "0.7"
+
+        (tmp_path / "g.toml").write_text("[goals]\nmetric = 'nope'\n")
+        await pilot.press("ctrl+o")
+        await pilot.pause()
+        assert "goals file" in text_of(app, "#goals-notice") and "metric" in text_of(app, "#goals-notice")
+
+        select = app.screen.query_one("#profile", Select)
+        assert select.value == "cpu-small"
+        select.value = "tiny"
+        await pilot.pause()
+        assert app.state.profile_name == "tiny"
+
+
+@run_async
+async def test_help_theme_and_quit() -> None:
+    app = create_app(services=FakeBackend().services())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        await until(pilot, lambda: type(app.screen).__name__ == "HelpScreen")
+        await pilot.press("escape")
+        await until(pilot, lambda: type(app.screen).__name__ == "GoalsScreen")
+        dark = app.current_theme.dark
+        await pilot.press("ctrl+t")
+        assert app.current_theme.dark is not dark
+        await pilot.press("q")
+        await until(pilot, lambda: not app.is_running)
+    assert app.return_value == 0
+
+
+def test_parse_form_maps_errors_to_fields() -> None:
+    values = {"task": "classification", "metric": "accuracy", "labelled_size": "1,000", "min_accuracy": "",
+              "latency_budget_ms": "abc", "deadline_minutes": "", "predictions_per_day": "10000",
+              "price_per_hour": "", "data_may_leave_machine": False, "weights.accuracy": "0",
+              "weights.training_time": "0", "weights.latency": "0", "weights.cost": "0"}
+    goals, errors = parse_form(values)
+    assert goals is None and errors == {"latency_budget_ms": "a number"}
+    values["latency_budget_ms"] = "50"
+    goals, errors = parse_form(values)
+    assert goals is None and "weights" in errors and "positive" in errors["weights"]
+    values["weights.accuracy"] = "1"
+    goals, errors = parse_form(values)
+    assert errors == {} and goals == Goals(labelled_size=1000, latency_budget_ms=50,
+                                            weights={"accuracy": 1, "training_time": 0, "latency": 0, "cost": 0})
+
+
+def test_describe_error_is_one_line() -> None:
+    from engines.errors import DataError
+
+    assert describe_error(DataError("data file not found: x.csv")) == "data file not found: x.csv"
+    assert describe_error(ValueError("a\nb")) == "unexpected ValueError: a"
+    assert describe_error(FileNotFoundError(2, "No such file or directory", "y")) == "No such file or directory: y"
+
+
+def _fields(cls) -> set[str]:
+    if dataclasses.is_dataclass(cls):
+        return {f.name for f in dataclasses.fields(cls)}
+    return set(cls.model_fields)
+
+
+CONTRACT = [
+    ("FakeGpu", "advisor.probe", "GpuInfo"), ("FakeResources", "advisor.probe", "Resources"),
+    ("FakeDrops", "advisor.data", "DropCounts"), ("FakeDataset", "advisor.data", "Dataset"),
+    ("FakeClass", "advisor.data", "ClassCount"), ("FakeLengthStats", "advisor.data", "LengthStats"),
+    ("FakeSummary", "advisor.data", "DataSummary"), ("FakePoint", "advisor.bench", "CurvePoint"),
+    ("FakeBenchEvent", "advisor.bench", "BenchEvent"), ("FakeMeasurement", "advisor.bench", "ApproachMeasurement"),
+    ("FakeBench", "advisor.bench", "BenchResult"), ("FakeForecast", "advisor.forecast", "Forecast"),
+    ("FakeReason", "advisor.recommend", "Reason"), ("FakeRuledOut", "advisor.recommend", "RuledOut"),
+    ("FakeRecommendation", "advisor.recommend", "Recommendation"), ("FakeRunSpec", "advisor.fullrun", "RunSpec"),
+    ("FakePlan", "advisor.plan", "Plan"), ("FakeAdvice", "advisor.advise", "Advice"),
+    ("FakeMetrics", "engines.base", "EvalReport"), ("FakeFit", "engines.base", "FitReport"),
+    ("FakeManifest", "engines.artifacts", "Manifest"), ("FakeHit", "engines.store", "Hit"),
+]
+
+
+@pytest.mark.parametrize(("fake", "module", "real"), CONTRACT)
+def test_fakes_use_the_real_records_field_names(fake: str, module: str, real: str) -> None:
+    """Every field a fake has (and so every field the screens read) exists on the real record."""
+    import importlib
+
+    import advisor.tui.fakes as fakes
+
+    real_cls = getattr(importlib.import_module(module), real)
+    missing = _fields(getattr(fakes, fake)) - _fields(real_cls)
+    assert not missing, f"{fake} has fields {real} lacks: {sorted(missing)}"

@@ -1,0 +1,106 @@
+"""SVG snapshots of every step (pytest-textual-snapshot) on the fixed fake backend.
+
+Update after a deliberate UI change with `pytest tests/test_tui_snapshots.py --snapshot-update`
+and look at the SVGs in tests/__snapshots__/ before committing them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+pytest.importorskip("pytest_textual_snapshot")
+
+from advisor.tui.app import LIGHT, create_app  # noqa: E402
+from advisor.tui.fakes import FakeBackend  # noqa: E402
+
+
+async def _until(pilot, condition, timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError("timed out waiting for the app")
+        await pilot.pause(0.02)
+    await pilot.pause()
+
+
+def _app(**kwargs):
+    backend = FakeBackend(gpus=kwargs.pop("gpus", 0))
+    return create_app(services=backend.services(), **kwargs)
+
+
+async def _loaded(pilot) -> None:
+    st = pilot.app.state
+    await _until(pilot, lambda: st.resources is not None and (st.data_ref is None or not st.data_loading))
+
+
+async def _benchmarked(pilot) -> None:
+    await _loaded(pilot)
+    await pilot.press("4", "s")
+    await _until(pilot, lambda: pilot.app.state.advice is not None and pilot.app.current_mode == "advice")
+    pilot.app.clear_notifications()
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+
+def test_goals(snap_compare) -> None:
+    assert snap_compare(_app(), run_before=_loaded)
+
+
+def test_resources_with_two_gpus(snap_compare) -> None:
+    assert snap_compare(_app(gpus=2, start="resources"), run_before=_loaded)
+
+
+def test_data(snap_compare) -> None:
+    assert snap_compare(_app(data="demo:fake"), run_before=_loaded)
+
+
+def test_data_bad_file(snap_compare) -> None:
+    assert snap_compare(_app(data="no/such/file.csv"), run_before=_loaded)
+
+
+def test_bench_results(snap_compare) -> None:
+    async def run_before(pilot) -> None:
+        await _benchmarked(pilot)
+        await pilot.press("4")
+        await _until(pilot, lambda: pilot.app.current_mode == "bench")
+
+    assert snap_compare(_app(data="demo:fake"), run_before=run_before)
+
+
+def test_advice(snap_compare) -> None:
+    assert snap_compare(_app(data="demo:fake"), run_before=_benchmarked)
+
+
+def test_run_done(snap_compare) -> None:
+    async def run_before(pilot) -> None:
+        await _benchmarked(pilot)
+        await pilot.press("6", "r")
+        await _until(pilot, lambda: pilot.app.state.manifest is not None)
+        pilot.app.clear_notifications()
+        await pilot.press(*"great fun", "enter")
+        await _until(pilot, lambda: "→" in str(pilot.app.screen.query_one("#answer").render()))
+
+    assert snap_compare(_app(data="demo:fake"), run_before=run_before)
+
+
+def test_help(snap_compare) -> None:
+    assert snap_compare(_app(), press=["question_mark"], run_before=_loaded)
+
+
+def test_bench_large_terminal(snap_compare) -> None:
+    async def run_before(pilot) -> None:
+        await _benchmarked(pilot)
+        await pilot.press("4")
+        await _until(pilot, lambda: pilot.app.current_mode == "bench")
+
+    assert snap_compare(_app(data="demo:fake"), run_before=run_before, terminal_size=(200, 50))
+
+
+def test_advice_light_large(snap_compare) -> None:
+    assert snap_compare(_app(data="demo:fake", theme=LIGHT), run_before=_benchmarked, terminal_size=(200, 50))
