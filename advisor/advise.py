@@ -68,7 +68,7 @@ def tool_version() -> str:
         from importlib.metadata import version
 
         return version("tune-or-embed")
-    except Exception:
+    except Exception:  # noqa: BLE001  (not installed as a package: a source checkout)
         return "0+unknown"
 
 

@@ -213,7 +213,7 @@ def fit_learning_curve(
                 chosen = None
 
     candidates: dict[str, float] = {}
-    for k, f in viable.items():
+    for f in viable.values():
         candidates[f.method] = float(f.predict(np.array([n_eval]))[0])
     candidates["flat"] = float(y_arr[-1])
 

@@ -88,7 +88,7 @@ def model_shape(model_ref: str) -> ModelShape | None:
 
         resolved = resolve_model(model_ref)
         cfg = json.loads((resolved.path / "config.json").read_text(encoding="utf-8"))
-    except Exception:  # unresolvable model: hardware what-ifs are skipped, not fatal
+    except Exception:  # noqa: BLE001  unresolvable model: hardware what-ifs are skipped, not fatal
         return None
     return shape_from_config(cfg, name=model_ref)
 
@@ -153,8 +153,8 @@ def quality_forecast(m: ApproachMeasurement, bench: BenchResult, n_target: int, 
     usable = [p for p in m.points if p.usable]
     if not usable:
         reason = "; ".join(m.notes) or "no completed training run within this budget"
-        return dict(value=None, low=None, high=None, method="none", flagged=True,
-                    flag_reason=f"not measured: {reason}")
+        return {"value": None, "low": None, "high": None, "method": "none", "flagged": True,
+                "flag_reason": f"not measured: {reason}"}
     y_true = np.asarray(bench.test_labels) if bench.test_labels else None
     if y_true is not None and all(p.y_pred is not None and len(p.y_pred) == len(y_true) for p in usable):
         fn = accuracy_fn(y_true) if metric == "accuracy" else macro_f1_fn(y_true, len(bench.classes) + 1)
@@ -163,10 +163,10 @@ def quality_forecast(m: ApproachMeasurement, bench: BenchResult, n_target: int, 
         fn = None
         obs = [Observation(p.n_train, p.seed, getattr(p, metric)) for p in usable]
     res = fit_learning_curve(obs, n_target, metric_fn=fn, n_test=bench.test_size or None, seed=seed)
-    return dict(value=res.value, low=res.low, high=res.high, method=res.method, flagged=res.flagged,
-                flag_reason=res.flag_reason, extrapolation_factor=res.extrapolation_factor,
-                n_max_measured=res.n_max, holdout_error=res.holdout_error, curve=res.curve,
-                measured=res.measured, projection=res.projection)
+    return {"value": res.value, "low": res.low, "high": res.high, "method": res.method, "flagged": res.flagged,
+            "flag_reason": res.flag_reason, "extrapolation_factor": res.extrapolation_factor,
+            "n_max_measured": res.n_max, "holdout_error": res.holdout_error, "curve": res.curve,
+            "measured": res.measured, "projection": res.projection}
 
 
 def time_forecast(m: ApproachMeasurement, n_target: int, config: Any,
@@ -279,7 +279,7 @@ def forecast_all(bench: BenchResult, *, n_target: int, metric: str = "accuracy",
     models = {str(_cfg(configs.get(a), "model", "")) for a in TRANSFORMERS if a in bench.measurements}
     models.discard("")
     if hardware and models:
-        shape = model_shape(sorted(models)[0])
+        shape = model_shape(min(models))
     emb = bench.measurements.get("embedding")
     embed_rate = (emb.prepare_texts_per_s or emb.infer_texts_per_s) if emb else None
     return {

@@ -16,7 +16,15 @@ from typing import Any
 
 from pydantic import Field, ValidationError, model_validator
 
-from engines.base import Engine, Examples, ProgressEvent, ProgressFn, Record, get_engine, no_progress
+from engines.base import (
+    Engine,
+    Examples,
+    ProgressEvent,
+    ProgressFn,
+    Record,
+    get_engine,
+    no_progress,
+)
 from engines.errors import Cancelled, ConfigError, DataError
 
 MAX_TEST_ROWS = 2000
@@ -81,10 +89,10 @@ def load_plan(path: str | Path) -> RunSpec:
     return load_spec(raw["run"])
 
 
-def held_out_rows(n: int, n_classes: int, test_size: float | int) -> int:
+def held_out_rows(n: int, n_classes: int, test_size: float) -> int:
     """Rows to hold out: a share (capped at 2,000) or a count, at least one per class."""
     if isinstance(test_size, float):
-        rows = min(int(round(test_size * n)), MAX_TEST_ROWS)
+        rows = min(round(test_size * n), MAX_TEST_ROWS)
     else:
         rows = int(test_size)
     return max(rows, n_classes)
@@ -210,13 +218,19 @@ def full_run(spec: RunSpec, out_dir: str | Path, *, resume: bool = False, overwr
     timings["speed"] = time.perf_counter() - t0
 
     config = engine.config
+    model_name, model_hash = getattr(engine, "model_name", None), getattr(engine, "model_hash", None)
+    if engine.uses_transformer and getattr(config, "model", None) and not (model_name and model_hash):
+        from engines.models import model_fingerprint, resolve_model
+
+        resolved = resolve_model(config.model)
+        model_name, model_hash = model_name or resolved.name, model_hash or model_fingerprint(resolved)
     manifest = Manifest(
         tool_version=tool_version(),
         engine=engine.name,
         engine_config=config.model_dump(mode="json"),
         model_ref=getattr(config, "model", None),
-        model_name=getattr(engine, "model_name", None),
-        model_hash=getattr(engine, "model_hash", None),
+        model_name=model_name,
+        model_hash=model_hash,
         profile=profile_name,
         data=data_info,
         split=split_info,

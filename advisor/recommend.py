@@ -199,7 +199,7 @@ def _label_flip(winner: Any, other: Any, n_target: int, *, want: str) -> int | N
     for n in grid:
         a, b = _interp(po, n), _interp(pw, n)
         if a is not None and b is not None and a - b >= FLIP_LEAD:
-            return int(math.ceil(n))
+            return math.ceil(n)
     return None
 
 
@@ -244,7 +244,7 @@ def recommend(goals: Any, resources: Any, measurements: Mapping[str, Any], forec
 
     scores = {n: _score(f, goals, weights) for n, f in feasible.items()}
     best = max(scores, key=lambda n: scores[n])
-    cheaper = lambda n: _cost(feasible[n], goals)  # noqa: E731  (training + a month of serving)
+    cheaper = lambda n: _cost(feasible[n], goals)
     # Ties: a cheaper option whose metric ties with the best by the interval rule wins.
     winner = best
     tied = [n for n in feasible if n != best and cheaper(n) < cheaper(best) and _tie(feasible[n], feasible[best])]

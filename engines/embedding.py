@@ -36,7 +36,14 @@ from engines.base import (
     no_progress,
 )
 from engines.config import EmbeddingConfig
-from engines.errors import ArtifactError, Cancelled, ConfigError, DataError, ResourceError
+from engines.errors import (
+    ArtifactError,
+    Cancelled,
+    ConfigError,
+    DataError,
+    ResourceError,
+    UserError,
+)
 
 C_GRID = (0.1, 1.0, 10.0)
 ENGINE_FILE = "embedding.json"
@@ -97,6 +104,8 @@ class EmbeddingEngine(Engine):
         if pooling not in SUPPORTED_POOLING:
             raise ConfigError(f"model {resolved.name} asks for {pooling!r} pooling; supported: "
                               f"{', '.join(SUPPORTED_POOLING)}")
+        import sklearn.linear_model  # noqa: F401 - a one-time import cost, paid with the model load
+
         self.device = backbone.pick_device(cfg.device)
         backbone.set_threads(cfg.threads)
         self._tokenizer = backbone.load_tokenizer(resolved)
@@ -249,7 +258,9 @@ class EmbeddingEngine(Engine):
             self._train_vectors, self._train_texts, self._train_labels = X, list(used.texts), list(used.labels)
             self._drop_store()
             if cfg.head == "logreg":
-                allow_cv = not (budget_s is not None and time.perf_counter() - start > 0.9 * budget_s)
+                # CV costs ~10 single fits: only when at least half the budget is left.
+                allow_cv = budget_s is None or (stopped == "completed"
+                                                and time.perf_counter() - start < 0.5 * budget_s)
                 self._clf, self._C, cv_ran = fit_logreg(X, used.labels, C=cfg.C, grid=C_GRID,
                                                         seed=cfg.seed, allow_cv=allow_cv)
                 if cv_ran:
@@ -345,7 +356,7 @@ class EmbeddingEngine(Engine):
             "model_hash": self.model_hash,
             "classes": self._classes,
             "dim": int(self._train_vectors.shape[1]),
-            "n_stored": int(len(self._train_vectors)),
+            "n_stored": len(self._train_vectors),
         })
 
     @classmethod
@@ -369,7 +380,7 @@ class EmbeddingEngine(Engine):
         model_dir = directory / MODEL_DIR
         try:
             resolved = resolve_model(str(model_dir))
-        except Exception as exc:  # ModelNotFoundError: missing config/weights
+        except UserError as exc:  # ModelNotFoundError: missing config/weights
             raise ArtifactError(f"model copy in {directory} is unusable: {exc}") from None
         if verify_model and engine.model_hash and model_fingerprint(resolved) != engine.model_hash:
             raise ArtifactError(f"model weights in {model_dir} do not match the artifact's hash "

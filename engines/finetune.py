@@ -247,7 +247,8 @@ class FinetuneEngine(Engine):
             raise ModelNotFoundError(
                 f"weights in {self._base['path']} do not fit its config ({len(missing)} tensors missing, "
                 f"e.g. {missing[0]})")
-        base_modules = {k.rsplit(".", 1)[0] for k in missing}
+        params = dict(model.base_model.named_parameters())
+        base_modules = {k.rsplit(".", 1)[0] for k in missing if k in params}  # freshly initialised
         head_modules = {n.rsplit(".", 1)[0] for n, _ in model.named_parameters()
                         if not n.startswith(prefix + ".")}
         return model, sorted(base_modules | head_modules)
@@ -515,7 +516,10 @@ class _Run:
             if p.requires_grad:
                 (no_decay if p.ndim < 2 else decay).append(p)
         groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-        self.optimizer = torch.optim.AdamW(groups, lr=lr, fused=self.device.startswith("cuda") or None)
+        try:  # fused AdamW (CPU and CUDA): ~6x faster than the per-tensor loop on CPU
+            self.optimizer = torch.optim.AdamW(groups, lr=lr, fused=True)
+        except (RuntimeError, ValueError):
+            self.optimizer = torch.optim.AdamW(groups, lr=lr)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, _LinearWarmupDecay(math.ceil(cfg.warmup_ratio * self.total_steps), self.total_steps))
         self.scaler = torch.amp.GradScaler("cuda") if self.precision == "fp16" else None
@@ -523,6 +527,9 @@ class _Run:
         self._params = [p for p in self.model.parameters() if p.requires_grad]
         self._epoch: tuple[int, list[list[int]]] = (-1, [])
         self._updating = False
+        self._step_rng: dict[str, Any] | None = None
+        self._ckpt_step: int | None = None
+        self._ckpt_s: list[float] = []
         self._add("prepare", time.perf_counter() - t0)
 
     def _restore(self) -> None:
@@ -582,7 +589,9 @@ class _Run:
             optimizer_groups=groups, optimizer_scalars=scalars, python_rng=py_rng, numpy_rng=np_rng)
         ckpt.save_checkpoint(self.workdir, state, weights=_trainable(self.model), optimizer_tensors=opt_t,
                              rng=tensors, best=self.best)
-        self._add("checkpoint", time.perf_counter() - t0)
+        self._ckpt_step = self.step
+        self._ckpt_s.append(time.perf_counter() - t0)
+        self._add("checkpoint", self._ckpt_s[-1])
 
     # ---------------------------------------------------------------- validation
     def _validate(self) -> None:
@@ -625,6 +634,7 @@ class _Run:
         from engines.backbone import autocast_context
 
         rng_start = torch.get_rng_state()
+        self._step_rng = self._torch_rng()
         while True:
             self.optimizer.zero_grad(set_to_none=True)
             loss_sum = torch.zeros((), device=self.device)
@@ -668,7 +678,7 @@ class _Run:
         self.tokens_seen += tokens
         self.session_examples += len(batch)
         self.session_tokens += tokens
-        self._updating = False
+        self._updating, self._step_rng = False, None
         return float(loss_sum)
 
     def _out_of_budget(self) -> bool:
@@ -679,6 +689,8 @@ class _Run:
         nxt = step_s
         if self.valid_ex is not None and (self.step + 1) % self.cfg.eval_every_steps == 0 and self.eval_s:
             nxt += sum(self.eval_s) / len(self.eval_s)
+        if self._ckpt_s:  # stopping writes a checkpoint too
+            nxt += sum(self._ckpt_s) / len(self._ckpt_s)
         return elapsed + nxt > self.budget_s
 
     # ---------------------------------------------------------------- the loop
@@ -691,7 +703,6 @@ class _Run:
         if self._eval_due():  # interrupted between a step and its validation
             self._validate()
         stop: str | None = None
-        in_step_rng = None
         try:
             while self.finished is None and self.step < self.total_steps:
                 if self.cancel is not None and self.cancel.is_set():
@@ -700,13 +711,11 @@ class _Run:
                 if self._out_of_budget():
                     stop = "budget"
                     break
-                in_step_rng = self._torch_rng()
                 t0 = time.perf_counter()
                 loss = self._train_step()
                 synchronize(self.device)
                 self.train_s += time.perf_counter() - t0
                 self.session_steps += 1
-                in_step_rng = None
                 self.progress(ProgressEvent(phase="train", done=self.step, total=self.total_steps,
                                             unit="steps", message=f"loss {loss:.4f}"))
                 if self._eval_due():
@@ -718,11 +727,12 @@ class _Run:
         except KeyboardInterrupt:
             # A step cut short restarts from its beginning: its RNG state and the counters before it.
             if not self._updating:
-                self._checkpoint(in_step_rng)
+                self._checkpoint(self._step_rng)
             raise
         if stop is not None:
             self.stopped = stop
-            self._checkpoint()
+            if self._ckpt_step != self.step:
+                self._checkpoint()
             self.notes.append(f"stopped by the {'budget' if stop == 'budget' else 'user'} after "
                               f"{self.step} of {self.total_steps} steps; the checkpoint can resume it"
                               if self.workdir else
@@ -749,6 +759,8 @@ class _Run:
                     self.notes.append(f"kept the best validation weights, from step {self.best_step}")
         model = self.model
         if self.cfg.mode == "lora":
-            model = model.merge_and_unload()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model = model.merge_and_unload()
         model.eval()
         self.final_model = model

@@ -109,7 +109,7 @@ def load_logreg(path: Path) -> tuple[Any, float]:
             C = float(data["C"][0])
     except FileNotFoundError:
         raise ArtifactError(f"missing head file {path}") from None
-    except Exception as exc:  # zipfile.BadZipFile, KeyError, ValueError …
+    except Exception as exc:  # noqa: BLE001 - zipfile.BadZipFile, KeyError, ValueError …
         raise ArtifactError(f"corrupt head file {path}: {type(exc).__name__}") from None
     if coef.ndim != 2 or intercept.ndim != 1 or coef.shape[0] != intercept.shape[0]:
         raise ArtifactError(f"corrupt head file {path}: inconsistent shapes")

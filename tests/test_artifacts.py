@@ -23,7 +23,7 @@ from engines.artifacts import (
     tool_version,
 )
 from engines.base import Examples
-from engines.errors import ArtifactError
+from engines.errors import ArtifactError, DataError
 from engines.tfidf import TfidfEngine
 
 WORDS = {"pos": ["good", "great", "fun", "lovely"], "neg": ["bad", "dull", "awful", "boring"]}
@@ -117,7 +117,7 @@ def test_missing_engine_file(tmp_path, engine_and_manifest):
 def test_failed_save_leaves_nothing(tmp_path, engine_and_manifest):
     _, manifest = engine_and_manifest
     broken = TfidfEngine()  # never fitted: save fails half-way
-    with pytest.raises(Exception):
+    with pytest.raises(DataError, match="fit first"):
         save_artifact(broken, tmp_path / "art", manifest)
     assert list(tmp_path.iterdir()) == []
 

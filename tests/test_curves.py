@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from advisor.curves import MAX_EXTRAPOLATION, Observation, accuracy_fn, fit_learning_curve, macro_f1_fn
+from advisor.curves import (
+    MAX_EXTRAPOLATION,
+    Observation,
+    accuracy_fn,
+    fit_learning_curve,
+    macro_f1_fn,
+)
 
 SIZES = [100, 200, 400, 800]
 
@@ -29,7 +35,7 @@ def test_exact_power_law_is_recovered():
 
 
 def test_log_linear_truth_is_recovered():
-    truth = lambda n: 0.4 + 0.04 * np.log(n)  # noqa: E731
+    truth = lambda n: 0.4 + 0.04 * np.log(n)
     res = fit_learning_curve(synth(truth), 3200, n_test=1000)
     assert res.value == pytest.approx(truth(3200), abs=0.015)
     assert res.low <= truth(3200) <= res.high

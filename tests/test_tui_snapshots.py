@@ -12,8 +12,8 @@ import pytest
 
 pytest.importorskip("pytest_textual_snapshot")
 
-from advisor.tui.app import LIGHT, create_app  # noqa: E402
-from advisor.tui.fakes import FakeBackend  # noqa: E402
+from advisor.tui.app import LIGHT, create_app
+from advisor.tui.fakes import FakeBackend
 
 
 async def _until(pilot, condition, timeout: float = 10.0) -> None:

@@ -17,6 +17,7 @@ HEAVY = ("torch", "transformers", "peft", "lancedb", "matplotlib", "sklearn", "p
 
 FIRST_FRAME = textwrap.dedent("""
     import json, sys, time
+    HEAVY = HEAVY_NAMES
     t0 = time.perf_counter()
     from advisor.tui.app import create_app
     imported = time.perf_counter() - t0
@@ -25,17 +26,17 @@ FIRST_FRAME = textwrap.dedent("""
     def ready(app):
         out["first_frame_s"] = time.perf_counter() - t0
         out["import_s"] = imported
-        out["loaded"] = sorted(m for m in %r if m in sys.modules)
+        out["loaded"] = sorted(m for m in HEAVY if m in sys.modules)
         app.exit()
 
     create_app(on_ready=ready, data=sys.argv[1] if len(sys.argv) > 1 else None).run(headless=True, size=(80, 24))
     print(json.dumps(out))
-""" % (HEAVY,))
+""").replace("HEAVY_NAMES", repr(HEAVY))
 
 
 def _run(code: str, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120,
+    return subprocess.run([sys.executable, "-c", code, *args], check=False, capture_output=True, text=True, timeout=120,
                           cwd=ROOT, env=env)
 
 

@@ -21,7 +21,7 @@ from engines.errors import ConfigError, DataError
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("predict", help="label texts with a saved artifact",
-                       description=__doc__.splitlines()[0])
+                       description=__doc__.splitlines()[0].split(": ", 1)[-1])
     p.add_argument("artifact", metavar="ARTIFACT", help="artifact folder written by `run`")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--text", action="append", metavar="T", help="a text to label (repeatable)")
@@ -49,6 +49,11 @@ def read_texts(ref: str, *, text_col: str | None, label_col: str | None,
         if not texts:
             raise DataError(f"no texts in {ref}")
         return texts, None
+    if ref.strip().lower().startswith("demo:") or path.is_dir():
+        from advisor.data import load_dataset
+
+        ds = load_dataset(ref, text_col=text_col, label_col=label_col, encoding=encoding, validate=False)
+        return list(ds.examples.texts), list(ds.examples.labels)
     if not path.exists():
         raise DataError(f"data file not found: {ref}")
     src = open_source(path, encoding=encoding, display=ref)

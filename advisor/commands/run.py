@@ -41,7 +41,7 @@ def parse_sets(items: list[str] | None) -> dict[str, Any]:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="train one approach on all the data and save an artifact",
-                       description=__doc__.splitlines()[0])
+                       description=__doc__.splitlines()[0].split(": ", 1)[-1])
     p.add_argument("plan", nargs="?", metavar="PLAN.json", help="a plan file from `advise` (its \"run\" entry)")
     p.add_argument("--engine", choices=engine_names(), help="approach to run")
     _add_data_args(p)  # like _data_args.add_data_args, but --data is optional (a plan may carry it)
@@ -138,8 +138,8 @@ def _summary(manifest: Any, out: Path) -> str:
     m, f, s = manifest.metrics, manifest.fit, manifest.speed
     lines = [f"artifact: {out}",
              f"engine: {manifest.engine}" + (f" ({manifest.model_name})" if manifest.model_name else ""),
-             f"held-out: accuracy {m.accuracy:.3f}, macro-F1 {m.macro_f1:.3f} on {m.n} rows "
-             f"(trained on {manifest.split.n_train})",
+             (f"held-out: accuracy {m.accuracy:.3f}, macro-F1 {m.macro_f1:.3f} on {m.n} rows "
+              f"(trained on {manifest.split.n_train})"),
              f"training: {f.wall_s:.1f} s" + (f", {f.train_examples_per_s:.1f} examples/s"
                                                 if f.train_examples_per_s else "") + f", stopped: {f.stopped}"]
     if s is not None:

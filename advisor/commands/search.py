@@ -13,7 +13,7 @@ from engines.errors import ArtifactError, ConfigError
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("search", help="find the stored examples nearest to a query (embedding artifacts)",
-                       description=__doc__.splitlines()[0])
+                       description=__doc__.splitlines()[0].split(": ", 1)[-1])
     p.add_argument("artifact", metavar="ARTIFACT", help="artifact folder written by `run --engine embedding`")
     p.add_argument("query", metavar="QUERY", help="text to search for")
     p.add_argument("-k", type=int, default=5, help="number of neighbours (default 5)")
@@ -53,5 +53,5 @@ def _supports(name: str) -> bool:
 
     try:
         return bool(get_engine(name).supports_search)
-    except Exception:  # an engine module that fails to import cannot search either
+    except Exception:  # noqa: BLE001 - an engine module that fails to import cannot search either
         return False

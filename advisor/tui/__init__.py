@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 
-def create_app(**kwargs: Any):  # noqa: ANN201 - the app class lives in a Textual module
+def create_app(**kwargs: Any):
     """Build the app (see `advisor.tui.app.create_app`); Textual is imported here, not before."""
     from advisor.tui.app import create_app as _create_app
 

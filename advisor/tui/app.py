@@ -11,8 +11,10 @@ import threading
 import time
 from collections.abc import Callable
 from functools import partial
+from typing import ClassVar
+
 from textual.app import App
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 from advisor.goals import Goals
 from advisor.tui import messages as m
@@ -31,7 +33,7 @@ class TuneOrEmbedApp(BackendWorkers, App[int]):
     TITLE = "tune-or-embed"
     CSS_PATH = "app.tcss"
     ENABLE_COMMAND_PALETTE = False
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         *[Binding(str(i), f"goto('{name}')", title, show=False) for i, (name, title, _) in enumerate(STEPS, 1)],
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("ctrl+t", "toggle_theme", "Theme"),
@@ -68,13 +70,14 @@ class TuneOrEmbedApp(BackendWorkers, App[int]):
 
     def on_mount(self) -> None:
         self.switch_mode(self._start)
+
+    def on_ready(self) -> None:
+        """After the first frame: start the probe (and the data load) in workers."""
+        if self._on_ready is not None:
+            self._on_ready(self)
         self.refresh_probe()
         if self.state.data_ref:
             self.load_data(self.state.data_ref, self.state.text_col, self.state.label_col, self.state.encoding)
-
-    def on_ready(self) -> None:
-        if self._on_ready is not None:
-            self._on_ready(self)
 
     def sync(self, what: str) -> None:
         """Tell every screen built so far that part of the state changed."""

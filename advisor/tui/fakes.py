@@ -17,10 +17,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from advisor.tui.services import Services
 from engines.base import Predictions, ProgressEvent
 from engines.errors import Cancelled, DataError
-
-from advisor.tui.services import Services
 
 GiB = 1024**3
 

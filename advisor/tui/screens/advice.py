@@ -4,11 +4,11 @@ and every approach's forecast side by side; e / p export the report and the plan
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.widgets import Button, DataTable, Input, Label, Static
@@ -48,10 +48,10 @@ def forecast_rows(advice: Any) -> list[tuple[str, ...]]:
         else:
             forecast = "–"
         rows.append((
-            name, measured, f"{fc.n_target:,}" if fc is not None else "–", forecast,
-            str(getattr(fc, "method", "–")), fmt_seconds(getattr(fc, "train_time_s", None)),
-            fmt_bytes(getattr(fc, "peak_memory_bytes", None)),
-            fmt_num(getattr(meas, "infer_texts_per_s", None), 0), latency_text(getattr(meas, "latency_ms", None)),
+            name, forecast, measured, fmt_seconds(getattr(fc, "train_time_s", None)),
+            latency_text(getattr(meas, "latency_ms", None)), fmt_bytes(getattr(fc, "peak_memory_bytes", None)),
+            fmt_num(getattr(meas, "infer_texts_per_s", None), 0), f"{fc.n_target:,}" if fc is not None else "–",
+            str(getattr(fc, "method", "–")),
         ))
     return rows
 
@@ -59,7 +59,7 @@ def forecast_rows(advice: Any) -> list[tuple[str, ...]]:
 class AdviceScreen(StepScreen):
     STEP = "advice"
     CSS_PATH = "advice.tcss"
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("e", "export('report')", "Export report"),
         Binding("p", "export('plan')", "Save plan"),
         Binding("r", "app.goto('run')", "Go to run"),
@@ -69,26 +69,26 @@ class AdviceScreen(StepScreen):
         with VerticalScroll(id="advice-body"):
             yield Static("No advice yet: load data (3), then run the benchmark (4).", id="choice")
             yield Static("", id="settle")
-            yield Label("Why", classes="section")
-            yield Static("–", id="reasons")
             yield Label("Forecasts for the full run", classes="section")
             yield DataTable(id="forecasts", cursor_type="row", zebra_stripes=True)
             yield Static("", id="flags", classes="dim")
+            yield Label("Why", classes="section")
+            yield Static("–", id="reasons")
             yield Label("Ruled out", classes="section")
             yield Static("–", id="ruled-out")
             yield Label("What would change the decision", classes="section")
             yield Static("–", id="flips")
             with Horizontal(id="export-row"):
                 yield Label("Export to folder", id="export-label")
-                yield Input(".", id="export-dir")
-                yield Button("Report (e)", id="export-report")
-                yield Button("Plan (p)", id="export-plan")
+                yield Input(".", id="export-dir", compact=True)
+                yield Button("Report (e)", id="export-report", compact=True)
+                yield Button("Plan (p)", id="export-plan", compact=True)
         yield Notice(id="advice-notice")
 
     def on_mount(self) -> None:
         self.query_one("#forecasts", DataTable).add_columns(
-            "approach", "measured (largest n)", "n", "forecast [95 %]", "method", "train time", "peak mem",
-            "texts/s", "latency b1")
+            "approach", "forecast [95 %]", "measured", "train time", "latency", "peak mem", "texts/s",
+            "at n", "fit")
         super().on_mount()
 
     def action_export(self, what: str) -> None:

@@ -36,5 +36,5 @@ class StepScreen(Screen):
         """Escape: cancel what this step runs (if anything)."""
 
     @property
-    def st(self):  # noqa: ANN201 - AppState; short name for screens
+    def st(self):
         return self.app.state  # type: ignore[attr-defined]

@@ -7,14 +7,14 @@ in the terminal with each forecast point and its interval. Escape cancels cleanl
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from typing import Any, ClassVar
 
-from textual import on
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult, RenderResult
-from textual.binding import Binding
-from textual.content import Content
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.widgets import Button, DataTable, Label, ProgressBar, Select, Static
 from textual_plotext import PlotextPlot
 
@@ -45,16 +45,16 @@ def legend(approaches: list[str]) -> str:
 class BenchScreen(StepScreen):
     STEP = "bench"
     CSS_PATH = "bench.tcss"
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "start", "Start"),
-        Binding("escape", "cancel", "Cancel"),
+        Binding("escape", "app.escape", "Cancel"),  # leaves a text box first, else cancels
     ]
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="bench-controls"):
             yield Label("Budget", id="budget-label")
-            yield Select(BUDGETS, value=self.st.budget, allow_blank=False, id="budget")
-            yield Button("Start", id="start-bench", variant="primary")
+            yield Select(BUDGETS, value=self.st.budget, allow_blank=False, id="budget", compact=True)
+            yield Button("Start", id="start-bench", variant="primary", compact=True)
             yield Static("", id="bench-status")
         yield Notice(id="bench-notice")
         yield Vertical(id="bars")
@@ -95,14 +95,18 @@ class BenchScreen(StepScreen):
 
     def on_bench_event(self, event: Any, *, replay: bool = False) -> None:
         approach = str(event.approach)
+        status = self.query_one("#bench-status", Static)
+        status.update(f"{fmt_seconds(event.elapsed_s)} of {fmt_seconds(event.budget_s)}")
+        if approach == "all":  # planning events: the status line, not a bar
+            status.update(Content(f"{fmt_seconds(event.elapsed_s)} of {fmt_seconds(event.budget_s)} · "
+                                  f"{event.message}"[:70]))
+            return
         bar, note = self._bar(approach)
         if event.phase == "done":
             bar.update(total=max(1, event.done or 1), progress=max(1, event.done or 1))
         elif event.total:
             bar.update(total=event.total, progress=event.done)
         note.update(Content(f"{event.phase} {event.message}".strip()[:60]))
-        self.query_one("#bench-status", Static).update(
-            f"{fmt_seconds(event.elapsed_s)} of {fmt_seconds(event.budget_s)}")
         point = getattr(event, "point", None)
         if point is not None:
             self.query_one("#points", DataTable).add_row(
@@ -150,7 +154,7 @@ class BenchScreen(StepScreen):
         if st.bench_error:
             notice.show(st.bench_error, error=True)
         elif st.bench_running:
-            notice.show("Benchmarking on a sample of your data… Escape cancels and keeps what was measured.")
+            notice.show("Benchmarking a sample of your data… Esc cancels, keeping what was measured.")
         elif st.advice is not None and getattr(st.advice, "cancelled", False):
             notice.show("Cancelled: the advice (step 5) uses the points measured so far.")
         elif st.advice is not None:
@@ -170,7 +174,7 @@ class BenchScreen(StepScreen):
         for event in self.st.bench_events:
             self.on_bench_event(event, replay=True)
         if self.st.advice is not None and not self.st.bench_events:
-            for approach, meas in (getattr(self.st.advice.bench, "measurements", None) or {}).items():
+            for meas in (getattr(self.st.advice.bench, "measurements", None) or {}).values():
                 for p in meas.points:
                     self.query_one("#points", DataTable).add_row(
                         p.approach, f"{p.n_train:,}", str(p.seed), fmt_pct(p.accuracy), fmt_pct(p.macro_f1),

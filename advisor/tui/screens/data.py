@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.suggester import Suggester
 from textual.widgets import Button, DataTable, Input, Label, Static
@@ -76,24 +76,24 @@ def length_lines(summary: Any) -> list[str]:
     lines = []
     for unit, stats in lengths.items():
         values = stats.model_dump() if hasattr(stats, "model_dump") else vars(stats)
-        parts = [f"{k} {fmt_num(float(values[k]), 0)}" for k in ("p50", "p90", "p99", "max") if k in values]
-        lines.append(f"{unit:<6} " + " ".join(parts))
+        parts = [f"{k} {fmt_num(float(values[k]), 0)}" for k in ("p50", "p90", "max") if k in values]
+        lines.append(f"{unit:<6} " + "  ".join(parts))
     return lines
 
 
 class DataScreen(StepScreen):
     STEP = "data"
     CSS_PATH = "data.tcss"
-    BINDINGS = [Binding("ctrl+l", "load", "Load")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+l", "load", "Load")]
 
     def compose_body(self) -> ComposeResult:
         st = self.st
         with Horizontal(id="data-form"):
             yield Input(st.data_ref or "", placeholder="path to CSV/TSV/JSONL/Parquet/folder, or demo:rotten-tomatoes",
-                        suggester=PathSuggester(), id="data-path")
-            yield Input(st.text_col or "", placeholder="text col (auto)", id="text-col")
-            yield Input(st.label_col or "", placeholder="label col (auto)", id="label-col")
-            yield Button("Load", id="load-data", variant="primary")
+                        suggester=PathSuggester(), id="data-path", compact=True)
+            yield Input(st.text_col or "", tooltip="blank: detected from the column names and contents", placeholder="text column", id="text-col", compact=True)
+            yield Input(st.label_col or "", placeholder="label column", id="label-col", compact=True)
+            yield Button("Load", id="load-data", variant="primary", compact=True)
         yield Notice(id="data-notice")
         with Horizontal(id="data-main"):
             yield DataTable(id="preview", cursor_type="row", zebra_stripes=True)
@@ -158,7 +158,7 @@ class DataScreen(StepScreen):
             + (f" (of {total:,})" if total and total != rows else ""))
         classes = class_rows(summary, ds)
         width = max((len(c[0]) for c in classes), default=5)
-        shown = [f"{shorten(lab, 18):<{min(width, 18)}} {bar(share, 10)} {count:,} ({100 * share:.0f} %)"
+        shown = [f"{shorten(lab, 14):<{min(width, 14)}} {bar(share, 8)} {count:,} {100 * share:.0f}%"
                  for lab, count, share in classes[:12]]
         if len(classes) > 12:
             shown.append(f"… and {len(classes) - 12} more")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import ValidationError
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.events import DescendantFocus
 from textual.widgets import Button, Input, Label, Select, Static, Switch
@@ -97,7 +97,7 @@ def parse_form(values: dict[str, Any]) -> tuple[Goals | None, dict[str, str]]:
 class GoalsScreen(StepScreen):
     STEP = "goals"
     CSS_PATH = "goals.tcss"
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "save_goals", "Save goals"),
         Binding("ctrl+o", "load_goals", "Load goals"),
     ]
@@ -113,25 +113,25 @@ class GoalsScreen(StepScreen):
                     tooltip = description(field)
                     if kind == "select":
                         widget: Any = Select([(c, c) for c in SELECT_CHOICES[field]], value=current_value(goals, field),
-                                             allow_blank=False, id=widget_id(field))
+                                             allow_blank=False, id=widget_id(field), compact=True)
                     elif kind == "switch":
                         widget = Switch(value=bool(current_value(goals, field)), id=widget_id(field))
                     else:
                         value = current_value(goals, field)
                         widget = Input("" if value is None else str(value), placeholder=PLACEHOLDERS.get(field, ""),
-                                       type="integer" if kind == "int" else "number", id=widget_id(field))
+                                       type="integer" if kind == "int" else "number", id=widget_id(field), compact=True)
                     widget.tooltip = tooltip
                     yield widget
                     yield Label("", classes="field-error", id=widget_id(field) + "-error")
             with Horizontal(classes="row"):
                 yield Label("Profile", classes="field-label")
-                yield Select([], prompt="probing…", id="profile", allow_blank=True)
+                yield Select([], prompt="probing…", id="profile", allow_blank=True, compact=True)
                 yield Label("", classes="field-error", id="profile-error")
             with Horizontal(classes="row", id="file-row"):
                 yield Label("Goals file", classes="field-label")
-                yield Input(self.st.goals_path, id="goals-path")
-                yield Button("Load", id="load-goals")
-                yield Button("Save", id="save-goals", variant="primary")
+                yield Input(self.st.goals_path, id="goals-path", compact=True)
+                yield Button("Load", id="load-goals", compact=True)
+                yield Button("Save", id="save-goals", variant="primary", compact=True)
         yield Notice(id="goals-notice")
         yield Static("", id="field-help")
 
@@ -215,8 +215,8 @@ class GoalsScreen(StepScreen):
         return path
 
     def action_save_goals(self) -> None:
-        from engines.atomic import write_text
         from advisor.tui.services import describe_error
+        from engines.atomic import write_text
 
         notice = self.query_one("#goals-notice", Notice)
         self.validate_form()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
@@ -20,8 +20,8 @@ def resource_rows(res: Any) -> list[tuple[str, str]]:
     rows = [
         ("CPU", str(res.cpu_model)),
         ("Cores", f"{res.physical_cores} physical, {res.logical_cores} logical"),
-        ("RAM", f"{bar(used / res.ram_total_bytes if res.ram_total_bytes else None, 16)} "
-                f"{fmt_bytes(res.ram_available_bytes)} free of {fmt_bytes(res.ram_total_bytes)}"),
+        ("RAM", (f"{bar(used / res.ram_total_bytes if res.ram_total_bytes else None, 16)} "
+                 f"{fmt_bytes(res.ram_available_bytes)} free of {fmt_bytes(res.ram_total_bytes)}")),
         ("Disk", f"{fmt_bytes(res.disk_free_bytes)} free at {res.disk_path}"),
         ("OS", str(res.os)),
         ("Python", str(res.python)),
@@ -49,7 +49,7 @@ def gpu_rows(res: Any) -> list[tuple[str, ...]]:
 class ResourcesScreen(StepScreen):
     STEP = "resources"
     CSS_PATH = "resources.tcss"
-    BINDINGS = [Binding("r", "refresh_probe", "Probe again")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("r", "refresh_probe", "Probe again")]
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll():

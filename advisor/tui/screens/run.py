@@ -4,11 +4,11 @@ box to try predictions (and search, for engines that support it)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Select, Static, Switch
@@ -29,24 +29,24 @@ def eta_seconds(done: int, total: int | None, started_at: float, done_at_start: 
 class RunScreen(StepScreen):
     STEP = "run"
     CSS_PATH = "run.tcss"
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "start", "Run"),
-        Binding("escape", "cancel", "Cancel"),
+        Binding("escape", "app.escape", "Cancel"),  # leaves a text box first, else cancels
     ]
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="run-body"):
             with Horizontal(classes="row"):
                 yield Label("Engine", classes="run-label")
-                yield Select([], prompt="engine", allow_blank=True, id="engine")
+                yield Select([], prompt="engine", allow_blank=True, id="engine", compact=True)
                 yield Label("Output", classes="run-label short")
-                yield Input("", id="out-dir", placeholder="folder for the artifact")
+                yield Input("", id="out-dir", placeholder="folder for the artifact", compact=True)
             with Horizontal(classes="row"):
                 yield Label("Resume", classes="run-label")
                 yield Switch(False, id="resume")
                 yield Label("Overwrite", classes="run-label short")
                 yield Switch(False, id="overwrite")
-                yield Button("Run (r)", id="start-run", variant="primary")
+                yield Button("Run (r)", id="start-run", variant="primary", compact=True)
             yield Static("", id="run-plan", classes="dim")
             yield ProgressBar(id="run-progress", show_eta=False)
             yield Static("", id="run-status")
@@ -54,8 +54,8 @@ class RunScreen(StepScreen):
             yield Static("–", id="artifact")
             yield Label("Try it", classes="section")
             with Horizontal(classes="row"):
-                yield Input("", placeholder="type a text and press Enter to predict", id="predict-input")
-                yield Input("", placeholder="search the stored texts", id="search-input")
+                yield Input("", placeholder="type a text and press Enter to predict", id="predict-input", compact=True)
+                yield Input("", placeholder="search the stored texts", id="search-input", compact=True)
             yield Static("", id="answer")
             yield DataTable(id="hits", cursor_type="row")
         yield Notice(id="run-notice")
@@ -66,8 +66,8 @@ class RunScreen(StepScreen):
         self.query_one("#hits", DataTable).add_columns("score", "label", "text")
         self.query_one("#hits").display = False
         self.query_one("#search-input").display = False
-        names = list(self.app.services.engine_names())  # type: ignore[attr-defined]
-        self.query_one("#engine", Select).set_options([(n, n) for n in names])
+        self._engines = list(self.app.services.engine_names())  # type: ignore[attr-defined]
+        self.query_one("#engine", Select).set_options([(n, n) for n in self._engines])
         super().on_mount()
 
     def _recommended(self) -> str | None:
@@ -138,6 +138,7 @@ class RunScreen(StepScreen):
     def show_answer(self, msg: Any) -> None:
         answer = self.query_one("#answer", Static)
         hits = self.query_one("#hits", DataTable)
+        self.call_after_refresh(self._show, hits if msg.kind == "search" and not msg.error else answer)
         if msg.error:
             answer.update(Content(f"error: {msg.error}"))
             return
@@ -154,17 +155,17 @@ class RunScreen(StepScreen):
         detail = "  ".join(f"{k} {v:.2f}" for k, v in top)
         answer.update(Content(f"“{shorten(msg.query, 50)}” → {pred.labels[0]}    {detail}"))
 
+    def _show(self, widget: Any) -> None:
+        self.query_one("#run-body").scroll_to_widget(widget, animate=False)
+
     def sync(self, what: str) -> None:
         if what not in ("run", "advice", "bench"):
             return
         st = self.st
         select = self.query_one("#engine", Select)
         rec = self._recommended()
-        if what in ("advice", "bench") and rec and not st.run_running:
-            try:
-                select.value = rec
-            except Exception:  # noqa: BLE001 - an engine the registry does not list
-                pass
+        if what in ("advice", "bench") and rec in self._engines and not st.run_running:
+            select.value = rec
         self._describe()
         button = self.query_one("#start-run", Button)
         button.disabled = st.run_running
@@ -175,7 +176,7 @@ class RunScreen(StepScreen):
             self._phase = None
             self.query_one("#run-progress", ProgressBar).update(total=None, progress=0)
             self.query_one("#run-status", Static).update(Content(f"starting {st.run_engine}…"))
-            notice.show("Training… Escape cancels (the checkpoint is kept: turn Resume on and press r to continue).")
+            notice.show("Training… Esc cancels; fine-tuning keeps a checkpoint (Resume on, then r, continues it).")
         elif st.run_error:
             notice.show(st.run_error, error=True)
         else:
