@@ -169,6 +169,23 @@ def quality_forecast(m: ApproachMeasurement, bench: BenchResult, n_target: int, 
             "measured": res.measured, "projection": res.projection}
 
 
+def fit_time_at(m: ApproachMeasurement, n_target: int) -> float | None:
+    """Fit seconds at ``n_target`` from the measured points: t = a + b·n with a, b ≥ 0
+    (non-negative least squares over every measured fit), so a fixed cost measured at small
+    n is not multiplied by n_target / n. One size only: linear from the mean there."""
+    from scipy.optimize import nnls
+
+    pts = [(p.n_train, p.fit_s) for p in m.points if p.usable and p.fit_s is not None]
+    if not pts:
+        return None
+    ns = np.asarray([n for n, _ in pts], dtype=float)
+    ts = np.asarray([t for _, t in pts], dtype=float)
+    if len(set(ns.tolist())) < 2:
+        return float(ts.mean() * n_target / ns.mean())
+    (a, b), _ = nnls(np.column_stack([np.ones_like(ns), ns]), ts)
+    return float(a + b * n_target)
+
+
 def time_forecast(m: ApproachMeasurement, n_target: int, config: Any,
                   embed_rate: float | None = None) -> tuple[dict[str, Any], list[str]]:
     """Full-run wall time and peak memory on this machine, from measured throughput."""
@@ -202,15 +219,16 @@ def time_forecast(m: ApproachMeasurement, n_target: int, config: Any,
     elif m.approach == "embedding":
         rate = m.prepare_texts_per_s or m.infer_texts_per_s
         if rate:
-            head = (m.fit_s_at_max or 0.0) * (n_target / m.n_max) if m.n_max else 0.0
+            head = fit_time_at(m, n_target) or 0.0
             total = n_target / rate + head + load
             out.update(train_time_s=total, train_time_low_s=total * 0.8, train_time_high_s=total * 1.25)
-            notes.append(f"embed {n_target} texts at {rate:.0f} texts/s measured + head fit scaled linearly")
+            notes.append(f"embed {n_target} texts at {rate:.0f} texts/s measured + head fit "
+                         "(fixed + per-row cost fitted over the measured sizes)")
     else:
-        if m.fit_s_at_max is not None and m.n_max:
-            total = m.fit_s_at_max * n_target / m.n_max
+        total = fit_time_at(m, n_target)
+        if total is not None:
             out.update(train_time_s=total, train_time_low_s=total * 0.6, train_time_high_s=total * 1.6)
-            notes.append("fit time scaled linearly in rows from the largest measured fit (±60 %)")
+            notes.append("fit time = fixed + per-row cost fitted over the measured sizes (±60 %)")
     return out, notes
 
 
@@ -235,7 +253,7 @@ def hardware_forecast(m: ApproachMeasurement, hw: HardwareProfile, shape: ModelS
                      if m.approach == "finetune" else "memory: fp32 weights + adapters' grads/AdamW + activations")
     else:  # embedding: embed the training texts, head fit on CPU as measured here
         batches = math.ceil(n_target / infer_batch)
-        head = (m.fit_s_at_max or 0.0) * (n_target / m.n_max) if m.n_max else 0.0
+        head = fit_time_at(m, n_target) or 0.0
         train_s = 2 * p * tokens * n_target / eff + batches * GPU_BATCH_OVERHEAD_MS / 1000 + head
         mem = training_memory_bytes(shape, "embedding", infer_batch, seq)
         notes.append("head fit assumed to take as long as on this machine (CPU)")

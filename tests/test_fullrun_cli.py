@@ -179,7 +179,7 @@ def test_bad_set_value_is_one_line(tmp_path, data_csv, capsys):
 def test_interrupted_run_keeps_checkpoint_and_resume_continues(tmp_path, data_csv, monkeypatch):
     """A resumable engine (a stand-in) gets ``<out>.work``; a cancelled fit writes no artifact and
     keeps the checkpoint; ``resume=True`` continues from it and the folder is cleaned up."""
-    import advisor.fullrun as fullrun
+    from advisor import fullrun
     from engines.errors import Cancelled
     from engines.tfidf import TfidfEngine
 

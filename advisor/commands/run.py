@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import signal
 import sys
 import threading
@@ -117,12 +118,20 @@ class ProgressBar:
             self.close()
             self._phase = event.phase
             self._bar = tqdm(total=event.total, desc=event.phase, unit=event.unit.rstrip("s") or "it",
-                             file=sys.stderr, disable=not self.enabled if self.enabled is not None else None,
-                             dynamic_ncols=True, leave=False)
+                             file=sys.stderr, disable=not self._enabled(),
+                             ncols=shutil.get_terminal_size((100, 24)).columns, leave=False)
         self._bar.n = event.done
         if event.message:
             self._bar.set_postfix_str(event.message, refresh=False)
         self._bar.refresh()
+
+    def _enabled(self) -> bool:
+        if self.enabled is not None:
+            return self.enabled
+        try:  # a bar on a terminal; none in logs and pipes
+            return sys.stderr.isatty()
+        except (AttributeError, ValueError):
+            return False
 
     def close(self) -> None:
         if self._bar is not None:
