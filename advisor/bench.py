@@ -168,26 +168,6 @@ def _bootstrap_ci(preds: list[list[int]], y_true: np.ndarray, n_classes: int, *,
     return (float(a[0]), float(a[1])), (float(f[0]), float(f[1]))
 
 
-def _evaluate(engine: Any, test: Examples) -> Any:
-    """Score ``engine`` on the test part.
-
-    The embedding engine's ``predict`` re-encodes on purpose (it is the honest speed path,
-    measured separately); for scoring curve points the vectors ``prepare`` cached are the
-    same, so when the engine exposes that cache and a logistic head we score from it
-    instead of re-embedding the test part at every point.
-    """
-    cache = getattr(engine, "_cache", None)
-    clf = getattr(engine, "_clf", None)
-    if isinstance(cache, dict) and clf is not None and hasattr(clf, "predict_proba") \
-            and all(t in cache for t in test.texts):
-        from engines.linear_head import predictions_from_proba
-        from engines.metrics import score
-
-        X = np.stack([cache[t] for t in test.texts])
-        return score(test, predictions_from_proba(clf.classes_, clf.predict_proba(X)))
-    return engine.evaluate(test)
-
-
 class _Clock:
     def __init__(self, budget_s: float) -> None:
         self.t0 = time.perf_counter()
@@ -328,7 +308,7 @@ class _Runner:
                       f"{report.steps} steps; throughput only, not a curve point", len(train), len(train), point=point)
             return point, report
         self.emit(name, "eval", f"scoring on {len(self.test)} held-out rows")
-        ev = _evaluate(eng, self.test)
+        ev = eng.evaluate(self.test)
         y_pred = [self.class_id.get(y, -1) for y in ev.y_pred] if ev.y_pred else None
         if y_pred is not None and min(y_pred, default=0) < 0:  # a label the sample never had
             y_pred = [p if p >= 0 else len(self.classes) for p in y_pred]

@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 from engines.atomic import write_json
 from engines.base import (
     Engine,
+    EvalReport,
     Examples,
     FitReport,
     Predictions,
@@ -289,14 +290,31 @@ class EmbeddingEngine(Engine):
             raise DataError("embedding: predict called before fit/load")
 
     def predict(self, texts: Sequence[str]) -> Predictions:
-        from engines.linear_head import predictions_from_proba
-        from engines.store import knn_vote
-
+        """Encode ``texts`` (never from the cache: this is the path speed is measured on) and label them."""
         self._require_fitted()
         texts = list(texts)
         if not texts:
             return Predictions(labels=[], classes=list(self._classes), scores=[])
-        X = self.encode(texts)
+        return self._predict_vectors(self.encode(texts))
+
+    def evaluate(self, test: TaskData) -> EvalReport:
+        """Held-out scores. Vectors ``prepare``/``fit`` already computed for these texts are reused
+        (the encoder is frozen, so they are the very vectors ``predict`` would compute)."""
+        import numpy as np
+
+        from engines.metrics import score
+
+        self._require_fitted()
+        texts = list(test.texts)
+        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        fresh = dict(zip(missing, self.encode(missing))) if missing else {}
+        X = np.stack([self._cache[t] if t in self._cache else fresh[t] for t in texts])
+        return score(test, self._predict_vectors(X))
+
+    def _predict_vectors(self, X: Any) -> Predictions:
+        from engines.linear_head import predictions_from_proba
+        from engines.store import knn_vote
+
         if self.config.head == "logreg":
             return predictions_from_proba(self._clf.classes_, self._clf.predict_proba(X))
         hits = self._get_store().search_many(X, self.config.knn_k)

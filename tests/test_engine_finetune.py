@@ -360,7 +360,7 @@ def test_resume_without_checkpoint_starts_over_and_corrupt_one_is_refused(tmp_pa
 # ---------------------------------------------------------------------- budget, OOM
 def test_budget_stops_cleanly_and_reports_progress(data):
     train, test = data
-    engine = FinetuneEngine({**TINY, "min_steps": 100_000})
+    engine = FinetuneEngine({**TINY, "min_steps": 100_000, "early_stopping_patience": 0})
     engine.prepare(train.texts)
     FinetuneEngine({**TINY, "max_steps": 1}).fit(train)  # warm imports
     report = engine.fit(train, budget_s=2.0)
