@@ -190,6 +190,9 @@ def _label_flip(winner: Any, other: Any, n_target: int, *, want: str) -> int | N
     pw, po = _get(winner, "projection") or [], _get(other, "projection") or []
     if not pw or not po:
         return None
+    # A flat fallback is no curve: it cannot support a claim about where two curves cross.
+    if any(str(_get(f, "method") or "").startswith(("flat", "none")) for f in (winner, other)):
+        return None
     lo = max(pw[0][0], po[0][0])
     hi = min(pw[-1][0], po[-1][0])
     if hi <= lo:

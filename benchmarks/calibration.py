@@ -55,6 +55,7 @@ TASKS: dict[str, Task] = {
         Task("rt-1000", "demo:rotten-tomatoes", 1000, 1000),
         Task("rt-3000", "demo:rotten-tomatoes", 3000, 1000),
         Task("rt-6000", "demo:rotten-tomatoes", 6000, 1000),
+        Task("rt-10000", "demo:rotten-tomatoes", 10000, 1000),
         Task("bbc-1000", "demo:bbc-news", 1000, 1000),
         Task("bbc-business-vs-politics-500", "demo:bbc-news", 500, 400, ("business", "politics")),
         Task("bbc-tech-vs-entertainment-400", "demo:bbc-news", 400, 350, ("tech", "entertainment")),
@@ -129,9 +130,10 @@ def run_task(task: Task, budgets: list[str], engines: list[str], profile: str, s
     from advisor.goals import Goals, Weights
     from advisor.data import write_examples
     from advisor.recommend import recommend
+    from engines.artifacts import read_manifest
 
     train, test = task_split(task, seed)
-    tdir = workdir / task.name
+    tdir = workdir / f"{task.name}-{profile}-seed{seed}"
     tdir.mkdir(parents=True, exist_ok=True)
     train_csv, test_csv = tdir / "train.csv", tdir / "test.csv"
     write_examples(train, train_csv)
@@ -140,18 +142,23 @@ def run_task(task: Task, budgets: list[str], engines: list[str], profile: str, s
     # Full runs of every approach on the same training split, scored on the test split.
     actual: dict[str, dict] = {}
     for engine in engines:
-        log(f"[{task.name}] full run: {engine}")
-        spec = RunSpec(engine=engine, profile=profile, data=str(train_csv),
-                       train_file=str(train_csv), test_file=str(test_csv), split_seed=seed)
-        t0 = time.perf_counter()
-        manifest = full_run(spec, tdir / f"artifact-{engine}", overwrite=True)
-        wall = time.perf_counter() - t0
+        artifact = tdir / f"artifact-{engine}"
+        if (artifact / "manifest.json").exists():  # same split, same profile: reuse the full run
+            log(f"[{task.name}] full run: {engine} (reusing {artifact})")
+            manifest, wall = read_manifest(artifact), None
+        else:
+            log(f"[{task.name}] full run: {engine}")
+            spec = RunSpec(engine=engine, profile=profile, data=str(train_csv),
+                           train_file=str(train_csv), test_file=str(test_csv), split_seed=seed)
+            t0 = time.perf_counter()
+            manifest = full_run(spec, artifact, overwrite=True)
+            wall = time.perf_counter() - t0
         actual[engine] = {
             "accuracy": manifest.metrics.accuracy,
             "macro_f1": manifest.metrics.macro_f1,
             "train_s": manifest.fit.wall_s,
             "wall_s": wall,
-            "correct": _correct_on(tdir / f"artifact-{engine}", test),
+            "correct": _correct_on(artifact, test),
         }
         log(f"[{task.name}]   {engine}: accuracy {manifest.metrics.accuracy:.3f}, fit {manifest.fit.wall_s:.0f} s")
 
