@@ -48,6 +48,7 @@ tui: $(STAMP)
 	$(BIN)/tune-or-embed tui --data demo:rotten-tomatoes
 
 lint: $(STAMP)
+	$(BIN)/python -m ruff --version >/dev/null 2>&1 || $(PY) -m pip install -q 'ruff>=0.5'
 	$(BIN)/ruff check advisor engines tests benchmarks
 
 clean:

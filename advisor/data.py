@@ -10,8 +10,8 @@ Readers live in ``advisor.readers``, sampling in ``advisor.sampling`` (re-export
 from __future__ import annotations
 
 import hashlib
-from dataclasses import replace
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 

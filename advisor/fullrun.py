@@ -7,7 +7,6 @@ measure its speed, and write an artifact folder with its manifest.
 
 from __future__ import annotations
 
-import json
 import shutil
 import threading
 import time
@@ -73,20 +72,6 @@ def load_spec(obj: dict[str, Any]) -> RunSpec:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ()))
         raise ConfigError(f"invalid run spec{f' at {where}' if where else ''}: {first.get('msg', 'invalid')}") from None
-
-
-def load_plan(path: str | Path) -> RunSpec:
-    """The RunSpec inside a plan file (a JSON object with a "run" key)."""
-    path = Path(path)
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"plan file not found: {path}") from None
-    except (UnicodeDecodeError, ValueError):
-        raise ConfigError(f"plan file {path} is not valid JSON") from None
-    if not isinstance(raw, dict) or not isinstance(raw.get("run"), dict):
-        raise ConfigError(f"plan file {path} has no \"run\" object (write one with `tune-or-embed advise`)")
-    return load_spec(raw["run"])
 
 
 def held_out_rows(n: int, n_classes: int, test_size: float) -> int:

@@ -76,6 +76,8 @@ def load_plan(path: str | Path) -> Plan:
         raise ConfigError(f"plan file not found: {path}") from None
     except (UnicodeDecodeError, ValueError):
         raise ConfigError(f"plan file {path} is not valid JSON") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("run"), dict):
+        raise ConfigError(f"plan file {path} has no \"run\" object (write one with `tune-or-embed advise`)")
     try:
         return Plan.model_validate(raw)
     except ValidationError as exc:

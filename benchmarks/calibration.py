@@ -126,9 +126,9 @@ def _agreement(choice: str | None, actual: dict[str, dict], key: str) -> dict:
 def run_task(task: Task, budgets: list[str], engines: list[str], profile: str, seed: int,
              workdir: Path, log) -> list[dict]:
     from advisor.advise import advise
+    from advisor.data import write_examples
     from advisor.fullrun import RunSpec, full_run
     from advisor.goals import Goals, Weights
-    from advisor.data import write_examples
     from advisor.recommend import recommend
     from engines.artifacts import read_manifest
 
@@ -157,7 +157,7 @@ def run_task(task: Task, budgets: list[str], engines: list[str], profile: str, s
             "accuracy": manifest.metrics.accuracy,
             "macro_f1": manifest.metrics.macro_f1,
             "train_s": manifest.fit.wall_s,
-            "wall_s": wall,
+            "wall_s": wall if wall is not None else sum(manifest.timings.values()) or None,
             "correct": _correct_on(artifact, test),
         }
         log(f"[{task.name}]   {engine}: accuracy {manifest.metrics.accuracy:.3f}, fit {manifest.fit.wall_s:.0f} s")
@@ -188,9 +188,12 @@ def run_task(task: Task, budgets: list[str], engines: list[str], profile: str, s
                     time_ratio=(f.train_time_s / a["train_s"]) if f.train_time_s and a["train_s"] else None,
                 )
             per_engine[engine] = entry
+        full_s = sum(actual[e]["wall_s"] or 0.0 for e in engines if e in ("embedding", "finetune", "lora"))
         rows.append({
             "task": task.name, "data": task.data, "n_train": task.n_train, "n_test": task.n_test,
             "budget": budget, "advise_s": advise_s, "profile": profile,
+            "transformer_full_runs_s": full_s or None,
+            "advise_over_full_runs": (advise_s / full_s) if full_s else None,
             "engines": per_engine,
             "choice": rec.choice, "too_close": rec.too_close, "confidence": rec.confidence,
             "decision_default": _agreement(rec.choice, actual, "accuracy") | {"too_close": rec.too_close},
@@ -282,6 +285,16 @@ def render_markdown(doc: dict) -> str:
                 )
             else:
                 lines.append(f"| {r['task']} | {r['budget']} | {eng} | no forecast | {100 * e['actual']:.1f} | | | | |")
+    lines += [
+        "",
+        "## Cost of advice",
+        "",
+        "| task | budget | advise wall s | transformer full runs wall s | advise / full runs |",
+        "|---|---|---|---|---|",
+    ]
+    for r in doc["rows"]:
+        lines.append(f"| {r['task']} | {r['budget']} | {r['advise_s']:.0f} | "
+                     f"{_fmt(r.get('transformer_full_runs_s'), '{:.0f}')} | {_fmt(r.get('advise_over_full_runs'), '{:.1%}')} |")
     lines += [
         "",
         "## Decisions",

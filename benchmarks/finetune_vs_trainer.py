@@ -62,8 +62,13 @@ def run_ours(texts, labels, args) -> tuple[float, float, int]:
 def run_trainer(texts, labels, args, group_by_length: bool, steps: int) -> float:
     """Examples/s of ``Trainer.train()`` (its whole call) for ``steps`` optimizer steps."""
     import torch
-    from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,
-                              Trainer, TrainingArguments)
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        DataCollatorWithPadding,
+        Trainer,
+        TrainingArguments,
+    )
     from transformers.utils import logging as hf_logging
 
     from engines.models import resolve_model

@@ -64,7 +64,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(dir=args.tmp, prefix="toe-sample-memory-") as tmp:
         path = Path(tmp) / "big.csv"
         t0 = time.perf_counter()
-        rows = write_csv(path, int(args.gb * 1e9))
+        write_csv(path, int(args.gb * 1e9))
         write_s = time.perf_counter() - t0
         env = dict(os.environ, PYTHONPATH=str(repo), HF_HUB_OFFLINE="1")
         t0 = time.perf_counter()

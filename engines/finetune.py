@@ -30,8 +30,7 @@ from typing import Any, ClassVar
 
 from engines import checkpoint as ckpt
 from engines.atomic import staged_dir, write_json
-from engines.base import (Engine, Examples, FitReport, Predictions, ProgressEvent, ProgressFn,
-                          no_progress)
+from engines.base import Engine, Examples, FitReport, Predictions, ProgressEvent, ProgressFn, no_progress
 from engines.config import FinetuneConfig
 from engines.errors import ArtifactError, ConfigError, DataError, ModelNotFoundError, ResourceError
 

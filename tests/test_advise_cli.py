@@ -44,10 +44,9 @@ def test_advise_json_plan_and_report(tiny_csv, tmp_path, capsys):
     assert advice["n_target"] == 400 - 80  # all rows minus the full run's held-out share
     assert advice["bench"]["test_size"] == 80
     # The plan is what `tune-or-embed run` reads.
-    from advisor.fullrun import load_plan as load_run_spec
     from advisor.plan import load_plan
 
-    spec = load_run_spec(plan)
+    spec = load_plan(plan).run
     assert spec.engine == rec["choice"] and spec.profile == "tiny" and spec.data == str(tiny_csv)
     assert spec.labelled_size == 320 and spec.test_size == 80
     assert load_plan(plan).data_fingerprint == advice["data"]["fingerprint"]

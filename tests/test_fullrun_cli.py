@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from advisor.cli import main
-from advisor.fullrun import RunSpec, full_run, held_out_rows, load_plan
+from advisor.fullrun import RunSpec, full_run, held_out_rows
+from advisor.plan import load_plan
 from engines.artifacts import load_artifact
 from engines.errors import ArtifactError, ConfigError
 

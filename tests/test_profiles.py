@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from advisor.probe import GpuInfo, Resources
 from advisor.profiles import Profile, engine_config, list_profiles, load_profile, profiles_dir
@@ -107,7 +108,7 @@ def test_engine_config():
 
 def test_profile_is_frozen_and_defaults_validate():
     p = Profile()
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         p.name = "x"  # type: ignore[misc]
     assert profiles_dir().name in ("profiles", "_profiles")
 

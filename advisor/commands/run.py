@@ -72,11 +72,12 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
 
 def spec_from_args(args: argparse.Namespace):
     """The RunSpec from a plan file and/or the command-line options (options win)."""
-    from advisor.fullrun import RunSpec, load_plan, load_spec
+    from advisor.fullrun import RunSpec, load_spec
+    from advisor.plan import load_plan
 
     base: dict[str, Any] = {}
     if args.plan:
-        base = load_plan(args.plan).model_dump(exclude_unset=True)
+        base = load_plan(args.plan).run.model_dump(exclude_unset=True)
     elif not args.engine:
         raise ConfigError("give --engine NAME (and --data FILE), or a plan file")
     overrides = {

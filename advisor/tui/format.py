@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import math
 
+from advisor.output import human_bytes
+
 
 def fmt_bytes(n: float | None) -> str:
-    """Human size in binary units: 1.5 GiB."""
-    if n is None:
-        return "–"
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(value) < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TiB"  # pragma: no cover
+    """Human size in binary units: 1.5 GiB ('–' when unknown)."""
+    return "–" if n is None else human_bytes(n)
 
 
 def fmt_pct(x: float | None, digits: int = 1) -> str:
