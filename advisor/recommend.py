@@ -249,13 +249,18 @@ def recommend(goals: Any, resources: Any, measurements: Mapping[str, Any], forec
     best = max(scores, key=lambda n: scores[n])
     cheaper = lambda n: _cost(feasible[n], goals)
     # Ties: a cheaper option whose metric ties with the best by the interval rule wins.
+    # When nothing but the metric is weighted, cost cannot break a tie: the higher forecast
+    # stays the choice, still reported as too close to call.
     winner = best
     tied = [n for n in feasible if n != best and cheaper(n) < cheaper(best) and _tie(feasible[n], feasible[best])]
     too_close = bool(tied)
-    if tied:
-        winner = min(tied, key=cheaper)
-    rest = sorted((n for n in feasible if n != winner), key=lambda n: -scores[n])
-    runner = best if too_close else (rest[0] if rest else None)
+    cost_matters = weights["training_time"] + weights["latency"] + weights["cost"] > 0
+    rest = sorted((n for n in feasible if n != best), key=lambda n: -scores[n])
+    runner = rest[0] if rest else None
+    if tied and cost_matters:
+        winner, runner = min(tied, key=cheaper), best
+    elif tied:
+        runner = min(tied, key=cheaper)
     wf = feasible[winner]
 
     # Confidence
@@ -302,7 +307,9 @@ def _reasons(winner: str, runner: str | None, feasible: Mapping[str, Any], goals
                 f"[{_pct(_get(wf, 'low'))}–{_pct(_get(wf, 'high'))}] vs {rl} {_pct(_get(rf, 'value'))} "
                 f"[{_pct(_get(rf, 'low'))}–{_pct(_get(rf, 'high'))}]")
     if too_close:
-        acc_text += f": a {abs(dv) * 100:.1f}-point gap is inside the intervals' overlap, so it is a tie and the cheaper option wins"
+        acc_text += (f": a {abs(dv) * 100:.1f}-point gap is inside the intervals' overlap, so it is a tie"
+                     + (" and the cheaper option wins" if dv <= 0 else "; only accuracy is weighted, so the higher "
+                        "forecast stays the choice"))
     out.append(Reason(text=acc_text, weight=weights["accuracy"],
                       numbers={"winner": _get(wf, "value"), "runner_up": _get(rf, "value"), "lead": dv}))
     tw, tr = _get(wf, "train_time_s"), _get(rf, "train_time_s")

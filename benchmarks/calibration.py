@@ -58,7 +58,7 @@ TASKS: dict[str, Task] = {
         Task("rt-10000", "demo:rotten-tomatoes", 10000, 1000),
         Task("bbc-1000", "demo:bbc-news", 1000, 1000),
         Task("bbc-business-vs-politics-500", "demo:bbc-news", 500, 400, ("business", "politics")),
-        Task("bbc-tech-vs-entertainment-400", "demo:bbc-news", 400, 350, ("tech", "entertainment")),
+        Task("bbc-tech-vs-entertainment-400", "demo:bbc-news", 400, 300, ("tech", "entertainment")),
         Task("synthetic-200", "synthetic", 200, 100),  # CI smoke test (tiny profile)
     ]
 }
@@ -95,7 +95,7 @@ def task_split(task: Task, seed: int) -> tuple[Examples, Examples]:
             keep = [i for i, y in enumerate(examples.labels) if y in task.classes]
             examples = examples.subset(keep)
     if len(examples) < task.n_train + task.n_test:
-        raise SystemExit(f"{task.name}: needs {task.n_train + task.n_test} rows, data has {len(examples)}")
+        raise ValueError(f"{task.name}: needs {task.n_train + task.n_test} rows, data has {len(examples)}")
     train_pool, test = stratified_split(examples, test_size=task.n_test, seed=seed)
     train = stratified_subsample(train_pool, task.n_train, seed=seed)
     return train, test
@@ -370,12 +370,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{time.strftime('%H:%M:%S')} {msg}", file=sys.stderr, flush=True)
 
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="toe-calibration-"))
+    failed: list[str] = []
     for name in tasks:
         todo = [b for b in budgets if (name, b) not in done]
         if not todo:
             log(f"[{name}] already in {out_json}; skipping (use --fresh to redo)")
             continue
-        rows = run_task(TASKS[name], todo, engines, args.profile, args.seed, workdir, log)
+        try:
+            rows = run_task(TASKS[name], todo, engines, args.profile, args.seed, workdir, log)
+        except Exception as exc:  # one broken task must not lose the others
+            log(f"[{name}] FAILED: {type(exc).__name__}: {exc}")
+            failed.append(name)
+            continue
         doc["rows"] = [r for r in doc["rows"] if (r["task"], r["budget"]) not in {(x["task"], x["budget"]) for x in rows}]
         doc["rows"].extend(rows)
         doc["summary"] = summarise(doc["rows"])
@@ -387,7 +393,9 @@ def main(argv: list[str] | None = None) -> int:
         write_json(out_json, doc)
         write_text(out_md, render_markdown(doc))
         print(render_markdown(doc))
-    return 0
+    if failed:
+        log(f"failed tasks: {', '.join(failed)}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -83,7 +83,11 @@ class FinetuneConfig(TransformerConfig):
     lora_alpha: int = Field(16, ge=1, description="LoRA alpha.")
     lora_dropout: float = Field(0.1, ge=0, lt=1, description="LoRA dropout.")
     lora_targets: tuple[str, ...] = Field(("query", "value"), description="Modules that get adapters.")
-    learning_rate_lora: float = Field(5e-4, gt=0, description="Peak learning rate in LoRA mode.")
+    learning_rate_lora: float = Field(
+        2e-3, gt=0,
+        description="Peak learning rate in LoRA mode (adapters need a higher rate: at 5e-4 and 150 steps "
+        "MiniLM-L6 stayed at the majority class on 1,000 Rotten Tomatoes rows; 2e-3 reached 74.5 %).",
+    )
 
 
 CONFIG_FOR_ENGINE: dict[str, type[_Config]] = {
