@@ -12,7 +12,8 @@ With ≥ 3 sizes the fit is chosen by its error on the largest size when fitted 
 others (leave-last-size-out); fewer sizes, a non-monotone curve or a failed fit give a
 flat forecast, flagged. The interval is a bootstrap over seeds and over test examples
 (the same resampled test rows for every point: they share one test set), refitting each
-time, widened by the spread between viable candidates and by the held-out fit error.
+time, widened by the spread between viable candidates and by the held-out fit error
+scaled by how far the forecast extrapolates compared with the held-back step.
 Forecasts are capped at 1.0 and at ``MAX_EXTRAPOLATION`` × the largest measured size.
 
 Only numpy here: this module is imported by the CLI at start-up.
@@ -28,6 +29,7 @@ import numpy as np
 
 B_GRID: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7)
 MAX_EXTRAPOLATION = 8.0
+LONG_REACH = 2.0  # beyond this × the largest measured size, prefer a saturating fit
 # Flat fallback from one measured size: the upper end of the interval assumes at most
 # this gain per doubling of the labels. A generic prior (not from this data), printed as such.
 PRIOR_GAIN_PER_DOUBLING = 0.03
@@ -206,6 +208,11 @@ def fit_learning_curve(
             reasons.append("the fits could not be checked on a held-back size")
         else:
             chosen = min(scored, key=lambda k: scored[k])
+            # Far beyond the data, an unbounded log-linear curve overshoots where real curves
+            # bend: past LONG_REACH× prefer the saturating power law when it fits about as well.
+            if (chosen == "log-linear" and factor > LONG_REACH and "power-law" in scored
+                    and scored["power-law"] <= scored[chosen] + noise):
+                chosen = "power-law"
             # A fit worse on the held-back size than simply carrying the previous size forward is no fit.
             flat_err = abs(y_arr[-2] - y_arr[-1])
             if scored[chosen] > flat_err + noise:
@@ -279,7 +286,16 @@ def fit_learning_curve(
         others = [c for k, c in candidates.items() if k != "flat"]
         lo, hi = min([lo, *others]), max([hi, *others])
         if factor > 1 and hold_err is not None:
-            lo, hi = lo - hold_err, hi + hold_err
+            # The held-back error was made extrapolating one step (n[-2] → n[-1]); the forecast
+            # extrapolates log(n_eval / n_max). Misfit grows with that distance: scale by the ratio.
+            step = math.log(n_arr[-1] / n_arr[-2])
+            reach = math.log(n_eval / n_max)
+            widen_by = hold_err * max(1.0, reach / step) if step > 0 else hold_err
+            lo, hi = lo - widen_by, hi + widen_by
+        if factor > 1:
+            # Learning curves can flatten right after the last measured size: the lower end
+            # reaches down to what was measured there (less its noise).
+            lo = min(lo, y_arr[-1] - 2 * noise)
     if factor > MAX_EXTRAPOLATION:
         widen = math.sqrt(factor / MAX_EXTRAPOLATION)
         lo, hi = value - (value - lo) * widen, value + (hi - value) * widen

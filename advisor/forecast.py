@@ -300,9 +300,49 @@ def forecast_all(bench: BenchResult, *, n_target: int, metric: str = "accuracy",
         shape = model_shape(min(models))
     emb = bench.measurements.get("embedding")
     embed_rate = (emb.prepare_texts_per_s or emb.infer_texts_per_s) if emb else None
-    return {
+    out = {
         name: forecast_approach(m, bench, n_target=n_target, metric=metric, config=configs.get(name),
                                 shape=shape, hardware=hardware, predictions_per_day=predictions_per_day,
                                 embed_rate=embed_rate)
         for name, m in bench.measurements.items()
     }
+    for name in ("finetune", "lora"):
+        if name in out and "embedding" in out:
+            out[name] = borrow_gain(out[name], out["embedding"])
+    return out
+
+
+def _at(projection: list[tuple[float, float]], n: float) -> float:
+    ns = np.log([p[0] for p in projection])
+    return float(np.interp(math.log(n), ns, [p[1] for p in projection]))
+
+
+def borrow_gain(f: Forecast, donor: Forecast) -> Forecast:
+    """A fine-tune forecast measured at one size is flat: it assumes more labels add nothing,
+    and on every curve measured so far they do. When the frozen-embedding curve on the *same
+    data and encoder* was fitted, borrow its gain from the fine-tune's largest measured size
+    to the target: the point forecast becomes measured + that gain, the upper end measured +
+    twice it, the lower end stays where the flat forecast put it. Still flagged, and said so."""
+    if (f.value is None or not f.method.startswith("flat") or not f.n_max_measured
+            or f.n_target <= f.n_max_measured or donor.value is None
+            or donor.method.startswith(("flat", "none")) or len(donor.projection) < 2):
+        return f
+    top = donor.projection[-1][0]
+    n_eval = min(float(f.n_target), top)
+    if n_eval <= f.n_max_measured:
+        return f
+    gain = _at(donor.projection, n_eval) - _at(donor.projection, f.n_max_measured)
+    if gain <= 0:
+        return f
+    base = f.value
+    shifted = [(n, min(1.0, base + _at(donor.projection, n) - _at(donor.projection, f.n_max_measured)))
+               for n, _ in donor.projection if n >= f.n_max_measured]
+    reason = (f"gain from {f.n_max_measured:,} to {int(n_eval):,} labels borrowed from the frozen-embedding "
+              f"curve on the same data (+{gain * 100:.1f} points; upper end assumes twice that)")
+    return f.model_copy(update={
+        "value": min(1.0, base + gain),
+        "high": min(1.0, max(f.high or base, base + 2 * gain)),
+        "method": "flat + embedding gain",
+        "flag_reason": "; ".join(r for r in (f.flag_reason, reason) if r),
+        "curve": [*[c for c in f.curve if c[0] <= f.n_max_measured], *shifted],
+    })

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -89,3 +91,23 @@ def test_hardware_what_if_scales_by_flops():
     assert any("TFLOPS" in a for a in t4.assumptions)
     with pytest.raises(ConfigError):
         get_hardware("abacus")
+
+
+def test_flat_fine_tune_forecast_borrows_the_embedding_curve_gain():
+    from advisor.forecast import Forecast, borrow_gain
+
+    proj = [(n, 0.60 + 0.02 * math.log(n)) for n in (100, 200, 400, 800, 1600, 3200, 6400)]
+    emb = Forecast(approach="embedding", n_target=3200, metric="accuracy", value=proj[5][1], low=0.7, high=0.8,
+                   method="log-linear", projection=proj)
+    ft = Forecast(approach="finetune", n_target=3200, metric="accuracy", value=0.75, low=0.72, high=0.78,
+                  method="flat-fallback", flagged=True, flag_reason="only 1 training size(s) measured",
+                  n_max_measured=800)
+    out = borrow_gain(ft, emb)
+    gain = 0.02 * math.log(3200 / 800)
+    assert out.value == pytest.approx(0.75 + gain)
+    assert out.high == pytest.approx(0.75 + 2 * gain) and out.low == 0.72
+    assert out.flagged and "borrowed" in out.flag_reason and out.method.startswith("flat")
+    # Nothing to borrow from a flat donor, or when the target is within the measured range.
+    assert borrow_gain(ft, emb.model_copy(update={"method": "flat-fallback"})) == ft
+    within = ft.model_copy(update={"n_target": 800})
+    assert borrow_gain(within, emb) == within
