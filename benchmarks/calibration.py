@@ -123,13 +123,51 @@ def _agreement(choice: str | None, actual: dict[str, dict], key: str) -> dict:
     return {"best": best, "agrees": tied, "exact": False}
 
 
-def run_task(task: Task, budgets: list[str], engines: list[str], profile: str, seed: int,
-             workdir: Path, log) -> list[dict]:
-    from advisor.advise import advise
+def _ci(correct: list[bool], seed: int = 0) -> tuple[float, float]:
+    a = np.asarray(correct, dtype=float)
+    idx = np.random.default_rng(seed).integers(0, len(a), size=(2000, len(a)))
+    lo, hi = np.quantile(a[idx].mean(axis=1), [0.025, 0.975])
+    return float(lo), float(hi)
+
+
+def oracle_choice(goals, actual: dict[str, dict], n_target: int) -> str | None:
+    """The best actual under ``goals``: the advisor's own decision rule applied to what the full
+    runs really gave (accuracy with its test-set interval, training time, latency), i.e. the
+    call a perfect forecaster would make."""
+    from advisor.forecast import Forecast
+    from advisor.probe import probe
+    from advisor.recommend import recommend
+
+    perfect = {}
+    for engine, a in actual.items():
+        lo, hi = _ci(a["correct"])
+        perfect[engine] = Forecast(approach=engine, n_target=n_target, metric="accuracy", value=a["accuracy"],
+                                   low=lo, high=hi, method="actual", train_time_s=a["train_s"],
+                                   infer_ms_per_text=a.get("ms_b1"), infer_ms_per_text_batch=a.get("ms_batch"))
+    return recommend(goals, probe(), {}, perfect).choice
+
+
+def _default_decision(choice: str | None, too_close: bool, actual: dict[str, dict], n_target: int) -> dict:
+    from advisor.goals import Goals
+
+    best = oracle_choice(Goals(labelled_size=n_target), actual, n_target)
+    return {"best": best, "agrees": None if choice is None else choice == best, "too_close": too_close}
+
+
+def _latencies(manifest) -> dict[str, float | None]:
+    speed = manifest.speed
+    if speed is None:
+        return {"ms_b1": None, "ms_batch": None}
+    p50 = {int(k): v for k, v in speed.latency_ms_p50.items()}
+    return {"ms_b1": p50.get(min(p50)) if p50 else None, "ms_batch": p50.get(max(p50)) if p50 else None}
+
+
+def actual_results(task: Task, engines: list[str], profile: str, seed: int, workdir: Path, log,
+                   *, run_missing: bool = True) -> tuple[dict[str, dict], Path]:
+    """Full runs of every approach on the task's training split, scored on its test split
+    (reusing artifacts already in ``workdir``)."""
     from advisor.data import write_examples
     from advisor.fullrun import RunSpec, full_run
-    from advisor.goals import Goals, Weights
-    from advisor.recommend import recommend
     from engines.artifacts import read_manifest
 
     train, test = task_split(task, seed)
@@ -138,14 +176,14 @@ def run_task(task: Task, budgets: list[str], engines: list[str], profile: str, s
     train_csv, test_csv = tdir / "train.csv", tdir / "test.csv"
     write_examples(train, train_csv)
     write_examples(test, test_csv)
-
-    # Full runs of every approach on the same training split, scored on the test split.
     actual: dict[str, dict] = {}
     for engine in engines:
         artifact = tdir / f"artifact-{engine}"
         if (artifact / "manifest.json").exists():  # same split, same profile: reuse the full run
             log(f"[{task.name}] full run: {engine} (reusing {artifact})")
             manifest, wall = read_manifest(artifact), None
+        elif not run_missing:
+            raise FileNotFoundError(f"{artifact}: no full run to reanalyse")
         else:
             log(f"[{task.name}] full run: {engine}")
             spec = RunSpec(engine=engine, profile=profile, data=str(train_csv),
@@ -159,8 +197,28 @@ def run_task(task: Task, budgets: list[str], engines: list[str], profile: str, s
             "train_s": manifest.fit.wall_s,
             "wall_s": wall if wall is not None else sum(manifest.timings.values()) or None,
             "correct": _correct_on(artifact, test),
+            **_latencies(manifest),
         }
         log(f"[{task.name}]   {engine}: accuracy {manifest.metrics.accuracy:.3f}, fit {manifest.fit.wall_s:.0f} s")
+    return actual, train_csv
+
+
+def reanalyse(doc: dict, workdir: Path, log) -> None:
+    """Recompute each row's default-goals decision check from the saved full runs."""
+    for r in doc["rows"]:
+        task = TASKS[r["task"]]
+        actual, _ = actual_results(task, list(r["engines"]), r["profile"], doc.get("seed", 0), workdir, log,
+                                   run_missing=False)
+        r["decision_default"] = _default_decision(r["choice"], r["too_close"], actual, task.n_train)
+
+
+def run_task(task: Task, budgets: list[str], engines: list[str], profile: str, seed: int,
+             workdir: Path, log) -> list[dict]:
+    from advisor.advise import advise
+    from advisor.goals import Goals, Weights
+    from advisor.recommend import recommend
+
+    actual, train_csv = actual_results(task, engines, profile, seed, workdir, log)
 
     rows = []
     goals = Goals(labelled_size=task.n_train)
@@ -196,7 +254,7 @@ def run_task(task: Task, budgets: list[str], engines: list[str], profile: str, s
             "advise_over_full_runs": (advise_s / full_s) if full_s else None,
             "engines": per_engine,
             "choice": rec.choice, "too_close": rec.too_close, "confidence": rec.confidence,
-            "decision_default": _agreement(rec.choice, actual, "accuracy") | {"too_close": rec.too_close},
+            "decision_default": _default_decision(rec.choice, rec.too_close, actual, task.n_train),
             "choice_accuracy_only": rec_acc.choice,
             "decision_accuracy_only": _agreement(rec_acc.choice, actual, "accuracy") | {"too_close": rec_acc.too_close},
         })
@@ -250,7 +308,8 @@ def render_markdown(doc: dict) -> str:
     lines = [
         "# Calibration: advise's forecasts against real full runs",
         "",
-        f"Machine: {doc['machine']}. Profile: `{doc['profile']}`. Command: `{doc['command']}`.",
+        f"Machine: {doc['machine']}. Profile: `{doc['profile']}`. "
+        f"Commands: {'; '.join(f'`{c}`' for c in doc.get('commands', [doc['command']]))}.",
         f"Started {doc['started']}; {len(doc['rows'])} (task, budget) rows.",
         "",
         "## Summary per budget",
@@ -345,6 +404,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="output path without extension (.json and .md are written)")
     p.add_argument("--workdir", help="where splits and artifacts go (default: a temp folder)")
     p.add_argument("--fresh", action="store_true", help="ignore rows already in <out>.json")
+    p.add_argument("--reanalyse", action="store_true",
+                   help="recompute the decision checks of the rows in <out>.json from the saved full runs")
     args = p.parse_args(argv)
 
     tasks = args.tasks.split(",") if args.tasks else (QUICK_TASKS if args.quick else FULL_TASKS)
@@ -357,13 +418,16 @@ def main(argv: list[str] | None = None) -> int:
     from engines.atomic import write_json, write_text
 
     out_json, out_md = Path(args.out + ".json"), Path(args.out + ".md")
-    doc = {"machine": machine_line(), "profile": args.profile, "engines": engines,
+    doc = {"machine": machine_line(), "profile": args.profile, "engines": engines, "seed": args.seed,
            "command": "python benchmarks/calibration.py " + " ".join(argv if argv is not None else sys.argv[1:]),
            "started": time.strftime("%Y-%m-%d %H:%M"), "rows": []}
     if out_json.exists() and not args.fresh:
         old = json.loads(out_json.read_text())
         if old.get("profile") == args.profile:
             doc["rows"] = old.get("rows", [])
+            doc["commands"] = [*old.get("commands", [old["command"]] if "command" in old else []),
+                               doc["command"]]
+            doc["started"] = old.get("started", doc["started"])
     done = {(r["task"], r["budget"]) for r in doc["rows"]}
 
     def log(msg: str) -> None:
@@ -371,6 +435,9 @@ def main(argv: list[str] | None = None) -> int:
 
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="toe-calibration-"))
     failed: list[str] = []
+    if args.reanalyse:
+        reanalyse(doc, workdir, log)
+        tasks = []
     for name in tasks:
         todo = [b for b in budgets if (name, b) not in done]
         if not todo:
