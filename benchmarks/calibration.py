@@ -358,7 +358,7 @@ def render_markdown(doc: dict) -> str:
         "",
         "## Decisions",
         "",
-        "| task | budget | recommended (default goals) | too close? | best actual | agrees | accuracy-only choice | best actual | agrees |",
+        "| task | budget | recommended (default goals) | too close? | best actual (default goals) | agrees | accuracy-only choice | most accurate | agrees |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     yn = {True: "yes", False: "no", None: "–"}
@@ -370,8 +370,11 @@ def render_markdown(doc: dict) -> str:
         )
     lines += [
         "",
-        "\"Agrees\" = the recommended approach is the best actual on the test split, or not significantly worse than it "
-        "(paired bootstrap over test rows, 95 %). Accuracy is measured on a held-out test split that neither advise nor the full runs saw.",
+        "Default goals: the \"best actual\" is the advisor's own decision rule applied to what the full runs really gave "
+        "(held-out accuracy with its 95 % bootstrap interval, training time, latency), i.e. the call a perfect forecaster "
+        "would make; \"agrees\" means the same choice. Accuracy only: \"agrees\" means the choice is the most accurate "
+        "full run or not significantly worse than it (paired bootstrap over test rows, 95 %). Accuracy is always measured "
+        "on a held-out test split that neither advise nor the full runs saw.",
         "",
     ]
     return "\n".join(lines)
