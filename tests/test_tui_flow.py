@@ -12,6 +12,7 @@ import pytest
 pytest.importorskip("textual")
 
 from textual.widgets import Input, Label, Select, Static
+from tui_helpers import until
 
 from advisor.goals import Goals
 from advisor.tui.app import create_app
@@ -30,14 +31,6 @@ def run_async(fn):
     return wrapper
 
 
-async def until(pilot, condition, timeout: float = 5.0) -> None:
-    """Let the app work (workers post messages) until ``condition()`` holds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError("timed out waiting for the app")
-        await pilot.pause(0.02)
 
 
 def on_step(app, name: str) -> bool:

@@ -6,23 +6,19 @@ and look at the SVGs in tests/__snapshots__/ before committing them.
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 pytest.importorskip("pytest_textual_snapshot")
+
+from tui_helpers import until
 
 from advisor.tui.app import LIGHT, create_app
 from advisor.tui.fakes import FakeBackend
 
 
 async def _until(pilot, condition, timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError("timed out waiting for the app")
-        await pilot.pause(0.02)
+    """Wait for ``condition()``, then one more refresh so the screenshot is settled."""
+    await until(pilot, condition, timeout)
     await pilot.pause()
 
 
