@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 from pathlib import Path
 
 import pytest
+from tui_helpers import until as wait_until
 
 pytest.importorskip("textual")
 
@@ -40,10 +40,7 @@ def test_real_backend_flow_end_to_end(tmp_path: Path, monkeypatch) -> None:
         app = create_app(data=str(empty), profile="tiny", start="data")
         async with app.run_test(size=(100, 30)) as pilot:
             async def until(condition, timeout: float = 120) -> None:
-                end = time.monotonic() + timeout
-                while not condition():
-                    assert time.monotonic() < end, "timed out"
-                    await pilot.pause(0.1)
+                await wait_until(pilot, condition, timeout)
 
             await until(lambda: not app.state.data_loading and app.state.resources is not None)
             assert app.state.data_error and "empty" in app.state.data_error  # the real DataError, one line
