@@ -97,13 +97,30 @@ def default_engines(budget_s: float) -> list[str]:
     return engines
 
 
-def full_run_split(total_rows: int, labelled_size: int | None) -> tuple[int, int]:
-    """(test rows the full run holds out, training rows = the forecast target)."""
-    test = min(FULL_RUN_TEST_MAX, max(2, int(total_rows * FULL_RUN_TEST_SHARE)))
+def full_run_split(total_rows: int, labelled_size: int | None, *, separate_test: bool = False) -> tuple[int, int]:
+    """(test rows the full run holds out, training rows = the forecast target).
+
+    With ``separate_test`` (the full run is scored on its own test file) no row of the
+    data is held out: every row is a training row."""
+    test = 0 if separate_test else min(FULL_RUN_TEST_MAX, max(2, int(total_rows * FULL_RUN_TEST_SHARE)))
     train = total_rows - test
     if labelled_size is not None:
         train = min(train, labelled_size)
     return test, max(2, train)
+
+
+def check_test_file(test_file: str, data: Dataset, *, text_col: str | None, label_col: str | None,
+                    encoding: str | None) -> None:
+    """Read the separate test file now (bad file → one DataError line before any benchmark)
+    and check it has no label the data lacks."""
+    from advisor.data import load_dataset
+    from engines.errors import DataError
+
+    test = load_dataset(test_file, text_col=text_col or data.text_col or None,
+                        label_col=label_col or data.label_col or None, encoding=encoding)
+    unseen = sorted(set(test.examples.labels) - set(data.class_counts))
+    if unseen:
+        raise DataError(f"test file {test_file} has label(s) the data lacks: {', '.join(map(repr, unseen[:3]))}")
 
 
 def _settings(profile: Any) -> Any:
@@ -125,8 +142,13 @@ def advise(
     text_col: str | None = None,
     label_col: str | None = None,
     encoding: str | None = None,
+    test_file: str | None = None,
 ) -> Advice:
-    """Measure, forecast, decide. Cancel (event or Ctrl-C) → an Advice from what was measured, ``cancelled``."""
+    """Measure, forecast, decide. Cancel (event or Ctrl-C) → an Advice from what was measured, ``cancelled``.
+
+    ``test_file``: the full run will be scored on this separate file, so it trains on every
+    row of ``data`` (the forecast target). The benchmarks never read it: they score on a
+    part of ``data`` held out from their own training pool."""
     from advisor.profiles import engine_config, load_profile
 
     t0 = time.perf_counter()
@@ -149,7 +171,9 @@ def advise(
         sample = getattr(settings, "sample_size", None) or DEFAULT_SAMPLE
         data = load_dataset(data, text_col=text_col, label_col=label_col, encoding=encoding,
                             sample=sample, seed=seed)
-    test_rows, n_target = full_run_split(data.total_rows, goals.labelled_size)
+    if test_file is not None:
+        check_test_file(test_file, data, text_col=text_col, label_col=label_col, encoding=encoding)
+    test_rows, n_target = full_run_split(data.total_rows, goals.labelled_size, separate_test=test_file is not None)
     configs = {name: engine_config(profile, name) for name in engines}
     hw = [hardware] if hardware else None
 
@@ -174,6 +198,7 @@ def advise(
     plan = make_plan(rec, info, profile_name=getattr(profile, "name", str(profile)),
                      engine_overrides={}, split_seed=seed, test_size=test_rows, labelled_size=n_target,
                      forecast=forecasts.get(rec.choice) if rec.choice else None, created_at=created,
+                     test_file=test_file,
                      tool_version=version) if rec.choice else None
     return Advice(
         goals=goals, profile=getattr(profile, "name", str(profile)), budget=budget_name, budget_s=budget_s,

@@ -16,9 +16,11 @@ Cancel (``cancel`` event or Ctrl-C) returns what was measured so far with
 from __future__ import annotations
 
 import math
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,11 +39,12 @@ DEFAULTS: dict[str, Any] = {
 }
 MIN_TEST = 100
 # Share of the budget each approach may use (of what is left when it starts).
-SHARE = {"tfidf": 0.25, "embedding_prepare": 0.45, "embedding": 0.5, "finetune": 0.75, "lora": 0.9}
+SHARE = {"tfidf": 0.25, "embedding_prepare": 0.7, "embedding": 0.5, "finetune": 0.75, "lora": 0.9}
 # Training one example costs ≈ 3× an inference forward pass (forward + backward) plus the
 # optimizer: a FLOPs rule used only to plan the first fine-tune point before it is measured.
 TRAIN_VS_INFER_COST = 3.5
 CURVE_STOPS = ("completed", "early_stopping")
+BENCH_CHECKPOINT_EVERY = 10**6  # benchmark fits write only their final checkpoint
 
 
 # --------------------------------------------------------------------- records
@@ -76,6 +79,8 @@ class ApproachMeasurement(Record):
     train_tokens_per_s: float | None = None
     tokens_per_example: float | None = Field(None, description="Mean non-padding tokens per training example.")
     fit_s_at_max: float | None = Field(None, description="Mean fit seconds at the largest measured size.")
+    checkpoint_s_each: float | None = Field(
+        None, description="Seconds to write one resumable checkpoint (fine-tuning).")
     examples_seen_at_max: int | None = None
     prepare_texts_per_s: float | None = Field(None, description="Embedding throughput while caching vectors.")
     infer_texts_per_s: float | None = Field(None, description="Inference throughput at the large batch.")
@@ -141,6 +146,17 @@ def curve_sizes(pool_n: int, n_classes: int, *, max_sizes: int, min_size: int) -
     if not sizes:
         sizes = [pool_n]
     return sorted(sizes)
+
+
+def _ladder(sizes: list[int]) -> list[int]:
+    """``sizes`` with doublings filled in between the largest listed size and the top."""
+    out = sorted(set(sizes))
+    if len(out) >= 2:
+        n = out[-2] * 2
+        while n < out[-1] * 0.75:
+            out.append(n)
+            n *= 2
+    return sorted(set(out))
 
 
 def _nested(pool: Examples, sizes: list[int], seed: int) -> list[Examples]:
@@ -210,6 +226,7 @@ class _Runner:
         self.notes: list[str] = []
         self.test: Examples | None = None
         self.pool: Examples | None = None
+        self.cheap_pool: Examples | None = None
         self.cancelled = False
         self.trainer_reserve = 0.0
 
@@ -229,7 +246,13 @@ class _Runner:
     def engine(self, name: str) -> Any:
         if name not in self.instances:
             cls = get_engine(name)
-            self.instances[name] = cls(self.configs.get(name))
+            config = self.configs.get(name)
+            if cls.supports_resume:
+                # One checkpoint (the final one) per benchmark fit: its cost is measured, and
+                # the full run's count of them is known from its steps.
+                base = config.model_dump() if hasattr(config, "model_dump") else dict(config or {})
+                config = cls.config_cls(**{**base, "checkpoint_every_steps": BENCH_CHECKPOINT_EVERY})
+            self.instances[name] = cls(config)
         return self.instances[name]
 
     def engine_progress(self, name: str) -> Callable[[ProgressEvent], None]:
@@ -255,7 +278,9 @@ class _Runner:
         t0 = time.perf_counter()
         eng.prepare(texts[:8], progress=self.engine_progress("embedding"), cancel=self.cancel)
         t1 = time.perf_counter()
-        probe = texts[8:72]
+        # One call of up to 256 texts: the engine sorts them by length as the bulk embedding
+        # does, so this is the rate the pool will be embedded at.
+        probe = texts[8:264]
         eng.prepare(probe, progress=self.engine_progress("embedding"), cancel=self.cancel)
         t2 = time.perf_counter()
         rate = len(probe) / max(t2 - t1, 1e-6) if probe else None
@@ -285,6 +310,11 @@ class _Runner:
         from advisor.data import stratified_split, stratified_subsample
 
         train, test = stratified_split(self.sample, test_size=test_n, seed=self.seed)
+        # TF-IDF needs no embedding: its curve may climb to the labelled size (the sample permitting).
+        cheap = train
+        if self.labelled_size and self.labelled_size < len(train):
+            cheap = stratified_subsample(train, self.labelled_size, seed=self.seed)
+        self.cheap_pool = cheap
         if pool_n < len(train):
             train = stratified_subsample(train, pool_n, seed=self.seed)
         self.pool, self.test = train, test
@@ -295,7 +325,12 @@ class _Runner:
                   usable_if: tuple[str, ...] = CURVE_STOPS) -> tuple[CurvePoint, FitReport]:
         eng = self.engine(name)
         self.emit(name, "fit", f"n={len(train)} seed={seed}", 0, len(train))
-        report = eng.fit(train, budget_s=budget_s, progress=self.engine_progress(name), cancel=self.cancel)
+        if getattr(eng, "supports_resume", False):  # checkpoints too, as in the full run: their cost is part of its time
+            with tempfile.TemporaryDirectory(prefix="toe-bench-") as workdir:
+                report = eng.fit(train, budget_s=budget_s, progress=self.engine_progress(name), cancel=self.cancel,
+                                 workdir=Path(workdir))
+        else:
+            report = eng.fit(train, budget_s=budget_s, progress=self.engine_progress(name), cancel=self.cancel)
         if report.stopped == "cancelled" or self.cancel.is_set():
             raise _Stop
         if report.stopped not in usable_if:
@@ -330,6 +365,8 @@ class _Runner:
             info["train_tokens_per_s"] = report.train_tokens_per_s
         if report.tokens_seen and report.examples_seen:
             info["tokens_per_example"] = report.tokens_seen / report.examples_seen
+        if report.steps and "checkpoint" in report.phase_s:
+            info["checkpoint_s_each"] = report.phase_s["checkpoint"] / math.ceil(report.steps / BENCH_CHECKPOINT_EVERY)
         info["peak_rss_bytes"] = max(info.get("peak_rss_bytes") or 0, report.peak_rss_bytes or 0) or None
         if report.peak_gpu_bytes:
             info["peak_gpu_bytes"] = max(info.get("peak_gpu_bytes") or 0, report.peak_gpu_bytes)
@@ -359,32 +396,68 @@ class _Runner:
                                      min_size=min(int(_setting(self.settings, "min_size")), top)))
         return sorted(sizes) or [pool_n]
 
-    def cheap_curve(self, name: str, share: float, reserve_s: float = 0.0) -> None:
+    def cheap_curve(self, name: str, share: float, reserve_s: float = 0.0, floor_s: float = 0.0) -> None:
         """Many sizes × seeds for an approach whose fits are cheap, within ``share`` of what is
-        left after ``reserve_s`` (kept for later steps). Each point's cost (fit + scoring) is
-        guessed from the last one, scaled by size; one point always runs."""
+        left after ``reserve_s`` (kept for later steps).
+
+        Seed 0 climbs the sizes (doubling from the profile's up to the pool) while the next
+        point's cost, guessed from the last one (∝ n^1.3), fits; when the pool itself does
+        not, one point at the largest size that fits is run instead: the point nearest the
+        forecast target is worth most. Further seeds repeat the sizes that ran, smallest
+        first, while the budget lasts. One point always runs; ``floor_s`` is the least the
+        curve may spend (taken from later steps' share, never from ``reserve_s``)."""
         start = self.clock.elapsed
-        allowance = max(0.0, self.clock.left - reserve_s) * share
-        sizes = self.sizes("train_sizes")
+        free = max(0.0, self.clock.left - reserve_s)
+        allowance = min(free, max(free * share, floor_s))
+        sizes = _ladder(self.sizes("train_sizes"))
         seeds = _seeds(self.settings, "cheap_seeds", self.seed)
-        cost_by_n: dict[int, float] = {}
-        last: tuple[int, float] | None = None
-        for seed in seeds:
-            for sub in _nested(self.pool, sizes, seed):
-                self.check()
-                n = len(sub)
-                guess = cost_by_n.get(n) or (last[1] * n / last[0] if last else 0.0)
-                spent = self.clock.elapsed - start
-                over = spent + guess > allowance or self.clock.left - reserve_s < guess
-                if self.points[name] and (over or self.clock.left <= 0):
-                    self.info[name]["notes"].append(
-                        f"stopped after {len(self.points[name])} points: its share of the budget was spent")
-                    self.info[name]["spent_s"] = self.clock.elapsed - start
-                    return
-                t0 = time.perf_counter()
-                self.fit_point(name, sub, seed, budget_s=max(self.clock.left - reserve_s, 1.0))
-                cost_by_n[n] = time.perf_counter() - t0
-                last = (n, cost_by_n[n])
+        cost: dict[int, float] = {}
+
+        def guess(n: int) -> float:
+            if n in cost:
+                return cost[n]
+            if not cost:
+                return 0.0
+            m = max(cost)
+            return cost[m] * (n / m) ** 1.3
+
+        def affordable(n: int) -> bool:
+            spent = self.clock.elapsed - start
+            return spent + guess(n) <= allowance and guess(n) <= self.clock.left - reserve_s
+
+        def run(n: int, seed: int) -> None:
+            self.check()
+            sub = _nested(self.pool, [n], seed)[0]
+            t0 = time.perf_counter()
+            self.fit_point(name, sub, seed, budget_s=max(self.clock.left - reserve_s, 1.0))
+            cost[n] = time.perf_counter() - t0
+
+        ran: list[int] = []
+        for n in sizes:
+            if ran and not affordable(n):
+                break
+            run(n, seeds[0])
+            ran.append(n)
+        if ran and ran[-1] < sizes[-1]:
+            left = allowance - (self.clock.elapsed - start)
+            top = ran[-1]
+            while top < sizes[-1] and guess(min(sizes[-1], int(top * 1.25))) <= left:
+                top = min(sizes[-1], int(top * 1.25))
+            if top >= 1.3 * ran[-1]:
+                run(top, seeds[0])
+                ran.append(top)
+        stopped = False
+        for seed in seeds[1:]:
+            for n in ran:
+                if not affordable(n):
+                    stopped = True
+                    break
+                run(n, seed)
+            if stopped:
+                break
+        if stopped or len(ran) < len(sizes):
+            self.info[name]["notes"].append(
+                f"stopped after {len(self.points[name])} points (largest n={max(ran)}): its share of the budget was spent")
         self.info[name]["spent_s"] = self.clock.elapsed - start
 
     def prepare_embeddings(self, share: float, reserve_s: float = 0.0) -> None:
@@ -533,6 +606,7 @@ class _Runner:
                 train_examples_per_s=info.get("train_examples_per_s"),
                 train_tokens_per_s=info.get("train_tokens_per_s"),
                 tokens_per_example=info.get("tokens_per_example"),
+                checkpoint_s_each=info.get("checkpoint_s_each"),
                 examples_seen_at_max=last.examples_seen if last else None,
                 prepare_texts_per_s=info.get("prepare_texts_per_s"),
                 infer_texts_per_s=info.get("infer_texts_per_s"),
@@ -554,9 +628,10 @@ class _Runner:
         if not embed_rate:
             return min(0.5 * budget, max(probe, 0.3 * budget))
         rate = embed_rate / TRAIN_VS_INFER_COST
-        one = sum(self.finetune_examples(t, 0) / rate + len(self.sample) * 0.3 / embed_rate for t in trainers)
-        if 1.1 * one <= 0.6 * budget:
-            return min(0.6 * budget, 2.5 * one)
+        test_rows = min(int(_setting(self.settings, "test_size")), 0.4 * len(self.sample))
+        one = sum(self.finetune_examples(t, 0) / rate + test_rows / embed_rate for t in trainers)
+        if 1.1 * one <= 0.7 * budget:
+            return min(0.65 * budget, 2.5 * one)
         return probe
 
     def run(self) -> None:
@@ -569,8 +644,13 @@ class _Runner:
         trainers = [e for e in self.engines if e not in ("tfidf", "embedding")]
         reserve = self.trainer_reserve
         if "tfidf" in self.engines:
-            self.cheap_curve("tfidf", SHARE["tfidf"] if len(self.engines) > 1 else 1.0, reserve_s=reserve)
+            self.pool = self.cheap_pool
+            # At least 8 % of the budget: a TF-IDF point near the labelled size costs seconds
+            # and removes most of its extrapolation.
+            self.cheap_curve("tfidf", SHARE["tfidf"] if len(self.engines) > 1 else 1.0, reserve_s=reserve,
+                             floor_s=0.08 * self.clock.budget_s)
             self.speed("tfidf")
+            self.pool = full_pool
         if "embedding" in self.engines:
             rate = self.info["embedding"].get("prepare_texts_per_s") or rate
             speed_s = (8 + 2 * 32) / rate + 1 if rate else 5.0

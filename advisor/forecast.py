@@ -126,6 +126,20 @@ def finetune_steps(config: Any, n: int) -> tuple[int, int]:
     return steps, batch
 
 
+def early_stop_steps(config: Any, n: int) -> int:
+    """Steps a run is likely to take when early stopping is on: fine-tuning a pre-trained
+    encoder usually stops gaining on validation within about an epoch, and early stopping
+    then waits ``patience × eval_every`` more steps. Never more than the recipe's steps."""
+    steps, batch = finetune_steps(config, n)
+    vf = float(_cfg(config, "valid_fraction", 0.1))
+    patience = int(_cfg(config, "early_stopping_patience", 3))
+    if vf <= 0 or patience <= 0:
+        return steps
+    epoch = math.ceil(n * (1 - vf) / batch)
+    every = int(_cfg(config, "eval_every_steps", 50))
+    return min(steps, max(int(_cfg(config, "min_steps", 150)), epoch + patience * every))
+
+
 def activation_bytes(shape: ModelShape, batch: int, seq: int, bytes_per_value: int = 2) -> float:
     """Activations kept for backward: s·b·h·(34 + 5·a·s/h) bytes per layer at 16-bit
     (Korthikanti et al. 2022, "Reducing Activation Recomputation"), ×2 for fp32."""
@@ -202,20 +216,31 @@ def time_forecast(m: ApproachMeasurement, n_target: int, config: Any,
             notes.append(f"{m.approach} throughput not measured: estimated as embedding speed ÷ "
                          f"{TRAIN_VS_INFER_COST:g} (training ≈ forward + backward + optimizer)")
         if rate:
-            train = steps * batch / rate
             vf = float(_cfg(config, "valid_fraction", 0.1))
             every = int(_cfg(config, "eval_every_steps", 50))
-            evals = steps // every if vf > 0 else 0
-            eval_s = evals * (vf * n_target) / (rate * TRAIN_VS_INFER_COST)
-            total = train + eval_s + load
-            # Early stopping can only shorten the run; a short probe's throughput is less sure.
+            ckpt = m.checkpoint_s_each or 0.0
+            ckpt_every = int(_cfg(config, "checkpoint_every_steps", 50))
+
+            def run_s(n_steps: int) -> float:
+                evals = n_steps // every if vf > 0 else 0
+                eval_s = evals * (vf * n_target) / (rate * TRAIN_VS_INFER_COST)
+                return n_steps * batch / rate + eval_s + math.ceil(n_steps / ckpt_every) * ckpt + load
+
+            full = run_s(steps)
+            likely = run_s(early_stop_steps(config, n_target))
+            # A short probe's throughput is less sure.
             probe_only = not any(p.usable for p in m.points)
             if probe_only and m.train_examples_per_s:
                 spread = 0.25
-            out.update(train_time_s=total, train_time_low_s=total * (1 - spread),
-                       train_time_high_s=total * (1 + spread))
+            out.update(train_time_s=likely, train_time_low_s=likely * (1 - spread),
+                       train_time_high_s=full * (1 + spread))
             notes.append(f"{steps} optimizer steps × batch {batch} (≥ min_steps) at {rate:.1f} examples/s measured"
                          if m.train_examples_per_s else f"{steps} steps × batch {batch} at ~{rate:.1f} examples/s")
+            if ckpt:
+                notes.append(f"a checkpoint every {ckpt_every} steps, {ckpt:.1f}s each (measured)")
+            if likely < full:
+                notes.append(f"early stopping expected about one epoch + patience in ({early_stop_steps(config, n_target)} "
+                             f"steps, ~{likely:.0f}s); the full recipe ({steps} steps, ~{full:.0f}s) is the upper end")
     elif m.approach == "embedding":
         rate = m.prepare_texts_per_s or m.infer_texts_per_s
         if rate:

@@ -44,12 +44,14 @@ class Plan(Record):
 
 def make_plan(rec: Any, data: Any, *, profile_name: str, engine_overrides: dict[str, Any], split_seed: int,
               test_size: int, labelled_size: int | None, forecast: Any = None, created_at: str = "",
-              tool_version: str = "") -> Plan:
-    """The plan for ``rec.choice`` on ``data`` (an advise.DataInfo)."""
+              tool_version: str = "", test_file: str | None = None) -> Plan:
+    """The plan for ``rec.choice`` on ``data`` (an advise.DataInfo); with ``test_file`` the run
+    trains on all of ``data`` and is scored on that file."""
     spec = RunSpec(engine=rec.choice, profile=profile_name, engine_config=dict(engine_overrides),
                    data=data.ref, text_col=data.text_col or None, label_col=data.label_col or None,
-                   encoding=data.encoding, split_seed=split_seed, test_size=int(test_size),
-                   labelled_size=labelled_size)
+                   encoding=data.encoding, split_seed=split_seed, test_size=max(1, int(test_size)),
+                   labelled_size=labelled_size,
+                   train_file=data.ref if test_file is not None else None, test_file=test_file)
     expected = None
     if forecast is not None:
         expected = PlanForecast(metric=forecast.metric, value=forecast.value, low=forecast.low, high=forecast.high,

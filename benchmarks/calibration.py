@@ -228,7 +228,7 @@ def run_task(task: Task, budgets: list[str], engines: list[str], profile: str, s
         log(f"[{task.name}] advise --budget {budget}")
         t0 = time.perf_counter()
         advice = advise(str(train_csv), goals, profile=profile, budget=budget,
-                        engines=engines, seed=seed)
+                        engines=engines, seed=seed, test_file=str(train_csv.with_name("test.csv")))
         advise_s = time.perf_counter() - t0
         rec_acc = recommend(acc_only, advice.resources, advice.bench.measurements, advice.forecasts)
         rec = advice.recommendation

@@ -218,4 +218,5 @@ class TfidfEngine(Engine):
 def fit_logreg_tfidf(X: Any, labels: Sequence[str], config: TfidfConfig, allow_cv: bool):
     from engines.linear_head import fit_logreg
 
-    return fit_logreg(X, labels, C=config.C, grid=C_GRID, seed=config.seed, allow_cv=allow_cv)
+    return fit_logreg(X, labels, C=config.C, grid=C_GRID, seed=config.seed, allow_cv=allow_cv,
+                      sparse_binary_solver="liblinear")

@@ -57,7 +57,7 @@ def test_env_overrides_beat_the_file(monkeypatch):
     monkeypatch.setenv("TOE_CACHE_DIR", "/tmp/elsewhere")  # other TOE_ variables are not fields: ignored
     p = load_profile("cpu-small")
     assert p.finetune.train_batch_size == 8 and p.bench.cheap_seeds == 5
-    assert p.finetune.min_steps == 150 and p.bench.sample_size == 2000  # the rest still from the file
+    assert p.finetune.min_steps == 150 and p.bench.sample_size == 12000  # the rest still from the file
 
 
 def test_bad_env_value_is_one_line(monkeypatch):

@@ -24,6 +24,9 @@ def register(sub: Any) -> None:
                    help="quick | standard | thorough | SECONDS (default: the profile's, quick on CPU)")
     p.add_argument("--labelled-size", metavar="N", type=int,
                    help="labelled examples the full run will have (default: goals, else all rows minus the test part)")
+    p.add_argument("--test-file", metavar="FILE",
+                   help="the full run is scored on this separate file (same columns): it trains on every row "
+                   "of DATA, and the forecasts are for that many labels; the benchmarks never read FILE")
     p.add_argument("--engines", metavar="LIST", help="comma-separated subset of tfidf,embedding,finetune,lora")
     p.add_argument("--hardware", metavar="NAME", help="also forecast on this GPU (t4, l4, a10, a100-40gb, "
                    "a100-80gb, h100, h200)")
@@ -80,7 +83,9 @@ def run(args: argparse.Namespace) -> int:
     cancel = threading.Event()
     try:
         advice = advise(data, goals, profile=profile, budget=budget, resources=resources, hardware=args.hardware,
-                        progress=_printer(args.quiet), cancel=cancel, engines=engines, seed=args.seed)
+                        progress=_printer(args.quiet), cancel=cancel, engines=engines, seed=args.seed,
+                        text_col=args.text_col, label_col=args.label_col, encoding=args.encoding,
+                        test_file=args.test_file)
     except KeyboardInterrupt:  # outside the benchmarks (they stop cleanly themselves)
         cancel.set()
         raise
