@@ -152,8 +152,8 @@ def _ladder(sizes: list[int]) -> list[int]:
     """``sizes`` with doublings filled in between the largest listed size and the top."""
     out = sorted(set(sizes))
     if len(out) >= 2:
-        n = out[-2] * 2
-        while n < out[-1] * 0.75:
+        top, n = out[-1], out[-2] * 2
+        while n < top * 0.75:
             out.append(n)
             n *= 2
     return sorted(set(out))

@@ -212,3 +212,24 @@ def test_labelled_size_caps_the_pool(fakes):
     res = run_benchmarks(ex, engines=("tfidf",), settings=Settings(), budget_s=30, labelled_size=150)
     assert res.pool_size == 150
     assert max(p.n_train for p in res.measurements["tfidf"].points) == 150
+
+
+def test_tfidf_curve_reaches_beyond_the_listed_sizes_to_what_it_can_afford(fakes, monkeypatch):
+    ex = fakes(make_examples(3000))
+    # 1 ms a row: the ladder 50…1600 fits, the whole pool (2800 rows ≈ 2.8 s a fit) does not.
+    monkeypatch.setattr(FakeTfidf, "SECONDS_PER_EXAMPLE", 0.001)
+    res = run_benchmarks(ex, engines=("tfidf",), settings=Settings(cheap_seeds=1), budget_s=6)
+    sizes = sorted({p.n_train for p in res.measurements["tfidf"].points})
+    assert sizes[:3] == [50, 100, 200]
+    assert 400 in sizes and 800 in sizes  # doublings filled in between the listed sizes and the pool
+    assert sizes[-1] > 800  # a point near the pool, at the largest size the budget allows
+    assert res.spent_s < 6 * 1.2 + 0.5
+
+
+def test_tfidf_pool_is_not_cut_to_the_embedding_pool(fakes):
+    ex = fakes(make_examples(1200))
+    res = run_benchmarks(ex, engines=("tfidf", "embedding"), settings=Settings(cheap_seeds=1), budget_s=30,
+                         labelled_size=900)
+    tf, emb = res.measurements["tfidf"], res.measurements["embedding"]
+    assert tf.n_max == 900  # the labelled size: TF-IDF needs no embedding
+    assert emb.n_max <= res.pool_size <= 900

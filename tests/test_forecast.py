@@ -9,6 +9,7 @@ import pytest
 
 from advisor.bench import ApproachMeasurement, BenchResult, CurvePoint
 from advisor.forecast import (
+    early_stop_steps,
     finetune_steps,
     forecast_all,
     hardware_forecast,
@@ -111,3 +112,25 @@ def test_flat_fine_tune_forecast_borrows_the_embedding_curve_gain():
     assert borrow_gain(ft, emb.model_copy(update={"method": "flat-fallback"})) == ft
     within = ft.model_copy(update={"n_target": 800})
     assert borrow_gain(within, emb) == within
+
+
+def test_early_stop_steps_one_epoch_plus_patience_capped_by_the_recipe():
+    cfg = FinetuneConfig()  # batch 16, 2 epochs, min 150 steps, 10 % validation, patience 3 × 50 steps
+    assert early_stop_steps(cfg, 10_000) == math.ceil(9000 / 16) + 150  # 713 of the recipe's 1,125
+    assert early_stop_steps(cfg, 1000) == finetune_steps(cfg, 1000)[0] == 150  # min_steps: no early end
+    assert early_stop_steps(FinetuneConfig(early_stopping_patience=0), 10_000) == finetune_steps(cfg, 10_000)[0]
+
+
+def test_finetune_time_counts_checkpoints_and_ranges_to_the_full_recipe():
+    cfg = FinetuneConfig()
+    m = _measurement("finetune")
+    with_ckpt = m.model_copy(update={"checkpoint_s_each": 2.0})
+    bench = BenchResult(measurements={"finetune": m}, classes=["a", "b"])
+    plain = forecast_all(bench, n_target=10_000, configs={"finetune": cfg})["finetune"]
+    bench = BenchResult(measurements={"finetune": with_ckpt}, classes=["a", "b"])
+    ck = forecast_all(bench, n_target=10_000, configs={"finetune": cfg})["finetune"]
+    likely = early_stop_steps(cfg, 10_000)
+    assert ck.train_time_s - plain.train_time_s == pytest.approx(2.0 * math.ceil(likely / 50))
+    full_steps = finetune_steps(cfg, 10_000)[0]
+    # The point is the likely early stop; the upper end is the whole recipe (plus spread).
+    assert plain.train_time_high_s > full_steps * 16 / 20.0 > plain.train_time_s
