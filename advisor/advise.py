@@ -110,9 +110,9 @@ def full_run_split(total_rows: int, labelled_size: int | None, *, separate_test:
 
 
 def check_test_file(test_file: str, data: Dataset, *, text_col: str | None, label_col: str | None,
-                    encoding: str | None) -> None:
-    """Read the separate test file now (bad file → one DataError line before any benchmark)
-    and check it has no label the data lacks."""
+                    encoding: str | None) -> int:
+    """Read the separate test file now (bad file → one DataError line before any benchmark),
+    check it has no label the data lacks, and return its row count."""
     from advisor.data import load_dataset
     from engines.errors import DataError
 
@@ -121,6 +121,7 @@ def check_test_file(test_file: str, data: Dataset, *, text_col: str | None, labe
     unseen = sorted(set(test.examples.labels) - set(data.class_counts))
     if unseen:
         raise DataError(f"test file {test_file} has label(s) the data lacks: {', '.join(map(repr, unseen[:3]))}")
+    return len(test.examples)
 
 
 def _settings(profile: Any) -> Any:
@@ -171,15 +172,17 @@ def advise(
         sample = getattr(settings, "sample_size", None) or DEFAULT_SAMPLE
         data = load_dataset(data, text_col=text_col, label_col=label_col, encoding=encoding,
                             sample=sample, seed=seed)
+    eval_rows = None
     if test_file is not None:
-        check_test_file(test_file, data, text_col=text_col, label_col=label_col, encoding=encoding)
+        eval_rows = check_test_file(test_file, data, text_col=text_col, label_col=label_col, encoding=encoding)
     test_rows, n_target = full_run_split(data.total_rows, goals.labelled_size, separate_test=test_file is not None)
+    eval_rows = eval_rows or test_rows
     configs = {name: engine_config(profile, name) for name in engines}
     hw = [hardware] if hardware else None
 
     def settled(measurements: dict[str, Any]) -> bool:
         partial = BenchResult(measurements=measurements, classes=data.examples.classes)
-        fc = forecast_all(partial, n_target=n_target, metric=goals.metric, configs=configs)
+        fc = forecast_all(partial, n_target=n_target, metric=goals.metric, configs=configs, eval_rows=eval_rows)
         rec = recommend(goals, resources, measurements, fc, budget=budget_name)
         return rec.confidence == "high" and not rec.too_close
 
@@ -188,7 +191,7 @@ def advise(
         labelled_size=n_target, seed=seed, progress=progress, cancel=cancel, settled=settled,
     )
     forecasts = forecast_all(bench, n_target=n_target, metric=goals.metric, configs=configs, hardware=hw,
-                             predictions_per_day=goals.predictions_per_day)
+                             predictions_per_day=goals.predictions_per_day, eval_rows=eval_rows)
     rec = recommend(goals, resources, bench.measurements, forecasts, budget=budget_name)
     info = DataInfo(ref=data.ref, path=data.path, text_col=data.text_col, label_col=data.label_col,
                     encoding=data.encoding, total_rows=data.total_rows, sample_rows=len(data.examples),

@@ -78,6 +78,12 @@ class Forecast(Record):
     infer_ms_per_text_batch: float | None = Field(None, description="p50 ms per text at the large batch.")
     hardware: list[HardwareForecast] = Field(default_factory=list)
     assumptions: list[str] = Field(default_factory=list)
+    eval_rows: int | None = Field(
+        None, description="Rows the full run is scored on: the interval also covers that score's sampling noise.")
+    curve_low: float | None = Field(
+        None, description="Interval of the approach's accuracy itself (without the full run's test-set noise, which "
+        "approaches scored on the same rows share): what comparisons between approaches use.")
+    curve_high: float | None = None
 
 
 # ---------------------------------------------------------------- model shape
@@ -315,8 +321,9 @@ def forecast_approach(m: ApproachMeasurement, bench: BenchResult, *, n_target: i
 
 def forecast_all(bench: BenchResult, *, n_target: int, metric: str = "accuracy",
                  configs: dict[str, Any] | None = None, hardware: list[str] | None = None,
-                 predictions_per_day: int = 10_000) -> dict[str, Forecast]:
-    """A forecast per measured approach."""
+                 predictions_per_day: int = 10_000, eval_rows: int | None = None) -> dict[str, Forecast]:
+    """A forecast per measured approach; with ``eval_rows`` (rows the full run is scored on)
+    the intervals cover the sampling noise of that score too."""
     configs = configs or {}
     shape = None
     models = {str(_cfg(configs.get(a), "model", "")) for a in TRANSFORMERS if a in bench.measurements}
@@ -334,7 +341,25 @@ def forecast_all(bench: BenchResult, *, n_target: int, metric: str = "accuracy",
     for name in ("finetune", "lora"):
         if name in out and "embedding" in out:
             out[name] = borrow_gain(out[name], out["embedding"])
+    if eval_rows:
+        out = {name: widen_for_eval(f, eval_rows) for name, f in out.items()}
     return out
+
+
+def widen_for_eval(f: Forecast, eval_rows: int) -> Forecast:
+    """The full run reports its score on ``eval_rows`` held-out rows, and that number has its own
+    sampling noise (binomial, ±1.96·√(p(1−p)/rows)): a 1,000-row test set alone moves it by
+    ±2.7 points at 75 %. The interval is for the number the user will see, so it adds that noise
+    in quadrature to each side of the curve's interval."""
+    if f.value is None or f.low is None or f.high is None:
+        return f.model_copy(update={"eval_rows": eval_rows})
+    v = f.value
+    half = 1.96 * math.sqrt(max(v * (1 - v), 1e-4) / eval_rows)
+    return f.model_copy(update={
+        "low": max(0.0, v - math.hypot(v - f.low, half)),
+        "high": min(1.0, v + math.hypot(f.high - v, half)),
+        "eval_rows": eval_rows, "curve_low": f.low, "curve_high": f.high,
+    })
 
 
 def _at(projection: list[tuple[float, float]], n: float) -> float:

@@ -131,11 +131,13 @@ def _score(f: Any, goals: Any, weights: Mapping[str, float]) -> float:
     return sum(weights[k] * v for k, v in _features(f, goals).items())
 
 
-def _half_width(f: Any) -> float:
-    lo, hi, v = _get(f, "low"), _get(f, "high"), _get(f, "value")
-    if lo is None or hi is None or v is None:
-        return 0.0
-    return (hi - lo) / 2
+def _band(f: Any) -> tuple[float | None, float | None]:
+    """The interval comparisons use: the approach's own accuracy, without the full run's test-set
+    noise (approaches scored on the same rows share it), when the forecast has it."""
+    lo, hi = _get(f, "curve_low"), _get(f, "curve_high")
+    if lo is None or hi is None:
+        lo, hi = _get(f, "low"), _get(f, "high")
+    return lo, hi
 
 
 def _tie(a: Any, b: Any) -> bool:
@@ -144,7 +146,9 @@ def _tie(a: Any, b: Any) -> bool:
     if va is None or vb is None:
         return False
     lead = abs(va - vb)
-    overlap = min(_get(a, "high", va), _get(b, "high", vb)) - max(_get(a, "low", va), _get(b, "low", vb))
+    (la, ha), (lb, hb) = _band(a), _band(b)
+    overlap = min(ha if ha is not None else va, hb if hb is not None else vb) - max(
+        la if la is not None else va, lb if lb is not None else vb)
     return lead <= overlap
 
 
@@ -271,7 +275,8 @@ def recommend(goals: Any, resources: Any, measurements: Mapping[str, Any], forec
         confidence = "medium" if flagged or ruled else "high"
     else:
         rf = feasible[runner]
-        separated = (_get(wf, "low") or 0) > (_get(rf, "high") or 1) or (_get(rf, "low") or 0) > (_get(wf, "high") or 1)
+        (wl, wh), (rl_, rh) = _band(wf), _band(rf)
+        separated = (wl or 0) > (rh or 1) or (rl_ or 0) > (wh or 1)
         if separated and not flagged and not _get(rf, "flagged"):
             confidence = "high"
         elif flagged and not separated:

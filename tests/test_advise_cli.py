@@ -57,6 +57,34 @@ def test_advise_json_plan_and_report(tiny_csv, tmp_path, capsys):
     assert all((report.parent / p).read_bytes()[:4] == b"\x89PNG" for p in pngs)
 
 
+def test_separate_test_file_makes_every_row_a_training_row(tiny_csv, tmp_path, capsys):
+    test = tmp_path / "test.csv"
+    write_csv(test, make_examples(60, seed=1))
+    plan = tmp_path / "plan.json"
+    code = main(["advise", str(tiny_csv), "--test-file", str(test), "--profile", "tiny", "--budget", "15",
+                 "--engines", "tfidf,embedding", "--json", "--quiet", "--plan-out", str(plan)])
+    assert code == 0
+    advice = json.loads(capsys.readouterr().out)
+    assert advice["n_target"] == 400 and advice["full_run_test_size"] == 0
+    from advisor.plan import load_plan
+
+    spec = load_plan(plan).run
+    assert spec.train_file == str(tiny_csv) and spec.test_file == str(test) and spec.labelled_size == 400
+    # The benchmarks never read the test file: none of its texts reached a fit.
+    from test_bench import FakeEmbedding, FakeTfidf
+
+    assert not set(make_examples(60, seed=1).texts) & (FakeTfidf.seen | FakeEmbedding.seen)
+
+
+def test_test_file_with_an_unknown_label_is_one_line(tiny_csv, tmp_path, capsys):
+    test = tmp_path / "test.csv"
+    write_csv(test, make_examples(30, classes=("neg", "pos", "meh")))
+    assert main(["advise", str(tiny_csv), "--test-file", str(test), "--profile", "tiny", "--budget", "15"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'meh'" in err and "test file" in err
+    assert main(["advise", str(tiny_csv), "--test-file", str(tmp_path / "nope.csv"), "--profile", "tiny"]) == 2
+
+
 def test_advise_summary_and_labelled_size(tiny_csv, capsys):
     code = main(["advise", str(tiny_csv), "--profile", "tiny", "--budget", "15", "--labelled-size", "100",
                  "--engines", "tfidf,embedding"])

@@ -134,3 +134,14 @@ def test_finetune_time_counts_checkpoints_and_ranges_to_the_full_recipe():
     full_steps = finetune_steps(cfg, 10_000)[0]
     # The point is the likely early stop; the upper end is the whole recipe (plus spread).
     assert plain.train_time_high_s > full_steps * 16 / 20.0 > plain.train_time_s
+
+
+def test_interval_covers_the_full_runs_test_set_noise():
+    from advisor.forecast import Forecast, widen_for_eval
+
+    f = Forecast(approach="tfidf", n_target=1000, metric="accuracy", value=0.75, low=0.73, high=0.77, method="x")
+    w = widen_for_eval(f, 1000)
+    half = 1.96 * math.sqrt(0.75 * 0.25 / 1000)  # ±2.7 points from a 1,000-row test set alone
+    assert w.low == pytest.approx(0.75 - math.hypot(0.02, half)) and w.high == pytest.approx(0.75 + math.hypot(0.02, half))
+    assert (w.curve_low, w.curve_high, w.eval_rows) == (0.73, 0.77, 1000) and w.value == 0.75
+    assert widen_for_eval(f, 100_000).high - widen_for_eval(f, 100_000).low < w.high - w.low

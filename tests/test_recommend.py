@@ -111,3 +111,15 @@ def test_nothing_feasible():
     rec = recommend(Goals(latency_budget_ms=0.01), Res(), {}, BASE)
     assert rec.choice is None and rec.confidence == "low"
     assert len(rec.ruled_out) == 3
+
+
+def test_shared_test_set_noise_does_not_make_a_tie():
+    """Both runs are scored on the same rows: the observed-score intervals overlap once that
+    noise is added, but the comparison uses the approaches' own intervals, which do not."""
+    from advisor.forecast import widen_for_eval
+
+    emb, ft = fc("embedding", 0.74, half=0.015, t=40), fc("finetune", 0.79, half=0.015, t=400)
+    wide = {"embedding": widen_for_eval(emb, 300), "finetune": widen_for_eval(ft, 300)}
+    assert wide["embedding"].high > wide["finetune"].low  # observed intervals overlap
+    rec = recommend(Goals(), Res(), {}, wide)
+    assert rec.choice == "finetune" and not rec.too_close
