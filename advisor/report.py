@@ -46,6 +46,11 @@ def _forecast_rows(advice: Any) -> list[list[str]]:
     return rows
 
 
+def _eval_note(advice: Any) -> str:
+    rows = next((f.eval_rows for f in advice.forecasts.values() if f.eval_rows), None)
+    return f", interval = what the full run will report on its {rows:,} test rows" if rows else ""
+
+
 def render_summary(advice: Any) -> str:
     """The readable summary for the terminal."""
     rec = advice.recommendation
@@ -61,7 +66,7 @@ def render_summary(advice: Any) -> str:
         *_table(["approach", "points", "n", "accuracy", "macro-F1", "train ex/s", "infer texts/s",
                  "ms/text b1", "ms/text batch", "peak mem"], _measure_rows(advice)),
         "",
-        f"Forecast at {advice.n_target:,} labels ({advice.goals.metric}; ⚑ = flagged):",
+        f"Forecast at {advice.n_target:,} labels ({advice.goals.metric}{_eval_note(advice)}; ⚑ = flagged):",
         *_table(["approach", advice.goals.metric, "fit", "extrap.", "train time", "memory", "ms/text"],
                 _forecast_rows(advice)),
     ]
@@ -156,7 +161,8 @@ def write_report(advice: Any, path: str | Path) -> Path:
     lines += ["", "## Measured", *_md_table(
         ["approach", "points", "n", "accuracy", "macro-F1", "train ex/s", "infer texts/s", "ms/text b1",
          "ms/text batch", "peak mem"], _measure_rows(advice))]
-    lines += ["", f"## Forecast at {advice.n_target:,} labels", *_md_table(
+    lines += ["", f"## Forecast at {advice.n_target:,} labels", "",
+              f"{advice.goals.metric.capitalize()}{_eval_note(advice)}.", "", *_md_table(
         ["approach", advice.goals.metric, "fit", "extrap.", "train time", "memory", "ms/text"], _forecast_rows(advice))]
     for name, f in advice.forecasts.items():
         if f.flag_reason:
