@@ -152,6 +152,24 @@ def _tie(a: Any, b: Any) -> bool:
     return lead <= overlap
 
 
+def _with_value(f: Any, value: float) -> Any:
+    if hasattr(f, "model_copy"):
+        return f.model_copy(update={"value": value})
+    return {**f, "value": value}
+
+
+def _plausible_upset(other: Any, winner: Any, goals: Any, weights: Mapping[str, float]) -> bool:
+    """Whether ``other`` would outscore ``winner`` if its metric sat at the top of the interval of
+    their difference (half-widths of both forecasts' own intervals, in quadrature). This is
+    what makes a call robust to the forecasts' uncertainty, not just to their point values."""
+    vo, vw = _get(other, "value"), _get(winner, "value")
+    if vo is None or vw is None:
+        return False
+    (_, ho), (lw, _) = _band(other), _band(winner)
+    up = math.hypot(max((ho if ho is not None else vo) - vo, 0.0), max(vw - (lw if lw is not None else vw), 0.0))
+    return _score(_with_value(other, vo + up), goals, weights) > _score(winner, goals, weights)
+
+
 def _rule_out(name: str, f: Any, m: Any, goals: Any, resources: Any) -> RuledOut | None:
     if _get(f, "value") is None:
         why = _get(f, "flag_reason") or "no completed training run within this budget"
@@ -265,6 +283,12 @@ def recommend(goals: Any, resources: Any, measurements: Mapping[str, Any], forec
         winner, runner = min(tied, key=cheaper), best
     elif tied:
         runner = min(tied, key=cheaper)
+    if not too_close:
+        # A call stands only if no other option could win with its accuracy at the upper end of
+        # what the two forecasts allow relative to each other.
+        upset = [n for n in rest if n != winner and _plausible_upset(feasible[n], feasible[winner], goals, weights)]
+        if upset:
+            too_close, runner = True, upset[0]
     wf = feasible[winner]
 
     # Confidence

@@ -207,11 +207,28 @@ def actual_results(task: Task, engines: list[str], profile: str, seed: int, work
 
 
 def reanalyse(doc: dict, workdir: Path, log) -> None:
-    """Recompute each row's default-goals decision check from the saved full runs."""
+    """Recompute each row's decisions (from its saved forecasts, with the current decision rule)
+    and their checks (from the saved full runs). Forecasts are not recomputed."""
+    from advisor.forecast import Forecast
+    from advisor.goals import Goals, Weights
+    from advisor.probe import probe
+    from advisor.recommend import recommend
+
+    resources = probe()
     for r in doc["rows"]:
         task = TASKS[r["task"]]
         actual, _ = actual_results(task, list(r["engines"]), r["profile"], doc.get("seed", 0), workdir, log,
                                    run_missing=False)
+        if r.get("forecasts"):
+            fcs = {e: Forecast.model_validate(f) for e, f in r["forecasts"].items()}
+            goals = Goals(labelled_size=task.n_train)
+            acc_only = Goals(labelled_size=task.n_train,
+                             weights=Weights(accuracy=1.0, training_time=0.0, latency=0.0, cost=0.0))
+            rec = recommend(goals, resources, {}, fcs, budget=r["budget"])
+            rec_acc = recommend(acc_only, resources, {}, fcs)
+            r.update(choice=rec.choice, too_close=rec.too_close, confidence=rec.confidence,
+                     choice_accuracy_only=rec_acc.choice,
+                     decision_accuracy_only=_agreement(rec_acc.choice, actual, "accuracy") | {"too_close": rec_acc.too_close})
         r["decision_default"] = _default_decision(r["choice"], r["too_close"], actual, task.n_train)
 
 
@@ -260,6 +277,9 @@ def run_task(task: Task, budgets: list[str], engines: list[str], profile: str, s
             "decision_default": _default_decision(rec.choice, rec.too_close, actual, task.n_train),
             "choice_accuracy_only": rec_acc.choice,
             "decision_accuracy_only": _agreement(rec_acc.choice, actual, "accuracy") | {"too_close": rec_acc.too_close},
+            # Kept so that --reanalyse can re-derive the decisions after a change to the decision rule.
+            "forecasts": {e: f.model_dump(mode="json", exclude={"curve", "measured", "hardware"})
+                          for e, f in advice.forecasts.items()},
         })
     return rows
 

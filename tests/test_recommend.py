@@ -123,3 +123,12 @@ def test_shared_test_set_noise_does_not_make_a_tie():
     assert wide["embedding"].high > wide["finetune"].low  # observed intervals overlap
     rec = recommend(Goals(), Res(), {}, wide)
     assert rec.choice == "finetune" and not rec.too_close
+
+
+def test_a_cheap_winner_is_too_close_while_a_wide_forecast_could_beat_it():
+    wide = {"tfidf": fc("tfidf", 0.80, half=0.02, t=2, lat=0.2), "finetune": fc("finetune", 0.79, half=0.06, t=400)}
+    rec = recommend(Goals(), Res(), {}, wide)
+    assert rec.choice == "tfidf" and rec.too_close and rec.runner_up == "finetune" and rec.confidence == "low"
+    narrow = {"tfidf": fc("tfidf", 0.80, half=0.02, t=2, lat=0.2), "finetune": fc("finetune", 0.72, half=0.02, t=400)}
+    rec = recommend(Goals(), Res(), {}, narrow)
+    assert rec.choice == "tfidf" and not rec.too_close
