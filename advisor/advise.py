@@ -180,10 +180,11 @@ def advise(
     configs = {name: engine_config(profile, name) for name in engines}
     hw = [hardware] if hardware else None
 
-    def settled(measurements: dict[str, Any]) -> bool:
-        partial = BenchResult(measurements=measurements, classes=data.examples.classes)
-        fc = forecast_all(partial, n_target=n_target, metric=goals.metric, configs=configs, eval_rows=eval_rows)
-        rec = recommend(goals, resources, measurements, fc, budget=budget_name)
+    def settled(partial: BenchResult) -> bool:
+        # The same forecasts and rule as the final advice, on what was measured so far.
+        fc = forecast_all(partial, n_target=n_target, metric=goals.metric, configs=configs, eval_rows=eval_rows,
+                          predictions_per_day=goals.predictions_per_day)
+        rec = recommend(goals, resources, partial.measurements, fc, budget=budget_name)
         return rec.confidence == "high" and not rec.too_close
 
     bench = run_benchmarks(

@@ -207,7 +207,7 @@ class _Runner:
     def __init__(self, sample: Examples, *, engines: Sequence[str], configs: dict[str, Any],
                  settings: Any, budget_s: float, labelled_size: int | None, seed: int,
                  progress: BenchProgress | None, cancel: threading.Event | None,
-                 settled: Callable[[dict[str, ApproachMeasurement]], bool] | None) -> None:
+                 settled: Callable[[BenchResult], bool] | None) -> None:
         self.sample = sample
         self.engines = list(engines)
         self.configs = configs
@@ -227,6 +227,7 @@ class _Runner:
         self.test: Examples | None = None
         self.pool: Examples | None = None
         self.cheap_pool: Examples | None = None
+        self.probed: set[str] = set()
         self.cancelled = False
         self.trainer_reserve = 0.0
 
@@ -282,6 +283,7 @@ class _Runner:
         # does, so this is the rate the pool will be embedded at.
         probe = texts[8:264]
         eng.prepare(probe, progress=self.engine_progress("embedding"), cancel=self.cancel)
+        self.probed = set(texts[:264])  # cached now: prepare_embeddings' rate must not count them
         t2 = time.perf_counter()
         rate = len(probe) / max(t2 - t1, 1e-6) if probe else None
         load_s = max(0.0, (t1 - t0) - (8 / rate if rate else 0.0))
@@ -466,7 +468,7 @@ class _Runner:
         start = self.clock.elapsed
         texts = list(self.test.texts) + list(self.pool.texts)
         chunk = 256
-        done = 0
+        done = fresh = 0
         for i in range(0, len(texts), chunk):
             self.check()
             if i >= len(self.test) and self.clock.elapsed - start > allowance:
@@ -479,10 +481,11 @@ class _Runner:
             part = texts[i:i + chunk]
             eng.prepare(part, progress=self.engine_progress("embedding"), cancel=self.cancel)
             done += len(part)
+            fresh += sum(t not in self.probed for t in part)
             self.emit("embedding", "prepare", f"embedded {done}/{len(texts)} texts", done, len(texts))
         took = self.clock.elapsed - start
-        if done and took > 0:
-            self.info["embedding"]["prepare_texts_per_s"] = done / took
+        if fresh >= 64 and took > 0:  # too few new texts: keep the probe's rate
+            self.info["embedding"]["prepare_texts_per_s"] = fresh / took
 
     def finetune_cost(self, name: str, n: int) -> float | None:
         """Seconds one fine-tune point at ``n`` is expected to take (None: no throughput known)."""
@@ -544,7 +547,7 @@ class _Runner:
             ran_usable += point.usable
             if not point.usable:
                 break
-            if self.settled is not None and ran_usable >= 1 and self.settled(self.measurements()):
+            if self.settled is not None and ran_usable >= 1 and self.settled(self.result()):
                 self.notes.append(f"stopped {name} points early: the decision was already clear")
                 break
         if ran_usable == 0 and not self.points[name]:
@@ -616,6 +619,17 @@ class _Runner:
                 spent_s=float(info.get("spent_s", 0.0)), notes=list(info["notes"]), **kw,
             )
         return out
+
+    def result(self) -> BenchResult:
+        """What was measured so far, as the BenchResult the forecasts read."""
+        return BenchResult(
+            measurements=self.measurements(), classes=self.classes,
+            test_size=len(self.test) if self.test is not None else 0,
+            pool_size=len(self.pool) if self.pool is not None else 0,
+            sample_size=len(self.sample), budget_s=self.clock.budget_s, spent_s=self.clock.elapsed,
+            cancelled=self.cancelled, seed=self.seed, notes=list(self.notes),
+            test_labels=[int(v) for v in self.y_test] if self.test is not None else None,
+        )
 
     def plan_trainers(self, embed_rate: float | None) -> float:
         """Seconds kept for the fine-tune engines: their points when one is affordable
@@ -690,13 +704,13 @@ def run_benchmarks(
     seed: int = 0,
     progress: BenchProgress | None = None,
     cancel: threading.Event | None = None,
-    settled: Callable[[dict[str, ApproachMeasurement]], bool] | None = None,
+    settled: Callable[[BenchResult], bool] | None = None,
 ) -> BenchResult:
     """Benchmark ``engines`` on ``sample`` within ``budget_s`` seconds.
 
     ``settings`` is a profile's BenchSettings (missing fields fall back to ``DEFAULTS``);
     ``configs`` maps engine name → its config; ``labelled_size`` caps the training pool;
-    ``settled(measurements)`` may end fine-tune points early once the decision is clear.
+    ``settled(partial_result)`` may end fine-tune points early once the decision is clear.
     """
     runner = _Runner(sample, engines=engines, configs=configs or {}, settings=settings, budget_s=budget_s,
                      labelled_size=labelled_size, seed=seed, progress=progress, cancel=cancel, settled=settled)
@@ -706,11 +720,4 @@ def run_benchmarks(
         runner.cancelled = True
         runner.notes.append(f"cancelled after {runner.clock.elapsed:.0f}s: results are what was measured so far")
         runner.emit("all", "done", "cancelled")
-    return BenchResult(
-        measurements=runner.measurements(), classes=runner.classes,
-        test_size=len(runner.test) if runner.test is not None else 0,
-        pool_size=len(runner.pool) if runner.pool is not None else 0,
-        sample_size=len(sample), budget_s=float(budget_s), spent_s=runner.clock.elapsed,
-        cancelled=runner.cancelled, seed=seed, notes=runner.notes,
-        test_labels=[int(v) for v in runner.y_test] if runner.test is not None else None,
-    )
+    return runner.result()
