@@ -547,7 +547,7 @@ class _Runner:
             ran_usable += point.usable
             if not point.usable:
                 break
-            if self.settled is not None and ran_usable >= 1 and self.settled(self.result()):
+            if self.settled is not None and ran_usable >= 1 and self.settled(self.partial_result()):
                 self.notes.append(f"stopped {name} points early: the decision was already clear")
                 break
         if ran_usable == 0 and not self.points[name]:
@@ -630,6 +630,19 @@ class _Runner:
             cancelled=self.cancelled, seed=self.seed, notes=list(self.notes),
             test_labels=[int(v) for v in self.y_test] if self.test is not None else None,
         )
+
+    def partial_result(self) -> BenchResult:
+        """``result()`` for the early-stop check: a fine-tune engine whose inference speed is not
+        measured yet borrows the embedding engine's (same encoder), so that it is not judged
+        free to serve."""
+        res = self.result()
+        emb = res.measurements.get("embedding")
+        for name, m in res.measurements.items():
+            same = self.config_value(name, "model", None) == self.config_value("embedding", "model", "")
+            if name not in ("tfidf", "embedding") and not m.latency_ms and emb is not None and emb.latency_ms and same:
+                res.measurements[name] = m.model_copy(update={"latency_ms": dict(emb.latency_ms),
+                                                              "infer_texts_per_s": emb.infer_texts_per_s})
+        return res
 
     def plan_trainers(self, embed_rate: float | None) -> float:
         """Seconds kept for the fine-tune engines: their points when one is affordable

@@ -233,3 +233,19 @@ def test_tfidf_pool_is_not_cut_to_the_embedding_pool(fakes):
     tf, emb = res.measurements["tfidf"], res.measurements["embedding"]
     assert tf.n_max == 900  # the labelled size: TF-IDF needs no embedding
     assert emb.n_max <= res.pool_size <= 900
+
+
+def test_early_stop_check_sees_a_fine_tune_latency(fakes):
+    """Before its own speed is measured, a fine-tune engine borrows the embedding engine's (same
+    encoder) in what the early-stop check sees: judged free to serve, it would always look settled."""
+    ex = fakes(make_examples(600))
+    seen: list[dict] = []
+
+    def settled(partial) -> bool:
+        seen.append(dict(partial.measurements["finetune"].latency_ms))
+        return False
+
+    configs = {"embedding": {"model": "m"}, "finetune": {"model": "m"}}
+    res = run_benchmarks(ex, engines=("embedding", "finetune"), settings=Settings(), budget_s=60,
+                         configs=configs, settled=settled)
+    assert seen and all(seen) and seen[0] == res.measurements["embedding"].latency_ms
