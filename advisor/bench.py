@@ -20,6 +20,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ SHARE = {"tfidf": 0.25, "embedding_prepare": 0.7, "embedding": 0.5, "finetune": 
 TRAIN_VS_INFER_COST = 3.5
 CURVE_STOPS = ("completed", "early_stopping")
 BENCH_CHECKPOINT_EVERY = 10**6  # benchmark fits write only their final checkpoint
+PROBE_TEXTS = 256  # texts the load probe embeds to measure the bulk rate
 
 
 # --------------------------------------------------------------------- records
@@ -281,9 +283,9 @@ class _Runner:
         t1 = time.perf_counter()
         # One call of up to 256 texts: the engine sorts them by length as the bulk embedding
         # does, so this is the rate the pool will be embedded at.
-        probe = texts[8:264]
+        probe = texts[8:8 + PROBE_TEXTS]
         eng.prepare(probe, progress=self.engine_progress("embedding"), cancel=self.cancel)
-        self.probed = set(texts[:264])  # cached now: prepare_embeddings' rate must not count them
+        self.probed = set(texts[:8 + PROBE_TEXTS])  # cached now: prepare_embeddings' rate must not count them
         t2 = time.perf_counter()
         rate = len(probe) / max(t2 - t1, 1e-6) if probe else None
         load_s = max(0.0, (t1 - t0) - (8 / rate if rate else 0.0))
@@ -327,12 +329,11 @@ class _Runner:
                   usable_if: tuple[str, ...] = CURVE_STOPS) -> tuple[CurvePoint, FitReport]:
         eng = self.engine(name)
         self.emit(name, "fit", f"n={len(train)} seed={seed}", 0, len(train))
-        if getattr(eng, "supports_resume", False):  # checkpoints too, as in the full run: their cost is part of its time
-            with tempfile.TemporaryDirectory(prefix="toe-bench-") as workdir:
-                report = eng.fit(train, budget_s=budget_s, progress=self.engine_progress(name), cancel=self.cancel,
-                                 workdir=Path(workdir))
-        else:
-            report = eng.fit(train, budget_s=budget_s, progress=self.engine_progress(name), cancel=self.cancel)
+        # Engines that checkpoint do so here too, as in the full run: their cost is part of its time.
+        scratch = tempfile.TemporaryDirectory(prefix="toe-bench-") if eng.supports_resume else nullcontext()
+        with scratch as workdir:
+            report = eng.fit(train, budget_s=budget_s, progress=self.engine_progress(name), cancel=self.cancel,
+                             workdir=Path(workdir) if workdir else None)
         if report.stopped == "cancelled" or self.cancel.is_set():
             raise _Stop
         if report.stopped not in usable_if:
@@ -636,13 +637,20 @@ class _Runner:
         measured yet borrows the embedding engine's (same encoder), so that it is not judged
         free to serve."""
         res = self.result()
-        emb = res.measurements.get("embedding")
         for name, m in res.measurements.items():
-            same = self.config_value(name, "model", None) == self.config_value("embedding", "model", "")
-            if name not in ("tfidf", "embedding") and not m.latency_ms and emb is not None and emb.latency_ms and same:
-                res.measurements[name] = m.model_copy(update={"latency_ms": dict(emb.latency_ms),
-                                                              "infer_texts_per_s": emb.infer_texts_per_s})
+            borrowed = self.embedding_speed_for(name)
+            if not m.latency_ms and borrowed:
+                res.measurements[name] = m.model_copy(update=borrowed)
         return res
+
+    def embedding_speed_for(self, name: str) -> dict[str, Any] | None:
+        """The embedding engine's measured inference speed, for a fine-tune engine on the same
+        encoder (its classifier runs the same forward pass); None when that does not apply."""
+        emb = self.info.get("embedding", {})
+        same_encoder = self.config_value(name, "model", None) == self.config_value("embedding", "model", "")
+        if name in ("tfidf", "embedding") or not same_encoder or not emb.get("latency_ms"):
+            return None
+        return {"latency_ms": dict(emb["latency_ms"]), "infer_texts_per_s": emb.get("infer_texts_per_s")}
 
     def plan_trainers(self, embed_rate: float | None) -> float:
         """Seconds kept for the fine-tune engines: their points when one is affordable
@@ -693,12 +701,10 @@ class _Runner:
             later = len(trainers) - i - 1
             share = SHARE["finetune"] if later else 1.0
             self.finetune_curve(name, share, reserve_s=min(10.0, self.clock.left * 0.1))
-            emb = self.info.get("embedding", {})
-            same_encoder = self.config_value(name, "model", None) == self.config_value("embedding", "model", "")
-            if self.clock.left < 5.0 and same_encoder and emb.get("latency_ms"):
+            borrowed = self.embedding_speed_for(name)
+            if self.clock.left < 5.0 and borrowed:
                 # Out of budget: a fine-tuned classifier runs the same encoder forward pass.
-                self.info[name]["latency_ms"] = dict(emb["latency_ms"])
-                self.info[name]["infer_texts_per_s"] = emb.get("infer_texts_per_s")
+                self.info[name].update(borrowed)
                 self.info[name]["notes"].append("inference speed taken from the embedding engine "
                                                 "(same encoder; not measured separately to stay in budget)")
             else:

@@ -232,8 +232,8 @@ def time_forecast(m: ApproachMeasurement, n_target: int, config: Any,
                 eval_s = evals * (vf * n_target) / (rate * TRAIN_VS_INFER_COST)
                 return n_steps * batch / rate + eval_s + math.ceil(n_steps / ckpt_every) * ckpt + load
 
-            full = run_s(steps)
-            likely = run_s(early_stop_steps(config, n_target))
+            stop_steps = early_stop_steps(config, n_target)
+            full, likely = run_s(steps), run_s(stop_steps)
             # A short probe's throughput is less sure.
             probe_only = not any(p.usable for p in m.points)
             if probe_only and m.train_examples_per_s:
@@ -245,7 +245,7 @@ def time_forecast(m: ApproachMeasurement, n_target: int, config: Any,
             if ckpt:
                 notes.append(f"a checkpoint every {ckpt_every} steps, {ckpt:.1f}s each (measured)")
             if likely < full:
-                notes.append(f"early stopping expected about one epoch + patience in ({early_stop_steps(config, n_target)} "
+                notes.append(f"early stopping expected about one epoch + patience in ({stop_steps} "
                              f"steps, ~{likely:.0f}s); the full recipe ({steps} steps, ~{full:.0f}s) is the upper end")
     elif m.approach == "embedding":
         rate = m.prepare_texts_per_s or m.infer_texts_per_s

@@ -133,13 +133,14 @@ def _score(f: Any, goals: Any, weights: Mapping[str, float]) -> float:
     return sum(weights[k] * v for k, v in _features(f, goals).items())
 
 
-def _band(f: Any) -> tuple[float | None, float | None]:
+def _band(f: Any, default: float | None = None) -> tuple[float | None, float | None]:
     """The interval comparisons use: the approach's own accuracy, without the full run's test-set
-    noise (approaches scored on the same rows share it), when the forecast has it."""
+    noise (approaches scored on the same rows share it), when the forecast has it; a missing
+    end is ``default``."""
     lo, hi = _get(f, "curve_low"), _get(f, "curve_high")
     if lo is None or hi is None:
         lo, hi = _get(f, "low"), _get(f, "high")
-    return lo, hi
+    return (default if lo is None else lo), (default if hi is None else hi)
 
 
 def _tie(a: Any, b: Any) -> bool:
@@ -148,10 +149,8 @@ def _tie(a: Any, b: Any) -> bool:
     if va is None or vb is None:
         return False
     lead = abs(va - vb)
-    (la, ha), (lb, hb) = _band(a), _band(b)
-    overlap = min(ha if ha is not None else va, hb if hb is not None else vb) - max(
-        la if la is not None else va, lb if lb is not None else vb)
-    return lead <= overlap
+    (la, ha), (lb, hb) = _band(a, va), _band(b, vb)
+    return lead <= min(ha, hb) - max(la, lb)
 
 
 def _with_value(f: Any, value: float) -> Any:
@@ -167,8 +166,8 @@ def _plausible_upset(other: Any, winner: Any, goals: Any, weights: Mapping[str, 
     vo, vw = _get(other, "value"), _get(winner, "value")
     if vo is None or vw is None:
         return False
-    (_, ho), (lw, _) = _band(other), _band(winner)
-    up = math.hypot(max((ho if ho is not None else vo) - vo, 0.0), max(vw - (lw if lw is not None else vw), 0.0))
+    (_, ho), (lw, _) = _band(other, vo), _band(winner, vw)
+    up = math.hypot(max(ho - vo, 0.0), max(vw - lw, 0.0))
     return _score(_with_value(other, vo + up), goals, weights) > _score(winner, goals, weights)
 
 

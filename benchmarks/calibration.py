@@ -210,7 +210,6 @@ def reanalyse(doc: dict, workdir: Path, log) -> None:
     """Recompute each row's decisions (from its saved forecasts, with the current decision rule)
     and their checks (from the saved full runs). Forecasts are not recomputed."""
     from advisor.forecast import Forecast
-    from advisor.goals import Goals, Weights
     from advisor.probe import probe
     from advisor.recommend import recommend
 
@@ -221,29 +220,40 @@ def reanalyse(doc: dict, workdir: Path, log) -> None:
                                    run_missing=False)
         if r.get("forecasts"):
             fcs = {e: Forecast.model_validate(f) for e, f in r["forecasts"].items()}
-            goals = Goals(labelled_size=task.n_train)
-            acc_only = Goals(labelled_size=task.n_train,
-                             weights=Weights(accuracy=1.0, training_time=0.0, latency=0.0, cost=0.0))
+            goals, acc_only = task_goals(task)
             rec = recommend(goals, resources, {}, fcs, budget=r["budget"])
-            rec_acc = recommend(acc_only, resources, {}, fcs)
-            r.update(choice=rec.choice, too_close=rec.too_close, confidence=rec.confidence,
-                     choice_accuracy_only=rec_acc.choice,
-                     decision_accuracy_only=_agreement(rec_acc.choice, actual, "accuracy") | {"too_close": rec_acc.too_close})
-        r["decision_default"] = _default_decision(r["choice"], r["too_close"], actual, task.n_train)
+            r.update(decisions(rec, recommend(acc_only, resources, {}, fcs), actual, task))
+        else:  # a row from before forecasts were kept: only the check is redone
+            r["decision_default"] = _default_decision(r["choice"], r["too_close"], actual, task.n_train)
+
+
+def task_goals(task: Task):
+    """(the default goals, an accuracy-only goal) at the task's labelled size."""
+    from advisor.goals import Goals, Weights
+
+    return (Goals(labelled_size=task.n_train),
+            Goals(labelled_size=task.n_train, weights=Weights(accuracy=1.0, training_time=0.0, latency=0.0, cost=0.0)))
+
+
+def decisions(rec, rec_acc, actual: dict[str, dict], task: Task) -> dict:
+    """A row's decision fields: the calls under both goals and whether they match the full runs."""
+    return {
+        "choice": rec.choice, "too_close": rec.too_close, "confidence": rec.confidence,
+        "decision_default": _default_decision(rec.choice, rec.too_close, actual, task.n_train),
+        "choice_accuracy_only": rec_acc.choice,
+        "decision_accuracy_only": _agreement(rec_acc.choice, actual, "accuracy") | {"too_close": rec_acc.too_close},
+    }
 
 
 def run_task(task: Task, budgets: list[str], engines: list[str], profile: str, seed: int,
              workdir: Path, log) -> list[dict]:
     from advisor.advise import advise
-    from advisor.goals import Goals, Weights
     from advisor.recommend import recommend
 
     actual, train_csv = actual_results(task, engines, profile, seed, workdir, log)
 
     rows = []
-    goals = Goals(labelled_size=task.n_train)
-    acc_only = Goals(labelled_size=task.n_train,
-                     weights=Weights(accuracy=1.0, training_time=0.0, latency=0.0, cost=0.0))
+    goals, acc_only = task_goals(task)
     for budget in budgets:
         log(f"[{task.name}] advise --budget {budget}")
         t0 = time.perf_counter()
@@ -273,10 +283,7 @@ def run_task(task: Task, budgets: list[str], engines: list[str], profile: str, s
             "transformer_full_runs_s": full_s or None,
             "advise_over_full_runs": (advise_s / full_s) if full_s else None,
             "engines": per_engine,
-            "choice": rec.choice, "too_close": rec.too_close, "confidence": rec.confidence,
-            "decision_default": _default_decision(rec.choice, rec.too_close, actual, task.n_train),
-            "choice_accuracy_only": rec_acc.choice,
-            "decision_accuracy_only": _agreement(rec_acc.choice, actual, "accuracy") | {"too_close": rec_acc.too_close},
+            **decisions(rec, rec_acc, actual, task),
             # Kept so that --reanalyse can re-derive the decisions after a change to the decision rule.
             "forecasts": {e: f.model_dump(mode="json", exclude={"curve", "measured", "hardware"})
                           for e, f in advice.forecasts.items()},
