@@ -61,6 +61,7 @@ class CurvePoint(Record):
     fit_s: float = Field(description="Wall seconds of fit.")
     stopped: str = Field("completed", description="Why fit ended; only completed/early_stopping points enter the curve.")
     steps: int = Field(0, description="Optimizer steps (fine-tuning).")
+    best_step: int | None = Field(None, description="Step of the best validation score (fine-tuning).")
     usable: bool = Field(True, description="Whether the point enters the learning curve.")
     y_pred: list[int] | None = Field(None, exclude=True, description="Predicted class ids on the test part (bootstrap).")
 
@@ -293,10 +294,20 @@ class _Runner:
         self.emit("embedding", "load", f"model loaded in {load_s:.1f}s; {rate or 0:.0f} texts/s")
         return rate
 
+    def test_size(self) -> int:
+        """Held-out rows wanted: the profile's ``test_sizes`` entry for the largest named budget
+        this budget covers (bigger budgets buy tighter intervals), else ``test_size``."""
+        named = getattr(self.settings, "budgets_s", None) or {}
+        sizes = getattr(self.settings, "test_sizes", None) or {}
+        covered = [(s, name) for name, s in named.items() if s <= self.clock.budget_s + 1e-9 and name in sizes]
+        if covered:
+            return int(sizes[max(covered)[1]])
+        return int(_setting(self.settings, "test_size"))
+
     def plan_split(self, embed_rate: float | None) -> tuple[int, int]:
         """(test rows, pool rows) from the sample, the labelled size and (if measured) embedding speed."""
         total = len(self.sample)
-        test_n = min(int(_setting(self.settings, "test_size")), int(total * 0.4))
+        test_n = min(self.test_size(), int(total * 0.4))
         affordable = None
         if embed_rate:
             affordable = embed_rate * max(0.0, self.clock.left - self.trainer_reserve) * SHARE["embedding_prepare"]
@@ -352,7 +363,8 @@ class _Runner:
             y_pred = [p if p >= 0 else len(self.classes) for p in y_pred]
         point = CurvePoint(approach=name, n_train=len(train), seed=seed, accuracy=ev.accuracy,
                            macro_f1=ev.macro_f1, fit_s=report.wall_s, stopped=report.stopped,
-                           steps=report.steps, usable=report.stopped in usable_if, y_pred=y_pred)
+                           steps=report.steps, best_step=report.best_step, usable=report.stopped in usable_if,
+                           y_pred=y_pred)
         self.points[name].append(point)
         self.record_fit(name, report)
         self.emit(name, "fit", f"n={len(train)} seed={seed}: accuracy {ev.accuracy:.3f}"
@@ -362,12 +374,15 @@ class _Runner:
 
     def record_fit(self, name: str, report: FitReport) -> None:
         info = self.info[name]
-        if report.train_examples_per_s:
+        # Throughput from the longest fit so far: the nearest to a full run's (warm-up and
+        # first-batch costs weigh less), and a short throughput probe never overrides a real point.
+        if report.train_examples_per_s and report.steps >= info.get("rate_steps", -1):
+            info["rate_steps"] = report.steps
             info["train_examples_per_s"] = report.train_examples_per_s
-        if report.train_tokens_per_s:
-            info["train_tokens_per_s"] = report.train_tokens_per_s
-        if report.tokens_seen and report.examples_seen:
-            info["tokens_per_example"] = report.tokens_seen / report.examples_seen
+            if report.train_tokens_per_s:
+                info["train_tokens_per_s"] = report.train_tokens_per_s
+            if report.tokens_seen and report.examples_seen:
+                info["tokens_per_example"] = report.tokens_seen / report.examples_seen
         if report.steps and "checkpoint" in report.phase_s:
             info["checkpoint_s_each"] = report.phase_s["checkpoint"] / math.ceil(report.steps / BENCH_CHECKPOINT_EVERY)
         info["peak_rss_bytes"] = max(info.get("peak_rss_bytes") or 0, report.peak_rss_bytes or 0) or None
@@ -489,18 +504,22 @@ class _Runner:
             self.info["embedding"]["prepare_texts_per_s"] = fresh / took
 
     def finetune_cost(self, name: str, n: int) -> float | None:
-        """Seconds one fine-tune point at ``n`` is expected to take (None: no throughput known)."""
+        """Seconds one fine-tune point at ``n`` is expected to take (None: no throughput known):
+        the recipe's examples, its validation passes and the final scoring on the test part."""
         info = self.info[name]
         rate = info.get("train_examples_per_s")
+        emb_rate = (self.info.get("embedding") or {}).get("prepare_texts_per_s")
         if rate is None:
-            emb_rate = (self.info.get("embedding") or {}).get("prepare_texts_per_s")
             other = self.info.get("finetune" if name == "lora" else "lora", {}).get("train_examples_per_s")
             rate = other or (emb_rate / TRAIN_VS_INFER_COST if emb_rate else None)
         if not rate:
             return None
+        infer = emb_rate or rate * TRAIN_VS_INFER_COST
         examples = self.finetune_examples(name, n)
-        eval_s = len(self.test) / (rate * TRAIN_VS_INFER_COST)
-        return examples / rate + eval_s + (info.get("load_s") or 3.0)
+        vf = float(self.config_value(name, "valid_fraction", 0.1))
+        every = int(self.config_value(name, "eval_every_steps", 50))
+        valid_s = (examples // int(self.config_value(name, "train_batch_size", 16))) // every * vf * n / infer
+        return examples / rate + valid_s + len(self.test) / infer + (info.get("load_s") or 3.0)
 
     def finetune_examples(self, name: str, n: int) -> int:
         batch = int(self.config_value(name, "train_batch_size", 16))
@@ -513,20 +532,36 @@ class _Runner:
             steps = min(steps, int(max_steps))
         return steps * batch
 
-    def finetune_curve(self, name: str, share: float, reserve_s: float) -> None:
-        """The largest sizes fine-tuning can afford; a throughput probe when none fits."""
-        start = self.clock.elapsed
-        allowance = max(0.0, (self.clock.left - reserve_s) * share)
-        # Below the size where epochs·n/batch reaches min_steps every point costs the same:
-        # the largest such size (within the pool) is the most informative one.
+    def finetune_sizes(self, name: str) -> tuple[list[int], list[int]]:
+        """(sizes that all cost the recipe's minimum steps, larger sizes up to the pool).
+
+        Below the size where epochs·n/batch reaches min_steps every point costs the same, so
+        the largest such size (within the pool) tops the cheap sizes. Above it each point costs
+        more, and is worth more: it is nearer the labelled size, trained on the full run's
+        recipe. Those sizes double up to the pool (the pool itself last)."""
         batch = int(self.config_value(name, "train_batch_size", 16))
         vf = float(self.config_value(name, "valid_fraction", 0.1))
         same_cost = math.ceil(int(self.config_value(name, "min_steps", 150)) * batch
                               / (float(self.config_value(name, "epochs", 2.0)) * (1 - vf)))
-        sizes = self.sizes("finetune_sizes", extra=min(len(self.pool), same_cost))
+        pool_n = len(self.pool)
+        cheap = self.sizes("finetune_sizes", extra=min(pool_n, same_cost))
+        above = [n for n in _ladder([max(cheap), pool_n]) if n > max(cheap)] if pool_n > max(cheap) else []
+        return cheap, above
+
+    def finetune_curve(self, name: str, share: float, reserve_s: float) -> None:
+        """The sizes fine-tuning can afford, most informative first; a throughput probe when none fits.
+
+        Order: the largest of the cheap (minimum-steps) sizes; then the largest bigger size
+        that fits while leaving room for two cheap points (a curve needs three sizes), then
+        the next bigger ones on the same terms; then the other cheap sizes; then more seeds."""
+        start = self.clock.elapsed
+        allowance = max(0.0, (self.clock.left - reserve_s) * share)
+        cheap, above = self.finetune_sizes(name)
+        sizes = sorted({*cheap, *above})
         seeds = _seeds(self.settings, "finetune_seeds", self.seed)
-        # Order: largest affordable size first, then smaller sizes (a curve), then more seeds.
-        plan = [(n, seeds[0]) for n in sorted(sizes, reverse=True)]
+        rest = sorted(cheap, reverse=True)[1:]
+        plan = [(max(cheap), seeds[0]), *[(n, seeds[0]) for n in sorted(above, reverse=True)],
+                *[(n, seeds[0]) for n in rest]]
         plan += [(n, s) for s in seeds[1:] for n in sorted(sizes, reverse=True)[:2]]
         subsets: dict[int, dict[int, Examples]] = {}
         ran_usable = 0
@@ -537,8 +572,16 @@ class _Runner:
             # Before this engine's own throughput is known the cost is a guess from the
             # embedding speed: try the point whenever it plausibly fits. ``budget_s`` bounds
             # it, and a point the budget cuts short still measures throughput.
-            slack = 1.1 if self.info[name].get("train_examples_per_s") else 0.6
-            if cost is not None and cost * slack > left:
+            known = bool(self.info[name].get("train_examples_per_s"))
+            slack = 1.1 if known else 0.6
+            if n in above and seed == seeds[0]:
+                if not known:
+                    continue
+                # Keep room for the cheap sizes still to run (two at most).
+                keep = (self.finetune_cost(name, max(cheap)) or 0.0) * min(2, len(rest))
+                if cost is None or cost * slack + keep * slack > left:
+                    continue
+            elif cost is not None and cost * slack > left:
                 continue
             if cost is None and left <= 0:
                 break
@@ -556,9 +599,9 @@ class _Runner:
             # Long enough for several optimizer steps after the model load.
             probe_s = min(max(12.0, (self.clock.left - reserve_s) * 0.5), 30.0)
             if self.clock.left > 5.0:
-                sub = _nested(self.pool, [sizes[-1]], self.seed)[0]
+                sub = _nested(self.pool, [max(cheap)], self.seed)[0]
                 self.info[name]["notes"].append(
-                    f"no fine-tune point fits this budget (one costs ~{self.finetune_cost(name, sizes[-1]) or 0:.0f}s); "
+                    f"no fine-tune point fits this budget (one costs ~{self.finetune_cost(name, max(cheap)) or 0:.0f}s); "
                     f"ran a {probe_s:.0f}s throughput probe instead (not a curve point)")
                 self.fit_point(name, sub, self.seed, budget_s=probe_s, usable_if=("completed",))
             else:
@@ -663,7 +706,7 @@ class _Runner:
         if not embed_rate:
             return min(0.5 * budget, max(probe, 0.3 * budget))
         rate = embed_rate / TRAIN_VS_INFER_COST
-        test_rows = min(int(_setting(self.settings, "test_size")), 0.4 * len(self.sample))
+        test_rows = min(self.test_size(), 0.4 * len(self.sample))
         one = sum(self.finetune_examples(t, 0) / rate + test_rows / embed_rate for t in trainers)
         if 1.1 * one <= 0.7 * budget:
             return min(0.65 * budget, 2.5 * one)
@@ -696,6 +739,8 @@ class _Runner:
             self.cheap_curve("embedding", 1.0, reserve_s=reserve + speed_s)
             self.speed("embedding")
             self.pool = full_pool
+        # Fine-tuning needs no embedding either: its points may climb to the labelled size.
+        self.pool = self.cheap_pool
         for i, name in enumerate(trainers):
             # Leave time for this engine's speed measurement and the later engines.
             later = len(trainers) - i - 1
@@ -709,6 +754,7 @@ class _Runner:
                                                 "(same encoder; not measured separately to stay in budget)")
             else:
                 self.speed(name)
+        self.pool = full_pool
         self.emit("all", "done", f"benchmarks done in {self.clock.elapsed:.0f}s")
 
 

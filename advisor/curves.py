@@ -63,6 +63,9 @@ class CurveResult:
     measured: list[tuple[int, float, float]] = field(default_factory=list)  # n, mean, seed sd
     candidates: dict[str, float] = field(default_factory=dict)  # method -> forecast
     projection: list[tuple[float, float]] = field(default_factory=list)  # fitted values up to the cap
+    # Bootstrap replicates of the forecast. Replicate i resamples the same test rows for every
+    # approach fitted with the same seed on the same test part: differences pair up.
+    boot: list[float] = field(default_factory=list)
 
 
 # ------------------------------------------------------------------- metrics
@@ -244,14 +247,17 @@ def fit_learning_curve(
     method = viable[chosen].method if chosen else "flat-fallback"
 
     # ---------------------------------------------------------------- bootstrap
-    rng = np.random.default_rng(seed)
+    # Two generators: rows drawn from one stream are the same for every approach (paired
+    # comparisons); seed picks, whose count differs between approaches, from the other.
+    rng = np.random.default_rng([seed, 1])
+    row_rng = np.random.default_rng([seed, 0])
     sizes = [int(s) for s in n_arr]
     by_size = {s: [o for o in obs if o.n == s] for s in sizes}
     can_resample_rows = metric_fn is not None and all(o.y_pred is not None for o in obs)
     n_rows = len(obs[0].y_pred) if can_resample_rows else 0
     boot: list[float] = []
     for _ in range(n_boot):
-        idx = rng.integers(0, n_rows, n_rows) if can_resample_rows else None
+        idx = row_rng.integers(0, n_rows, n_rows) if can_resample_rows else None
         ys = []
         for s in sizes:
             group = by_size[s]
@@ -322,5 +328,5 @@ def fit_learning_curve(
         method=method, value=value, low=low, high=high, flagged=flagged,
         flag_reason="; ".join(reasons), n_target=int(n_target), n_max=n_max,
         extrapolation_factor=float(factor), holdout_error=hold_err, curve=curve,
-        measured=measured, candidates=candidates, projection=projection,
+        measured=measured, candidates=candidates, projection=projection, boot=[round(_clip(b), 5) for b in boot],
     )

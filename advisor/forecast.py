@@ -84,6 +84,9 @@ class Forecast(Record):
         None, description="Interval of the approach's accuracy itself (without the full run's test-set noise, which "
         "approaches scored on the same rows share): what comparisons between approaches use.")
     curve_high: float | None = None
+    boot: list[float] = Field(
+        default_factory=list, description="Bootstrap replicates of the forecast: replicate i resamples the same "
+        "benchmark test rows for every approach, so differences between approaches pair up.")
 
 
 # ---------------------------------------------------------------- model shape
@@ -132,18 +135,37 @@ def finetune_steps(config: Any, n: int) -> tuple[int, int]:
     return steps, batch
 
 
-def early_stop_steps(config: Any, n: int) -> int:
-    """Steps a run is likely to take when early stopping is on: fine-tuning a pre-trained
-    encoder usually stops gaining on validation within about an epoch, and early stopping
-    then waits ``patience × eval_every`` more steps. Never more than the recipe's steps."""
+def early_stop_steps(config: Any, n: int, measured: tuple[int, int] | None = None) -> int:
+    """Steps a run is likely to take when early stopping is on. Never more than the recipe's
+    steps, never fewer than ``min_steps``.
+
+    ``measured`` = (n, best step) of the largest benchmark fit that early-stopped: its
+    validation peaked at that step; with more data the peak comes later, taken as ∝ √n (a
+    generic assumption, printed with the forecast). Without one: fine-tuning a pre-trained
+    encoder usually stops gaining on validation within about an epoch. Either way early
+    stopping then waits ``patience × eval_every`` more steps."""
     steps, batch = finetune_steps(config, n)
     vf = float(_cfg(config, "valid_fraction", 0.1))
     patience = int(_cfg(config, "early_stopping_patience", 3))
     if vf <= 0 or patience <= 0:
         return steps
-    epoch = math.ceil(n * (1 - vf) / batch)
     every = int(_cfg(config, "eval_every_steps", 50))
-    return min(steps, max(int(_cfg(config, "min_steps", 150)), epoch + patience * every))
+    if measured is not None and measured[0] > 0 and measured[1] > 0:
+        peak = math.ceil(measured[1] * math.sqrt(n / measured[0]))
+    else:
+        peak = math.ceil(n * (1 - vf) / batch)
+    return min(steps, max(int(_cfg(config, "min_steps", 150)), peak + patience * every))
+
+
+def measured_peak(m: ApproachMeasurement) -> tuple[int, int] | None:
+    """(n, best step) of the largest usable fine-tune point, when that fit stopped early."""
+    usable = [p for p in m.points if p.usable]
+    if not usable:
+        return None
+    top = max(usable, key=lambda p: (p.n_train, p.steps))
+    if top.stopped != "early_stopping" or not top.best_step:
+        return None
+    return top.n_train, top.best_step
 
 
 def activation_bytes(shape: ModelShape, batch: int, seq: int, bytes_per_value: int = 2) -> float:
@@ -186,7 +208,7 @@ def quality_forecast(m: ApproachMeasurement, bench: BenchResult, n_target: int, 
     return {"value": res.value, "low": res.low, "high": res.high, "method": res.method, "flagged": res.flagged,
             "flag_reason": res.flag_reason, "extrapolation_factor": res.extrapolation_factor,
             "n_max_measured": res.n_max, "holdout_error": res.holdout_error, "curve": res.curve,
-            "measured": res.measured, "projection": res.projection}
+            "measured": res.measured, "projection": res.projection, "boot": res.boot}
 
 
 def fit_time_at(m: ApproachMeasurement, n_target: int) -> float | None:
@@ -232,7 +254,8 @@ def time_forecast(m: ApproachMeasurement, n_target: int, config: Any,
                 eval_s = evals * (vf * n_target) / (rate * TRAIN_VS_INFER_COST)
                 return n_steps * batch / rate + eval_s + math.ceil(n_steps / ckpt_every) * ckpt + load
 
-            stop_steps = early_stop_steps(config, n_target)
+            peak = measured_peak(m)
+            stop_steps = early_stop_steps(config, n_target, peak)
             full, likely = run_s(steps), run_s(stop_steps)
             # A short probe's throughput is less sure.
             probe_only = not any(p.usable for p in m.points)
@@ -245,8 +268,10 @@ def time_forecast(m: ApproachMeasurement, n_target: int, config: Any,
             if ckpt:
                 notes.append(f"a checkpoint every {ckpt_every} steps, {ckpt:.1f}s each (measured)")
             if likely < full:
-                notes.append(f"early stopping expected about one epoch + patience in ({stop_steps} "
-                             f"steps, ~{likely:.0f}s); the full recipe ({steps} steps, ~{full:.0f}s) is the upper end")
+                why = (f"the benchmark fit on {peak[0]:,} rows peaked at step {peak[1]}, scaled by √n"
+                       if peak else "about one epoch")
+                notes.append(f"early stopping expected at {stop_steps} steps (~{likely:.0f}s: {why}, + patience); "
+                             f"the full recipe ({steps} steps, ~{full:.0f}s) is the upper end")
     elif m.approach == "embedding":
         rate = m.prepare_texts_per_s or m.infer_texts_per_s
         if rate:
@@ -391,6 +416,7 @@ def borrow_gain(f: Forecast, donor: Forecast) -> Forecast:
               f"curve on the same data (+{gain * 100:.1f} points; upper end assumes twice that)")
     return f.model_copy(update={
         "value": min(1.0, base + gain),
+        "boot": [min(1.0, b + gain) for b in f.boot],
         "high": min(1.0, max(f.high or base, base + 2 * gain)),
         "method": "flat + embedding gain",
         "flag_reason": "; ".join(r for r in (f.flag_reason, reason) if r),

@@ -29,6 +29,11 @@ class BenchSettings(BaseModel):
         1000, ge=10, description="Held-out rows inside the sample that every measured point is scored on "
         "(≥ 1,000 where the data allows: smaller test sets make the intervals wide)."
     )
+    test_sizes: dict[str, int] = Field(
+        {}, description="Held-out rows by named budget, for larger budgets: a bigger test part narrows every "
+        "interval and costs only inference. A budget in seconds uses the largest named budget it covers; "
+        "unlisted budgets use test_size."
+    )
     train_sizes: list[int] = Field(
         [100, 200, 400, 800], min_length=1, description="Nested training sizes for the cheap engines."
     )
@@ -52,6 +57,9 @@ class BenchSettings(BaseModel):
                 raise ValueError(f"{name} must be distinct, ascending and ≥ 2 (got {sizes})")
             if sizes and sizes[-1] > room:
                 raise ValueError(f"{name} reach {sizes[-1]} but sample_size - test_size is only {room}")
+        big = {k: v for k, v in self.test_sizes.items() if v >= self.sample_size or v < 10}
+        if big:
+            raise ValueError(f"test_sizes {big} must be ≥ 10 and below sample_size ({self.sample_size})")
         if self.default_budget not in self.budgets_s:
             raise ValueError(f"default_budget {self.default_budget!r} is not one of {sorted(self.budgets_s)}")
         if any(v <= 0 for v in self.budgets_s.values()):

@@ -143,11 +143,48 @@ def _band(f: Any, default: float | None = None) -> tuple[float | None, float | N
     return (default if lo is None else lo), (default if hi is None else hi)
 
 
+def _paired(a: Any, b: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """Both forecasts' bootstrap replicates, when they pair up (same count: same rows resampled)."""
+    ba, bb = _get(a, "boot") or [], _get(b, "boot") or []
+    if len(ba) < 20 or len(ba) != len(bb):
+        return None
+    return np.asarray(ba, dtype=float), np.asarray(bb, dtype=float)
+
+
+def _diff_band(a: Any, b: Any) -> tuple[float, float] | None:
+    """95 % interval of a's metric minus b's.
+
+    Paired when both carry bootstrap replicates over the same resampled benchmark test rows:
+    the noise of rows both were scored on cancels in the difference. What each forecast's
+    interval adds beyond its bootstrap (other fits, extrapolation error, priors) is
+    approach-specific and added in quadrature. Unpaired: the two half-widths in quadrature."""
+    va, vb = _get(a, "value"), _get(b, "value")
+    if va is None or vb is None:
+        return None
+    (la, ha), (lb, hb) = _band(a, va), _band(b, vb)
+    lead = va - vb
+    pair = _paired(a, b)
+    if pair is None:
+        return lead - math.hypot(va - la, hb - vb), lead + math.hypot(ha - va, vb - lb)
+    ra, rb = pair
+    d = ra - rb
+    d_lo, d_hi = np.percentile(d - d.mean(), [2.5, 97.5])
+    (a_lo, a_hi), (b_lo, b_hi) = np.percentile(ra, [2.5, 97.5]), np.percentile(rb, [2.5, 97.5])
+    extra_a = (max(0.0, min(a_lo, va) - la), max(0.0, ha - max(a_hi, va)))
+    extra_b = (max(0.0, min(b_lo, vb) - lb), max(0.0, hb - max(b_hi, vb)))
+    return (lead - math.hypot(max(-d_lo, 0.0), extra_a[0], extra_b[1]),
+            lead + math.hypot(max(d_hi, 0.0), extra_a[1], extra_b[0]))
+
+
 def _tie(a: Any, b: Any) -> bool:
-    """Lead of a over b smaller than the overlap of their intervals."""
+    """Paired forecasts: the interval of their difference holds zero. Otherwise: the lead of
+    one over the other is smaller than the overlap of their intervals."""
     va, vb = _get(a, "value"), _get(b, "value")
     if va is None or vb is None:
         return False
+    if _paired(a, b) is not None:
+        lo, hi = _diff_band(a, b)  # type: ignore[misc]
+        return lo <= 0.0 <= hi
     lead = abs(va - vb)
     (la, ha), (lb, hb) = _band(a, va), _band(b, vb)
     return lead <= min(ha, hb) - max(la, lb)
@@ -161,14 +198,13 @@ def _with_value(f: Any, value: float) -> Any:
 
 def _plausible_upset(other: Any, winner: Any, goals: Any, weights: Mapping[str, float]) -> bool:
     """Whether ``other`` would outscore ``winner`` if its metric sat at the top of the interval of
-    their difference (half-widths of both forecasts' own intervals, in quadrature). This is
-    what makes a call robust to the forecasts' uncertainty, not just to their point values."""
+    their difference (paired when the forecasts allow, see ``_diff_band``). This is what makes
+    a call robust to the forecasts' uncertainty, not just to their point values."""
     vo, vw = _get(other, "value"), _get(winner, "value")
-    if vo is None or vw is None:
+    band = _diff_band(other, winner)
+    if vo is None or vw is None or band is None:
         return False
-    (_, ho), (lw, _) = _band(other, vo), _band(winner, vw)
-    up = math.hypot(max(ho - vo, 0.0), max(vw - lw, 0.0))
-    return _score(_with_value(other, vo + up), goals, weights) > _score(winner, goals, weights)
+    return _score(_with_value(other, vw + band[1]), goals, weights) > _score(winner, goals, weights)
 
 
 def _rule_out(name: str, f: Any, m: Any, goals: Any, resources: Any) -> RuledOut | None:

@@ -249,3 +249,42 @@ def test_early_stop_check_sees_a_fine_tune_latency(fakes):
     res = run_benchmarks(ex, engines=("embedding", "finetune"), settings=Settings(), budget_s=60,
                          configs=configs, settled=settled)
     assert seen and all(seen) and seen[0] == res.measurements["embedding"].latency_ms
+
+
+def test_finetune_climbs_above_the_min_steps_size_to_the_labelled_size(fakes, monkeypatch):
+    """Points above the size where the recipe's minimum steps end cost more but sit nearer the
+    target: with the budget for them, fine-tuning measures up to the labelled size, and still
+    measures cheap sizes below for a curve."""
+    ex = fakes(make_examples(1400))
+    monkeypatch.setattr(FakeFinetune, "SECONDS_PER_EXAMPLE", 0.0002)
+    configs = {"finetune": {"min_steps": 10, "train_batch_size": 8, "epochs": 2.0}}  # min-steps size: 45
+    res = run_benchmarks(ex, engines=("tfidf", "finetune"), settings=Settings(finetune_sizes=[20, 40]),
+                         budget_s=30, labelled_size=900, configs=configs)
+    sizes = sorted({p.n_train for p in res.measurements["finetune"].points if p.usable})
+    assert sizes[-1] == 900  # the labelled size, not the min-steps size
+    assert {20, 40, 45} <= set(sizes) and len([n for n in sizes if n > 45]) >= 2
+    # The larger fits are the longer ones: throughput comes from the longest.
+    assert res.measurements["finetune"].train_examples_per_s == pytest.approx(1 / 0.0002)
+
+
+def test_finetune_skips_a_bigger_point_it_cannot_afford_with_the_curve(fakes, monkeypatch):
+    ex = fakes(make_examples(1400))
+    # 10 ms an example: a min-steps point (80 examples) ≈ 0.8 s, the 900-row point (1,624) ≈ 16 s.
+    monkeypatch.setattr(FakeFinetune, "SECONDS_PER_EXAMPLE", 0.01)
+    configs = {"finetune": {"min_steps": 10, "train_batch_size": 8, "epochs": 2.0}}
+    res = run_benchmarks(ex, engines=("finetune",), settings=Settings(finetune_sizes=[20, 40]),
+                         budget_s=20, labelled_size=900, configs=configs)
+    sizes = sorted({p.n_train for p in res.measurements["finetune"].points if p.usable})
+    assert 900 not in sizes and {20, 40, 45} <= set(sizes)
+    assert max(sizes) > 45  # a bigger size that fits beside the cheap ones
+    assert res.spent_s < 20 * 1.2 + 0.5
+
+
+def test_a_bigger_budget_scores_on_the_bigger_test_part_its_profile_names(fakes):
+    ex = fakes(make_examples(1000))
+    settings = Settings(cheap_seeds=1)
+    named = {"budgets_s": {"quick": 5.0, "standard": 20.0}, "test_sizes": {"standard": 300}}
+    settings = settings.model_copy(update=named)
+    assert run_benchmarks(ex, engines=("tfidf",), settings=settings, budget_s=20).test_size == 300
+    assert run_benchmarks(ex, engines=("tfidf",), settings=settings, budget_s=25).test_size == 300  # covers standard
+    assert run_benchmarks(ex, engines=("tfidf",), settings=settings, budget_s=10).test_size == 200  # test_size

@@ -113,3 +113,22 @@ def test_bootstrap_over_test_rows_uses_predictions():
 
     idx = np.arange(500)
     assert f1(obs[0].y_pred, idx) == pytest.approx(f1_score(y, obs[0].y_pred, average="macro"))
+
+
+def test_replicates_resample_the_same_rows_for_every_curve():
+    """Two approaches fitted with the same seed on the same test rows get replicate i from the
+    same resampled rows, whatever their seed counts: identical predictions, identical replicates."""
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 400)
+    preds = {}
+    for n in SIZES:
+        p = y.copy()
+        wrong = rng.random(400) > power(n)
+        p[wrong] = 1 - p[wrong]
+        preds[n] = p
+    one_seed = [Observation(n, 0, float(np.mean(preds[n] == y)), preds[n]) for n in SIZES]
+    three_seeds = [Observation(n, s, float(np.mean(preds[n] == y)), preds[n]) for n in SIZES for s in range(3)]
+    a = fit_learning_curve(one_seed, 3000, metric_fn=accuracy_fn(y), n_boot=50)
+    b = fit_learning_curve(three_seeds, 3000, metric_fn=accuracy_fn(y), n_boot=50)
+    assert len(a.boot) == 50 and a.boot == pytest.approx(b.boot)
+    assert np.std(a.boot) > 0.001  # the rows really were resampled

@@ -121,6 +121,30 @@ def test_early_stop_steps_one_epoch_plus_patience_capped_by_the_recipe():
     assert early_stop_steps(FinetuneConfig(early_stopping_patience=0), 10_000) == finetune_steps(cfg, 10_000)[0]
 
 
+def test_early_stop_steps_scale_a_measured_peak_by_root_n():
+    cfg = FinetuneConfig()
+    # A 2,500-row benchmark fit peaked at step 200: at 10,000 rows the peak is taken at 200·√4 = 400.
+    assert early_stop_steps(cfg, 10_000, (2500, 200)) == 400 + 150
+    # Never beyond the recipe, never under min_steps.
+    assert early_stop_steps(cfg, 10_000, (100, 5000)) == finetune_steps(cfg, 10_000)[0]
+    assert early_stop_steps(FinetuneConfig(early_stopping_patience=1), 10_000, (10_000, 10)) == 150
+    assert early_stop_steps(cfg, 3000, (3000, 1)) == 151
+
+
+def test_only_an_early_stopped_largest_point_gives_a_measured_peak():
+    from advisor.bench import ApproachMeasurement, CurvePoint
+    from advisor.forecast import measured_peak
+
+    def pt(n: int, stopped: str, best: int | None) -> CurvePoint:
+        return CurvePoint(approach="finetune", n_train=n, seed=0, accuracy=0.8, macro_f1=0.8, fit_s=1.0,
+                          stopped=stopped, steps=300, best_step=best)
+
+    m = ApproachMeasurement(approach="finetune", points=[pt(400, "early_stopping", 100), pt(2000, "completed", 300)])
+    assert measured_peak(m) is None  # the largest fit was still gaining at its end
+    m = ApproachMeasurement(approach="finetune", points=[pt(400, "completed", 150), pt(2000, "early_stopping", 200)])
+    assert measured_peak(m) == (2000, 200)
+
+
 def test_finetune_time_counts_checkpoints_and_ranges_to_the_full_recipe():
     cfg = FinetuneConfig()
     m = _measurement("finetune")

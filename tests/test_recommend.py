@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from advisor.forecast import Forecast
@@ -132,3 +133,38 @@ def test_a_cheap_winner_is_too_close_while_a_wide_forecast_could_beat_it():
     narrow = {"tfidf": fc("tfidf", 0.80, half=0.02, t=2, lat=0.2), "finetune": fc("finetune", 0.72, half=0.02, t=400)}
     rec = recommend(Goals(), Res(), {}, narrow)
     assert rec.choice == "tfidf" and not rec.too_close
+
+
+def test_paired_replicates_cancel_the_shared_bench_rows_noise():
+    """Bench points of every approach are scored on the same test rows: a replicate that drew
+    hard rows lowers both. The difference's interval is then much narrower than the two
+    intervals side by side, and a 4-point lead stands; the same spread drawn independently
+    does not."""
+    rng = np.random.default_rng(0)
+    shared = rng.normal(0.0, 0.02, 200)  # rows' difficulty, common to both approaches
+    own_t, own_f = rng.normal(0.0, 0.005, 200), rng.normal(0.0, 0.005, 200)
+
+    def with_boot(f, boot):
+        return f.model_copy(update={"boot": list(f.value + boot)})
+
+    tf, ft = fc("tfidf", 0.765, half=0.04, t=4, lat=0.2), fc("finetune", 0.805, half=0.04, t=180)
+    paired = {"tfidf": with_boot(tf, shared + own_t), "finetune": with_boot(ft, shared + own_f)}
+    rec = recommend(Goals(), Res(), {}, paired)
+    assert rec.choice == "finetune" and not rec.too_close
+    independent = {"tfidf": with_boot(tf, shared + own_t), "finetune": with_boot(ft, rng.permutation(shared) + own_f)}
+    rec = recommend(Goals(), Res(), {}, independent)
+    assert rec.choice == "tfidf" and rec.too_close
+
+
+def test_what_an_interval_adds_beyond_its_bootstrap_still_counts_in_the_difference():
+    """Extrapolation or model-choice widening is approach-specific: pairing cannot cancel it."""
+    from advisor.recommend import _diff_band
+
+    boot = list(np.random.default_rng(1).normal(0.0, 0.01, 200))
+    a = fc("finetune", 0.80, half=0.01).model_copy(update={"boot": [0.80 + b for b in boot]})
+    b = fc("tfidf", 0.76, half=0.01).model_copy(update={"boot": [0.76 + b for b in boot]})
+    lo, hi = _diff_band(a, b)
+    assert lo == pytest.approx(0.04, abs=1e-6) and hi == pytest.approx(0.04, abs=1e-6)  # identical noise cancels
+    wider = a.model_copy(update={"low": 0.74})  # 6 points below its value, from beyond the bootstrap
+    lo, _ = _diff_band(wider, b)
+    assert lo < 0.0
