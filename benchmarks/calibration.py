@@ -162,8 +162,8 @@ def _latencies(manifest) -> dict[str, float | None]:
     return {"ms_b1": p50.get(min(p50)) if p50 else None, "ms_batch": p50.get(max(p50)) if p50 else None}
 
 
-def actual_results(task: Task, engines: list[str], profile: str, seed: int, workdir: Path, log,
-                   *, run_missing: bool = True) -> tuple[dict[str, dict], Path]:
+def actual_results(task: Task, engines: list[str], profile: str, seed: int, workdir: Path,
+                   log) -> tuple[dict[str, dict], Path]:
     """Full runs of every approach on the task's training split, scored on its test split
     (reusing artifacts already in ``workdir``)."""
     from advisor.data import write_examples
@@ -185,8 +185,6 @@ def actual_results(task: Task, engines: list[str], profile: str, seed: int, work
         if manifest is not None:  # same split, same profile: reuse the full run
             log(f"[{task.name}] full run: {engine} (reusing {artifact})")
             wall = None
-        elif not run_missing:
-            raise FileNotFoundError(f"{artifact}: no full run to reanalyse")
         else:
             log(f"[{task.name}] full run: {engine}")
             spec = RunSpec(engine=engine, profile=profile, data=str(train_csv),
@@ -207,8 +205,9 @@ def actual_results(task: Task, engines: list[str], profile: str, seed: int, work
 
 
 def reanalyse(doc: dict, workdir: Path, log) -> None:
-    """Recompute each row's decisions (from its saved forecasts, with the current decision rule)
-    and their checks (from the saved full runs). Forecasts are not recomputed."""
+    """Recompute each row's checks and decisions from its saved forecasts (with the current
+    decision rule) against the full runs in ``workdir``, running any full run that is missing
+    there (e.g. one deleted to be re-timed). Forecasts are not recomputed."""
     from advisor.forecast import Forecast
     from advisor.probe import probe
     from advisor.recommend import recommend
@@ -216,15 +215,37 @@ def reanalyse(doc: dict, workdir: Path, log) -> None:
     resources = probe()
     for r in doc["rows"]:
         task = TASKS[r["task"]]
-        actual, _ = actual_results(task, list(r["engines"]), r["profile"], doc.get("seed", 0), workdir, log,
-                                   run_missing=False)
+        actual, _ = actual_results(task, list(r["engines"]), r["profile"], doc.get("seed", 0), workdir, log)
         if r.get("forecasts"):
             fcs = {e: Forecast.model_validate(f) for e, f in r["forecasts"].items()}
+            r.update(checks(fcs, actual, list(r["engines"]), r["advise_s"]))
             goals, acc_only = task_goals(task)
             rec = recommend(goals, resources, {}, fcs, budget=r["budget"])
             r.update(decisions(rec, recommend(acc_only, resources, {}, fcs), actual, task))
         else:  # a row from before forecasts were kept: only the check is redone
             r["decision_default"] = _default_decision(r["choice"], r["too_close"], actual, task.n_train)
+
+
+def checks(forecasts: dict, actual: dict[str, dict], engines: list[str], advise_s: float) -> dict:
+    """A row's per-approach checks (forecast against the full run: error, inside, time ratio)
+    and the cost of the advice against the transformer full runs."""
+    per_engine = {}
+    for engine in engines:
+        f = forecasts.get(engine)
+        a = actual[engine]
+        entry = {"actual": a["accuracy"], "actual_train_s": a["train_s"]}
+        if f is not None and f.value is not None:
+            entry.update(
+                forecast=f.value, low=f.low, high=f.high, method=f.method, flagged=f.flagged,
+                error_points=100 * (f.value - a["accuracy"]),
+                inside=(f.low is not None and f.high is not None and f.low <= a["accuracy"] <= f.high),
+                forecast_train_s=f.train_time_s,
+                time_ratio=(f.train_time_s / a["train_s"]) if f.train_time_s and a["train_s"] else None,
+            )
+        per_engine[engine] = entry
+    full_s = sum(actual[e]["wall_s"] or 0.0 for e in engines if e in ("embedding", "finetune", "lora"))
+    return {"transformer_full_runs_s": full_s or None,
+            "advise_over_full_runs": (advise_s / full_s) if full_s else None, "engines": per_engine}
 
 
 def task_goals(task: Task):
@@ -262,27 +283,10 @@ def run_task(task: Task, budgets: list[str], engines: list[str], profile: str, s
         advise_s = time.perf_counter() - t0
         rec_acc = recommend(acc_only, advice.resources, advice.bench.measurements, advice.forecasts)
         rec = advice.recommendation
-        per_engine = {}
-        for engine in engines:
-            f = advice.forecasts.get(engine)
-            a = actual[engine]
-            entry = {"actual": a["accuracy"], "actual_train_s": a["train_s"]}
-            if f is not None and f.value is not None:
-                entry.update(
-                    forecast=f.value, low=f.low, high=f.high, method=f.method, flagged=f.flagged,
-                    error_points=100 * (f.value - a["accuracy"]),
-                    inside=(f.low is not None and f.high is not None and f.low <= a["accuracy"] <= f.high),
-                    forecast_train_s=f.train_time_s,
-                    time_ratio=(f.train_time_s / a["train_s"]) if f.train_time_s and a["train_s"] else None,
-                )
-            per_engine[engine] = entry
-        full_s = sum(actual[e]["wall_s"] or 0.0 for e in engines if e in ("embedding", "finetune", "lora"))
         rows.append({
             "task": task.name, "data": task.data, "n_train": task.n_train, "n_test": task.n_test,
             "budget": budget, "advise_s": advise_s, "profile": profile,
-            "transformer_full_runs_s": full_s or None,
-            "advise_over_full_runs": (advise_s / full_s) if full_s else None,
-            "engines": per_engine,
+            **checks(advice.forecasts, actual, engines, advise_s),
             **decisions(rec, rec_acc, actual, task),
             # Kept so that --reanalyse can re-derive the decisions after a change to the decision rule.
             "forecasts": {e: f.model_dump(mode="json", exclude={"curve", "measured", "hardware"})
@@ -441,7 +445,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workdir", help="where splits and artifacts go (default: a temp folder)")
     p.add_argument("--fresh", action="store_true", help="ignore rows already in <out>.json")
     p.add_argument("--reanalyse", action="store_true",
-                   help="recompute the decision checks of the rows in <out>.json from the saved full runs")
+                   help="recompute the checks and decisions of the rows in <out>.json from their saved forecasts "
+                        "and the full runs in --workdir (running any that are missing)")
     args = p.parse_args(argv)
 
     tasks = args.tasks.split(",") if args.tasks else (QUICK_TASKS if args.quick else FULL_TASKS)

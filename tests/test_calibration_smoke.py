@@ -45,3 +45,14 @@ def test_calibration_runs_end_to_end_on_the_tiny_profile(tmp_path, capsys):
     assert cal.main(["--profile", "tiny", "--tasks", "synthetic-200", "--budgets", "20",
                      "--out", str(out), "--workdir", str(tmp_path / "work")]) == 0
     assert len(json.loads(out.with_suffix(".json").read_text())["rows"]) == 1
+    # --reanalyse re-derives the checks from the saved forecasts, running a full run that is missing.
+    import shutil
+
+    (artifact,) = (tmp_path / "work").glob("synthetic-200-*/artifact-tfidf")
+    shutil.rmtree(artifact)
+    assert cal.main(["--profile", "tiny", "--reanalyse", "--out", str(out),
+                     "--workdir", str(tmp_path / "work")]) == 0
+    assert (artifact / "manifest.json").exists()
+    (again,) = json.loads(out.with_suffix(".json").read_text())["rows"]
+    assert again["engines"]["tfidf"]["actual"] == row["engines"]["tfidf"]["actual"]  # same split, same engine
+    assert again["engines"].keys() == row["engines"].keys() and again["forecasts"] == row["forecasts"]
