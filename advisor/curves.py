@@ -159,6 +159,24 @@ def _is_monotone(n: np.ndarray, y: np.ndarray, noise: float) -> bool:
     return bool(np.all(np.diff(y) >= -2 * noise)) and y[-1] >= y[0] - noise
 
 
+def binomial_se(p: float, rows: int) -> float:
+    """Standard error of an accuracy ``p`` measured on ``rows`` rows, Agresti–Coull style: two
+    successes and two failures added, so that 100 % (or 0 %) on a few hundred rows still has
+    a width (a plain √(p(1−p)/n) collapses to zero there, and the interval with it)."""
+    n = rows + 4
+    q = (min(1.0, max(0.0, p)) * rows + 2) / n
+    return math.sqrt(q * (1 - q) / n)
+
+
+def binomial_interval(p: float, rows: int, z: float = 1.96) -> tuple[float, float]:
+    """Agresti–Coull interval of an accuracy ``p`` measured on ``rows`` rows (centred on the
+    adjusted proportion: 100 % on 300 rows gives [98.4 %, 100 %], not a point)."""
+    n = rows + z * z
+    q = (min(1.0, max(0.0, p)) * rows + z * z / 2) / n
+    half = z * math.sqrt(q * (1 - q) / n)
+    return max(0.0, q - half), min(1.0, q + half)
+
+
 def _clip(v: float) -> float:
     return float(min(1.0, max(0.0, v)))
 
@@ -190,7 +208,7 @@ def fit_learning_curve(
     measured = [(int(s), float(m), sd) for s, m, sd in zip(n_arr, y_arr, sds, strict=True)]
     # Test-set noise of one point: binomial standard error at the last mean.
     rows = n_test or (len(obs[-1].y_pred) if obs[-1].y_pred is not None else 0)
-    se_test = math.sqrt(max(y_arr[-1] * (1 - y_arr[-1]), 1e-4) / rows) if rows else 0.02
+    se_test = binomial_se(float(y_arr[-1]), rows) if rows else 0.02
     last_sd = sds[-1]
     noise = math.sqrt(se_test**2 + last_sd**2)
 

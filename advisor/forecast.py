@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import Field
 
 from advisor.bench import TRAIN_VS_INFER_COST, ApproachMeasurement, BenchResult
-from advisor.curves import Observation, accuracy_fn, fit_learning_curve, macro_f1_fn
+from advisor.curves import Observation, accuracy_fn, binomial_interval, fit_learning_curve, macro_f1_fn
 from advisor.hardware import GPU_BATCH_OVERHEAD_MS, HardwareProfile, get_hardware
 from engines.base import Record
 
@@ -373,16 +373,16 @@ def forecast_all(bench: BenchResult, *, n_target: int, metric: str = "accuracy",
 
 def widen_for_eval(f: Forecast, eval_rows: int) -> Forecast:
     """The full run reports its score on ``eval_rows`` held-out rows, and that number has its own
-    sampling noise (binomial, ±1.96·√(p(1−p)/rows)): a 1,000-row test set alone moves it by
-    ±2.7 points at 75 %. The interval is for the number the user will see, so it adds that noise
+    sampling noise (binomial, ≈ ±1.96·√(p(1−p)/rows); Agresti–Coull, so that 100 % keeps a width):
+    a 1,000-row test set alone moves it by ±2.7 points at 75 %. The interval is for the number the user will see, so it adds that noise
     in quadrature to each side of the curve's interval."""
     if f.value is None or f.low is None or f.high is None:
         return f.model_copy(update={"eval_rows": eval_rows})
     v = f.value
-    half = 1.96 * math.sqrt(max(v * (1 - v), 1e-4) / eval_rows)
+    lo_e, hi_e = binomial_interval(v, eval_rows)
     return f.model_copy(update={
-        "low": max(0.0, v - math.hypot(v - f.low, half)),
-        "high": min(1.0, v + math.hypot(f.high - v, half)),
+        "low": max(0.0, v - math.hypot(v - f.low, max(0.0, v - lo_e))),
+        "high": min(1.0, v + math.hypot(f.high - v, max(0.0, hi_e - v))),
         "eval_rows": eval_rows, "curve_low": f.low, "curve_high": f.high,
     })
 

@@ -444,6 +444,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="output path without extension (.json and .md are written)")
     p.add_argument("--workdir", help="where splits and artifacts go (default: a temp folder)")
     p.add_argument("--fresh", action="store_true", help="ignore rows already in <out>.json")
+    p.add_argument("--redo", action="store_true",
+                   help="run the given tasks × budgets again, replacing their rows in <out>.json (others kept)")
     p.add_argument("--reanalyse", action="store_true",
                    help="recompute the checks and decisions of the rows in <out>.json from their saved forecasts "
                         "and the full runs in --workdir (running any that are missing)")
@@ -469,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:
             doc["commands"] = [*old.get("commands", [old["command"]] if "command" in old else []),
                                doc["command"]]
             doc["started"] = old.get("started", doc["started"])
-    done = {(r["task"], r["budget"]) for r in doc["rows"]}
+    done = set() if args.redo else {(r["task"], r["budget"]) for r in doc["rows"]}
 
     def log(msg: str) -> None:
         print(f"{time.strftime('%H:%M:%S')} {msg}", file=sys.stderr, flush=True)

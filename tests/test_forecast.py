@@ -166,6 +166,27 @@ def test_interval_covers_the_full_runs_test_set_noise():
     f = Forecast(approach="tfidf", n_target=1000, metric="accuracy", value=0.75, low=0.73, high=0.77, method="x")
     w = widen_for_eval(f, 1000)
     half = 1.96 * math.sqrt(0.75 * 0.25 / 1000)  # ±2.7 points from a 1,000-row test set alone
-    assert w.low == pytest.approx(0.75 - math.hypot(0.02, half)) and w.high == pytest.approx(0.75 + math.hypot(0.02, half))
+    assert w.low == pytest.approx(0.75 - math.hypot(0.02, half), abs=1.5e-3)  # Agresti–Coull: centre 74.9 %
+    assert w.high == pytest.approx(0.75 + math.hypot(0.02, half), abs=1.5e-3)
     assert (w.curve_low, w.curve_high, w.eval_rows) == (0.73, 0.77, 1000) and w.value == 0.75
     assert widen_for_eval(f, 100_000).high - widen_for_eval(f, 100_000).low < w.high - w.low
+
+
+def test_a_perfect_score_keeps_an_interval():
+    """100 % on a few hundred rows does not mean 100 % on the next few hundred: the interval keeps
+    a width (a plain √(p(1−p)/n) would collapse to nothing, and one error would fall outside)."""
+    from advisor.curves import binomial_se
+    from advisor.forecast import Forecast, widen_for_eval
+
+    f = Forecast(approach="finetune", n_target=400, metric="accuracy", value=1.0, low=1.0, high=1.0, method="x")
+    w = widen_for_eval(f, 300)
+    assert w.high == 1.0 and w.low < 0.99  # 4 errors in 300 rows (98.7 %) stay inside
+    assert binomial_se(0.75, 1000) == pytest.approx(math.sqrt(0.75 * 0.25 / 1000), rel=0.01)  # no change mid-range
+
+
+def test_a_perfect_benchmark_curve_keeps_an_interval():
+    from advisor.curves import Observation, fit_learning_curve
+
+    obs = [Observation(n, 0, 1.0) for n in (60, 120, 240)]
+    res = fit_learning_curve(obs, 400, n_test=160)
+    assert res.value == 1.0 and res.low < 0.985
