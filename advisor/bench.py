@@ -127,6 +127,26 @@ BenchProgress = Callable[[BenchEvent], None]
 
 
 # --------------------------------------------------------------------- helpers
+def config_get(config: Any, key: str, default: Any) -> Any:
+    """One setting of an engine config (a pydantic model, a dict, or None: the default)."""
+    if isinstance(config, dict):
+        return config.get(key, default)
+    return getattr(config, key, default) if config is not None else default
+
+
+def finetune_steps(config: Any, n: int) -> tuple[int, int]:
+    """(optimizer steps, batch) the full run's recipe takes on ``n`` labelled examples."""
+    batch = int(config_get(config, "train_batch_size", 16))
+    epochs = float(config_get(config, "epochs", 2.0))
+    min_steps = int(config_get(config, "min_steps", 150))
+    max_steps = config_get(config, "max_steps", None)
+    vf = float(config_get(config, "valid_fraction", 0.1))
+    steps = max(min_steps, math.ceil(epochs * n * (1 - vf) / batch))
+    if max_steps:
+        steps = min(steps, int(max_steps))
+    return steps, batch
+
+
 def _setting(settings: Any, name: str) -> Any:
     value = getattr(settings, name, None) if settings is not None else None
     return DEFAULTS[name] if value is None else value
@@ -266,10 +286,7 @@ class _Runner:
         return relay
 
     def config_value(self, name: str, key: str, default: Any) -> Any:
-        cfg = self.configs.get(name)
-        if isinstance(cfg, dict):
-            return cfg.get(key, default)
-        return getattr(cfg, key, default) if cfg is not None else default
+        return config_get(self.configs.get(name), key, default)
 
     # ---------------------------------------------------------------- steps
     def probe_embedding(self) -> float | None:
@@ -515,21 +532,14 @@ class _Runner:
         if not rate:
             return None
         infer = emb_rate or rate * TRAIN_VS_INFER_COST
-        examples = self.finetune_examples(name, n)
+        steps, batch = finetune_steps(self.configs.get(name), n)
         vf = float(self.config_value(name, "valid_fraction", 0.1))
         every = int(self.config_value(name, "eval_every_steps", 50))
-        valid_s = (examples // int(self.config_value(name, "train_batch_size", 16))) // every * vf * n / infer
-        return examples / rate + valid_s + len(self.test) / infer + (info.get("load_s") or 3.0)
+        valid_s = steps // every * vf * n / infer
+        return steps * batch / rate + valid_s + len(self.test) / infer + (info.get("load_s") or 3.0)
 
     def finetune_examples(self, name: str, n: int) -> int:
-        batch = int(self.config_value(name, "train_batch_size", 16))
-        epochs = float(self.config_value(name, "epochs", 2.0))
-        min_steps = int(self.config_value(name, "min_steps", 150))
-        max_steps = self.config_value(name, "max_steps", None)
-        vf = float(self.config_value(name, "valid_fraction", 0.1))
-        steps = max(min_steps, math.ceil(epochs * n * (1 - vf) / batch))
-        if max_steps:
-            steps = min(steps, int(max_steps))
+        steps, batch = finetune_steps(self.configs.get(name), n)
         return steps * batch
 
     def finetune_sizes(self, name: str) -> tuple[list[int], list[int]]:

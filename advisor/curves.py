@@ -159,22 +159,26 @@ def _is_monotone(n: np.ndarray, y: np.ndarray, noise: float) -> bool:
     return bool(np.all(np.diff(y) >= -2 * noise)) and y[-1] >= y[0] - noise
 
 
+def _adjusted(p: float, rows: int, z: float) -> tuple[float, float]:
+    """Agresti–Coull: (adjusted proportion, its standard error) after adding z²/2 successes and
+    z²/2 failures to ``rows`` rows scored at ``p``."""
+    n = rows + z * z
+    q = (min(1.0, max(0.0, p)) * rows + z * z / 2) / n
+    return q, math.sqrt(q * (1 - q) / n)
+
+
 def binomial_se(p: float, rows: int) -> float:
     """Standard error of an accuracy ``p`` measured on ``rows`` rows, Agresti–Coull style: two
     successes and two failures added, so that 100 % (or 0 %) on a few hundred rows still has
     a width (a plain √(p(1−p)/n) collapses to zero there, and the interval with it)."""
-    n = rows + 4
-    q = (min(1.0, max(0.0, p)) * rows + 2) / n
-    return math.sqrt(q * (1 - q) / n)
+    return _adjusted(p, rows, 2.0)[1]
 
 
 def binomial_interval(p: float, rows: int, z: float = 1.96) -> tuple[float, float]:
     """Agresti–Coull interval of an accuracy ``p`` measured on ``rows`` rows (centred on the
     adjusted proportion: 100 % on 300 rows gives [98.4 %, 100 %], not a point)."""
-    n = rows + z * z
-    q = (min(1.0, max(0.0, p)) * rows + z * z / 2) / n
-    half = z * math.sqrt(q * (1 - q) / n)
-    return max(0.0, q - half), min(1.0, q + half)
+    q, se = _adjusted(p, rows, z)
+    return max(0.0, q - z * se), min(1.0, q + z * se)
 
 
 def _clip(v: float) -> float:

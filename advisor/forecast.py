@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from advisor.bench import TRAIN_VS_INFER_COST, ApproachMeasurement, BenchResult
+from advisor.bench import TRAIN_VS_INFER_COST, ApproachMeasurement, BenchResult, config_get, finetune_steps
 from advisor.curves import Observation, accuracy_fn, binomial_interval, fit_learning_curve, macro_f1_fn
 from advisor.hardware import GPU_BATCH_OVERHEAD_MS, HardwareProfile, get_hardware
 from engines.base import Record
@@ -116,25 +116,6 @@ def shape_from_config(cfg: dict[str, Any], name: str = "") -> ModelShape:
 
 
 # ---------------------------------------------------------------------- helpers
-def _cfg(config: Any, key: str, default: Any) -> Any:
-    if isinstance(config, dict):
-        return config.get(key, default)
-    return getattr(config, key, default) if config is not None else default
-
-
-def finetune_steps(config: Any, n: int) -> tuple[int, int]:
-    """(optimizer steps, batch) the full run's recipe takes on ``n`` labelled examples."""
-    batch = int(_cfg(config, "train_batch_size", 16))
-    epochs = float(_cfg(config, "epochs", 2.0))
-    min_steps = int(_cfg(config, "min_steps", 150))
-    max_steps = _cfg(config, "max_steps", None)
-    vf = float(_cfg(config, "valid_fraction", 0.1))
-    steps = max(min_steps, math.ceil(epochs * n * (1 - vf) / batch))
-    if max_steps:
-        steps = min(steps, int(max_steps))
-    return steps, batch
-
-
 def early_stop_steps(config: Any, n: int, measured: tuple[int, int] | None = None) -> int:
     """Steps a run is likely to take when early stopping is on. Never more than the recipe's
     steps, never fewer than ``min_steps``.
@@ -145,16 +126,16 @@ def early_stop_steps(config: Any, n: int, measured: tuple[int, int] | None = Non
     encoder usually stops gaining on validation within about an epoch. Either way early
     stopping then waits ``patience × eval_every`` more steps."""
     steps, batch = finetune_steps(config, n)
-    vf = float(_cfg(config, "valid_fraction", 0.1))
-    patience = int(_cfg(config, "early_stopping_patience", 3))
+    vf = float(config_get(config, "valid_fraction", 0.1))
+    patience = int(config_get(config, "early_stopping_patience", 3))
     if vf <= 0 or patience <= 0:
         return steps
-    every = int(_cfg(config, "eval_every_steps", 50))
+    every = int(config_get(config, "eval_every_steps", 50))
     if measured is not None and measured[0] > 0 and measured[1] > 0:
         peak = math.ceil(measured[1] * math.sqrt(n / measured[0]))
     else:
         peak = math.ceil(n * (1 - vf) / batch)
-    return min(steps, max(int(_cfg(config, "min_steps", 150)), peak + patience * every))
+    return min(steps, max(int(config_get(config, "min_steps", 150)), peak + patience * every))
 
 
 def measured_peak(m: ApproachMeasurement) -> tuple[int, int] | None:
@@ -244,10 +225,10 @@ def time_forecast(m: ApproachMeasurement, n_target: int, config: Any,
             notes.append(f"{m.approach} throughput not measured: estimated as embedding speed ÷ "
                          f"{TRAIN_VS_INFER_COST:g} (training ≈ forward + backward + optimizer)")
         if rate:
-            vf = float(_cfg(config, "valid_fraction", 0.1))
-            every = int(_cfg(config, "eval_every_steps", 50))
+            vf = float(config_get(config, "valid_fraction", 0.1))
+            every = int(config_get(config, "eval_every_steps", 50))
             ckpt = m.checkpoint_s_each or 0.0
-            ckpt_every = int(_cfg(config, "checkpoint_every_steps", 50))
+            ckpt_every = int(config_get(config, "checkpoint_every_steps", 50))
 
             def run_s(n_steps: int) -> float:
                 evals = n_steps // every if vf > 0 else 0
@@ -294,11 +275,11 @@ def hardware_forecast(m: ApproachMeasurement, hw: HardwareProfile, shape: ModelS
     tokens = m.tokens_per_example or DEFAULT_TOKENS_PER_TEXT
     p = shape.params
     eff = hw.effective_flops
-    seq = int(min(_cfg(config, "max_length", 128), max(8, tokens * 1.5)))
+    seq = int(min(config_get(config, "max_length", 128), max(8, tokens * 1.5)))
     notes = [f"{hw.utilisation:.0%} of {hw.peak_bf16_tflops:g} bf16 TFLOPS peak; "
              f"{GPU_BATCH_OVERHEAD_MS:g} ms overhead per batch pass; {tokens:.0f} tokens/text"
              + ("" if m.tokens_per_example else " (assumed)")]
-    infer_batch = int(_cfg(config, "batch_size", 32))
+    infer_batch = int(config_get(config, "batch_size", 32))
     infer_ms = 2 * p * tokens / eff * 1000 + GPU_BATCH_OVERHEAD_MS
     if m.approach in ("finetune", "lora"):
         steps, batch = finetune_steps(config, n_target)
@@ -351,7 +332,7 @@ def forecast_all(bench: BenchResult, *, n_target: int, metric: str = "accuracy",
     the intervals cover the sampling noise of that score too."""
     configs = configs or {}
     shape = None
-    models = {str(_cfg(configs.get(a), "model", "")) for a in TRANSFORMERS if a in bench.measurements}
+    models = {str(config_get(configs.get(a), "model", "")) for a in TRANSFORMERS if a in bench.measurements}
     models.discard("")
     if hardware and models:
         shape = model_shape(min(models))
@@ -373,9 +354,10 @@ def forecast_all(bench: BenchResult, *, n_target: int, metric: str = "accuracy",
 
 def widen_for_eval(f: Forecast, eval_rows: int) -> Forecast:
     """The full run reports its score on ``eval_rows`` held-out rows, and that number has its own
-    sampling noise (binomial, ≈ ±1.96·√(p(1−p)/rows); Agresti–Coull, so that 100 % keeps a width):
-    a 1,000-row test set alone moves it by ±2.7 points at 75 %. The interval is for the number the user will see, so it adds that noise
-    in quadrature to each side of the curve's interval."""
+    sampling noise (binomial, ≈ ±1.96·√(p(1−p)/rows); Agresti–Coull, so that 100 % keeps a
+    width): a 1,000-row test set alone moves it by ±2.7 points at 75 %. The interval is for the
+    number the user will see, so it adds that noise in quadrature to each side of the curve's
+    interval."""
     if f.value is None or f.low is None or f.high is None:
         return f.model_copy(update={"eval_rows": eval_rows})
     v = f.value

@@ -200,11 +200,10 @@ def _plausible_upset(other: Any, winner: Any, goals: Any, weights: Mapping[str, 
     """Whether ``other`` would outscore ``winner`` if its metric sat at the top of the interval of
     their difference (paired when the forecasts allow, see ``_diff_band``). This is what makes
     a call robust to the forecasts' uncertainty, not just to their point values."""
-    vo, vw = _get(other, "value"), _get(winner, "value")
-    band = _diff_band(other, winner)
-    if vo is None or vw is None or band is None:
+    band = _diff_band(other, winner)  # None when either has no value
+    if band is None:
         return False
-    return _score(_with_value(other, vw + band[1]), goals, weights) > _score(winner, goals, weights)
+    return _score(_with_value(other, _get(winner, "value") + band[1]), goals, weights) > _score(winner, goals, weights)
 
 
 def _rule_out(name: str, f: Any, m: Any, goals: Any, resources: Any) -> RuledOut | None:
