@@ -34,6 +34,7 @@ DEFAULTS: dict[str, Any] = {
     "test_size": 1000,  # held-out rows where the data and budget allow
     "cheap_seeds": 3,  # seeds for tfidf / embedding curves
     "finetune_seeds": 2,
+    "top_up_seeds": 3,  # most extra fine-tune seeds bought with budget left over (decision still open)
     "max_sizes": 5,  # training sizes per curve (halving down from the pool)
     "min_size": 32,  # smallest training size (n = 64 is mostly noise; 32 only on tiny data)
     "speed_texts": 64,  # texts for measure_speed
@@ -356,6 +357,10 @@ class _Runner:
     def fit_point(self, name: str, train: Examples, seed: int, budget_s: float | None,
                   usable_if: tuple[str, ...] = CURVE_STOPS) -> tuple[CurvePoint, FitReport]:
         eng = self.engine(name)
+        if eng.supports_resume and getattr(eng.config, "seed", seed) != seed:
+            # Trainers draw their head init, dropout and batch order from the config's seed: a
+            # new seed is a new run even on the same rows (the pool itself).
+            eng.config = eng.config.model_copy(update={"seed": seed})
         self.emit(name, "fit", f"n={len(train)} seed={seed}", 0, len(train))
         # Engines that checkpoint do so here too, as in the full run: their cost is part of its time.
         scratch = tempfile.TemporaryDirectory(prefix="toe-bench-") if eng.supports_resume else nullcontext()
@@ -618,6 +623,47 @@ class _Runner:
                 self.info[name]["notes"].append("not measured: no budget left")
         self.info[name]["spent_s"] = self.clock.elapsed - start
 
+    def top_up(self, names: Sequence[str], reserve_s: float) -> None:
+        """Budget left over after every planned point, and the decision still open: more seeds
+        of the trainers at their two largest measured sizes (the points the forecast leans on;
+        seed-to-seed spread there is what the planned single seed cannot show), largest first,
+        while a point fits and until the decision is clear. Cheap approaches already ran their
+        seeds, and at the pool size more seeds of them are the same fit."""
+        if self.settled is None:
+            return
+        for name in names:
+            usable = [p for p in self.points[name] if p.usable]
+            if not usable:
+                continue
+            if self.settled(self.partial_result()):
+                return
+            sizes = sorted({p.n_train for p in usable}, reverse=True)[:2]
+            used = {p.seed for p in self.points[name]}
+            seed = max(used) + 1
+            last = seed + int(_setting(self.settings, "top_up_seeds")) - 1
+            added = 0
+            while seed <= last:
+                ran = False
+                for n in sizes:
+                    self.check()
+                    cost = self.finetune_cost(name, n)
+                    if cost is None or cost * 1.1 > self.clock.left - reserve_s:
+                        continue
+                    sub = _nested(self.pool, [n], seed)[0]
+                    point, _ = self.fit_point(name, sub, seed, budget_s=max(self.clock.left - reserve_s, 1.0))
+                    ran = True
+                    added += point.usable
+                    if not point.usable or self.settled(self.partial_result()):
+                        break
+                else:
+                    if ran:
+                        seed += 1
+                        continue
+                break
+            if added:
+                self.notes.append(f"{name}: {added} more seed(s) at n={', '.join(map(str, sizes))} with the budget "
+                                  "left over, as the decision was still open")
+
     def speed(self, name: str) -> None:
         if not self.points[name] or name not in self.instances:
             return
@@ -764,6 +810,7 @@ class _Runner:
                                                 "(same encoder; not measured separately to stay in budget)")
             else:
                 self.speed(name)
+        self.top_up(trainers, reserve_s=min(10.0, self.clock.left * 0.1))
         self.pool = full_pool
         self.emit("all", "done", f"benchmarks done in {self.clock.elapsed:.0f}s")
 

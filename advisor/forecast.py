@@ -139,14 +139,16 @@ def early_stop_steps(config: Any, n: int, measured: tuple[int, int] | None = Non
 
 
 def measured_peak(m: ApproachMeasurement) -> tuple[int, int] | None:
-    """(n, best step) of the largest usable fine-tune point, when that fit stopped early."""
+    """(n, best step) of the largest usable fine-tune size, when its fits stopped early (with
+    several seeds there: every one of them, and the median best step)."""
     usable = [p for p in m.points if p.usable]
     if not usable:
         return None
-    top = max(usable, key=lambda p: (p.n_train, p.steps))
-    if top.stopped != "early_stopping" or not top.best_step:
+    n = max(p.n_train for p in usable)
+    top = [p for p in usable if p.n_train == n]
+    if any(p.stopped != "early_stopping" or not p.best_step for p in top):
         return None
-    return top.n_train, top.best_step
+    return n, int(np.median([p.best_step for p in top]))
 
 
 def activation_bytes(shape: ModelShape, batch: int, seq: int, bytes_per_value: int = 2) -> float:

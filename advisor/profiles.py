@@ -40,6 +40,9 @@ class BenchSettings(BaseModel):
     cheap_seeds: int = Field(3, ge=1, description="Seeds (resamples) per size for the cheap engines.")
     finetune_sizes: list[int] = Field([200, 400], description="Training sizes for fine-tuning points.")
     finetune_seeds: int = Field(1, ge=1, description="Seeds per size for fine-tuning points.")
+    top_up_seeds: int = Field(
+        3, ge=0, description="Most extra fine-tuning seeds (at the two largest measured sizes) that budget left "
+                             "after the planned points may buy while the decision is still open.")
     budgets_s: dict[str, float] = Field(
         {"quick": 90.0, "standard": 600.0, "thorough": 1800.0},
         description="Wall-seconds budget of the whole micro-benchmark, by name.",

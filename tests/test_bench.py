@@ -288,3 +288,44 @@ def test_a_bigger_budget_scores_on_the_bigger_test_part_its_profile_names(fakes)
     assert run_benchmarks(ex, engines=("tfidf",), settings=settings, budget_s=20).test_size == 300
     assert run_benchmarks(ex, engines=("tfidf",), settings=settings, budget_s=25).test_size == 300  # covers standard
     assert run_benchmarks(ex, engines=("tfidf",), settings=settings, budget_s=10).test_size == 200  # test_size
+
+
+class SeededFinetune(FakeFinetune):
+    """A trainer that, like the real one, takes its seed from its config (and resumes)."""
+
+    supports_resume = True
+    seeds: ClassVar[list[int]] = []
+
+    def fit(self, train: Examples, **kwargs) -> FitReport:
+        type(self).seeds.append(int(getattr(self.config, "seed", 0)))
+        return super().fit(train, **kwargs)
+
+
+@pytest.mark.parametrize("open_", [True, False])
+def test_left_over_budget_buys_fine_tune_seeds_while_the_decision_is_open(fakes, monkeypatch, open_):
+    """The planned points leave budget; while the decision is open, more seeds of the trainer at
+    its two largest sizes (each a new engine seed, even on the same rows), at most top_up_seeds;
+    none once it is settled."""
+    ex = fakes(make_examples(800))
+    monkeypatch.setitem(base._REGISTRY, "finetune", f"{__name__}:SeededFinetune")
+    monkeypatch.setattr(SeededFinetune, "seeds", [])
+    monkeypatch.setattr(SeededFinetune, "SECONDS_PER_EXAMPLE", 0.0002)  # a measured throughput
+    checks: list[int] = []
+
+    def settled(partial) -> bool:
+        checks.append(len(partial.measurements["finetune"].points))
+        return not open_
+
+    settings = Settings().model_copy(update={"top_up_seeds": 2})
+    res = run_benchmarks(ex, engines=("tfidf", "finetune"), settings=settings, budget_s=60, settled=settled,
+                         configs={"finetune": {"min_steps": 5, "train_batch_size": 8, "seed": 0}})
+    ft = [p for p in res.measurements["finetune"].points if p.usable]
+    planned = {p.n_train for p in ft if p.seed == 0}
+    top2 = sorted(planned)[-2:]
+    extra = [(p.n_train, p.seed) for p in ft if p.seed != 0]
+    if open_:
+        assert sorted(extra) == sorted((n, s) for n in top2 for s in (1, 2))
+        assert SeededFinetune.seeds[-4:] == [1, 1, 2, 2]  # the engine's own seed follows the point's
+        assert any("more seed(s)" in note for note in res.notes)
+    else:
+        assert extra == [] and SeededFinetune.seeds == [0] * len(ft)

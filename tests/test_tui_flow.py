@@ -307,3 +307,54 @@ def test_fakes_use_the_real_records_field_names(fake: str, module: str, real: st
     real_cls = getattr(importlib.import_module(module), real)
     missing = _fields(getattr(fakes, fake)) - _fields(real_cls)
     assert not missing, f"{fake} has fields {real} lacks: {sorted(missing)}"
+
+
+@run_async
+async def test_held_out_test_file_goes_to_the_advice_and_the_run(tmp_path: Path) -> None:
+    data = tmp_path / "train.csv"
+    data.write_text("text,label\n" + "".join(f"good film {i},pos\nbad film {i},neg\n" for i in range(10)),
+                    encoding="utf-8")
+    test = tmp_path / "test.csv"
+    test.write_text("text,label\nfine,pos\nawful,neg\nlovely,pos\n", encoding="utf-8")
+    odd = tmp_path / "odd.csv"
+    odd.write_text("text,label\nmeh,neutral\nfine,pos\n", encoding="utf-8")
+    fake = FakeBackend()
+    app = create_app(services=fake.services(), start="data")
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.screen.query_one("#data-path", Input).value = str(data)
+        box = app.screen.query_one("#test-file", Input)
+        box.value = str(odd)  # a label the data lacks: one line, nothing loaded
+        box.focus()
+        await pilot.press("enter")
+        await until(pilot, lambda: not app.state.data_loading)
+        assert app.state.dataset is None
+        assert app.state.data_error == f"test file: test file {odd} has label(s) the data lacks: 'neutral'"
+
+        box.value = str(test)
+        await pilot.press("enter")
+        await until(pilot, lambda: app.state.dataset is not None)
+        assert app.state.test_rows == 3
+        assert "test file: 3 rows" in text_of(app, "#columns")
+
+        await pilot.press("escape", "4", "s")  # escape leaves the text box
+        await until(pilot, lambda: app.state.advice is not None)
+        assert f"advise:quick:test_file={test}" in fake.calls
+        await pilot.press("6")
+        await until(pilot, lambda: on_step(app, "run"))
+        await pilot.press("r")
+        await until(pilot, lambda: app.state.manifest is not None)
+    assert f"full_run:finetune:resume=False:test_file={test}" in fake.calls
+
+
+def test_real_run_spec_without_advice_uses_the_test_file(tmp_path: Path) -> None:
+    """The real service: no advice yet, a test file → the run trains on the data, scored on the file."""
+    from advisor.data import load_dataset
+    from advisor.tui.services import _make_run_spec
+
+    data = tmp_path / "d.csv"
+    data.write_text("text,label\n" + "".join(f"good {i},pos\nbad {i},neg\n" for i in range(5)), encoding="utf-8")
+    ds = load_dataset(str(data))
+    spec = _make_run_spec(engine="tfidf", advice=None, dataset=ds, profile="tiny", test_file="t.csv")
+    assert (spec.train_file, spec.test_file, spec.engine, spec.profile) == (str(data), "t.csv", "tfidf", "tiny")
+    plain = _make_run_spec(engine="tfidf", advice=None, dataset=ds, profile=None)
+    assert plain.train_file is None and plain.test_file is None

@@ -16,6 +16,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--text-col", metavar="COL", help="text column (default: detected)")
     parser.add_argument("--label-col", metavar="COL", help="label column (default: detected)")
     parser.add_argument("--encoding", metavar="ENC", help="text encoding of the data file (default: utf-8)")
+    parser.add_argument("--test-file", metavar="FILE",
+                        help="held-out file (same columns) the full run is scored on; the data's every row trains")
     parser.add_argument("--goals", metavar="FILE", help="goals TOML to start from (also where Ctrl+S saves)")
     parser.add_argument("--profile", metavar="NAME", help="profile name or .toml (default: suggested from the probe)")
     parser.add_argument("--budget", default="quick", choices=["quick", "standard", "thorough"],
@@ -33,5 +35,6 @@ def run(args: argparse.Namespace) -> int:
 
     app = create_app(data=args.data, goals=goals, goals_path=args.goals, profile=args.profile,
                      text_col=args.text_col, label_col=args.label_col, encoding=args.encoding,
+                     test_file=args.test_file,
                      budget=args.budget, theme=LIGHT if args.light else None)
     return int(app.run() or 0)

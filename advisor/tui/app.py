@@ -43,7 +43,7 @@ class TuneOrEmbedApp(BackendWorkers, App[int]):
 
     def __init__(self, *, services: Services | None = None, data: str | None = None,
                  text_col: str | None = None, label_col: str | None = None,
-                 encoding: str | None = None, goals: Goals | None = None,
+                 encoding: str | None = None, test_file: str | None = None, goals: Goals | None = None,
                  goals_path: str | None = None, profile: str | None = None,
                  budget: str = "quick", start: str | None = None, theme: str | None = None,
                  on_ready: Callable[[App], None] | None = None) -> None:
@@ -51,7 +51,7 @@ class TuneOrEmbedApp(BackendWorkers, App[int]):
         self.services = services or Services()
         self.state = AppState(goals=goals or Goals(), profile=profile, data_ref=data,
                               text_col=text_col, label_col=label_col, encoding=encoding,
-                              budget=budget)
+                              test_file=test_file or None, budget=budget)
         if goals_path:
             self.state.goals_path = goals_path
         self.views: dict[str, StepScreen] = {}
@@ -77,7 +77,8 @@ class TuneOrEmbedApp(BackendWorkers, App[int]):
             self._on_ready(self)
         self.refresh_probe()
         if self.state.data_ref:
-            self.load_data(self.state.data_ref, self.state.text_col, self.state.label_col, self.state.encoding)
+            st = self.state
+            self.load_data(st.data_ref, st.text_col, st.label_col, st.encoding, st.test_file)
 
     def sync(self, what: str) -> None:
         """Tell every screen built so far that part of the state changed."""
@@ -121,14 +122,16 @@ class TuneOrEmbedApp(BackendWorkers, App[int]):
         self.sync("probe")
         self.probe_worker()
 
-    def load_data(self, ref: str, text_col: str | None, label_col: str | None, encoding: str | None) -> None:
+    def load_data(self, ref: str, text_col: str | None, label_col: str | None, encoding: str | None,
+                  test_file: str | None = None) -> None:
         ref = ref.strip()
         self.state.data_ref, self.state.text_col, self.state.label_col = ref, text_col, label_col
         self.state.encoding = encoding
+        self.state.test_file, self.state.test_rows = (test_file or "").strip() or None, None
         self.state.data_error = None
         self.state.data_loading = True
         self.sync("data")
-        self.data_worker(ref, text_col, label_col, encoding)
+        self.data_worker(ref, text_col, label_col, encoding, self.state.test_file)
 
     def start_bench(self) -> str | None:
         """Start the micro-benchmarks; a reason string when they cannot start."""
@@ -143,7 +146,8 @@ class TuneOrEmbedApp(BackendWorkers, App[int]):
         st.bench_running, st.bench_error, st.advice = True, None, None
         st.bench_events, st.bench_points = [], []
         self.sync("bench")
-        self.bench_worker(st.dataset, st.goals, st.profile_name, st.budget, st.resources, st.bench_cancel)
+        self.bench_worker(st.dataset, st.goals, st.profile_name, st.budget, st.resources, st.bench_cancel,
+                          st.test_file)
         return None
 
     def cancel_bench(self) -> bool:
@@ -166,7 +170,7 @@ class TuneOrEmbedApp(BackendWorkers, App[int]):
         st.run_engine, st.run_dir, st.run_started_at = engine, out_dir.strip(), time.monotonic()
         self.sync("run")
         self.full_run_worker(engine, st.advice, st.dataset, st.profile_name, st.run_dir, resume, overwrite,
-                        st.run_cancel)
+                             st.run_cancel, st.test_file)
         return None
 
     def cancel_run(self) -> bool:
@@ -199,6 +203,7 @@ class TuneOrEmbedApp(BackendWorkers, App[int]):
             return  # an older load finished after a newer one started
         st = self.state
         st.dataset, st.summary, st.data_error, st.data_loading = msg.dataset, msg.summary, None, False
+        st.test_rows = msg.test_rows
         self.sync("data")
 
     def on_data_failed(self, msg: m.DataFailed) -> None:
@@ -265,10 +270,12 @@ class TuneOrEmbedApp(BackendWorkers, App[int]):
 
 def create_app(*, services: Services | None = None, data: str | None = None, goals: Goals | None = None,
                goals_path: str | None = None, profile: str | None = None, text_col: str | None = None,
-               label_col: str | None = None, encoding: str | None = None, budget: str = "quick",
+               label_col: str | None = None, encoding: str | None = None, test_file: str | None = None,
+               budget: str = "quick",
                start: str | None = None, theme: str | None = None,
                on_ready: Callable[[App], None] | None = None) -> TuneOrEmbedApp:
     """The app, with the real backend unless ``services`` is given (tests pass fakes)."""
     return TuneOrEmbedApp(services=services, data=data, goals=goals, goals_path=goals_path, profile=profile,
-                          text_col=text_col, label_col=label_col, encoding=encoding, budget=budget,
+                          text_col=text_col, label_col=label_col, encoding=encoding, test_file=test_file,
+                          budget=budget,
                           start=start, theme=theme, on_ready=on_ready)

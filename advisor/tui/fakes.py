@@ -212,6 +212,8 @@ class FakeRunSpec:
     text_col: str | None = None
     label_col: str | None = None
     profile: str | None = None
+    train_file: str | None = None
+    test_file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -367,6 +369,14 @@ class FakeBackend:
             sampled=False, dropped=FakeDrops(total_rows_read=len(texts)), warnings=[],
         )
 
+    def check_test_file(self, test_file: str, dataset: FakeDataset, *, text_col: str | None = None,
+                        label_col: str | None = None, encoding: str | None = None) -> int:
+        test = self.load_dataset(test_file, text_col=text_col, label_col=label_col, encoding=encoding)
+        unseen = sorted(set(test.examples.labels) - set(dataset.examples.labels))
+        if unseen:
+            raise DataError(f"test file {test_file} has label(s) the data lacks: {', '.join(map(repr, unseen[:3]))}")
+        return len(test.examples.labels)
+
     def summarize(self, dataset: FakeDataset) -> FakeSummary:
         counts = Counter(dataset.examples.labels)
         n = len(dataset.examples.labels)
@@ -395,8 +405,8 @@ class FakeBackend:
 
     def advise(self, data: Any, goals: Any, *, profile: Any = None, budget: Any = "quick",
                resources: Any = None, progress: Any = None, cancel: threading.Event | None = None,
-               **_: Any) -> FakeAdvice:
-        self.calls.append(f"advise:{budget}")
+               test_file: str | None = None, **_: Any) -> FakeAdvice:
+        self.calls.append(f"advise:{budget}" + (f":test_file={test_file}" if test_file else ""))
         self.bench_started.set()
         budget_s = {"quick": 90.0, "standard": 600.0, "thorough": 1800.0}.get(str(budget), 90.0)
         progress = progress or (lambda e: None)
@@ -418,10 +428,10 @@ class FakeBackend:
                                         elapsed, budget_s, point))
             else:
                 progress(FakeBenchEvent(approach, "done", len(curve), len(curve), "done", elapsed, budget_s))
-        return self._advice(points, budget_s, elapsed, cancelled, data)
+        return self._advice(points, budget_s, elapsed, cancelled, data, test_file)
 
     def _advice(self, points: dict[str, list[FakePoint]], budget_s: float, spent: float,
-                cancelled: bool, data: Any) -> FakeAdvice:
+                cancelled: bool, data: Any, test_file: str | None = None) -> FakeAdvice:
         speeds = {"tfidf": (5000.0, 20000.0, 0.05), "embedding": (75.0, 75.0, 12.0), "finetune": (20.0, 75.0, 12.0)}
         measurements, forecasts = {}, {}
         for approach, pts in points.items():
@@ -453,20 +463,24 @@ class FakeBackend:
         ref = getattr(data, "ref", str(data))
         return FakeAdvice(
             FakeBench(measurements, budget_s, spent, cancelled, 1000), forecasts, rec,
-            FakePlan(FakeRunSpec(best, ref, "text", "label", "cpu-small")), cancelled,
+            FakePlan(FakeRunSpec(best, ref, "text", "label", "cpu-small", ref if test_file else None, test_file)),
+            cancelled,
         )
 
-    def make_run_spec(self, *, engine: str, advice: Any, dataset: Any, profile: str | None) -> FakeRunSpec:
+    def make_run_spec(self, *, engine: str, advice: Any, dataset: Any, profile: str | None,
+                      test_file: str | None = None) -> FakeRunSpec:
         if advice is not None:
             return replace(advice.plan.run, engine=engine)
         if dataset is None:
             raise DataError("no data loaded yet: pick a data file on the Data step (3)")
-        return FakeRunSpec(engine, dataset.ref, dataset.text_col, dataset.label_col, profile)
+        return FakeRunSpec(engine, dataset.ref, dataset.text_col, dataset.label_col, profile,
+                           dataset.ref if test_file else None, test_file)
 
     # --- full run and artifacts
     def full_run(self, spec: FakeRunSpec, out_dir: Any, *, resume: bool = False, overwrite: bool = False,
                  progress: Any = None, cancel: threading.Event | None = None) -> FakeManifest:
-        self.calls.append(f"full_run:{spec.engine}:resume={resume}")
+        self.calls.append(f"full_run:{spec.engine}:resume={resume}" + (f":test_file={spec.test_file}"
+                                                                        if spec.test_file else ""))
         self.run_started.set()
         out = Path(out_dir)
         if out.exists() and not overwrite and not resume:
@@ -513,7 +527,8 @@ class FakeBackend:
     def services(self) -> Services:
         return Services(
             probe=self.probe, list_profiles=self.list_profiles, load_profile=self.load_profile,
-            load_dataset=self.load_dataset, summarize=self.summarize, advise=self.advise,
+            load_dataset=self.load_dataset, summarize=self.summarize, check_test_file=self.check_test_file,
+            advise=self.advise,
             make_run_spec=self.make_run_spec, full_run=self.full_run, load_artifact=self.load_artifact,
             write_report=self.write_report, write_plan=self.write_plan, engine_names=self.engine_names,
             engine_class=self.engine_class,

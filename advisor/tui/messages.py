@@ -21,11 +21,14 @@ class ProbeDone(Message):
 
 
 class DataLoaded(Message):
-    def __init__(self, ref: str, dataset: Any, summary: Any) -> None:
+    """The data (and the separate test file's row count, when one was given) loaded."""
+
+    def __init__(self, ref: str, dataset: Any, summary: Any, test_rows: int | None = None) -> None:
         super().__init__()
         self.ref = ref
         self.dataset = dataset
         self.summary = summary
+        self.test_rows = test_rows
 
 
 class DataFailed(Message):

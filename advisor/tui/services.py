@@ -38,6 +38,12 @@ def _load_dataset(ref: str, **kwargs: Any) -> Any:
     return load_dataset(ref, **kwargs)
 
 
+def _check_test_file(test_file: str, dataset: Any, **kwargs: Any) -> int:
+    from advisor.advise import check_test_file
+
+    return check_test_file(test_file, dataset, **kwargs)
+
+
 def _summarize(dataset: Any) -> Any:
     from advisor.data import summarize
 
@@ -50,8 +56,10 @@ def _advise(data: Any, goals: Any, **kwargs: Any) -> Any:
     return advise(data, goals, **kwargs)
 
 
-def _make_run_spec(*, engine: str, advice: Any, dataset: Any, profile: str | None) -> Any:
-    """The advice's plan for its own choice; the same split and data for another engine."""
+def _make_run_spec(*, engine: str, advice: Any, dataset: Any, profile: str | None,
+                   test_file: str | None = None) -> Any:
+    """The advice's plan for its own choice; the same split and data for another engine. Without
+    advice: the loaded data, scored on ``test_file`` when one is given (else a held-out split)."""
     from advisor.fullrun import RunSpec
 
     plan = getattr(advice, "plan", None) if advice is not None else None
@@ -70,6 +78,8 @@ def _make_run_spec(*, engine: str, advice: Any, dataset: Any, profile: str | Non
         "text_col": dataset.text_col,
         "label_col": dataset.label_col,
     }
+    if test_file:
+        fields.update(train_file=dataset.ref, test_file=test_file)
     if profile:
         fields["profile"] = profile
     if getattr(dataset, "encoding", None):
@@ -122,6 +132,7 @@ class Services:
     load_profile: Callable[..., Any] = _load_profile
     load_dataset: Callable[..., Any] = _load_dataset
     summarize: Callable[[Any], Any] = _summarize
+    check_test_file: Callable[..., int] = _check_test_file
     advise: Callable[..., Any] = _advise
     make_run_spec: Callable[..., Any] = _make_run_spec
     full_run: Callable[..., Any] = _full_run

@@ -27,6 +27,8 @@ class AppState:
     text_col: str | None = None
     label_col: str | None = None
     encoding: str | None = None
+    test_file: str | None = None  # a held-out file the full run is scored on (all data rows train)
+    test_rows: int | None = None
     dataset: Any = None
     summary: Any = None
     data_error: str | None = None

@@ -42,7 +42,7 @@ class BackendWorkers:
     @work(thread=True, exclusive=True, group="data", exit_on_error=False,
           description="load the data")
     def data_worker(self, ref: str, text_col: str | None, label_col: str | None,
-                    encoding: str | None) -> None:
+                    encoding: str | None, test_file: str | None = None) -> None:
         try:
             dataset = self.services.load_dataset(ref, text_col=text_col, label_col=label_col,
                                                  encoding=encoding)
@@ -50,18 +50,27 @@ class BackendWorkers:
         except BaseException as exc:  # noqa: BLE001
             self.post_message(m.DataFailed(ref, describe_error(exc)))
             return
-        self.post_message(m.DataLoaded(ref, dataset, summary))
+        test_rows = None
+        if test_file:
+            try:  # read now, so a bad test file is one line here, not after a benchmark
+                test_rows = self.services.check_test_file(test_file, dataset, text_col=text_col,
+                                                          label_col=label_col, encoding=encoding)
+            except BaseException as exc:  # noqa: BLE001
+                self.post_message(m.DataFailed(ref, f"test file: {describe_error(exc)}"))
+                return
+        self.post_message(m.DataLoaded(ref, dataset, summary, test_rows))
 
     @work(thread=True, exclusive=True, group="bench", exit_on_error=False,
           description="micro-benchmarks")
     def bench_worker(self, dataset: Any, goals: Any, profile: str | None, budget: str,
-                     resources: Any, cancel: threading.Event) -> None:
+                     resources: Any, cancel: threading.Event, test_file: str | None = None) -> None:
         def progress(event: Any) -> None:
             self.post_message(m.BenchProgress(event))
 
         try:
             advice = self.services.advise(dataset, goals, profile=profile, budget=budget,
-                                          resources=resources, progress=progress, cancel=cancel)
+                                          resources=resources, progress=progress, cancel=cancel,
+                                          test_file=test_file)
         except BaseException as exc:  # noqa: BLE001
             self.post_message(m.BenchFailed(describe_error(exc)))
             return
@@ -70,7 +79,8 @@ class BackendWorkers:
     @work(thread=True, exclusive=True, group="run", exit_on_error=False,
           description="full run")
     def full_run_worker(self, engine: str, advice: Any, dataset: Any, profile: str | None,
-                   out_dir: str, resume: bool, overwrite: bool, cancel: threading.Event) -> None:
+                        out_dir: str, resume: bool, overwrite: bool, cancel: threading.Event,
+                        test_file: str | None = None) -> None:
         from engines.errors import Cancelled
 
         def progress(event: Any) -> None:
@@ -78,7 +88,7 @@ class BackendWorkers:
 
         try:
             spec = self.services.make_run_spec(engine=engine, advice=advice, dataset=dataset,
-                                               profile=profile)
+                                               profile=profile, test_file=test_file)
             manifest = self.services.full_run(spec, Path(out_dir), resume=resume, overwrite=overwrite,
                                               progress=progress, cancel=cancel)
             loaded, _ = self.services.load_artifact(Path(out_dir))

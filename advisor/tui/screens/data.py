@@ -94,6 +94,11 @@ class DataScreen(StepScreen):
             yield Input(st.text_col or "", tooltip="blank: detected from the column names and contents", placeholder="text column", id="text-col", compact=True)
             yield Input(st.label_col or "", placeholder="label column", id="label-col", compact=True)
             yield Button("Load", id="load-data", variant="primary", compact=True)
+        with Horizontal(id="test-form"):
+            yield Label("test file:", id="test-file-label")
+            yield Input(st.test_file or "", placeholder="optional held-out file to score the full run on (then every "
+                        "data row trains)", suggester=PathSuggester(), id="test-file", compact=True,
+                        tooltip="same columns as the data; blank: the full run holds out a part of the data")
         yield Notice(id="data-notice")
         with Horizontal(id="data-main"):
             yield DataTable(id="preview", cursor_type="row", zebra_stripes=True)
@@ -124,7 +129,8 @@ class DataScreen(StepScreen):
             return
         text_col = self.query_one("#text-col", Input).value.strip() or None
         label_col = self.query_one("#label-col", Input).value.strip() or None
-        self.app.load_data(ref, text_col, label_col, self.st.encoding)  # type: ignore[attr-defined]
+        test_file = self.query_one("#test-file", Input).value.strip() or None
+        self.app.load_data(ref, text_col, label_col, self.st.encoding, test_file)  # type: ignore[attr-defined]
 
     def sync(self, what: str) -> None:
         if what != "data":
@@ -155,7 +161,8 @@ class DataScreen(StepScreen):
         total = getattr(ds, "total_rows", rows)
         self.query_one("#columns", Static).update(
             f"text: [b]{ds.text_col}[/b]\nlabel: [b]{ds.label_col}[/b]\nrows: {rows:,}"
-            + (f" (of {total:,})" if total and total != rows else ""))
+            + (f" (of {total:,})" if total and total != rows else "")
+            + (f"\ntest file: {st.test_rows:,} rows\n(every data row trains)" if st.test_rows else ""))
         classes = class_rows(summary, ds)
         width = max((len(c[0]) for c in classes), default=5)
         shown = [f"{shorten(lab, 14):<{min(width, 14)}} {bar(share, 8)} {count:,} {100 * share:.0f}%"
