@@ -638,12 +638,10 @@ class _Runner:
             if self.settled(self.partial_result()):
                 return
             sizes = sorted({p.n_train for p in usable}, reverse=True)[:2]
-            used = {p.seed for p in self.points[name]}
-            seed = max(used) + 1
-            last = seed + int(_setting(self.settings, "top_up_seeds")) - 1
-            added = 0
-            while seed <= last:
-                ran = False
+            first = max(p.seed for p in self.points[name]) + 1
+            added, done = 0, False
+            for seed in range(first, first + int(_setting(self.settings, "top_up_seeds"))):
+                ran = 0
                 for n in sizes:
                     self.check()
                     cost = self.finetune_cost(name, n)
@@ -651,15 +649,13 @@ class _Runner:
                         continue
                     sub = _nested(self.pool, [n], seed)[0]
                     point, _ = self.fit_point(name, sub, seed, budget_s=max(self.clock.left - reserve_s, 1.0))
-                    ran = True
+                    ran += 1
                     added += point.usable
-                    if not point.usable or self.settled(self.partial_result()):
+                    done = not point.usable or self.settled(self.partial_result())
+                    if done:
                         break
-                else:
-                    if ran:
-                        seed += 1
-                        continue
-                break
+                if done or not ran:  # settled, a failed fit, or nothing fits any more
+                    break
             if added:
                 self.notes.append(f"{name}: {added} more seed(s) at n={', '.join(map(str, sizes))} with the budget "
                                   "left over, as the decision was still open")
