@@ -17,7 +17,7 @@ from pydantic import Field
 
 from advisor.bench import TRAIN_VS_INFER_COST, ApproachMeasurement, BenchResult, config_get, finetune_steps
 from advisor.curves import Observation, accuracy_fn, binomial_interval, fit_learning_curve, macro_f1_fn
-from advisor.hardware import GPU_BATCH_OVERHEAD_MS, HardwareProfile, get_hardware
+from advisor.hardware import LAYER_PASS_OVERHEAD_MS, TRAIN_PASSES_PER_STEP, HardwareProfile, get_hardware
 from engines.base import Record
 
 TRANSFORMERS = ("embedding", "finetune", "lora")
@@ -273,31 +273,40 @@ def time_forecast(m: ApproachMeasurement, n_target: int, config: Any,
 
 def hardware_forecast(m: ApproachMeasurement, hw: HardwareProfile, shape: ModelShape, n_target: int,
                       config: Any, *, predictions_per_day: int, price_per_hour: float | None = None) -> HardwareForecast:
-    """Scale by FLOPs (≈2·P per token inference, ≈6·P training; 4·P for LoRA) and the memory rule."""
+    """Each pass of a batch takes the longer of its FLOPs (≈2·P per token inference, ≈6·P
+    training, 4·P for LoRA) at the assumed share of peak, and the host-side cost of its layers
+    (launches and Python, measured; see advisor/hardware.py). Memory by the Adam rule."""
     tokens = m.tokens_per_example or DEFAULT_TOKENS_PER_TEXT
     p = shape.params
     eff = hw.effective_flops
     seq = int(min(config_get(config, "max_length", 128), max(8, tokens * 1.5)))
-    notes = [f"{hw.utilisation:.0%} of {hw.peak_bf16_tflops:g} bf16 TFLOPS peak; "
-             f"{GPU_BATCH_OVERHEAD_MS:g} ms overhead per batch pass; {tokens:.0f} tokens/text"
+    pass_floor_s = shape.layers * LAYER_PASS_OVERHEAD_MS / 1000
+    notes = [f"{hw.utilisation:.0%} of {hw.peak_bf16_tflops:g} bf16 TFLOPS peak, and at least "
+             f"{LAYER_PASS_OVERHEAD_MS:g} ms per layer per pass (host-side launches, measured on an H200: "
+             f"small models are bound by it); {tokens:.0f} tokens/text"
              + ("" if m.tokens_per_example else " (assumed)")]
     infer_batch = int(config_get(config, "batch_size", 32))
-    infer_ms = 2 * p * tokens / eff * 1000 + GPU_BATCH_OVERHEAD_MS
+
+    def infer_batch_s(texts: int) -> float:
+        return max(2 * p * tokens * texts / eff, pass_floor_s)
+
+    infer_ms = infer_batch_s(1) * 1000
     if m.approach in ("finetune", "lora"):
         steps, batch = finetune_steps(config, n_target)
         per_token = 6 * p if m.approach == "finetune" else 4 * p
-        train_s = per_token * tokens * steps * batch / eff + 3 * steps * GPU_BATCH_OVERHEAD_MS / 1000
+        step_s = max(per_token * tokens * batch / eff, TRAIN_PASSES_PER_STEP * pass_floor_s)
+        train_s = steps * step_s
         mem = training_memory_bytes(shape, m.approach, batch, seq)
         notes.append("memory: fp32 weights + grads + 2× AdamW states + activations (Korthikanti et al.)"
                      if m.approach == "finetune" else "memory: fp32 weights + adapters' grads/AdamW + activations")
     else:  # embedding: embed the training texts, head fit on CPU as measured here
-        batches = math.ceil(n_target / infer_batch)
+        full, rest = divmod(n_target, infer_batch)
         head = fit_time_at(m, n_target) or 0.0
-        train_s = 2 * p * tokens * n_target / eff + batches * GPU_BATCH_OVERHEAD_MS / 1000 + head
+        train_s = full * infer_batch_s(infer_batch) + (infer_batch_s(rest) if rest else 0.0) + head
         mem = training_memory_bytes(shape, "embedding", infer_batch, seq)
         notes.append("head fit assumed to take as long as on this machine (CPU)")
     price = price_per_hour if price_per_hour is not None else hw.price_per_hour
-    per_text_batch_ms = 2 * p * tokens / eff * 1000 + GPU_BATCH_OVERHEAD_MS / infer_batch
+    per_text_batch_ms = infer_batch_s(infer_batch) * 1000 / infer_batch
     serve_h = predictions_per_day * per_text_batch_ms / 3.6e6
     return HardwareForecast(
         hardware=hw.name, label=hw.label, train_time_s=train_s, infer_ms_per_text=infer_ms,

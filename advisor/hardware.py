@@ -13,6 +13,8 @@ dense, 19.5 fp32, 40/80 GB), H100 SXM (989 bf16 dense, 67 fp32, 80 GB), H200 SXM
 
 from __future__ import annotations
 
+import re
+
 from pydantic import Field
 
 from engines.base import Record
@@ -22,8 +24,15 @@ from engines.errors import ConfigError
 # optimizer and data loading overheads). 20–40 % is typical for transformer training on
 # these GPUs; we take the low end because encoder models this small rarely saturate them.
 DEFAULT_UTILISATION = 0.25
-# Per-batch overhead no FLOP count sees (kernel launches, host↔device copies).
-GPU_BATCH_OVERHEAD_MS = 2.0
+# Host-side time of one layer in one pass (a forward, or a third of a training step) that no
+# FLOP count sees: Python module calls and kernel launches. A small encoder on a big GPU is
+# bound by it, not by FLOPs, so a pass takes max(FLOPs / effective FLOPS, layers × this).
+# Measured, not assumed: on an H200 (16-core VM host) sentence-transformers' ``encode`` of
+# all-MiniLM-L6-v2 (6 layers) took 12.7 ms per batch of 64 short texts (1.63 s for 8,192
+# texts, median of 3; benchmarks/embedding_vs_st.py) → 2.1 ms per layer and pass. It
+# depends on the host's CPU more than on the GPU (benchmarks/results/gpu-h200.md).
+LAYER_PASS_OVERHEAD_MS = 2.1
+TRAIN_PASSES_PER_STEP = 3  # forward + backward (≈ 2 forwards) per optimizer step
 
 
 class HardwareProfile(Record):
@@ -86,3 +95,16 @@ def get_hardware(name: str) -> HardwareProfile:
         return HARDWARE[key]
     except KeyError:
         raise ConfigError(f"unknown hardware {name!r}; try one of: {', '.join(HARDWARE)}") from None
+
+
+def match_hardware(gpu_name: str, memory_bytes: int | None = None) -> HardwareProfile | None:
+    """The profile for a GPU as NVML names it ('NVIDIA H100 80GB HBM3' → h100), or None.
+    A100s are told apart by memory (over 60 GB → the 80 GB one)."""
+    found = re.search(r"\b(H200|H100|A100|A10G?|L4|T4)\b", gpu_name.upper().replace("-", " "))
+    if found is None:
+        return None
+    token = found.group(1)
+    if token == "A100":
+        big = (memory_bytes is not None and memory_bytes > 60 * GB) or "80GB" in gpu_name.upper()
+        return HARDWARE["a100-80gb" if big else "a100-40gb"]
+    return HARDWARE["a10" if token == "A10G" else token.lower()]

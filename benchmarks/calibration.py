@@ -304,6 +304,46 @@ def _correct_on(artifact: Path, test: Examples) -> list[bool]:
 
 
 # ------------------------------------------------------------------ summarising
+PAIRS = [("finetune", "tfidf"), ("embedding", "tfidf"), ("finetune", "embedding"), ("lora", "tfidf")]
+
+
+def _z(actual: float, value: float, low: float, high: float) -> float | None:
+    """The error in units of the interval's half-width on the actual's side, scaled so that a
+    95 % interval of the right width gives errors of RMS 1 (Gaussian: half-width = 1.96 σ)."""
+    half = (high - value) if actual > value else (value - low)
+    return (actual - value) / (half / 1.96) if half > 0 else None
+
+
+def interval_sizes(r: dict) -> tuple[list[float], list[tuple[float, bool]]]:
+    """One row's standardised errors: of each forecast against its interval, and of each pair's
+    forecast difference against the paired 95 % band that ``recommend`` decides with."""
+    from advisor.recommend import _diff_band
+
+    fcs, eng = r.get("forecasts") or {}, r["engines"]
+    single = []
+    for name, e in eng.items():
+        f = fcs.get(name) or {}
+        if e.get("actual") is None or f.get("value") is None or f.get("low") is None:
+            continue
+        z = _z(e["actual"], f["value"], f["low"], f["high"])
+        if z is not None:
+            single.append(z)
+    diffs = []
+    for a, b in PAIRS:
+        fa, fb = fcs.get(a) or {}, fcs.get(b) or {}
+        if fa.get("value") is None or fb.get("value") is None or a not in eng or b not in eng:
+            continue
+        band = _diff_band(fa, fb)
+        actual = eng[a].get("actual"), eng[b].get("actual")
+        if band is None or None in actual:
+            continue
+        d = actual[0] - actual[1]
+        z = _z(d, fa["value"] - fb["value"], band[0], band[1])
+        if z is not None:
+            diffs.append((z, band[0] <= d <= band[1]))
+    return single, diffs
+
+
 def summarise(rows: list[dict]) -> dict[str, dict]:
     """Per budget: forecast error, interval coverage, time ratio, decision agreement."""
     out: dict[str, dict] = {}
@@ -317,7 +357,13 @@ def summarise(rows: list[dict]) -> dict[str, dict]:
         agree_all = [r["decision_default"]["agrees"] for r in rs if r["decision_default"]["agrees"] is not None]
         agree_acc = [r["decision_accuracy_only"]["agrees"] for r in rs
                      if r["decision_accuracy_only"]["agrees"] is not None]
+        zs = [z for r in rs for z in interval_sizes(r)[0]]
+        dz = [d for r in rs for d in interval_sizes(r)[1]]
         out[budget] = {
+            "rms_z": float(np.sqrt(np.mean(np.square(zs)))) if zs else None,
+            "differences": len(dz),
+            "difference_coverage": float(np.mean([ok for _, ok in dz])) if dz else None,
+            "difference_rms_z": float(np.sqrt(np.mean(np.square([z for z, _ in dz])))) if dz else None,
             "tasks": len(rs),
             "forecasts": len(errs),
             "mean_abs_error_points": float(np.mean(np.abs(errs))) if errs else None,
@@ -360,6 +406,22 @@ def render_markdown(doc: dict) -> str:
             f"{pct(s['decision_agreement_calls'])} | {pct(s['decision_agreement_accuracy_only'])} | "
             f"{_fmt(s['mean_advise_s'], '{:.0f}')} |"
         )
+    lines += [
+        "",
+        "## Are the intervals the right width?",
+        "",
+        "Each error in units of its interval's half-width on the actual's side, ×1.96: a 95 % interval "
+        "of the right width gives an RMS of about 1; below 1 the intervals are wider than the errors need, "
+        "above 1 narrower. Differences: for each pair of approaches, the forecast lead against the paired "
+        "95 % band that the decision uses (the actual lead inside it?). The actual lead has its own "
+        "noise from the test rows, which that band leaves out (it compares approaches on the same benchmark rows).",
+        "",
+        "| budget | forecasts | RMS standardised error | differences | actual lead inside its band | RMS standardised error of the lead |",
+        "|---|---|---|---|---|---|",
+    ]
+    for budget, s in doc["summary"].items():
+        lines.append(f"| {budget} | {s['forecasts']} | {_fmt(s.get('rms_z'), '{:.2f}')} | {s.get('differences', 0)} | "
+                     f"{_fmt(s.get('difference_coverage'), '{:.0%}')} | {_fmt(s.get('difference_rms_z'), '{:.2f}')} |")
     lines += [
         "",
         "## Per task and approach",
@@ -449,6 +511,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reanalyse", action="store_true",
                    help="recompute the checks and decisions of the rows in <out>.json from their saved forecasts "
                         "and the full runs in --workdir (running any that are missing)")
+    p.add_argument("--render", action="store_true",
+                   help="only recompute the summary and rewrite <out>.md from <out>.json (runs nothing)")
     args = p.parse_args(argv)
 
     tasks = args.tasks.split(",") if args.tasks else (QUICK_TASKS if args.quick else FULL_TASKS)
@@ -471,6 +535,15 @@ def main(argv: list[str] | None = None) -> int:
             doc["commands"] = [*old.get("commands", [old["command"]] if "command" in old else []),
                                doc["command"]]
             doc["started"] = old.get("started", doc["started"])
+    if args.render:
+        if not out_json.exists():
+            p.error(f"--render needs {out_json}")
+        doc = json.loads(out_json.read_text())
+        doc["summary"] = summarise(doc["rows"]) if doc["rows"] else {}
+        write_json(out_json, doc)
+        write_text(out_md, render_markdown(doc))
+        print(render_markdown(doc))
+        return 0
     done = set() if args.redo else {(r["task"], r["budget"]) for r in doc["rows"]}
 
     def log(msg: str) -> None:

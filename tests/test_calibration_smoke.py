@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -56,3 +58,27 @@ def test_calibration_runs_end_to_end_on_the_tiny_profile(tmp_path, capsys):
     (again,) = json.loads(out.with_suffix(".json").read_text())["rows"]
     assert again["engines"]["tfidf"]["actual"] == row["engines"]["tfidf"]["actual"]  # same split, same engine
     assert again["engines"].keys() == row["engines"].keys() and again["forecasts"] == row["forecasts"]
+
+
+def test_interval_widths_are_measured_in_half_widths_on_the_actuals_side():
+    cal = _load_calibration()
+    # Forecast 0.80 [0.70, 0.84]: an actual of 0.82 is half the upper half-width away → z = 0.98;
+    # an actual of 0.75 is half the lower half-width away → z = −0.98.
+    assert cal._z(0.82, 0.80, 0.70, 0.84) == pytest.approx(0.98)
+    assert cal._z(0.75, 0.80, 0.70, 0.84) == pytest.approx(-0.98)
+    assert cal._z(0.80, 0.80, 0.80, 0.80) is None  # no width: not counted
+
+    def fc(value, low, high, boot_shift):
+        return {"value": value, "low": low, "high": high, "curve_low": low, "curve_high": high,
+                "boot": [value + boot_shift + 0.001 * (i % 7 - 3) for i in range(40)]}
+
+    row = {"forecasts": {"finetune": fc(0.82, 0.78, 0.86, 0.0), "tfidf": fc(0.78, 0.74, 0.82, 0.0)},
+           "engines": {"finetune": {"actual": 0.83}, "tfidf": {"actual": 0.70}}}
+    single, diffs = cal.interval_sizes(row)
+    assert single == pytest.approx([0.49, -3.92])  # 0.70 is twice the lower half-width below 0.78
+    ((z, inside),) = diffs  # one pair: finetune − tfidf, forecast lead 4 points, actual 13
+    assert z > 1.96 and not inside
+    summary = cal.summarise([{**row, "budget": "quick", "advise_s": 1.0,
+                              "decision_default": {"agrees": True}, "decision_accuracy_only": {"agrees": True}}])
+    assert summary["quick"]["rms_z"] == pytest.approx((0.49**2 / 2 + 3.92**2 / 2) ** 0.5)
+    assert summary["quick"]["differences"] == 1 and summary["quick"]["difference_coverage"] == 0.0

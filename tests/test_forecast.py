@@ -16,7 +16,7 @@ from advisor.forecast import (
     shape_from_config,
     training_memory_bytes,
 )
-from advisor.hardware import get_hardware
+from advisor.hardware import LAYER_PASS_OVERHEAD_MS, TRAIN_PASSES_PER_STEP, get_hardware
 from engines.config import FinetuneConfig
 from engines.errors import ConfigError
 
@@ -84,14 +84,38 @@ def test_hardware_what_if_scales_by_flops():
     t4 = hardware_forecast(m, get_hardware("t4"), shape, 10_000, cfg, predictions_per_day=10_000)
     h100 = hardware_forecast(m, get_hardware("H100"), shape, 10_000, cfg, predictions_per_day=10_000)
     assert t4.fits and h100.fits
-    assert h100.train_time_s < t4.train_time_s
     steps, batch = finetune_steps(cfg, 10_000)
     flops = 6 * shape.params * 25 * steps * batch
     assert t4.train_time_s >= flops / (65e12 * 0.25)
+    # MiniLM-L6 is bound by the host-side cost of its 6 layers on both GPUs, not by FLOPs:
+    # the same time on a T4 and an H100 (what was measured: a small model does not use an H100).
+    floor = steps * TRAIN_PASSES_PER_STEP * shape.layers * LAYER_PASS_OVERHEAD_MS / 1000
+    assert h100.train_time_s == pytest.approx(floor) and t4.train_time_s == pytest.approx(floor)
+    assert h100.infer_ms_per_text == pytest.approx(shape.layers * LAYER_PASS_OVERHEAD_MS)
+    # A large model on long texts is bound by FLOPs on a T4: the faster GPU is faster.
+    large = shape.model_copy(update={"params": 335_000_000, "layers": 24, "hidden": 1024, "heads": 16})
+    long_texts = m.model_copy(update={"tokens_per_example": 256.0})
+    t4_l = hardware_forecast(long_texts, get_hardware("t4"), large, 10_000, cfg, predictions_per_day=10_000)
+    h100_l = hardware_forecast(long_texts, get_hardware("h100"), large, 10_000, cfg, predictions_per_day=10_000)
+    assert h100_l.train_time_s < t4_l.train_time_s
+    assert t4_l.train_time_s == pytest.approx(6 * large.params * 256 * steps * batch / (65e12 * 0.25))
     assert t4.train_cost == pytest.approx(t4.train_time_s / 3600 * 0.35)
     assert any("TFLOPS" in a for a in t4.assumptions)
     with pytest.raises(ConfigError):
         get_hardware("abacus")
+
+
+@pytest.mark.parametrize(("name", "memory", "expected"), [
+    ("NVIDIA H100 80GB HBM3", None, "h100"), ("NVIDIA H200", None, "h200"),
+    ("NVIDIA A100-SXM4-80GB", None, "a100-80gb"), ("NVIDIA A100-PCIE-40GB", 42_000_000_000, "a100-40gb"),
+    ("NVIDIA A100-SXM4", 85_000_000_000, "a100-80gb"), ("NVIDIA A10G", None, "a10"), ("NVIDIA L4", None, "l4"),
+    ("Tesla T4", None, "t4"), ("NVIDIA L40S", None, None), ("NVIDIA GeForce RTX 4090", None, None),
+])
+def test_match_hardware_names_the_profile_of_an_nvml_gpu_name(name, memory, expected):
+    from advisor.hardware import match_hardware
+
+    found = match_hardware(name, memory)
+    assert (found.name if found else None) == expected
 
 
 def test_flat_fine_tune_forecast_borrows_the_embedding_curve_gain():
