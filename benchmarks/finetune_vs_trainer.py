@@ -6,7 +6,8 @@ of optimizer steps, the same torch threads, no evaluation or checkpoints on eith
 Trainer gets ``DataCollatorWithPadding`` and length-grouped batches like ours
 (``train_sampling_strategy="group_by_length"``, ``group_by_length=True`` before transformers 5);
 it is also run with random batches for reference. Each side does a short
-warm-up run first. Prints train examples/s for each, the ratio ours / Trainer, the machine
+warm-up run first, by default as long as the timed one (same batches, so every padded length
+has been seen once by each side before it is timed). Prints train examples/s for each, the ratio ours / Trainer, the machine
 and library versions.
 
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/finetune_vs_trainer.py [--rows 512] [--steps 60] [--threads N]
@@ -53,7 +54,7 @@ def run_ours(texts, labels, args) -> tuple[float, float, int]:
     train = Examples(texts=texts, labels=labels)
     engine = FinetuneEngine(cfg)
     engine.prepare(texts)
-    FinetuneEngine({**cfg, "min_steps": 3, "max_steps": 3}).fit(train)  # warm-up
+    FinetuneEngine({**cfg, "min_steps": args.warmup_steps, "max_steps": args.warmup_steps}).fit(train)  # warm-up
     report = engine.fit(train)
     whole = report.examples_seen / (report.wall_s - report.phase_s.get("load", 0.0))
     return report.train_examples_per_s or 0.0, whole, report.tokens_seen
@@ -117,8 +118,13 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads for both sides")
+    parser.add_argument("--warmup-steps", type=int, default=None,
+                        help="steps each side runs untimed first (default: as many as timed, so that every "
+                             "padded length has been seen once: on a GPU the first use of each shape costs extra)")
     parser.add_argument("--no-ungrouped", action="store_true", help="skip Trainer without group_by_length")
     args = parser.parse_args()
+    if args.warmup_steps is None:
+        args.warmup_steps = args.steps
 
     import torch
 
@@ -126,7 +132,7 @@ def main() -> int:
         torch.set_num_threads(args.threads)
     texts, labels = rotten_tomatoes(args.rows)
     ours_train, ours_whole, tokens = run_ours(texts, labels, args)
-    run_trainer(texts, labels, args, True, 3)  # warm-up
+    run_trainer(texts, labels, args, True, args.warmup_steps)  # warm-up
     hf_grouped = run_trainer(texts, labels, args, True, args.steps)
     hf_plain = None if args.no_ungrouped else run_trainer(texts, labels, args, False, args.steps)
 
