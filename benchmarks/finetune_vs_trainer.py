@@ -5,10 +5,10 @@ snippets, batch 16, learning rate 5e-5, linear warm-up/decay, max length 128, th
 of optimizer steps, the same torch threads, no evaluation or checkpoints on either side.
 Trainer gets ``DataCollatorWithPadding`` and length-grouped batches like ours
 (``train_sampling_strategy="group_by_length"``, ``group_by_length=True`` before transformers 5);
-it is also run with random batches for reference. Each side does a short
-warm-up run first, by default as long as the timed one (same batches, so every padded length
-has been seen once by each side before it is timed). Prints train examples/s for each, the ratio ours / Trainer, the machine
-and library versions.
+it is also run with random batches for reference. Each side does a warm-up run first, by
+default as long as the timed one (the same batches, so every padded length has been seen once
+by each side before it is timed). Prints train examples/s for each, the ratio ours / Trainer,
+the machine and library versions.
 
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/finetune_vs_trainer.py [--rows 512] [--steps 60] [--threads N]
 """
