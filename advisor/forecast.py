@@ -349,11 +349,20 @@ def forecast_all(bench: BenchResult, *, n_target: int, metric: str = "accuracy",
         shape = model_shape(min(models))
     emb = bench.measurements.get("embedding")
     embed_rate = (emb.prepare_texts_per_s or emb.infer_texts_per_s) if emb else None
+    measured = bench.measurements
+    if hardware and len(models) == 1:
+        # One encoder, one tokenizer: tokens per text measured by one approach (the trainers
+        # count them) hold for the others, whose what-if would otherwise assume a length.
+        tokens = next((m.tokens_per_example for a, m in measured.items()
+                       if a in TRANSFORMERS and m.tokens_per_example), None)
+        if tokens:
+            measured = {a: (m.model_copy(update={"tokens_per_example": tokens})
+                            if a in TRANSFORMERS and not m.tokens_per_example else m) for a, m in measured.items()}
     out = {
         name: forecast_approach(m, bench, n_target=n_target, metric=metric, config=configs.get(name),
                                 shape=shape, hardware=hardware, predictions_per_day=predictions_per_day,
                                 embed_rate=embed_rate)
-        for name, m in bench.measurements.items()
+        for name, m in measured.items()
     }
     for name in ("finetune", "lora"):
         if name in out and "embedding" in out:

@@ -95,15 +95,18 @@ def _gib(b: float | None) -> str:
 
 
 def what_if(advice, name: str, hw):
-    """The hardware forecast ``advise --hardware`` makes, from the advice's own measurements."""
-    from advisor.forecast import hardware_forecast, model_shape
+    """The hardware forecast ``advise --hardware`` makes, from the advice's own measurements
+    (through ``forecast_all``, as advise does: tokens per text measured by one approach serve
+    the others on the same encoder)."""
+    from advisor.forecast import forecast_all
     from advisor.profiles import engine_config, load_profile
 
-    base = engine_config(load_profile(advice.profile), name)
-    m = advice.bench.measurements[name]
-    fc = hardware_forecast(m, hw, model_shape(base.model), advice.n_target, base,
-                           predictions_per_day=advice.goals.predictions_per_day)
-    return fc, base
+    profile = load_profile(advice.profile)
+    configs = {a: engine_config(profile, a) for a in advice.bench.measurements}
+    out = forecast_all(advice.bench, n_target=advice.n_target, configs=configs, hardware=[hw.name],
+                       predictions_per_day=advice.goals.predictions_per_day)
+    (fc,) = out[name].hardware
+    return fc, configs[name]
 
 
 def reforecast(args) -> int:

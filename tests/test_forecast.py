@@ -214,3 +214,20 @@ def test_a_perfect_benchmark_curve_keeps_an_interval():
     obs = [Observation(n, 0, 1.0) for n in (60, 120, 240)]
     res = fit_learning_curve(obs, 400, n_test=160)
     assert res.value == 1.0 and res.low < 0.985
+
+
+def test_what_if_borrows_tokens_per_text_measured_by_another_approach_on_the_same_encoder(monkeypatch):
+    import advisor.forecast as fc
+    from engines.config import EmbeddingConfig
+
+    monkeypatch.setattr(fc, "model_shape", lambda ref: shape_from_config(MINILM, ref))
+    emb = _measurement("embedding").model_copy(update={"tokens_per_example": None})
+    bench = BenchResult(measurements={"finetune": _measurement("finetune"), "embedding": emb}, classes=["a", "b"])
+    configs = {"finetune": FinetuneConfig(model="m"), "embedding": EmbeddingConfig(model="m")}
+    out = forecast_all(bench, n_target=1000, configs=configs, hardware=["t4"])
+    (hw,) = out["embedding"].hardware
+    assert "25 tokens/text" in hw.assumptions[0] and "(assumed)" not in hw.assumptions[0]
+    # Another encoder for the embedding: its texts tokenize differently, nothing is borrowed.
+    configs["embedding"] = EmbeddingConfig(model="other")
+    (hw,) = forecast_all(bench, n_target=1000, configs=configs, hardware=["t4"])["embedding"].hardware
+    assert "(assumed)" in hw.assumptions[0]
