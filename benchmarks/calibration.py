@@ -357,8 +357,9 @@ def summarise(rows: list[dict]) -> dict[str, dict]:
         agree_all = [r["decision_default"]["agrees"] for r in rs if r["decision_default"]["agrees"] is not None]
         agree_acc = [r["decision_accuracy_only"]["agrees"] for r in rs
                      if r["decision_accuracy_only"]["agrees"] is not None]
-        zs = [z for r in rs for z in interval_sizes(r)[0]]
-        dz = [d for r in rs for d in interval_sizes(r)[1]]
+        sizes = [interval_sizes(r) for r in rs]
+        zs = [z for single, _ in sizes for z in single]
+        dz = [d for _, diffs in sizes for d in diffs]
         out[budget] = {
             "rms_z": float(np.sqrt(np.mean(np.square(zs)))) if zs else None,
             "differences": len(dz),

@@ -5,13 +5,14 @@ rule) with a real fine-tune and a real embedding run on this GPU.
 Inputs are what ``advise`` wrote on the CPU machine (its ``--json`` output, which holds the
 benchmark measurements the forecast is made from) and the same training and test files.
 The forecast for *this* GPU is recomputed from those measurements with
-``advisor.forecast.hardware_forecast`` (the code ``advise --hardware`` runs), so one advice
-file serves any GPU the table in ``advisor/hardware.py`` knows.
+``advisor.forecast.forecast_all`` (what ``advise --hardware`` runs), so one advice file
+serves any GPU the table in ``advisor/hardware.py`` knows.
 
 The runs use the advice's own profile recipe (batch, max length, epochs, min steps) with the
 device set to CUDA and bf16 autocast, which is what the forecast assumes. The fine-tune runs
-through ``full_run`` (checkpoints, validation and all); early stopping is switched off so
-that it runs the recipe's steps, which is what the forecast's time is for. Peak memory is
+through ``full_run`` (checkpoints and all) with early stopping switched off, so that it runs
+the recipe's epochs (on every row: no validation split); the forecast, made for the recipe's
+steps with a validation split, is scaled to the steps run. Peak memory is
 read two ways: ``torch.cuda.max_memory_allocated`` (tensors) and NVML's device memory in use,
 polled every 20 ms (what ``nvidia-smi`` shows: tensors + allocator cache + CUDA context).
 
@@ -94,10 +95,10 @@ def _gib(b: float | None) -> str:
     return "–" if b is None else f"{b / 2**30:.2f} GiB"
 
 
-def what_if(advice, name: str, hw):
-    """The hardware forecast ``advise --hardware`` makes, from the advice's own measurements
-    (through ``forecast_all``, as advise does: tokens per text measured by one approach serve
-    the others on the same encoder)."""
+def what_ifs(advice, hw) -> dict:
+    """Per measured approach, (the hardware forecast ``advise --hardware`` makes, its engine
+    config), from the advice's own measurements through ``forecast_all`` as advise does
+    (tokens per text measured by one approach serve the others on the same encoder)."""
     from advisor.forecast import forecast_all
     from advisor.profiles import engine_config, load_profile
 
@@ -105,8 +106,12 @@ def what_if(advice, name: str, hw):
     configs = {a: engine_config(profile, a) for a in advice.bench.measurements}
     out = forecast_all(advice.bench, n_target=advice.n_target, configs=configs, hardware=[hw.name],
                        predictions_per_day=advice.goals.predictions_per_day)
-    (fc,) = out[name].hardware
-    return fc, configs[name]
+    return {a: (f.hardware[0], configs[a]) for a, f in out.items() if f.hardware}
+
+
+def for_steps_run(forecast_s: float, steps: int | None, recipe_steps: int | None) -> float:
+    """The forecast (made for the recipe's steps) for the steps the run really took."""
+    return forecast_s / recipe_steps * steps if (steps and recipe_steps) else forecast_s
 
 
 def reforecast(args) -> int:
@@ -118,11 +123,11 @@ def reforecast(args) -> int:
     measured = json.loads(Path(args.measured).read_text(encoding="utf-8"))
     hw = get_hardware(args.hardware or measured["hardware_profile"])
     print(f"measurements: {args.measured} ({measured['gpu']['name']}); forecasts: this code, '{hw.name}' profile")
+    forecasts = what_ifs(advice, hw)
     for name, row in measured["engines"].items():
-        fc, _ = what_if(advice, name, hw)
-        steps, recipe = row.get("steps"), row.get("recipe_steps")
-        # the forecast is for the recipe's steps; the run may have taken another number of them
-        per = (fc.train_time_s / recipe * steps) if (steps and recipe) else fc.train_time_s
+        fc, _ = forecasts[name]
+        steps = row.get("steps")
+        per = for_steps_run(fc.train_time_s, steps, row.get("recipe_steps"))
         what = f"the {steps} steps run" if steps else "embed + head"
         print(f"{name}: forecast {per:.1f} s for {what}"
               f" vs measured {row['measured_train_s']:.1f} s (ratio {per / row['measured_train_s']:.2f}); "
@@ -183,12 +188,12 @@ def main() -> int:
           f"compared with the '{hw.name}' profile ({hw.peak_bf16_tflops:g} bf16 TFLOPS × "
           f"{hw.utilisation:.0%} assumed); torch {torch.__version__}")
 
+    forecasts = what_ifs(advice, hw)
     for name in args.engines.split(","):
-        m = advice.bench.measurements.get(name)
-        if m is None:
+        if name not in forecasts:
             print(f"{name}: not measured in the advice; skipped")
             continue
-        fc, base = what_if(advice, name, hw)
+        fc, base = forecasts[name]
         overrides = {"device": "cpu", "precision": "fp32"} if args.cpu else {"device": "cuda", "precision": "bf16"}
         if name in ("finetune", "lora"):
             overrides["early_stopping_patience"] = 0
@@ -218,9 +223,10 @@ def main() -> int:
         recipe_steps = finetune_steps(base, n_target)[0] if name in ("finetune", "lora") else None
         measured_s = fit.phase_s.get("train") if name in ("finetune", "lora") else (
             fit.phase_s.get("embed", 0.0) + fit.phase_s.get("head", 0.0))
+        forecast_s = for_steps_run(fc.train_time_s, steps, recipe_steps)
         row = {
-            "forecast_train_s": fc.train_time_s, "measured_train_s": measured_s,
-            "time_ratio": fc.train_time_s / measured_s if measured_s else None,
+            "forecast_train_s": fc.train_time_s, "forecast_train_s_for_steps_run": forecast_s,
+            "measured_train_s": measured_s, "time_ratio": forecast_s / measured_s if measured_s else None,
             "forecast_memory_bytes": fc.peak_memory_bytes, "measured_max_allocated_bytes": fit.peak_gpu_bytes,
             "measured_device_used_peak_bytes": mem.peak - mem.baseline,
             "memory_ratio_vs_device": fc.peak_memory_bytes / (mem.peak - mem.baseline) if mem.peak > mem.baseline else None,
@@ -230,7 +236,7 @@ def main() -> int:
             "train_examples_per_s": fit.train_examples_per_s,
         }
         result["engines"][name] = row
-        print(f"{name}: forecast {fc.train_time_s:.1f} s train, {_gib(fc.peak_memory_bytes)}; measured "
+        print(f"{name}: forecast {forecast_s:.1f} s train, {_gib(fc.peak_memory_bytes)}; measured "
               f"{measured_s:.1f} s ({'train phase, ' + str(steps) + ' steps' if steps else 'embed + head'}; "
               f"whole run {wall:.1f} s), max allocated {_gib(fit.peak_gpu_bytes)}, device in use "
               f"{_gib(mem.peak - mem.baseline)}; time ratio forecast/measured {row['time_ratio']:.2f}; "
