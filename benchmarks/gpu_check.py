@@ -114,13 +114,27 @@ def for_steps_run(forecast_s: float, steps: int | None, recipe_steps: int | None
     return forecast_s / recipe_steps * steps if (steps and recipe_steps) else forecast_s
 
 
+def read_advice(path: str):
+    """The ``advise --json`` output at ``path``; an unreadable one ends the script with one line."""
+    from pydantic import ValidationError
+
+    from advisor.advise import Advice
+
+    try:
+        return Advice.model_validate_json(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValidationError) as exc:
+        sys.exit(f"gpu_check: cannot read the advice {path}: {str(exc).splitlines()[0]}")
+
+
 def reforecast(args) -> int:
     """Forecasts made with this code against the measurements of an earlier run."""
-    from advisor.advise import Advice
     from advisor.hardware import get_hardware
 
-    advice = Advice.model_validate_json(Path(args.advice).read_text(encoding="utf-8"))
-    measured = json.loads(Path(args.measured).read_text(encoding="utf-8"))
+    advice = read_advice(args.advice)
+    try:
+        measured = json.loads(Path(args.measured).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        sys.exit(f"gpu_check: cannot read the measurements {args.measured}: {exc}")
     hw = get_hardware(args.hardware or measured["hardware_profile"])
     print(f"measurements: {args.measured} ({measured['gpu']['name']}); forecasts: this code, '{hw.name}' profile")
     forecasts = what_ifs(advice, hw)
@@ -152,7 +166,6 @@ def main() -> int:
                         help="dry run of this script on a machine without a GPU (needs --hardware; no memory figures)")
     args = parser.parse_args()
 
-    from advisor.advise import Advice
     from advisor.bench import finetune_steps
     from advisor.hardware import get_hardware, match_hardware
     from advisor.probe import GpuInfo, probe_gpus
@@ -176,7 +189,7 @@ def main() -> int:
 
     import torch
 
-    advice = Advice.model_validate_json(Path(args.advice).read_text(encoding="utf-8"))
+    advice = read_advice(args.advice)
     n_target = advice.n_target
     result: dict = {
         "gpu": gpu.model_dump(), "hardware_profile": hw.name, "advice_profile": advice.profile,
