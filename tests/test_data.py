@@ -215,6 +215,13 @@ def test_demo_bbc_news_folder():
     assert ds.format == "folder" and len(ds.class_counts) == 5 and ds.total_rows > 2000
 
 
+def test_demo_presidential_debates_gzip_csv():
+    ds = load_dataset("demo:presidential-debates")
+    assert set(ds.class_counts) == {"Republican", "Democratic", "Moderator"}
+    assert ds.dropped.duplicates > 0  # "Thank you." and the like, said more than once by one party
+    assert ds.class_counts["Republican"] > ds.class_counts["Democratic"] > ds.class_counts["Moderator"] > 200
+
+
 def test_unknown_demo():
     with pytest.raises(DataError, match="unknown demo data 'demo:nope'; try one of: demo:rotten-tomatoes"):
         load_dataset("demo:nope")
