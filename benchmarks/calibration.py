@@ -47,6 +47,7 @@ class Task:
     n_train: int
     n_test: int
     classes: tuple[str, ...] | None = None  # keep only these classes (derived binary tasks)
+    held_out: bool = False  # data nobody looked at while the forecaster was built (summarised apart)
 
 
 TASKS: dict[str, Task] = {
@@ -61,8 +62,9 @@ TASKS: dict[str, Task] = {
         Task("bbc-tech-vs-entertainment-400", "demo:bbc-news", 400, 300, ("tech", "entertainment")),
         # Held out: data first run after the forecaster was settled (2026-11-28), to see how it
         # does on data nobody looked at while building it.
-        Task("debates-700", "demo:presidential-debates", 700, 350),
-        Task("debates-rep-vs-dem-450", "demo:presidential-debates", 450, 300, ("Republican", "Democratic")),
+        Task("debates-700", "demo:presidential-debates", 700, 350, held_out=True),
+        Task("debates-rep-vs-dem-450", "demo:presidential-debates", 450, 300, ("Republican", "Democratic"),
+             held_out=True),
         Task("synthetic-200", "synthetic", 200, 100),  # CI smoke test (tiny profile)
     ]
 }
@@ -389,6 +391,23 @@ def _fmt(x, spec="{:.1f}", none="–"):
     return none if x is None else spec.format(x)
 
 
+SUMMARY_HEADER = (
+    "| budget | tasks | forecasts | mean abs error (pts) | max abs error (pts) | actual inside interval | "
+    "time within ±25 % | median time ratio | decision agrees (all) | calls made | agrees where it called | "
+    "accuracy-only agrees | mean advise s |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+)
+
+
+def _summary_line(budget: str, s: dict) -> str:
+    pct = lambda v: _fmt(v, "{:.0%}")  # noqa: E731
+    return (f"| {budget} | {s['tasks']} | {s['forecasts']} | {_fmt(s['mean_abs_error_points'])} | "
+            f"{_fmt(s['max_abs_error_points'])} | {pct(s['coverage'])} | {pct(s['time_within_25pct'])} | "
+            f"{_fmt(s['median_time_ratio'], '{:.2f}')} | {pct(s['decision_agreement_all'])} | {s['calls_made']} | "
+            f"{pct(s['decision_agreement_calls'])} | {pct(s['decision_agreement_accuracy_only'])} | "
+            f"{_fmt(s['mean_advise_s'], '{:.0f}')} |")
+
+
 def render_markdown(doc: dict) -> str:
     lines = [
         "# Calibration: advise's forecasts against real full runs",
@@ -399,18 +418,21 @@ def render_markdown(doc: dict) -> str:
         "",
         "## Summary per budget",
         "",
-        "| budget | tasks | forecasts | mean abs error (pts) | max abs error (pts) | actual inside interval | time within ±25 % | median time ratio | decision agrees (all) | calls made | agrees where it called | accuracy-only agrees | mean advise s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        *SUMMARY_HEADER,
     ]
-    for budget, s in doc["summary"].items():
-        pct = lambda v: _fmt(v, "{:.0%}")  # noqa: E731
-        lines.append(
-            f"| {budget} | {s['tasks']} | {s['forecasts']} | {_fmt(s['mean_abs_error_points'])} | "
-            f"{_fmt(s['max_abs_error_points'])} | {pct(s['coverage'])} | {pct(s['time_within_25pct'])} | "
-            f"{_fmt(s['median_time_ratio'], '{:.2f}')} | {pct(s['decision_agreement_all'])} | {s['calls_made']} | "
-            f"{pct(s['decision_agreement_calls'])} | {pct(s['decision_agreement_accuracy_only'])} | "
-            f"{_fmt(s['mean_advise_s'], '{:.0f}')} |"
-        )
+    lines += [_summary_line(budget, s) for budget, s in doc["summary"].items()]
+    held = {t for t, task in TASKS.items() if task.held_out}
+    held_rows = [r for r in doc["rows"] if r["task"] in held]
+    if held_rows:
+        lines += [
+            "",
+            f"Held-out data only ({', '.join(sorted({r['task'] for r in held_rows}))}): tasks first run after "
+            "the forecaster was settled, on data nobody looked at while building it; their rows are in the "
+            "table above too.",
+            "",
+            *SUMMARY_HEADER,
+            *[_summary_line(budget, s) for budget, s in summarise(held_rows).items()],
+        ]
     lines += [
         "",
         "## Are the intervals the right width?",

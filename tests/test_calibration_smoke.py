@@ -43,6 +43,17 @@ def test_calibration_runs_end_to_end_on_the_tiny_profile(tmp_path, capsys):
     assert row["decision_default"]["best"] in row["engines"]
     md = out.with_suffix(".md").read_text()
     assert "| synthetic-200 | 20 |" in md and "## Summary per budget" in md
+    assert "Held-out data only" not in md  # no held-out task ran
+    # A held-out task's rows are summarised again on their own.
+    from dataclasses import replace
+
+    cal.TASKS["synthetic-200"] = replace(cal.TASKS["synthetic-200"], held_out=True)
+    try:
+        held_md = cal.render_markdown(doc)
+    finally:
+        cal.TASKS["synthetic-200"] = replace(cal.TASKS["synthetic-200"], held_out=False)
+    section = held_md.split("Held-out data only (synthetic-200)")[1].split("## ")[0]
+    assert section.count("| 20 | 1 |") == 1  # the held-out table: budget 20, one task
     # Resumable: a second call finds the row and does not redo it.
     assert cal.main(["--profile", "tiny", "--tasks", "synthetic-200", "--budgets", "20",
                      "--out", str(out), "--workdir", str(tmp_path / "work")]) == 0
