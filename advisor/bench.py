@@ -48,6 +48,7 @@ TRAIN_VS_INFER_COST = 3.5
 CURVE_STOPS = ("completed", "early_stopping")
 BENCH_CHECKPOINT_EVERY = 10**6  # benchmark fits write only their final checkpoint
 PROBE_TEXTS = 256  # texts the load probe embeds to measure the bulk rate
+MIN_SIZE_RATIO = 1.5  # consecutive learning-curve sizes at least this far apart
 
 
 # --------------------------------------------------------------------- records
@@ -170,6 +171,18 @@ def curve_sizes(pool_n: int, n_classes: int, *, max_sizes: int, min_size: int) -
     if not sizes:
         sizes = [pool_n]
     return sorted(sizes)
+
+
+def _spaced(sizes: set[int], top: int) -> list[int]:
+    """``top`` and the sizes below it, largest first, each kept only if it is at most
+    1/``MIN_SIZE_RATIO`` of the last one kept (ascending). Two sizes close together add a point
+    that says little and make the fits' held-back step (the last two sizes) so short that the
+    interval's extrapolation term, scaled by reach / step, blows up."""
+    kept = [top]
+    for n in sorted((s for s in sizes if s < top), reverse=True):
+        if n * MIN_SIZE_RATIO <= kept[-1]:
+            kept.append(n)
+    return sorted(kept)
 
 
 def _ladder(sizes: list[int]) -> list[int]:
@@ -419,8 +432,9 @@ class _Runner:
                 info["notes"].append(note)
 
     def sizes(self, key: str, extra: int | None = None) -> list[int]:
-        """The profile's sizes that fit the pool, plus the pool itself (or ``extra``) on top;
-        halving sizes from the pool when the profile has none."""
+        """The profile's sizes that fit the pool, plus the pool itself (or ``extra``) on top, spaced
+        at least ``MIN_SIZE_RATIO`` apart; halving sizes from the top when the profile has none or
+        fewer than three fit (a small pool)."""
         pool_n = len(self.pool)
         listed = getattr(self.settings, key, None) if self.settings is not None else None
         floor = 2 * len(self.classes)
@@ -429,12 +443,14 @@ class _Runner:
                                min_size=int(_setting(self.settings, "min_size")))
         top = extra if extra is not None else pool_n
         sizes = {int(s) for s in listed if floor <= s <= top}
-        if top >= floor and (not sizes or top > max(sizes)):
-            sizes.add(top)
-        if len(sizes) < 3 and key == "train_sizes":  # a cut pool: halve down for a curve
-            sizes |= set(curve_sizes(top, len(self.classes), max_sizes=3,
-                                     min_size=min(int(_setting(self.settings, "min_size")), top)))
-        return sorted(sizes) or [pool_n]
+        if top < floor:
+            return sorted(sizes) or [pool_n]
+        spaced = _spaced(sizes, top)
+        if len(spaced) < 3:  # a small pool: halve down from it for a curve (a fit needs three sizes)
+            halves = curve_sizes(top, len(self.classes), max_sizes=3,
+                                 min_size=min(int(_setting(self.settings, "min_size")), top))
+            spaced = _spaced(sizes | set(halves), top)
+        return spaced
 
     def cheap_curve(self, name: str, share: float, reserve_s: float = 0.0, floor_s: float = 0.0) -> None:
         """Many sizes × seeds for an approach whose fits are cheap, within ``share`` of what is
