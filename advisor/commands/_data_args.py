@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     from advisor.data import Dataset
 
 DATA_HELP = ("CSV/TSV, JSONL, Parquet, a folder with one sub-folder of .txt files per class, "
-             "or demo:rotten-tomatoes / demo:bbc-news")
+             "or demo:rotten-tomatoes / demo:bbc-news / demo:presidential-debates")
 
 
 def add_data_args(parser: argparse.ArgumentParser, *, positional: bool = True, sampling: bool = True) -> None:

@@ -16,7 +16,7 @@ from advisor.tui.format import bar, fmt_num, shorten
 from advisor.tui.screens.base import StepScreen
 from advisor.tui.widgets import Notice
 
-DEMOS = ["demo:rotten-tomatoes", "demo:bbc-news"]
+DEMOS = ["demo:rotten-tomatoes", "demo:bbc-news", "demo:presidential-debates"]
 PREVIEW_ROWS = 50
 
 
