@@ -427,6 +427,17 @@ def _summary_line(budget: str, s: dict) -> str:
             f"{_fmt(s['mean_advise_s'], '{:.0f}')} |")
 
 
+def publish(doc: dict, out_json: Path, out_md: Path) -> str:
+    """Summarise ``doc``'s rows, write it (JSON) and its tables (Markdown); returns the Markdown."""
+    from engines.atomic import write_json, write_text
+
+    doc["summary"] = summarise(doc["rows"]) if doc["rows"] else {}
+    md = render_markdown(doc)
+    write_json(out_json, doc)
+    write_text(out_md, md)
+    return md
+
+
 def render_markdown(doc: dict) -> str:
     lines = [
         "# Calibration: advise's forecasts against real full runs",
@@ -568,8 +579,6 @@ def main(argv: list[str] | None = None) -> int:
         if t not in TASKS:
             p.error(f"unknown task {t!r}; try one of: {', '.join(TASKS)}")
 
-    from engines.atomic import write_json, write_text
-
     out_json, out_md = Path(args.out + ".json"), Path(args.out + ".md")
     doc = {"machine": machine_line(), "profile": args.profile, "engines": engines, "seed": args.seed,
            "command": "python benchmarks/calibration.py " + " ".join(argv if argv is not None else sys.argv[1:]),
@@ -584,11 +593,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.render:
         if not out_json.exists():
             p.error(f"--render needs {out_json}")
-        doc = json.loads(out_json.read_text())
-        doc["summary"] = summarise(doc["rows"]) if doc["rows"] else {}
-        write_json(out_json, doc)
-        write_text(out_md, render_markdown(doc))
-        print(render_markdown(doc))
+        print(publish(json.loads(out_json.read_text()), out_json, out_md))
         return 0
     done = set() if args.redo else {(r["task"], r["budget"]) for r in doc["rows"]}
 
@@ -613,15 +618,10 @@ def main(argv: list[str] | None = None) -> int:
             continue
         doc["rows"] = [r for r in doc["rows"] if (r["task"], r["budget"]) not in {(x["task"], x["budget"]) for x in rows}]
         doc["rows"].extend(rows)
-        doc["summary"] = summarise(doc["rows"])
-        write_json(out_json, doc)
-        write_text(out_md, render_markdown(doc))
+        publish(doc, out_json, out_md)
         log(f"[{name}] written to {out_md}")
-    doc["summary"] = summarise(doc["rows"]) if doc["rows"] else {}
     if doc["rows"]:
-        write_json(out_json, doc)
-        write_text(out_md, render_markdown(doc))
-        print(render_markdown(doc))
+        print(publish(doc, out_json, out_md))
     if failed:
         log(f"failed tasks: {', '.join(failed)}")
     return 1 if failed else 0
