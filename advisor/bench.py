@@ -442,9 +442,9 @@ class _Runner:
             return curve_sizes(pool_n, len(self.classes), max_sizes=int(_setting(self.settings, "max_sizes")),
                                min_size=int(_setting(self.settings, "min_size")))
         top = extra if extra is not None else pool_n
+        if top < floor:  # fewer rows than two per class: no size but the pool
+            return [pool_n]
         sizes = {int(s) for s in listed if floor <= s <= top}
-        if top < floor:
-            return sorted(sizes) or [pool_n]
         spaced = _spaced(sizes, top)
         if len(spaced) < 3:  # a small pool: halve down from it for a curve (a fit needs three sizes)
             halves = curve_sizes(top, len(self.classes), max_sizes=3,
