@@ -51,3 +51,15 @@ def test_inspect_demo_shows_real_balance(capsys):
     assert main(["inspect", "demo:rotten-tomatoes"]) == 0
     out = capsys.readouterr().out
     assert "fresh" in out and "rotten" in out and "imbalance" in out
+
+
+def test_start_up_copies_of_the_demo_names_match_the_registry():
+    """The help text and the TUI's path suggester name the demos without importing their registry
+    (pydantic and engines.base, ~75 ms of start-up): they must still name every demo, in order."""
+    from advisor import demo
+    from advisor.commands._data_args import DEMO_NAMES
+    from advisor.tui.screens.data import DEMOS
+
+    names = [demo.PREFIX + name for name in demo.DEMOS]
+    assert DEMOS == names
+    assert DEMO_NAMES == " / ".join(names)

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from advisor.data import Dataset
 
-DATA_HELP = ("CSV/TSV, JSONL, Parquet, a folder with one sub-folder of .txt files per class, "
-             "or demo:rotten-tomatoes / demo:bbc-news / demo:presidential-debates")
+# advisor.demo.DEMOS by name, copied: --help must not import pydantic (tested to match).
+DEMO_NAMES = "demo:rotten-tomatoes / demo:bbc-news / demo:presidential-debates"
+DATA_HELP = f"CSV/TSV, JSONL, Parquet, a folder with one sub-folder of .txt files per class, or {DEMO_NAMES}"
 
 
 def add_data_args(parser: argparse.ArgumentParser, *, positional: bool = True, sampling: bool = True) -> None:

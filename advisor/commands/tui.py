@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import argparse
 
+from advisor.commands._data_args import DEMO_NAMES
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "tui", help="open the terminal UI (the default with no command)",
         description="Goals → resources → data → benchmark → advice → run, in one terminal app.")
-    parser.add_argument("--data", metavar="REF", help="data file, folder, or demo:rotten-tomatoes / demo:bbc-news / demo:presidential-debates")
+    parser.add_argument("--data", metavar="REF", help=f"data file, folder, or {DEMO_NAMES}")
     parser.add_argument("--text-col", metavar="COL", help="text column (default: detected)")
     parser.add_argument("--label-col", metavar="COL", help="label column (default: detected)")
     parser.add_argument("--encoding", metavar="ENC", help="text encoding of the data file (default: utf-8)")

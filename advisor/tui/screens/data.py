@@ -16,6 +16,7 @@ from advisor.tui.format import bar, fmt_num, shorten
 from advisor.tui.screens.base import StepScreen
 from advisor.tui.widgets import Notice
 
+# advisor.demo.DEMOS by name, copied: importing the registry costs start-up (tested to match).
 DEMOS = ["demo:rotten-tomatoes", "demo:bbc-news", "demo:presidential-debates"]
 PREVIEW_ROWS = 50
 
