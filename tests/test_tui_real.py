@@ -57,7 +57,9 @@ def test_real_backend_flow_end_to_end(tmp_path: Path, monkeypatch) -> None:
             await until(lambda: app.state.advice is not None or app.state.bench_error is not None)
             assert app.state.bench_error is None
             advice = app.state.advice
-            await until(lambda: app.current_mode == "advice" and bool(app.screen.query("#choice")))
+            # The screen composes its placeholder first and fills it in on mount: wait for that.
+            await until(lambda: app.current_mode == "advice" and bool(app.screen.query("#choice"))
+                        and "No advice yet" not in str(app.screen.query_one("#choice").render()))
             assert advice.recommendation.label in str(
                 app.screen.query_one("#choice").render())
             assert app.state.bench_points, "points land while the benchmark runs"
