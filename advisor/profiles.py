@@ -43,6 +43,9 @@ class BenchSettings(BaseModel):
     top_up_seeds: int = Field(
         3, ge=0, description="Most extra fine-tuning seeds (at the two largest measured sizes) that budget left "
                              "after the planned points may buy while the decision is still open.")
+    time_start_up: bool = Field(
+        True, description="Time each engine's start-up (imports, model load) in a new process, a few seconds "
+        "each of the budget: a full run starts cold and pays it, so the time forecasts add it.")
     budgets_s: dict[str, float] = Field(
         {"quick": 90.0, "standard": 600.0, "thorough": 1800.0},
         description="Wall-seconds budget of the whole micro-benchmark, by name.",

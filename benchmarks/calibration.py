@@ -27,6 +27,7 @@ import platform
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -298,10 +299,14 @@ def run_task(task: Task, budgets: list[str], engines: list[str], profile: str, s
 
     actual, train_csv = actual_results(task, engines, profile, seed, workdir, log)
 
+    from advisor import startup
+
     rows = []
     goals, acc_only = task_goals(task)
+    commit = code_version()
     for budget in budgets:
         log(f"[{task.name}] advise --budget {budget}")
+        startup.forget()  # each advise times the start-ups again, as a user's single advise does
         t0 = time.perf_counter()
         advice = advise(str(train_csv), goals, profile=profile, budget=budget,
                         engines=engines, seed=seed, test_file=str(train_csv.with_name("test.csv")))
@@ -310,7 +315,7 @@ def run_task(task: Task, budgets: list[str], engines: list[str], profile: str, s
         rec = advice.recommendation
         rows.append({
             "task": task.name, "data": task.data, "n_train": task.n_train, "n_test": task.n_test,
-            "budget": budget, "advise_s": advise_s, "profile": profile,
+            "budget": budget, "advise_s": advise_s, "profile": profile, "commit": commit,
             **checks(advice.forecasts, actual, engines, advise_s),
             **decisions(rec, rec_acc, actual, task),
             # Kept so that --reanalyse can re-derive the decisions after a change to the decision rule.
@@ -318,6 +323,20 @@ def run_task(task: Task, budgets: list[str], engines: list[str], profile: str, s
                           for e, f in advice.forecasts.items()},
         })
     return rows
+
+
+def code_version() -> str | None:
+    """The commit the rows come from (``+changes`` when the working tree differs from it)."""
+    import subprocess
+
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                             text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return rev + ("+changes" if dirty else "")
 
 
 def _correct_on(artifact: Path, test: Examples) -> list[bool]:
@@ -445,6 +464,13 @@ def render_markdown(doc: dict) -> str:
         f"Machine: {doc['machine']}. Profile: `{doc['profile']}`. "
         f"Commands: {'; '.join(f'`{c}`' for c in doc.get('commands', [doc['command']]))}.",
         f"Started {doc['started']}; {len(doc['rows'])} (task, budget) rows.",
+        "",
+        "Code the rows come from: " + "; ".join(
+            f"{budget}: " + ", ".join(f"{c or 'not recorded (before rows kept their commit)'} ({n})"
+                                      for c, n in sorted(Counter(r.get("commit") for r in doc["rows"]
+                                                                 if r["budget"] == budget).items(),
+                                                         key=lambda kv: str(kv[0])))
+            for budget in doc["summary"]) + ".",
         "",
         "## Summary per budget",
         "",

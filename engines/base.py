@@ -176,6 +176,14 @@ class Engine(ABC):
         subsets; engines that cache (embeddings) make those fits cheap.
         """
 
+    def warm_up(self) -> None:
+        """Import the libraries and load the model that the first ``fit`` would, with no data.
+
+        The advisor times this in a new process: it is the start-up a full run pays on top of
+        training (``tune-or-embed run`` starts cold), which a benchmark inside one long-lived
+        process would otherwise never see. The default has nothing to load.
+        """
+
     @abstractmethod
     def fit(self, train: TaskData, *, valid: TaskData | None = None, budget_s: float | None = None,
             progress: ProgressFn = no_progress, cancel: threading.Event | None = None,

@@ -118,6 +118,10 @@ class EmbeddingEngine(Engine):
             self.model_name = resolved.name
             self.model_hash = model_fingerprint(resolved)
 
+    def warm_up(self) -> None:
+        """Load the encoder and tokenizer (and import the head's library)."""
+        self._ensure_model()
+
     def _encode_batches(self, texts: Sequence[str], *, in_order_chunks: bool) -> Iterator[tuple[list[int], Any, int]]:
         """Yield (indices, L2-normalised float32 vectors, non-padding tokens) per batch.
 

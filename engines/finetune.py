@@ -210,6 +210,26 @@ class FinetuneEngine(Engine):
                       "id": f"{resolved.path}:{model_fingerprint(resolved)}"}
         return time.perf_counter() - t0
 
+    def warm_up(self) -> None:
+        """Load the tokenizer and weights, import the model classes (and peft for LoRA), and
+        start the device: everything ``fit`` pays for before its first step."""
+        import sklearn.model_selection  # noqa: F401
+        from transformers import AutoModelForSequenceClassification  # noqa: F401
+
+        import engines.checkpoint  # noqa: F401
+        import engines.metrics  # noqa: F401
+        from engines.backbone import pick_device, set_threads
+
+        set_threads(self.config.threads)
+        self.device = pick_device(self.config.device)
+        self._ensure_base()
+        if self.config.mode == "lora":
+            import peft  # noqa: F401
+        if str(self.device).startswith("cuda"):
+            import torch
+
+            torch.zeros(1, device=self.device)  # the CUDA context
+
     def prepare(self, texts: Sequence[str], *, progress: ProgressFn = no_progress,
                 cancel: threading.Event | None = None) -> None:
         """Load the tokenizer and pre-trained weights now, so that ``fit`` times only training."""

@@ -79,6 +79,16 @@ class TfidfEngine(Engine):
         mats = [vec.transform(list(texts)) for vec in self._vectorizers.values()]
         return hstack(mats, format="csr") if len(mats) > 1 else mats[0]
 
+    def warm_up(self) -> None:
+        """Import what ``fit`` uses: the vectorizer, the head and its cross-validation."""
+        import scipy.sparse  # noqa: F401
+        import sklearn.feature_extraction.text  # noqa: F401
+        import sklearn.linear_model  # noqa: F401
+        import sklearn.model_selection  # noqa: F401
+
+        import engines.linear_head  # noqa: F401
+        import engines.metrics  # noqa: F401
+
     # ----------------------------------------------------------------------- fit
     def fit(self, train: TaskData, *, valid: TaskData | None = None, budget_s: float | None = None,
             progress: ProgressFn = no_progress, cancel: threading.Event | None = None,

@@ -145,5 +145,8 @@ def test_real_engines_on_demo_rows(tmp_path):
         m = advice["bench"]["measurements"][name]
         assert m["points"] and 0.4 < m["accuracy"] <= 1.0
         assert m["infer_texts_per_s"] > 0
+        # A full run starts cold: the start-up timed in a new process is in its time forecast.
+        assert m["start_s"] > 0
+        assert advice["forecasts"][name]["train_time_s"] > m["start_s"]
     assert advice["recommendation"]["choice"] in {"tfidf", "embedding"}
     assert (tmp_path / "plan.json").exists()

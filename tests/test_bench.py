@@ -134,6 +134,7 @@ class Settings(BaseModel):
     cheap_seeds: int = 2
     finetune_sizes: list[int] = [100, 200]
     finetune_seeds: int = 1
+    time_start_up: bool = False  # the fakes load nothing; tests/test_startup.py times real start-ups
 
 
 def test_nested_points_and_held_out_never_trained(fakes):

@@ -1,0 +1,112 @@
+"""A new process's start-up (advisor/startup.py): timed for real, and added to the time forecasts."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from advisor import startup
+from advisor.bench import ApproachMeasurement, CurvePoint, run_benchmarks
+from advisor.forecast import time_forecast
+from engines import base
+from engines.base import Examples
+from engines.config import FinetuneConfig
+from engines.tfidf import TfidfEngine
+
+# An engine whose warm-up takes a known time, in a module a new process can import.
+SLOW_START = '''
+import time
+
+from engines.tfidf import TfidfEngine
+
+
+class SlowStart(TfidfEngine):
+    def warm_up(self):
+        time.sleep(0.6)
+        super().warm_up()
+
+
+class BrokenStart(TfidfEngine):
+    def warm_up(self):
+        raise RuntimeError("no model here")
+'''
+
+
+@pytest.fixture
+def slow_module(tmp_path, monkeypatch):
+    (tmp_path / "slow_start_engines.py").write_text(SLOW_START)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    startup.forget()
+    yield __import__("slow_start_engines")
+    startup.forget()
+
+
+def test_the_warm_up_is_timed_in_a_new_process(slow_module):
+    timed = startup.time_start_up(slow_module.SlowStart, {"C": 1.0})
+    assert timed.error is None
+    # The sleep happened there, not here, and only the warm-up is counted (not Python's start).
+    assert 0.6 <= timed.seconds < 10
+    t0 = time.perf_counter()
+    again = startup.time_start_up(slow_module.SlowStart, {"C": 1.0})
+    assert again.seconds == timed.seconds and time.perf_counter() - t0 < 0.1  # remembered
+    startup.forget()
+    assert startup.time_start_up(slow_module.SlowStart, {"C": 1.0}).seconds != timed.seconds
+
+
+def test_a_failed_or_cancelled_start_up_is_none_with_a_reason(slow_module):
+    broken = startup.time_start_up(slow_module.BrokenStart, None)
+    assert broken.seconds is None and broken.error == "RuntimeError: no model here"
+    cancel = threading.Event()
+    cancel.set()
+    stopped = startup.time_start_up(slow_module.SlowStart, {"C": 2.0}, cancel=cancel)
+    assert stopped == startup.StartUp(None, "cancelled")
+
+
+def test_the_bench_records_the_start_up_and_the_forecast_adds_it(slow_module, monkeypatch):
+    monkeypatch.setitem(base._REGISTRY, "tfidf", "slow_start_engines:SlowStart")
+    texts = [f"{w} item {i} {'good fine' if i % 2 else 'bad poor'}" for i, w in enumerate(["x"] * 240)]
+    ex = Examples(texts=texts, labels=["pos" if i % 2 else "neg" for i in range(240)])
+
+    class On:
+        time_start_up = True
+        test_size = 80
+        train_sizes = [40, 80]
+        cheap_seeds = 1
+
+    m = run_benchmarks(ex, engines=("tfidf",), settings=On(), budget_s=30).measurements["tfidf"]
+    assert m.start_s is not None and m.start_s >= 0.6
+    with_start, notes = time_forecast(m, 1000, None)
+    without, _ = time_forecast(m.model_copy(update={"start_s": None}), 1000, None)
+    assert with_start["train_time_s"] == pytest.approx(without["train_time_s"] + m.start_s)
+    assert any("start-up" in n and "new process" in n for n in notes)
+
+    class Off(On):
+        time_start_up = False
+
+    off = run_benchmarks(ex, engines=("tfidf",), settings=Off(), budget_s=30).measurements["tfidf"]
+    assert off.start_s is None and off.load_s is not None
+
+
+def _points(approach):
+    return [CurvePoint(approach=approach, n_train=n, seed=0, accuracy=0.7, macro_f1=0.7, fit_s=0.1 + n / 1000)
+            for n in (100, 200, 400)]
+
+
+@pytest.mark.parametrize("approach", ["embedding", "finetune"])
+def test_the_start_up_replaces_the_in_process_load(approach):
+    m = ApproachMeasurement(approach=approach, points=_points(approach), train_examples_per_s=20.0,
+                            prepare_texts_per_s=200.0, load_s=0.1)
+    cfg = FinetuneConfig() if approach == "finetune" else None
+    warm, _ = time_forecast(m, 3000, cfg)
+    cold, _ = time_forecast(m.model_copy(update={"start_s": 6.0}), 3000, cfg)
+    assert cold["train_time_s"] == pytest.approx(warm["train_time_s"] - 0.1 + 6.0)
+    assert cold["train_time_high_s"] > warm["train_time_high_s"]
+
+
+def test_real_tfidf_start_up_is_measured():
+    startup.forget()
+    timed = startup.time_start_up(TfidfEngine, TfidfEngine().config)
+    assert timed.error is None and 0 < timed.seconds < 60
