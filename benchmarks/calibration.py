@@ -326,13 +326,15 @@ def run_task(task: Task, budgets: list[str], engines: list[str], profile: str, s
 
 
 def code_version() -> str | None:
-    """The commit the rows come from (``+changes`` when the working tree differs from it)."""
+    """The commit the rows come from (``+changes`` when the code differs from it; the results
+    this script writes do not count)."""
     import subprocess
 
     try:
         rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                              text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":!benchmarks/results"], cwd=ROOT,
                                capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None
