@@ -272,7 +272,8 @@ def time_forecast(m: ApproachMeasurement, n_target: int, config: Any,
             out.update(train_time_s=total, train_time_low_s=total * 0.6, train_time_high_s=total * 1.6)
             notes.append("fit time = fixed + per-row cost fitted over the measured sizes (±60 %)")
     if "train_time_s" in out and m.start_s is not None and m.start_s >= 0.5:
-        notes.append(f"+ {m.start_s:.1f}s start-up: imports and model load, timed in a new process")
+        what = "imports" if m.approach == "tfidf" else "imports and model load"
+        notes.append(f"+ {m.start_s:.1f}s start-up ({what}), timed in a new process")
     return out, notes
 
 
