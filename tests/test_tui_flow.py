@@ -138,6 +138,9 @@ async def test_cancel_then_resume_the_run() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: app.state.dataset is not None)
         app.screen.query_one("#engine", Select).value = "tfidf"
+        # The screen fills in the output folder when it handles the change: a run started before
+        # that has no folder and is refused (a loaded CI machine once got there first).
+        await until(pilot, lambda: app.screen.query_one("#out-dir", Input).value == "runs/tfidf")
         await pilot.press("r")
         await until(pilot, lambda: fake.run_started.is_set())
         await pilot.pause(0.15)

@@ -67,6 +67,8 @@ def test_real_backend_flow_end_to_end(tmp_path: Path, monkeypatch) -> None:
             await pilot.press("6")
             await until(lambda: app.current_mode == "run" and bool(app.screen.query("#engine")))
             app.screen.query_one("#engine", Select).value = "tfidf"
+            # The screen fills in the output folder when it handles the change: wait for it.
+            await until(lambda: app.screen.query_one("#out-dir", Input).value == "runs/tfidf")
             await pilot.press("r")
             await until(lambda: app.state.manifest is not None or app.state.run_error is not None)
             assert app.state.run_error is None
