@@ -309,26 +309,25 @@ class _Runner:
     def start_up(self, name: str) -> None:
         """Time ``name``'s warm-up in a new process (the imports and model load a full run pays
         before training), then warm it up here, so that no benchmark fit pays for them."""
-        from advisor.startup import StartUp, time_start_up
+        from advisor.startup import time_start_up
 
         self.check()
         eng = self.engine(name)
         info = self.info[name]
+        said = "not measured"  # switched off in the profile: the forecasts use the load seen here
         if _setting(self.settings, "time_start_up"):
             self.emit(name, "load", "timing a new process's start-up")
             timed = time_start_up(type(eng), eng.config, timeout_s=max(15.0, min(120.0, self.clock.left)),
                                   cancel=self.cancel)
             self.check()
-        else:
-            timed = StartUp(None)  # switched off in the profile: the forecasts use the load seen here
-        if timed.seconds is None and timed.error:
-            info["notes"].append(f"a new process's start-up was not measured: {timed.error}")
-        elif timed.seconds is not None:
-            info["start_s"] = timed.seconds
+            if timed.seconds is None:
+                info["notes"].append(f"a new process's start-up was not measured: {timed.error}")
+            else:
+                info["start_s"] = timed.seconds
+                said = f"{timed.seconds:.1f}s in a new process"
         t0 = time.perf_counter()
         eng.warm_up()
         info["load_s"] = time.perf_counter() - t0
-        said = f"{timed.seconds:.1f}s in a new process" if timed.seconds is not None else "not measured"
         self.emit(name, "load", f"start-up {said}; loaded here in {info['load_s']:.1f}s")
 
     def probe_embedding(self) -> float | None:

@@ -459,6 +459,17 @@ def publish(doc: dict, out_json: Path, out_md: Path) -> str:
     return md
 
 
+def _code_line(doc: dict) -> str:
+    """Which commits each budget's rows come from, with counts."""
+    parts = []
+    for budget in doc["summary"]:
+        counts = Counter(r.get("commit") for r in doc["rows"] if r["budget"] == budget)
+        parts.append(f"{budget}: " + ", ".join(
+            f"{c or 'not recorded (before rows kept their commit)'} ({n})"
+            for c, n in sorted(counts.items(), key=lambda kv: str(kv[0]))))
+    return "Code the rows come from: " + "; ".join(parts) + "."
+
+
 def render_markdown(doc: dict) -> str:
     lines = [
         "# Calibration: advise's forecasts against real full runs",
@@ -467,12 +478,7 @@ def render_markdown(doc: dict) -> str:
         f"Commands: {'; '.join(f'`{c}`' for c in doc.get('commands', [doc['command']]))}.",
         f"Started {doc['started']}; {len(doc['rows'])} (task, budget) rows.",
         "",
-        "Code the rows come from: " + "; ".join(
-            f"{budget}: " + ", ".join(f"{c or 'not recorded (before rows kept their commit)'} ({n})"
-                                      for c, n in sorted(Counter(r.get("commit") for r in doc["rows"]
-                                                                 if r["budget"] == budget).items(),
-                                                         key=lambda kv: str(kv[0])))
-            for budget in doc["summary"]) + ".",
+        _code_line(doc),
         "",
         "## Summary per budget",
         "",
