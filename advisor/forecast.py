@@ -217,7 +217,8 @@ def time_forecast(m: ApproachMeasurement, n_target: int, config: Any,
     notes: list[str] = []
     out: dict[str, Any] = {"peak_memory_bytes": m.peak_gpu_bytes or m.peak_rss_bytes}
     # A full run starts cold: its imports and model load, timed in a new process. Older
-    # measurements (or a failed timing) fall back to the load seen in the benchmark's process.
+    # measurements (or a failed or switched-off timing) fall back to the load seen in the
+    # benchmark's process (its fits start warm, so neither is in the fitted fit times).
     load = m.start_s if m.start_s is not None else (m.load_s or 0.0)
     if m.approach in ("finetune", "lora"):
         steps, batch = finetune_steps(config, n_target)
@@ -268,7 +269,7 @@ def time_forecast(m: ApproachMeasurement, n_target: int, config: Any,
     else:
         total = fit_time_at(m, n_target)
         if total is not None:
-            total += m.start_s or 0.0
+            total += load
             out.update(train_time_s=total, train_time_low_s=total * 0.6, train_time_high_s=total * 1.6)
             notes.append("fit time = fixed + per-row cost fitted over the measured sizes (±60 %)")
     if "train_time_s" in out and m.start_s is not None and m.start_s >= 0.5:
