@@ -109,14 +109,21 @@ def task_split(task: Task, seed: int) -> tuple[Examples, Examples]:
     return train, test
 
 
-def _paired_not_worse(correct_choice: list[bool], correct_best: list[bool], seed: int = 0) -> bool:
-    """True when the best actual is not significantly better than the choice (paired bootstrap, 95 %)."""
-    a = np.asarray(correct_choice, dtype=float)
-    b = np.asarray(correct_best, dtype=float)
+def paired_lead(correct_a: list[bool], correct_b: list[bool], seed: int = 0) -> tuple[float, float, float]:
+    """a's accuracy minus b's on the same test rows, with its 95 % interval (paired bootstrap
+    over the rows)."""
+    a = np.asarray(correct_a, dtype=float)
+    b = np.asarray(correct_b, dtype=float)
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, len(a), size=(2000, len(a)))
-    diffs = (b[idx] - a[idx]).mean(axis=1)
-    return bool(np.quantile(diffs, 0.025) <= 0.0)
+    diffs = (a[idx] - b[idx]).mean(axis=1)
+    lo, hi = np.quantile(diffs, [0.025, 0.975])
+    return float(a.mean() - b.mean()), float(lo), float(hi)
+
+
+def _paired_not_worse(correct_choice: list[bool], correct_best: list[bool], seed: int = 0) -> bool:
+    """True when the best actual is not significantly better than the choice (paired bootstrap, 95 %)."""
+    return paired_lead(correct_best, correct_choice, seed)[1] <= 0.0
 
 
 def _agreement(choice: str | None, actual: dict[str, dict], key: str) -> dict:
@@ -155,11 +162,24 @@ def oracle_choice(goals, actual: dict[str, dict], n_target: int) -> str | None:
     return recommend(goals, probe(), {}, perfect).choice
 
 
-def _default_decision(choice: str | None, too_close: bool, actual: dict[str, dict], n_target: int) -> dict:
+def _default_decision(choice: str | None, too_close: bool, actual: dict[str, dict], n_target: int,
+                      forecasts: dict | None = None) -> dict:
+    """The best actual under the default goals and whether ``choice`` is it. On a miss, how far
+    apart the two were: the actual lead of the best over the choice on the test rows, and the
+    lead the forecasts gave with the paired band the decision used (``forecasts``: the row's)."""
     from advisor.goals import Goals
+    from advisor.recommend import _diff_band, _get
 
     best = oracle_choice(Goals(labelled_size=n_target), actual, n_target)
-    return {"best": best, "agrees": None if choice is None else choice == best, "too_close": too_close}
+    out = {"best": best, "agrees": None if choice is None else choice == best, "too_close": too_close}
+    if choice is None or best is None or choice == best or choice not in actual:
+        return out
+    out["actual_lead"] = list(paired_lead(actual[best]["correct"], actual[choice]["correct"]))
+    fb, fc = (forecasts or {}).get(best), (forecasts or {}).get(choice)
+    band = _diff_band(fb, fc) if fb is not None and fc is not None else None
+    if band is not None:
+        out["forecast_lead"] = [_get(fb, "value") - _get(fc, "value"), *band]
+    return out
 
 
 def _latencies(manifest) -> dict[str, float | None]:
@@ -247,7 +267,7 @@ def reanalyse(doc: dict, workdir: Path, log) -> None:
             r.update(checks(fcs, actual, list(r["engines"]), r["advise_s"]))
             goals, acc_only = task_goals(task)
             rec = recommend(goals, resources, {}, fcs, budget=r["budget"])
-            r.update(decisions(rec, recommend(acc_only, resources, {}, fcs), actual, task))
+            r.update(decisions(rec, recommend(acc_only, resources, {}, fcs), actual, task, fcs))
         else:  # a row from before forecasts were kept: only the check is redone
             r["decision_default"] = _default_decision(r["choice"], r["too_close"], actual, task.n_train)
 
@@ -282,11 +302,11 @@ def task_goals(task: Task):
             Goals(labelled_size=task.n_train, weights=Weights(accuracy=1.0, training_time=0.0, latency=0.0, cost=0.0)))
 
 
-def decisions(rec, rec_acc, actual: dict[str, dict], task: Task) -> dict:
+def decisions(rec, rec_acc, actual: dict[str, dict], task: Task, forecasts: dict) -> dict:
     """A row's decision fields: the calls under both goals and whether they match the full runs."""
     return {
         "choice": rec.choice, "too_close": rec.too_close, "confidence": rec.confidence,
-        "decision_default": _default_decision(rec.choice, rec.too_close, actual, task.n_train),
+        "decision_default": _default_decision(rec.choice, rec.too_close, actual, task.n_train, forecasts),
         "choice_accuracy_only": rec_acc.choice,
         "decision_accuracy_only": _agreement(rec_acc.choice, actual, "accuracy") | {"too_close": rec_acc.too_close},
     }
@@ -317,7 +337,7 @@ def run_task(task: Task, budgets: list[str], engines: list[str], profile: str, s
             "task": task.name, "data": task.data, "n_train": task.n_train, "n_test": task.n_test,
             "budget": budget, "advise_s": advise_s, "profile": profile, "commit": commit,
             **checks(advice.forecasts, actual, engines, advise_s),
-            **decisions(rec, rec_acc, actual, task),
+            **decisions(rec, rec_acc, actual, task, advice.forecasts),
             # Kept so that --reanalyse can re-derive the decisions after a change to the decision rule.
             "forecasts": {e: f.model_dump(mode="json", exclude={"curve", "measured", "hardware"})
                           for e, f in advice.forecasts.items()},
@@ -567,7 +587,35 @@ def render_markdown(doc: dict) -> str:
         "rows, use the intervals without it).",
         "",
     ]
-    return "\n".join(lines)
+    return "\n".join(lines + _misses(doc["rows"]))
+
+
+def _misses(rows: list[dict]) -> list[str]:
+    """The default-goal calls that missed, with how far apart the two options were: the lead the
+    forecasts gave and its paired band (a band holding 0 is a tie, and a tie goes to the cheaper
+    option), against the lead the full runs showed."""
+    missed = [r for r in rows if "actual_lead" in r["decision_default"]]
+    if not missed:
+        return []
+
+    def lead(v: list[float] | None) -> str:
+        return "–" if v is None else f"{100 * v[0]:+.1f} [{100 * v[1]:+.1f}, {100 * v[2]:+.1f}]"
+
+    out = [
+        "### Where the default-goal call missed",
+        "",
+        "The lead of the best actual over the call, in points: as the forecasts gave it, with the paired 95 % band "
+        "the decision used (a band that holds 0 makes the two a tie, and a tie goes to the cheaper option), and as "
+        "the full runs showed it on the test split, with its own 95 % interval (paired bootstrap over the test rows).",
+        "",
+        "| task | budget | call | best actual | too close? | forecast lead [band] | actual lead [interval] |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in missed:
+        d = r["decision_default"]
+        out.append(f"| {r['task']} | {r['budget']} | {r['choice']} | {d['best']} | {'yes' if r['too_close'] else 'no'} | "
+                   f"{lead(d.get('forecast_lead'))} | {lead(d['actual_lead'])} |")
+    return [*out, ""]
 
 
 def machine_line() -> str:

@@ -93,3 +93,36 @@ def test_interval_widths_are_measured_in_half_widths_on_the_actuals_side():
                               "decision_default": {"agrees": True}, "decision_accuracy_only": {"agrees": True}}])
     assert summary["quick"]["rms_z"] == pytest.approx((0.49**2 / 2 + 3.92**2 / 2) ** 0.5)
     assert summary["quick"]["differences"] == 1 and summary["quick"]["difference_coverage"] == 0.0
+
+
+def test_a_missed_call_records_and_shows_both_leads():
+    cal = _load_calibration()
+    # 200 test rows: fine-tuning right on 180, TF-IDF on 120 of them (every row TF-IDF gets, fine-tuning gets).
+    ft = [True] * 180 + [False] * 20
+    tf = [True] * 120 + [False] * 80
+    lead, lo, hi = cal.paired_lead(ft, tf)
+    assert lead == pytest.approx(0.30) and 0.2 < lo < 0.30 < hi < 0.4
+    assert cal.paired_lead(tf, tf) == (0.0, 0.0, 0.0)
+    assert not cal._paired_not_worse(tf, ft) and cal._paired_not_worse(ft, tf)
+
+    actual = {"tfidf": {"accuracy": 0.60, "correct": tf, "train_s": 2.0, "ms_b1": 0.5, "ms_batch": 0.1},
+              "finetune": {"accuracy": 0.90, "correct": ft, "train_s": 60.0, "ms_b1": 5.0, "ms_batch": 1.0}}
+
+    def fc(value, shift):
+        return {"value": value, "low": value - 0.05, "high": value + 0.05, "curve_low": value - 0.04,
+                "curve_high": value + 0.04, "boot": [value + shift + 0.002 * (i % 9 - 4) for i in range(40)]}
+
+    forecasts = {"tfidf": fc(0.78, 0.0), "finetune": fc(0.80, 0.0)}
+    d = cal._default_decision("tfidf", True, actual, 1000, forecasts)
+    assert d["best"] == "finetune" and d["agrees"] is False
+    assert d["actual_lead"] == pytest.approx([lead, lo, hi])
+    f_lead, f_lo, f_hi = d["forecast_lead"]
+    assert f_lead == pytest.approx(0.02) and f_lo < 0.0 < f_hi  # the band the decision saw held 0: a tie
+    # A call that agrees records no leads; nor does a miss without forecasts give a forecast lead.
+    assert "actual_lead" not in cal._default_decision("finetune", False, actual, 1000, forecasts)
+    assert "forecast_lead" not in cal._default_decision("tfidf", True, actual, 1000)
+    lines = cal._misses([{"task": "t", "budget": "standard", "choice": "tfidf", "too_close": True,
+                          "decision_default": d}])
+    (row,) = [line for line in lines if line.startswith("| t |")]
+    assert row.startswith("| t | standard | tfidf | finetune | yes | +2.0 [") and "| +30.0 [" in row
+    assert cal._misses([{"decision_default": {"best": "tfidf", "agrees": True}}]) == []
