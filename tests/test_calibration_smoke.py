@@ -126,3 +126,19 @@ def test_a_missed_call_records_and_shows_both_leads():
     (row,) = [line for line in lines if line.startswith("| t |")]
     assert row.startswith("| t | standard | tfidf | finetune | yes | +2.0 [") and "| +30.0 [" in row
     assert cal._misses([{"decision_default": {"best": "tfidf", "agrees": True}}]) == []
+
+
+def test_split_gap_scores_each_fit_on_its_held_out_rows_and_on_the_test_split(capsys):
+    spec = importlib.util.spec_from_file_location("split_gap", ROOT / "benchmarks" / "split_gap.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--task", "synthetic-200", "--holdout", "60", "--seeds", "2", "--profile", "tiny"]) == 0
+    out = capsys.readouterr().out
+    rows = [line.split("|") for line in out.splitlines() if line.startswith("| 0 |") or line.startswith("| 1 |")]
+    assert len(rows) == 2
+    for cells in rows:
+        trained, held, test, gap = int(cells[2]), float(cells[3]), float(cells[4]), float(cells[5])
+        assert trained == 140  # 200 training rows less the 60 held out
+        assert 50.0 < held <= 100.0 and 50.0 < test <= 100.0  # TF-IDF learns the synthetic words
+        assert gap == pytest.approx(held - test, abs=0.011)
+    assert "mean: held-out rows" in out
