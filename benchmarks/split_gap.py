@@ -13,29 +13,27 @@ forecast made from the training data can see.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import calibration as cal  # noqa: E402  (puts the repository root on sys.path too)
 
 
-def _calibration():
-    spec = importlib.util.spec_from_file_location("calibration", HERE / "calibration.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["calibration"] = module
-    spec.loader.exec_module(module)  # also puts the repository root on sys.path
-    return module
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
-    cal = _calibration()
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--task", default="rt-10000", choices=sorted(cal.TASKS))
-    p.add_argument("--holdout", type=int, default=2000, help="rows held out of the training split per fit")
-    p.add_argument("--seeds", type=int, default=6, help="random splits (seeds 0 … N−1)")
+    p.add_argument("--holdout", type=_positive, default=2000, help="rows held out of the training split per fit")
+    p.add_argument("--seeds", type=_positive, default=6, help="random splits (seeds 0 … N−1)")
     p.add_argument("--engine", default="tfidf", choices=["tfidf", "embedding"])
     p.add_argument("--profile", default="cpu-small")
     args = p.parse_args(argv)
@@ -43,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     from advisor.profiles import engine_config, load_profile
     from advisor.sampling import stratified_split
     from engines.base import get_engine
+    from engines.errors import DataError
 
     task = cal.TASKS[args.task]
     train, test = cal.task_split(task, 0)
@@ -53,7 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|")
     held_acc, test_acc = [], []
     for seed in range(args.seeds):
-        part, held = stratified_split(train, test_size=args.holdout, seed=seed)
+        try:
+            part, held = stratified_split(train, test_size=args.holdout, seed=seed)
+        except DataError as exc:  # e.g. --holdout larger than the training split
+            p.error(str(exc))
         engine = get_engine(args.engine)(config)
         engine.fit(part)
         h, t = engine.evaluate(held).accuracy, engine.evaluate(test).accuracy

@@ -12,12 +12,16 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _load_calibration():
-    spec = importlib.util.spec_from_file_location("calibration", ROOT / "benchmarks" / "calibration.py")
+def _load_script(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
-    sys.modules["calibration"] = module
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def _load_calibration():
+    return _load_script("calibration")
 
 
 def test_calibration_runs_end_to_end_on_the_tiny_profile(tmp_path, capsys):
@@ -129,9 +133,7 @@ def test_a_missed_call_records_and_shows_both_leads():
 
 
 def test_split_gap_scores_each_fit_on_its_held_out_rows_and_on_the_test_split(capsys):
-    spec = importlib.util.spec_from_file_location("split_gap", ROOT / "benchmarks" / "split_gap.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _load_script("split_gap")
     assert module.main(["--task", "synthetic-200", "--holdout", "60", "--seeds", "2", "--profile", "tiny"]) == 0
     out = capsys.readouterr().out
     rows = [line.split("|") for line in out.splitlines() if line.startswith("| 0 |") or line.startswith("| 1 |")]
@@ -142,3 +144,8 @@ def test_split_gap_scores_each_fit_on_its_held_out_rows_and_on_the_test_split(ca
         assert 50.0 < held <= 100.0 and 50.0 < test <= 100.0  # TF-IDF learns the synthetic words
         assert gap == pytest.approx(held - test, abs=0.011)
     assert "mean: held-out rows" in out
+    # Bad input: one line on stderr and exit 2, no traceback.
+    for bad, says in ((["--holdout", "500"], "cannot hold out 500 of 200"), (["--seeds", "0"], "must be at least 1")):
+        with pytest.raises(SystemExit) as exit_:
+            module.main(["--task", "synthetic-200", "--profile", "tiny", *bad])
+        assert exit_.value.code == 2 and says in capsys.readouterr().err
