@@ -16,6 +16,7 @@ from advisor.goals import Goals
 from advisor.plan import Plan, make_plan
 from advisor.probe import Resources
 from advisor.recommend import BUDGETS, Recommendation, recommend
+from advisor.settle import next_budget, outlook
 from engines.base import Record
 from engines.errors import ConfigError
 
@@ -194,6 +195,9 @@ def advise(
     forecasts = forecast_all(bench, n_target=n_target, metric=goals.metric, configs=configs, hardware=hw,
                              predictions_per_day=goals.predictions_per_day, eval_rows=eval_rows)
     rec = recommend(goals, resources, bench.measurements, forecasts, budget=budget_name)
+    nxt = next_budget(settings, budget_s, rows_now=bench.test_size, sample_n=bench.sample_size,
+                      n_classes=len(bench.classes))
+    rec = outlook(rec, goals, resources, bench.measurements, forecasts, nxt, n_target=n_target)
     info = DataInfo(ref=data.ref, path=data.path, text_col=data.text_col, label_col=data.label_col,
                     encoding=data.encoding, total_rows=data.total_rows, sample_rows=len(data.examples),
                     classes=dict(data.class_counts), fingerprint=data.fingerprint)

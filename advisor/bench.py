@@ -41,6 +41,7 @@ DEFAULTS: dict[str, Any] = {
     "time_start_up": True,  # time each engine's start-up in a new process (a full run pays it)
 }
 MIN_TEST = 100
+TEST_SHARE = 0.4  # most of the sample the held-out test part may take
 # Share of the budget each approach may use (of what is left when it starts).
 SHARE = {"tfidf": 0.25, "embedding_prepare": 0.7, "embedding": 0.5, "finetune": 0.75, "lora": 0.9}
 # Training one example costs ≈ 3× an inference forward pass (forward + backward) plus the
@@ -161,6 +162,27 @@ def _seeds(settings: Any, name: str, base: int) -> list[int]:
     value = _setting(settings, name)
     count = len(value) if isinstance(value, list | tuple) else int(value)
     return [base + i for i in range(max(1, count))]
+
+
+def wanted_test_rows(settings: Any, budget_s: float) -> int:
+    """Held-out rows wanted: the profile's ``test_sizes`` entry for the largest named budget
+    ``budget_s`` covers (bigger budgets buy tighter intervals), else ``test_size``."""
+    named = getattr(settings, "budgets_s", None) or {}
+    sizes = getattr(settings, "test_sizes", None) or {}
+    covered = [(s, name) for name, s in named.items() if s <= budget_s + 1e-9 and name in sizes]
+    if covered:
+        return int(sizes[max(covered)[1]])
+    return int(_setting(settings, "test_size"))
+
+
+def _test_floor(test_n: int, total: int, n_classes: int) -> int:
+    return max(test_n, min(MIN_TEST, total // 3), 2 * n_classes)
+
+
+def planned_test_rows(settings: Any, budget_s: float, sample_n: int, n_classes: int) -> int:
+    """Held-out rows a benchmark of ``budget_s`` plans on a sample of ``sample_n`` rows: what
+    ``plan_split`` gives before it measures the embedding speed (which can only lower it)."""
+    return _test_floor(min(wanted_test_rows(settings, budget_s), int(sample_n * TEST_SHARE)), sample_n, n_classes)
 
 
 def curve_sizes(pool_n: int, n_classes: int, *, max_sizes: int, min_size: int) -> list[int]:
@@ -351,24 +373,17 @@ class _Runner:
         return rate
 
     def test_size(self) -> int:
-        """Held-out rows wanted: the profile's ``test_sizes`` entry for the largest named budget
-        this budget covers (bigger budgets buy tighter intervals), else ``test_size``."""
-        named = getattr(self.settings, "budgets_s", None) or {}
-        sizes = getattr(self.settings, "test_sizes", None) or {}
-        covered = [(s, name) for name, s in named.items() if s <= self.clock.budget_s + 1e-9 and name in sizes]
-        if covered:
-            return int(sizes[max(covered)[1]])
-        return int(_setting(self.settings, "test_size"))
+        return wanted_test_rows(self.settings, self.clock.budget_s)
 
     def plan_split(self, embed_rate: float | None) -> tuple[int, int]:
         """(test rows, pool rows) from the sample, the labelled size and (if measured) embedding speed."""
         total = len(self.sample)
-        test_n = min(self.test_size(), int(total * 0.4))
+        test_n = min(self.test_size(), int(total * TEST_SHARE))
         affordable = None
         if embed_rate:
             affordable = embed_rate * max(0.0, self.clock.left - self.trainer_reserve) * SHARE["embedding_prepare"]
-            test_n = min(test_n, int(affordable * 0.4))
-        test_n = max(test_n, min(MIN_TEST, total // 3), 2 * len(self.classes))
+            test_n = min(test_n, int(affordable * TEST_SHARE))
+        test_n = _test_floor(test_n, total, len(self.classes))
         pool_n = total - test_n
         if self.labelled_size:
             pool_n = min(pool_n, self.labelled_size)
@@ -799,7 +814,7 @@ class _Runner:
         if not embed_rate:
             return min(0.5 * budget, max(probe, 0.3 * budget))
         rate = embed_rate / TRAIN_VS_INFER_COST
-        test_rows = min(self.test_size(), 0.4 * len(self.sample))
+        test_rows = min(self.test_size(), TEST_SHARE * len(self.sample))
         one = sum(self.finetune_examples(t, 0) / rate + test_rows / embed_rate for t in trainers)
         if 1.1 * one <= 0.7 * budget:
             return min(0.65 * budget, 2.5 * one)

@@ -8,8 +8,8 @@
    10 min, 10 ms and 1 machine-hour (differences well below the scale barely count).
 3. A lead in the metric smaller than the overlap of the two intervals is a tie; a tie
    goes to the cheaper option (training + a month of serving) — so TF-IDF wins when no transformer
-   route beats it by more than its interval — with a line saying which budget would
-   settle it. A call also stands only if no other option would win with its metric at the
+   route beats it by more than its interval — with a line on what would settle it
+   (``advisor.settle`` judges whether a longer budget would). A call also stands only if no other option would win with its metric at the
    top of the 95 % interval of the two forecasts' difference; otherwise it is "too close"
    too (the cheaper or better-scoring option is still named, with its runner-up).
 4. Explain: reasons in order of weight with their numbers, what ruled options out, and
@@ -63,7 +63,11 @@ class Recommendation(Record):
     reasons: list[Reason] = Field(default_factory=list)
     ruled_out: list[RuledOut] = Field(default_factory=list)
     flips: list[str] = Field(default_factory=list)
-    settle: str | None = None
+    settle: str | None = Field(None, description="For a too-close call: what would settle it (a longer budget, "
+                               "full runs, more labels).")
+    settle_likely: bool | None = Field(
+        None, description="For a too-close call: whether the next budget up is forecast to settle it, if the "
+        "forecasts hold (None: not judged, e.g. no larger budget or no benchmark to judge from).")
     scores: dict[str, float] = Field(default_factory=dict, description="Relative scores (best = 0).")
     runner_up: str | None = None
 
@@ -280,7 +284,7 @@ def _settle_line(budget: str | float | None, too_close: bool) -> str | None:
         return ("too close even at the thorough budget: run both approaches in full "
                 "(`tune-or-embed run`) or label more data")
     return (f"too close at this budget; the `{nxt}` budget (~{_dur(BUDGETS[nxt])} on this machine's "
-            f"profile) measures more sizes and seeds and would likely settle it")
+            f"profile) measures more sizes and seeds")
 
 
 # --------------------------------------------------------------------- the call

@@ -266,10 +266,26 @@ def reanalyse(doc: dict, workdir: Path, log) -> None:
             fcs = {e: Forecast.model_validate(f) for e, f in r["forecasts"].items()}
             r.update(checks(fcs, actual, list(r["engines"]), r["advise_s"]))
             goals, acc_only = task_goals(task)
-            rec = recommend(goals, resources, {}, fcs, budget=r["budget"])
+            rec = judged(recommend(goals, resources, {}, fcs, budget=r["budget"]), goals, resources, fcs, r)
             r.update(decisions(rec, recommend(acc_only, resources, {}, fcs), actual, task, fcs))
         else:  # a row from before forecasts were kept: only the check is redone
             r["decision_default"] = _default_decision(r["choice"], r["too_close"], actual, task.n_train)
+
+
+def judged(rec, goals, resources, forecasts: dict, row: dict):
+    """``rec`` with its settle line judged as advise judges it (``advisor.settle.outlook``). Rows
+    that did not record the benchmark's held-out rows use the rows its plan gives for their
+    budget and sample (advise may have scored on fewer, when the embedding speed capped them)."""
+    from advisor.bench import planned_test_rows
+    from advisor.profiles import load_profile
+    from advisor.settle import next_budget, outlook
+
+    settings = load_profile(row["profile"]).bench
+    budget_s = float(settings.budgets_s.get(row["budget"], 0.0)) if isinstance(row["budget"], str) else 0.0
+    budget_s = budget_s or float(row["budget"])
+    rows_now = row.get("bench_test_rows") or planned_test_rows(settings, budget_s, row["n_train"], 2)
+    nxt = next_budget(settings, budget_s, rows_now=rows_now, sample_n=row["n_train"], n_classes=2)
+    return outlook(rec, goals, resources, {}, forecasts, nxt, n_target=row["n_train"])
 
 
 def checks(forecasts: dict, actual: dict[str, dict], engines: list[str], advise_s: float) -> dict:
@@ -306,6 +322,7 @@ def decisions(rec, rec_acc, actual: dict[str, dict], task: Task, forecasts: dict
     """A row's decision fields: the calls under both goals and whether they match the full runs."""
     return {
         "choice": rec.choice, "too_close": rec.too_close, "confidence": rec.confidence,
+        "settle": rec.settle, "settle_likely": rec.settle_likely,
         "decision_default": _default_decision(rec.choice, rec.too_close, actual, task.n_train, forecasts),
         "choice_accuracy_only": rec_acc.choice,
         "decision_accuracy_only": _agreement(rec_acc.choice, actual, "accuracy") | {"too_close": rec_acc.too_close},
@@ -336,6 +353,7 @@ def run_task(task: Task, budgets: list[str], engines: list[str], profile: str, s
         rows.append({
             "task": task.name, "data": task.data, "n_train": task.n_train, "n_test": task.n_test,
             "budget": budget, "advise_s": advise_s, "profile": profile, "commit": commit,
+            "bench_test_rows": advice.bench.test_size,
             **checks(advice.forecasts, actual, engines, advise_s),
             **decisions(rec, rec_acc, actual, task, advice.forecasts),
             # Kept so that --reanalyse can re-derive the decisions after a change to the decision rule.
@@ -423,6 +441,7 @@ def summarise(rows: list[dict]) -> dict[str, dict]:
         agree_all = [r["decision_default"]["agrees"] for r in rs if r["decision_default"]["agrees"] is not None]
         agree_acc = [r["decision_accuracy_only"]["agrees"] for r in rs
                      if r["decision_accuracy_only"]["agrees"] is not None]
+        judged_rows = outlook_checks(rows, budget)
         sizes = [interval_sizes(r) for r in rs]
         zs = [z for single, _ in sizes for z in single]
         dz = [d for _, diffs in sizes for d in diffs]
@@ -443,7 +462,38 @@ def summarise(rows: list[dict]) -> dict[str, dict]:
             "decision_agreement_calls": float(np.mean(agree_calls)) if agree_calls else None,
             "decision_agreement_accuracy_only": float(np.mean(agree_acc)) if agree_acc else None,
             "mean_advise_s": float(np.mean([r["advise_s"] for r in rs])),
+            "outlooks": len(judged_rows),
+            "outlooks_likely": sum(bool(o["likely"]) for o in judged_rows),
+            "outlooks_checked": sum(o["right"] is not None for o in judged_rows),
+            "outlooks_right": sum(bool(o["right"]) for o in judged_rows),
         }
+    return out
+
+
+def _next_name(budget: str) -> str | None:
+    from advisor.recommend import BUDGETS
+
+    if budget not in BUDGETS:
+        return None
+    longer = sorted((s, n) for n, s in BUDGETS.items() if s > BUDGETS[budget])
+    return longer[0][1] if longer else None
+
+
+def outlook_checks(rows: list[dict], budget: str) -> list[dict]:
+    """The too-close default-goal calls at ``budget`` whose settle line was judged, each against
+    the same task's row at the next budget when there is one: did that budget settle the call
+    (make one that is not too close), as the outlook said it would or would not?"""
+    nxt = _next_name(budget)
+    later = {r["task"]: r for r in rows if r["budget"] == nxt}
+    out = []
+    for r in rows:
+        if r["budget"] != budget or not r.get("too_close") or r.get("settle_likely") is None:
+            continue
+        n = later.get(r["task"])
+        settled = None if n is None else not n["too_close"]
+        out.append({"task": r["task"], "budget": budget, "choice": r["choice"], "likely": r["settle_likely"],
+                    "next": nxt, "settled": settled,
+                    "right": None if settled is None else settled == r["settle_likely"]})
     return out
 
 
@@ -587,7 +637,35 @@ def render_markdown(doc: dict) -> str:
         "rows, use the intervals without it).",
         "",
     ]
-    return "\n".join(lines + _misses(doc["rows"]))
+    return "\n".join(lines + _misses(doc["rows"]) + _outlooks(doc))
+
+
+def _outlooks(doc: dict) -> list[str]:
+    """Each too-close call's outlook (would the next budget settle it?) against that budget's row."""
+    checked = [o for budget in doc["summary"] for o in outlook_checks(doc["rows"], budget)]
+    if not checked:
+        return []
+    yn = {True: "yes", False: "no", None: "not run"}
+    out = [
+        "### Would a longer budget settle a too-close call?",
+        "",
+        "When a call is too close, advise judges whether the next budget up would settle it (`advisor/settle.py`): "
+        "it narrows the forecasts' benchmark noise to the held-out rows that budget would score on, keeps the "
+        "rest of their uncertainty, and re-runs the decision at the same point values. Each judgement against "
+        "the same task's row at that budget:",
+        "",
+        "| budget | too-close calls judged | said likely to settle | next budget run | judgement right |",
+        "|---|---|---|---|---|",
+    ]
+    for budget, s in doc["summary"].items():
+        if s.get("outlooks"):
+            out.append(f"| {budget} | {s['outlooks']} | {s['outlooks_likely']} | {s['outlooks_checked']} | "
+                       f"{s['outlooks_right']} of {s['outlooks_checked']} |")
+    out += ["", "| task | budget | call | outlook | next budget | settled there? |", "|---|---|---|---|---|---|"]
+    for o in checked:
+        out.append(f"| {o['task']} | {o['budget']} | {o['choice']} | {'likely' if o['likely'] else 'unlikely'} | "
+                   f"{o['next']} | {yn[o['settled']]} |")
+    return [*out, ""]
 
 
 def _misses(rows: list[dict]) -> list[str]:

@@ -45,6 +45,7 @@ def test_calibration_runs_end_to_end_on_the_tiny_profile(tmp_path, capsys):
     for e in forecast:
         assert abs(e["error_points"] - 100 * (e["forecast"] - e["actual"])) < 1e-6
     assert row["decision_default"]["best"] in row["engines"]
+    assert row["bench_test_rows"] > 0 and "settle_likely" in row  # what the settle outlook is judged from
     md = out.with_suffix(".md").read_text()
     assert "| synthetic-200 | 20 |" in md and "## Summary per budget" in md
     assert "Held-out data only" not in md  # no held-out task ran
@@ -130,6 +131,32 @@ def test_a_missed_call_records_and_shows_both_leads():
     (row,) = [line for line in lines if line.startswith("| t |")]
     assert row.startswith("| t | standard | tfidf | finetune | yes | +2.0 [") and "| +30.0 [" in row
     assert cal._misses([{"decision_default": {"best": "tfidf", "agrees": True}}]) == []
+
+
+def test_each_too_close_outlook_is_checked_against_the_next_budgets_row():
+    cal = _load_calibration()
+
+    def row(task, budget, too_close, likely=None):
+        return {"task": task, "budget": budget, "choice": "tfidf", "too_close": too_close, "settle_likely": likely}
+
+    rows = [row("a", "quick", True, False), row("a", "standard", True, False),  # stayed too close: right
+            row("b", "quick", True, True), row("b", "standard", False),  # settled, as said: right
+            row("c", "quick", True, False), row("c", "standard", False),  # settled against the outlook: wrong
+            row("d", "quick", True, True),  # no standard row: not checked
+            row("e", "quick", False), row("e", "standard", False)]  # a call, not judged
+    checks = {o["task"]: o for o in cal.outlook_checks(rows, "quick")}
+    assert set(checks) == {"a", "b", "c", "d"}
+    assert [checks[t]["right"] for t in "abcd"] == [True, True, False, None]
+    assert checks["a"]["next"] == "standard" and checks["d"]["settled"] is None
+    assert [o["task"] for o in cal.outlook_checks(rows, "standard")] == ["a"]  # no thorough rows: unchecked
+    summary = cal.summarise([{**r, "advise_s": 1.0, "engines": {}, "decision_default": {"agrees": None},
+                              "decision_accuracy_only": {"agrees": None}} for r in rows])
+    q = summary["quick"]
+    assert (q["outlooks"], q["outlooks_likely"], q["outlooks_checked"], q["outlooks_right"]) == (4, 2, 3, 2)
+    lines = cal._outlooks({"rows": rows, "summary": summary})
+    assert "| quick | 4 | 2 | 3 | 2 of 3 |" in lines
+    assert "| c | quick | tfidf | unlikely | standard | yes |" in lines
+    assert "| d | quick | tfidf | likely | standard | not run |" in lines
 
 
 def test_split_gap_scores_each_fit_on_its_held_out_rows_and_on_the_test_split(capsys):
