@@ -11,7 +11,9 @@ on it.
 
 The outlook re-runs the same decision rule on the forecasts narrowed that way, at the same
 point values ("if the forecasts hold"): a call it still finds too close is one the next
-budget is unlikely to settle, and the line says why and what would settle it instead.
+budget is unlikely to settle, and the line says why and what would settle it instead. When an
+option could not be measured at all at this budget, the next one would try it too: that
+outlook is not judged.
 ``benchmarks/calibration.py`` checks these outlooks against the next budget's real runs.
 """
 
@@ -25,7 +27,7 @@ import numpy as np
 from pydantic import Field
 
 from advisor.bench import planned_test_rows
-from advisor.recommend import BUDGETS, Recommendation, _dur, _get, recommend
+from advisor.recommend import BUDGETS, LABELS, Recommendation, _dur, _get, recommend
 from engines.base import Record
 
 
@@ -96,9 +98,16 @@ def outlook(rec: Recommendation, goals: Any, resources: Any, measurements: Mappi
     if nxt is None:
         return rec.model_copy(update={"settle": f"too close even at the largest budget: {both}, or label more data",
                                       "settle_likely": None})
+    where = f"the `{nxt.name}` budget (~{_dur(nxt.seconds)} on this profile)"
+    unmeasured = [LABELS.get(r.approach, r.approach) for r in rec.ruled_out if r.kind == "unmeasured"]
+    if unmeasured:
+        # A longer budget would also measure what this one could not: not judged from this run.
+        names = " and ".join(unmeasured)
+        return rec.model_copy(update={"settle": (
+            f"too close at this budget, which could not measure {names}; {where} would try {names} too, so "
+            f"whether it settles the call cannot be judged from this run; or {both}"), "settle_likely": None})
     shrink = math.sqrt(nxt.rows_now / nxt.rows_next)
     likely = _settles(goals, resources, measurements, forecasts, shrink)
-    where = f"the `{nxt.name}` budget (~{_dur(nxt.seconds)} on this profile)"
     if likely:
         line = (f"too close at this budget; {where} scores every point on {nxt.rows_next:,} held-out rows instead "
                 f"of {nxt.rows_now:,} and would likely settle it, if the forecasts hold")

@@ -651,7 +651,8 @@ def _outlooks(doc: dict) -> list[str]:
         "",
         "When a call is too close, advise judges whether the next budget up would settle it (`advisor/settle.py`): "
         "it narrows the forecasts' benchmark noise to the held-out rows that budget would score on, keeps the "
-        "rest of their uncertainty, and re-runs the decision at the same point values. Each judgement against "
+        "rest of their uncertainty, and re-runs the decision at the same point values (when the budget could not "
+        "measure an option at all, the next would try it: that call is not judged). Each judgement against "
         "the same task's row at that budget:",
         "",
         "| budget | too-close calls judged | said likely to settle | next budget run | judgement right |",

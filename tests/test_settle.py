@@ -88,3 +88,11 @@ def test_a_clear_call_is_left_alone_and_the_largest_budget_points_to_full_runs()
     assert not rec.too_close and judged == rec
     _, last = judge(pair(0.05, 0.03), None)
     assert last.settle_likely is None and last.settle.startswith("too close even at the largest budget")
+
+
+def test_an_option_this_budget_could_not_measure_leaves_the_outlook_unjudged():
+    forecasts = {**pair(0.03, 0.03), "embedding": fc("embedding", None, t=40)}
+    rec, judged = judge(forecasts, FOUR_TIMES)
+    assert rec.too_close and [r.kind for r in rec.ruled_out] == ["unmeasured"]
+    assert judged.settle_likely is None
+    assert "could not measure Frozen embeddings + head" in judged.settle and "cannot be judged" in judged.settle
