@@ -471,11 +471,14 @@ def summarise(rows: list[dict]) -> dict[str, dict]:
 
 
 def _next_name(budget: str) -> str | None:
+    """The named budget after ``budget`` (a name, or seconds as a string), as advise's outlook picks it."""
     from advisor.recommend import BUDGETS
 
-    if budget not in BUDGETS:
+    try:
+        seconds = BUDGETS[budget] if budget in BUDGETS else float(budget)
+    except ValueError:
         return None
-    longer = sorted((s, n) for n, s in BUDGETS.items() if s > BUDGETS[budget])
+    longer = sorted((s, n) for n, s in BUDGETS.items() if s > seconds)
     return longer[0][1] if longer else None
 
 

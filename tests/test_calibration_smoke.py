@@ -149,6 +149,9 @@ def test_each_too_close_outlook_is_checked_against_the_next_budgets_row():
     assert [checks[t]["right"] for t in "abcd"] == [True, True, False, None]
     assert checks["a"]["next"] == "standard" and checks["d"]["settled"] is None
     assert [o["task"] for o in cal.outlook_checks(rows, "standard")] == ["a"]  # no thorough rows: unchecked
+    custom = [row("a", "300", True, True), row("a", "standard", False)]  # seconds: the next named budget
+    assert cal.outlook_checks(custom, "300") == [{"task": "a", "budget": "300", "choice": "tfidf", "likely": True,
+                                                  "next": "standard", "settled": True, "right": True}]
     summary = cal.summarise([{**r, "advise_s": 1.0, "engines": {}, "decision_default": {"agrees": None},
                               "decision_accuracy_only": {"agrees": None}} for r in rows])
     q = summary["quick"]
