@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from advisor.bench import planned_test_rows
+from advisor.bench import TEST_SHARE, planned_test_rows, wanted_test_rows
 from advisor.recommend import BUDGETS, LABELS, Recommendation, _dur, _get, recommend
 from engines.base import Record
 
@@ -38,6 +38,8 @@ class NextBudget(Record):
     seconds: float = Field(description="Its wall-seconds budget in the profile.")
     rows_now: int = Field(description="Held-out rows the benchmark that ran scored every point on.")
     rows_next: int = Field(description="Held-out rows the next budget's benchmark plans to score on (never fewer).")
+    data_bound: bool = Field(False, description="The next budget wants more held-out rows than the sample can spare "
+                                                "(40 % of it): its rows are capped by the data, not the profile.")
 
 
 def next_budget(settings: Any, budget_s: float, *, rows_now: int, sample_n: int, n_classes: int) -> NextBudget | None:
@@ -49,7 +51,8 @@ def next_budget(settings: Any, budget_s: float, *, rows_now: int, sample_n: int,
         return None
     seconds, name = longer[0]
     rows_next = max(rows_now, planned_test_rows(settings, seconds, sample_n, n_classes))
-    return NextBudget(name=name, seconds=float(seconds), rows_now=rows_now, rows_next=rows_next)
+    data_bound = wanted_test_rows(settings, seconds) > int(sample_n * TEST_SHARE)
+    return NextBudget(name=name, seconds=float(seconds), rows_now=rows_now, rows_next=rows_next, data_bound=data_bound)
 
 
 def narrowed(forecast: Any, shrink: float) -> Any:
@@ -114,9 +117,11 @@ def outlook(rec: Recommendation, goals: Any, resources: Any, measurements: Mappi
         if full_s is not None and full_s < nxt.seconds:
             line += f"; running both in full (~{_dur(full_s)} here) costs less and measures the two directly"
     else:
-        if nxt.rows_next <= nxt.rows_now:
+        if nxt.rows_next <= nxt.rows_now and nxt.data_bound:
             why = (f"the benchmark already scores on the most held-out rows this data allows ({nxt.rows_now:,}), "
                    "so more time buys only more seeds")
+        elif nxt.rows_next <= nxt.rows_now:
+            why = f"it scores on the same {nxt.rows_now:,} held-out rows, so more time buys only more seeds"
         elif not _settles(goals, resources, measurements, forecasts, 0.0):
             reach = f" to {n_target:,} labels" if n_target else ""
             why = (f"its {nxt.rows_next:,} held-out rows (now {nxt.rows_now:,}) narrow only the benchmark's noise, and "

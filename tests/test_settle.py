@@ -34,7 +34,10 @@ def test_next_budget_scores_on_the_profiles_rows_for_it_within_the_sample():
     settings = load_profile("cpu-small").bench
     nxt = next_budget(settings, 600.0, rows_now=2000, sample_n=6000, n_classes=2)
     assert (nxt.name, nxt.seconds, nxt.rows_next) == ("thorough", 1800.0, 2400)  # 3,000 wanted, 40 % of 6,000
-    assert next_budget(settings, 600.0, rows_now=1200, sample_n=3000, n_classes=2).rows_next == 1200
+    assert nxt.data_bound
+    small = next_budget(settings, 600.0, rows_now=1200, sample_n=3000, n_classes=2)
+    assert small.rows_next == 1200 and small.data_bound
+    assert not next_budget(settings, 600.0, rows_now=2000, sample_n=12000, n_classes=2).data_bound
     assert next_budget(settings, 90.0, rows_now=800, sample_n=12000, n_classes=2).rows_next == 2000
     assert next_budget(settings, 300.0, rows_now=800, sample_n=12000, n_classes=2).name == "standard"
     assert next_budget(settings, 1800.0, rows_now=3000, sample_n=12000, n_classes=2) is None
@@ -69,10 +72,13 @@ def test_a_lead_inside_the_noise_even_at_four_times_the_rows_is_unlikely_to_sett
 
 
 def test_when_the_data_allows_no_more_held_out_rows_more_time_buys_only_seeds():
-    same = NextBudget(name="thorough", seconds=1800, rows_now=1200, rows_next=1200)
+    same = NextBudget(name="thorough", seconds=1800, rows_now=1200, rows_next=1200, data_bound=True)
     _, judged = judge(pair(0.05, 0.03), same)
     assert judged.settle_likely is False
     assert "most held-out rows this data allows (1,200)" in judged.settle
+    # The same rows by the profile's choice, not the data's: said as such.
+    _, judged = judge(pair(0.05, 0.03), same.model_copy(update={"data_bound": False}))
+    assert judged.settle_likely is False and "the same 1,200 held-out rows" in judged.settle
 
 
 def test_uncertainty_from_extrapolation_is_not_narrowed_by_more_rows():
