@@ -129,6 +129,23 @@ def _settings(profile: Any) -> Any:
     return getattr(profile, "bench", None)
 
 
+def forecast_and_decide(bench: BenchResult, goals: Goals, resources: Any, *, configs: dict[str, Any],
+                        n_target: int, eval_rows: int | None, budget: tuple[str, float], settings: Any,
+                        hardware: str | None = None) -> tuple[dict[str, Forecast], Recommendation]:
+    """What ``advise`` does once the benchmarks are measured: the forecasts, the call, and the
+    call's settle line judged against the next budget (``budget`` = (name, seconds)). Pure given
+    its inputs, so a saved ``BenchResult`` can be forecast and decided again (the calibration's
+    ``--reforecast``)."""
+    name, seconds = budget
+    forecasts = forecast_all(bench, n_target=n_target, metric=goals.metric, configs=configs,
+                             hardware=[hardware] if hardware else None,
+                             predictions_per_day=goals.predictions_per_day, eval_rows=eval_rows)
+    rec = recommend(goals, resources, bench.measurements, forecasts, budget=name)
+    nxt = next_budget(settings, seconds, rows_now=bench.test_size, sample_n=bench.sample_size,
+                      n_classes=len(bench.classes))
+    return forecasts, outlook(rec, goals, resources, bench.measurements, forecasts, nxt, n_target=n_target)
+
+
 def advise(
     data: Dataset | str,
     goals: Goals,
@@ -179,7 +196,6 @@ def advise(
     test_rows, n_target = full_run_split(data.total_rows, goals.labelled_size, separate_test=test_file is not None)
     eval_rows = eval_rows or test_rows
     configs = {name: engine_config(profile, name) for name in engines}
-    hw = [hardware] if hardware else None
 
     def settled(partial: BenchResult) -> bool:
         # The same forecasts and rule as the final advice, on what was measured so far.
@@ -192,12 +208,9 @@ def advise(
         data.examples, engines=engines, configs=configs, settings=settings, budget_s=budget_s,
         labelled_size=n_target, seed=seed, progress=progress, cancel=cancel, settled=settled,
     )
-    forecasts = forecast_all(bench, n_target=n_target, metric=goals.metric, configs=configs, hardware=hw,
-                             predictions_per_day=goals.predictions_per_day, eval_rows=eval_rows)
-    rec = recommend(goals, resources, bench.measurements, forecasts, budget=budget_name)
-    nxt = next_budget(settings, budget_s, rows_now=bench.test_size, sample_n=bench.sample_size,
-                      n_classes=len(bench.classes))
-    rec = outlook(rec, goals, resources, bench.measurements, forecasts, nxt, n_target=n_target)
+    forecasts, rec = forecast_and_decide(bench, goals, resources, configs=configs, n_target=n_target,
+                                         eval_rows=eval_rows, budget=(budget_name, budget_s), settings=settings,
+                                         hardware=hardware)
     info = DataInfo(ref=data.ref, path=data.path, text_col=data.text_col, label_col=data.label_col,
                     encoding=data.encoding, total_rows=data.total_rows, sample_rows=len(data.examples),
                     classes=dict(data.class_counts), fingerprint=data.fingerprint)

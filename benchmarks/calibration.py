@@ -288,6 +288,62 @@ def judged(rec, goals, resources, forecasts: dict, row: dict):
     return outlook(rec, goals, resources, {}, forecasts, nxt, n_target=row["n_train"])
 
 
+def save_bench(advice, engines: list[str], path: Path) -> Path:
+    """What the benchmark measured and what its forecasts were made for, so that ``--reforecast``
+    can forecast and decide again from it with later code (atomic JSON; kept in the workdir, not
+    committed: it holds every point's predictions on the benchmark's held-out rows)."""
+    from engines.atomic import write_json
+
+    eval_rows = max((f.eval_rows or 0 for f in advice.forecasts.values()), default=0) or None
+    bench = advice.bench.model_dump(mode="json")
+    # The predictions the bootstrap resamples are left out of advise's own JSON; the forecasts need them.
+    bench["test_labels"] = advice.bench.test_labels
+    for name, m in advice.bench.measurements.items():
+        for saved, point in zip(bench["measurements"][name]["points"], m.points, strict=True):
+            saved["y_pred"] = point.y_pred
+    write_json(path, {"bench": bench, "n_target": advice.n_target,
+                      "eval_rows": eval_rows, "budget": advice.budget, "budget_s": advice.budget_s,
+                      "engines": engines})
+    return path
+
+
+def reforecast(doc: dict, workdir: Path, log) -> int:
+    """Forecast and decide again, with the current code, from each row's saved benchmark in
+    ``workdir`` (``advise``'s own ``forecast_and_decide``), then redo its checks against the full
+    runs. The row keeps the commit its benchmark ran at and records the one its forecasts now
+    come from. Rows without a saved benchmark are left as they are; returns how many were redone."""
+    from advisor.advise import forecast_and_decide
+    from advisor.bench import BenchResult
+    from advisor.probe import probe
+    from advisor.profiles import engine_config, load_profile
+    from advisor.recommend import recommend
+
+    resources = probe()
+    commit = code_version()
+    redone = 0
+    for r in doc["rows"]:
+        path = workdir / r["bench_file"] if r.get("bench_file") else None
+        if path is None or not path.exists():
+            log(f"[{r['task']}] {r['budget']}: no saved benchmark in {workdir}; row left as it is")
+            continue
+        saved = json.loads(path.read_text())
+        bench = BenchResult.model_validate(saved["bench"])
+        task = TASKS[r["task"]]
+        profile = load_profile(r["profile"], resources=resources)
+        configs = {e: engine_config(profile, e) for e in saved["engines"]}
+        goals, acc_only = task_goals(task)
+        fcs, rec = forecast_and_decide(bench, goals, resources, configs=configs, n_target=saved["n_target"],
+                                       eval_rows=saved["eval_rows"], budget=(saved["budget"], saved["budget_s"]),
+                                       settings=profile.bench)
+        actual, _ = actual_results(task, list(r["engines"]), r["profile"], doc.get("seed", 0), workdir, log)
+        r.update(checks(fcs, actual, list(r["engines"]), r["advise_s"]))
+        r.update(decisions(rec, recommend(acc_only, resources, bench.measurements, fcs), actual, task, fcs))
+        r.update(forecasts={e: f.model_dump(mode="json", exclude={"curve", "measured", "hardware"})
+                            for e, f in fcs.items()}, forecast_commit=commit)
+        redone += 1
+    return redone
+
+
 def checks(forecasts: dict, actual: dict[str, dict], engines: list[str], advise_s: float) -> dict:
     """A row's per-approach checks (forecast against the full run: error, inside, time ratio)
     and the cost of the advice against the transformer full runs."""
@@ -350,10 +406,12 @@ def run_task(task: Task, budgets: list[str], engines: list[str], profile: str, s
         advise_s = time.perf_counter() - t0
         rec_acc = recommend(acc_only, advice.resources, advice.bench.measurements, advice.forecasts)
         rec = advice.recommendation
+        bench_file = save_bench(advice, engines, train_csv.parent / f"bench-{budget}.json")
         rows.append({
             "task": task.name, "data": task.data, "n_train": task.n_train, "n_test": task.n_test,
             "budget": budget, "advise_s": advise_s, "profile": profile, "commit": commit,
             "bench_test_rows": advice.bench.test_size,
+            "bench_file": str(bench_file.relative_to(workdir)),  # in --workdir: --reforecast reads it
             **checks(advice.forecasts, actual, engines, advise_s),
             **decisions(rec, rec_acc, actual, task, advice.forecasts),
             # Kept so that --reanalyse can re-derive the decisions after a change to the decision rule.
@@ -536,10 +594,11 @@ def _code_line(doc: dict) -> str:
     """Which commits each budget's rows come from, with counts."""
     parts = []
     for budget in doc["summary"]:
-        counts = Counter(r.get("commit") for r in doc["rows"] if r["budget"] == budget)
+        counts = Counter((r.get("commit"), r.get("forecast_commit")) for r in doc["rows"] if r["budget"] == budget)
         parts.append(f"{budget}: " + ", ".join(
-            f"{c or 'not recorded (before rows kept their commit)'} ({n})"
-            for c, n in sorted(counts.items(), key=lambda kv: str(kv[0]))))
+            f"{c or 'not recorded (before rows kept their commit)'}"
+            f"{f' (forecasts re-made at {fc} from its saved benchmarks)' if fc else ''} ({n})"
+            for (c, fc), n in sorted(counts.items(), key=lambda kv: str(kv[0]))))
     return "Code the rows come from: " + "; ".join(parts) + "."
 
 
@@ -732,6 +791,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reanalyse", action="store_true",
                    help="recompute the checks and decisions of the rows in <out>.json from their saved forecasts "
                         "and the full runs in --workdir (running any that are missing)")
+    p.add_argument("--reforecast", action="store_true",
+                   help="forecast and decide again with the current code from each row's benchmark saved in "
+                        "--workdir (rows run before benchmarks were saved are left as they are), then redo the checks")
     p.add_argument("--render", action="store_true",
                    help="only recompute the summary and rewrite <out>.md from <out>.json (runs nothing)")
     args = p.parse_args(argv)
@@ -768,6 +830,9 @@ def main(argv: list[str] | None = None) -> int:
     failed: list[str] = []
     if args.reanalyse:
         reanalyse(doc, workdir, log)
+        tasks = []
+    if args.reforecast:
+        log(f"forecasts re-made for {reforecast(doc, workdir, log)} of {len(doc['rows'])} rows")
         tasks = []
     for name in tasks:
         todo = [b for b in budgets if (name, b) not in done]

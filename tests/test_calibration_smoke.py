@@ -74,6 +74,13 @@ def test_calibration_runs_end_to_end_on_the_tiny_profile(tmp_path, capsys):
     (again,) = json.loads(out.with_suffix(".json").read_text())["rows"]
     assert again["engines"]["tfidf"]["actual"] == row["engines"]["tfidf"]["actual"]  # same split, same engine
     assert again["engines"].keys() == row["engines"].keys() and again["forecasts"] == row["forecasts"]
+    # --reforecast forecasts and decides again from the benchmark the row saved: the same code gives the
+    # same forecasts, and the row says which commit its forecasts now come from.
+    assert (tmp_path / "work" / row["bench_file"]).exists()
+    assert cal.main(["--profile", "tiny", "--reforecast", "--out", str(out), "--workdir", str(tmp_path / "work")]) == 0
+    (re,) = json.loads(out.with_suffix(".json").read_text())["rows"]
+    assert re["forecasts"] == row["forecasts"] and re["choice"] == row["choice"] and "forecast_commit" in re
+    assert "forecasts re-made at" in out.with_suffix(".md").read_text()
 
 
 def test_interval_widths_are_measured_in_half_widths_on_the_actuals_side():
