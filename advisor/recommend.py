@@ -9,9 +9,10 @@
 3. A lead in the metric smaller than the overlap of the two intervals is a tie; a tie
    goes to the cheaper option (training + a month of serving) — so TF-IDF wins when no transformer
    route beats it by more than its interval — with a line on what would settle it
-   (``advisor.settle`` judges whether a longer budget would). A call also stands only if no other option would win with its metric at the
-   top of the 95 % interval of the two forecasts' difference; otherwise it is "too close"
-   too (the cheaper or better-scoring option is still named, with its runner-up).
+   (``advisor.settle`` judges whether a longer budget would). A call also stands only if
+   no other option would win with its metric at the top of the 95 % interval of the two
+   forecasts' difference; otherwise it is "too close" too (the cheaper or better-scoring
+   option is still named, with its runner-up).
 4. Explain: reasons in order of weight with their numbers, what ruled options out, and
    for each runner-up the smallest change that would make it win.
 """
