@@ -39,6 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "min_size": 32,  # smallest training size (n = 64 is mostly noise; 32 only on tiny data)
     "speed_texts": 64,  # texts for measure_speed
     "time_start_up": True,  # time each engine's start-up in a new process (a full run pays it)
+    "start_up_cache_days": 0.0,  # days a start-up timing is remembered on disk (profiles: 7; 0: every advise)
 }
 MIN_TEST = 100
 TEST_SHARE = 0.4  # most of the sample the held-out test part may take
@@ -331,7 +332,7 @@ class _Runner:
     def start_up(self, name: str) -> None:
         """Time ``name``'s warm-up in a new process (the imports and model load a full run pays
         before training), then warm it up here, so that no benchmark fit pays for them."""
-        from advisor.startup import time_start_up
+        from advisor.startup import CACHE_NAME, time_start_up
 
         self.check()
         eng = self.engine(name)
@@ -339,14 +340,24 @@ class _Runner:
         said = "not measured"  # switched off in the profile: the forecasts use the load seen here
         if _setting(self.settings, "time_start_up"):
             self.emit(name, "load", "timing a new process's start-up")
+            days = float(_setting(self.settings, "start_up_cache_days"))
+            cache = None
+            if days > 0:
+                from engines.models import cache_root
+
+                cache = cache_root() / CACHE_NAME
             timed = time_start_up(type(eng), eng.config, timeout_s=max(15.0, min(120.0, self.clock.left)),
-                                  cancel=self.cancel)
+                                  cancel=self.cancel, cache=cache, max_age_s=days * 86400.0)
             self.check()
             if timed.seconds is None:
                 info["notes"].append(f"a new process's start-up was not measured: {timed.error}")
             else:
                 info["start_s"] = timed.seconds
                 said = f"{timed.seconds:.1f}s in a new process"
+                if timed.timed_at is not None:
+                    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(timed.timed_at))
+                    said += f" (timed {when}, remembered in {cache})"
+                    info["notes"].append(f"start-up {said}: not timed again, so the budget went to the benchmark")
         t0 = time.perf_counter()
         eng.warm_up()
         info["load_s"] = time.perf_counter() - t0

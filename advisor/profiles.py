@@ -43,6 +43,10 @@ class BenchSettings(BaseModel):
     top_up_seeds: int = Field(
         3, ge=0, description="Most extra fine-tuning seeds (at the two largest measured sizes) that budget left "
                              "after the planned points may buy while the decision is still open.")
+    start_up_cache_days: float = Field(
+        7.0, ge=0, description="Days a start-up timing is remembered on this machine (in the tune-or-embed cache "
+        "folder, per engine, settings and torch/transformers versions), so that only the first advise in that "
+        "time pays for it out of its budget; 0 times it in every advise.")
     time_start_up: bool = Field(
         True, description="Time each engine's start-up (imports, model load) in a new process, a few seconds "
         "each of the budget: a full run starts cold and pays it, so the time forecasts add it.")

@@ -4,6 +4,8 @@
 before it trains. The micro-benchmark runs inside one process that may already hold all of
 that (a second ``advise`` in the TUI, the calibration script), so it times the engine's
 ``warm_up`` in a new Python process instead, and the time forecasts add what it measured.
+A profile may remember each timing on disk for some days (``bench.start_up_cache_days``),
+so that later advises on the machine spend that part of their budget on the benchmark.
 """
 
 from __future__ import annotations
@@ -31,10 +33,15 @@ print(json.dumps({"start_s": time.perf_counter() - t0}))
 
 
 class StartUp(NamedTuple):
-    """One timing: seconds (None when it could not be measured) and why not."""
+    """One timing: seconds (None when it could not be measured) and why not; ``timed_at``
+    (epoch seconds) when it was remembered from an earlier advise rather than timed now."""
 
     seconds: float | None
     error: str | None = None
+    timed_at: float | None = None
+
+
+CACHE_NAME = "start-up.json"  # in the tune-or-embed cache folder (``TOE_CACHE_DIR``)
 
 
 # Successful timings by (engine, settings): a process that advises twice (the TUI) times each
@@ -64,17 +71,68 @@ def _env() -> dict[str, str]:
     return env
 
 
+def _disk_key(target: str, settings: str) -> str:
+    """What a remembered timing holds for: the engine, its settings, this interpreter and the
+    versions of what its warm-up imports (a new torch or transformers is timed again)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = []
+    for package in ("torch", "transformers", "scikit-learn"):
+        try:
+            versions.append(f"{package}={version(package)}")
+        except PackageNotFoundError:
+            pass
+    return json.dumps([target, settings, sys.executable, sys.version.split()[0], *versions])
+
+
+def _read_disk(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}  # none yet, unreadable or damaged: time again
+    return data if isinstance(data, dict) else {}
+
+
+def _remembered(path: Path, key: str, max_age_s: float) -> StartUp | None:
+    entry = _read_disk(path).get(key)
+    try:
+        seconds, at = float(entry["seconds"]), float(entry["at"])
+    except (TypeError, KeyError, ValueError):
+        return None
+    return StartUp(seconds, timed_at=at) if 0 <= time.time() - at <= max_age_s and seconds >= 0 else None
+
+
+def _remember(path: Path, key: str, seconds: float) -> None:
+    """Add one timing to the file, atomically; a read-only or full disk only loses the memory."""
+    from engines.atomic import write_json
+
+    data = _read_disk(path)
+    data[key] = {"seconds": seconds, "at": time.time()}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_json(path, data)
+    except OSError:
+        pass
+
+
 def time_start_up(engine_cls: type, config: Any = None, *, timeout_s: float = 120.0,
-                  cancel: threading.Event | None = None) -> StartUp:
+                  cancel: threading.Event | None = None, cache: Path | None = None,
+                  max_age_s: float = 7 * 86400.0) -> StartUp:
     """Seconds that the warm-up of ``engine_cls`` (an Engine class, imported by its module
     path there: the registry of this process may hold engines registered at run time) takes
     in a new Python process, with ``config``: imports, model load, device start. Once per
-    engine and settings in this process (see ``forget``). Never raises: a failure, a timeout
-    or ``cancel`` gives ``seconds=None`` and why."""
+    engine and settings in this process (see ``forget``), and with ``cache`` (a JSON file)
+    once per ``max_age_s`` on this machine: a timing remembered there comes back with its
+    ``timed_at``. Never raises: a failure, a timeout or ``cancel`` gives ``seconds=None`` and why."""
     target = f"{engine_cls.__module__}:{engine_cls.__qualname__}"
     settings = _config_json(config)
     if (target, settings) in _timed:
         return StartUp(_timed[target, settings])
+    key = _disk_key(target, settings) if cache is not None else ""
+    if cache is not None:
+        kept = _remembered(cache, key, max_age_s)
+        if kept is not None:
+            return kept
     try:
         proc = subprocess.Popen([sys.executable, "-c", _CODE, target, settings],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
@@ -97,4 +155,6 @@ def time_start_up(engine_cls: type, config: Any = None, *, timeout_s: float = 12
     except (ValueError, KeyError, IndexError, TypeError):
         return StartUp(None, "no timing in the new process's output")
     _timed[target, settings] = seconds
+    if cache is not None:
+        _remember(cache, key, seconds)
     return StartUp(seconds)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -63,6 +64,47 @@ def test_a_failed_or_cancelled_start_up_is_none_with_a_reason(slow_module):
     cancel.set()
     stopped = startup.time_start_up(slow_module.SlowStart, {"C": 2.0}, cancel=cancel)
     assert stopped == startup.StartUp(None, "cancelled")
+
+
+def test_a_timing_is_remembered_on_disk_within_its_age(slow_module, tmp_path):
+    cache = tmp_path / "cache" / startup.CACHE_NAME
+    first = startup.time_start_up(slow_module.SlowStart, {"C": 3.0}, cache=cache)
+    assert first.timed_at is None and first.seconds >= 0.6 and cache.exists()
+    startup.forget()  # as a new process: only the file remembers
+    t0 = time.perf_counter()
+    again = startup.time_start_up(slow_module.SlowStart, {"C": 3.0}, cache=cache)
+    assert again.seconds == first.seconds and again.timed_at is not None and time.perf_counter() - t0 < 0.5
+    # Other settings, or a timing older than allowed: timed again.
+    startup.forget()
+    assert startup.time_start_up(slow_module.SlowStart, {"C": 4.0}, cache=cache).timed_at is None
+    startup.forget()
+    assert startup.time_start_up(slow_module.SlowStart, {"C": 3.0}, cache=cache, max_age_s=0.0).timed_at is None
+    # A damaged file is timed over and rewritten, not an error.
+    cache.write_text("{not json", encoding="utf-8")
+    startup.forget()
+    fixed = startup.time_start_up(slow_module.SlowStart, {"C": 3.0}, cache=cache)
+    assert fixed.timed_at is None and fixed.seconds >= 0.6 and len(json.loads(cache.read_text())) == 1
+
+
+def test_the_bench_uses_a_remembered_start_up_and_says_so(slow_module, monkeypatch, tmp_path):
+    monkeypatch.setitem(base._REGISTRY, "tfidf", "slow_start_engines:SlowStart")
+    monkeypatch.setenv("TOE_CACHE_DIR", str(tmp_path / "toe-cache"))
+    texts = [f"{w} item {i} {'good fine' if i % 2 else 'bad poor'}" for i, w in enumerate(["x"] * 240)]
+    ex = Examples(texts=texts, labels=["pos" if i % 2 else "neg" for i in range(240)])
+
+    class Remember:
+        time_start_up = True
+        start_up_cache_days = 1.0
+        test_size = 80
+        train_sizes = [40, 80]
+        cheap_seeds = 1
+
+    first = run_benchmarks(ex, engines=("tfidf",), settings=Remember(), budget_s=30).measurements["tfidf"]
+    startup.forget()
+    second = run_benchmarks(ex, engines=("tfidf",), settings=Remember(), budget_s=30).measurements["tfidf"]
+    assert second.start_s == first.start_s >= 0.6
+    assert not any("remembered" in n for n in first.notes)
+    assert any("remembered in" in n and "toe-cache" in n for n in second.notes)
 
 
 def test_the_bench_records_the_start_up_and_the_forecast_adds_it(slow_module, monkeypatch):
