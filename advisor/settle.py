@@ -42,14 +42,21 @@ class NextBudget(Record):
                                                 "(40 % of it): its rows are capped by the data, not the profile.")
 
 
-def next_budget(settings: Any, budget_s: float, *, rows_now: int, sample_n: int, n_classes: int) -> NextBudget | None:
-    """The smallest named budget longer than ``budget_s`` (the profile's, else the defaults);
-    None when none is longer or nothing was scored."""
+def next_named(settings: Any, budget_s: float) -> tuple[str, float] | None:
+    """(name, seconds) of the smallest named budget longer than ``budget_s``: the profile's
+    ``budgets_s``, else the defaults; None when none is longer."""
     named = dict(getattr(settings, "budgets_s", None) or BUDGETS)
     longer = sorted((s, name) for name, s in named.items() if s > budget_s + 1e-9)
-    if not longer or rows_now <= 0:
+    return (longer[0][1], float(longer[0][0])) if longer else None
+
+
+def next_budget(settings: Any, budget_s: float, *, rows_now: int, sample_n: int, n_classes: int) -> NextBudget | None:
+    """The next named budget (``next_named``) and the held-out rows its benchmark would score on;
+    None when none is longer or nothing was scored."""
+    nxt = next_named(settings, budget_s)
+    if nxt is None or rows_now <= 0:
         return None
-    seconds, name = longer[0]
+    name, seconds = nxt
     rows_next = max(rows_now, planned_test_rows(settings, seconds, sample_n, n_classes))
     data_bound = wanted_test_rows(settings, seconds) > int(sample_n * TEST_SHARE)
     return NextBudget(name=name, seconds=float(seconds), rows_now=rows_now, rows_next=rows_next, data_bound=data_bound)

@@ -128,8 +128,9 @@ def time_start_up(engine_cls: type, config: Any = None, *, timeout_s: float = 12
     settings = _config_json(config)
     if (target, settings) in _timed:
         return StartUp(_timed[target, settings])
-    key = _disk_key(target, settings) if cache is not None else ""
+    key = ""
     if cache is not None:
+        key = _disk_key(target, settings)
         kept = _remembered(cache, key, max_age_s)
         if kept is not None:
             return kept

@@ -276,16 +276,22 @@ def judged(rec, goals, resources, forecasts: dict, row: dict):
     """``rec`` with its settle line judged as advise judges it (``advisor.settle.outlook``). Rows
     that did not record the benchmark's held-out rows use the rows its plan gives for their
     budget and sample (advise may have scored on fewer, when the embedding speed capped them)."""
+    from advisor.advise import budget_seconds
     from advisor.bench import planned_test_rows
     from advisor.profiles import load_profile
     from advisor.settle import next_budget, outlook
 
     settings = load_profile(row["profile"]).bench
-    budget_s = float(settings.budgets_s.get(row["budget"], 0.0)) if isinstance(row["budget"], str) else 0.0
-    budget_s = budget_s or float(row["budget"])
+    _, budget_s = budget_seconds(row["budget"], settings.budgets_s)
     rows_now = row.get("bench_test_rows") or planned_test_rows(settings, budget_s, row["n_train"], 2)
     nxt = next_budget(settings, budget_s, rows_now=rows_now, sample_n=row["n_train"], n_classes=2)
     return outlook(rec, goals, resources, {}, forecasts, nxt, n_target=row["n_train"])
+
+
+def _dump_forecasts(forecasts: dict) -> dict:
+    """A row's forecasts as saved (what --reanalyse decides from): without the plotting curves
+    and the what-if hardware."""
+    return {e: f.model_dump(mode="json", exclude={"curve", "measured", "hardware"}) for e, f in forecasts.items()}
 
 
 def save_bench(advice, engines: list[str], path: Path) -> Path:
@@ -338,8 +344,7 @@ def reforecast(doc: dict, workdir: Path, log) -> int:
         actual, _ = actual_results(task, list(r["engines"]), r["profile"], doc.get("seed", 0), workdir, log)
         r.update(checks(fcs, actual, list(r["engines"]), r["advise_s"]))
         r.update(decisions(rec, recommend(acc_only, resources, bench.measurements, fcs), actual, task, fcs))
-        r.update(forecasts={e: f.model_dump(mode="json", exclude={"curve", "measured", "hardware"})
-                            for e, f in fcs.items()}, forecast_commit=commit)
+        r.update(forecasts=_dump_forecasts(fcs), forecast_commit=commit)
         redone += 1
     return redone
 
@@ -420,8 +425,7 @@ def run_task(task: Task, budgets: list[str], engines: list[str], profile: str, s
             **checks(advice.forecasts, actual, engines, advise_s),
             **decisions(rec, rec_acc, actual, task, advice.forecasts),
             # Kept so that --reanalyse can re-derive the decisions after a change to the decision rule.
-            "forecasts": {e: f.model_dump(mode="json", exclude={"curve", "measured", "hardware"})
-                          for e, f in advice.forecasts.items()},
+            "forecasts": _dump_forecasts(advice.forecasts),
         })
     return rows
 
@@ -535,14 +539,16 @@ def summarise(rows: list[dict]) -> dict[str, dict]:
 
 def _next_name(budget: str) -> str | None:
     """The named budget after ``budget`` (a name, or seconds as a string), as advise's outlook picks it."""
-    from advisor.recommend import BUDGETS
+    from advisor.advise import budget_seconds
+    from advisor.settle import next_named
+    from engines.errors import ConfigError
 
     try:
-        seconds = BUDGETS[budget] if budget in BUDGETS else float(budget)
-    except ValueError:
+        _, seconds = budget_seconds(budget)
+    except ConfigError:
         return None
-    longer = sorted((s, n) for n, s in BUDGETS.items() if s > seconds)
-    return longer[0][1] if longer else None
+    nxt = next_named(None, seconds)
+    return nxt[0] if nxt else None
 
 
 def outlook_checks(rows: list[dict], budget: str) -> list[dict]:
