@@ -332,8 +332,13 @@ def reforecast(doc: dict, workdir: Path, log) -> int:
         if path is None or not path.exists():
             log(f"[{r['task']}] {r['budget']}: no saved benchmark in {workdir}; row left as it is")
             continue
-        saved = json.loads(path.read_text())
-        bench = BenchResult.model_validate(saved["bench"])
+        try:
+            saved = json.loads(path.read_text(encoding="utf-8"))
+            bench = BenchResult.model_validate(saved["bench"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:  # damaged or from an older layout
+            log(f"[{r['task']}] {r['budget']}: saved benchmark {path} unreadable ({type(exc).__name__}); "
+                "row left as it is")
+            continue
         task = TASKS[r["task"]]
         profile = load_profile(r["profile"], resources=resources)
         configs = {e: engine_config(profile, e) for e in saved["engines"]}

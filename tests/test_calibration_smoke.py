@@ -81,6 +81,13 @@ def test_calibration_runs_end_to_end_on_the_tiny_profile(tmp_path, capsys):
     (re,) = json.loads(out.with_suffix(".json").read_text())["rows"]
     assert re["forecasts"] == row["forecasts"] and re["choice"] == row["choice"] and "forecast_commit" in re
     assert "forecasts re-made at" in out.with_suffix(".md").read_text()
+    # A damaged saved benchmark: one line, the row left as it was, no traceback.
+    (tmp_path / "work" / row["bench_file"]).write_text("{damaged", encoding="utf-8")
+    capsys.readouterr()
+    assert cal.main(["--profile", "tiny", "--reforecast", "--out", str(out), "--workdir", str(tmp_path / "work")]) == 0
+    assert "unreadable (JSONDecodeError); row left as it is" in capsys.readouterr().err
+    (kept,) = json.loads(out.with_suffix(".json").read_text())["rows"]
+    assert kept["forecasts"] == re["forecasts"] and kept["forecast_commit"] == re["forecast_commit"]
 
 
 def test_interval_widths_are_measured_in_half_widths_on_the_actuals_side():
