@@ -50,6 +50,9 @@ class Task:
     n_test: int
     classes: tuple[str, ...] | None = None  # keep only these classes (derived binary tasks)
     held_out: bool = False  # data nobody looked at while the forecaster was built (summarised apart)
+    # Added to the run's seed for this task's split: another draw of train and test rows from the
+    # same data, so that tasks of one dataset do not all share one test split.
+    split_offset: int = 0
 
 
 TASKS: dict[str, Task] = {
@@ -59,6 +62,10 @@ TASKS: dict[str, Task] = {
         Task("rt-3000", "demo:rotten-tomatoes", 3000, 2000),
         Task("rt-6000", "demo:rotten-tomatoes", 6000, 2000),
         Task("rt-10000", "demo:rotten-tomatoes", 10000, 2000),
+        # The same sizes on another random draw of the test and training rows: the RT tasks
+        # above share one test split, so their rows are not independent of each other.
+        Task("rt-6000-split2", "demo:rotten-tomatoes", 6000, 2000, split_offset=1),
+        Task("rt-10000-split2", "demo:rotten-tomatoes", 10000, 2000, split_offset=1),
         Task("bbc-1000", "demo:bbc-news", 1000, 1000),
         Task("bbc-business-vs-politics-500", "demo:bbc-news", 500, 400, ("business", "politics")),
         Task("bbc-tech-vs-entertainment-400", "demo:bbc-news", 400, 300, ("tech", "entertainment")),
@@ -94,6 +101,8 @@ def synthetic_examples(n: int, seed: int = 0) -> Examples:
 def task_split(task: Task, seed: int) -> tuple[Examples, Examples]:
     """The task's training split (n_train labels) and its held-out test split."""
     from advisor.data import load_dataset, stratified_split, stratified_subsample
+
+    seed += task.split_offset
 
     if task.data == "synthetic":
         examples = synthetic_examples(task.n_train + task.n_test, seed)

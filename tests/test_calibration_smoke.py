@@ -193,3 +193,22 @@ def test_split_gap_scores_each_fit_on_its_held_out_rows_and_on_the_test_split(ca
         with pytest.raises(SystemExit) as exit_:
             module.main(["--task", "synthetic-200", "--profile", "tiny", *bad])
         assert exit_.value.code == 2 and says in capsys.readouterr().err
+
+
+def test_a_split_offset_draws_other_test_rows_from_the_same_data(tmp_path):
+    module = _load_calibration()
+    data = tmp_path / "data.csv"
+    rows = [f"review number {i} is {'good' if i % 2 else 'bad'} {i * 7919 % 1009}" for i in range(300)]
+    data.write_text("text,label\n" + "".join(f"{t},{'pos' if i % 2 else 'neg'}\n" for i, t in enumerate(rows)),
+                    encoding="utf-8")
+    task = module.Task("csv-150", str(data), 150, 100)
+    other = module.Task("csv-150-split2", str(data), 150, 100, split_offset=1)
+    (train, test), (train2, test2) = module.task_split(task, 0), module.task_split(other, 0)
+    assert (len(train2), len(test2)) == (len(train), len(test)) == (150, 100)
+    assert set(test2.texts) != set(test.texts)  # other test rows
+    assert not set(train2.texts) & set(test2.texts)  # and still none in both parts
+    assert set(test2.texts) | set(train2.texts) <= set(rows)
+    assert module.task_split(other, 0)[1].texts == test2.texts  # the same draw every time
+    # The same as running the whole calibration with the next seed.
+    assert set(module.task_split(task, 1)[1].texts) == set(test2.texts)
+    assert module.TASKS["rt-6000-split2"].split_offset == 1 and module.TASKS["rt-6000"].split_offset == 0
