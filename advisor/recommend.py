@@ -12,7 +12,9 @@
    (``advisor.settle`` judges whether a longer budget would). A call also stands only if
    no other option would win with its metric at the top of the 95 % interval of the two
    forecasts' difference; otherwise it is "too close" too (the cheaper or better-scoring
-   option is still named, with its runner-up).
+   option is still named, with its runner-up). An option the budget could not measure is not a
+   loser either: unless even a perfect score from it could not win (or, with the winner's interval
+   already at 100 %, could only tie a cheaper winner), the call is "too close" as well.
 4. Explain: reasons in order of weight with their numbers, what ruled options out, and
    for each runner-up the smallest change that would make it win.
 """
@@ -211,6 +213,19 @@ def _plausible_upset(other: Any, winner: Any, goals: Any, weights: Mapping[str, 
     return _score(_with_value(other, _get(winner, "value") + band[1]), goals, weights) > _score(winner, goals, weights)
 
 
+def _unmeasured_could_win(f: Any, winner: Any, goals: Any, weights: Mapping[str, float], cost_matters: bool) -> bool:
+    """Could an option this budget did not measure still beat the winner? Only if it would with a
+    perfect score (its time, latency and cost as forecast; unknown ones count as free). When the
+    winner's interval already reaches 100 %, even a perfect score is a tie, and a tie goes to the
+    cheaper option: the winner holds if the other's forecast cost is known and not lower."""
+    best_case = _with_value(f, 1.0)
+    if _score(best_case, goals, weights) <= _score(winner, goals, weights):
+        return False
+    at_top = (_band(winner)[1] or 0.0) >= 1.0 - 1e-9
+    known_cost = _get(f, "train_time_s") is not None
+    return not (at_top and cost_matters and known_cost and _cost(f, goals) >= _cost(winner, goals))
+
+
 def _rule_out(name: str, f: Any, m: Any, goals: Any, resources: Any) -> RuledOut | None:
     if _get(f, "value") is None:
         why = _get(f, "flag_reason") or "no completed training run within this budget"
@@ -331,6 +346,13 @@ def recommend(goals: Any, resources: Any, measurements: Mapping[str, Any], forec
         if upset:
             too_close, runner = True, upset[0]
     wf = feasible[winner]
+    tied_on_metric = too_close
+    # An option this budget could not measure is not a loser: the call stands only if even a
+    # perfect score from it could not win (see ``_unmeasured_could_win``).
+    open_ = [r for r in ruled if r.kind == "unmeasured"
+             and _unmeasured_could_win(forecasts[r.approach], wf, goals, weights, cost_matters)]
+    if open_:
+        too_close = True
 
     # Confidence
     flagged = bool(_get(wf, "flagged"))
@@ -349,7 +371,13 @@ def recommend(goals: Any, resources: Any, measurements: Mapping[str, Any], forec
         else:
             confidence = "medium"
 
-    reasons = _reasons(winner, runner, feasible, goals, weights, too_close)
+    reasons = _reasons(winner, runner, feasible, goals, weights, tied_on_metric)
+    if open_:
+        names = " and ".join(LABELS.get(r.approach, r.approach) for r in open_)
+        reasons.insert(0, Reason(
+            text=f"too close to call: {names} could not be measured at this budget, so {names} is not ruled out "
+                 f"on its merits (even at 100 % it could still win), and {LABELS.get(winner, winner)} is only the "
+                 "best of what was measured", weight=1.0, numbers={"unmeasured": len(open_)}))
     flips = _flips(winner, feasible, forecasts, ruled, goals, weights)
     top = max(scores.values())
     return Recommendation(

@@ -55,8 +55,20 @@ BASE = {
          {**BASE, "finetune": fc("finetune", 0.82, t=400, mem=20_000_000_000)}, Goals(), "embedding", False,
          {"finetune"}),
         ("min accuracy rules out the floor", BASE, Goals(min_accuracy=0.74), "finetune", False, {"tfidf"}),
-        ("unmeasured fine-tune cannot be chosen",
-         {**BASE, "finetune": fc("finetune", None, t=400)}, Goals(), "embedding", False, {"finetune"}),
+        ("unmeasured fine-tune cannot be chosen, and leaves the call open: at 100 % it could win",
+         {**BASE, "finetune": fc("finetune", None, t=400)}, Goals(), "embedding", True, {"finetune"}),
+        ("unmeasured fine-tune, unknown time: still open",
+         {**BASE, "finetune": fc("finetune", None, t=None)}, Goals(), "embedding", True, {"finetune"}),
+        ("unmeasured fine-tune against a winner whose interval reaches 100 %: at best a tie, the cheaper holds",
+         {"tfidf": fc("tfidf", 0.985, half=0.015, t=2, lat=0.2), "finetune": fc("finetune", None, t=400)},
+         Goals(), "tfidf", False, {"finetune"}),
+        ("... unless its cost is unknown (it might be the cheaper one)",
+         {"tfidf": fc("tfidf", 0.985, half=0.015, t=2, lat=0.2), "finetune": fc("finetune", None, t=None)},
+         Goals(), "tfidf", True, {"finetune"}),
+        ("unmeasured fine-tune that could not win even at 100 %: the call stands",
+         {"tfidf": fc("tfidf", 0.90, t=2, lat=0.2), "finetune": fc("finetune", None, t=400, lat=50)},
+         Goals(weights=Weights(accuracy=0.05, training_time=0.5, latency=0.4, cost=0.05)), "tfidf", False,
+         {"finetune"}),
         ("accuracy-only weights: a tie keeps the higher forecast, still too close",
          {"embedding": fc("embedding", 0.780, half=0.03, t=40), "finetune": fc("finetune", 0.790, half=0.03, t=400)},
          Goals(weights=Weights(accuracy=1, training_time=0, latency=0, cost=0)), "finetune", True, set()),
@@ -168,3 +180,11 @@ def test_what_an_interval_adds_beyond_its_bootstrap_still_counts_in_the_differen
     wider = a.model_copy(update={"low": 0.74})  # 6 points below its value, from beyond the bootstrap
     lo, _ = _diff_band(wider, b)
     assert lo < 0.0
+
+
+def test_an_open_call_says_which_option_was_not_measured():
+    rec = recommend(Goals(), Res(), {}, {**BASE, "finetune": fc("finetune", None, t=400)}, budget="quick")
+    assert rec.too_close and rec.confidence == "low"
+    assert "Fine-tune (full) could not be measured at this budget" in rec.reasons[0].text
+    # The tie wording is kept for ties on the metric: embeddings lead TF-IDF clearly here.
+    assert not any("inside the intervals' overlap" in r.text for r in rec.reasons)
