@@ -656,7 +656,7 @@ def render_markdown(doc: dict) -> str:
             "",
             f"Held-out data only ({', '.join(sorted({r['task'] for r in held_rows}))}): data nobody looked at "
             "while the forecaster was built, added once it was settled (what changed after their first run, "
-            "and why, is in the README); their rows are in the table above too.",
+            "and why, is in docs/CALIBRATION.md); their rows are in the table above too.",
             "",
             *SUMMARY_HEADER,
             *[_summary_line(budget, s) for budget, s in summarise(held_rows).items()],
