@@ -2,7 +2,8 @@
 
 For each task (a real dataset at a fixed number of labels):
   1. split once: a training split of N labels and a held-out test split that nothing sees;
-  2. run ``advise`` on the training split only (per budget);
+  2. run ``advise`` on the training split only (per budget; each in a new process, as a user's
+     ``tune-or-embed advise``: a long-lived process would measure with warm caches);
   3. run every approach in full on that same training split (``full_run``, each in a new process,
      as a user's ``tune-or-embed run``);
   4. score everything on the test split; compare forecast vs actual accuracy (points,
@@ -411,36 +412,73 @@ def decisions(rec, rec_acc, actual: dict[str, dict], task: Task, forecasts: dict
     }
 
 
+def advise_child(args_json: str) -> None:
+    """In the new process: ``advise`` as ``run_task`` asks, its Advice written as JSON and its
+    benchmark saved (``save_bench``) for ``--reforecast``."""
+    from advisor.advise import advise
+    from advisor.goals import Goals
+    from advisor.profiles import load_profile
+    from engines.atomic import write_text
+
+    a = json.loads(args_json)
+    # The start-ups are timed again, as on a user's first advise on a machine: nothing remembered
+    # on disk (start_up_cache_days = 0); a new process remembers nothing in memory.
+    settings = load_profile(a["profile"])
+    settings = settings.model_copy(update={"bench": settings.bench.model_copy(update={"start_up_cache_days": 0.0})})
+    advice = advise(a["train_csv"], Goals.model_validate(a["goals"]), profile=settings, budget=a["budget"],
+                    engines=a["engines"], seed=a["seed"], test_file=a["test_csv"])
+    save_bench(advice, a["engines"], Path(a["bench_file"]))
+    write_text(Path(a["advice_file"]), advice.model_dump_json())
+
+
+FRESH_ADVISE = ("import sys; sys.path.insert(0, 'benchmarks'); import calibration; "
+                "calibration.advise_child(sys.argv[1])")
+
+
+def advise_fresh(train_csv: Path, goals, *, profile: str, budget: str, engines: list[str], seed: int,
+                 bench_file: Path):
+    """``advise`` on the training split in a new Python process, as a user's ``tune-or-embed
+    advise`` runs: inside this long-lived process, torch's kernels and caches would be warm from
+    the runs before and the benchmark would measure faster than a user's would. Returns the
+    Advice (read back from its JSON) and the wall seconds, process start included."""
+    import subprocess
+
+    from advisor.advise import Advice
+
+    advice_file = bench_file.with_name(f"advice-{budget}.json")
+    args = {"train_csv": str(train_csv), "test_csv": str(train_csv.with_name("test.csv")),
+            "goals": goals.model_dump(mode="json"), "profile": profile, "budget": budget, "engines": engines,
+            "seed": seed, "bench_file": str(bench_file), "advice_file": str(advice_file)}
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", FRESH_ADVISE, json.dumps(args)], cwd=ROOT,
+                          capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"advise --budget {budget} failed (exit {proc.returncode}): {last}")
+    return Advice.model_validate_json(advice_file.read_text(encoding="utf-8")), wall
+
+
 def run_task(task: Task, budgets: list[str], engines: list[str], profile: str, seed: int,
              workdir: Path, log) -> list[dict]:
-    from advisor.advise import advise
-    from advisor.profiles import load_profile
     from advisor.recommend import recommend
 
     actual, train_csv = actual_results(task, engines, profile, seed, workdir, log)
 
-    from advisor import startup
-
     rows = []
     goals, acc_only = task_goals(task)
     commit = code_version()
-    # Each advise times the start-ups again, as a user's first advise on a machine does: nothing
-    # remembered in this process (forget) or on disk (start_up_cache_days = 0).
-    settings = load_profile(profile)
-    settings = settings.model_copy(update={"bench": settings.bench.model_copy(update={"start_up_cache_days": 0.0})})
     for budget in budgets:
         log(f"[{task.name}] advise --budget {budget}")
-        startup.forget()
-        t0 = time.perf_counter()
-        advice = advise(str(train_csv), goals, profile=settings, budget=budget,
-                        engines=engines, seed=seed, test_file=str(train_csv.with_name("test.csv")))
-        advise_s = time.perf_counter() - t0
+        bench_file = train_csv.parent / f"bench-{budget}.json"
+        advice, advise_s = advise_fresh(train_csv, goals, profile=profile, budget=budget, engines=engines,
+                                        seed=seed, bench_file=bench_file)
         rec_acc = recommend(acc_only, advice.resources, advice.bench.measurements, advice.forecasts)
         rec = advice.recommendation
-        bench_file = save_bench(advice, engines, train_csv.parent / f"bench-{budget}.json")
         rows.append({
             "task": task.name, "data": task.data, "n_train": task.n_train, "n_test": task.n_test,
             "budget": budget, "advise_s": advise_s, "profile": profile, "commit": commit,
+            "advise_process": "new",
             "bench_test_rows": advice.bench.test_size,
             "bench_file": str(bench_file.relative_to(workdir)),  # in --workdir: --reforecast reads it
             **checks(advice.forecasts, actual, engines, advise_s),

@@ -46,6 +46,9 @@ def test_calibration_runs_end_to_end_on_the_tiny_profile(tmp_path, capsys):
         assert abs(e["error_points"] - 100 * (e["forecast"] - e["actual"])) < 1e-6
     assert row["decision_default"]["best"] in row["engines"]
     assert row["bench_test_rows"] > 0 and "settle_likely" in row  # what the settle outlook is judged from
+    # advise ran in a new process, as a user's does: it wrote its Advice and its benchmark for this one.
+    assert row["advise_process"] == "new"
+    assert (tmp_path / "work" / row["bench_file"]).with_name("advice-20.json").exists()
     md = out.with_suffix(".md").read_text()
     assert "| synthetic-200 | 20 |" in md and "## Summary per budget" in md
     assert "Held-out data only" not in md  # no held-out task ran
