@@ -278,6 +278,9 @@ def fit_learning_curve(
     can_resample_rows = metric_fn is not None and all(o.y_pred is not None for o in obs)
     n_rows = len(obs[0].y_pred) if can_resample_rows else 0
     boot: list[float] = []
+    # Flat: what each viable (unchecked) fit would forecast on the same resampled points, so that
+    # the upper end carries the noise of the points the fit was drawn through, not only its value.
+    fit_boot: dict[str, list[float]] = {name: [] for name in viable} if chosen is None else {}
     for _ in range(n_boot):
         idx = row_rng.integers(0, n_rows, n_rows) if can_resample_rows else None
         ys = []
@@ -293,14 +296,20 @@ def fit_learning_curve(
                     vals.append(o.value + rng.normal(0.0, se_test))
             ys.append(float(np.mean(vals)))
         boot.append(point_forecast(n_arr, np.asarray(ys), chosen))
+        for name, got in fit_boot.items():
+            f = FITTERS[name](n_arr, np.asarray(ys))
+            if f is not None:
+                got.append(float(f.predict(np.array([n_eval]))[0]))
     lo, hi = np.percentile(boot, [2.5, 97.5]) if boot else (value, value)
     lo, hi = float(min(lo, value)), float(max(hi, value))
 
     if chosen is None:
         # Flat: the truth at n_target is most likely higher. Upper end: the most
-        # optimistic viable fit, or (one size, or none viable) the generic prior.
+        # optimistic viable fit at the top of its bootstrap (a fit through two noisy points
+        # is as unsure as they are), or (one size, or none viable) the generic prior.
         doublings = max(0.0, math.log2(max(factor, 1.0)))
         upper = [c for k, c in candidates.items() if k != "flat"]
+        upper += [float(np.percentile(got, 97.5)) for got in fit_boot.values() if len(got) >= 20]
         prior_upper = y_arr[-1] + PRIOR_GAIN_PER_DOUBLING * doublings
         hi = max(hi, *(upper or [prior_upper]))
         if not upper and doublings > 0:

@@ -81,6 +81,24 @@ def test_one_size_is_flat_with_prior_upper_bound():
     assert "prior" in res.flag_reason
 
 
+def test_two_sizes_are_flat_with_the_fits_own_noise_in_the_upper_end():
+    # Two sizes on noisy test rows: no fit can be checked, so the forecast is flat; the fit drawn
+    # through the two points is as unsure as they are, and the upper end says so.
+    rng = np.random.default_rng(0)
+    y_true = rng.integers(0, 2, 280)
+
+    def point(n, seed, acc):
+        right = rng.random(280) < acc
+        return Observation(n, seed, float(right.mean()), y_pred=np.where(right, y_true, 1 - y_true))
+
+    obs = [point(100, 0, 0.61), point(100, 1, 0.64), point(200, 0, 0.67)]
+    res = fit_learning_curve(obs, 700, metric_fn=accuracy_fn(y_true), n_boot=200)
+    assert res.method == "flat-fallback" and res.flagged
+    through_the_points = res.candidates["log-linear"]
+    assert res.value < through_the_points < res.high  # not just the fit's value: its spread too
+    assert res.high - through_the_points > 0.02
+
+
 def test_far_extrapolation_is_capped_and_flagged():
     res = fit_learning_curve(synth(lambda n: 0.4 + 0.04 * np.log(n)), 800 * 50, n_test=1000)
     assert res.flagged and "×" in res.flag_reason
