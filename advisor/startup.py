@@ -45,8 +45,8 @@ CACHE_NAME = "start-up.json"  # in the tune-or-embed cache folder (``TOE_CACHE_D
 
 
 # Successful timings by (engine, settings): a process that advises twice (the TUI) times each
-# start-up once; ``forget()`` makes the next advise time them again (the calibration does, so
-# that each of its runs pays what a user's single ``advise`` pays).
+# start-up once; ``forget()`` makes the next advise time them again, as in a new process (the
+# tests use it so; the calibration runs each advise in a new process instead).
 _timed: dict[tuple[str, str], float] = {}
 
 

@@ -3,7 +3,7 @@
 For each task (a real dataset at a fixed number of labels):
   1. split once: a training split of N labels and a held-out test split that nothing sees;
   2. run ``advise`` on the training split only (per budget; each in a new process, as a user's
-     ``tune-or-embed advise``: a long-lived process would measure with warm caches);
+     ``tune-or-embed advise``, not in this process after other benchmarks);
   3. run every approach in full on that same training split (``full_run``, each in a new process,
      as a user's ``tune-or-embed run``);
   4. score everything on the test split; compare forecast vs actual accuracy (points,
@@ -211,19 +211,25 @@ FRESH_RUN = ("import sys; from pathlib import Path; from advisor.fullrun import 
              "full_run(RunSpec.model_validate_json(sys.argv[1]), Path(sys.argv[2]), overwrite=True)")
 
 
+def _run_fresh(code: str, args: list[str], what: str) -> float:
+    """``python -c code args`` in a new Python process, from the project root. Returns its wall
+    seconds, process start included; a failure raises with the last line it wrote to stderr."""
+    import subprocess
+
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"{what} failed (exit {proc.returncode}): {last}")
+    return wall
+
+
 def full_run_fresh(spec, artifact: Path) -> float:
     """Run one approach in full as a user's `tune-or-embed run` does: in a new Python process, so
     that its imports and cold model load count in its time (inside this process they would be
     paid once, by whichever run came first). Returns the wall seconds, process start included."""
-    import subprocess
-
-    t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", FRESH_RUN, spec.model_dump_json(), str(artifact)],
-                          cwd=ROOT, capture_output=True, text=True)
-    if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise RuntimeError(f"full run of {spec.engine} failed (exit {proc.returncode}): {last}")
-    return time.perf_counter() - t0
+    return _run_fresh(FRESH_RUN, [spec.model_dump_json(), str(artifact)], f"full run of {spec.engine}")
 
 
 def actual_results(task: Task, engines: list[str], profile: str, seed: int, workdir: Path,
@@ -438,24 +444,16 @@ FRESH_ADVISE = ("import sys; sys.path.insert(0, 'benchmarks'); import calibratio
 def advise_fresh(train_csv: Path, goals, *, profile: str, budget: str, engines: list[str], seed: int,
                  bench_file: Path):
     """``advise`` on the training split in a new Python process, as a user's ``tune-or-embed
-    advise`` runs: inside this long-lived process, torch's kernels and caches would be warm from
-    the runs before and the benchmark would measure faster than a user's would. Returns the
-    Advice (read back from its JSON) and the wall seconds, process start included."""
-    import subprocess
-
+    advise`` runs: this long-lived process has already run other benchmarks, and its torch state
+    (kernels, caches, allocator) is not what a user's advise starts from. Returns the Advice
+    (read back from its JSON) and the wall seconds, process start included."""
     from advisor.advise import Advice
 
     advice_file = bench_file.with_name(f"advice-{budget}.json")
     args = {"train_csv": str(train_csv), "test_csv": str(train_csv.with_name("test.csv")),
             "goals": goals.model_dump(mode="json"), "profile": profile, "budget": budget, "engines": engines,
             "seed": seed, "bench_file": str(bench_file), "advice_file": str(advice_file)}
-    t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", FRESH_ADVISE, json.dumps(args)], cwd=ROOT,
-                          capture_output=True, text=True)
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise RuntimeError(f"advise --budget {budget} failed (exit {proc.returncode}): {last}")
+    wall = _run_fresh(FRESH_ADVISE, [json.dumps(args)], f"advise --budget {budget}")
     return Advice.model_validate_json(advice_file.read_text(encoding="utf-8")), wall
 
 
