@@ -17,7 +17,7 @@ from engines.errors import UserError
 
 # Each name is a module advisor.commands.<name> with register(subparsers) that adds
 # its parser and sets ``func`` to a callable(args) -> int.
-COMMANDS = ["probe", "inspect", "profiles", "advise", "run", "predict", "search", "tui"]
+COMMANDS = ["probe", "inspect", "profiles", "advise", "run", "compare", "predict", "search", "tui"]
 
 PROG = "tune-or-embed"
 

@@ -163,10 +163,12 @@ def full_run(spec: RunSpec, out_dir: str | Path, *, resume: bool = False, overwr
     continues. Metrics come from the held-out part only.
     """
     from engines.artifacts import (
+        HeldOut,
         Manifest,
         check_output_dir,
         library_versions,
         now_utc,
+        rows_digest,
         save_artifact,
         summary_metrics,
         tool_version,
@@ -228,7 +230,11 @@ def full_run(spec: RunSpec, out_dir: str | Path, *, resume: bool = False, overwr
     )
     progress(ProgressEvent(phase="save", done=0, total=1, unit="artifact"))
     t0 = time.perf_counter()
-    save_artifact(engine, out_dir, manifest, overwrite=overwrite)
+    heldout = None
+    if len(metrics.y_pred) == len(test):  # classification: what each held-out row got, for `compare`
+        heldout = HeldOut(rows_digest=rows_digest(test.texts, test.labels), y_true=list(test.labels),
+                          y_pred=list(metrics.y_pred))
+    save_artifact(engine, out_dir, manifest, overwrite=overwrite, heldout=heldout)
     progress(ProgressEvent(phase="save", done=1, total=1, unit="artifact"))
     if workdir is not None:
         shutil.rmtree(workdir, ignore_errors=True)

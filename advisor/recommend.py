@@ -298,7 +298,7 @@ def _settle_line(budget: str | float | None, too_close: bool) -> str | None:
         nxt = "standard"
     if nxt is None:
         return ("too close even at the thorough budget: run both approaches in full "
-                "(`tune-or-embed run`) or label more data")
+                "(`tune-or-embed run`, then `tune-or-embed compare`) or label more data")
     return (f"too close at this budget; the `{nxt}` budget (~{_dur(BUDGETS[nxt])} on this machine's "
             f"profile) measures more sizes and seeds")
 
@@ -393,15 +393,17 @@ def _reasons(winner: str, runner: str | None, feasible: Mapping[str, Any], goals
     metric = goals.metric
     out: list[Reason] = []
     n = _get(wf, "n_target")
+    # Full runs judged by ``advisor.compare`` carry what they measured, not a forecast.
+    said = "measured" if _get(wf, "method") == "measured" else "forecast"
     if runner is None:
-        out.append(Reason(text=f"the only feasible option: forecast {metric} {_pct(_get(wf, 'value'))} "
+        out.append(Reason(text=f"the only feasible option: {said} {metric} {_pct(_get(wf, 'value'))} "
                                f"[{_pct(_get(wf, 'low'))}–{_pct(_get(wf, 'high'))}] at {n:,} labels",
                           weight=1.0, numbers={"value": _get(wf, "value")}))
         return out
     rf = feasible[runner]
     wl, rl = LABELS.get(winner, winner), LABELS.get(runner, runner)
     dv = (_get(wf, "value") or 0) - (_get(rf, "value") or 0)
-    acc_text = (f"forecast {metric} at {n:,} labels: {wl} {_pct(_get(wf, 'value'))} "
+    acc_text = (f"{said} {metric} at {n:,} labels: {wl} {_pct(_get(wf, 'value'))} "
                 f"[{_pct(_get(wf, 'low'))}–{_pct(_get(wf, 'high'))}] vs {rl} {_pct(_get(rf, 'value'))} "
                 f"[{_pct(_get(rf, 'low'))}–{_pct(_get(rf, 'high'))}]")
     if too_close:

@@ -104,7 +104,8 @@ def outlook(rec: Recommendation, goals: Any, resources: Any, measurements: Mappi
     if not rec.too_close or rec.choice is None:
         return rec
     full_s = _full_runs_s(rec, forecasts)
-    both = f"run both in full and compare (`tune-or-embed run`{f'; ~{_dur(full_s)} for the two here' if full_s else ''})"
+    both = ("run both in full and compare (`tune-or-embed run` each on the same split, then `tune-or-embed compare`"
+            f"{f'; ~{_dur(full_s)} for the two here' if full_s else ''})")
     if nxt is None:
         return rec.model_copy(update={"settle": f"too close even at the largest budget: {both}, or label more data",
                                       "settle_likely": None})

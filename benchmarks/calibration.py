@@ -155,28 +155,21 @@ def _agreement(choice: str | None, actual: dict[str, dict], key: str) -> dict:
     return {"best": best, "agrees": tied, "exact": False}
 
 
-def _ci(correct: list[bool], seed: int = 0) -> tuple[float, float]:
-    a = np.asarray(correct, dtype=float)
-    idx = np.random.default_rng(seed).integers(0, len(a), size=(2000, len(a)))
-    lo, hi = np.quantile(a[idx].mean(axis=1), [0.025, 0.975])
-    return float(lo), float(hi)
-
-
 def oracle_choice(goals, actual: dict[str, dict], n_target: int) -> str | None:
-    """The best actual under ``goals``: the advisor's own decision rule applied to what the full
-    runs really gave (accuracy with its test-set interval, training time, latency), i.e. the
-    call a perfect forecaster would make."""
-    from advisor.forecast import Forecast
+    """The best actual under ``goals``: what ``tune-or-embed compare`` keeps of these full runs —
+    the advisor's own decision rule applied to what they really gave (accuracy with its paired
+    replicates over the test rows, training time, latency), i.e. the call a perfect forecaster
+    would make. (Rows judged before ``compare`` existed compared the runs' intervals side by side;
+    on the seven tasks whose full runs were still at hand both picked the same run.)"""
+    from advisor.compare import RunResult, compare
     from advisor.probe import probe
-    from advisor.recommend import recommend
 
-    perfect = {}
-    for engine, a in actual.items():
-        lo, hi = _ci(a["correct"])
-        perfect[engine] = Forecast(approach=engine, n_target=n_target, metric="accuracy", value=a["accuracy"],
-                                   low=lo, high=hi, method="actual", train_time_s=a["train_s"],
-                                   infer_ms_per_text=a.get("ms_b1"), infer_ms_per_text_batch=a.get("ms_batch"))
-    return recommend(goals, probe(), {}, perfect).choice
+    # Accuracy needs only which rows each run got right: a run's "prediction" is the row's label or not.
+    runs = [RunResult(name=engine, engine=engine, n_train=n_target, rows_digest="the task's test split",
+                      y_true=["y"] * len(a["correct"]), y_pred=["y" if c else "n" for c in a["correct"]],
+                      train_s=a["train_s"], ms_b1=a.get("ms_b1"), ms_batch=a.get("ms_batch"))
+            for engine, a in actual.items()]
+    return compare(runs, goals.model_copy(update={"metric": "accuracy"}), probe()).recommendation.choice
 
 
 def _default_decision(choice: str | None, too_close: bool, actual: dict[str, dict], n_target: int,
@@ -504,8 +497,17 @@ def code_version() -> str | None:
 
 
 def _correct_on(artifact: Path, test: Examples) -> list[bool]:
-    from engines.artifacts import load_artifact
+    """Per test row, whether the full run got it right: from the predictions the run kept
+    (``heldout.json``) when they are for these rows, else by predicting them again."""
+    from engines.artifacts import load_artifact, read_heldout, rows_digest
+    from engines.errors import ArtifactError
 
+    try:
+        held = read_heldout(artifact)
+    except ArtifactError:  # a run from before runs kept their predictions
+        held = None
+    if held is not None and held.rows_digest == rows_digest(test.texts, test.labels):
+        return [p == y for p, y in zip(held.y_pred, held.y_true, strict=True)]
     engine, _ = load_artifact(artifact)
     pred = engine.predict(test.texts)
     return [p == y for p, y in zip(pred.labels, test.labels)]

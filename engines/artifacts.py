@@ -2,13 +2,16 @@
 
 An artifact is a folder holding the engine's own files (written by ``Engine.save``,
 never pickle) and ``manifest.json``: engine, config, model and its hash, profile,
-data fingerprint, split, held-out metrics, fit and speed reports, library versions.
+data fingerprint, split, held-out metrics, fit and speed reports, library versions;
+and ``heldout.json``: each held-out row's true and predicted label, so that runs scored
+on the same rows can be compared row by row (``tune-or-embed compare``).
 It is written under a temporary name and renamed into place, so a crash never leaves
 half an artifact, and an existing folder is never overwritten unless asked.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -26,6 +29,7 @@ from engines.errors import ArtifactError, UserError
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+HELDOUT = "heldout.json"
 _LIBRARIES = ("torch", "transformers", "scikit-learn", "lancedb", "numpy", "pyarrow", "peft",
               "safetensors", "tokenizers", "pydantic")
 
@@ -69,6 +73,26 @@ class Manifest(Record):
     timings: dict[str, float] = Field(default_factory=dict, description="Wall seconds per run phase (data, fit, evaluate, speed).")
     libraries: dict[str, str] = Field(default_factory=dict, description="Python and library versions.")
     created_at: str = Field(description="UTC time the artifact was written (ISO 8601).")
+
+
+class HeldOut(Record):
+    """What a run predicted on each held-out row, in the split's order."""
+
+    rows_digest: str = Field(description="sha256 of the held-out rows (text and label, in order): two runs "
+                                         "with the same digest were scored on the same rows.")
+    y_true: list[str] = Field(description="Per held-out row, its label.")
+    y_pred: list[str] = Field(description="Per held-out row, the run's predicted label.")
+
+
+def rows_digest(texts: list[str], labels: list[str]) -> str:
+    """A content hash of held-out rows in order (texts and labels)."""
+    h = hashlib.sha256()
+    for text, label in zip(texts, labels, strict=True):
+        for part in (text, label):
+            raw = part.encode("utf-8")
+            h.update(len(raw).to_bytes(8, "little"))
+            h.update(raw)
+    return h.hexdigest()[:32]
 
 
 # ---------------------------------------------------------------------- helpers
@@ -123,12 +147,16 @@ def check_output_dir(out_dir: str | Path, *, overwrite: bool = False) -> Path:
 
 
 # ------------------------------------------------------------------------- save
-def save_artifact(engine: Engine, out_dir: str | Path, manifest: Manifest, *, overwrite: bool = False) -> Path:
-    """Write ``engine`` and ``manifest`` into ``out_dir`` atomically (staged, then renamed)."""
+def save_artifact(engine: Engine, out_dir: str | Path, manifest: Manifest, *, overwrite: bool = False,
+                  heldout: HeldOut | None = None) -> Path:
+    """Write ``engine``, ``manifest`` (and the held-out predictions) into ``out_dir`` atomically
+    (staged, then renamed)."""
     out_dir = Path(out_dir)
     try:
         with staged_dir(out_dir, overwrite=overwrite) as tmp:
             engine.save(tmp)
+            if heldout is not None:
+                write_json(tmp / HELDOUT, heldout)
             write_json(tmp / MANIFEST, manifest)
     except FileExistsError:
         raise ArtifactError(f"{out_dir} exists; pass --overwrite or choose another --out") from None
@@ -171,6 +199,23 @@ def read_manifest(directory: str | Path) -> Manifest:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "manifest"
         raise ArtifactError(f"corrupt {path}: {where}: {first.get('msg', 'invalid')}") from None
+
+
+def read_heldout(directory: str | Path) -> HeldOut:
+    """The held-out predictions of the artifact in ``directory``; missing or damaged → ArtifactError."""
+    directory = Path(directory)
+    read_manifest(directory)  # the folder is an artifact this version reads
+    path = directory / HELDOUT
+    try:
+        held = HeldOut.model_validate_json(path.read_bytes())
+    except FileNotFoundError:
+        raise ArtifactError(f"{directory} has no {HELDOUT} (written before runs kept their held-out "
+                            "predictions); run it again to compare it") from None
+    except (OSError, ValueError) as exc:
+        raise ArtifactError(f"corrupt {path}: {type(exc).__name__}") from None
+    if len(held.y_true) != len(held.y_pred):
+        raise ArtifactError(f"corrupt {path}: {len(held.y_true)} labels but {len(held.y_pred)} predictions")
+    return held
 
 
 def load_artifact(directory: str | Path) -> tuple[Engine, Manifest]:

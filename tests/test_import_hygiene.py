@@ -1,4 +1,4 @@
-"""Start-up stays fast: --help, probe, inspect and profiles never import torch, transformers or textual."""
+"""Start-up stays fast: --help, probe, inspect, profiles and compare's help never import torch, transformers or textual."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ print(json.dumps({"code": code, "heavy": [m for m in %r if m in sys.modules]}))
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["probe"], ["probe", "--json"], ["profiles"], ["inspect", "{csv}"],
-                                  ["inspect", "{csv}", "--json"]], ids=lambda a: " ".join(a))
+                                  ["inspect", "{csv}", "--json"], ["compare", "--help"]], ids=lambda a: " ".join(a))
 def test_no_heavy_imports(argv, tiny_csv):
     argv = [a.replace("{csv}", str(tiny_csv)) for a in argv]
     env = dict(os.environ, HF_HUB_OFFLINE="1")

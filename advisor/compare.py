@@ -1,0 +1,159 @@
+"""Full runs scored on the same held-out rows, compared: which one to keep, by the advisor's own rule.
+
+What a too-close call's settle line points to: run both in full, then
+``tune-or-embed compare runs/ft runs/tfidf``. Each run's metric gets its 95 % bootstrap
+interval over the held-out rows; the lead of the best run over each other one gets a paired
+bootstrap interval over the same rows (the noise of rows both were scored on cancels, so a
+lead is judged far more sharply than the two intervals side by side suggest). The call is
+``advisor.recommend`` applied to what the runs really gave — the metric with its replicates,
+training time, latency — under the user's goals: the decision a perfect forecaster would make,
+ties going to the cheaper run as they do in ``advise``.
+
+Pure: the command reads the artifacts and hands their contents here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from pydantic import Field
+
+from advisor.curves import accuracy_fn, binomial_interval, macro_f1_fn
+from advisor.recommend import Recommendation
+from engines.base import Record
+from engines.errors import ConfigError
+
+BOOT = 2000  # bootstrap resamples of the held-out rows
+
+
+class RunResult(Record):
+    """One full run, as its artifact holds it."""
+
+    name: str = Field(description="How the run is named in the output (its folder name); unique.")
+    engine: str = Field(description="The engine that made it (tfidf, embedding, finetune, lora).")
+    n_train: int = Field(description="Rows it trained on.")
+    rows_digest: str = Field(description="Hash of the held-out rows it was scored on (see engines.artifacts).")
+    y_true: list[str] = Field(description="Per held-out row, its label.")
+    y_pred: list[str] = Field(description="Per held-out row, the run's prediction.")
+    train_s: float | None = Field(None, description="Training wall seconds.")
+    ms_b1: float | None = Field(None, description="Median ms per text at batch 1.")
+    ms_batch: float | None = Field(None, description="Median ms per text at the large batch.")
+
+
+class RunScore(Record):
+    """One run's metric on the held-out rows, with its 95 % bootstrap interval."""
+
+    name: str
+    engine: str
+    value: float
+    low: float
+    high: float
+    train_s: float | None = None
+    ms_b1: float | None = None
+
+
+class Lead(Record):
+    """The best run's metric minus another's on the same rows, with its paired 95 % interval."""
+
+    other: str = Field(description="The run the best one is compared with.")
+    lead: float
+    low: float
+    high: float
+
+
+class Comparison(Record):
+    """Runs compared on the same held-out rows, and the one to keep under the goals."""
+
+    metric: str
+    rows: int = Field(description="Held-out rows every run was scored on.")
+    runs: list[RunScore]
+    best: str = Field(description="The run with the highest metric.")
+    leads: list[Lead] = Field(default_factory=list, description="The best run's lead over each other run.")
+    recommendation: Recommendation = Field(description="The advisor's decision rule applied to these runs.")
+
+
+def replicates(runs: Sequence[RunResult], metric: str = "accuracy", *, seed: int = 0,
+               n_boot: int = BOOT) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """Each run's metric on all its rows and its ``n_boot`` bootstrap replicates; replicate i
+    resamples the same rows for every run, so differences between runs pair up."""
+    classes = sorted({y for r in runs for y in (*r.y_true, *r.y_pred)})
+    index = {c: i for i, c in enumerate(classes)}
+    y_true = np.asarray([index[y] for y in runs[0].y_true])
+    fn = accuracy_fn(y_true) if metric == "accuracy" else macro_f1_fn(y_true, len(classes))
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(y_true), size=(n_boot, len(y_true)))
+    every = np.arange(len(y_true))
+    values, boots = {}, {}
+    for r in runs:
+        pred = np.asarray([index[y] for y in r.y_pred])
+        values[r.name] = fn(pred, every)
+        boots[r.name] = np.asarray([fn(pred, i) for i in idx])
+    return values, boots
+
+
+def paired_lead(a: np.ndarray, b: np.ndarray, value_a: float, value_b: float) -> tuple[float, float, float]:
+    """a's metric minus b's, with the 95 % percentile interval of their paired replicates."""
+    lo, hi = np.percentile(a - b, [2.5, 97.5])
+    return float(value_a - value_b), float(lo), float(hi)
+
+
+def check_same_rows(runs: Sequence[RunResult]) -> None:
+    """Every run must have been scored on the same held-out rows; names must be unique."""
+    if len(runs) < 2:
+        raise ConfigError("compare needs at least two runs")
+    names = [r.name for r in runs]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"two runs share the name {next(n for n in names if names.count(n) > 1)!r}; "
+                          "give them folders with different names")
+    first = runs[0]
+    for r in runs[1:]:
+        if r.rows_digest != first.rows_digest or len(r.y_true) != len(first.y_true):
+            raise ConfigError(
+                f"{r.name} and {first.name} were scored on different held-out rows; compare runs made with "
+                "the same data and --split-seed (or the same --test-file)")
+
+
+def compare(runs: Sequence[RunResult], goals: Any, resources: Any = None, *, seed: int = 0,
+            n_boot: int = BOOT) -> Comparison:
+    """Score ``runs`` on their shared held-out rows and decide which to keep under ``goals``."""
+    from advisor.forecast import Forecast
+    from advisor.recommend import recommend
+
+    check_same_rows(runs)
+    metric = goals.metric
+    values, boots = replicates(runs, metric, seed=seed, n_boot=n_boot)
+    scores, perfect = [], {}
+    for r in runs:
+        lo, hi = np.percentile(boots[r.name], [2.5, 97.5])
+        if metric == "accuracy":  # Agresti–Coull: 100 % on a few rows still has a width
+            lo, hi = binomial_interval(values[r.name], len(r.y_true))
+        scores.append(RunScore(name=r.name, engine=r.engine, value=values[r.name], low=float(lo), high=float(hi),
+                               train_s=r.train_s, ms_b1=r.ms_b1))
+        perfect[r.name] = Forecast(
+            approach=r.engine, n_target=r.n_train, metric=metric, value=values[r.name], low=float(lo),
+            high=float(hi), curve_low=float(lo), curve_high=float(hi), method="measured", train_time_s=r.train_s,
+            infer_ms_per_text=r.ms_b1, infer_ms_per_text_batch=r.ms_batch, eval_rows=len(r.y_true),
+            boot=[float(x) for x in boots[r.name]])
+    best = max(values, key=lambda n: values[n])
+    leads = [Lead(other=n, **dict(zip(("lead", "low", "high"),
+                                      paired_lead(boots[best], boots[n], values[best], values[n]), strict=True)))
+             for n in values if n != best]
+    rec = recommend(goals, resources, {}, perfect)
+    # A longer benchmark cannot settle what full runs tie on: only more rows can.
+    settle = (f"within the noise of these {len(runs[0].y_true):,} held-out rows: a larger test set (or more labels) "
+              "would separate them") if rec.too_close else None
+    rec = rec.model_copy(update={"settle": settle, "settle_likely": None})
+    return Comparison(metric=metric, rows=len(runs[0].y_true), runs=scores, best=best, leads=leads,
+                      recommendation=_named(rec, {r.name: r.engine for r in runs}))
+
+
+def _named(rec: Recommendation, engines: Mapping[str, str]) -> Recommendation:
+    """``rec`` with each run's label showing its folder name as well as its approach."""
+    from advisor.recommend import LABELS
+
+    if rec.choice is None:
+        return rec
+    engine = engines[rec.choice]
+    return rec.model_copy(update={"label": f"{rec.choice} ({LABELS.get(engine, engine)})"})
