@@ -91,6 +91,25 @@ def test_calibration_runs_end_to_end_on_the_tiny_profile(tmp_path, capsys):
     assert "unreadable (JSONDecodeError); row left as it is" in capsys.readouterr().err
     (kept,) = json.loads(out.with_suffix(".json").read_text())["rows"]
     assert kept["forecasts"] == re["forecasts"] and kept["forecast_commit"] == re["forecast_commit"]
+    # The JSON keeps each full run's results with which test rows it got right, so the rows can be judged
+    # again on another machine (a new workdir) without running anything.
+    saved = json.loads(out.with_suffix(".json").read_text())["full_runs"]["synthetic-200/tiny/seed0"]
+    assert saved["tfidf"]["rows"] == 100 and set(saved) == {"tfidf", "embedding", "finetune"}
+    capsys.readouterr()
+    assert cal.main(["--profile", "tiny", "--reanalyse", "--out", str(out), "--workdir", str(tmp_path / "new")]) == 0
+    assert "full runs: saved results" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists() or not any((tmp_path / "new").iterdir())
+    (judged,) = json.loads(out.with_suffix(".json").read_text())["rows"]
+    assert judged["decision_default"] == kept["decision_default"] and judged["engines"] == kept["engines"]
+
+
+def test_a_full_runs_rows_are_kept_as_bits_and_read_back():
+    cal = _load_calibration()
+    run = {"accuracy": 0.5, "train_s": 1.0, "correct": [True, False, False, True, True, False, True, True, False, True,
+                                                      False, False, True]}
+    packed = cal.pack_run(run)
+    assert packed["rows"] == 13 and "correct" not in packed and len(packed["correct_bits"]) == 4
+    assert cal.unpack_run(json.loads(json.dumps(packed))) == run
 
 
 def test_interval_widths_are_measured_in_half_widths_on_the_actuals_side():
