@@ -293,10 +293,24 @@ def actual_results(task: Task, engines: list[str], profile: str, seed: int, work
     return actual, train_csv
 
 
-def reanalyse(doc: dict, workdir: Path, log) -> None:
+def recorded_times(row: dict, actual: dict[str, dict]) -> dict[str, dict]:
+    """``actual`` with each run's training seconds as the row recorded them. The same full run,
+    re-run later, gives the same predictions but not the same time: the machine's speed drifts
+    between sessions (on the 2-core VM, fine-tuning at 6k labels fitted in 205 s one day and 131 s
+    another), so a time checked against a benchmark must come from the same sitting."""
+    out = dict(actual)
+    for engine, entry in row.get("engines", {}).items():
+        if engine in out and entry.get("actual_train_s") is not None:
+            out[engine] = {**out[engine], "train_s": entry["actual_train_s"]}
+    return out
+
+
+def reanalyse(doc: dict, workdir: Path, log, *, retime: bool = False) -> None:
     """Recompute each row's checks and decisions from its saved forecasts (with the current
-    decision rule) against the full runs in ``workdir``, running any full run that is missing
-    there (e.g. one deleted to be re-timed). Forecasts are not recomputed."""
+    decision rule) against the full runs in ``workdir`` (or the results the JSON saved), running
+    any full run that is missing there. Forecasts are not recomputed. The training times the rows
+    recorded are kept (``recorded_times``) unless ``retime``: then the full runs' own times count
+    (delete an artifact to re-time it)."""
     from advisor.forecast import Forecast
     from advisor.probe import probe
     from advisor.recommend import recommend
@@ -306,9 +320,14 @@ def reanalyse(doc: dict, workdir: Path, log) -> None:
         task = TASKS[r["task"]]
         actual, _ = actual_results(task, list(r["engines"]), r["profile"], doc.get("seed", 0), workdir, log,
                                    doc.setdefault("full_runs", {}))
+        kept = {k: r[k] for k in ("transformer_full_runs_s", "advise_over_full_runs") if k in r}
+        if not retime:
+            actual = recorded_times(r, actual)
         if r.get("forecasts"):
             fcs = {e: Forecast.model_validate(f) for e, f in r["forecasts"].items()}
             r.update(checks(fcs, actual, list(r["engines"]), r["advise_s"]))
+            if not retime:
+                r.update(kept)
             goals, acc_only = task_goals(task)
             rec = judged(recommend(goals, resources, {}, fcs, budget=r["budget"]), goals, resources, fcs, r)
             r.update(decisions(rec, recommend(acc_only, resources, {}, fcs), actual, task, fcs))
@@ -392,7 +411,9 @@ def reforecast(doc: dict, workdir: Path, log) -> int:
                                        settings=profile.bench)
         actual, _ = actual_results(task, list(r["engines"]), r["profile"], doc.get("seed", 0), workdir, log,
                                    doc.setdefault("full_runs", {}))
-        r.update(checks(fcs, actual, list(r["engines"]), r["advise_s"]))
+        kept = {k: r[k] for k in ("transformer_full_runs_s", "advise_over_full_runs") if k in r}
+        actual = recorded_times(r, actual)  # the benchmark and these times are from one sitting
+        r.update(checks(fcs, actual, list(r["engines"]), r["advise_s"]), **kept)
         r.update(decisions(rec, recommend(acc_only, resources, bench.measurements, fcs), actual, task, fcs))
         r.update(forecasts=_dump_forecasts(fcs), forecast_commit=commit)
         redone += 1
@@ -890,6 +911,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reanalyse", action="store_true",
                    help="recompute the checks and decisions of the rows in <out>.json from their saved forecasts "
                         "and the full runs in --workdir (running any that are missing)")
+    p.add_argument("--retime", action="store_true",
+                   help="with --reanalyse: take the training times of the full runs in --workdir instead of the "
+                        "ones the rows recorded (which are kept by default: a re-run times on another day's machine)")
     p.add_argument("--reforecast", action="store_true",
                    help="forecast and decide again with the current code from each row's benchmark saved in "
                         "--workdir (rows run before benchmarks were saved are left as they are), then redo the checks")
@@ -929,7 +953,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="toe-calibration-"))
     failed: list[str] = []
     if args.reanalyse:
-        reanalyse(doc, workdir, log)
+        reanalyse(doc, workdir, log, retime=args.retime)
         tasks = []
     if args.reforecast:
         log(f"forecasts re-made for {reforecast(doc, workdir, log)} of {len(doc['rows'])} rows")

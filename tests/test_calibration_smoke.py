@@ -91,6 +91,19 @@ def test_calibration_runs_end_to_end_on_the_tiny_profile(tmp_path, capsys):
     assert "unreadable (JSONDecodeError); row left as it is" in capsys.readouterr().err
     (kept,) = json.loads(out.with_suffix(".json").read_text())["rows"]
     assert kept["forecasts"] == re["forecasts"] and kept["forecast_commit"] == re["forecast_commit"]
+    # A re-judged row keeps the training times it recorded (a re-run times on another day's machine) …
+    doc = json.loads(out.with_suffix(".json").read_text())
+    doc["rows"][0]["engines"]["tfidf"]["actual_train_s"] = 123.0
+    out.with_suffix(".json").write_text(json.dumps(doc))
+    assert cal.main(["--profile", "tiny", "--reanalyse", "--out", str(out), "--workdir", str(tmp_path / "work")]) == 0
+    (timed,) = json.loads(out.with_suffix(".json").read_text())["rows"]
+    tf = timed["engines"]["tfidf"]
+    assert tf["actual_train_s"] == 123.0 and tf["time_ratio"] == pytest.approx(tf["forecast_train_s"] / 123.0)
+    # … unless asked to take the full runs' own.
+    assert cal.main(["--profile", "tiny", "--reanalyse", "--retime", "--out", str(out),
+                     "--workdir", str(tmp_path / "work")]) == 0
+    (kept,) = json.loads(out.with_suffix(".json").read_text())["rows"]
+    assert kept["engines"]["tfidf"]["actual_train_s"] < 60
     # The JSON keeps each full run's results with which test rows it got right, so the rows can be judged
     # again on another machine (a new workdir) without running anything.
     saved = json.loads(out.with_suffix(".json").read_text())["full_runs"]["synthetic-200/tiny/seed0"]
