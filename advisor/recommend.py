@@ -362,8 +362,12 @@ def recommend(goals: Any, resources: Any, measurements: Mapping[str, Any], forec
         confidence = "medium" if flagged or ruled else "high"
     else:
         rf = feasible[runner]
-        (wl, wh), (rl_, rh) = _band(wf), _band(rf)
-        separated = (wl or 0) > (rh or 1) or (rl_ or 0) > (wh or 1)
+        if _paired(wf, rf) is not None:  # scored on the same rows: the interval of their difference
+            d_lo, d_hi = _diff_band(wf, rf)  # type: ignore[misc]
+            separated = d_lo > 0.0 or d_hi < 0.0
+        else:
+            (wl, wh), (rl_, rh) = _band(wf), _band(rf)
+            separated = (wl or 0) > (rh or 1) or (rl_ or 0) > (wh or 1)
         if separated and not flagged and not _get(rf, "flagged"):
             confidence = "high"
         elif flagged and not separated:

@@ -163,6 +163,7 @@ def test_paired_replicates_cancel_the_shared_bench_rows_noise():
     paired = {"tfidf": with_boot(tf, shared + own_t), "finetune": with_boot(ft, shared + own_f)}
     rec = recommend(Goals(), Res(), {}, paired)
     assert rec.choice == "finetune" and not rec.too_close
+    assert rec.confidence == "high"  # the two intervals overlap, the interval of the difference does not hold 0
     independent = {"tfidf": with_boot(tf, shared + own_t), "finetune": with_boot(ft, rng.permutation(shared) + own_f)}
     rec = recommend(Goals(), Res(), {}, independent)
     assert rec.choice == "tfidf" and rec.too_close
