@@ -74,6 +74,13 @@ class Comparison(Record):
     recommendation: Recommendation = Field(description="The advisor's decision rule applied to these runs.")
 
 
+def latencies(speed: Any) -> tuple[float | None, float | None]:
+    """Median ms per text at the smallest and the largest batch a run's ``SpeedReport`` timed
+    (None, None when it timed none)."""
+    p50 = {int(k): v for k, v in (speed.latency_ms_p50 if speed is not None else {}).items()}
+    return (p50[min(p50)], p50[max(p50)]) if p50 else (None, None)
+
+
 def replicates(runs: Sequence[RunResult], metric: str = "accuracy", *, seed: int = 0,
                n_boot: int = BOOT) -> tuple[dict[str, float], dict[str, np.ndarray]]:
     """Each run's metric on all its rows and its ``n_boot`` bootstrap replicates; replicate i
@@ -126,9 +133,9 @@ def compare(runs: Sequence[RunResult], goals: Any, resources: Any = None, *, see
     values, boots = replicates(runs, metric, seed=seed, n_boot=n_boot)
     scores, perfect = [], {}
     for r in runs:
-        lo, hi = np.percentile(boots[r.name], [2.5, 97.5])
-        if metric == "accuracy":  # Agresti–Coull: 100 % on a few rows still has a width
-            lo, hi = binomial_interval(values[r.name], len(r.y_true))
+        # Accuracy: Agresti–Coull, so that 100 % on a few rows still has a width.
+        lo, hi = (binomial_interval(values[r.name], len(r.y_true)) if metric == "accuracy"
+                  else np.percentile(boots[r.name], [2.5, 97.5]))
         scores.append(RunScore(name=r.name, engine=r.engine, value=values[r.name], low=float(lo), high=float(hi),
                                train_s=r.train_s, ms_b1=r.ms_b1))
         perfect[r.name] = Forecast(

@@ -126,16 +126,25 @@ def task_split(task: Task, seed: int) -> tuple[Examples, Examples]:
     return train, test
 
 
+def _as_runs(actual: dict[str, dict], n_target: int = 0) -> list:
+    """Full runs as ``advisor.compare`` takes them, from which test rows each got right (all that
+    accuracy needs: a run's "prediction" is the row's label or not)."""
+    from advisor.compare import RunResult
+
+    return [RunResult(name=engine, engine=engine, n_train=n_target, rows_digest="the task's test split",
+                      y_true=["y"] * len(a["correct"]), y_pred=["y" if c else "n" for c in a["correct"]],
+                      train_s=a.get("train_s"), ms_b1=a.get("ms_b1"), ms_batch=a.get("ms_batch"))
+            for engine, a in actual.items()]
+
+
 def paired_lead(correct_a: list[bool], correct_b: list[bool], seed: int = 0) -> tuple[float, float, float]:
     """a's accuracy minus b's on the same test rows, with its 95 % interval (paired bootstrap
-    over the rows)."""
-    a = np.asarray(correct_a, dtype=float)
-    b = np.asarray(correct_b, dtype=float)
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(a), size=(2000, len(a)))
-    diffs = (a[idx] - b[idx]).mean(axis=1)
-    lo, hi = np.quantile(diffs, [0.025, 0.975])
-    return float(a.mean() - b.mean()), float(lo), float(hi)
+    over the rows, as ``tune-or-embed compare`` gives it)."""
+    from advisor.compare import paired_lead as lead
+    from advisor.compare import replicates
+
+    values, boots = replicates(_as_runs({"a": {"correct": correct_a}, "b": {"correct": correct_b}}), seed=seed)
+    return lead(boots["a"], boots["b"], values["a"], values["b"])
 
 
 def _paired_not_worse(correct_choice: list[bool], correct_best: list[bool], seed: int = 0) -> bool:
@@ -161,15 +170,11 @@ def oracle_choice(goals, actual: dict[str, dict], n_target: int) -> str | None:
     replicates over the test rows, training time, latency), i.e. the call a perfect forecaster
     would make. (Rows judged before ``compare`` existed compared the runs' intervals side by side;
     on the seven tasks whose full runs were still at hand both picked the same run.)"""
-    from advisor.compare import RunResult, compare
+    from advisor.compare import compare
     from advisor.probe import probe
 
-    # Accuracy needs only which rows each run got right: a run's "prediction" is the row's label or not.
-    runs = [RunResult(name=engine, engine=engine, n_train=n_target, rows_digest="the task's test split",
-                      y_true=["y"] * len(a["correct"]), y_pred=["y" if c else "n" for c in a["correct"]],
-                      train_s=a["train_s"], ms_b1=a.get("ms_b1"), ms_batch=a.get("ms_batch"))
-            for engine, a in actual.items()]
-    return compare(runs, goals.model_copy(update={"metric": "accuracy"}), probe()).recommendation.choice
+    return compare(_as_runs(actual, n_target), goals.model_copy(update={"metric": "accuracy"}),
+                   probe()).recommendation.choice
 
 
 def _default_decision(choice: str | None, too_close: bool, actual: dict[str, dict], n_target: int,
@@ -193,11 +198,9 @@ def _default_decision(choice: str | None, too_close: bool, actual: dict[str, dic
 
 
 def _latencies(manifest) -> dict[str, float | None]:
-    speed = manifest.speed
-    if speed is None:
-        return {"ms_b1": None, "ms_batch": None}
-    p50 = {int(k): v for k, v in speed.latency_ms_p50.items()}
-    return {"ms_b1": p50.get(min(p50)) if p50 else None, "ms_batch": p50.get(max(p50)) if p50 else None}
+    from advisor.compare import latencies
+
+    return dict(zip(("ms_b1", "ms_batch"), latencies(manifest.speed), strict=True))
 
 
 FRESH_RUN = ("import sys; from pathlib import Path; from advisor.fullrun import RunSpec, full_run; "
@@ -305,6 +308,13 @@ def recorded_times(row: dict, actual: dict[str, dict]) -> dict[str, dict]:
     return out
 
 
+def update_checks(row: dict, forecasts: dict, actual: dict[str, dict], *, recorded: bool) -> None:
+    """Redo ``row``'s checks against ``actual``; with ``recorded`` (``actual`` then carries the
+    row's ``recorded_times``) its full runs' wall seconds and advise's share of them stay too."""
+    kept = {k: row[k] for k in ("transformer_full_runs_s", "advise_over_full_runs") if k in row} if recorded else {}
+    row.update(checks(forecasts, actual, list(row["engines"]), row["advise_s"]), **kept)
+
+
 def reanalyse(doc: dict, workdir: Path, log, *, retime: bool = False) -> None:
     """Recompute each row's checks and decisions from its saved forecasts (with the current
     decision rule) against the full runs in ``workdir`` (or the results the JSON saved), running
@@ -320,14 +330,11 @@ def reanalyse(doc: dict, workdir: Path, log, *, retime: bool = False) -> None:
         task = TASKS[r["task"]]
         actual, _ = actual_results(task, list(r["engines"]), r["profile"], doc.get("seed", 0), workdir, log,
                                    doc.setdefault("full_runs", {}))
-        kept = {k: r[k] for k in ("transformer_full_runs_s", "advise_over_full_runs") if k in r}
         if not retime:
             actual = recorded_times(r, actual)
         if r.get("forecasts"):
             fcs = {e: Forecast.model_validate(f) for e, f in r["forecasts"].items()}
-            r.update(checks(fcs, actual, list(r["engines"]), r["advise_s"]))
-            if not retime:
-                r.update(kept)
+            update_checks(r, fcs, actual, recorded=not retime)
             goals, acc_only = task_goals(task)
             rec = judged(recommend(goals, resources, {}, fcs, budget=r["budget"]), goals, resources, fcs, r)
             r.update(decisions(rec, recommend(acc_only, resources, {}, fcs), actual, task, fcs))
@@ -411,9 +418,8 @@ def reforecast(doc: dict, workdir: Path, log) -> int:
                                        settings=profile.bench)
         actual, _ = actual_results(task, list(r["engines"]), r["profile"], doc.get("seed", 0), workdir, log,
                                    doc.setdefault("full_runs", {}))
-        kept = {k: r[k] for k in ("transformer_full_runs_s", "advise_over_full_runs") if k in r}
         actual = recorded_times(r, actual)  # the benchmark and these times are from one sitting
-        r.update(checks(fcs, actual, list(r["engines"]), r["advise_s"]), **kept)
+        update_checks(r, fcs, actual, recorded=True)
         r.update(decisions(rec, recommend(acc_only, resources, bench.measurements, fcs), actual, task, fcs))
         r.update(forecasts=_dump_forecasts(fcs), forecast_commit=commit)
         redone += 1

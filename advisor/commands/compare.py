@@ -27,15 +27,12 @@ def register(sub: Any) -> None:
 
 def load_run(path: str | Path, name: str):
     """A ``RunResult`` from an artifact folder (manifest + held-out predictions)."""
-    from advisor.compare import RunResult
+    from advisor.compare import RunResult, latencies
     from engines.artifacts import read_heldout, read_manifest
 
     manifest = read_manifest(path)
     held = read_heldout(path)
-    ms_b1 = ms_batch = None
-    if manifest.speed is not None and manifest.speed.latency_ms_p50:
-        p50 = {int(k): v for k, v in manifest.speed.latency_ms_p50.items()}
-        ms_b1, ms_batch = p50[min(p50)], p50[max(p50)]
+    ms_b1, ms_batch = latencies(manifest.speed)
     return RunResult(name=name, engine=manifest.engine, n_train=manifest.split.n_train if manifest.split else 0,
                      rows_digest=held.rows_digest, y_true=held.y_true, y_pred=held.y_pred,
                      train_s=manifest.fit.wall_s if manifest.fit else None, ms_b1=ms_b1, ms_batch=ms_batch)
