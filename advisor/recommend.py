@@ -6,7 +6,8 @@
 2. Score the rest on fixed scales weighted by the goals: accuracy in points (10 points
    = 1 unit); training time, latency and cost as log10(1 + x/scale) with scales of
    10 min, 10 ms and 1 machine-hour (differences well below the scale barely count).
-3. A lead in the metric smaller than the overlap of the two intervals is a tie; a tie
+3. A lead in the metric smaller than the overlap of the two intervals is a tie (paired
+   forecasts: the same threshold on their difference's interval, see ``_tie``); a tie
    goes to the cheaper option (training + a month of serving) — so TF-IDF wins when no transformer
    route beats it by more than its interval — with a line on what would settle it
    (``advisor.settle`` judges whether a longer budget would). A call also stands only if
@@ -184,14 +185,22 @@ def _diff_band(a: Any, b: Any) -> tuple[float, float] | None:
 
 
 def _tie(a: Any, b: Any) -> bool:
-    """Paired forecasts: the interval of their difference holds zero. Otherwise: the lead of
-    one over the other is smaller than the overlap of their intervals."""
+    """The lead of one over the other is smaller than the overlap of their intervals.
+
+    Two independent intervals of half-width ``w`` overlap by ``2w − lead``: the lead is smaller
+    than the overlap exactly when it is smaller than ``w``, which is the half-width of their
+    difference's interval divided by √2. Paired forecasts (scored on the same rows) apply that
+    same threshold to the half-width of their difference's own interval, on the side towards
+    zero — the same rule, with the noise both share cancelled — so pairing can only narrow a
+    tie, never make the rule stricter than the unpaired one."""
     va, vb = _get(a, "value"), _get(b, "value")
     if va is None or vb is None:
         return False
     if _paired(a, b) is not None:
         lo, hi = _diff_band(a, b)  # type: ignore[misc]
-        return lo <= 0.0 <= hi
+        lead = va - vb
+        towards_zero = (lead - lo) if lead >= 0 else (hi - lead)
+        return abs(lead) <= towards_zero / math.sqrt(2)
     lead = abs(va - vb)
     (la, ha), (lb, hb) = _band(a, va), _band(b, vb)
     return lead <= min(ha, hb) - max(la, lb)

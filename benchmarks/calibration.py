@@ -874,7 +874,8 @@ def _misses(rows: list[dict]) -> list[str]:
         "### Where the default-goal call missed",
         "",
         "The lead of the best actual over the call, in points: as the forecasts gave it, with the paired 95 % band "
-        "the decision used (a band that holds 0 makes the two a tie, and a tie goes to the cheaper option), and as "
+        "the decision used (a lead under that band's half-width towards 0 ÷ √2 makes the two a tie, the intervals' "
+        "overlap rule, and a tie goes to the cheaper option; a band that holds 0 leaves any call too close), and as "
         "the full runs showed it on the test split, with its own 95 % interval (paired bootstrap over the test rows).",
         "",
         "| task | budget | call | best actual | too close? | forecast lead [band] | actual lead [interval] |",

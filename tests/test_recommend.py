@@ -166,7 +166,7 @@ def test_paired_replicates_cancel_the_shared_bench_rows_noise():
     assert rec.confidence == "high"  # the two intervals overlap, the interval of the difference does not hold 0
     independent = {"tfidf": with_boot(tf, shared + own_t), "finetune": with_boot(ft, rng.permutation(shared) + own_f)}
     rec = recommend(Goals(), Res(), {}, independent)
-    assert rec.choice == "tfidf" and rec.too_close
+    assert rec.too_close and rec.confidence == "low"
 
 
 def test_what_an_interval_adds_beyond_its_bootstrap_still_counts_in_the_difference():
@@ -189,3 +189,34 @@ def test_an_open_call_says_which_option_was_not_measured():
     assert "Fine-tune (full) could not be measured at this budget" in rec.reasons[0].text
     # The tie wording is kept for ties on the metric: embeddings lead TF-IDF clearly here.
     assert not any("inside the intervals' overlap" in r.text for r in rec.reasons)
+
+
+def test_the_paired_tie_is_the_overlap_rule_applied_to_the_difference():
+    """Unpaired, two intervals of half-width w tie when the lead is under w (their overlap is
+    2w − lead). Paired forecasts whose noise happens to be independent must tie at the same
+    lead, not at the 1.96·√2·σ where their difference's 95 % interval starts to hold zero."""
+    from advisor.recommend import _diff_band, _tie
+
+    rng = np.random.default_rng(3)
+    sd = 0.02
+    noise_a, noise_b = rng.normal(0.0, sd, 4000), rng.normal(0.0, sd, 4000)
+    w = 1.96 * sd  # each forecast's own 95 % half-width
+
+    def pair(lead: float, paired: bool):
+        a = fc("finetune", 0.75 + lead, half=w, t=300)
+        b = fc("tfidf", 0.75, half=w, t=5, lat=0.2)
+        if paired:
+            a = a.model_copy(update={"boot": list(a.value + noise_a)})
+            b = b.model_copy(update={"boot": list(b.value + noise_b)})
+        return a, b
+
+    for lead in (0.8 * w, 1.2 * w):
+        unpaired, paired = _tie(*pair(lead, False)), _tie(*pair(lead, True))
+        assert unpaired == paired == (lead < w)
+    # At 1.2 w the difference's own 95 % interval still holds zero: a call, but not a sure one.
+    a, b = pair(1.2 * w, True)
+    assert _diff_band(a, b)[0] < 0.0
+    rec = recommend(Goals(), Res(), {}, {"finetune": a, "tfidf": b})
+    assert rec.choice == "finetune" and rec.too_close and rec.confidence == "low"
+    rec = recommend(Goals(), Res(), {}, dict(zip(("finetune", "tfidf"), pair(0.8 * w, True), strict=True)))
+    assert rec.choice == "tfidf" and rec.too_close

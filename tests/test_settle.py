@@ -56,7 +56,7 @@ def test_narrowed_pulls_the_replicates_in_and_keeps_what_the_interval_adds_beyon
 
 
 def test_a_tie_that_four_times_the_rows_would_resolve_is_likely_to_settle():
-    rec, judged = judge(pair(0.05, 0.03), FOUR_TIMES)
+    rec, judged = judge(pair(0.05, 0.04), FOUR_TIMES)
     assert rec.too_close and rec.choice == "tfidf"
     assert judged.settle_likely is True
     assert "4,000 held-out rows instead of 1,000" in judged.settle and "would likely settle it" in judged.settle
