@@ -15,6 +15,7 @@ Pure: the command reads the artifacts and hands their contents here.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -154,6 +155,45 @@ def compare(runs: Sequence[RunResult], goals: Any, resources: Any = None, *, see
     rec = rec.model_copy(update={"settle": settle, "settle_likely": None})
     return Comparison(metric=metric, rows=len(runs[0].y_true), runs=scores, best=best, leads=leads,
                       recommendation=_named(rec, {r.name: r.engine for r in runs}))
+
+
+def load_run(path: str | Path, name: str) -> RunResult:
+    """A ``RunResult`` from an artifact folder (manifest + held-out predictions); anything
+    missing or damaged is an ``ArtifactError`` (one line)."""
+    from engines.artifacts import read_heldout, read_manifest
+
+    manifest = read_manifest(path)
+    held = read_heldout(path)
+    ms_b1, ms_batch = latencies(manifest.speed)
+    return RunResult(name=name, engine=manifest.engine, n_train=manifest.split.n_train if manifest.split else 0,
+                     rows_digest=held.rows_digest, y_true=held.y_true, y_pred=held.y_pred,
+                     train_s=manifest.fit.wall_s if manifest.fit else None, ms_b1=ms_b1, ms_batch=ms_batch)
+
+
+def run_names(paths: Sequence[str | Path]) -> list[str]:
+    """Folder names, or the paths as given when two folders share a name."""
+    names = [Path(p).name or str(p) for p in paths]
+    return names if len(set(names)) == len(names) else [str(p) for p in paths]
+
+
+def compare_dirs(paths: Sequence[str | Path], goals: Any, resources: Any = None, *, seed: int = 0) -> Comparison:
+    """``compare`` the runs in these artifact folders (what the CLI and the TUI call)."""
+    runs = [load_run(p, n) for p, n in zip(paths, run_names(paths), strict=True)]
+    return compare(runs, goals, resources, seed=seed)
+
+
+def verdict_lines(c: Comparison) -> list[str]:
+    """The leads (paired, same rows) and the call, as lines of text."""
+    lines = [f"{c.best} leads {lead.other} by {100 * lead.lead:+.1f} points "
+             f"[{100 * lead.low:+.1f}, {100 * lead.high:+.1f}] (paired, same rows)" for lead in c.leads]
+    rec = c.recommendation
+    verdict = "too close to call on these rows" if rec.too_close else f"confidence {rec.confidence}"
+    lines.append(f"keep: {rec.label} — {verdict}" if rec.choice else f"keep: nothing — {rec.label}")
+    lines += [f"  - {r.text}" for r in rec.reasons if r.weight > 0 or r.text.startswith(("too close", "caution"))]
+    lines += [f"  - ruled out: {r.reason}" for r in rec.ruled_out]
+    if rec.settle:
+        lines.append(f"  {rec.settle}")
+    return lines
 
 
 def _named(rec: Recommendation, engines: Mapping[str, str]) -> Recommendation:

@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("textual")
 
-from textual.widgets import Input, Label, Select, Static
+from textual.widgets import Button, DataTable, Input, Label, Select, Static
 from tui_helpers import until
 
 from advisor.goals import Goals
@@ -84,7 +84,7 @@ async def test_whole_flow_goals_to_artifact(tmp_path: Path) -> None:
         await pilot.press("r")
         await until(pilot, lambda: app.state.manifest is not None)
         assert (tmp_path / "runs" / "finetune" / "manifest.json").exists()
-        assert "74.0 %" in text_of(app, "#artifact")
+        assert "80.0 %" in text_of(app, "#artifact")
 
         # try a prediction (the box has focus after the run)
         assert isinstance(app.focused, Input) and app.focused.id == "predict-input"
@@ -361,3 +361,56 @@ def test_real_run_spec_without_advice_uses_the_test_file(tmp_path: Path) -> None
     assert (spec.train_file, spec.test_file, spec.engine, spec.profile) == (str(data), "t.csv", "tfidf", "tiny")
     plain = _make_run_spec(engine="tfidf", advice=None, dataset=ds, profile=None)
     assert plain.train_file is None and plain.test_file is None
+
+
+@run_async
+async def test_two_runs_compared_on_the_run_step() -> None:
+    """Two runs finished in the app → `c` compares them: a table of both, the paired lead and
+    which to keep (the real `advisor.compare` on the fake runs' predictions)."""
+    fake = FakeBackend()
+    app = create_app(services=fake.services(), data="demo:fake", start="run")
+    async with app.run_test(size=(100, 40)) as pilot:
+        await until(pilot, lambda: app.state.dataset is not None)
+        await pilot.press("c")  # nothing finished yet: one line, no worker
+        await pilot.pause()
+        assert "needs two finished runs" in text_of(app, "#run-notice")
+        assert app.screen.query_one("#compare", Button).disabled
+        for engine in ("tfidf", "finetune"):
+            app.screen.query_one("#engine", Select).value = engine
+            await until(pilot, lambda e=engine: app.screen.query_one("#out-dir", Input).value == f"runs/{e}")
+            await pilot.press("r")
+            await until(pilot, lambda: app.state.manifest is not None and not app.state.run_running)
+            app.screen.set_focus(None)  # the predict box takes focus after a run
+        assert app.state.runs_done == ["runs/tfidf", "runs/finetune"]
+        assert "runs/tfidf, runs/finetune" in text_of(app, "#runs-done")
+        assert not app.screen.query_one("#compare", Button).disabled
+        await pilot.press("c")
+        await until(pilot, lambda: app.state.comparison is not None, timeout=30)
+        await pilot.pause()
+        table = app.screen.query_one("#compare-table", DataTable)
+        assert table.display and table.row_count == 2
+        verdict = text_of(app, "#compare-verdict")
+        assert "200 held-out rows" in verdict
+        assert "finetune leads tfidf by +10.0 points" in verdict
+        assert "keep: finetune" in verdict
+    assert "compare:runs/tfidf,runs/finetune" in fake.calls
+
+
+@run_async
+async def test_a_failed_comparison_is_one_line() -> None:
+    fake = FakeBackend()
+
+    def broken(paths, goals, resources=None):
+        from engines.errors import ConfigError
+
+        raise ConfigError("runs/a and runs/b were scored on different held-out rows")
+
+    services = dataclasses.replace(fake.services(), compare_runs=broken)
+    app = create_app(services=services, data="demo:fake", start="run")
+    async with app.run_test(size=(100, 40)) as pilot:
+        await until(pilot, lambda: app.state.dataset is not None)
+        app.state.runs_done = ["runs/a", "runs/b"]
+        assert app.compare_runs() is None
+        await until(pilot, lambda: not app.state.comparing)
+        assert "different held-out rows" in text_of(app, "#compare-verdict")
+        assert app.state.comparison is None and app.is_running

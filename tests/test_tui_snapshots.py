@@ -85,6 +85,23 @@ def test_run_done(snap_compare) -> None:
     assert snap_compare(_app(data="demo:fake"), run_before=run_before)
 
 
+def test_runs_compared(snap_compare) -> None:
+    async def run_before(pilot) -> None:
+        await _benchmarked(pilot)
+        await pilot.press("6")
+        for engine in ("tfidf", "finetune"):
+            pilot.app.screen.query_one("#engine").value = engine
+            await _until(pilot, lambda e=engine: pilot.app.screen.query_one("#out-dir").value == f"runs/{e}")
+            await pilot.press("r")
+            await _until(pilot, lambda: pilot.app.state.manifest is not None and not pilot.app.state.run_running)
+            pilot.app.screen.set_focus(None)
+        pilot.app.clear_notifications()
+        await pilot.press("c")
+        await _until(pilot, lambda: pilot.app.state.comparison is not None, timeout=30)
+
+    assert snap_compare(_app(data="demo:fake"), run_before=run_before, terminal_size=(110, 50))
+
+
 def test_help(snap_compare) -> None:
     assert snap_compare(_app(), press=["question_mark"], run_before=_loaded)
 

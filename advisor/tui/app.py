@@ -180,6 +180,19 @@ class TuneOrEmbedApp(BackendWorkers, App[int]):
             return True
         return False
 
+    def compare_runs(self, paths: list[str] | None = None) -> str | None:
+        """Compare the runs finished in this session (or ``paths``); a reason when it cannot start."""
+        st = self.state
+        paths = list(paths if paths is not None else st.runs_done)
+        if st.comparing:
+            return "already comparing"
+        if len(paths) < 2:
+            return "compare needs two finished runs on the same data: run another engine first"
+        st.comparing, st.compare_error = True, None
+        self.sync("compare")
+        self.compare_worker(paths, st.goals, st.resources)
+        return None
+
     def ask(self, kind: str, query: str) -> None:
         if self.state.artifact_engine is not None and query.strip():
             self.answer_worker(self.state.artifact_engine, kind, query.strip())
@@ -246,6 +259,9 @@ class TuneOrEmbedApp(BackendWorkers, App[int]):
     def on_run_done(self, msg: m.RunDone) -> None:
         st = self.state
         st.run_running, st.manifest, st.artifact_engine = False, msg.manifest, msg.engine
+        if msg.out_dir in st.runs_done:
+            st.runs_done.remove(msg.out_dir)  # run again (overwrite or resume): now the newest
+        st.runs_done.append(msg.out_dir)
         self.sync("run")
         self.notify(f"Artifact written to {msg.out_dir}")
 
@@ -255,6 +271,15 @@ class TuneOrEmbedApp(BackendWorkers, App[int]):
         self.sync("run")
         self.notify(msg.error, title="Run cancelled" if msg.cancelled else "Run failed",
                     severity="warning" if msg.cancelled else "error")
+
+    def on_compared(self, msg: m.Compared) -> None:
+        st = self.state
+        st.comparing, st.compare_error = False, msg.error
+        if msg.error is None:
+            st.comparison, st.compared = msg.result, msg.paths
+        self.sync("compare")
+        if msg.error:
+            self.notify(msg.error, title="Could not compare the runs", severity="error")
 
     def on_answer(self, msg: m.Answer) -> None:
         view = self.views.get("run")

@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from advisor.tui.services import Services
 from engines.base import Predictions, ProgressEvent
@@ -299,6 +299,9 @@ CURVES: dict[str, list[tuple[int, int, float]]] = {
 class FakeBackend:
     """Deterministic fakes; ``step_delay`` slows the benchmark/run so tests can cancel."""
 
+    # Held-out accuracy of each engine's fake run, on the same 200 rows.
+    RUN_ACCURACY: ClassVar[dict[str, float]] = {"tfidf": 0.70, "embedding": 0.74, "finetune": 0.80, "lora": 0.78}
+
     def __init__(self, *, step_delay: float = 0.0, gpus: int = 0, rows: int = 40) -> None:
         self.step_delay = step_delay
         self.gpus = gpus
@@ -495,7 +498,11 @@ class FakeBackend:
             progress(ProgressEvent(phase="train", done=step, total=total, unit="steps", message=f"loss {1 / step:.2f}"))
         out.mkdir(parents=True, exist_ok=True)
         (out / "manifest.json").write_text(f'{{"engine": "{spec.engine}"}}\n', encoding="utf-8")
-        return FakeManifest(spec.engine, FakeMetrics(0.74, 0.73, 200), FakeFit(12.5))
+        return self._manifest(spec.engine)
+
+    def _manifest(self, engine: str) -> FakeManifest:
+        acc = self.RUN_ACCURACY.get(engine, 0.5)
+        return FakeManifest(engine, FakeMetrics(acc, round(acc - 0.01, 2), 200), FakeFit(12.5))
 
     def load_artifact(self, directory: Any) -> tuple[FakeEngine, FakeManifest]:
         path = Path(directory) / "manifest.json"
@@ -506,7 +513,23 @@ class FakeBackend:
         engine = path.read_text(encoding="utf-8").split('"')[3]
         texts = _POSITIVE + _NEGATIVE
         labels = ["pos"] * 4 + ["neg"] * 4
-        return FakeEngine(engine, texts, labels), FakeManifest(engine, FakeMetrics(0.74, 0.73, 200), FakeFit(12.5))
+        return FakeEngine(engine, texts, labels), self._manifest(engine)
+
+    def compare_runs(self, paths: list[str], goals: Any, resources: Any = None) -> Any:
+        """The real ``advisor.compare.compare`` on fixed predictions: each engine gets its
+        ``RUN_ACCURACY`` on 200 shared rows, wrong on the first rows (so the runs' errors overlap)."""
+        from advisor.compare import RunResult, compare, run_names
+
+        self.calls.append("compare:" + ",".join(paths))
+        y_true = ["pos" if i % 2 else "neg" for i in range(200)]
+        runs = []
+        for path, name in zip(paths, run_names(paths), strict=True):
+            engine, _ = self.load_artifact(path)
+            wrong = round((1 - self.RUN_ACCURACY.get(engine.name, 0.5)) * len(y_true))
+            y_pred = [("neg" if y == "pos" else "pos") if i < wrong else y for i, y in enumerate(y_true)]
+            runs.append(RunResult(name=name, engine=engine.name, n_train=800, rows_digest="fake", y_true=y_true,
+                                  y_pred=y_pred, train_s=12.5, ms_b1=1.0, ms_batch=0.5))
+        return compare(runs, goals, resources)
 
     def write_report(self, advice: Any, path: Any) -> Path:
         path = Path(path)
@@ -530,6 +553,7 @@ class FakeBackend:
             load_dataset=self.load_dataset, summarize=self.summarize, check_test_file=self.check_test_file,
             advise=self.advise,
             make_run_spec=self.make_run_spec, full_run=self.full_run, load_artifact=self.load_artifact,
+            compare_runs=self.compare_runs,
             write_report=self.write_report, write_plan=self.write_plan, engine_names=self.engine_names,
             engine_class=self.engine_class,
         )

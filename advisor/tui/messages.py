@@ -82,6 +82,16 @@ class RunFailed(Message):
         self.cancelled = cancelled
 
 
+class Compared(Message):
+    """Runs compared on their shared held-out rows (``result`` a ``Comparison``), or why not."""
+
+    def __init__(self, paths: list[str], result: Any, error: str | None) -> None:
+        super().__init__()
+        self.paths = paths
+        self.result = result
+        self.error = error
+
+
 class Answer(Message):
     """A prediction or search result for the try-it box (``error`` set when it failed)."""
 

@@ -99,6 +99,12 @@ def _load_artifact(directory: Any) -> Any:
     return load_artifact(directory)
 
 
+def _compare_runs(paths: list[str], goals: Any, resources: Any = None) -> Any:
+    from advisor.compare import compare_dirs
+
+    return compare_dirs(paths, goals, resources)
+
+
 def _write_report(advice: Any, path: Any) -> Any:
     from advisor.report import write_report
 
@@ -137,6 +143,7 @@ class Services:
     make_run_spec: Callable[..., Any] = _make_run_spec
     full_run: Callable[..., Any] = _full_run
     load_artifact: Callable[[Any], Any] = _load_artifact
+    compare_runs: Callable[..., Any] = _compare_runs
     write_report: Callable[[Any, Any], Any] = _write_report
     write_plan: Callable[[Any, Any], Any] = _write_plan
     engine_names: Callable[[], list[str]] = _engine_names

@@ -50,6 +50,12 @@ class AppState:
     run_error: str | None = None
     manifest: Any = None
     artifact_engine: Any = None
+    runs_done: list[str] = field(default_factory=list)  # artifact folders finished in this session, oldest first
+
+    comparing: bool = False
+    comparison: Any = None  # advisor.compare.Comparison of the runs it names
+    compared: list[str] = field(default_factory=list)
+    compare_error: str | None = None
 
     @property
     def profile_name(self) -> str | None:

@@ -98,6 +98,16 @@ class BackendWorkers:
             return
         self.post_message(m.RunDone(manifest, out_dir, loaded))
 
+    @work(thread=True, exclusive=True, group="compare", exit_on_error=False,
+          description="compare runs")
+    def compare_worker(self, paths: list[str], goals: Any, resources: Any) -> None:
+        try:
+            result = self.services.compare_runs(paths, goals, resources)
+        except BaseException as exc:  # noqa: BLE001
+            self.post_message(m.Compared(paths, None, describe_error(exc)))
+            return
+        self.post_message(m.Compared(paths, result, None))
+
     @work(thread=True, exclusive=True, group="answer", exit_on_error=False,
           description="predict or search")
     def answer_worker(self, engine: Any, kind: str, query: str, k: int = 5) -> None:

@@ -23,7 +23,7 @@ both on **your** data and **this** machine, forecasts the full run, recommends o
 | **3 Data** | pick a file (→ accepts the completion), preview, classes, lengths | `Enter` load |
 | **4 Benchmark** | micro-benchmarks on a sample, learning curves live | `s` start, `Esc` cancel |
 | **5 Advice** | the choice, reasons with numbers, what would flip it, forecasts | `e` report, `p` plan, `r` go to run |
-| **6 Run** | train on all data; then try predictions and search | `r` run, `Esc` cancel |
+| **6 Run** | train on all data; then try predictions and search; compare the runs finished here on their shared held-out rows | `r` run, `Esc` cancel, `c` compare |
 
 Anywhere: `1`–`6` go to a step, `?` this help, `Ctrl+T` dark/light, `q` quit, `Tab` next field,
 `Esc` leaves a text box (so the keys above work again). The mouse works too: click the steps on top.

@@ -1,6 +1,8 @@
 """Step 6 — Run: train the recommended approach (or another) on all the data, with a
 progress bar, ETA, cancel and resume; then the artifact, its held-out metrics and a
-box to try predictions (and search, for engines that support it)."""
+box to try predictions (and search, for engines that support it). Two or more runs
+finished here can be compared on their shared held-out rows (what a too-close call
+asks for): each one's metric, the paired leads, and which to keep under the goals."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Select, Static, Switch
 
-from advisor.tui.format import fmt_pct, fmt_seconds, shorten
+from advisor.tui.format import fmt_interval, fmt_pct, fmt_seconds, shorten
 from advisor.tui.screens.base import StepScreen
 from advisor.tui.widgets import Notice
 
@@ -31,6 +33,7 @@ class RunScreen(StepScreen):
     CSS_PATH = "run.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "start", "Run"),
+        Binding("c", "compare", "Compare"),
         Binding("escape", "app.escape", "Cancel"),  # leaves a text box first, else cancels
     ]
 
@@ -52,6 +55,12 @@ class RunScreen(StepScreen):
             yield Static("", id="run-status")
             yield Label("Artifact", classes="section")
             yield Static("–", id="artifact")
+            yield Label("Compare runs", classes="section")
+            with Horizontal(classes="row"):
+                yield Static("", id="runs-done", classes="dim")
+                yield Button("Compare (c)", id="compare", compact=True, disabled=True)
+            yield DataTable(id="compare-table", cursor_type="none", zebra_stripes=True)
+            yield Static("", id="compare-verdict")
             yield Label("Try it", classes="section")
             with Horizontal(classes="row"):
                 yield Input("", placeholder="type a text and press Enter to predict", id="predict-input", compact=True)
@@ -65,6 +74,7 @@ class RunScreen(StepScreen):
         self._auto_out = True
         self.query_one("#hits", DataTable).add_columns("score", "label", "text")
         self.query_one("#hits").display = False
+        self.query_one("#compare-table").display = False
         self.query_one("#search-input").display = False
         self._engines = list(self.app.services.engine_names())  # type: ignore[attr-defined]
         self.query_one("#engine", Select).set_options([(n, n) for n in self._engines])
@@ -97,6 +107,11 @@ class RunScreen(StepScreen):
             text = f"{engine} is the recommended approach; the run uses the advice's plan (same split and settings)."
         else:
             text = f"{engine} was not recommended ({rec} was); the run uses the same data and split."
+        rec_obj = getattr(self.st.advice, "recommendation", None) if self.st.advice is not None else None
+        runner_up = getattr(rec_obj, "runner_up", None)
+        if getattr(rec_obj, "too_close", False) and runner_up:
+            text += (f"\nThe advice is too close to call between {rec} and {runner_up}: run both, "
+                     "then compare them here (c).")
         self.query_one("#run-plan", Static).update(Content(text))
 
     @on(Button.Pressed, "#start-run")
@@ -114,6 +129,12 @@ class RunScreen(StepScreen):
 
     def action_cancel(self) -> None:
         self.app.cancel_run()  # type: ignore[attr-defined]
+
+    @on(Button.Pressed, "#compare")
+    def action_compare(self) -> None:
+        problem = self.app.compare_runs()  # type: ignore[attr-defined]
+        if problem:
+            self.query_one("#run-notice", Notice).show(problem, error=True)
 
     def on_run_event(self, event: Any, at: float) -> None:
         if self._phase is None or self._phase[0] != event.phase:
@@ -159,6 +180,8 @@ class RunScreen(StepScreen):
         self.query_one("#run-body").scroll_to_widget(widget, animate=False)
 
     def sync(self, what: str) -> None:
+        if what in ("run", "compare"):
+            self._sync_compare()
         if what not in ("run", "advice", "bench"):
             return
         st = self.st
@@ -200,3 +223,39 @@ class RunScreen(StepScreen):
             self.query_one("#run-body").scroll_to_widget(box, animate=False)
         elif not st.run_running:
             self.query_one("#artifact", Static).update("–")
+
+    def _sync_compare(self) -> None:
+        st = self.st
+        done = st.runs_done
+        if not done:
+            listed = "No runs finished yet. After two or more (same data), compare them here."
+        else:
+            listed = "Finished here: " + ", ".join(done)
+            if len(done) < 2:
+                listed += " (run another engine to compare)"
+        self.query_one("#runs-done", Static).update(Content(listed))
+        self.query_one("#compare", Button).disabled = len(done) < 2 or st.comparing or st.run_running
+        verdict = self.query_one("#compare-verdict", Static)
+        table = self.query_one("#compare-table", DataTable)
+        if st.comparing:
+            verdict.update(Content("comparing…"))
+            return
+        if st.compare_error:
+            verdict.update(Content(f"error: {st.compare_error}"))
+            return
+        c = st.comparison
+        if c is None:
+            verdict.update("")
+            return
+        from advisor.compare import verdict_lines
+        from advisor.recommend import LABELS
+
+        table.clear(columns=True)
+        table.add_columns("run", "approach", c.metric, "training", "latency (batch 1)")
+        for r in c.runs:
+            table.add_row(shorten(r.name, 30), LABELS.get(r.engine, r.engine), fmt_interval(r.value, r.low, r.high),
+                          fmt_seconds(r.train_s), "–" if r.ms_b1 is None else f"{r.ms_b1:.2f} ms")
+        table.display = True
+        head = f"{c.metric} on the same {c.rows:,} held-out rows (95 % intervals over those rows)"
+        verdict.update(Content("\n".join([head, *verdict_lines(c)])))
+        self.call_after_refresh(self._show, verdict)
