@@ -253,3 +253,29 @@ def test_a_split_offset_draws_other_test_rows_from_the_same_data(tmp_path):
             t2 = module.TASKS[f"{name}-split2"]
             assert (t2.data, t2.n_train, t2.n_test, t2.classes, t2.held_out, t2.split_offset) == (
                 t.data, t.n_train, t.n_test, t.classes, t.held_out, 1)
+
+
+def test_crossfit_experiment_scores_every_training_row_out_of_fold(tmp_path):
+    """benchmarks/crossfit_decision.py on the tiny profile: two folds of the synthetic task's
+    training rows, each approach run in full on one and scored on the other, judged against a
+    calibration row's best actual."""
+    _load_calibration()
+    cf = _load_script("crossfit_decision")
+    row = {"task": "synthetic-200", "budget": "standard", "choice": "embedding", "too_close": True, "advise_s": 10.0,
+           "engines": {e: {"actual": 0.9, "forecast_train_s": 1.0} for e in ("tfidf", "embedding")},
+           "decision_default": {"best": "tfidf", "agrees": False}}
+    calib = tmp_path / "calibration.json"
+    calib.write_text(json.dumps({"rows": [row]}))
+    out = tmp_path / "crossfit"
+    rc = cf.main(["--tasks", "synthetic-200", "--profile", "tiny", "--folds", "2", "--calibration", str(calib),
+                  "--workdir", str(tmp_path / "work"), "--out", str(out)])
+    assert rc == 0
+    (result,) = json.loads(out.with_suffix(".json").read_text())["rows"]
+    assert result["rows"] == 200  # every training row scored once, out of fold
+    assert set(result["accuracy"]) == {"tfidf", "embedding"}
+    assert result["accuracy"]["tfidf"] > 0.8  # TF-IDF learns the synthetic words from the other fold
+    assert result["best_actual"] == "tfidf" and result["agrees"] == (result["choice"] == "tfidf")
+    assert all(s > 0 for s in result["fold_runs_s"].values())
+    assert "| synthetic-200 |" in out.with_suffix(".md").read_text()
+    with pytest.raises(SystemExit):  # a task without a standard row in the calibration JSON
+        cf.main(["--tasks", "rt-1000", "--calibration", str(calib), "--out", str(out)])
