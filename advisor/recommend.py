@@ -355,7 +355,9 @@ def recommend(goals: Any, resources: Any, measurements: Mapping[str, Any], forec
         if upset:
             too_close, runner = True, upset[0]
     wf = feasible[winner]
-    tied_on_metric = too_close
+    # Why it is too close: a tie on the metric (the overlap rule), or a lead that clears the tie
+    # but whose 95 % interval still reaches where the runner-up would win ("upset").
+    closeness = "tie" if tied else ("upset" if too_close else None)
     # An option this budget could not measure is not a loser: the call stands only if even a
     # perfect score from it could not win (see ``_unmeasured_could_win``).
     open_ = [r for r in ruled if r.kind == "unmeasured"
@@ -384,7 +386,7 @@ def recommend(goals: Any, resources: Any, measurements: Mapping[str, Any], forec
         else:
             confidence = "medium"
 
-    reasons = _reasons(winner, runner, feasible, goals, weights, tied_on_metric)
+    reasons = _reasons(winner, runner, feasible, goals, weights, closeness)
     if open_:
         names = " and ".join(LABELS.get(r.approach, r.approach) for r in open_)
         reasons.insert(0, Reason(
@@ -401,7 +403,7 @@ def recommend(goals: Any, resources: Any, measurements: Mapping[str, Any], forec
 
 
 def _reasons(winner: str, runner: str | None, feasible: Mapping[str, Any], goals: Any,
-             weights: Mapping[str, float], too_close: bool) -> list[Reason]:
+             weights: Mapping[str, float], closeness: str | None) -> list[Reason]:
     wf = feasible[winner]
     metric = goals.metric
     out: list[Reason] = []
@@ -419,10 +421,16 @@ def _reasons(winner: str, runner: str | None, feasible: Mapping[str, Any], goals
     acc_text = (f"{said} {metric} at {n:,} labels: {wl} {_pct(_get(wf, 'value'))} "
                 f"[{_pct(_get(wf, 'low'))}–{_pct(_get(wf, 'high'))}] vs {rl} {_pct(_get(rf, 'value'))} "
                 f"[{_pct(_get(rf, 'low'))}–{_pct(_get(rf, 'high'))}]")
-    if too_close:
+    if closeness == "tie":
         acc_text += (f": a {abs(dv) * 100:.1f}-point gap is inside the intervals' overlap, so it is a tie"
                      + (" and the cheaper option wins" if dv <= 0 else "; only accuracy is weighted, so the higher "
                         "forecast stays the choice"))
+    elif closeness == "upset":
+        band = _diff_band(wf, rf)
+        span = f" ({100 * band[0]:+.1f} to {100 * band[1]:+.1f} points)" if band is not None else ""
+        acc_text += (f": a {dv * 100:+.1f}-point lead, more than the intervals' overlap, so not a tie; but the 95 % "
+                     f"interval of the difference{span} reaches where {rl} would win on your goals' score, so "
+                     "the call is too close")
     out.append(Reason(text=acc_text, weight=weights["accuracy"],
                       numbers={"winner": _get(wf, "value"), "runner_up": _get(rf, "value"), "lead": dv}))
     tw, tr = _get(wf, "train_time_s"), _get(rf, "train_time_s")

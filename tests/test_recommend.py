@@ -218,5 +218,9 @@ def test_the_paired_tie_is_the_overlap_rule_applied_to_the_difference():
     assert _diff_band(a, b)[0] < 0.0
     rec = recommend(Goals(), Res(), {}, {"finetune": a, "tfidf": b})
     assert rec.choice == "finetune" and rec.too_close and rec.confidence == "low"
+    # The reason says why: not a tie, but the difference's interval reaches a TF-IDF win.
+    first = rec.reasons[0].text
+    assert "not a tie" in first and "reaches where TF-IDF baseline would win" in first and "so it is a tie" not in first
     rec = recommend(Goals(), Res(), {}, dict(zip(("finetune", "tfidf"), pair(0.8 * w, True), strict=True)))
     assert rec.choice == "tfidf" and rec.too_close
+    assert "so it is a tie and the cheaper option wins" in rec.reasons[0].text
