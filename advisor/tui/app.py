@@ -180,10 +180,10 @@ class TuneOrEmbedApp(BackendWorkers, App[int]):
             return True
         return False
 
-    def compare_runs(self, paths: list[str] | None = None) -> str | None:
-        """Compare the runs finished in this session (or ``paths``); a reason when it cannot start."""
+    def compare_runs(self) -> str | None:
+        """Compare the runs finished in this session; a reason when it cannot start."""
         st = self.state
-        paths = list(paths if paths is not None else st.runs_done)
+        paths = list(st.runs_done)
         if st.comparing:
             return "already comparing"
         if len(paths) < 2:
@@ -276,7 +276,7 @@ class TuneOrEmbedApp(BackendWorkers, App[int]):
         st = self.state
         st.comparing, st.compare_error = False, msg.error
         if msg.error is None:
-            st.comparison, st.compared = msg.result, msg.paths
+            st.comparison = msg.result
         self.sync("compare")
         if msg.error:
             self.notify(msg.error, title="Could not compare the runs", severity="error")

@@ -85,9 +85,8 @@ class RunFailed(Message):
 class Compared(Message):
     """Runs compared on their shared held-out rows (``result`` a ``Comparison``), or why not."""
 
-    def __init__(self, paths: list[str], result: Any, error: str | None) -> None:
+    def __init__(self, result: Any, error: str | None) -> None:
         super().__init__()
-        self.paths = paths
         self.result = result
         self.error = error
 

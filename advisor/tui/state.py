@@ -54,7 +54,6 @@ class AppState:
 
     comparing: bool = False
     comparison: Any = None  # advisor.compare.Comparison of the runs it names
-    compared: list[str] = field(default_factory=list)
     compare_error: str | None = None
 
     @property

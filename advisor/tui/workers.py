@@ -104,9 +104,9 @@ class BackendWorkers:
         try:
             result = self.services.compare_runs(paths, goals, resources)
         except BaseException as exc:  # noqa: BLE001
-            self.post_message(m.Compared(paths, None, describe_error(exc)))
+            self.post_message(m.Compared(None, describe_error(exc)))
             return
-        self.post_message(m.Compared(paths, result, None))
+        self.post_message(m.Compared(result, None))
 
     @work(thread=True, exclusive=True, group="answer", exit_on_error=False,
           description="predict or search")

@@ -80,9 +80,12 @@ class RunScreen(StepScreen):
         self.query_one("#engine", Select).set_options([(n, n) for n in self._engines])
         super().on_mount()
 
-    def _recommended(self) -> str | None:
+    def _recommendation(self) -> Any:
         advice = self.st.advice
-        return getattr(getattr(advice, "recommendation", None), "choice", None) if advice is not None else None
+        return getattr(advice, "recommendation", None) if advice is not None else None
+
+    def _recommended(self) -> str | None:
+        return getattr(self._recommendation(), "choice", None)
 
     @on(Select.Changed, "#engine")
     def _engine_changed(self, event: Select.Changed) -> None:
@@ -107,9 +110,9 @@ class RunScreen(StepScreen):
             text = f"{engine} is the recommended approach; the run uses the advice's plan (same split and settings)."
         else:
             text = f"{engine} was not recommended ({rec} was); the run uses the same data and split."
-        rec_obj = getattr(self.st.advice, "recommendation", None) if self.st.advice is not None else None
-        runner_up = getattr(rec_obj, "runner_up", None)
-        if getattr(rec_obj, "too_close", False) and runner_up:
+        recommendation = self._recommendation()
+        runner_up = getattr(recommendation, "runner_up", None)
+        if getattr(recommendation, "too_close", False) and runner_up:
             text += (f"\nThe advice is too close to call between {rec} and {runner_up}: run both, "
                      "then compare them here (c).")
         self.query_one("#run-plan", Static).update(Content(text))
