@@ -179,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [t for t in names if t not in rows]
     if unknown:
         p.error(f"no standard row for {', '.join(unknown)} in {args.calibration}")
+    alone = [t for t in names if sum(e in rows[t]["engines"] for e in cal.DEFAULT_ENGINES) < 2]
+    if alone:
+        p.error(f"fewer than two approaches in the standard row of {', '.join(alone)}: nothing to compare")
     out_json, out_md = Path(args.out).with_suffix(".json"), Path(args.out).with_suffix(".md")
     doc = json.loads(out_json.read_text(encoding="utf-8")) if out_json.exists() else {}
     if doc.get("folds") != args.folds:
