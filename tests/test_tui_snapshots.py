@@ -100,6 +100,8 @@ def test_runs_compared(snap_compare) -> None:
         pilot.app.clear_notifications()
         await pilot.press("c")
         await _until(pilot, lambda: pilot.app.state.comparison is not None, timeout=30)
+        # The table sizes itself on a later refresh: wait until it is laid out with its header and two rows.
+        await _until(pilot, lambda: pilot.app.screen.query_one("#compare-table").size.height >= 3, timeout=30)
 
     assert snap_compare(_app(data="demo:fake"), run_before=run_before, terminal_size=(110, 50))
 
