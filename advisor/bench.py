@@ -35,6 +35,7 @@ DEFAULTS: dict[str, Any] = {
     "cheap_seeds": 3,  # seeds for tfidf / embedding curves
     "finetune_seeds": 2,
     "top_up_seeds": 3,  # most extra fine-tune seeds bought with budget left over (decision still open)
+    "crossfit": False,  # budget left over and the decision open: cross-fit every approach on the sample first
     "max_sizes": 5,  # training sizes per curve (halving down from the pool)
     "min_size": 32,  # smallest training size (n = 64 is mostly noise; 32 only on tiny data)
     "speed_texts": 64,  # texts for measure_speed
@@ -103,8 +104,26 @@ class ApproachMeasurement(Record):
     notes: list[str] = Field(default_factory=list)
 
 
+class CrossFit(Record):
+    """Two-fold cross-fit of one approach: trained on one stratified half of the cross-fit rows and
+    scored on the other, both ways, so that every one of those rows gets one prediction from a
+    model that never saw it."""
+
+    approach: str
+    n_train: int = Field(description="Rows each fold trained on (about half the cross-fit rows).")
+    rows: int = Field(description="Rows scored out of fold: every cross-fit row, once.")
+    accuracy: float = Field(description="Out-of-fold accuracy over all the rows.")
+    macro_f1: float = Field(description="Out-of-fold macro-F1 over all the rows.")
+    fit_s: list[float] = Field(default_factory=list, description="Wall seconds of each fold's fit.")
+    y_pred: list[int] | None = Field(None, exclude=True, description="Out-of-fold class ids, row by row (bootstrap).")
+
+
 class BenchResult(Record):
     measurements: dict[str, ApproachMeasurement] = Field(default_factory=dict)
+    crossfits: dict[str, CrossFit] = Field(
+        default_factory=dict, description="Cross-fits on the sample (the last stage, when the budget allowed it); "
+        "every approach with a forecast or none.")
+    crossfit_labels: list[int] | None = Field(None, exclude=True, description="Cross-fit rows' class ids.")
     classes: list[str] = Field(default_factory=list, description="Class names; y ids index this list.")
     test_size: int = 0
     pool_size: int = Field(0, description="Training pool rows the curves drew from.")
@@ -293,6 +312,8 @@ class _Runner:
         self.probed: set[str] = set()
         self.cancelled = False
         self.trainer_reserve = 0.0
+        self.crossfits: dict[str, CrossFit] = {}
+        self.crossfit_labels: list[int] | None = None
 
     # ------------------------------------------------------------ plumbing
     def emit(self, approach: str, phase: str, message: str = "", done: int = 0,
@@ -418,14 +439,14 @@ class _Runner:
         self.y_test = np.asarray([self.class_id[y] for y in test.labels])
         self.emit("all", "plan", f"test part {len(test)} rows (never trained on), training pool {len(train)}")
 
-    def fit_point(self, name: str, train: Examples, seed: int, budget_s: float | None,
-                  usable_if: tuple[str, ...] = CURVE_STOPS) -> tuple[CurvePoint, FitReport]:
+    def fit(self, name: str, train: Examples, seed: int, budget_s: float | None, what: str = "") -> FitReport:
+        """One fit of ``name`` on ``train`` with ``seed`` (raises ``_Stop`` when cancelled)."""
         eng = self.engine(name)
         if eng.supports_resume and getattr(eng.config, "seed", seed) != seed:
             # Trainers draw their head init, dropout and batch order from the config's seed: a
             # new seed is a new run even on the same rows (the pool itself).
             eng.config = eng.config.model_copy(update={"seed": seed})
-        self.emit(name, "fit", f"n={len(train)} seed={seed}", 0, len(train))
+        self.emit(name, "fit", f"{what}n={len(train)} seed={seed}", 0, len(train))
         # Engines that checkpoint do so here too, as in the full run: their cost is part of its time.
         scratch = tempfile.TemporaryDirectory(prefix="toe-bench-") if eng.supports_resume else nullcontext()
         with scratch as workdir:
@@ -433,6 +454,16 @@ class _Runner:
                              workdir=Path(workdir) if workdir else None)
         if report.stopped == "cancelled" or self.cancel.is_set():
             raise _Stop
+        return report
+
+    def class_ids(self, labels: Sequence[str]) -> list[int]:
+        """Class ids of predicted labels; a label the sample never had gets one id past the classes."""
+        return [self.class_id.get(y, len(self.classes)) for y in labels]
+
+    def fit_point(self, name: str, train: Examples, seed: int, budget_s: float | None,
+                  usable_if: tuple[str, ...] = CURVE_STOPS) -> tuple[CurvePoint, FitReport]:
+        eng = self.engine(name)
+        report = self.fit(name, train, seed, budget_s)
         if report.stopped not in usable_if:
             # A throughput probe (or a fit the budget cut short): no curve point, so no scoring.
             point = CurvePoint(approach=name, n_train=len(train), seed=seed, accuracy=None, macro_f1=None,
@@ -444,9 +475,7 @@ class _Runner:
             return point, report
         self.emit(name, "eval", f"scoring on {len(self.test)} held-out rows")
         ev = eng.evaluate(self.test)
-        y_pred = [self.class_id.get(y, -1) for y in ev.y_pred] if ev.y_pred else None
-        if y_pred is not None and min(y_pred, default=0) < 0:  # a label the sample never had
-            y_pred = [p if p >= 0 else len(self.classes) for p in y_pred]
+        y_pred = self.class_ids(ev.y_pred) if ev.y_pred else None
         point = CurvePoint(approach=name, n_train=len(train), seed=seed, accuracy=ev.accuracy,
                            macro_f1=ev.macro_f1, fit_s=report.wall_s, stopped=report.stopped,
                            steps=report.steps, best_step=report.best_step, usable=report.stopped in usable_if,
@@ -592,9 +621,10 @@ class _Runner:
         if fresh >= 64 and took > 0:  # too few new texts: keep the probe's rate
             self.info["embedding"]["prepare_texts_per_s"] = fresh / took
 
-    def finetune_cost(self, name: str, n: int) -> float | None:
+    def finetune_cost(self, name: str, n: int, score_rows: int | None = None) -> float | None:
         """Seconds one fine-tune point at ``n`` is expected to take (None: no throughput known):
-        the recipe's examples, its validation passes and the final scoring on the test part."""
+        the recipe's examples, its validation passes and the final scoring on the test part
+        (or on ``score_rows`` rows)."""
         info = self.info[name]
         rate = info.get("train_examples_per_s")
         emb_rate = (self.info.get("embedding") or {}).get("prepare_texts_per_s")
@@ -608,7 +638,8 @@ class _Runner:
         vf = float(self.config_value(name, "valid_fraction", 0.1))
         every = int(self.config_value(name, "eval_every_steps", 50))
         valid_s = steps // every * vf * n / infer
-        return steps * batch / rate + valid_s + len(self.test) / infer + (info.get("load_s") or 3.0)
+        scored = len(self.test) if score_rows is None else score_rows
+        return steps * batch / rate + valid_s + scored / infer + (info.get("load_s") or 3.0)
 
     def finetune_examples(self, name: str, n: int) -> int:
         steps, batch = finetune_steps(self.configs.get(name), n)
@@ -727,6 +758,94 @@ class _Runner:
                 self.notes.append(f"{name}: {added} more seed(s) at n={', '.join(map(str, sizes))} with the budget "
                                   "left over, as the decision was still open")
 
+    def crossfit_rows(self) -> Examples:
+        """The rows the cross-fit halves: the sample, at most twice the labelled size (a fold then
+        trains on no more rows than the full run will)."""
+        from advisor.data import stratified_subsample
+
+        cap = 2 * self.labelled_size if self.labelled_size else len(self.sample)
+        return self.sample if cap >= len(self.sample) else stratified_subsample(self.sample, cap, seed=self.seed)
+
+    def crossfit_cost(self, names: Sequence[str], rows: Examples) -> float | None:
+        """Seconds the cross-fit of ``names`` on ``rows`` is expected to take (None: a trainer's
+        throughput is unknown): two fits at half the rows each, scored on the other half, and the
+        vectors of rows the embedding engine has not embedded yet."""
+        half = len(rows) // 2
+        total = 0.0
+        for name in names:
+            if name in ("tfidf", "embedding"):
+                top = max((p for p in self.points[name] if p.usable), key=lambda p: p.n_train)
+                total += 2 * top.fit_s * max(1.0, half / top.n_train) ** 1.3  # cheap_curve's guess
+                if name == "embedding":
+                    rate = self.info["embedding"].get("prepare_texts_per_s")
+                    eng = self.engine(name)
+                    todo = len(eng.uncached(rows.texts)) if hasattr(eng, "uncached") else 0
+                    total += todo / rate if rate else (0.0 if not todo else math.inf)
+            else:
+                one = self.finetune_cost(name, len(rows) - half, score_rows=half)
+                if one is None:
+                    return None
+                total += 2 * one
+        return total
+
+    def cross_fit(self, names: Sequence[str], reserve_s: float) -> bool:
+        """The last stage, when the decision is still open and it fits what is left of the budget:
+        cross-fit every approach with a curve on the sample (two stratified halves; each approach
+        trained on one, scored on the other, both ways), so that every row gets one prediction
+        from a model that never saw it. The learning curves score a few hundred to 2,000 held-out
+        rows and extrapolate; this scores every sample row, at half the rows, with two fits per
+        approach (the seeds' spread included), and every approach on the same rows, so their
+        differences pair up. All approaches or none: a comparison needs the same rows. Returns
+        whether it ran."""
+        from sklearn.model_selection import StratifiedKFold
+
+        names = [n for n in names if any(p.usable for p in self.points[n])]
+        if (not _setting(self.settings, "crossfit") or self.settled is None or len(names) < 2
+                or self.settled(self.partial_result())):
+            return False
+        rows = self.crossfit_rows()
+        counts = np.unique(rows.labels, return_counts=True)[1]
+        if counts.min() < 2:
+            self.notes.append("no cross-fit: a class has fewer than two rows")
+            return False
+        cost = self.crossfit_cost(names, rows)
+        left = self.clock.left - reserve_s
+        if cost is None or cost * 1.1 > left:
+            self.notes.append(f"no cross-fit: it would take ~{cost or 0:.0f}s, {left:.0f}s were left")
+            return False
+        start = self.clock.elapsed
+        self.emit("all", "plan", f"cross-fit: {len(names)} approaches × 2 halves of {len(rows)} rows (~{cost:.0f}s)")
+        folds = list(StratifiedKFold(2, shuffle=True, random_state=self.seed).split(np.zeros(len(rows)), rows.labels))
+        y = np.asarray(self.class_ids(rows.labels))
+        fits: dict[str, CrossFit] = {}
+        for name in names:
+            if name == "embedding":
+                self.engine(name).prepare(rows.texts, progress=self.engine_progress(name), cancel=self.cancel)
+            pred = np.full(len(rows), -1)
+            fit_s: list[float] = []
+            for k, (train_idx, score_idx) in enumerate(folds):
+                self.check()
+                report = self.fit(name, rows.subset(train_idx.tolist()), self.seed + k,
+                                  budget_s=max(self.clock.left - reserve_s, 1.0), what=f"cross-fit {k + 1}/2: ")
+                if report.stopped not in CURVE_STOPS:
+                    self.notes.append(f"cross-fit dropped: {name}'s fold {k + 1} stopped ({report.stopped})")
+                    return False
+                self.record_fit(name, report)
+                fit_s.append(report.wall_s)
+                ev = self.engine(name).evaluate(rows.subset(score_idx.tolist()))
+                pred[score_idx] = self.class_ids(ev.y_pred)
+            from advisor.curves import macro_f1_fn
+
+            every = np.arange(len(rows))
+            fits[name] = CrossFit(
+                approach=name, n_train=len(folds[0][0]), rows=len(rows), accuracy=float(np.mean(pred == y)),
+                macro_f1=macro_f1_fn(y, len(self.classes) + 1)(pred, every), fit_s=fit_s, y_pred=pred.tolist())
+            self.emit(name, "eval", f"cross-fit: {fits[name].accuracy:.3f} out of fold on {len(rows)} rows")
+        self.crossfits, self.crossfit_labels = fits, y.tolist()
+        self.notes.append(f"cross-fitted {', '.join(names)} on 2 halves of {len(rows)} rows in "
+                          f"{self.clock.elapsed - start:.0f}s, as the decision was still open")
+        return True
+
     def speed(self, name: str) -> None:
         if not self.points[name] or name not in self.instances:
             return
@@ -792,6 +911,7 @@ class _Runner:
             sample_size=len(self.sample), budget_s=self.clock.budget_s, spent_s=self.clock.elapsed,
             cancelled=self.cancelled, seed=self.seed, notes=list(self.notes),
             test_labels=[int(v) for v in self.y_test] if self.test is not None else None,
+            crossfits=dict(self.crossfits), crossfit_labels=self.crossfit_labels,
         )
 
     def partial_result(self) -> BenchResult:
@@ -875,8 +995,12 @@ class _Runner:
                                                 "(same encoder; not measured separately to stay in budget)")
             else:
                 self.speed(name)
-        self.top_up(trainers, reserve_s=min(10.0, self.clock.left * 0.1))
         self.pool = full_pool
+        reserve = min(10.0, self.clock.left * 0.1)
+        if not self.cross_fit(self.engines, reserve_s=reserve):
+            self.pool = self.cheap_pool
+            self.top_up(trainers, reserve_s=reserve)
+            self.pool = full_pool
         self.emit("all", "done", f"benchmarks done in {self.clock.elapsed:.0f}s")
 
 

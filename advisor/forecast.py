@@ -374,9 +374,32 @@ def forecast_all(bench: BenchResult, *, n_target: int, metric: str = "accuracy",
     for name in ("finetune", "lora"):
         if name in out and "embedding" in out:
             out[name] = borrow_gain(out[name], out["embedding"])
+    out = with_crossfit(out, bench, measured, metric)
     if eval_rows:
         out = {name: widen_for_eval(f, eval_rows) for name, f in out.items()}
     return out
+
+
+def with_crossfit(out: dict[str, Forecast], bench: BenchResult, measured: dict[str, ApproachMeasurement],
+                  metric: str) -> dict[str, Forecast]:
+    """The forecasts re-made from the benchmark's cross-fit when it covers every approach with a
+    value (``advisor.crossfit``); else as they are."""
+    from types import SimpleNamespace
+
+    from advisor import crossfit
+
+    if not crossfit.usable(bench, out):
+        return out
+    done = dict(out)
+    for name, f in out.items():
+        if f.value is None:
+            continue
+        fit = bench.crossfits[name]
+        half = quality_forecast(measured[name], bench, fit.n_train, metric, seed=bench.seed)
+        at_half = SimpleNamespace(value=half["value"], boot=half.get("boot") or [])
+        done[name] = crossfit.from_crossfit(f, at_half, fit, bench.crossfit_labels, n_classes=len(bench.classes) + 1,
+                                            metric=metric, seed=bench.seed)
+    return done
 
 
 def widen_for_eval(f: Forecast, eval_rows: int) -> Forecast:

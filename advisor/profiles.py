@@ -43,6 +43,10 @@ class BenchSettings(BaseModel):
     top_up_seeds: int = Field(
         3, ge=0, description="Most extra fine-tuning seeds (at the two largest measured sizes) that budget left "
                              "after the planned points may buy while the decision is still open.")
+    crossfit: bool = Field(
+        False, description="When the decision is still open after the learning curves and the budget left "
+        "covers it: cross-fit every approach on the sample (two halves, each trained on one and scored on the "
+        "other) and forecast from every row scored out of fold, instead of buying more fine-tuning seeds.")
     start_up_cache_days: float = Field(
         7.0, ge=0, description="Days a start-up timing is remembered on this machine (in the tune-or-embed cache "
         "folder, per engine, settings and torch/transformers versions), so that only the first advise in that "

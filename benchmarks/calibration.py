@@ -379,6 +379,9 @@ def save_bench(advice, engines: list[str], path: Path) -> Path:
     for name, m in advice.bench.measurements.items():
         for saved, point in zip(bench["measurements"][name]["points"], m.points, strict=True):
             saved["y_pred"] = point.y_pred
+    bench["crossfit_labels"] = advice.bench.crossfit_labels
+    for name, fit in advice.bench.crossfits.items():
+        bench["crossfits"][name]["y_pred"] = fit.y_pred
     write_json(path, {"bench": bench, "n_target": advice.n_target,
                       "eval_rows": eval_rows, "budget": advice.budget, "budget_s": advice.budget_s,
                       "engines": engines})

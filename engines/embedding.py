@@ -212,6 +212,10 @@ class EmbeddingEngine(Engine):
             self.last_embed_tokens_per_s = tokens / seconds
         return stopped, done, tokens, seconds
 
+    def uncached(self, texts: Sequence[str]) -> list[str]:
+        """The distinct ``texts`` ``prepare`` has not embedded yet (what embedding them would cost)."""
+        return [t for t in dict.fromkeys(texts) if t not in self._cache]
+
     def prepare(self, texts: Sequence[str], *, progress: ProgressFn = no_progress,
                 cancel: threading.Event | None = None) -> None:
         """Load the model and embed (and cache) all ``texts``; sets ``last_embed_texts_per_s``."""

@@ -347,3 +347,66 @@ def test_left_over_budget_buys_fine_tune_seeds_while_the_decision_is_open(fakes,
         assert any("more seed(s)" in note for note in res.notes)
     else:
         assert extra == [] and SeededFinetune.seeds == [0] * len(ft)
+
+
+class Memorizer(FakeEngine):
+    """Right on every text it trained on, wrong on every other: an out-of-fold score above zero
+    means a model was scored on rows it saw."""
+
+    name = "tfidf"
+    trained: ClassVar[set[str]] = set()
+
+    def fit(self, train: Examples, **kwargs) -> FitReport:
+        self.memory = set(train.texts)
+        return super().fit(train, **kwargs)
+
+    def predict(self, texts) -> Predictions:
+        out = [self.TRUTH[t] if t in self.memory else next(c for c in self.CLASSES if c != self.TRUTH[t])
+               for t in texts]
+        return Predictions(labels=out, classes=self.CLASSES, scores=[[0.5] * len(self.CLASSES) for _ in out])
+
+
+def _open(partial) -> bool:
+    return False
+
+
+def test_an_open_decision_with_budget_left_is_cross_fitted_on_every_row_out_of_fold(fakes, monkeypatch):
+    """Budget left and the decision open: every approach is trained on one stratified half of the
+    sample and scored on the other, both ways, instead of buying more fine-tune seeds. Every row
+    is scored once, by a model that never saw it (a memorizer scores 0 % out of fold)."""
+    ex = fakes(make_examples(600))
+    monkeypatch.setitem(base._REGISTRY, "tfidf", f"{__name__}:Memorizer")
+    settings = Settings().model_copy(update={"crossfit": True, "top_up_seeds": 2})
+    res = run_benchmarks(ex, engines=("tfidf", "embedding", "finetune"), settings=settings, budget_s=60,
+                         settled=_open, configs={"finetune": {"min_steps": 5, "train_batch_size": 8}})
+    assert set(res.crossfits) == {"tfidf", "embedding", "finetune"}
+    assert res.crossfit_labels == [ex.classes.index(y) for y in ex.labels]
+    for fit in res.crossfits.values():
+        assert fit.rows == 600 and fit.n_train == 300 and len(fit.fit_s) == 2
+        assert len(fit.y_pred) == 600
+    assert res.crossfits["tfidf"].accuracy == 0.0  # never scored on its own training rows
+    # The fake's accuracy at n = 300 (its predictions do not depend on the rows it trained on).
+    fake = FakeFinetune()
+    fake.n = 300
+    assert res.crossfits["finetune"].accuracy == pytest.approx(
+        sum(y == p for y, p in zip(ex.labels, fake.predict(ex.texts).labels, strict=True)) / 600)
+    # Instead of the top-up seeds, not as well as them.
+    assert not any("more seed(s)" in note for note in res.notes)
+    assert any(note.startswith("cross-fitted") for note in res.notes)
+    assert {p.seed for p in res.measurements["finetune"].points} == {0}
+
+
+def test_no_cross_fit_when_settled_switched_off_or_out_of_budget(fakes, monkeypatch):
+    ex = fakes(make_examples(600))
+    settings = Settings().model_copy(update={"crossfit": True})
+    configs = {"finetune": {"min_steps": 5, "train_batch_size": 8}}
+    engines = ("tfidf", "embedding", "finetune")
+    settled = run_benchmarks(ex, engines=engines, settings=settings, budget_s=60, configs=configs,
+                             settled=lambda partial: True)
+    off = run_benchmarks(ex, engines=engines, settings=Settings(), budget_s=60, configs=configs, settled=_open)
+    assert settled.crossfits == {} and off.crossfits == {}
+    # Fine-tuning at 0.02 s per example: the two 300-row folds (~12 s) do not fit what is left of 8 s.
+    monkeypatch.setattr(FakeFinetune, "SECONDS_PER_EXAMPLE", 0.02)
+    short = run_benchmarks(ex, engines=engines, settings=settings, budget_s=8, configs=configs, settled=_open)
+    assert short.crossfits == {}
+    assert any(note.startswith("no cross-fit: it would take") for note in short.notes)

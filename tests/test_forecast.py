@@ -231,3 +231,67 @@ def test_what_if_borrows_tokens_per_text_measured_by_another_approach_on_the_sam
     configs["embedding"] = EmbeddingConfig(model="other")
     (hw,) = forecast_all(bench, n_target=1000, configs=configs, hardware=["t4"])["embedding"].hardware
     assert "(assumed)" in hw.assumptions[0]
+
+
+def _curve_points(approach, y, accs, rng):
+    pts = []
+    for n, acc in accs:
+        pred = [t if rng.random() < acc else 1 - t for t in y]
+        pts.append(CurvePoint(approach=approach, n_train=n, seed=0, accuracy=float(np.mean(np.array(pred) == y)),
+                              macro_f1=0.7, fit_s=10, y_pred=pred))
+    return pts
+
+
+def _crossfit_bench(with_crossfit=("tfidf", "finetune")):
+    from advisor.bench import CrossFit
+
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 400).tolist()
+    sizes = (250, 500, 1000, 2000)
+    meas = {"tfidf": _measurement("tfidf", points=_curve_points("tfidf", y, zip(sizes, (0.66, 0.69, 0.72, 0.75)), rng)),
+            "finetune": _measurement("finetune", points=_curve_points(
+                "finetune", y, zip(sizes, (0.70, 0.74, 0.78, 0.82)), rng))}
+    labels = rng.integers(0, 2, 4000)
+    fits = {}
+    for name, acc in (("tfidf", 0.74), ("finetune", 0.79)):
+        pred = np.where(rng.random(4000) < acc, labels, 1 - labels)
+        fits[name] = CrossFit(approach=name, n_train=2000, rows=4000, accuracy=float(np.mean(pred == labels)),
+                              macro_f1=0.7, fit_s=[1.0, 1.0], y_pred=pred.tolist())
+    return BenchResult(measurements=meas, classes=["a", "b"], test_size=400, test_labels=y, seed=0,
+                       crossfits={k: v for k, v in fits.items() if k in with_crossfit},
+                       crossfit_labels=labels.tolist())
+
+
+def test_a_cross_fit_forecast_is_the_out_of_fold_score_plus_the_curves_gain_from_half_the_rows():
+    from advisor.forecast import quality_forecast
+    from advisor.recommend import _diff_band
+
+    bench = _crossfit_bench()
+    curve_only = forecast_all(bench.model_copy(update={"crossfits": {}}), n_target=4000)
+    out = forecast_all(bench, n_target=4000)
+    for name, f in out.items():
+        fit = bench.crossfits[name]
+        half = quality_forecast(bench.measurements[name], bench, 2000, "accuracy")["value"]
+        gain = curve_only[name].value - half
+        assert gain > 0.0  # rising curves
+        assert f.method == "cross-fit + curve gain" and not f.flagged
+        assert f.value == pytest.approx(fit.accuracy + gain)
+        # Lower end: no gain at all is possible; upper end: twice the gain.
+        assert f.low <= fit.accuracy - 0.01 and f.high >= fit.accuracy + 2 * gain
+        assert len(f.boot) == 200
+    # Every approach scored on the same 4,000 rows: the lead's band is paired and far narrower
+    # than the curves' (400 held-out rows, extrapolated).
+    lo, hi = _diff_band(out["finetune"], out["tfidf"])
+    clo, chi = _diff_band(curve_only["finetune"], curve_only["tfidf"])
+    assert lo > 0 and hi - lo < 0.6 * (chi - clo)
+
+
+def test_a_cross_fit_missing_an_approach_is_not_used():
+    """Pairing needs the same rows for every approach: a cross-fit without one of them (or a saved
+    benchmark without its predictions) leaves the curve forecasts as they are."""
+    part = _crossfit_bench(with_crossfit=("finetune",))
+    assert all(f.method != "cross-fit + curve gain" for f in forecast_all(part, n_target=4000).values())
+    whole = _crossfit_bench()
+    stripped = whole.model_copy(update={"crossfits": {k: v.model_copy(update={"y_pred": None})
+                                                      for k, v in whole.crossfits.items()}})
+    assert all(f.method != "cross-fit + curve gain" for f in forecast_all(stripped, n_target=4000).values())

@@ -1,0 +1,79 @@
+"""Forecasts from the benchmark's cross-fit: the out-of-fold score at half the rows, plus the
+learning curve's gain from there to the labelled size.
+
+The cross-fit (``bench.CrossFit``, the benchmark's last stage when the decision was still open)
+scores every sample row with a model that never saw it, at about half the rows, for every
+approach on the same rows. What it cannot measure is the last doubling, from half the rows to
+the labelled size: that gain comes from each approach's own learning curve (its forecast at the
+target minus its forecast at the cross-fit's size, replicate by replicate, so that the curve's
+noise is carried). The interval's lower end allows no gain at all (curves can flatten right
+there); the upper end allows twice the gain (or, for a flat curve, the generic prior per
+doubling). Bootstrap replicates resample the cross-fit rows with one generator for every
+approach, so differences between approaches pair up as ``recommend`` expects.
+
+Only numpy here (the forecasts are made in the CLI's process).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from advisor.curves import MAX_EXTRAPOLATION, PRIOR_GAIN_PER_DOUBLING, accuracy_fn, macro_f1_fn
+
+N_BOOT = 200
+
+
+def usable(bench: Any, forecasts: dict[str, Any]) -> bool:
+    """Whether the bench's cross-fit covers every approach that has a forecast value, with its
+    predictions (a saved benchmark without them cannot be re-forecast from the cross-fit)."""
+    fits = getattr(bench, "crossfits", None) or {}
+    labels = getattr(bench, "crossfit_labels", None)
+    valued = [name for name, f in forecasts.items() if f.value is not None]
+    return bool(labels) and len(valued) >= 2 and all(
+        name in fits and fits[name].y_pred is not None and len(fits[name].y_pred) == len(labels) for name in valued)
+
+
+def _gain(at_target: Any, at_half: Any) -> tuple[float, np.ndarray | None]:
+    """The curve's gain from the cross-fit's size to the target (never below zero): the point
+    value and, when both forecasts carry paired bootstrap replicates, one per replicate."""
+    gain = max(0.0, (at_target.value or 0.0) - (at_half.value or 0.0))
+    a, b = at_target.boot or [], at_half.boot or []
+    if len(a) >= 20 and len(a) == len(b):
+        return gain, np.maximum(0.0, np.asarray(a) - np.asarray(b))
+    return gain, None
+
+
+def from_crossfit(f: Any, at_half: Any, fit: Any, labels: list[int], *, n_classes: int, metric: str,
+                  seed: int) -> Any:
+    """Forecast ``f`` (the curve's, at the target) re-made from cross-fit ``fit``; ``at_half`` is
+    the same curve's forecast at the cross-fit's training size."""
+    y = np.asarray(labels)
+    pred = np.asarray(fit.y_pred)
+    fn = accuracy_fn(y) if metric == "accuracy" else macro_f1_fn(y, n_classes)
+    every = np.arange(len(y))
+    oof = fn(pred, every)
+    rng = np.random.default_rng([seed, 2])  # the same rows for every approach: paired replicates
+    oof_boot = np.asarray([fn(pred, rng.integers(0, len(y), len(y))) for _ in range(N_BOOT)])
+    gain, gain_boot = _gain(f, at_half)
+    boot = np.clip(oof_boot + (gain_boot if gain_boot is not None else gain), 0.0, 1.0)
+    value = min(1.0, oof + gain)
+    doublings = max(0.0, math.log2(max(f.n_target / max(fit.n_train, 1), 1.0)))
+    flat = f.method.startswith("flat")
+    allowance = max(2 * gain, PRIOR_GAIN_PER_DOUBLING * doublings if flat else 0.0)
+    low = min(float(np.percentile(boot, 2.5)), float(np.percentile(oof_boot, 2.5)), value)
+    high = max(float(np.percentile(boot, 97.5)), float(np.percentile(oof_boot, 97.5)) + allowance, value)
+    factor = f.n_target / max(fit.n_train, 1)
+    reason = (f"measured out of fold on {fit.rows:,} rows at {fit.n_train:,} labels; the gain to "
+              f"{f.n_target:,} (+{gain * 100:.1f} points) from the learning curve ({f.method})")
+    return f.model_copy(update={
+        "value": value, "low": max(0.0, low), "high": min(1.0, high),
+        "boot": [round(float(b), 5) for b in boot],
+        "method": "cross-fit + curve gain",
+        "flagged": factor > MAX_EXTRAPOLATION,
+        "flag_reason": reason if factor > MAX_EXTRAPOLATION else "",
+        "extrapolation_factor": factor,
+        "assumptions": [*f.assumptions, reason],
+    })
