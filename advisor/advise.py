@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
+from advisor import crossfit
 from advisor.bench import BenchEvent, BenchResult, run_benchmarks
 from advisor.forecast import Forecast, forecast_all
 from advisor.goals import Goals
@@ -142,7 +143,7 @@ def forecast_and_decide(bench: BenchResult, goals: Goals, resources: Any, *, con
                              predictions_per_day=goals.predictions_per_day, eval_rows=eval_rows)
     rec = recommend(goals, resources, bench.measurements, forecasts, budget=name)
     nxt = next_budget(settings, seconds, rows_now=bench.test_size, sample_n=bench.sample_size,
-                      n_classes=len(bench.classes))
+                      n_classes=len(bench.classes), crossfit_rows=crossfit.rows_used(bench, forecasts))
     return forecasts, outlook(rec, goals, resources, bench.measurements, forecasts, nxt, n_target=n_target)
 
 

@@ -7,8 +7,9 @@ approach on the same rows. What it cannot measure is the last doubling, from hal
 the labelled size: that gain comes from each approach's own learning curve (its forecast at the
 target minus its forecast at the cross-fit's size, replicate by replicate, so that the curve's
 noise is carried). The interval's lower end allows no gain at all (curves can flatten right
-there); the upper end allows twice the gain (or, for a flat curve, the generic prior per
-doubling). Bootstrap replicates resample the cross-fit rows with one generator for every
+there); the upper end allows the largest gain any of the curve's fits gives (log-linear or
+power law: the model-choice spread the curve forecasts also carry), or with no fit the generic
+prior per doubling. Bootstrap replicates resample the cross-fit rows with one generator for every
 approach, so differences between approaches pair up as ``recommend`` expects.
 
 Only numpy here (the forecasts are made in the CLI's process).
@@ -24,6 +25,7 @@ import numpy as np
 from advisor.curves import MAX_EXTRAPOLATION, PRIOR_GAIN_PER_DOUBLING, accuracy_fn, macro_f1_fn
 
 N_BOOT = 200
+METHOD = "cross-fit + curve gain"
 
 
 def usable(bench: Any, forecasts: dict[str, Any]) -> bool:
@@ -36,14 +38,24 @@ def usable(bench: Any, forecasts: dict[str, Any]) -> bool:
         name in fits and fits[name].y_pred is not None and len(fits[name].y_pred) == len(labels) for name in valued)
 
 
-def _gain(at_target: Any, at_half: Any) -> tuple[float, np.ndarray | None]:
+def rows_used(bench: Any, forecasts: dict[str, Any]) -> int | None:
+    """Rows the cross-fit scored, when the forecasts were made from it (else None)."""
+    if any(getattr(f, "method", None) == METHOD for f in forecasts.values()):
+        return len(bench.crossfit_labels or []) or None
+    return None
+
+
+def _gain(at_target: Any, at_half: Any) -> tuple[float, np.ndarray | None, float | None]:
     """The curve's gain from the cross-fit's size to the target (never below zero): the point
-    value and, when both forecasts carry paired bootstrap replicates, one per replicate."""
+    value; when both forecasts carry paired bootstrap replicates, one per replicate; and the
+    largest gain any of the curve's fits gives (log-linear, power law: the model-choice spread;
+    None when none was fitted)."""
     gain = max(0.0, (at_target.value or 0.0) - (at_half.value or 0.0))
     a, b = at_target.boot or [], at_half.boot or []
-    if len(a) >= 20 and len(a) == len(b):
-        return gain, np.maximum(0.0, np.asarray(a) - np.asarray(b))
-    return gain, None
+    boot = np.maximum(0.0, np.asarray(a) - np.asarray(b)) if len(a) >= 20 and len(a) == len(b) else None
+    far, near = getattr(at_half, "at_target", None) or {}, getattr(at_half, "candidates", None) or {}
+    fits = [far[k] - near[k] for k in far if k != "flat" and k in near]
+    return gain, boot, (max(0.0, *fits) if fits else None)
 
 
 def from_crossfit(f: Any, at_half: Any, fit: Any, labels: list[int], *, n_classes: int, metric: str,
@@ -57,12 +69,12 @@ def from_crossfit(f: Any, at_half: Any, fit: Any, labels: list[int], *, n_classe
     oof = fn(pred, every)
     rng = np.random.default_rng([seed, 2])  # the same rows for every approach: paired replicates
     oof_boot = np.asarray([fn(pred, rng.integers(0, len(y), len(y))) for _ in range(N_BOOT)])
-    gain, gain_boot = _gain(f, at_half)
+    gain, gain_boot, fits_gain = _gain(f, at_half)
     boot = np.clip(oof_boot + (gain_boot if gain_boot is not None else gain), 0.0, 1.0)
     value = min(1.0, oof + gain)
     doublings = max(0.0, math.log2(max(f.n_target / max(fit.n_train, 1), 1.0)))
-    flat = f.method.startswith("flat")
-    allowance = max(2 * gain, PRIOR_GAIN_PER_DOUBLING * doublings if flat else 0.0)
+    # Upper end: the largest gain one of the curve's fits gives; with none fitted, the generic prior.
+    allowance = max(gain, fits_gain if fits_gain is not None else PRIOR_GAIN_PER_DOUBLING * doublings)
     low = min(float(np.percentile(boot, 2.5)), float(np.percentile(oof_boot, 2.5)), value)
     high = max(float(np.percentile(boot, 97.5)), float(np.percentile(oof_boot, 97.5)) + allowance, value)
     factor = f.n_target / max(fit.n_train, 1)
@@ -71,7 +83,7 @@ def from_crossfit(f: Any, at_half: Any, fit: Any, labels: list[int], *, n_classe
     return f.model_copy(update={
         "value": value, "low": max(0.0, low), "high": min(1.0, high),
         "boot": [round(float(b), 5) for b in boot],
-        "method": "cross-fit + curve gain",
+        "method": METHOD,
         "flagged": factor > MAX_EXTRAPOLATION,
         "flag_reason": reason if factor > MAX_EXTRAPOLATION else "",
         "extrapolation_factor": factor,

@@ -191,7 +191,7 @@ def quality_forecast(m: ApproachMeasurement, bench: BenchResult, n_target: int, 
     return {"value": res.value, "low": res.low, "high": res.high, "method": res.method, "flagged": res.flagged,
             "flag_reason": res.flag_reason, "extrapolation_factor": res.extrapolation_factor,
             "n_max_measured": res.n_max, "holdout_error": res.holdout_error, "curve": res.curve,
-            "measured": res.measured, "projection": res.projection, "boot": res.boot}
+            "measured": res.measured, "projection": res.projection, "boot": res.boot, "candidates": res.candidates}
 
 
 def fit_time_at(m: ApproachMeasurement, n_target: int) -> float | None:
@@ -328,6 +328,7 @@ def forecast_approach(m: ApproachMeasurement, bench: BenchResult, *, n_target: i
                       predictions_per_day: int = 10_000, embed_rate: float | None = None) -> Forecast:
     """Everything forecast for one approach."""
     q = quality_forecast(m, bench, n_target, metric, seed=bench.seed)
+    q.pop("candidates", None)  # what each curve fit gives: the cross-fit's gain uses them, a Forecast does not
     t, notes = time_forecast(m, n_target, config, embed_rate=embed_rate)
     if m.approach == "embedding" and t.get("peak_memory_bytes") and shape is not None:
         t["peak_memory_bytes"] = int(t["peak_memory_bytes"] + n_target * shape.hidden * 4)
@@ -395,8 +396,10 @@ def with_crossfit(out: dict[str, Forecast], bench: BenchResult, measured: dict[s
         if f.value is None:
             continue
         fit = bench.crossfits[name]
+        whole = quality_forecast(measured[name], bench, f.n_target, metric, seed=bench.seed)
         half = quality_forecast(measured[name], bench, fit.n_train, metric, seed=bench.seed)
-        at_half = SimpleNamespace(value=half["value"], boot=half.get("boot") or [])
+        at_half = SimpleNamespace(value=half["value"], boot=half.get("boot") or [],
+                                  candidates=half.get("candidates") or {}, at_target=whole.get("candidates") or {})
         done[name] = crossfit.from_crossfit(f, at_half, fit, bench.crossfit_labels, n_classes=len(bench.classes) + 1,
                                             metric=metric, seed=bench.seed)
     return done

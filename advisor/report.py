@@ -46,6 +46,20 @@ def _forecast_rows(advice: Any) -> list[list[str]]:
     return rows
 
 
+def _crossfit_lines(advice: Any) -> list[str]:
+    """The cross-fit, when the benchmark ran one: each approach's out-of-fold score on every
+    cross-fit row (trained on the other half), what the forecasts start from."""
+    fits = getattr(advice.bench, "crossfits", None) or {}
+    if not fits:
+        return []
+    one = next(iter(fits.values()))
+    rows = [[LABELS.get(n, n), _pct(f.accuracy), _pct(f.macro_f1), " + ".join(f"{s:.0f}s" for s in f.fit_s)]
+            for n, f in fits.items()]
+    return ["", f"Cross-fit (each approach trained on one half, scored on the other, both ways; "
+                f"{one.rows:,} rows, {one.n_train:,} labels a fold):",
+            *_table(["approach", "accuracy", "macro-F1", "fits"], rows)]
+
+
 def _eval_note(advice: Any) -> str:
     rows = next((f.eval_rows for f in advice.forecasts.values() if f.eval_rows), None)
     return f", interval = what the full run will report on its {rows:,} test rows" if rows else ""
@@ -65,6 +79,7 @@ def render_summary(advice: Any) -> str:
         "Measured (largest size, mean over seeds, 95 % bootstrap interval over test rows):",
         *_table(["approach", "points", "n", "accuracy", "macro-F1", "train ex/s", "infer texts/s",
                  "ms/text b1", "ms/text batch", "peak mem"], _measure_rows(advice)),
+        *_crossfit_lines(advice),
         "",
         f"Forecast at {advice.n_target:,} labels ({advice.goals.metric}{_eval_note(advice)}; ⚑ = flagged):",
         *_table(["approach", advice.goals.metric, "fit", "extrap.", "train time", "memory", "ms/text"],

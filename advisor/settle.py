@@ -40,6 +40,9 @@ class NextBudget(Record):
     rows_next: int = Field(description="Held-out rows the next budget's benchmark plans to score on (never fewer).")
     data_bound: bool = Field(False, description="The next budget wants more held-out rows than the sample can spare "
                                                 "(40 % of it): its rows are capped by the data, not the profile.")
+    crossfit_rows: int | None = Field(
+        None, description="The forecasts came from a cross-fit that scored every one of these sample rows out of "
+        "fold: a longer budget scores the same rows.")
 
 
 def next_named(settings: Any, budget_s: float) -> tuple[str, float] | None:
@@ -50,13 +53,18 @@ def next_named(settings: Any, budget_s: float) -> tuple[str, float] | None:
     return (longer[0][1], float(longer[0][0])) if longer else None
 
 
-def next_budget(settings: Any, budget_s: float, *, rows_now: int, sample_n: int, n_classes: int) -> NextBudget | None:
+def next_budget(settings: Any, budget_s: float, *, rows_now: int, sample_n: int, n_classes: int,
+                crossfit_rows: int | None = None) -> NextBudget | None:
     """The next named budget (``next_named``) and the held-out rows its benchmark would score on;
-    None when none is longer or nothing was scored."""
+    None when none is longer or nothing was scored. ``crossfit_rows``: the forecasts came from a
+    cross-fit of that many rows, which the next budget would score again, no more."""
     nxt = next_named(settings, budget_s)
     if nxt is None or rows_now <= 0:
         return None
     name, seconds = nxt
+    if crossfit_rows:
+        return NextBudget(name=name, seconds=float(seconds), rows_now=crossfit_rows, rows_next=crossfit_rows,
+                          crossfit_rows=crossfit_rows)
     rows_next = max(rows_now, planned_test_rows(settings, seconds, sample_n, n_classes))
     data_bound = wanted_test_rows(settings, seconds) > int(sample_n * TEST_SHARE)
     return NextBudget(name=name, seconds=float(seconds), rows_now=rows_now, rows_next=rows_next, data_bound=data_bound)
@@ -125,7 +133,10 @@ def outlook(rec: Recommendation, goals: Any, resources: Any, measurements: Mappi
         if full_s is not None and full_s < nxt.seconds:
             line += f"; running both in full (~{_dur(full_s)} here) costs less and measures the two directly"
     else:
-        if nxt.rows_next <= nxt.rows_now and nxt.data_bound:
+        if nxt.crossfit_rows:
+            why = (f"the forecasts already score every one of the {nxt.crossfit_rows:,} sample rows out of fold "
+                   "(a cross-fit), so more time buys only more seeds")
+        elif nxt.rows_next <= nxt.rows_now and nxt.data_bound:
             why = (f"the benchmark already scores on the most held-out rows this data allows ({nxt.rows_now:,}), "
                    "so more time buys only more seeds")
         elif nxt.rows_next <= nxt.rows_now:

@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
+from advisor.crossfit import rows_used as crossfit_rows_used  # noqa: E402
 from engines.base import Examples  # noqa: E402
 
 
@@ -356,7 +357,8 @@ def judged(rec, goals, resources, forecasts: dict, row: dict):
     settings = load_profile(row["profile"]).bench
     _, budget_s = budget_seconds(row["budget"], settings.budgets_s)
     rows_now = row.get("bench_test_rows") or planned_test_rows(settings, budget_s, row["n_train"], 2)
-    nxt = next_budget(settings, budget_s, rows_now=rows_now, sample_n=row["n_train"], n_classes=2)
+    nxt = next_budget(settings, budget_s, rows_now=rows_now, sample_n=row["n_train"], n_classes=2,
+                      crossfit_rows=row.get("crossfit_rows"))
     return outlook(rec, goals, resources, {}, forecasts, nxt, n_target=row["n_train"])
 
 
@@ -426,7 +428,8 @@ def reforecast(doc: dict, workdir: Path, log) -> int:
         actual = recorded_times(r, actual)  # the benchmark and these times are from one sitting
         update_checks(r, fcs, actual, recorded=True)
         r.update(decisions(rec, recommend(acc_only, resources, bench.measurements, fcs), actual, task, fcs))
-        r.update(forecasts=_dump_forecasts(fcs), forecast_commit=commit)
+        r.update(forecasts=_dump_forecasts(fcs), forecast_commit=commit,
+                 crossfit_rows=crossfit_rows_used(bench, fcs))
         redone += 1
     return redone
 
@@ -532,6 +535,7 @@ def run_task(task: Task, budgets: list[str], engines: list[str], profile: str, s
             "budget": budget, "advise_s": advise_s, "profile": profile, "commit": commit,
             "advise_process": "new",
             "bench_test_rows": advice.bench.test_size,
+            "crossfit_rows": crossfit_rows_used(advice.bench, advice.forecasts),
             "bench_file": str(bench_file.relative_to(workdir)),  # in --workdir: --reforecast reads it
             **checks(advice.forecasts, actual, engines, advise_s),
             **decisions(rec, rec_acc, actual, task, advice.forecasts),

@@ -150,3 +150,27 @@ def test_real_engines_on_demo_rows(tmp_path):
         assert advice["forecasts"][name]["train_time_s"] > m["start_s"]
     assert advice["recommendation"]["choice"] in {"tfidf", "embedding"}
     assert (tmp_path / "plan.json").exists()
+
+
+def test_an_open_call_is_cross_fitted_and_the_summary_shows_it(tiny_csv, tmp_path, capsys, monkeypatch):
+    """A profile with ``crossfit = true``: with budget left and the call open, the forecasts come
+    from the cross-fit, and the summary shows each approach's out-of-fold score."""
+    from test_bench import FakeEmbedding, FakeTfidf
+
+    from advisor.profiles import _bundled
+
+    monkeypatch.setattr(FakeTfidf, "CURVE", FakeEmbedding.CURVE)  # the same curve: an open call
+
+    profile = tmp_path / "crossfit.toml"
+    text = _bundled()["tiny"].read_text(encoding="utf-8")
+    profile.write_text(text.replace("[bench]\n", "[bench]\ncrossfit = true\n"), encoding="utf-8")
+    code = main(["advise", str(tiny_csv), "--profile", str(profile), "--budget", "20", "--json", "--quiet",
+                 "--engines", "tfidf,embedding"])
+    advice = json.loads(capsys.readouterr().out)
+    assert code == 0
+    fits = advice["bench"]["crossfits"]
+    assert set(fits) == {"tfidf", "embedding"} and all(f["rows"] == 200 for f in fits.values())  # the sample
+    assert {f["method"] for f in advice["forecasts"].values()} == {"cross-fit + curve gain"}
+    code = main(["advise", str(tiny_csv), "--profile", str(profile), "--budget", "20", "--engines", "tfidf,embedding"])
+    out = capsys.readouterr().out
+    assert code == 0 and "Cross-fit (each approach trained on one half" in out and "200 rows, 100 labels" in out

@@ -102,3 +102,14 @@ def test_an_option_this_budget_could_not_measure_leaves_the_outlook_unjudged():
     assert rec.too_close and [r.kind for r in rec.ruled_out] == ["unmeasured"]
     assert judged.settle_likely is None
     assert "could not measure Frozen embeddings + head" in judged.settle and "cannot be judged" in judged.settle
+
+
+def test_forecasts_from_a_cross_fit_say_a_longer_budget_scores_the_same_rows():
+    """A cross-fit already scores every sample row: the next budget would score the same rows,
+    so it is not expected to settle the call, whatever its profile's test part."""
+    settings = load_profile("cpu-small").bench
+    nxt = next_budget(settings, 600.0, rows_now=2000, sample_n=6000, n_classes=2, crossfit_rows=6000)
+    assert (nxt.rows_now, nxt.rows_next, nxt.crossfit_rows) == (6000, 6000, 6000)
+    _, judged = judge(pair(0.05, 0.04), nxt)
+    assert judged.settle_likely is False
+    assert "every one of the 6,000 sample rows out of fold" in judged.settle
