@@ -677,7 +677,7 @@ class _Runner:
                 *[(n, seeds[0]) for n in rest]]
         plan += [(n, s) for s in seeds[1:] for n in sorted(sizes, reverse=True)[:2]]
         subsets: dict[int, dict[int, Examples]] = {}
-        ran_usable = 0
+        ran_usable = above_ran = 0
         for n, seed in plan:
             self.check()
             left = allowance - (self.clock.elapsed - start)
@@ -690,9 +690,12 @@ class _Runner:
             if n in above and seed == seeds[0]:
                 if not known:
                     continue
-                # Keep room for the cheap sizes still to run (two at most).
+                # Keep room for the cheap sizes still to run (two at most), and past the largest
+                # size for the cross-fit, which scores every sample row (an intermediate size
+                # scores the test part, and only shapes the curve between two measured sizes).
                 keep = (self.finetune_cost(name, max(cheap)) or 0.0) * min(2, len(rest))
-                if cost is None or cost * slack + keep * slack > left:
+                reserve = self.crossfit_reserve() if above_ran else 0.0
+                if cost is None or cost * slack + keep * slack + reserve > left:
                     continue
             elif cost is not None and cost * slack > left:
                 continue
@@ -702,6 +705,7 @@ class _Runner:
                 subsets[seed] = dict(zip(sizes, _nested(self.pool, sizes, seed), strict=True))
             point, _ = self.fit_point(name, subsets[seed][n], seed, budget_s=max(left, 1.0))
             ran_usable += point.usable
+            above_ran += n in above
             if not point.usable:
                 break
             if self.settled is not None and ran_usable >= 1 and self.settled(self.partial_result()):
@@ -787,6 +791,15 @@ class _Runner:
                     return None
                 total += 2 * one
         return total
+
+    def crossfit_reserve(self) -> float:
+        """Seconds to keep for the cross-fit while the trainers' larger sizes are planned (its
+        cost with the same slack ``cross_fit`` asks for; 0 when it is off or cannot run)."""
+        if not _setting(self.settings, "crossfit") or self.settled is None:
+            return 0.0
+        names = [n for n in self.engines if any(p.usable for p in self.points[n])]
+        cost = self.crossfit_cost(names, self.crossfit_rows()) if len(names) >= 2 else None
+        return 1.1 * cost if cost is not None else 0.0
 
     def cross_fit(self, names: Sequence[str], reserve_s: float) -> bool:
         """The last stage, when the decision is still open and it fits what is left of the budget:

@@ -410,3 +410,23 @@ def test_no_cross_fit_when_settled_switched_off_or_out_of_budget(fakes, monkeypa
     short = run_benchmarks(ex, engines=engines, settings=settings, budget_s=8, configs=configs, settled=_open)
     assert short.crossfits == {}
     assert any(note.startswith("no cross-fit: it would take") for note in short.notes)
+
+
+@pytest.mark.parametrize("room", [False, True])
+def test_past_its_largest_size_fine_tuning_leaves_room_for_the_cross_fit(fakes, monkeypatch, room):
+    """Once fine-tuning has its largest size, a further size between it and the cheap ones runs
+    only if the cross-fit's cost still fits after it: the cross-fit scores every sample row, an
+    intermediate size only shapes the curve between two measured ones. The cheap sizes still run."""
+    from advisor.bench import _Runner
+
+    ex = fakes(make_examples(1400))
+    monkeypatch.setattr(FakeFinetune, "SECONDS_PER_EXAMPLE", 0.0002)
+    monkeypatch.setattr(_Runner, "crossfit_reserve", lambda self: 0.0 if room else 1e6)
+    configs = {"finetune": {"min_steps": 10, "train_batch_size": 8, "epochs": 2.0}}  # min-steps size: 45
+    settings = Settings(finetune_sizes=[20, 40]).model_copy(update={"crossfit": True})
+    res = run_benchmarks(ex, engines=("tfidf", "finetune"), settings=settings, budget_s=30, labelled_size=900,
+                         configs=configs, settled=_open)
+    sizes = sorted({p.n_train for p in res.measurements["finetune"].points if p.usable and p.seed == 0})
+    assert sizes[-1] == 900 and {20, 45} <= set(sizes)
+    between = [n for n in sizes if 45 < n < 900]
+    assert between if room else not between
