@@ -185,7 +185,7 @@ class EmbeddingEngine(Engine):
     def _embed_into_cache(self, texts: Sequence[str], *, progress: ProgressFn,
                           cancel: threading.Event | None, deadline: float | None) -> tuple[str, int, int, float]:
         """Embed the texts not cached yet. Returns (stopped, texts embedded, tokens, seconds)."""
-        todo = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        todo = self.uncached(texts)
         if not todo:
             return "completed", 0, 0, 0.0
         self._ensure_model()
@@ -314,7 +314,7 @@ class EmbeddingEngine(Engine):
 
         self._require_fitted()
         texts = list(test.texts)
-        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        missing = self.uncached(texts)
         fresh = dict(zip(missing, self.encode(missing))) if missing else {}
         X = np.stack([self._cache[t] if t in self._cache else fresh[t] for t in texts])
         return score(test, self._predict_vectors(X))
