@@ -53,6 +53,7 @@ CURVE_STOPS = ("completed", "early_stopping")
 BENCH_CHECKPOINT_EVERY = 10**6  # benchmark fits write only their final checkpoint
 PROBE_TEXTS = 256  # texts the load probe embeds to measure the bulk rate
 MIN_SIZE_RATIO = 1.5  # consecutive learning-curve sizes at least this far apart
+CROSSFIT_SLACK = 1.1  # the cross-fit runs only if its estimated cost × this fits (a fold cut short is wasted)
 
 
 # --------------------------------------------------------------------- records
@@ -792,16 +793,22 @@ class _Runner:
                 total += 2 * one
         return total
 
+    def crossfit_names(self) -> list[str]:
+        """The approaches a cross-fit would cover (those with a curve point); empty when it is
+        switched off, cannot judge the decision (no ``settled``) or has fewer than two to compare."""
+        if not _setting(self.settings, "crossfit") or self.settled is None:
+            return []
+        names = [n for n in self.engines if any(p.usable for p in self.points[n])]
+        return names if len(names) >= 2 else []
+
     def crossfit_reserve(self) -> float:
         """Seconds to keep for the cross-fit while the trainers' larger sizes are planned (its
-        cost with the same slack ``cross_fit`` asks for; 0 when it is off or cannot run)."""
-        if not _setting(self.settings, "crossfit") or self.settled is None:
-            return 0.0
-        names = [n for n in self.engines if any(p.usable for p in self.points[n])]
-        cost = self.crossfit_cost(names, self.crossfit_rows()) if len(names) >= 2 else None
-        return 1.1 * cost if cost is not None else 0.0
+        cost with the slack ``cross_fit`` asks for; 0 when it is off or cannot run)."""
+        names = self.crossfit_names()
+        cost = self.crossfit_cost(names, self.crossfit_rows()) if names else None
+        return CROSSFIT_SLACK * cost if cost is not None else 0.0
 
-    def cross_fit(self, names: Sequence[str], reserve_s: float) -> bool:
+    def cross_fit(self, reserve_s: float) -> bool:
         """The last stage, when the decision is still open and it fits what is left of the budget:
         cross-fit every approach with a curve on the sample (two stratified halves; each approach
         trained on one, scored on the other, both ways), so that every row gets one prediction
@@ -812,9 +819,10 @@ class _Runner:
         whether it ran."""
         from sklearn.model_selection import StratifiedKFold
 
-        names = [n for n in names if any(p.usable for p in self.points[n])]
-        if (not _setting(self.settings, "crossfit") or self.settled is None or len(names) < 2
-                or self.settled(self.partial_result())):
+        from advisor.curves import macro_f1_fn
+
+        names = self.crossfit_names()
+        if not names or self.settled(self.partial_result()):
             return False
         rows = self.crossfit_rows()
         counts = np.unique(rows.labels, return_counts=True)[1]
@@ -823,7 +831,7 @@ class _Runner:
             return False
         cost = self.crossfit_cost(names, rows)
         left = self.clock.left - reserve_s
-        if cost is None or cost * 1.1 > left:
+        if cost is None or cost * CROSSFIT_SLACK > left:
             self.notes.append(f"no cross-fit: it would take ~{cost or 0:.0f}s, {left:.0f}s were left")
             return False
         start = self.clock.elapsed
@@ -847,8 +855,6 @@ class _Runner:
                 fit_s.append(report.wall_s)
                 ev = self.engine(name).evaluate(rows.subset(score_idx.tolist()))
                 pred[score_idx] = self.class_ids(ev.y_pred)
-            from advisor.curves import macro_f1_fn
-
             every = np.arange(len(rows))
             fits[name] = CrossFit(
                 approach=name, n_train=len(folds[0][0]), rows=len(rows), accuracy=float(np.mean(pred == y)),
@@ -1008,12 +1014,10 @@ class _Runner:
                                                 "(same encoder; not measured separately to stay in budget)")
             else:
                 self.speed(name)
-        self.pool = full_pool
         reserve = min(10.0, self.clock.left * 0.1)
-        if not self.cross_fit(self.engines, reserve_s=reserve):
-            self.pool = self.cheap_pool
+        if not self.cross_fit(reserve_s=reserve):  # it draws its rows from the sample, not the pool
             self.top_up(trainers, reserve_s=reserve)
-            self.pool = full_pool
+        self.pool = full_pool
         self.emit("all", "done", f"benchmarks done in {self.clock.elapsed:.0f}s")
 
 

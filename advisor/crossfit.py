@@ -53,7 +53,7 @@ def _gain(at_target: Any, at_half: Any) -> tuple[float, np.ndarray | None, float
     gain = max(0.0, (at_target.value or 0.0) - (at_half.value or 0.0))
     a, b = at_target.boot or [], at_half.boot or []
     boot = np.maximum(0.0, np.asarray(a) - np.asarray(b)) if len(a) >= 20 and len(a) == len(b) else None
-    far, near = getattr(at_half, "at_target", None) or {}, getattr(at_half, "candidates", None) or {}
+    far, near = getattr(at_target, "candidates", None) or {}, getattr(at_half, "candidates", None) or {}
     fits = [far[k] - near[k] for k in far if k != "flat" and k in near]
     return gain, boot, (max(0.0, *fits) if fits else None)
 

@@ -87,6 +87,9 @@ class Forecast(Record):
     boot: list[float] = Field(
         default_factory=list, description="Bootstrap replicates of the forecast: replicate i resamples the same "
         "benchmark test rows for every approach, so differences between approaches pair up.")
+    candidates: dict[str, float] = Field(
+        default_factory=dict, exclude=True, description="What each of the curve's fits (and 'flat') gives at the "
+        "target: the cross-fit's gain takes its model-choice spread from them.")
 
 
 # ---------------------------------------------------------------- model shape
@@ -328,7 +331,6 @@ def forecast_approach(m: ApproachMeasurement, bench: BenchResult, *, n_target: i
                       predictions_per_day: int = 10_000, embed_rate: float | None = None) -> Forecast:
     """Everything forecast for one approach."""
     q = quality_forecast(m, bench, n_target, metric, seed=bench.seed)
-    q.pop("candidates", None)  # what each curve fit gives: the cross-fit's gain uses them, a Forecast does not
     t, notes = time_forecast(m, n_target, config, embed_rate=embed_rate)
     if m.approach == "embedding" and t.get("peak_memory_bytes") and shape is not None:
         t["peak_memory_bytes"] = int(t["peak_memory_bytes"] + n_target * shape.hidden * 4)
@@ -396,10 +398,9 @@ def with_crossfit(out: dict[str, Forecast], bench: BenchResult, measured: dict[s
         if f.value is None:
             continue
         fit = bench.crossfits[name]
-        whole = quality_forecast(measured[name], bench, f.n_target, metric, seed=bench.seed)
         half = quality_forecast(measured[name], bench, fit.n_train, metric, seed=bench.seed)
         at_half = SimpleNamespace(value=half["value"], boot=half.get("boot") or [],
-                                  candidates=half.get("candidates") or {}, at_target=whole.get("candidates") or {})
+                                  candidates=half.get("candidates") or {})
         done[name] = crossfit.from_crossfit(f, at_half, fit, bench.crossfit_labels, n_classes=len(bench.classes) + 1,
                                             metric=metric, seed=bench.seed)
     return done
