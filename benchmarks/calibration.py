@@ -76,15 +76,27 @@ TASKS: dict[str, Task] = {
         Task("debates-700", "demo:presidential-debates", 700, 350, held_out=True),
         Task("debates-rep-vs-dem-450", "demo:presidential-debates", 450, 300, ("Republican", "Democratic"),
              held_out=True),
+        # New data (2026-12-04, issue 24): four more domains, each at 1,000 and 3,000 labels with a
+        # test split of its own: short informal tweets (3 classes), ICD-10-CM code descriptions (21
+        # imbalanced chapters, short), product reviews, terse incident remarks (7 imbalanced classes).
+        Task("tweets-1000", "demo:tweets-sentiment", 1000, 2000),
+        Task("tweets-3000", "demo:tweets-sentiment", 3000, 2000),
+        Task("icd10-1000", "demo:icd10-chapters", 1000, 2000),
+        Task("icd10-3000", "demo:icd10-chapters", 3000, 2000),
+        Task("food-1000", "demo:fine-food-reviews", 1000, 1500),
+        Task("food-3000", "demo:fine-food-reviews", 3000, 1500),
+        Task("birds-1000", "demo:bird-strikes", 1000, 2000),
+        Task("birds-3000", "demo:bird-strikes", 3000, 2000),
         Task("synthetic-200", "synthetic", 200, 100),  # CI smoke test (tiny profile)
     ]
 }
+NEW_DATA = ("demo:tweets-sentiment", "demo:icd10-chapters", "demo:fine-food-reviews", "demo:bird-strikes")
 # A second random draw of every other real-data task (2026-11-28): one test split per task is too
 # few rows to judge the decisions by. Derived, not picked: every task with one draw gets a second.
 TASKS.update({
     f"{t.name}-split2": replace(t, name=f"{t.name}-split2", split_offset=1)
     for t in list(TASKS.values())
-    if t.data != "synthetic" and t.split_offset == 0 and f"{t.name}-split2" not in TASKS
+    if t.data not in ("synthetic", *NEW_DATA) and t.split_offset == 0 and f"{t.name}-split2" not in TASKS
 })
 QUICK_TASKS = ["rt-1000", "bbc-tech-vs-entertainment-400"]
 FULL_TASKS = ["rt-1000", "rt-3000", "bbc-1000", "bbc-business-vs-politics-500",

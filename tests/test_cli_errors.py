@@ -49,7 +49,8 @@ CASES = [
     ("empty-folder", lambda d: (d / "folder").mkdir(), [], "folder",
      "data folder folder has no class sub-folders with text files (expected <folder>/<class>/*.txt)"),
     ("unknown-demo", None, [], "demo:nope", "unknown demo data 'demo:nope'; try one of: "
-     "demo:rotten-tomatoes, demo:bbc-news, demo:presidential-debates"),
+     "demo:rotten-tomatoes, demo:bbc-news, demo:presidential-debates, demo:tweets-sentiment, "
+     "demo:icd10-chapters, demo:fine-food-reviews, demo:bird-strikes"),
     ("bad-sample", _write("ok.csv", GOOD), ["--sample", "1"], "ok.csv", "--sample must be at least 2 (got 1)"),
 ]
 

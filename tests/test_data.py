@@ -20,7 +20,7 @@ from advisor.data import (
 from advisor.sampling import allocate
 from engines.base import Examples
 from engines.errors import DataError
-from tests.conftest import tiny_rows
+from conftest import tiny_rows
 
 
 def _examples(counts: dict[str, int]) -> Examples:

@@ -17,7 +17,10 @@ from advisor.tui.screens.base import StepScreen
 from advisor.tui.widgets import Notice
 
 # advisor.demo.DEMOS by name, copied: importing the registry costs start-up (tested to match).
-DEMOS = ["demo:rotten-tomatoes", "demo:bbc-news", "demo:presidential-debates"]
+DEMOS = [
+    "demo:rotten-tomatoes", "demo:bbc-news", "demo:presidential-debates", "demo:tweets-sentiment",
+    "demo:icd10-chapters", "demo:fine-food-reviews", "demo:bird-strikes",
+]
 PREVIEW_ROWS = 50
 
 
