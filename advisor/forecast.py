@@ -15,7 +15,14 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from advisor.bench import TRAIN_VS_INFER_COST, ApproachMeasurement, BenchResult, config_get, finetune_steps
+from advisor.bench import (
+    TRAIN_VS_INFER_COST,
+    ApproachMeasurement,
+    BenchResult,
+    config_get,
+    finetune_steps,
+    valid_share,
+)
 from advisor.curves import Observation, accuracy_fn, binomial_interval, fit_learning_curve, macro_f1_fn
 from advisor.hardware import LAYER_PASS_OVERHEAD_MS, TRAIN_PASSES_PER_STEP, HardwareProfile, get_hardware
 from engines.base import Record
@@ -233,7 +240,7 @@ def time_forecast(m: ApproachMeasurement, n_target: int, config: Any,
             notes.append(f"{m.approach} throughput not measured: estimated as embedding speed ÷ "
                          f"{TRAIN_VS_INFER_COST:g} (training ≈ forward + backward + optimizer)")
         if rate:
-            vf = float(config_get(config, "valid_fraction", 0.1))
+            vf = valid_share(config)
             every = int(config_get(config, "eval_every_steps", 50))
             ckpt = m.checkpoint_s_each or 0.0
             ckpt_every = int(config_get(config, "checkpoint_every_steps", 50))

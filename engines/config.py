@@ -61,11 +61,11 @@ class FinetuneConfig(TransformerConfig):
 
     mode: Literal["full", "lora"] = Field("full", description="Train all weights, or LoRA adapters.")
     train_batch_size: int = Field(16, ge=1, description="Examples per optimizer step (effective).")
-    learning_rate: float = Field(5e-5, gt=0, description="Peak AdamW learning rate.")
+    learning_rate: float = Field(1e-4, gt=0, description="Peak AdamW learning rate.")
     weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay.")
     warmup_ratio: float = Field(0.1, ge=0, le=0.5, description="Share of steps for linear warm-up.")
     max_grad_norm: float = Field(1.0, gt=0, description="Gradient clipping norm.")
-    epochs: float = Field(2.0, gt=0, description="Epochs over the training data (at least).")
+    epochs: float = Field(4.0, gt=0, description="Epochs over the training data (at least).")
     min_steps: int = Field(
         150,
         ge=0,
@@ -77,7 +77,9 @@ class FinetuneConfig(TransformerConfig):
         0.1, ge=0, lt=0.5, description="Share of the training data held out for early stopping."
     )
     eval_every_steps: int = Field(50, ge=1, description="Validate (for early stopping) this often.")
-    early_stopping_patience: int = Field(3, ge=0, description="Evaluations without gain before stopping; 0 = off.")
+    early_stopping_patience: int = Field(
+        0, ge=0, description="Evaluations without gain before stopping; 0 = off (the default recipe: every "
+        "labelled row trains, and the step count is known in advance; docs/RECIPES.md).")
     checkpoint_every_steps: int = Field(50, ge=1, description="Write a resumable checkpoint this often.")
     lora_r: int = Field(8, ge=1, description="LoRA rank.")
     lora_alpha: int = Field(16, ge=1, description="LoRA alpha.")

@@ -114,6 +114,16 @@ def plan_steps(n: int, cfg: FinetuneConfig) -> tuple[int, int]:
     return max(1, steps), per_epoch
 
 
+def recipe_steps(n: int, cfg: FinetuneConfig) -> tuple[int, int]:
+    """(optimizer steps, batch) of a fit on ``n`` labelled rows: ``plan_steps`` on the rows left
+    once the validation split is held out (only when early stopping is on). The one home of the
+    recipe's arithmetic: the benchmark plans and the forecasts cost with it too."""
+    held = 0
+    if cfg.early_stopping_patience > 0 and cfg.valid_fraction > 0 and n >= MIN_VALID_ROWS:
+        held = max(1, round(cfg.valid_fraction * n))
+    return plan_steps(max(1, n - held), cfg)[0], cfg.train_batch_size
+
+
 def _fingerprint(train: Examples, valid: Examples | None, cfg: FinetuneConfig, model_id: str) -> str:
     """What a checkpoint belongs to: the data, the model and the settings that shape the weights."""
     keys = ("model", "max_length", "mode", "train_batch_size", "learning_rate", "learning_rate_lora",

@@ -48,7 +48,7 @@ def toy(n: int, seed: int = 0) -> Examples:
     return Examples(texts=texts, labels=labels)
 
 
-TINY = dict(model="tiny-bert", min_steps=24, train_batch_size=8, learning_rate=3e-3,
+TINY = dict(model="tiny-bert", min_steps=24, train_batch_size=8, learning_rate=3e-3, epochs=2.0,
             eval_every_steps=6, checkpoint_every_steps=5, early_stopping_patience=3, seed=3, threads=1)
 # threads=1: the tiny model's many small ops run ~10x faster without OpenMP hand-offs on a busy machine
 

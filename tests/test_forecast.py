@@ -23,6 +23,9 @@ from engines.errors import ConfigError
 MINILM = {"hidden_size": 384, "num_hidden_layers": 6, "num_attention_heads": 12, "intermediate_size": 1536,
           "vocab_size": 30522, "max_position_embeddings": 512, "type_vocab_size": 2}
 
+# The recipe with early stopping on (the default before the recipe grid): the arithmetic these tests check.
+ES_RECIPE = {"epochs": 2.0, "learning_rate": 5e-5, "early_stopping_patience": 3}
+
 
 def test_shape_matches_minilm_parameter_count():
     shape = shape_from_config(MINILM)
@@ -30,9 +33,9 @@ def test_shape_matches_minilm_parameter_count():
 
 
 def test_finetune_steps_honour_min_steps():
-    cfg = FinetuneConfig()
+    cfg = FinetuneConfig(**ES_RECIPE)
     assert finetune_steps(cfg, 100) == (150, 16)
-    assert finetune_steps(cfg, 10_000) == (1125, 16)  # 2 epochs × 9,000 / 16
+    assert finetune_steps(cfg, 10_000) == (1126, 16)  # 2 epochs × 563 batches (9,000 rows, length-grouped)
 
 
 def test_memory_rule_full_vs_lora():
@@ -59,7 +62,7 @@ def test_time_forecast_from_throughput():
                               macro_f1=0.7, fit_s=120, y_pred=pred))
     bench = BenchResult(measurements={"finetune": _measurement("finetune", points=pts)}, classes=["a", "b"],
                         test_size=300, test_labels=y)
-    cfg = FinetuneConfig()
+    cfg = FinetuneConfig(**ES_RECIPE)
     f = forecast_all(bench, n_target=3000, configs={"finetune": cfg})["finetune"]
     steps, batch = finetune_steps(cfg, 3000)
     expected_train = steps * batch / 20.0
@@ -73,14 +76,14 @@ def test_time_forecast_from_throughput():
 
 def test_unmeasured_approach_has_no_value():
     bench = BenchResult(measurements={"finetune": _measurement("finetune", rate=None)}, classes=["a", "b"])
-    f = forecast_all(bench, n_target=1000, configs={"finetune": FinetuneConfig()})["finetune"]
+    f = forecast_all(bench, n_target=1000, configs={"finetune": FinetuneConfig(**ES_RECIPE)})["finetune"]
     assert f.value is None and f.flagged and f.method == "none"
 
 
 def test_hardware_what_if_scales_by_flops():
     shape = shape_from_config(MINILM)
     m = _measurement("finetune")
-    cfg = FinetuneConfig()
+    cfg = FinetuneConfig(**ES_RECIPE)
     t4 = hardware_forecast(m, get_hardware("t4"), shape, 10_000, cfg, predictions_per_day=10_000)
     h100 = hardware_forecast(m, get_hardware("H100"), shape, 10_000, cfg, predictions_per_day=10_000)
     assert t4.fits and h100.fits
@@ -139,19 +142,19 @@ def test_flat_fine_tune_forecast_borrows_the_embedding_curve_gain():
 
 
 def test_early_stop_steps_one_epoch_plus_patience_capped_by_the_recipe():
-    cfg = FinetuneConfig()  # batch 16, 2 epochs, min 150 steps, 10 % validation, patience 3 × 50 steps
+    cfg = FinetuneConfig(**ES_RECIPE)  # batch 16, 2 epochs, min 150 steps, 10 % validation, patience 3 × 50 steps
     assert early_stop_steps(cfg, 10_000) == math.ceil(9000 / 16) + 150  # 713 of the recipe's 1,125
     assert early_stop_steps(cfg, 1000) == finetune_steps(cfg, 1000)[0] == 150  # min_steps: no early end
-    assert early_stop_steps(FinetuneConfig(early_stopping_patience=0), 10_000) == finetune_steps(cfg, 10_000)[0]
+    assert early_stop_steps(FinetuneConfig(epochs=2.0, early_stopping_patience=0), 10_000) == 1250  # no validation split
 
 
 def test_early_stop_steps_scale_a_measured_peak_by_root_n():
-    cfg = FinetuneConfig()
+    cfg = FinetuneConfig(**ES_RECIPE)
     # A 2,500-row benchmark fit peaked at step 200: at 10,000 rows the peak is taken at 200·√4 = 400.
     assert early_stop_steps(cfg, 10_000, (2500, 200)) == 400 + 150
     # Never beyond the recipe, never under min_steps.
     assert early_stop_steps(cfg, 10_000, (100, 5000)) == finetune_steps(cfg, 10_000)[0]
-    assert early_stop_steps(FinetuneConfig(early_stopping_patience=1), 10_000, (10_000, 10)) == 150
+    assert early_stop_steps(FinetuneConfig(epochs=2.0, early_stopping_patience=1), 10_000, (10_000, 10)) == 150
     assert early_stop_steps(cfg, 3000, (3000, 1)) == 151
 
 
@@ -170,7 +173,7 @@ def test_only_an_early_stopped_largest_point_gives_a_measured_peak():
 
 
 def test_finetune_time_counts_checkpoints_and_ranges_to_the_full_recipe():
-    cfg = FinetuneConfig()
+    cfg = FinetuneConfig(**ES_RECIPE)
     m = _measurement("finetune")
     with_ckpt = m.model_copy(update={"checkpoint_s_each": 2.0})
     bench = BenchResult(measurements={"finetune": m}, classes=["a", "b"])
@@ -223,7 +226,7 @@ def test_what_if_borrows_tokens_per_text_measured_by_another_approach_on_the_sam
     monkeypatch.setattr(fc, "model_shape", lambda ref: shape_from_config(MINILM, ref))
     emb = _measurement("embedding").model_copy(update={"tokens_per_example": None})
     bench = BenchResult(measurements={"finetune": _measurement("finetune"), "embedding": emb}, classes=["a", "b"])
-    configs = {"finetune": FinetuneConfig(model="m"), "embedding": EmbeddingConfig(model="m")}
+    configs = {"finetune": FinetuneConfig(model="m", **ES_RECIPE), "embedding": EmbeddingConfig(model="m")}
     out = forecast_all(bench, n_target=1000, configs=configs, hardware=["t4"])
     (hw,) = out["embedding"].hardware
     assert "25 tokens/text" in hw.assumptions[0] and "(assumed)" not in hw.assumptions[0]
