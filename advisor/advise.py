@@ -99,6 +99,27 @@ def default_engines(budget_s: float) -> list[str]:
     return engines
 
 
+def full_finetune_fits(config: Any, resources: Any) -> tuple[bool, str]:
+    """Whether full fine-tuning fits in this machine's memory (the Adam rule on the model's config:
+    weights, gradients, two AdamW states and activations at the training batch), with the figures.
+    Unknown model or memory: assumed to fit (the benchmark's own run will tell)."""
+    from advisor.forecast import model_shape, training_memory_bytes
+    from advisor.recommend import _available_memory
+    from advisor.bench import config_get
+
+    shape = model_shape(str(config_get(config, "model", "")))
+    device = str(config_get(config, "device", "cpu"))
+    if device == "auto":
+        device = "cuda" if (getattr(resources, "gpus", None) or []) else "cpu"
+    have = _available_memory(resources, device)
+    if shape is None or not have:
+        return True, ""
+    need = training_memory_bytes(shape, "finetune", int(config_get(config, "train_batch_size", 16)),
+                                 int(config_get(config, "max_length", 128)))
+    said = f"{need / 1e9:.1f} GB needed, {have / 1e9:.1f} GB {'on the GPU' if device.startswith('cuda') else 'free'}"
+    return need <= 0.8 * have, said
+
+
 def full_run_split(total_rows: int, labelled_size: int | None, *, separate_test: bool = False) -> tuple[int, int]:
     """(test rows the full run holds out, training rows = the forecast target).
 
@@ -185,6 +206,14 @@ def advise(
 
         get_hardware(hardware)  # unknown names fail now, not after the benchmarks
     engines = list(engines or default_engines(budget_s))
+    left_out: dict[str, str] = {}
+    if "finetune" in engines:
+        fits, said = full_finetune_fits(engine_config(profile, "finetune"), resources)
+        if not fits:  # where full fine-tuning does not fit in memory, LoRA is the fine-tune option
+            engines.remove("finetune")
+            if "lora" not in engines:
+                engines.append("lora")
+            left_out["finetune"] = f"full fine-tuning left out: it does not fit in memory ({said}); LoRA instead"
     if isinstance(data, str):
         from advisor.data import load_dataset
 
@@ -209,6 +238,8 @@ def advise(
         data.examples, engines=engines, configs=configs, settings=settings, budget_s=budget_s,
         labelled_size=n_target, seed=seed, progress=progress, cancel=cancel, settled=settled,
     )
+    if left_out:
+        bench = bench.model_copy(update={"left_out": {**left_out, **bench.left_out}})
     forecasts, rec = forecast_and_decide(bench, goals, resources, configs=configs, n_target=n_target,
                                          eval_rows=eval_rows, budget=(budget_name, budget_s), settings=settings,
                                          hardware=hardware)

@@ -54,6 +54,11 @@ BENCH_CHECKPOINT_EVERY = 10**6  # benchmark fits write only their final checkpoi
 PROBE_TEXTS = 256  # texts the load probe embeds to measure the bulk rate
 MIN_SIZE_RATIO = 1.5  # consecutive learning-curve sizes at least this far apart
 CROSSFIT_SLACK = 1.1  # the cross-fit runs only if its estimated cost × this fits (a fold cut short is wasted)
+# LoRA trains fewer weights than full fine-tuning on the same recipe, and on every task measured so far
+# scored no higher: where full fine-tuning fits in memory, LoRA can win only on time, and only when it is
+# much faster. Below this speed-up over full fine-tuning (measured here) it is left out, with its reason.
+LORA_MIN_SPEEDUP = 2.0
+LORA_PROBE_S = 12.0  # seconds of LoRA training that measure its speed
 
 
 # --------------------------------------------------------------------- records
@@ -134,6 +139,9 @@ class BenchResult(Record):
     cancelled: bool = False
     seed: int = 0
     notes: list[str] = Field(default_factory=list)
+    left_out: dict[str, str] = Field(
+        default_factory=dict, description="Approaches asked for but left out because they cannot win on this "
+        "machine (e.g. LoRA where full fine-tuning fits and LoRA is not much faster), with the one-line reason.")
     test_labels: list[int] | None = Field(None, exclude=True, description="Test part's class ids (bootstrap).")
 
 
@@ -162,16 +170,24 @@ def config_get(config: Any, key: str, default: Any) -> Any:
 
 
 def finetune_steps(config: Any, n: int) -> tuple[int, int]:
-    """(optimizer steps, batch) the full run's recipe takes on ``n`` labelled examples."""
-    batch = int(config_get(config, "train_batch_size", 16))
-    epochs = float(config_get(config, "epochs", 2.0))
-    min_steps = int(config_get(config, "min_steps", 150))
-    max_steps = config_get(config, "max_steps", None)
-    vf = float(config_get(config, "valid_fraction", 0.1))
-    steps = max(min_steps, math.ceil(epochs * n * (1 - vf) / batch))
-    if max_steps:
-        steps = min(steps, int(max_steps))
-    return steps, batch
+    """(optimizer steps, batch) the full run's recipe takes on ``n`` labelled examples (the
+    engine's own arithmetic, ``engines.finetune.recipe_steps``)."""
+    from engines.config import FinetuneConfig
+    from engines.finetune import recipe_steps
+
+    if isinstance(config, FinetuneConfig):
+        cfg = config
+    else:
+        raw = config.model_dump() if hasattr(config, "model_dump") else dict(config or {})
+        cfg = FinetuneConfig(**{k: v for k, v in raw.items() if k in FinetuneConfig.model_fields})
+    return recipe_steps(n, cfg)
+
+
+def valid_share(config: Any) -> float:
+    """Share of the labelled rows a fine-tune fit holds out for early stopping (0 when it is off)."""
+    if int(config_get(config, "early_stopping_patience", 0)) <= 0:
+        return 0.0
+    return float(config_get(config, "valid_fraction", 0.1))
 
 
 def _setting(settings: Any, name: str) -> Any:
@@ -315,6 +331,7 @@ class _Runner:
         self.trainer_reserve = 0.0
         self.crossfits: dict[str, CrossFit] = {}
         self.crossfit_labels: list[int] | None = None
+        self.left_out: dict[str, str] = {}
 
     # ------------------------------------------------------------ plumbing
     def emit(self, approach: str, phase: str, message: str = "", done: int = 0,
@@ -636,7 +653,7 @@ class _Runner:
             return None
         infer = emb_rate or rate * TRAIN_VS_INFER_COST
         steps, batch = finetune_steps(self.configs.get(name), n)
-        vf = float(self.config_value(name, "valid_fraction", 0.1))
+        vf = valid_share(self.configs.get(name))
         every = int(self.config_value(name, "eval_every_steps", 50))
         valid_s = steps // every * vf * n / infer
         scored = len(self.test) if score_rows is None else score_rows
@@ -654,7 +671,7 @@ class _Runner:
         more, and is worth more: it is nearer the labelled size, trained on the full run's
         recipe. Those sizes double up to the pool (the pool itself last)."""
         batch = int(self.config_value(name, "train_batch_size", 16))
-        vf = float(self.config_value(name, "valid_fraction", 0.1))
+        vf = valid_share(self.configs.get(name))
         same_cost = math.ceil(int(self.config_value(name, "min_steps", 150)) * batch
                               / (float(self.config_value(name, "epochs", 2.0)) * (1 - vf)))
         pool_n = len(self.pool)
@@ -891,6 +908,8 @@ class _Runner:
     def measurements(self) -> dict[str, ApproachMeasurement]:
         out: dict[str, ApproachMeasurement] = {}
         for name in self.engines:
+            if name in self.left_out:
+                continue
             info = self.info[name]
             usable = [p for p in self.points[name] if p.usable]
             kw: dict[str, Any] = {}
@@ -930,7 +949,7 @@ class _Runner:
             sample_size=len(self.sample), budget_s=self.clock.budget_s, spent_s=self.clock.elapsed,
             cancelled=self.cancelled, seed=self.seed, notes=list(self.notes),
             test_labels=[int(v) for v in self.y_test] if self.test is not None else None,
-            crossfits=dict(self.crossfits), crossfit_labels=self.crossfit_labels,
+            crossfits=dict(self.crossfits), crossfit_labels=self.crossfit_labels, left_out=dict(self.left_out),
         )
 
     def partial_result(self) -> BenchResult:
@@ -952,6 +971,36 @@ class _Runner:
         if name in ("tfidf", "embedding") or not same_encoder or not emb.get("latency_ms"):
             return None
         return {"latency_ms": dict(emb["latency_ms"]), "infer_texts_per_s": emb.get("infer_texts_per_s")}
+
+    def lora_left_out(self) -> bool:
+        """Whether LoRA is left out: full fine-tuning was measured here (so it fits in memory), and a
+        short LoRA probe trains less than ``LORA_MIN_SPEEDUP``× as fast. LoRA trains fewer weights on
+        the same recipe and has scored no higher than full fine-tuning on any task measured so far,
+        so where it is not much faster it cannot win on any goal; benchmarking it would only spend
+        the budget and leave the call open. The reason, with both speeds, goes to the advice."""
+        full = self.info.get("finetune", {}).get("train_examples_per_s")
+        if "finetune" not in self.engines or not full or not any(p.usable for p in self.points["finetune"]):
+            return False
+        if self.clock.left < LORA_PROBE_S + 5.0:
+            self.left_out["lora"] = ("LoRA left out: no budget was left to measure it after full fine-tuning, "
+                                     "which fits in memory here")
+            return True
+        cheap, _ = self.finetune_sizes("lora")
+        sub = _nested(self.pool, [max(cheap)], self.seed)[0]
+        self.emit("lora", "plan", f"a {LORA_PROBE_S:.0f}s probe: is LoRA much faster than full fine-tuning here?")
+        start = self.clock.elapsed
+        report = self.fit("lora", sub, self.seed, budget_s=LORA_PROBE_S, what="speed probe: ")
+        self.info["lora"]["spent_s"] = self.clock.elapsed - start
+        rate = report.train_examples_per_s
+        if rate is None or rate >= LORA_MIN_SPEEDUP * full:
+            if rate is not None:
+                self.record_fit("lora", report)  # its throughput plans the LoRA points
+            return False
+        self.left_out["lora"] = (
+            f"LoRA left out: full fine-tuning fits in memory here and LoRA trained only {rate / full:.1f}× as fast "
+            f"({rate:.1f} vs {full:.1f} examples/s, measured); LoRA updates fewer weights on the same recipe, so "
+            f"it can win only by being much faster (≥ {LORA_MIN_SPEEDUP:g}×) or where full fine-tuning does not fit")
+        return True
 
     def plan_trainers(self, embed_rate: float | None) -> float:
         """Seconds kept for the fine-tune engines: their points when one is affordable
@@ -1002,6 +1051,8 @@ class _Runner:
         # Fine-tuning needs no embedding either: its points may climb to the labelled size.
         self.pool = self.cheap_pool
         for i, name in enumerate(trainers):
+            if name == "lora" and self.lora_left_out():
+                continue
             # Leave time for this engine's speed measurement and the later engines.
             later = len(trainers) - i - 1
             share = SHARE["finetune"] if later else 1.0
@@ -1014,6 +1065,7 @@ class _Runner:
                                                 "(same encoder; not measured separately to stay in budget)")
             else:
                 self.speed(name)
+        trainers = [t for t in trainers if t not in self.left_out]
         reserve = min(10.0, self.clock.left * 0.1)
         if not self.cross_fit(reserve_s=reserve):  # it draws its rows from the sample, not the pool
             self.top_up(trainers, reserve_s=reserve)

@@ -103,6 +103,9 @@ def render_summary(advice: Any) -> str:
     if rec.ruled_out:
         out.append("Ruled out:")
         out += [f"  - {r.reason}" for r in rec.ruled_out]
+    if b.left_out:
+        out.append("Left out of the benchmark:")
+        out += [f"  - {why}" for why in b.left_out.values()]
     if rec.flips:
         out.append("What would change it:")
         out += [f"  - {line}" for line in rec.flips]
@@ -171,6 +174,8 @@ def write_report(advice: Any, path: str | Path) -> Path:
         lines += ["", f"**{rec.settle}**"]
     if rec.ruled_out:
         lines += ["", "### Ruled out", *[f"- {r.reason}" for r in rec.ruled_out]]
+    if advice.bench.left_out:
+        lines += ["", "### Left out of the benchmark", *[f"- {why}" for why in advice.bench.left_out.values()]]
     if rec.flips:
         lines += ["", "### What would change it", *[f"- {x}" for x in rec.flips]]
     lines += ["", "## Measured", *_md_table(

@@ -258,7 +258,7 @@ def test_finetune_climbs_above_the_min_steps_size_to_the_labelled_size(fakes, mo
     measures cheap sizes below for a curve."""
     ex = fakes(make_examples(1400))
     monkeypatch.setattr(FakeFinetune, "SECONDS_PER_EXAMPLE", 0.0002)
-    configs = {"finetune": {"min_steps": 10, "train_batch_size": 8, "epochs": 2.0}}  # min-steps size: 45
+    configs = {"finetune": {"min_steps": 10, "train_batch_size": 8, "epochs": 2.0, "early_stopping_patience": 3}}  # min-steps size: 45
     res = run_benchmarks(ex, engines=("tfidf", "finetune"), settings=Settings(finetune_sizes=[20, 40]),
                          budget_s=30, labelled_size=900, configs=configs)
     sizes = sorted({p.n_train for p in res.measurements["finetune"].points if p.usable})
@@ -289,7 +289,7 @@ def test_finetune_skips_a_bigger_point_it_cannot_afford_with_the_curve(fakes, mo
     ex = fakes(make_examples(1400))
     # 10 ms an example: a min-steps point (80 examples) ≈ 0.8 s, the 900-row point (1,624) ≈ 16 s.
     monkeypatch.setattr(FakeFinetune, "SECONDS_PER_EXAMPLE", 0.01)
-    configs = {"finetune": {"min_steps": 10, "train_batch_size": 8, "epochs": 2.0}}
+    configs = {"finetune": {"min_steps": 10, "train_batch_size": 8, "epochs": 2.0, "early_stopping_patience": 3}}
     res = run_benchmarks(ex, engines=("finetune",), settings=Settings(finetune_sizes=[20, 40]),
                          budget_s=20, labelled_size=900, configs=configs)
     sizes = sorted({p.n_train for p in res.measurements["finetune"].points if p.usable})
@@ -422,7 +422,7 @@ def test_past_its_largest_size_fine_tuning_leaves_room_for_the_cross_fit(fakes, 
     ex = fakes(make_examples(1400))
     monkeypatch.setattr(FakeFinetune, "SECONDS_PER_EXAMPLE", 0.0002)
     monkeypatch.setattr(_Runner, "crossfit_reserve", lambda self: 0.0 if room else 1e6)
-    configs = {"finetune": {"min_steps": 10, "train_batch_size": 8, "epochs": 2.0}}  # min-steps size: 45
+    configs = {"finetune": {"min_steps": 10, "train_batch_size": 8, "epochs": 2.0, "early_stopping_patience": 3}}  # min-steps size: 45
     settings = Settings(finetune_sizes=[20, 40]).model_copy(update={"crossfit": True})
     res = run_benchmarks(ex, engines=("tfidf", "finetune"), settings=settings, budget_s=30, labelled_size=900,
                          configs=configs, settled=_open)
@@ -430,3 +430,43 @@ def test_past_its_largest_size_fine_tuning_leaves_room_for_the_cross_fit(fakes, 
     assert sizes[-1] == 900 and {20, 45} <= set(sizes)
     between = [n for n in sizes if 45 < n < 900]
     assert between if room else not between
+
+
+class FakeLora(FakeFinetune):
+    name = "lora"
+
+
+@pytest.mark.parametrize("lora_speedup", [1.3, 4.0])
+def test_lora_is_left_out_with_its_reason_unless_much_faster(fakes, monkeypatch, lora_speedup):
+    """Where full fine-tuning was measured (it fits in memory), a short LoRA probe decides: not at
+    least LORA_MIN_SPEEDUP× as fast → left out, with both speeds in the reason, and no measurement
+    (so no forecast, and no 'not measured' that would keep the call open); much faster → benchmarked."""
+    import advisor.bench as bench
+
+    monkeypatch.setitem(base._REGISTRY, "lora", f"{__name__}:FakeLora")
+    monkeypatch.setattr(FakeLora, "fits", [])
+    monkeypatch.setattr(bench, "LORA_PROBE_S", 0.3)
+    monkeypatch.setattr(FakeFinetune, "SECONDS_PER_EXAMPLE", 0.0002)
+    monkeypatch.setattr(FakeLora, "SECONDS_PER_EXAMPLE", 0.0002 / lora_speedup)
+    monkeypatch.setattr(FakeLora, "MIN_EXAMPLES", 20_000)  # the probe is cut by its budget, as on a real machine
+    res = run_benchmarks(fakes(make_examples(600)), engines=("tfidf", "finetune", "lora"), settings=Settings(),
+                         budget_s=30, configs={"finetune": {"min_steps": 10, "train_batch_size": 8}})
+    if lora_speedup < bench.LORA_MIN_SPEEDUP:
+        assert "lora" not in res.measurements and "finetune" in res.measurements
+        reason = res.left_out["lora"]
+        assert reason.startswith("LoRA left out: full fine-tuning fits in memory here and LoRA trained only 1.3× as fast")
+        assert "(6500.0 vs 5000.0 examples/s, measured)" in reason
+    else:
+        assert "lora" not in res.left_out and "lora" in res.measurements
+
+
+def test_full_finetuning_that_does_not_fit_in_memory_leaves_lora_as_the_fine_tune_option():
+    from types import SimpleNamespace
+
+    from advisor.advise import full_finetune_fits
+
+    config = {"model": "tiny-bert", "train_batch_size": 16, "max_length": 64, "device": "cpu"}
+    fits, said = full_finetune_fits(config, SimpleNamespace(ram_available_bytes=64e9, gpus=[]))
+    assert fits and said.endswith("GB free")
+    fits, said = full_finetune_fits(config, SimpleNamespace(ram_available_bytes=50e6, gpus=[]))
+    assert not fits and "0.1 GB free" in said
