@@ -58,7 +58,14 @@ CROSSFIT_SLACK = 1.1  # the cross-fit runs only if its estimated cost × this fi
 # scored no higher: where full fine-tuning fits in memory, LoRA can win only on time, and only when it is
 # much faster. Below this speed-up over full fine-tuning (measured here) it is left out, with its reason.
 LORA_MIN_SPEEDUP = 2.0
+CHEAP = ("tfidf", "embedding")  # approaches whose fits cost seconds: many sizes × seeds, full-size cross-validation
+CV_FOLDS = 5  # folds of the cheap approaches' cross-validation (each fit on ~80 % of the labelled rows)
+CV_SHARE = 0.3  # the most of what is left (after the trainers' reserve) a cheap cross-validation may cost
 LORA_PROBE_S = 12.0  # seconds of LoRA training that measure its speed
+# A fine-tune fit the budget stops after this share of its recipe's steps is still scored and kept as a
+# curve point (its forecast's upper end then allows for the steps it missed): a point 145 steps into 150
+# is a measurement, not a loss, and a call must not flip on whether the last few steps fitted the budget.
+PARTIAL_MIN = 0.8
 
 
 # --------------------------------------------------------------------- records
@@ -75,6 +82,9 @@ class CurvePoint(Record):
     steps: int = Field(0, description="Optimizer steps (fine-tuning).")
     best_step: int | None = Field(None, description="Step of the best validation score (fine-tuning).")
     usable: bool = Field(True, description="Whether the point enters the learning curve.")
+    planned_steps: int | None = Field(
+        None, description="The recipe's steps when the budget stopped this fit short but late enough to score it "
+        "(at least PARTIAL_MIN of them); None: it ran in full.")
     y_pred: list[int] | None = Field(None, exclude=True, description="Predicted class ids on the test part (bootstrap).")
 
 
@@ -116,7 +126,9 @@ class CrossFit(Record):
     model that never saw it."""
 
     approach: str
-    n_train: int = Field(description="Rows each fold trained on (about half the cross-fit rows).")
+    n_train: int = Field(description="Rows each fold's fit trained on (the rows outside its fold, at most the "
+                         "labelled size).")
+    folds: int = Field(2, description="Folds: each fit trained on all but one, scored on that one.")
     rows: int = Field(description="Rows scored out of fold: every cross-fit row, once.")
     accuracy: float = Field(description="Out-of-fold accuracy over all the rows.")
     macro_f1: float = Field(description="Out-of-fold macro-F1 over all the rows.")
@@ -130,6 +142,9 @@ class BenchResult(Record):
         default_factory=dict, description="Cross-fits on the sample (the last stage, when the budget allowed it); "
         "every approach with a forecast or none.")
     crossfit_labels: list[int] | None = Field(None, exclude=True, description="Cross-fit rows' class ids.")
+    crossfit_test_rows: int | None = Field(
+        None, description="The first this many cross-fit rows are the test part, in its order (so a cross-fit "
+        "pairs with curves scored there); None: cross-fit rows drawn otherwise (older benchmarks).")
     classes: list[str] = Field(default_factory=list, description="Class names; y ids index this list.")
     test_size: int = 0
     pool_size: int = Field(0, description="Training pool rows the curves drew from.")
@@ -331,6 +346,7 @@ class _Runner:
         self.trainer_reserve = 0.0
         self.crossfits: dict[str, CrossFit] = {}
         self.crossfit_labels: list[int] | None = None
+        self._crossfit_rows: Examples | None = None
         self.left_out: dict[str, str] = {}
 
     # ------------------------------------------------------------ plumbing
@@ -482,7 +498,11 @@ class _Runner:
                   usable_if: tuple[str, ...] = CURVE_STOPS) -> tuple[CurvePoint, FitReport]:
         eng = self.engine(name)
         report = self.fit(name, train, seed, budget_s)
-        if report.stopped not in usable_if:
+        planned = None
+        if report.stopped == "budget" and usable_if == CURVE_STOPS and eng.trains_backbone:
+            recipe = finetune_steps(self.configs.get(name), len(train))[0]
+            planned = recipe if report.steps >= PARTIAL_MIN * recipe else None
+        if report.stopped not in usable_if and planned is None:
             # A throughput probe (or a fit the budget cut short): no curve point, so no scoring.
             point = CurvePoint(approach=name, n_train=len(train), seed=seed, accuracy=None, macro_f1=None,
                                fit_s=report.wall_s, stopped=report.stopped, steps=report.steps, usable=False)
@@ -496,12 +516,14 @@ class _Runner:
         y_pred = self.class_ids(ev.y_pred) if ev.y_pred else None
         point = CurvePoint(approach=name, n_train=len(train), seed=seed, accuracy=ev.accuracy,
                            macro_f1=ev.macro_f1, fit_s=report.wall_s, stopped=report.stopped,
-                           steps=report.steps, best_step=report.best_step, usable=report.stopped in usable_if,
+                           steps=report.steps, best_step=report.best_step,
+                           usable=report.stopped in usable_if or planned is not None, planned_steps=planned,
                            y_pred=y_pred)
         self.points[name].append(point)
         self.record_fit(name, report)
         self.emit(name, "fit", f"n={len(train)} seed={seed}: accuracy {ev.accuracy:.3f}"
-                  + ("" if point.usable else f" (stopped: {report.stopped}; not a curve point)"),
+                  + (f" (the budget stopped it at {report.steps} of {planned} steps: scored as it is)"
+                     if planned is not None else ""),
                   len(train), len(train), point=point)
         return point, report
 
@@ -659,6 +681,15 @@ class _Runner:
         scored = len(self.test) if score_rows is None else score_rows
         return steps * batch / rate + valid_s + scored / infer + (info.get("load_s") or 3.0)
 
+    def scoring_s(self, name: str) -> float:
+        """Seconds scoring a fit on the test part takes (at the measured inference speed): a fit's
+        budget leaves them, so that a point planned to fit the budget is scored inside it too."""
+        rate = (self.info.get("embedding") or {}).get("prepare_texts_per_s")
+        if not rate:
+            train = self.info[name].get("train_examples_per_s")
+            rate = train * TRAIN_VS_INFER_COST if train else None
+        return len(self.test) / rate if rate and self.test is not None else 0.0
+
     def finetune_examples(self, name: str, n: int) -> int:
         steps, batch = finetune_steps(self.configs.get(name), n)
         return steps * batch
@@ -721,7 +752,7 @@ class _Runner:
                 break
             if seed not in subsets:
                 subsets[seed] = dict(zip(sizes, _nested(self.pool, sizes, seed), strict=True))
-            point, _ = self.fit_point(name, subsets[seed][n], seed, budget_s=max(left, 1.0))
+            point, _ = self.fit_point(name, subsets[seed][n], seed, budget_s=max(left - self.scoring_s(name), 1.0))
             ran_usable += point.usable
             above_ran += n in above
             if not point.usable:
@@ -768,7 +799,8 @@ class _Runner:
                     if cost is None or cost * 1.1 > self.clock.left - reserve_s:
                         continue
                     sub = _nested(self.pool, [n], seed)[0]
-                    point, _ = self.fit_point(name, sub, seed, budget_s=max(self.clock.left - reserve_s, 1.0))
+                    point, _ = self.fit_point(name, sub, seed, budget_s=max(self.clock.left - reserve_s
+                                                                            - self.scoring_s(name), 1.0))
                     ran += 1
                     added += point.usable
                     done = not point.usable or self.settled(self.partial_result())
@@ -781,42 +813,119 @@ class _Runner:
                                   "left over, as the decision was still open")
 
     def crossfit_rows(self) -> Examples:
-        """The rows the cross-fit halves: the sample, at most twice the labelled size (a fold then
-        trains on no more rows than the full run will)."""
-        from advisor.data import stratified_subsample
+        """The rows every cross-fit scores: the test part first, then the cheap pool (the labelled
+        rows the cheap curves drew from, at most the labelled size). Each approach's cross-fit gives
+        every one of them a prediction from a model that never saw it; as the first ``len(test)``
+        rows are the test part, a cross-fit also pairs with curves scored there."""
+        if self._crossfit_rows is None:
+            self._crossfit_rows = Examples(texts=[*self.test.texts, *self.cheap_pool.texts],
+                                           labels=[*self.test.labels, *self.cheap_pool.labels])
+        return self._crossfit_rows
 
-        cap = 2 * self.labelled_size if self.labelled_size else len(self.sample)
-        return self.sample if cap >= len(self.sample) else stratified_subsample(self.sample, cap, seed=self.seed)
+    def crossfit_folds(self, name: str, rows: Examples) -> int:
+        """Folds of ``name``'s cross-fit: ``CV_FOLDS`` for the cheap approaches (each fit then trains
+        on most of the rows, near the labelled size), two for the trainers (each fit costs minutes);
+        never more than the rarest class has rows."""
+        counts = np.unique(rows.labels, return_counts=True)[1]
+        return int(max(2, min(CV_FOLDS if name in CHEAP else 2, counts.min())))
+
+    def crossfit_train_rows(self, name: str, rows: Examples) -> int:
+        """Rows each of ``name``'s cross-fit fits trains on: the rows outside its fold, at most the
+        labelled size (more would train on more rows than the full run will)."""
+        k = self.crossfit_folds(name, rows)
+        n = len(rows) - math.ceil(len(rows) / k)
+        return min(n, self.labelled_size) if self.labelled_size else n
 
     def crossfit_cost(self, names: Sequence[str], rows: Examples) -> float | None:
-        """Seconds the cross-fit of ``names`` on ``rows`` is expected to take (None: a trainer's
-        throughput is unknown): two fits at half the rows each, scored on the other half, and the
-        vectors of rows the embedding engine has not embedded yet."""
-        half = len(rows) // 2
+        """Seconds the cross-fits of ``names`` on ``rows`` are expected to take (None: a trainer's
+        throughput is unknown): one fit per fold, each scored on its fold, and the vectors of rows
+        the embedding engine has not embedded yet."""
         total = 0.0
         for name in names:
-            if name in ("tfidf", "embedding"):
+            k = self.crossfit_folds(name, rows)
+            n = self.crossfit_train_rows(name, rows)
+            if name in CHEAP:
                 top = max((p for p in self.points[name] if p.usable), key=lambda p: p.n_train)
-                total += 2 * top.fit_s * max(1.0, half / top.n_train) ** 1.3  # cheap_curve's guess
+                total += k * top.fit_s * max(1.0, n / top.n_train) ** 1.3  # cheap_curve's guess
                 if name == "embedding":
                     rate = self.info["embedding"].get("prepare_texts_per_s")
                     eng = self.engine(name)
                     todo = len(eng.uncached(rows.texts)) if hasattr(eng, "uncached") else 0
                     total += todo / rate if rate else (0.0 if not todo else math.inf)
             else:
-                one = self.finetune_cost(name, len(rows) - half, score_rows=half)
+                one = self.finetune_cost(name, n, score_rows=len(rows) // k)
                 if one is None:
                     return None
-                total += 2 * one
+                total += k * one
         return total
 
+    def crossfit_one(self, name: str, rows: Examples, reserve_s: float) -> CrossFit | None:
+        """``name`` trained on all but one fold of ``rows`` (at most the labelled size of them) and
+        scored on that fold, fold by fold: every row gets one out-of-fold prediction. None when the
+        budget cut a fold short (a partial cross-fit scores some rows only: not used)."""
+        from sklearn.model_selection import StratifiedKFold
+
+        from advisor.curves import macro_f1_fn
+        from advisor.data import stratified_subsample
+
+        k = self.crossfit_folds(name, rows)
+        folds = StratifiedKFold(k, shuffle=True, random_state=self.seed).split(np.zeros(len(rows)), rows.labels)
+        y = np.asarray(self.class_ids(rows.labels))
+        if name == "embedding":
+            self.engine(name).prepare(rows.texts, progress=self.engine_progress(name), cancel=self.cancel)
+        pred = np.full(len(rows), -1)
+        fit_s: list[float] = []
+        n_train = 0
+        for i, (train_idx, score_idx) in enumerate(folds):
+            self.check()
+            train = rows.subset(train_idx.tolist())
+            if self.labelled_size and len(train) > self.labelled_size:
+                train = stratified_subsample(train, self.labelled_size, seed=self.seed + i)
+            report = self.fit(name, train, self.seed + i, budget_s=max(self.clock.left - reserve_s, 1.0),
+                              what=f"cross-fit {i + 1}/{k}: ")
+            if report.stopped not in CURVE_STOPS:
+                self.notes.append(f"cross-fit dropped: {name}'s fold {i + 1} stopped ({report.stopped})")
+                return None
+            self.record_fit(name, report)
+            fit_s.append(report.wall_s)
+            n_train = len(train)
+            ev = self.engine(name).evaluate(rows.subset(score_idx.tolist()))
+            pred[score_idx] = self.class_ids(ev.y_pred)
+        self.crossfit_labels = y.tolist()
+        fit = CrossFit(approach=name, n_train=n_train, rows=len(rows), folds=k, accuracy=float(np.mean(pred == y)),
+                       macro_f1=macro_f1_fn(y, len(self.classes) + 1)(pred, np.arange(len(rows))), fit_s=fit_s,
+                       y_pred=pred.tolist())
+        self.emit(name, "eval", f"cross-fit: {fit.accuracy:.3f} out of fold on {len(rows)} rows ({k} folds)")
+        return fit
+
+    def cheap_crossfit(self, name: str, reserve_s: float) -> None:
+        """Truth where it is cheap: ``name`` (TF-IDF, or embeddings + head) cross-validated on every
+        labelled row with ``CV_FOLDS`` folds, each fit at (nearly) the labelled size, instead of a
+        curve extrapolated from a few hundred held-out rows; when it costs at most ``CV_SHARE`` of
+        what is left after ``reserve_s``."""
+        if not _setting(self.settings, "crossfit") or not any(p.usable for p in self.points[name]):
+            return
+        rows = self.crossfit_rows()
+        cost = self.crossfit_cost([name], rows)
+        left = self.clock.left - reserve_s
+        if cost is None or cost * CROSSFIT_SLACK > CV_SHARE * left:
+            self.notes.append(f"{name} not cross-validated at full size: it would take ~{cost or 0:.0f}s "
+                              f"of the {max(left, 0):.0f}s left")
+            return
+        self.emit(name, "plan", f"cross-validation on all {len(rows)} labelled rows (~{cost:.0f}s)")
+        fit = self.crossfit_one(name, rows, reserve_s)
+        if fit is not None:
+            self.crossfits[name] = fit
+
     def crossfit_names(self) -> list[str]:
-        """The approaches a cross-fit would cover (those with a curve point); empty when it is
-        switched off, cannot judge the decision (no ``settled``) or has fewer than two to compare."""
+        """The approaches the last cross-fit stage would cover (those with a curve point and no
+        cross-fit yet); empty when it is switched off, cannot judge the decision (no ``settled``)
+        or would not leave two approaches with cross-fits to compare."""
         if not _setting(self.settings, "crossfit") or self.settled is None:
             return []
-        names = [n for n in self.engines if any(p.usable for p in self.points[n])]
-        return names if len(names) >= 2 else []
+        names = [n for n in self.engines if n not in self.left_out and n not in self.crossfits
+                 and any(p.usable for p in self.points[n])]
+        return names if names and len(names) + len(self.crossfits) >= 2 else []
 
     def crossfit_reserve(self) -> float:
         """Seconds to keep for the cross-fit while the trainers' larger sizes are planned (its
@@ -827,23 +936,16 @@ class _Runner:
 
     def cross_fit(self, reserve_s: float) -> bool:
         """The last stage, when the decision is still open and it fits what is left of the budget:
-        cross-fit every approach with a curve on the sample (two stratified halves; each approach
-        trained on one, scored on the other, both ways), so that every row gets one prediction
-        from a model that never saw it. The learning curves score a few hundred to 2,000 held-out
-        rows and extrapolate; this scores every sample row, at half the rows, with two fits per
-        approach (the seeds' spread included), and every approach on the same rows, so their
-        differences pair up. All approaches or none: a comparison needs the same rows. Returns
+        cross-fit the approaches that have none yet (the trainers, two folds each; a cheap approach
+        whose full-size cross-validation did not fit earlier) on the same rows as the others, so
+        that every approach's forecast comes from out-of-fold predictions on every labelled row and
+        their differences pair up over all of them. All of the stage or none of it. Returns
         whether it ran."""
-        from sklearn.model_selection import StratifiedKFold
-
-        from advisor.curves import macro_f1_fn
-
         names = self.crossfit_names()
         if not names or self.settled(self.partial_result()):
             return False
         rows = self.crossfit_rows()
-        counts = np.unique(rows.labels, return_counts=True)[1]
-        if counts.min() < 2:
+        if np.unique(rows.labels, return_counts=True)[1].min() < 2:
             self.notes.append("no cross-fit: a class has fewer than two rows")
             return False
         cost = self.crossfit_cost(names, rows)
@@ -852,33 +954,15 @@ class _Runner:
             self.notes.append(f"no cross-fit: it would take ~{cost or 0:.0f}s, {left:.0f}s were left")
             return False
         start = self.clock.elapsed
-        self.emit("all", "plan", f"cross-fit: {len(names)} approaches × 2 halves of {len(rows)} rows (~{cost:.0f}s)")
-        folds = list(StratifiedKFold(2, shuffle=True, random_state=self.seed).split(np.zeros(len(rows)), rows.labels))
-        y = np.asarray(self.class_ids(rows.labels))
+        self.emit("all", "plan", f"cross-fit: {', '.join(names)} on {len(rows)} rows (~{cost:.0f}s)")
         fits: dict[str, CrossFit] = {}
         for name in names:
-            if name == "embedding":
-                self.engine(name).prepare(rows.texts, progress=self.engine_progress(name), cancel=self.cancel)
-            pred = np.full(len(rows), -1)
-            fit_s: list[float] = []
-            for k, (train_idx, score_idx) in enumerate(folds):
-                self.check()
-                report = self.fit(name, rows.subset(train_idx.tolist()), self.seed + k,
-                                  budget_s=max(self.clock.left - reserve_s, 1.0), what=f"cross-fit {k + 1}/2: ")
-                if report.stopped not in CURVE_STOPS:
-                    self.notes.append(f"cross-fit dropped: {name}'s fold {k + 1} stopped ({report.stopped})")
-                    return False
-                self.record_fit(name, report)
-                fit_s.append(report.wall_s)
-                ev = self.engine(name).evaluate(rows.subset(score_idx.tolist()))
-                pred[score_idx] = self.class_ids(ev.y_pred)
-            every = np.arange(len(rows))
-            fits[name] = CrossFit(
-                approach=name, n_train=len(folds[0][0]), rows=len(rows), accuracy=float(np.mean(pred == y)),
-                macro_f1=macro_f1_fn(y, len(self.classes) + 1)(pred, every), fit_s=fit_s, y_pred=pred.tolist())
-            self.emit(name, "eval", f"cross-fit: {fits[name].accuracy:.3f} out of fold on {len(rows)} rows")
-        self.crossfits, self.crossfit_labels = fits, y.tolist()
-        self.notes.append(f"cross-fitted {', '.join(names)} on 2 halves of {len(rows)} rows in "
+            fit = self.crossfit_one(name, rows, reserve_s)
+            if fit is None:
+                return False
+            fits[name] = fit
+        self.crossfits.update(fits)
+        self.notes.append(f"cross-fitted {', '.join(names)} on {len(rows)} rows in "
                           f"{self.clock.elapsed - start:.0f}s, as the decision was still open")
         return True
 
@@ -950,6 +1034,7 @@ class _Runner:
             cancelled=self.cancelled, seed=self.seed, notes=list(self.notes),
             test_labels=[int(v) for v in self.y_test] if self.test is not None else None,
             crossfits=dict(self.crossfits), crossfit_labels=self.crossfit_labels, left_out=dict(self.left_out),
+            crossfit_test_rows=len(self.test) if self.crossfits and self.test is not None else None,
         )
 
     def partial_result(self) -> BenchResult:
@@ -1037,6 +1122,7 @@ class _Runner:
             self.cheap_curve("tfidf", SHARE["tfidf"] if len(self.engines) > 1 else 1.0, reserve_s=reserve,
                              floor_s=0.08 * self.clock.budget_s)
             self.speed("tfidf")
+            self.cheap_crossfit("tfidf", reserve_s=reserve)
             self.pool = full_pool
         if "embedding" in self.engines:
             rate = self.info["embedding"].get("prepare_texts_per_s") or rate
@@ -1045,8 +1131,11 @@ class _Runner:
             cut = self.info["embedding"].get("pool")
             if cut:
                 self.pool = Examples(texts=full_pool.texts[:cut], labels=full_pool.labels[:cut])
-            self.cheap_curve("embedding", 1.0, reserve_s=reserve + speed_s)
+            # Not all of what is left: its cross-validation at full size is worth more than more seeds.
+            share = 0.6 if _setting(self.settings, "crossfit") else 1.0
+            self.cheap_curve("embedding", share, reserve_s=reserve + speed_s)
             self.speed("embedding")
+            self.cheap_crossfit("embedding", reserve_s=reserve)
             self.pool = full_pool
         # Fine-tuning needs no embedding either: its points may climb to the labelled size.
         self.pool = self.cheap_pool

@@ -28,14 +28,21 @@ N_BOOT = 200
 METHOD = "cross-fit + curve gain"
 
 
-def usable(bench: Any, forecasts: dict[str, Any]) -> bool:
-    """Whether the bench's cross-fit covers every approach that has a forecast value, with its
-    predictions (a saved benchmark without them cannot be re-forecast from the cross-fit)."""
+def covered(bench: Any, forecasts: dict[str, Any]) -> list[str]:
+    """The approaches with a forecast value whose cross-fit can re-make it (with its predictions:
+    a saved benchmark without them cannot be re-forecast from the cross-fit)."""
     fits = getattr(bench, "crossfits", None) or {}
     labels = getattr(bench, "crossfit_labels", None)
+    if not labels:
+        return []
+    return [name for name, f in forecasts.items() if f.value is not None and name in fits
+            and fits[name].y_pred is not None and len(fits[name].y_pred) == len(labels)]
+
+
+def usable(bench: Any, forecasts: dict[str, Any]) -> bool:
+    """Whether the bench's cross-fit covers every approach that has a forecast value."""
     valued = [name for name, f in forecasts.items() if f.value is not None]
-    return bool(labels) and len(valued) >= 2 and all(
-        name in fits and fits[name].y_pred is not None and len(fits[name].y_pred) == len(labels) for name in valued)
+    return len(valued) >= 2 and len(covered(bench, forecasts)) == len(valued)
 
 
 def rows_used(bench: Any, forecasts: dict[str, Any]) -> int | None:
@@ -58,10 +65,26 @@ def _gain(at_target: Any, at_half: Any) -> tuple[float, np.ndarray | None, float
     return gain, boot, (max(0.0, *fits) if fits else None)
 
 
+def _test_part_shifts(pred: np.ndarray, y: np.ndarray, rows: int, n_classes: int, metric: str,
+                      seed: int) -> np.ndarray:
+    """Per bootstrap replicate, how much the score on the first ``rows`` rows (the test part)
+    moves when they are resampled as the learning curves resample them (the same generator and
+    draws as ``advisor.curves.fit_learning_curve``): added to the cross-fit's value, the replicates
+    pair with the curves' forecasts of the other approaches, scored on those rows."""
+    yt, pt = y[:rows], pred[:rows]
+    fn = accuracy_fn(yt) if metric == "accuracy" else macro_f1_fn(yt, n_classes)
+    base = fn(pt, np.arange(rows))
+    row_rng = np.random.default_rng([seed, 0])
+    return np.asarray([fn(pt, row_rng.integers(0, rows, rows)) - base for _ in range(N_BOOT)])
+
+
 def from_crossfit(f: Any, at_half: Any, fit: Any, labels: list[int], *, n_classes: int, metric: str,
-                  seed: int) -> Any:
+                  seed: int, test_rows: int | None = None) -> Any:
     """Forecast ``f`` (the curve's, at the target) re-made from cross-fit ``fit``; ``at_half`` is
-    the same curve's forecast at the cross-fit's training size."""
+    the same curve's forecast at the cross-fit's training size. With ``test_rows`` (not every
+    approach was cross-fitted) the bootstrap replicates resample the test part, which leads the
+    cross-fit rows, so that they pair with the other approaches' curves; the interval is still
+    the one over every cross-fit row."""
     y = np.asarray(labels)
     pred = np.asarray(fit.y_pred)
     fn = accuracy_fn(y) if metric == "accuracy" else macro_f1_fn(y, n_classes)
@@ -70,16 +93,19 @@ def from_crossfit(f: Any, at_half: Any, fit: Any, labels: list[int], *, n_classe
     rng = np.random.default_rng([seed, 2])  # the same rows for every approach: paired replicates
     oof_boot = np.asarray([fn(pred, rng.integers(0, len(y), len(y))) for _ in range(N_BOOT)])
     gain, gain_boot, fits_gain = _gain(f, at_half)
-    boot = np.clip(oof_boot + (gain_boot if gain_boot is not None else gain), 0.0, 1.0)
+    paired = oof + _test_part_shifts(pred, y, test_rows, n_classes, metric, seed) if test_rows else oof_boot
+    boot = np.clip(paired + (gain_boot if gain_boot is not None else gain), 0.0, 1.0)
+    unpaired = np.clip(oof_boot + (gain_boot if gain_boot is not None else gain), 0.0, 1.0)
     value = min(1.0, oof + gain)
     doublings = max(0.0, math.log2(max(f.n_target / max(fit.n_train, 1), 1.0)))
     # Upper end: the largest gain one of the curve's fits gives; with none fitted, the generic prior.
     allowance = max(gain, fits_gain if fits_gain is not None else PRIOR_GAIN_PER_DOUBLING * doublings)
-    low = min(float(np.percentile(boot, 2.5)), float(np.percentile(oof_boot, 2.5)), value)
-    high = max(float(np.percentile(boot, 97.5)), float(np.percentile(oof_boot, 97.5)) + allowance, value)
+    low = min(float(np.percentile(unpaired, 2.5)), float(np.percentile(oof_boot, 2.5)), value)
+    high = max(float(np.percentile(unpaired, 97.5)), float(np.percentile(oof_boot, 97.5)) + allowance, value)
     factor = f.n_target / max(fit.n_train, 1)
-    reason = (f"measured out of fold on {fit.rows:,} rows at {fit.n_train:,} labels; the gain to "
-              f"{f.n_target:,} (+{gain * 100:.1f} points) from the learning curve ({f.method})")
+    reason = (f"measured out of fold on {fit.rows:,} rows ({fit.folds} folds) at {fit.n_train:,} labels"
+              + (f"; the gain to {f.n_target:,} (+{gain * 100:.1f} points) from the learning curve ({f.method})"
+                 if fit.n_train < f.n_target else ""))
     return f.model_copy(update={
         "value": value, "low": max(0.0, low), "high": min(1.0, high),
         "boot": [round(float(b), 5) for b in boot],

@@ -33,6 +33,8 @@ LONG_REACH = 2.0  # beyond this × the largest measured size, prefer a saturatin
 # Flat fallback from one measured size: the upper end of the interval assumes at most
 # this gain per doubling of the labels. A generic prior (not from this data), printed as such.
 PRIOR_GAIN_PER_DOUBLING = 0.03
+SAME_SIZE = 1.1  # sizes within 10 % of each other are one size of the curve
+MIN_STEP = 1.5  # the held-back step the extrapolation error is scaled from is taken as at least this ratio
 
 
 @dataclass(frozen=True)
@@ -185,6 +187,21 @@ def _clip(v: float) -> float:
     return float(min(1.0, max(0.0, v)))
 
 
+def _merge_close_sizes(observations: Sequence[Observation]) -> list[Observation]:
+    """Observations whose sizes lie within ``SAME_SIZE`` of each other, as one size (their geometric
+    mean): 1,778 and 1,782 labels are one point of the curve, several seeds of it, not a slope."""
+    sizes = sorted({o.n for o in observations})
+    rep: dict[int, int] = {}
+    group: list[int] = []
+    for n in sizes + [0]:
+        if group and (n == 0 or n > SAME_SIZE * group[0]):
+            mean = round(math.exp(sum(math.log(g) for g in group) / len(group)))
+            rep.update({g: mean for g in group})
+            group = []
+        group.append(n)
+    return [o if rep[o.n] == o.n else Observation(rep[o.n], o.seed, o.value, o.y_pred) for o in observations]
+
+
 def fit_learning_curve(
     observations: Sequence[Observation],
     n_target: int,
@@ -202,7 +219,7 @@ def fit_learning_curve(
     """
     if not observations:
         raise ValueError("no observations to fit")
-    obs = sorted(observations, key=lambda o: (o.n, o.seed))
+    obs = sorted(_merge_close_sizes(observations), key=lambda o: (o.n, o.seed))
     n_arr, y_arr = _means([(o.n, o.value) for o in obs])
     n_max = int(n_arr[-1])
     factor = n_target / n_max
@@ -325,9 +342,11 @@ def fit_learning_curve(
         if factor > 1 and hold_err is not None:
             # The held-back error was made extrapolating one step (n[-2] → n[-1]); the forecast
             # extrapolates log(n_eval / n_max). Misfit grows with that distance: scale by the ratio.
-            step = math.log(n_arr[-1] / n_arr[-2])
+            # At least SAME_SIZE's step: two close sizes would make reach / step explode (a forecast of
+            # [0 %, 100 %] says nothing; the extrapolation is as unsure as one real step makes it).
+            step = max(math.log(n_arr[-1] / n_arr[-2]), math.log(MIN_STEP))
             reach = math.log(n_eval / n_max)
-            widen_by = hold_err * max(1.0, reach / step) if step > 0 else hold_err
+            widen_by = hold_err * max(1.0, reach / step)
             lo, hi = lo - widen_by, hi + widen_by
         if factor > 1:
             # Learning curves can flatten right after the last measured size: the lower end

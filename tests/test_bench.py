@@ -54,8 +54,16 @@ class FakeEngine(Engine):
                 stopped = "budget"
         self.n = len(train) if stopped == "completed" else max(2, len(train) // 10)
         wall = time.perf_counter() - t0
+        # A fit cut short took that share of its steps (for a trainer: of its recipe's steps).
+        done = 1.0 if stopped == "completed" else min(1.0, wall / cost)
+        if self.trains_backbone:
+            from advisor.bench import finetune_steps
+
+            steps = int(done * finetune_steps(self.config, len(train))[0])
+        else:
+            steps = int(done * examples // 8)
         return FitReport(engine=self.name, n_train=len(train), examples_seen=examples, epochs=1.0,
-                         steps=examples // 8, tokens_seen=examples * 20, stopped=stopped, wall_s=wall,
+                         steps=steps, tokens_seen=examples * 20, stopped=stopped, wall_s=wall,
                          train_examples_per_s=(1 / self.SECONDS_PER_EXAMPLE) if self.SECONDS_PER_EXAMPLE else None,
                          train_tokens_per_s=(20 / self.SECONDS_PER_EXAMPLE) if self.SECONDS_PER_EXAMPLE else None,
                          peak_rss_bytes=100_000_000)
@@ -371,29 +379,42 @@ def _open(partial) -> bool:
 
 
 def test_an_open_decision_with_budget_left_is_cross_fitted_on_every_row_out_of_fold(fakes, monkeypatch):
-    """Budget left and the decision open: every approach is trained on one stratified half of the
-    sample and scored on the other, both ways, instead of buying more fine-tune seeds. Every row
-    is scored once, by a model that never saw it (a memorizer scores 0 % out of fold)."""
+    """The cheap approaches are cross-validated on every labelled row (5 folds); then, budget left
+    and the decision open, the trainers too (2 folds), on the same rows: the test part first, then
+    the pool. Every row is scored once per approach, by a model that never saw it (a memorizer
+    scores 0 % out of fold), instead of buying more fine-tune seeds."""
     ex = fakes(make_examples(600))
     monkeypatch.setitem(base._REGISTRY, "tfidf", f"{__name__}:Memorizer")
     settings = Settings().model_copy(update={"crossfit": True, "top_up_seeds": 2})
     res = run_benchmarks(ex, engines=("tfidf", "embedding", "finetune"), settings=settings, budget_s=60,
                          settled=_open, configs={"finetune": {"min_steps": 5, "train_batch_size": 8}})
     assert set(res.crossfits) == {"tfidf", "embedding", "finetune"}
-    assert res.crossfit_labels == [ex.classes.index(y) for y in ex.labels]
-    for fit in res.crossfits.values():
-        assert fit.rows == 600 and fit.n_train == 300 and len(fit.fit_s) == 2
-        assert len(fit.y_pred) == 600
+    assert res.crossfit_test_rows == res.test_size == 200
+    assert sorted(res.crossfit_labels) == sorted(ex.classes.index(y) for y in ex.labels)
+    for name, fit in res.crossfits.items():
+        folds, n_train = (2, 300) if name == "finetune" else (5, 480)
+        assert (fit.rows, fit.folds, fit.n_train, len(fit.fit_s), len(fit.y_pred)) == (600, folds, n_train, folds, 600)
     assert res.crossfits["tfidf"].accuracy == 0.0  # never scored on its own training rows
-    # The fake's accuracy at n = 300 (its predictions do not depend on the rows it trained on).
-    fake = FakeFinetune()
-    fake.n = 300
-    assert res.crossfits["finetune"].accuracy == pytest.approx(
-        sum(y == p for y, p in zip(ex.labels, fake.predict(ex.texts).labels, strict=True)) / 600)
     # Instead of the top-up seeds, not as well as them.
     assert not any("more seed(s)" in note for note in res.notes)
-    assert any(note.startswith("cross-fitted") for note in res.notes)
+    assert any(note.startswith("cross-fitted finetune") for note in res.notes)
     assert {p.seed for p in res.measurements["finetune"].points} == {0}
+
+
+def test_cheap_approaches_are_cross_validated_at_full_size_whatever_the_decision(fakes):
+    """Truth where it is cheap: TF-IDF and the embedding head are cross-validated on every labelled
+    row even when the decision is already clear; the trainers' cross-fit only while it is open;
+    nothing when the profile switches cross-fits off."""
+    ex = fakes(make_examples(600))
+    settings = Settings().model_copy(update={"crossfit": True})
+    configs = {"finetune": {"min_steps": 5, "train_batch_size": 8}}
+    engines = ("tfidf", "embedding", "finetune")
+    settled = run_benchmarks(ex, engines=engines, settings=settings, budget_s=60, configs=configs,
+                             labelled_size=300, settled=lambda partial: True)
+    assert set(settled.crossfits) == {"tfidf", "embedding"}
+    # 200 test + 300 labelled rows; 5 folds leave 400 outside each, of which the labelled size trains.
+    assert {f.n_train for f in settled.crossfits.values()} == {300}
+    assert {f.rows for f in settled.crossfits.values()} == {500}
 
 
 def test_no_cross_fit_when_settled_switched_off_or_out_of_budget(fakes, monkeypatch):
@@ -404,11 +425,11 @@ def test_no_cross_fit_when_settled_switched_off_or_out_of_budget(fakes, monkeypa
     settled = run_benchmarks(ex, engines=engines, settings=settings, budget_s=60, configs=configs,
                              settled=lambda partial: True)
     off = run_benchmarks(ex, engines=engines, settings=Settings(), budget_s=60, configs=configs, settled=_open)
-    assert settled.crossfits == {} and off.crossfits == {}
+    assert "finetune" not in settled.crossfits and off.crossfits == {}
     # Fine-tuning at 0.02 s per example: the two 300-row folds (~12 s) do not fit what is left of 8 s.
     monkeypatch.setattr(FakeFinetune, "SECONDS_PER_EXAMPLE", 0.02)
     short = run_benchmarks(ex, engines=engines, settings=settings, budget_s=8, configs=configs, settled=_open)
-    assert short.crossfits == {}
+    assert "finetune" not in short.crossfits
     assert any(note.startswith("no cross-fit: it would take") for note in short.notes)
 
 
@@ -470,3 +491,65 @@ def test_full_finetuning_that_does_not_fit_in_memory_leaves_lora_as_the_fine_tun
     assert fits and said.endswith("GB free")
     fits, said = full_finetune_fits(config, SimpleNamespace(ram_available_bytes=50e6, gpus=[]))
     assert not fits and "0.1 GB free" in said
+
+
+class FakeCutShort(FakeFinetune):
+    """A trainer whose every fit the budget stops at a given share of its recipe's steps."""
+
+    SHARE: ClassVar[float] = 0.9
+
+    def fit(self, train: Examples, **kw) -> FitReport:
+        from advisor.bench import finetune_steps
+
+        report = super().fit(train, **{**kw, "budget_s": None})
+        steps = int(self.SHARE * finetune_steps(self.config, len(train))[0])
+        return report.model_copy(update={"stopped": "budget", "steps": steps})
+
+
+@pytest.mark.parametrize("share", [0.9, 0.5])
+def test_a_fit_the_budget_stops_late_is_scored_and_kept_with_a_wider_upper_end(fakes, monkeypatch, share):
+    """A fine-tune fit stopped by the budget after ≥ PARTIAL_MIN of its steps is a measurement: scored,
+    a curve point, its planned steps recorded, and its forecast's upper end allows for the missed
+    steps (said in the assumptions). One stopped earlier is a throughput probe only, as before."""
+    from advisor.forecast import forecast_all
+
+    monkeypatch.setitem(base._REGISTRY, "finetune", f"{__name__}:FakeCutShort")
+    monkeypatch.setattr(FakeCutShort, "SHARE", share)
+    monkeypatch.setattr(FakeCutShort, "fits", [])
+    configs = {"finetune": {"min_steps": 10, "train_batch_size": 8}}
+    res = run_benchmarks(fakes(make_examples(600)), engines=("tfidf", "finetune"), settings=Settings(),
+                         budget_s=30, configs=configs)
+    points = res.measurements["finetune"].points
+    if share < 0.8:
+        assert points and not any(p.usable for p in points)
+        return
+    assert points and all(p.usable and p.planned_steps and p.steps < p.planned_steps for p in points)
+    assert all(p.accuracy is not None for p in points)
+    f = forecast_all(res, n_target=1000, configs=configs)["finetune"]
+    plain = forecast_all(res.model_copy(update={"measurements": {**res.measurements, "finetune": res.measurements[
+        "finetune"].model_copy(update={"points": [p.model_copy(update={"planned_steps": None}) for p in points]})}}),
+        n_target=1000, configs=configs)["finetune"]
+    assert f.value == plain.value and f.high == pytest.approx(min(1.0, plain.high + 0.01), abs=2e-3)
+    assert any("steps it missed" in a for a in f.assumptions) and not f.flag_reason.count("steps it missed")
+
+
+def test_cheap_cross_validation_pairs_with_the_trainers_curves_over_the_test_part(fakes):
+    """With only the cheap approaches cross-validated, their forecasts come from every labelled row
+    and the trainers' from their curves; the bootstrap replicates of both resample the test part
+    (which leads the cross-fit rows) alike, so their differences pair up (the fakes' right and wrong
+    rows are shared: the replicates move together)."""
+    import numpy as np
+
+    from advisor.crossfit import METHOD
+    from advisor.forecast import forecast_all
+
+    ex = fakes(make_examples(600))
+    settings = Settings().model_copy(update={"crossfit": True})
+    configs = {"finetune": {"min_steps": 5, "train_batch_size": 8}}
+    res = run_benchmarks(ex, engines=("tfidf", "finetune"), settings=settings, budget_s=60, configs=configs,
+                         labelled_size=400, settled=lambda partial: True)
+    fcs = forecast_all(res, n_target=400, configs=configs)
+    assert fcs["tfidf"].method == METHOD and fcs["finetune"].method != METHOD
+    assert "measured out of fold on 600 rows (5 folds) at 400 labels" in fcs["tfidf"].assumptions[-1]
+    a, b = np.asarray(fcs["tfidf"].boot), np.asarray(fcs["finetune"].boot)
+    assert len(a) == len(b) == 200 and np.corrcoef(a, b)[0, 1] > 0.5

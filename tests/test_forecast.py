@@ -133,7 +133,8 @@ def test_flat_fine_tune_forecast_borrows_the_embedding_curve_gain():
     out = borrow_gain(ft, emb)
     gain = 0.02 * math.log(3200 / 800)
     assert out.value == pytest.approx(0.75 + gain)
-    assert out.high == pytest.approx(0.75 + 2 * gain) and out.low == 0.72
+    # The upper end: twice the gain, or (here larger) 3 points for each of the 2 doublings.
+    assert out.high == pytest.approx(0.75 + max(2 * gain, 0.06)) and out.low == 0.72
     assert out.flagged and "borrowed" in out.flag_reason and out.method.startswith("flat")
     # Nothing to borrow from a flat donor, or when the target is within the measured range.
     assert borrow_gain(ft, emb.model_copy(update={"method": "flat-fallback"})) == ft
