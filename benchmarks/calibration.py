@@ -55,11 +55,16 @@ class Task:
     # Added to the run's seed for this task's split: another draw of train and test rows from the
     # same data, so that tasks of one dataset do not all share one test split.
     split_offset: int = 0
+    # ``make demo``'s path: advise reads the whole demo data with --labelled-size n_train (no test
+    # file), and each full run is what `run plan.json` does: it holds out its own test rows (20 %, at
+    # most 2,000) and trains on n_train of the rest.
+    demo: bool = False
 
 
 TASKS: dict[str, Task] = {
     t.name: t
     for t in [
+        Task("demo-rt-1000", "demo:rotten-tomatoes", 1000, 2000, demo=True),  # `make demo`
         Task("rt-1000", "demo:rotten-tomatoes", 1000, 2000),
         Task("rt-3000", "demo:rotten-tomatoes", 3000, 2000),
         Task("rt-6000", "demo:rotten-tomatoes", 6000, 2000),
@@ -96,12 +101,19 @@ NEW_DATA = ("demo:tweets-sentiment", "demo:icd10-chapters", "demo:fine-food-revi
 TASKS.update({
     f"{t.name}-split2": replace(t, name=f"{t.name}-split2", split_offset=1)
     for t in list(TASKS.values())
-    if t.data not in ("synthetic", *NEW_DATA) and t.split_offset == 0 and f"{t.name}-split2" not in TASKS
+    if t.data not in ("synthetic", *NEW_DATA) and t.split_offset == 0 and not t.demo and f"{t.name}-split2" not in TASKS
 })
 QUICK_TASKS = ["rt-1000", "bbc-tech-vs-entertainment-400"]
-FULL_TASKS = ["rt-1000", "rt-3000", "bbc-1000", "bbc-business-vs-politics-500",
-              "bbc-tech-vs-entertainment-400", "rt-6000"]
-DEFAULT_ENGINES = ["tfidf", "embedding", "finetune"]
+# The published table: `make demo`'s path, every dataset at 1,000 and (where it has the rows) 3,000
+# labels, the older data's second draws. One invocation, one sitting (resumable).
+FIRST_DRAWS = ["rt-1000", "rt-3000", "bbc-1000", "bbc-business-vs-politics-500", "bbc-tech-vs-entertainment-400",
+               "debates-700", "debates-rep-vs-dem-450"]
+FULL_TASKS = ["demo-rt-1000", *FIRST_DRAWS, *(f"{t}-split2" for t in FIRST_DRAWS),
+              "tweets-1000", "tweets-3000", "icd10-1000", "icd10-3000", "food-1000", "food-3000",
+              "birds-1000", "birds-3000"]
+# advise runs with its default engines (what a user gets); every approach it may include runs in full.
+FULL_RUN_ENGINES = ["tfidf", "embedding", "finetune", "lora"]
+GOAL_FILES = {"accuracy": ROOT / "goals" / "accuracy.toml", "macro_f1": ROOT / "goals" / "macro-f1.toml"}
 
 
 def synthetic_examples(n: int, seed: int = 0) -> Examples:
@@ -140,14 +152,36 @@ def task_split(task: Task, seed: int) -> tuple[Examples, Examples]:
 
 
 def _as_runs(actual: dict[str, dict], n_target: int = 0) -> list:
-    """Full runs as ``advisor.compare`` takes them, from which test rows each got right (all that
-    accuracy needs: a run's "prediction" is the row's label or not)."""
+    """Full runs as ``advisor.compare`` takes them: their predictions on the test rows (rows saved
+    before runs kept them: which rows each got right, all that accuracy needs)."""
     from advisor.compare import RunResult
 
+    def truth(a: dict) -> tuple[list[str], list[str]]:
+        if a.get("y_true") is not None:
+            return a["y_true"], a["y_pred"]
+        return ["y"] * len(a["correct"]), ["y" if c else "n" for c in a["correct"]]
+
     return [RunResult(name=engine, engine=engine, n_train=n_target, rows_digest="the task's test split",
-                      y_true=["y"] * len(a["correct"]), y_pred=["y" if c else "n" for c in a["correct"]],
-                      train_s=a.get("train_s"), ms_b1=a.get("ms_b1"), ms_batch=a.get("ms_batch"))
+                      y_true=truth(a)[0], y_pred=truth(a)[1], train_s=a.get("train_s"), ms_b1=a.get("ms_b1"),
+                      ms_batch=a.get("ms_batch"))
             for engine, a in actual.items()]
+
+
+def metric_agreement(choice: str | None, actual: dict[str, dict], metric: str) -> dict:
+    """Whether ``choice`` is the full run best by ``metric``, or not significantly worse than it
+    (paired bootstrap over the test rows, 95 %)."""
+    from advisor.compare import paired_lead as lead_of
+    from advisor.compare import replicates
+
+    runs = _as_runs(actual)
+    values, boots = replicates(runs, metric)
+    best = max(values, key=lambda e: values[e])
+    if choice is None or choice not in values:
+        return {"best": best, "agrees": None}
+    if choice == best:
+        return {"best": best, "agrees": True, "exact": True}
+    _, lo, _ = lead_of(boots[best], boots[choice], values[best], values[choice])
+    return {"best": best, "agrees": lo <= 0.0, "exact": False}
 
 
 def paired_lead(correct_a: list[bool], correct_b: list[bool], seed: int = 0) -> tuple[float, float, float]:
@@ -243,17 +277,43 @@ def full_run_fresh(spec, artifact: Path) -> float:
     return _run_fresh(FRESH_RUN, [spec.model_dump_json(), str(artifact)], f"full run of {spec.engine}")
 
 
+def _codes(labels: list[str], classes: list[str]) -> str:
+    return bytes(classes.index(y) for y in labels).hex()
+
+
 def pack_run(a: dict) -> dict:
-    """A full run's results as the JSON keeps them: which test rows it got right as hex bits."""
+    """A full run's results as the JSON keeps them: which test rows it got right as hex bits, and
+    (for macro-F1) its predictions and the truth as class codes."""
     bits = np.packbits(np.asarray(a["correct"], dtype=bool)).tobytes().hex()
-    return {**{k: v for k, v in a.items() if k != "correct"}, "rows": len(a["correct"]), "correct_bits": bits}
+    out = {k: v for k, v in a.items() if k not in ("correct", "y_true", "y_pred")}
+    if a.get("y_true") is not None:
+        classes = sorted(set(a["y_true"]) | set(a["y_pred"]))
+        out.update(classes=classes, y_true_codes=_codes(a["y_true"], classes), y_pred_codes=_codes(a["y_pred"], classes))
+    return {**out, "rows": len(a["correct"]), "correct_bits": bits}
 
 
 def unpack_run(saved: dict) -> dict:
     rows = saved["rows"]
     correct = np.unpackbits(np.frombuffer(bytes.fromhex(saved["correct_bits"]), dtype=np.uint8))[:rows]
-    return {**{k: v for k, v in saved.items() if k not in ("rows", "correct_bits")},
-            "correct": [bool(c) for c in correct]}
+    out = {**{k: v for k, v in saved.items() if k not in ("rows", "correct_bits", "classes", "y_true_codes",
+                                                          "y_pred_codes")},
+           "correct": [bool(c) for c in correct]}
+    if "y_true_codes" in saved:
+        classes = saved["classes"]
+        out["y_true"] = [classes[i] for i in bytes.fromhex(saved["y_true_codes"])]
+        out["y_pred"] = [classes[i] for i in bytes.fromhex(saved["y_pred_codes"])]
+    return out
+
+
+def _full_run_spec(task: Task, engine: str, profile: str, seed: int, tdir: Path):
+    """What the task's full run of ``engine`` is: `run plan.json` on the demo data (its own split) for
+    ``make demo``'s task, else a run on the task's training file scored on its test file."""
+    from advisor.fullrun import RunSpec
+
+    if task.demo:
+        return RunSpec(engine=engine, profile=profile, data=task.data, labelled_size=task.n_train, split_seed=seed)
+    return RunSpec(engine=engine, profile=profile, data=str(tdir / "train.csv"), train_file=str(tdir / "train.csv"),
+                   test_file=str(tdir / "test.csv"), split_seed=seed)
 
 
 def actual_results(task: Task, engines: list[str], profile: str, seed: int, workdir: Path,
@@ -262,53 +322,57 @@ def actual_results(task: Task, engines: list[str], profile: str, seed: int, work
     (reusing artifacts already in ``workdir``).
 
     ``saved`` (the JSON's ``full_runs``) is read and updated: each run's results, with which
-    test rows it got right, keyed by task, profile and seed. When ``workdir`` has no folder for
-    the task at all (another machine, a new workdir) the saved results stand in for the full
-    runs, so rows can be judged again without running them; a folder that lacks one artifact
-    runs it (delete one to re-time it)."""
+    test rows it got right and what it predicted, keyed by task, profile and seed. When ``workdir``
+    has no folder for the task at all (another machine, a new workdir) the saved results stand in
+    for the full runs, so rows can be judged again without running them; a folder that lacks one
+    artifact runs it (delete one to re-time it)."""
     from advisor.data import write_examples
-    from advisor.fullrun import RunSpec
-    from engines.artifacts import read_manifest
+    from engines.artifacts import read_heldout, read_manifest
 
-    train, test = task_split(task, seed)
     tdir = workdir / f"{task.name}-{profile}-seed{seed}"
     key = f"{task.name}/{profile}/seed{seed}"
     known = (saved or {}).get(key, {})
-    if not tdir.exists() and known and all(e in known for e in engines) \
-            and all(known[e]["rows"] == len(test) for e in engines):
+    if not tdir.exists() and known and all(e in known for e in engines):
         log(f"[{task.name}] full runs: saved results (no {tdir})")
         return {e: unpack_run(known[e]) for e in engines}, tdir / "train.csv"
     tdir.mkdir(parents=True, exist_ok=True)
-    train_csv, test_csv = tdir / "train.csv", tdir / "test.csv"
-    write_examples(train, train_csv)
-    write_examples(test, test_csv)
+    test = None
+    if not task.demo:
+        train, test = task_split(task, seed)
+        write_examples(train, tdir / "train.csv")
+        write_examples(test, tdir / "test.csv")
     actual: dict[str, dict] = {}
     for engine in engines:
         artifact = tdir / f"artifact-{engine}"
         manifest = read_manifest(artifact) if (artifact / "manifest.json").exists() else None
-        if manifest is not None and (manifest.split.n_train, manifest.split.n_test) != (len(train), len(test)):
+        if manifest is not None and test is not None and (manifest.split.n_train, manifest.split.n_test) != (
+                task.n_train, len(test)):
             manifest = None  # another split of the task (its sizes changed): run it again
         if manifest is not None:  # same split, same profile: reuse the full run
             log(f"[{task.name}] full run: {engine} (reusing {artifact})")
             wall = None
         else:
             log(f"[{task.name}] full run: {engine}")
-            spec = RunSpec(engine=engine, profile=profile, data=str(train_csv),
-                           train_file=str(train_csv), test_file=str(test_csv), split_seed=seed)
-            wall = full_run_fresh(spec, artifact)
+            wall = full_run_fresh(_full_run_spec(task, engine, profile, seed, tdir), artifact)
             manifest = read_manifest(artifact)
+        if test is not None:
+            y_true, y_pred = _predictions_on(artifact, test)
+        else:  # the run's own held-out rows (the same split seed for every engine: the same rows)
+            held = read_heldout(artifact)
+            y_true, y_pred = list(held.y_true), list(held.y_pred)
         actual[engine] = {
             "accuracy": manifest.metrics.accuracy,
             "macro_f1": manifest.metrics.macro_f1,
             "train_s": manifest.fit.wall_s,
             "wall_s": wall if wall is not None else sum(manifest.timings.values()) or None,
-            "correct": _correct_on(artifact, test),
+            "correct": [p == y for p, y in zip(y_pred, y_true, strict=True)],
+            "y_true": y_true, "y_pred": y_pred,
             **_latencies(manifest),
         }
         log(f"[{task.name}]   {engine}: accuracy {manifest.metrics.accuracy:.3f}, fit {manifest.fit.wall_s:.0f} s")
     if saved is not None:
         saved[key] = {**saved.get(key, {}), **{e: pack_run(a) for e, a in actual.items()}}
-    return actual, train_csv
+    return actual, tdir / "train.csv"
 
 
 def recorded_times(row: dict, actual: dict[str, dict]) -> dict[str, dict]:
@@ -350,7 +414,7 @@ def reanalyse(doc: dict, workdir: Path, log, *, retime: bool = False) -> None:
         if r.get("forecasts"):
             fcs = {e: Forecast.model_validate(f) for e, f in r["forecasts"].items()}
             update_checks(r, fcs, actual, recorded=not retime)
-            goals, acc_only = task_goals(task)
+            goals, acc_only, _ = task_goals(task)
             rec = judged(recommend(goals, resources, {}, fcs, budget=r["budget"]), goals, resources, fcs, r)
             r.update(decisions(rec, recommend(acc_only, resources, {}, fcs), actual, task, fcs))
         else:  # a row from before forecasts were kept: only the check is redone
@@ -431,7 +495,7 @@ def reforecast(doc: dict, workdir: Path, log) -> int:
         task = TASKS[r["task"]]
         profile = load_profile(r["profile"], resources=resources)
         configs = {e: engine_config(profile, e) for e in saved["engines"]}
-        goals, acc_only = task_goals(task)
+        goals, acc_only, _ = task_goals(task)
         fcs, rec = forecast_and_decide(bench, goals, resources, configs=configs, n_target=saved["n_target"],
                                        eval_rows=saved["eval_rows"], budget=(saved["budget"], saved["budget_s"]),
                                        settings=profile.bench)
@@ -440,6 +504,7 @@ def reforecast(doc: dict, workdir: Path, log) -> int:
         actual = recorded_times(r, actual)  # the benchmark and these times are from one sitting
         update_checks(r, fcs, actual, recorded=True)
         r.update(decisions(rec, recommend(acc_only, resources, bench.measurements, fcs), actual, task, fcs))
+        r.update(macro_f1_decision(saved, task, r["profile"], resources, actual))
         r.update(forecasts=_dump_forecasts(fcs), forecast_commit=commit,
                  crossfit_rows=crossfit_rows_used(bench, fcs))
         redone += 1
@@ -469,22 +534,49 @@ def checks(forecasts: dict, actual: dict[str, dict], engines: list[str], advise_
 
 
 def task_goals(task: Task):
-    """(the default goals, an accuracy-only goal) at the task's labelled size."""
-    from advisor.goals import Goals, Weights
+    """(the default goals, the accuracy-only goal file's, the macro-F1-only goal file's), each at
+    the task's labelled size: what a user gets with no --goals, and with each goal file the README
+    lists."""
+    from advisor.goals import Goals, load_goals
 
-    return (Goals(labelled_size=task.n_train),
-            Goals(labelled_size=task.n_train, weights=Weights(accuracy=1.0, training_time=0.0, latency=0.0, cost=0.0)))
+    def sized(goals: Goals) -> Goals:
+        return goals.model_copy(update={"labelled_size": task.n_train})
+
+    return (Goals(labelled_size=task.n_train), sized(load_goals(GOAL_FILES["accuracy"])),
+            sized(load_goals(GOAL_FILES["macro_f1"])))
 
 
 def decisions(rec, rec_acc, actual: dict[str, dict], task: Task, forecasts: dict) -> dict:
-    """A row's decision fields: the calls under both goals and whether they match the full runs."""
+    """A row's decision fields: the calls under the default and the accuracy-only goals and whether
+    they match the full runs."""
     return {
         "choice": rec.choice, "too_close": rec.too_close, "confidence": rec.confidence,
         "settle": rec.settle, "settle_likely": rec.settle_likely,
         "decision_default": _default_decision(rec.choice, rec.too_close, actual, task.n_train, forecasts),
         "choice_accuracy_only": rec_acc.choice,
-        "decision_accuracy_only": _agreement(rec_acc.choice, actual, "accuracy") | {"too_close": rec_acc.too_close},
+        "decision_accuracy_only": metric_agreement(rec_acc.choice, actual, "accuracy") | {"too_close": rec_acc.too_close},
     }
+
+
+def macro_f1_decision(saved: dict, task: Task, profile: str, resources, actual: dict[str, dict]) -> dict:
+    """The macro-F1-only goal file's call, forecast and decided from the saved benchmark (as advise
+    with that goal file would: the same measurements, forecasts in macro-F1), against the full runs'
+    macro-F1 on the test split."""
+    from advisor.advise import forecast_and_decide
+    from advisor.bench import BenchResult
+    from advisor.profiles import engine_config, load_profile
+
+    bench = BenchResult.model_validate(saved["bench"])
+    prof = load_profile(profile, resources=resources)
+    configs = {e: engine_config(prof, e) for e in saved["engines"]}
+    _, _, macro = task_goals(task)
+    _, rec = forecast_and_decide(bench, macro, resources, configs=configs, n_target=saved["n_target"],
+                                 eval_rows=saved["eval_rows"], budget=(saved["budget"], saved["budget_s"]),
+                                 settings=prof.bench)
+    if not all(a.get("y_true") is not None for a in actual.values()):
+        return {"choice_macro_f1": rec.choice}
+    return {"choice_macro_f1": rec.choice,
+            "decision_macro_f1": metric_agreement(rec.choice, actual, "macro_f1") | {"too_close": rec.too_close}}
 
 
 def advise_child(args_json: str) -> None:
@@ -500,9 +592,9 @@ def advise_child(args_json: str) -> None:
     # on disk (start_up_cache_days = 0); a new process remembers nothing in memory.
     settings = load_profile(a["profile"])
     settings = settings.model_copy(update={"bench": settings.bench.model_copy(update={"start_up_cache_days": 0.0})})
-    advice = advise(a["train_csv"], Goals.model_validate(a["goals"]), profile=settings, budget=a["budget"],
+    advice = advise(a["data"], Goals.model_validate(a["goals"]), profile=settings, budget=a["budget"],
                     engines=a["engines"], seed=a["seed"], test_file=a["test_csv"])
-    save_bench(advice, a["engines"], Path(a["bench_file"]))
+    save_bench(advice, list(advice.bench.measurements), Path(a["bench_file"]))
     write_text(Path(a["advice_file"]), advice.model_dump_json())
 
 
@@ -510,8 +602,8 @@ FRESH_ADVISE = ("import sys; sys.path.insert(0, 'benchmarks'); import calibratio
                 "calibration.advise_child(sys.argv[1])")
 
 
-def advise_fresh(train_csv: Path, goals, *, profile: str, budget: str, engines: list[str], seed: int,
-                 bench_file: Path):
+def advise_fresh(data: str, test_csv: str | None, goals, *, profile: str, budget: str, engines: list[str] | None,
+                 seed: int, bench_file: Path):
     """``advise`` on the training split in a new Python process, as a user's ``tune-or-embed
     advise`` runs: this long-lived process has already run other benchmarks, and its torch state
     (kernels, caches, allocator) is not what a user's advise starts from. Returns the Advice
@@ -519,38 +611,44 @@ def advise_fresh(train_csv: Path, goals, *, profile: str, budget: str, engines: 
     from advisor.advise import Advice
 
     advice_file = bench_file.with_name(f"advice-{budget}.json")
-    args = {"train_csv": str(train_csv), "test_csv": str(train_csv.with_name("test.csv")),
+    args = {"data": data, "test_csv": test_csv,
             "goals": goals.model_dump(mode="json"), "profile": profile, "budget": budget, "engines": engines,
             "seed": seed, "bench_file": str(bench_file), "advice_file": str(advice_file)}
     wall = _run_fresh(FRESH_ADVISE, [json.dumps(args)], f"advise --budget {budget}")
     return Advice.model_validate_json(advice_file.read_text(encoding="utf-8")), wall
 
 
-def run_task(task: Task, budgets: list[str], engines: list[str], profile: str, seed: int,
+def run_task(task: Task, budgets: list[str], engines: list[str] | None, profile: str, seed: int,
              workdir: Path, log, saved: dict | None = None) -> list[dict]:
+    """Every approach in full on the task, then ``advise`` at each budget (``engines`` None: its
+    default engines, as a user runs it), each row judged against the full runs."""
     from advisor.recommend import recommend
 
-    actual, train_csv = actual_results(task, engines, profile, seed, workdir, log, saved)
+    actual, train_csv = actual_results(task, engines or FULL_RUN_ENGINES, profile, seed, workdir, log, saved)
 
     rows = []
-    goals, acc_only = task_goals(task)
+    goals, acc_only, _ = task_goals(task)
     commit = code_version()
     for budget in budgets:
         log(f"[{task.name}] advise --budget {budget}")
         bench_file = train_csv.parent / f"bench-{budget}.json"
-        advice, advise_s = advise_fresh(train_csv, goals, profile=profile, budget=budget, engines=engines,
+        data, test_csv = (task.data, None) if task.demo else (str(train_csv), str(train_csv.with_name("test.csv")))
+        advice, advise_s = advise_fresh(data, test_csv, goals, profile=profile, budget=budget, engines=engines,
                                         seed=seed, bench_file=bench_file)
         rec_acc = recommend(acc_only, advice.resources, advice.bench.measurements, advice.forecasts)
         rec = advice.recommendation
+        saved_bench = json.loads(bench_file.read_text(encoding="utf-8"))
         rows.append({
             "task": task.name, "data": task.data, "n_train": task.n_train, "n_test": task.n_test,
             "budget": budget, "advise_s": advise_s, "profile": profile, "commit": commit,
-            "advise_process": "new",
+            "advise_process": "new", "demo_path": task.demo,
+            "advise_engines": sorted(advice.bench.measurements), "left_out": dict(advice.bench.left_out),
             "bench_test_rows": advice.bench.test_size,
             "crossfit_rows": crossfit_rows_used(advice.bench, advice.forecasts),
             "bench_file": str(bench_file.relative_to(workdir)),  # in --workdir: --reforecast reads it
-            **checks(advice.forecasts, actual, engines, advise_s),
+            **checks(advice.forecasts, actual, list(actual), advise_s),
             **decisions(rec, rec_acc, actual, task, advice.forecasts),
+            **macro_f1_decision(saved_bench, task, profile, advice.resources, actual),
             # Kept so that --reanalyse can re-derive the decisions after a change to the decision rule.
             "forecasts": _dump_forecasts(advice.forecasts),
         })
@@ -573,9 +671,9 @@ def code_version() -> str | None:
     return rev + ("+changes" if dirty else "")
 
 
-def _correct_on(artifact: Path, test: Examples) -> list[bool]:
-    """Per test row, whether the full run got it right: from the predictions the run kept
-    (``heldout.json``) when they are for these rows, else by predicting them again."""
+def _predictions_on(artifact: Path, test: Examples) -> tuple[list[str], list[str]]:
+    """(truth, prediction) per test row: from the predictions the run kept (``heldout.json``) when
+    they are for these rows, else by predicting them again."""
     from engines.artifacts import load_artifact, read_heldout, rows_digest
     from engines.errors import ArtifactError
 
@@ -584,10 +682,9 @@ def _correct_on(artifact: Path, test: Examples) -> list[bool]:
     except ArtifactError:  # a run from before runs kept their predictions
         held = None
     if held is not None and held.rows_digest == rows_digest(test.texts, test.labels):
-        return [p == y for p, y in zip(held.y_pred, held.y_true, strict=True)]
+        return list(held.y_true), list(held.y_pred)
     engine, _ = load_artifact(artifact)
-    pred = engine.predict(test.texts)
-    return [p == y for p, y in zip(pred.labels, test.labels)]
+    return list(test.labels), list(engine.predict(test.texts).labels)
 
 
 # ------------------------------------------------------------------ summarising
@@ -644,6 +741,9 @@ def summarise(rows: list[dict]) -> dict[str, dict]:
         agree_all = [r["decision_default"]["agrees"] for r in rs if r["decision_default"]["agrees"] is not None]
         agree_acc = [r["decision_accuracy_only"]["agrees"] for r in rs
                      if r["decision_accuracy_only"]["agrees"] is not None]
+        agree_f1 = [r["decision_macro_f1"]["agrees"] for r in rs
+                    if (r.get("decision_macro_f1") or {}).get("agrees") is not None]
+        confident = [r for r in calls if r.get("confidence") in ("high", "medium")]
         judged_rows = outlook_checks(rows, budget)
         sizes = [interval_sizes(r) for r in rs]
         zs = [z for single, _ in sizes for z in single]
@@ -664,6 +764,10 @@ def summarise(rows: list[dict]) -> dict[str, dict]:
             "calls_made": len(calls),
             "decision_agreement_calls": float(np.mean(agree_calls)) if agree_calls else None,
             "decision_agreement_accuracy_only": float(np.mean(agree_acc)) if agree_acc else None,
+            "decision_agreement_macro_f1": float(np.mean(agree_f1)) if agree_f1 else None,
+            "confident_calls": len(confident),
+            "confident_calls_right": sum(bool(r["decision_default"]["agrees"]) for r in confident),
+            "within_1pt_of_best": _within_one_point(rs),
             "mean_advise_s": float(np.mean([r["advise_s"] for r in rs])),
             "outlooks": len(judged_rows),
             "outlooks_likely": sum(bool(o["likely"]) for o in judged_rows),
@@ -671,6 +775,18 @@ def summarise(rows: list[dict]) -> dict[str, dict]:
             "outlooks_right": sum(bool(o["right"]) for o in judged_rows),
         }
     return out
+
+
+def _within_one_point(rows: list[dict]) -> float | None:
+    """Share of rows whose default-goal choice's full run is within 1 point of the best full run's
+    accuracy (the issue's headline target), over rows with a choice."""
+    ok = []
+    for r in rows:
+        eng = r["engines"]
+        if r.get("choice") in eng:
+            best = max(e["actual"] for e in eng.values())
+            ok.append(best - eng[r["choice"]]["actual"] <= 0.01 + 1e-12)
+    return float(np.mean(ok)) if ok else None
 
 
 def _next_name(budget: str) -> str | None:
@@ -710,20 +826,21 @@ def _fmt(x, spec="{:.1f}", none="–"):
 
 
 SUMMARY_HEADER = (
-    "| budget | tasks | forecasts | mean abs error (pts) | max abs error (pts) | actual inside interval | "
-    "time within ±25 % | median time ratio | decision agrees (all) | calls made | agrees where it called | "
-    "accuracy-only agrees | mean advise s |",
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    "| budget | tasks | choice within 1 pt of the best full run | decision = best actual | calls made | "
+    "right where it called | high/medium calls right | accuracy-only agrees | macro-F1-only agrees | forecasts | "
+    "mean / max abs error (pts) | actual inside interval | time within ±25 % | mean advise s |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
 )
 
 
 def _summary_line(budget: str, s: dict) -> str:
     pct = lambda v: _fmt(v, "{:.0%}")  # noqa: E731
-    return (f"| {budget} | {s['tasks']} | {s['forecasts']} | {_fmt(s['mean_abs_error_points'])} | "
-            f"{_fmt(s['max_abs_error_points'])} | {pct(s['coverage'])} | {pct(s['time_within_25pct'])} | "
-            f"{_fmt(s['median_time_ratio'], '{:.2f}')} | {pct(s['decision_agreement_all'])} | {s['calls_made']} | "
-            f"{pct(s['decision_agreement_calls'])} | {pct(s['decision_agreement_accuracy_only'])} | "
-            f"{_fmt(s['mean_advise_s'], '{:.0f}')} |")
+    return (f"| {budget} | {s['tasks']} | {pct(s.get('within_1pt_of_best'))} | {pct(s['decision_agreement_all'])} | "
+            f"{s['calls_made']} | {pct(s['decision_agreement_calls'])} | "
+            f"{s.get('confident_calls_right', '–')} of {s.get('confident_calls', '–')} | "
+            f"{pct(s['decision_agreement_accuracy_only'])} | {pct(s.get('decision_agreement_macro_f1'))} | "
+            f"{s['forecasts']} | {_fmt(s['mean_abs_error_points'])} / {_fmt(s['max_abs_error_points'])} | "
+            f"{pct(s['coverage'])} | {pct(s['time_within_25pct'])} | {_fmt(s['mean_advise_s'], '{:.0f}')} |")
 
 
 def publish(doc: dict, out_json: Path, out_md: Path) -> str:
@@ -824,15 +941,18 @@ def render_markdown(doc: dict) -> str:
         "",
         "## Decisions",
         "",
-        "| task | budget | recommended (default goals) | too close? | best actual (default goals) | agrees | accuracy-only choice | most accurate | agrees |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| task | budget | recommended (default goals) | confidence | too close? | best actual (default goals) | agrees | "
+        "accuracy-only choice | most accurate | agrees | macro-F1-only choice | best macro-F1 | agrees | left out |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     yn = {True: "yes", False: "no", None: "–"}
     for r in doc["rows"]:
-        d, a = r["decision_default"], r["decision_accuracy_only"]
+        d, a, m = r["decision_default"], r["decision_accuracy_only"], r.get("decision_macro_f1") or {}
         lines.append(
-            f"| {r['task']} | {r['budget']} | {r['choice']} | {yn[r['too_close']]} | {d['best']} | {yn[d['agrees']]} | "
-            f"{r['choice_accuracy_only']} | {a['best']} | {yn[a['agrees']]} |"
+            f"| {r['task']} | {r['budget']} | {r['choice']} | {r.get('confidence', '–')} | {yn[r['too_close']]} | "
+            f"{d['best']} | {yn[d['agrees']]} | {r['choice_accuracy_only']} | {a['best']} | {yn[a['agrees']]} | "
+            f"{r.get('choice_macro_f1', '–')} | {m.get('best', '–')} | {yn[m.get('agrees')]} | "
+            f"{', '.join(r.get('left_out') or {}) or '–'} |"
         )
     lines += [
         "",
@@ -927,7 +1047,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help=f"tasks {QUICK_TASKS} at the quick budget")
     p.add_argument("--tasks", help=f"comma-separated, from: {', '.join(TASKS)}")
     p.add_argument("--budgets", help="comma-separated budgets (quick, standard, thorough or seconds)")
-    p.add_argument("--engines", default=",".join(DEFAULT_ENGINES))
+    p.add_argument("--engines", default="",
+                   help="comma-separated engines for advise and the full runs (default: advise's own default "
+                        f"engines, as a user runs it, and full runs of {', '.join(FULL_RUN_ENGINES)})")
     p.add_argument("--profile", default="cpu-small")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "calibration"),
@@ -951,13 +1073,14 @@ def main(argv: list[str] | None = None) -> int:
 
     tasks = args.tasks.split(",") if args.tasks else (QUICK_TASKS if args.quick else FULL_TASKS)
     budgets = args.budgets.split(",") if args.budgets else (["quick"] if args.quick else ["quick", "standard"])
-    engines = args.engines.split(",")
+    engines = args.engines.split(",") if args.engines else None
     for t in tasks:
         if t not in TASKS:
             p.error(f"unknown task {t!r}; try one of: {', '.join(TASKS)}")
 
     out_json, out_md = Path(args.out + ".json"), Path(args.out + ".md")
-    doc = {"machine": machine_line(), "profile": args.profile, "engines": engines, "seed": args.seed,
+    doc = {"machine": machine_line(), "profile": args.profile, "seed": args.seed,
+           "engines": engines or f"advise's default; full runs: {', '.join(FULL_RUN_ENGINES)}",
            "command": "python benchmarks/calibration.py " + " ".join(argv if argv is not None else sys.argv[1:]),
            "started": time.strftime("%Y-%m-%d %H:%M"), "rows": []}
     if out_json.exists() and not args.fresh:

@@ -32,6 +32,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import calibration as cal  # noqa: E402  (puts the repository root on sys.path too)
 
+ENGINES = ["tfidf", "embedding", "finetune"]  # the approaches the experiment cross-fitted
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -104,7 +106,7 @@ def judge(task: cal.Task, runs: dict[str, dict], row: dict, seed: int = 0) -> di
                          train_s=row["engines"][e].get("forecast_train_s"),
                          ms_b1=mean(r["ms_b1"]), ms_batch=mean(r["ms_batch"]))
                for e, r in runs.items()]
-    goals, _ = cal.task_goals(task)
+    goals = cal.task_goals(task)[0]
     c = compare(results, goals, probe(), seed=seed)
     rec = c.recommendation
     best = row["decision_default"]["best"]
@@ -137,7 +139,7 @@ def render(doc: dict) -> str:
     ]
 
     def trio(d: dict) -> str:
-        return " / ".join(f"{100 * d[e]:.1f}" if e in d else "–" for e in cal.DEFAULT_ENGINES)
+        return " / ".join(f"{100 * d[e]:.1f}" if e in d else "–" for e in ENGINES)
 
     for r in rows:
         top = max(r["leads"], key=lambda ld: -ld["lead"]) if r["leads"] else None
@@ -179,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [t for t in names if t not in rows]
     if unknown:
         p.error(f"no standard row for {', '.join(unknown)} in {args.calibration}")
-    alone = [t for t in names if sum(e in rows[t]["engines"] for e in cal.DEFAULT_ENGINES) < 2]
+    alone = [t for t in names if sum(e in rows[t]["engines"] for e in ENGINES) < 2]
     if alone:
         p.error(f"fewer than two approaches in the standard row of {', '.join(alone)}: nothing to compare")
     out_json, out_md = Path(args.out).with_suffix(".json"), Path(args.out).with_suffix(".md")
@@ -195,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         task = cal.TASKS[name]
         row = rows[name]
-        engines = [e for e in cal.DEFAULT_ENGINES if e in row["engines"]]
+        engines = [e for e in ENGINES if e in row["engines"]]
         runs = fold_runs(task, engines, args.folds, args.profile, args.seed, Path(args.workdir), log)
         result = judge(task, runs, row, args.seed)
         log(f"[{name}] call {result['choice']}{' (too close)' if result['too_close'] else ''}, "
