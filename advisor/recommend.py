@@ -39,6 +39,11 @@ LABELS = {
 }
 BUDGETS = {"quick": 90.0, "standard": 600.0, "thorough": 1800.0}
 FLIP_LEAD = 0.02  # "with ≥ N labels X is forecast to lead by ≥ 2 points"
+# A flip in the labels is said only where it means something: at least this factor away from the
+# target (a flip at 993 labels of 1,000 is noise), and within FLIP_REACH × the largest size either
+# approach was measured at (past it the crossing is two extrapolated curve shapes meeting).
+FLIP_AWAY = 1.5
+FLIP_REACH = 2.0
 ACC_UNIT = 0.10  # 10 points of the metric = 1 score unit
 MONTH_DAYS = 30
 # Where each cost starts to matter: 10 min of training, 10 ms per prediction, one
@@ -271,26 +276,31 @@ def _interp(projection: list[tuple[float, float]], n: float) -> float | None:
     return float(np.interp(math.log(n), np.log(ns), [p[1] for p in projection]))
 
 
-def _label_flip(winner: Any, other: Any, n_target: int, *, want: str) -> int | None:
+def _label_flip(winner: Any, other: Any, n_target: int, *, want: str) -> tuple[int | None, bool]:
     """Smallest labelled size (on both projections) where ``other`` leads ``winner`` by ≥ FLIP_LEAD
-    (want='more': sizes above n_target; 'fewer': below)."""
+    (want='more': sizes from FLIP_AWAY × n_target up; 'fewer': from n_target ÷ FLIP_AWAY down), and
+    whether it lies past FLIP_REACH × the largest measured size (then it is no forecast, only a
+    reason to measure there)."""
     pw, po = _get(winner, "projection") or [], _get(other, "projection") or []
     if not pw or not po:
-        return None
+        return None, False
     # A flat fallback is no curve: it cannot support a claim about where two curves cross.
     if any(str(_get(f, "method") or "").startswith(("flat", "none")) for f in (winner, other)):
-        return None
+        return None, False
     lo = max(pw[0][0], po[0][0])
     hi = min(pw[-1][0], po[-1][0])
     if hi <= lo:
-        return None
+        return None, False
+    measured = [m for m in (_get(winner, "n_max_measured"), _get(other, "n_max_measured")) if m]
+    reach = FLIP_REACH * max(measured) if measured else math.inf
     grid = np.unique(np.geomspace(lo, hi, 64))
-    grid = grid[grid > n_target] if want == "more" else grid[grid < n_target][::-1]
+    grid = (grid[grid >= FLIP_AWAY * n_target] if want == "more"
+            else grid[grid <= n_target / FLIP_AWAY][::-1])
     for n in grid:
         a, b = _interp(po, n), _interp(pw, n)
         if a is not None and b is not None and a - b >= FLIP_LEAD:
-            return math.ceil(n)
-    return None
+            return math.ceil(n), bool(n > reach)
+    return None, False
 
 
 def _settle_line(budget: str | float | None, too_close: bool) -> str | None:
@@ -470,11 +480,17 @@ def _flips(winner: str, feasible: Mapping[str, Any], forecasts: Mapping[str, Any
         if name == winner:
             continue
         label = LABELS.get(name, name)
-        more = _label_flip(wf, f, n_target, want="more")
-        if more is not None:
-            lines.append(f"with ≥ {more:,} labels {label} is forecast to lead by ≥ {FLIP_LEAD * 100:.0f} points")
-        fewer = _label_flip(wf, f, n_target, want="fewer")
-        if fewer is not None and more is None:
+        more, far = _label_flip(wf, f, n_target, want="more")
+        if more is not None and not far:
+            lines.append(f"if you label ≥ {more:,} examples, {label} is forecast to lead by ≥ {FLIP_LEAD * 100:.0f} "
+                         f"points: re-run advise with --labelled-size {more} to check")
+        elif more is not None:
+            top = max(m for m in (_get(wf, "n_max_measured"), _get(f, "n_max_measured"), 1) if m)
+            lines.append(f"{label} may lead with many more labels (its curve crosses past {FLIP_REACH * top:,.0f}, "
+                         f"{FLIP_REACH:g}× the largest size measured): that is extrapolation, not a forecast; "
+                         "measure both at more labels (a longer budget, or label more) before planning on it")
+        fewer, far_fewer = _label_flip(wf, f, n_target, want="fewer")
+        if fewer is not None and more is None and not far_fewer:
             lines.append(f"with ≤ {fewer:,} labels {label} is forecast to lead by ≥ {FLIP_LEAD * 100:.0f} points")
         # Weights: how much more one criterion must matter for this option to win.
         for crit in ("accuracy", "training_time", "latency", "cost"):
@@ -484,7 +500,8 @@ def _flips(winner: str, feasible: Mapping[str, Any], forecasts: Mapping[str, Any
                 total = sum(w.values())
                 w = {k: v / total for k, v in w.items()}
                 if _score(f, goals, w) > _score(wf, goals, w) and not _tie(f, wf):
-                    lines.append(f"{label} would win if {crit.replace('_', ' ')} weighed {factor:g}× more")
+                    lines.append(f"{label} would win if {crit.replace('_', ' ')} weighed {factor:g}× more "
+                                 "(set the weights in a goals file: --goals)")
                     break
             else:
                 continue

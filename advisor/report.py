@@ -1,8 +1,10 @@
-"""Human outputs of an Advice: the terminal summary (plain-text tables) and a Markdown
-report with one learning-curve plot (PNG, matplotlib Agg, imported lazily) per approach."""
+"""Human outputs of an Advice: the terminal summary (plain-text tables) and a Markdown report
+whose first picture puts every approach's learning curve on one plot (PNG, matplotlib Agg,
+imported lazily), with one plot per approach after it."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -47,17 +49,37 @@ def _forecast_rows(advice: Any) -> list[list[str]]:
 
 
 def _crossfit_lines(advice: Any) -> list[str]:
-    """The cross-fit, when the benchmark ran one: each approach's out-of-fold score on every
-    cross-fit row (trained on the other half), what the forecasts start from."""
+    """The cross-fits, when the benchmark ran any: each approach's out-of-fold score on every
+    cross-fit row (each fold scored by a model trained on the others), what the forecasts start from."""
     fits = getattr(advice.bench, "crossfits", None) or {}
     if not fits:
         return []
     one = next(iter(fits.values()))
-    rows = [[LABELS.get(n, n), _pct(f.accuracy), _pct(f.macro_f1), " + ".join(f"{s:.0f}s" for s in f.fit_s)]
-            for n, f in fits.items()]
-    return ["", f"Cross-fit (each approach trained on one half, scored on the other, both ways; "
-                f"{one.rows:,} rows, {one.n_train:,} labels a fold):",
-            *_table(["approach", "accuracy", "macro-F1", "fits"], rows)]
+    rows = [[LABELS.get(n, n), f"{f.folds}", f"{f.n_train:,}", _pct(f.accuracy), _pct(f.macro_f1),
+             " + ".join(f"{s:.0f}s" for s in f.fit_s)] for n, f in fits.items()]
+    return ["", f"Cross-validated on all {one.rows:,} labelled rows (every row scored by a model that never saw it):",
+            *_table(["approach", "folds", "labels a fit", "accuracy", "macro-F1", "fits"], rows)]
+
+
+def notes(advice: Any) -> list[str]:
+    """The benchmark's notes, each once: notes that differ only in a chosen value (the head's C,
+    fit by fit) become one line listing the values."""
+    raw = list(advice.bench.notes) + [f"{LABELS.get(n, n)}: {x}" for n, m in advice.bench.measurements.items()
+                                      for x in m.notes]
+    out: list[str] = []
+    values: dict[str, list[str]] = {}
+    for line in raw:
+        m = re.match(r"^(.*?)\bC=([0-9.e+-]+) chosen (.*)$", line)
+        if m:
+            key = f"{m.group(1)}C chosen {m.group(3)}"
+            if key not in values:
+                values[key] = []
+                out.append(key)
+            if m.group(2) not in values[key]:
+                values[key].append(m.group(2))
+        elif line not in out:
+            out.append(line)
+    return [f"{line}: C = {', '.join(values[line])}" if line in values else line for line in out]
 
 
 def _eval_note(advice: Any) -> str:
@@ -109,10 +131,10 @@ def render_summary(advice: Any) -> str:
     if rec.flips:
         out.append("What would change it:")
         out += [f"  - {line}" for line in rec.flips]
-    notes = list(b.notes) + [f"{LABELS.get(n, n)}: {x}" for n, m in b.measurements.items() for x in m.notes]
-    if notes:
+    said = notes(advice)
+    if said:
         out.append("Notes:")
-        out += [f"  - {x}" for x in notes]
+        out += [f"  - {x}" for x in said]
     return "\n".join(out) + "\n"
 
 
@@ -150,6 +172,45 @@ def plot_curve(advice: Any, approach: str, path: Path) -> None:
         plt.close(fig)
 
 
+def plot_all(advice: Any, path: Path) -> None:
+    """One PNG with every approach: measured points (mean per size), the forecast curve, the
+    forecast with its interval at the target, and the target size marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
+    try:
+        metric = advice.goals.metric
+        for i, (name, f) in enumerate(advice.forecasts.items()):
+            color = f"C{i}"
+            m = advice.bench.measurements.get(name)
+            sizes = sorted({p.n_train for p in (m.points if m else []) if p.usable})
+            means = [sum(getattr(p, metric) for p in m.points if p.usable and p.n_train == n)
+                     / sum(1 for p in m.points if p.usable and p.n_train == n) for n in sizes]
+            label = LABELS.get(name, name)
+            if sizes:
+                ax.plot(sizes, means, "o", color=color, alpha=0.7, label=f"{label}: measured")
+            if f.curve:
+                ax.plot([c[0] for c in f.curve], [c[1] for c in f.curve], "-", color=color, alpha=0.8)
+            if f.value is not None:
+                ax.errorbar([f.n_target * (1 + 0.02 * i)], [f.value], fmt="s", color=color, capsize=5,
+                            yerr=[[f.value - (f.low or f.value)], [(f.high or f.value) - f.value]],
+                            label=f"{label}: forecast {_pct(f.value)}")
+        ax.axvline(advice.n_target, color="grey", linestyle=":", label=f"your labels: {advice.n_target:,}")
+        ax.set_xscale("log")
+        ax.set_xlabel("labelled training examples")
+        ax.set_ylabel(metric)
+        ax.set_title(f"Learning curves and forecasts at {advice.n_target:,} labels")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right")
+        fig.tight_layout()
+        write_with(path, lambda tmp: fig.savefig(tmp, format="png"))
+    finally:
+        plt.close(fig)
+
+
 def _md_table(headers: list[str], rows: list[list[str]]) -> list[str]:
     return ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers),
             *("| " + " | ".join(c.replace("|", "/") for c in r) + " |" for r in rows)]
@@ -169,6 +230,10 @@ def write_report(advice: Any, path: str | Path) -> Path:
     if advice.cancelled:
         lines += ["> **Cancelled**: these results are what was measured before the interruption.", ""]
     lines += [f"## Recommendation: {rec.label} (confidence {rec.confidence})", ""]
+    if advice.forecasts:
+        overview = path.with_name(f"{path.stem}-curves.png")
+        plot_all(advice, overview)
+        lines += [f"![Every approach's learning curve and forecast]({overview.name})", ""]
     lines += [f"- {r.text}" for r in rec.reasons]
     if rec.settle:
         lines += ["", f"**{rec.settle}**"]
@@ -178,6 +243,9 @@ def write_report(advice: Any, path: str | Path) -> Path:
         lines += ["", "### Left out of the benchmark", *[f"- {why}" for why in advice.bench.left_out.values()]]
     if rec.flips:
         lines += ["", "### What would change it", *[f"- {x}" for x in rec.flips]]
+    said = notes(advice)
+    if said:
+        lines += ["", "### Notes", *[f"- {x}" for x in said]]
     lines += ["", "## Measured", *_md_table(
         ["approach", "points", "n", "accuracy", "macro-F1", "train ex/s", "infer texts/s", "ms/text b1",
          "ms/text batch", "peak mem"], _measure_rows(advice))]

@@ -52,8 +52,10 @@ def test_advise_json_plan_and_report(tiny_csv, tmp_path, capsys):
     assert load_plan(plan).data_fingerprint == advice["data"]["fingerprint"]
     text = report.read_text(encoding="utf-8")
     assert "# tune-or-embed advice" in text and "## Learning curves" in text
+    # The first picture: every approach on one plot, before the per-approach ones.
+    assert text.index("report-curves.png") < text.index("report-tfidf.png")
     pngs = sorted(p.name for p in report.parent.glob("*.png"))
-    assert pngs == ["report-embedding.png", "report-finetune.png", "report-tfidf.png"]
+    assert pngs == ["report-curves.png", "report-embedding.png", "report-finetune.png", "report-tfidf.png"]
     assert all((report.parent / p).read_bytes()[:4] == b"\x89PNG" for p in pngs)
 
 
@@ -173,4 +175,17 @@ def test_an_open_call_is_cross_fitted_and_the_summary_shows_it(tiny_csv, tmp_pat
     assert {f["method"] for f in advice["forecasts"].values()} == {"cross-fit + curve gain"}
     code = main(["advise", str(tiny_csv), "--profile", str(profile), "--budget", "20", "--engines", "tfidf,embedding"])
     out = capsys.readouterr().out
-    assert code == 0 and "Cross-fit (each approach trained on one half" in out and "200 rows, 100 labels" in out
+    assert code == 0 and "Cross-validated on all 200 labelled rows" in out
+
+
+def test_notes_appear_once_with_the_values_a_setting_took():
+    from types import SimpleNamespace
+
+    from advisor.report import notes
+
+    m = SimpleNamespace(notes=["C=1 chosen by 3-fold CV over [1.0, 10.0]", "C=10 chosen by 3-fold CV over [1.0, 10.0]",
+                               "C=1 chosen by 3-fold CV over [1.0, 10.0]", "vectors came from the cache (prepare)",
+                               "vectors came from the cache (prepare)"])
+    advice = SimpleNamespace(bench=SimpleNamespace(notes=["stopped early"], measurements={"tfidf": m}))
+    assert notes(advice) == ["stopped early", "TF-IDF baseline: C chosen by 3-fold CV over [1.0, 10.0]: C = 1, 10",
+                             "TF-IDF baseline: vectors came from the cache (prepare)"]

@@ -108,9 +108,10 @@ def test_crossover_more_labels_flip_the_winner():
     ft = fc("finetune", 0.70 - d0 + 0.035 * math.log(1000), half=0.01, t=400, projection=line(0.70 - d0, 0.035))
     rec = recommend(Goals(), Res(), {}, {"embedding": emb, "finetune": ft})
     assert rec.choice == "embedding"
-    flips = [f for f in rec.flips if "labels" in f and "Fine-tune" in f]
+    flips = [f for f in rec.flips if "label" in f and "Fine-tune" in f]
     assert flips, rec.flips
     n = int(flips[0].split("≥ ")[1].split(" ")[0].replace(",", ""))
+    assert f"re-run advise with --labelled-size {n}" in flips[0]
     # fine-tune leads by 2 points where −d0 + 0.025·ln n ≥ 0.02
     exact = math.exp((d0 + 0.02) / 0.025)
     assert exact * 0.99 <= n <= exact * 1.1
@@ -118,6 +119,26 @@ def test_crossover_more_labels_flip_the_winner():
     emb2 = fc("embedding", 0.70 + 0.01 * math.log(n), half=0.01, t=40)
     ft2 = fc("finetune", 0.70 - d0 + 0.035 * math.log(n), half=0.01, t=400)
     assert recommend(Goals(), Res(), {}, {"embedding": emb2, "finetune": ft2}).choice == "finetune"
+
+
+def test_a_flip_is_said_only_where_it_means_something():
+    """No flip within FLIP_AWAY of the target (noise), and none read off two curves extrapolated past
+    FLIP_REACH × the largest measured size: that says what to measure instead."""
+    d0 = 0.025 * math.log(1000) + 0.03
+    emb = fc("embedding", 0.70 + 0.01 * math.log(1000), half=0.01, t=40, projection=line(0.70, 0.01))
+    ft = fc("finetune", 0.70 - d0 + 0.035 * math.log(1000), half=0.01, t=400, projection=line(0.70 - d0, 0.035))
+    measured = {n: f.model_copy(update={"n_max_measured": 1000}) for n, f in (("embedding", emb), ("finetune", ft))}
+    rec = recommend(Goals(), Res(), {}, measured)
+    (line_,) = [f for f in rec.flips if "Fine-tune" in f and "label" in f]
+    assert "extrapolation, not a forecast" in line_ and "past 2,000" in line_
+    # Fine-tuning 2 points ahead from 1,100 labels on: that close to the 1,000 targeted, the line speaks
+    # of 1,500 (FLIP_AWAY × the target), not 1,100.
+    d1 = 0.025 * math.log(1100) - 0.02
+    ft4 = fc("finetune", 0.70 - d1 + 0.035 * math.log(1000), half=0.01, t=4000, projection=line(0.70 - d1, 0.035))
+    rec = recommend(Goals(), Res(), {}, {"embedding": emb, "finetune": ft4})
+    assert rec.choice == "embedding"  # training time weighs; fine-tuning is 0.5 points ahead at 1,000
+    (said,) = [f for f in rec.flips if "Fine-tune" in f and "label" in f]
+    assert said.startswith("if you label ≥ 1,5"), said
 
 
 def test_nothing_feasible():
