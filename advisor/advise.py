@@ -234,9 +234,16 @@ def advise(
         rec = recommend(goals, resources, partial.measurements, fc, budget=budget_name)
         return rec.confidence == "high" and not rec.too_close
 
+    def time_worth(faster_s: float, slower_s: float) -> float:
+        # Points of the goals' metric that training in faster_s instead of slower_s is worth.
+        from advisor.recommend import points_worth
+
+        return points_worth(goals, {"train_time_s": faster_s}, {"train_time_s": slower_s})
+
     bench = run_benchmarks(
         data.examples, engines=engines, configs=configs, settings=settings, budget_s=budget_s,
         labelled_size=n_target, seed=seed, progress=progress, cancel=cancel, settled=settled,
+        time_worth=time_worth,
     )
     if left_out:
         bench = bench.model_copy(update={"left_out": {**left_out, **bench.left_out}})

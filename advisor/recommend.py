@@ -142,6 +142,20 @@ def _features(f: Any, goals: Any) -> dict[str, float]:
     }
 
 
+def points_worth(goals: Any, faster: Any, slower: Any) -> float:
+    """How many points of the goals' metric being ``faster`` (training time, latency, cost) instead
+    of ``slower`` is worth under the goals' weights: the accuracy lead ``slower`` needs to tie.
+    Infinite when accuracy carries no weight."""
+    weights = goals.weights.normalised()
+    if weights["accuracy"] <= 0:
+        return math.inf
+    gain = sum(weights[k] * (a - b) for k, a, b in zip(
+        ("training_time", "latency", "cost"),
+        (v for k, v in _features(faster, goals).items() if k != "accuracy"),
+        (v for k, v in _features(slower, goals).items() if k != "accuracy"), strict=True))
+    return gain / weights["accuracy"] * ACC_UNIT
+
+
 def _score(f: Any, goals: Any, weights: Mapping[str, float]) -> float:
     return sum(weights[k] * v for k, v in _features(f, goals).items())
 

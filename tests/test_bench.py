@@ -457,26 +457,33 @@ class FakeLora(FakeFinetune):
     name = "lora"
 
 
-@pytest.mark.parametrize("lora_speedup", [1.3, 4.0])
-def test_lora_is_left_out_with_its_reason_unless_much_faster(fakes, monkeypatch, lora_speedup):
-    """Where full fine-tuning was measured (it fits in memory), a short LoRA probe decides: not at
-    least LORA_MIN_SPEEDUP× as fast → left out, with both speeds in the reason, and no measurement
-    (so no forecast, and no 'not measured' that would keep the call open); much faster → benchmarked."""
+@pytest.mark.parametrize("time_matters", [False, True])
+def test_lora_is_left_out_with_its_reason_unless_its_speed_can_pay_for_it(fakes, monkeypatch, time_matters):
+    """Where full fine-tuning was measured (it fits in memory), a short LoRA probe measures LoRA's speed;
+    when its faster full run is worth less than LORA_DEFICIT of the metric under the goals' weights,
+    LoRA is left out, with both forecast times in the reason, and gets no measurement (so no forecast,
+    and no 'not measured' that would keep the call open); when time weighs enough, it is benchmarked."""
     import advisor.bench as bench
+    from advisor.goals import Goals, Weights
+    from advisor.recommend import points_worth
 
     monkeypatch.setitem(base._REGISTRY, "lora", f"{__name__}:FakeLora")
     monkeypatch.setattr(FakeLora, "fits", [])
     monkeypatch.setattr(bench, "LORA_PROBE_S", 0.3)
+    # 3 s of full fine-tuning against 1 s of LoRA per 15,000 examples: seconds a run, at 10 minutes a scale.
     monkeypatch.setattr(FakeFinetune, "SECONDS_PER_EXAMPLE", 0.0002)
-    monkeypatch.setattr(FakeLora, "SECONDS_PER_EXAMPLE", 0.0002 / lora_speedup)
+    monkeypatch.setattr(FakeLora, "SECONDS_PER_EXAMPLE", 0.0002 / 3)
     monkeypatch.setattr(FakeLora, "MIN_EXAMPLES", 20_000)  # the probe is cut by its budget, as on a real machine
+    # The fakes train in a fraction of a second: what their speed-up is worth is scaled up to minutes.
+    goals = Goals(weights=Weights(accuracy=0.2, training_time=1.0)) if time_matters else Goals()
+    worth = lambda a, b: points_worth(goals, {"train_time_s": 2_000 * a}, {"train_time_s": 2_000 * b})  # noqa: E731
     res = run_benchmarks(fakes(make_examples(600)), engines=("tfidf", "finetune", "lora"), settings=Settings(),
-                         budget_s=30, configs={"finetune": {"min_steps": 10, "train_batch_size": 8}})
-    if lora_speedup < bench.LORA_MIN_SPEEDUP:
+                         budget_s=30, configs={"finetune": {"min_steps": 10, "train_batch_size": 8}}, time_worth=worth)
+    if not time_matters:
         assert "lora" not in res.measurements and "finetune" in res.measurements
         reason = res.left_out["lora"]
-        assert reason.startswith("LoRA left out: full fine-tuning fits in memory here and LoRA trained only 1.3× as fast")
-        assert "(6500.0 vs 5000.0 examples/s, measured)" in reason
+        assert reason.startswith("LoRA left out: full fine-tuning fits in memory here, and LoRA's full run")
+        assert "examples/s, measured" in reason and "less than the 1 point LoRA is taken to trail" in reason
     else:
         assert "lora" not in res.left_out and "lora" in res.measurements
 
