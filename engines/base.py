@@ -160,6 +160,14 @@ class Engine(ABC):
     supports_search: ClassVar[bool] = False
     supports_resume: ClassVar[bool] = False
     supports_gpu: ClassVar[bool] = False
+    # What the advisor asks instead of testing names (scikit-learn's tags, in spirit):
+    label: ClassVar[str] = ""  # what a user reads ("Fine-tune (full)"); the name when empty
+    cheap_fits: ClassVar[bool] = False  # a fit costs seconds: many sizes × seeds, full-size CV
+    caches_vectors: ClassVar[bool] = False  # `prepare` caches per-text vectors that later fits reuse
+    memory_model: ClassVar[Literal["none", "frozen", "full", "adapters"]] = "none"
+    # training memory: nothing to model / forward passes of a frozen model / full weights'
+    # grads + AdamW / adapters' grads + AdamW over frozen fp32 weights
+    alternative_to: ClassVar[str | None] = None  # another way to the same approach (LoRA → finetune)
 
     def __init__(self, config: BaseModel | dict[str, Any] | None = None) -> None:
         if config is None:
@@ -241,6 +249,11 @@ def register_engine(name: str, target: str | type[Engine]) -> None:
 
 def unregister_engine(name: str) -> None:
     _REGISTRY.pop(name, None)
+
+
+def engine_label(name: str) -> str:
+    """What a user reads for engine ``name``."""
+    return get_engine(name).label or name
 
 
 def get_engine(name: str) -> type[Engine]:

@@ -68,6 +68,10 @@ class EmbeddingEngine(Engine):
     uses_transformer: ClassVar[bool] = True
     supports_search: ClassVar[bool] = True
     supports_gpu: ClassVar[bool] = True
+    label: ClassVar[str] = "Frozen embeddings + head"
+    cheap_fits: ClassVar[bool] = True
+    caches_vectors: ClassVar[bool] = True
+    memory_model: ClassVar[str] = "frozen"
 
     def __init__(self, config: EmbeddingConfig | dict | None = None) -> None:
         super().__init__(config)

@@ -181,6 +181,8 @@ class FinetuneEngine(Engine):
     trains_backbone: ClassVar[bool] = True
     supports_resume: ClassVar[bool] = True
     supports_gpu: ClassVar[bool] = True
+    label: ClassVar[str] = "Fine-tune (full)"
+    memory_model: ClassVar[str] = "full"
 
     config: FinetuneConfig
 
@@ -469,6 +471,9 @@ class LoraEngine(FinetuneEngine):
 
     name: ClassVar[str] = "lora"
     description: ClassVar[str] = "Fine-tune low-rank adapters (LoRA) and the head; the backbone stays frozen."
+    label: ClassVar[str] = "Fine-tune (LoRA)"
+    memory_model: ClassVar[str] = "adapters"
+    alternative_to: ClassVar[str | None] = "finetune"
 
     def __init__(self, config: FinetuneConfig | dict[str, Any] | None = None) -> None:
         if config is None:

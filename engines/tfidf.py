@@ -64,6 +64,8 @@ class TfidfEngine(Engine):
     name: ClassVar[str] = "tfidf"
     description: ClassVar[str] = "TF-IDF word+char n-grams with logistic regression (the floor)"
     config_cls: ClassVar[type] = TfidfConfig
+    label: ClassVar[str] = "TF-IDF baseline"
+    cheap_fits: ClassVar[bool] = True
 
     def __init__(self, config: TfidfConfig | dict | None = None) -> None:
         super().__init__(config)
