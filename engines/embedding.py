@@ -137,7 +137,7 @@ class EmbeddingEngine(Engine):
         import numpy as np
         import torch
 
-        from engines.backbone import autocast_context, length_sorted_batches, pool
+        from engines.backbone import inference_context, length_sorted_batches, pool
 
         cfg: EmbeddingConfig = self.config
         enc = self._tokenizer(list(texts), truncation=True, max_length=cfg.max_length, padding=False,
@@ -164,7 +164,7 @@ class EmbeddingEngine(Engine):
                 mask[row, : lengths[i]] = 1
             input_t = torch.from_numpy(input_ids).to(device)
             mask_t = torch.from_numpy(mask).to(device)
-            with torch.inference_mode(), autocast_context(device, cfg.precision):
+            with inference_context(device, cfg.precision):
                 out = self._model(input_ids=input_t, attention_mask=mask_t)
                 pooled = pool(self._pooling, out.last_hidden_state, mask_t).float()
                 pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)

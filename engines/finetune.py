@@ -330,30 +330,28 @@ class FinetuneEngine(Engine):
     def _logits(self, model: Any, seqs: list[list[int]], batch_size: int) -> Any:
         """Logits (float32 numpy, input order) in length-sorted batches; halves the batch on OOM."""
         import numpy as np
-        import torch
 
-        from engines.backbone import autocast_context, length_sorted_batches
+        from engines.backbone import inference_context, length_sorted_batches
 
         out = np.zeros((len(seqs), model.config.num_labels), dtype=np.float32)
         pad = self._tokenizer.pad_token_id or 0
         model.eval()
         todo = length_sorted_batches([len(s) for s in seqs], batch_size)
-        with torch.inference_mode():
-            while todo:
-                idx = todo.pop(0)
-                try:
-                    with autocast_context(self.device, self.config.precision):
-                        logits = _forward_logits(model, _collate([seqs[i] for i in idx], pad, self.device))
-                except Exception as exc:
-                    if not _is_oom(exc) or len(idx) == 1:
-                        if _is_oom(exc):
-                            raise ResourceError("CUDA out of memory even at batch 1 while predicting") from None
-                        raise
-                    _free_cuda(self.device)
-                    half = len(idx) // 2
-                    todo[:0] = [idx[:half], idx[half:]]
-                    continue
-                out[idx] = logits.float().cpu().numpy()
+        while todo:
+            idx = todo.pop(0)
+            try:
+                with inference_context(self.device, self.config.precision):
+                    logits = _forward_logits(model, _collate([seqs[i] for i in idx], pad, self.device))
+            except Exception as exc:
+                if not _is_oom(exc) or len(idx) == 1:
+                    if _is_oom(exc):
+                        raise ResourceError("CUDA out of memory even at batch 1 while predicting") from None
+                    raise
+                _free_cuda(self.device)
+                half = len(idx) // 2
+                todo[:0] = [idx[:half], idx[half:]]
+                continue
+            out[idx] = logits.float().cpu().numpy()
         return out
 
     # ------------------------------------------------------------------ fit
