@@ -158,24 +158,34 @@ def full_run(spec: RunSpec, out_dir: str | Path, *, resume: bool = False, overwr
     """Run ``spec`` and write its artifact into ``out_dir``; returns the ``Manifest``.
 
     The output folder is checked before any work (exists without ``overwrite`` or not
-    writable → ArtifactError). Engines that resume keep checkpoints in ``<out>.work``;
+    writable → ArtifactError) and locked for the whole run (a second run to the same
+    folder → ArtifactError). Engines that resume keep checkpoints in ``<out>.work``;
     an interrupted run (Ctrl-C or ``cancel``) leaves them there and ``resume=True``
     continues. Metrics come from the held-out part only.
     """
+    from engines.artifacts import artifact_lock, check_output_dir
+
+    check_output_dir(out_dir, overwrite=overwrite)
+    with artifact_lock(out_dir):
+        check_output_dir(out_dir, overwrite=overwrite)  # again: a run that just finished may have written it
+        return _locked_run(spec, Path(out_dir), resume=resume, overwrite=overwrite, progress=progress,
+                           cancel=cancel, speed_texts=speed_texts)
+
+
+def _locked_run(spec: RunSpec, out_dir: Path, *, resume: bool, overwrite: bool, progress: ProgressFn,
+                cancel: threading.Event | None, speed_texts: int):
     from engines.artifacts import (
         HeldOut,
         Manifest,
-        check_output_dir,
         library_versions,
         now_utc,
+        read_manifest,
         rows_digest,
         save_artifact,
         summary_metrics,
         tool_version,
     )
 
-    out_dir = Path(out_dir)
-    check_output_dir(out_dir, overwrite=overwrite)
     timings: dict[str, float] = {}
 
     t0 = time.perf_counter()
@@ -235,6 +245,7 @@ def full_run(spec: RunSpec, out_dir: str | Path, *, resume: bool = False, overwr
         heldout = HeldOut(rows_digest=rows_digest(test.texts, test.labels), y_true=list(test.labels),
                           y_pred=list(metrics.y_pred))
     save_artifact(engine, out_dir, manifest, overwrite=overwrite, heldout=heldout)
+    manifest = read_manifest(out_dir)  # as written: with each file's size and checksum
     progress(ProgressEvent(phase="save", done=1, total=1, unit="artifact"))
     if workdir is not None:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -6,7 +6,8 @@ data fingerprint, split, held-out metrics, fit and speed reports, library versio
 and ``heldout.json``: each held-out row's true and predicted label, so that runs scored
 on the same rows can be compared row by row (``tune-or-embed compare``).
 It is written under a temporary name and renamed into place, so a crash never leaves
-half an artifact, and an existing folder is never overwritten unless asked.
+half an artifact, and an existing folder is never overwritten unless asked. The manifest
+lists every other file with its size and sha256; loading verifies them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import json
 import os
 import platform
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -54,6 +57,13 @@ class SplitInfo(Record):
     explicit_files: bool = Field(False, description="True when train/test came from separate files.")
 
 
+class FileEntry(Record):
+    """One file of an artifact, as it was written."""
+
+    size: int = Field(description="Size in bytes.")
+    sha256: str = Field(description="sha256 of the content (hex).")
+
+
 class Manifest(Record):
     """Everything needed to reuse, audit or compare an artifact."""
 
@@ -73,6 +83,9 @@ class Manifest(Record):
     timings: dict[str, float] = Field(default_factory=dict, description="Wall seconds per run phase (data, fit, evaluate, speed).")
     libraries: dict[str, str] = Field(default_factory=dict, description="Python and library versions.")
     created_at: str = Field(description="UTC time the artifact was written (ISO 8601).")
+    files: dict[str, FileEntry] = Field(default_factory=dict, description=(
+        "Every other file of the artifact (relative POSIX path) with its size and sha256; verified on "
+        "load. Empty in artifacts written before checksums were recorded."))
 
 
 class HeldOut(Record):
@@ -146,6 +159,98 @@ def check_output_dir(out_dir: str | Path, *, overwrite: bool = False) -> Path:
     return out_dir
 
 
+# ----------------------------------------------------------------- file checks
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def file_entries(directory: Path) -> dict[str, FileEntry]:
+    """Size and sha256 of every file under ``directory`` except the manifest (relative POSIX paths)."""
+    entries = {}
+    for path in sorted(directory.rglob("*")):
+        if path.is_file() and not path.is_symlink() and path.name != MANIFEST:
+            rel = path.relative_to(directory).as_posix()
+            entries[rel] = FileEntry(size=path.stat().st_size, sha256=_sha256(path))
+    return entries
+
+
+def inside(directory: Path, rel: str) -> Path:
+    """``directory / rel`` if it stays inside ``directory`` (no absolute path, no ``..``, no symlink
+    out of it); anything else → ArtifactError."""
+    root = directory.resolve()
+    if not rel or rel.startswith(("/", "\\")) or Path(rel).is_absolute() or ".." in Path(rel).parts:
+        raise ArtifactError(f"corrupt {directory / MANIFEST}: file path {rel!r} leaves the artifact folder")
+    target = (directory / rel).resolve()
+    if not target.is_relative_to(root):
+        raise ArtifactError(f"{directory}: {rel} points outside the artifact folder; refusing to read it")
+    return target
+
+
+def verify_files(directory: str | Path, manifest: Manifest, only: set[str] | None = None) -> None:
+    """Check each file the manifest lists (or those in ``only``): present, same size, same sha256.
+
+    A missing, truncated, edited or escaping file → ArtifactError naming it."""
+    directory = Path(directory)
+    for rel, entry in manifest.files.items():
+        if only is not None and rel not in only:
+            continue
+        path = inside(directory, rel)
+        if not path.is_file():
+            raise ArtifactError(f"{directory}: {rel} is missing (listed in {MANIFEST}); the artifact is incomplete")
+        size = path.stat().st_size
+        if size != entry.size:
+            raise ArtifactError(f"{directory}: {rel} has {size} bytes, {MANIFEST} says {entry.size}; "
+                                "the artifact is truncated or was edited")
+        if _sha256(path) != entry.sha256:
+            raise ArtifactError(f"{directory}: {rel} does not match its checksum in {MANIFEST}; "
+                                "the artifact is corrupt or was edited")
+
+
+# ------------------------------------------------------------------------- lock
+@contextmanager
+def artifact_lock(out_dir: str | Path) -> Iterator[None]:
+    """Hold ``.<name>.lock`` beside ``out_dir`` for a whole run: a second run writing the same folder at
+    the same time gets ArtifactError ("in use") instead of interleaving with the first."""
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    lock = out_dir.with_name(f".{out_dir.name}.lock")
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            break
+        except FileExistsError:
+            try:
+                pid = int(lock.read_text().strip() or 0)
+            except (OSError, ValueError):
+                pid = 0
+            if pid and _alive(pid):
+                raise ArtifactError(f"{out_dir} is in use by another run (pid {pid}); wait for it or choose "
+                                    "another --out") from None
+            lock.unlink(missing_ok=True)  # left by a run that died: take it over
+    else:
+        raise ArtifactError(f"{out_dir} is in use by another run ({lock} exists)")
+    try:
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 # ------------------------------------------------------------------------- save
 def save_artifact(engine: Engine, out_dir: str | Path, manifest: Manifest, *, overwrite: bool = False,
                   heldout: HeldOut | None = None) -> Path:
@@ -157,7 +262,7 @@ def save_artifact(engine: Engine, out_dir: str | Path, manifest: Manifest, *, ov
             engine.save(tmp)
             if heldout is not None:
                 write_json(tmp / HELDOUT, heldout)
-            write_json(tmp / MANIFEST, manifest)
+            write_json(tmp / MANIFEST, manifest.model_copy(update={"files": file_entries(tmp)}))
     except FileExistsError:
         raise ArtifactError(f"{out_dir} exists; pass --overwrite or choose another --out") from None
     except PermissionError as exc:
@@ -204,7 +309,8 @@ def read_manifest(directory: str | Path) -> Manifest:
 def read_heldout(directory: str | Path) -> HeldOut:
     """The held-out predictions of the artifact in ``directory``; missing or damaged → ArtifactError."""
     directory = Path(directory)
-    read_manifest(directory)  # the folder is an artifact this version reads
+    manifest = read_manifest(directory)  # the folder is an artifact this version reads
+    verify_files(directory, manifest, only={HELDOUT})
     path = directory / HELDOUT
     try:
         held = HeldOut.model_validate_json(path.read_bytes())
@@ -222,6 +328,7 @@ def load_artifact(directory: str | Path) -> tuple[Engine, Manifest]:
     """Reopen an artifact: (fitted engine, manifest). Works offline from the folder alone."""
     directory = Path(directory)
     manifest = read_manifest(directory)
+    verify_files(directory, manifest)
     try:
         engine_cls = get_engine(manifest.engine)
     except UserError:

@@ -11,12 +11,16 @@ import pytest
 
 from engines.artifacts import (
     FORMAT_VERSION,
+    HELDOUT,
     MANIFEST,
+    HeldOut,
     Manifest,
+    artifact_lock,
     check_output_dir,
     library_versions,
     load_artifact,
     now_utc,
+    read_heldout,
     read_manifest,
     save_artifact,
     summary_metrics,
@@ -53,7 +57,9 @@ def test_round_trip(tmp_path, engine_and_manifest):
     assert (out / MANIFEST).is_file()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging leftovers
     loaded, again = load_artifact(out)
-    assert again == manifest and again.format_version == FORMAT_VERSION
+    assert again.model_copy(update={"files": {}}) == manifest and again.format_version == FORMAT_VERSION
+    assert set(again.files) == {p.relative_to(out).as_posix() for p in out.rglob("*")
+                                if p.is_file() and p.name != MANIFEST}
     assert again.metrics.correct == [] and again.metrics.n == 20
     assert "python" in again.libraries and "scikit-learn" in again.libraries
     texts = ["great fun", "dull and awful"]
@@ -110,7 +116,7 @@ def test_missing_engine_file(tmp_path, engine_and_manifest):
     engine, manifest = engine_and_manifest
     out = save_artifact(engine, tmp_path / "art", manifest)
     (out / "head.npz").unlink()
-    with pytest.raises(ArtifactError, match="missing head file"):
+    with pytest.raises(ArtifactError, match="head.npz is missing"):
         load_artifact(out)
 
 
@@ -164,3 +170,85 @@ def test_read_manifest_validates_fields(tmp_path, engine_and_manifest):
     (out / MANIFEST).write_text(json.dumps(raw))
     with pytest.raises(ArtifactError, match="corrupt .*split"):
         read_manifest(out)
+
+
+# ------------------------------------------------------- files verified on load
+def _flip_last_byte(path):
+    raw = bytearray(path.read_bytes())
+    raw[-1] ^= 0xFF
+    path.write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (_flip_last_byte, "head.npz does not match its checksum"),
+        (lambda p: p.write_bytes(p.read_bytes()[:-7]), "head.npz has .* bytes, manifest.json says"),
+        (lambda p: p.unlink(), "head.npz is missing"),
+    ],
+    ids=["edited", "truncated", "deleted"],
+)
+def test_a_damaged_file_is_refused_with_its_name(tmp_path, engine_and_manifest, damage, message):
+    engine, manifest = engine_and_manifest
+    out = save_artifact(engine, tmp_path / "art", manifest)
+    damage(out / "head.npz")
+    with pytest.raises(ArtifactError, match=message) as info:
+        load_artifact(out)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("rel", ["../outside.npz", "/etc/passwd", "sub/../../x"])
+def test_manifest_paths_never_leave_the_folder(tmp_path, engine_and_manifest, rel):
+    engine, manifest = engine_and_manifest
+    out = save_artifact(engine, tmp_path / "art", manifest)
+    raw = json.loads((out / MANIFEST).read_text())
+    raw["files"][rel] = {"size": 1, "sha256": "0" * 64}
+    (out / MANIFEST).write_text(json.dumps(raw))
+    with pytest.raises(ArtifactError, match="leaves the artifact folder"):
+        load_artifact(out)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="symlinks")
+def test_a_symlink_out_of_the_folder_is_not_followed(tmp_path, engine_and_manifest):
+    engine, manifest = engine_and_manifest
+    out = save_artifact(engine, tmp_path / "art", manifest)
+    outside = tmp_path / "elsewhere.npz"
+    outside.write_bytes((out / "head.npz").read_bytes())
+    (out / "head.npz").unlink()
+    (out / "head.npz").symlink_to(outside)
+    with pytest.raises(ArtifactError, match="points outside the artifact folder"):
+        load_artifact(out)
+
+
+def test_heldout_predictions_are_verified_too(tmp_path, engine_and_manifest):
+    engine, manifest = engine_and_manifest
+    held = HeldOut(rows_digest="d" * 32, y_true=["pos", "neg"], y_pred=["pos", "pos"])
+    out = save_artifact(engine, tmp_path / "art", manifest, heldout=held)
+    assert read_heldout(out) == held
+    (out / HELDOUT).write_text((out / HELDOUT).read_text().replace('"neg"', '"pos"'))
+    with pytest.raises(ArtifactError, match="heldout.json"):
+        read_heldout(out)
+
+
+# ------------------------------------------------------------ one writer a folder
+def test_a_second_writer_is_told_the_folder_is_in_use(tmp_path):
+    out = tmp_path / "art"
+    with artifact_lock(out):
+        assert (tmp_path / ".art.lock").read_text() == str(os.getpid())
+        with pytest.raises(ArtifactError, match="in use by another run"):
+            with artifact_lock(out):
+                pass
+    assert not (tmp_path / ".art.lock").exists()
+    with artifact_lock(out):  # free again
+        pass
+
+
+def test_a_lock_left_by_a_dead_run_is_taken_over(tmp_path):
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    (tmp_path / ".art.lock").write_text(dead)
+    with artifact_lock(tmp_path / "art"):
+        assert (tmp_path / ".art.lock").read_text() == str(os.getpid())

@@ -135,6 +135,12 @@ def test_compare_errors_are_one_line(artifacts, tmp_path, capsys):
     (old / HELDOUT).unlink()
     assert main(["compare", str(root / "good"), str(old)]) == 4
     err = capsys.readouterr().err.strip()
+    assert "heldout.json is missing" in err and len(err.splitlines()) == 1
+    raw = json.loads((old / "manifest.json").read_text())  # as written before runs kept their predictions
+    del raw["files"][HELDOUT]
+    (old / "manifest.json").write_text(json.dumps(raw))
+    assert main(["compare", str(root / "good"), str(old)]) == 4
+    err = capsys.readouterr().err.strip()
     assert "has no heldout.json" in err and len(err.splitlines()) == 1
     (old / HELDOUT).write_text("{not json", encoding="utf-8")
     assert main(["compare", str(root / "good"), str(old)]) == 4

@@ -156,10 +156,28 @@ def test_cli_plan_run_predict_file_and_errors(tmp_path, data_csv, capsys):
     # missing and corrupt artifacts: one line each
     assert main(["predict", str(tmp_path / "nope"), "--text", "x"]) == 4
     assert capsys.readouterr().err.count("\n") == 1
+    head = out / "head.npz"
+    head.write_bytes(head.read_bytes()[:-1] + bytes([head.read_bytes()[-1] ^ 1]))  # one bit flipped
+    assert main(["predict", str(out), "--text", "x"]) == 4
+    err = capsys.readouterr().err
+    assert "head.npz does not match its checksum" in err and err.count("\n") == 1
     (out / "manifest.json").write_text("{")
     assert main(["predict", str(out), "--text", "x"]) == 4
     err = capsys.readouterr().err
     assert "not valid JSON" in err and err.count("\n") == 1
+
+
+def test_a_second_run_to_the_same_folder_is_refused_while_the_first_holds_it(tmp_path, data_csv, capsys):
+    from engines.artifacts import artifact_lock
+
+    out = tmp_path / "busy"
+    with artifact_lock(out):  # as a first `run` holds it for its whole length
+        assert main(["run", "--engine", "tfidf", "--profile", "tiny", "--data", str(data_csv),
+                     "--out", str(out)]) == 4
+        err = capsys.readouterr().err
+        assert "is in use by another run" in err and err.count("\n") == 1
+        assert not out.exists()
+    assert main(["run", "--engine", "tfidf", "--profile", "tiny", "--data", str(data_csv), "--out", str(out)]) == 0
 
 
 def test_cli_run_without_data_or_engine(capsys):
