@@ -12,6 +12,7 @@ import platform
 import shutil
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -129,13 +130,14 @@ def _text(value: Any) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
-def probe_gpus(nvml: Any | None = None) -> tuple[list[GpuInfo], str | None]:
+def probe_gpus(nvml: Any = None) -> tuple[list[GpuInfo], str | None]:
     """(GPUs, reason for none). ``nvml`` is the pynvml module (tests pass a fake)."""
     if nvml is None:
         try:
-            import pynvml as nvml  # nvidia-ml-py
+            import pynvml  # nvidia-ml-py
         except Exception as exc:  # noqa: BLE001 - ImportError, OSError …: all mean "no NVML"
             return [], f"NVML not available ({type(exc).__name__}: {exc})"
+        nvml = pynvml
     nvml_error: type[BaseException] = getattr(nvml, "NVMLError", Exception)
     errors = (nvml_error, OSError, AttributeError, ValueError, TypeError)
     try:
@@ -152,15 +154,16 @@ def probe_gpus(nvml: Any | None = None) -> tuple[list[GpuInfo], str | None]:
         driver = _safe(lambda: _text(nvml.nvmlSystemGetDriverVersion()), errors)
         gpus = []
         for i in range(count):
-            handle = _safe(lambda i=i: nvml.nvmlDeviceGetHandleByIndex(i), errors)
+            handle = _safe(partial(nvml.nvmlDeviceGetHandleByIndex, i), errors)
             if handle is None:
                 continue
-            mem = _safe(lambda h=handle: nvml.nvmlDeviceGetMemoryInfo(h), errors)
-            cc = _safe(lambda h=handle: nvml.nvmlDeviceGetCudaComputeCapability(h), errors)
-            util = _safe(lambda h=handle: nvml.nvmlDeviceGetUtilizationRates(h), errors)
+            mem = _safe(partial(nvml.nvmlDeviceGetMemoryInfo, handle), errors)
+            cc = _safe(partial(nvml.nvmlDeviceGetCudaComputeCapability, handle), errors)
+            util = _safe(partial(nvml.nvmlDeviceGetUtilizationRates, handle), errors)
+            name = _safe(partial(nvml.nvmlDeviceGetName, handle), errors)
             gpus.append(GpuInfo(
                 index=i,
-                name=_safe(lambda h=handle: _text(nvml.nvmlDeviceGetName(h)), errors) or f"GPU {i}",
+                name=(_text(name) if name is not None else "") or f"GPU {i}",
                 memory_total_bytes=int(mem.total) if mem is not None else None,
                 memory_free_bytes=int(mem.free) if mem is not None else None,
                 driver=driver,
