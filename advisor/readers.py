@@ -12,7 +12,7 @@ import bz2
 import codecs
 import gzip
 import lzma
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,7 +51,7 @@ class SourceFile:
 
 # ------------------------------------------------------------------------ file checks
 def _head(path: Path, compression: str | None, n: int = SNIFF_BYTES) -> bytes:
-    openers = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}
+    openers: dict[str, Callable[..., Any]] = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}
     try:
         if compression in openers:
             with openers[compression](path, "rb") as fh:
@@ -74,7 +74,7 @@ def locate_decode_error(src: SourceFile) -> DataError:
     """Scan the file with an incremental decoder to report the first undecodable byte exactly."""
     decoder = codecs.getincrementaldecoder(src.encoding)("strict")
     offset = 0
-    openers = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}
+    openers: dict[str, Callable[..., Any]] = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}
     opener = openers.get(src.compression or "", open)
     with opener(src.path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):

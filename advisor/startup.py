@@ -95,6 +95,8 @@ def _read_disk(path: Path) -> dict[str, Any]:
 
 def _remembered(path: Path, key: str, max_age_s: float) -> StartUp | None:
     entry = _read_disk(path).get(key)
+    if not isinstance(entry, dict):
+        return None
     try:
         seconds, at = float(entry["seconds"]), float(entry["at"])
     except (TypeError, KeyError, ValueError):

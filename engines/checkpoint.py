@@ -23,7 +23,7 @@ import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from pydantic import Field
 
@@ -130,7 +130,7 @@ def capture_rng() -> tuple[dict[str, Any], Any, Any]:
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         for i, s in enumerate(torch.cuda.get_rng_state_all()):
             tensors[f"cuda.{i}"] = s.clone()
-    np_state = np.random.get_state()
+    np_state = cast(tuple[Any, ...], np.random.get_state(legacy=True))  # the legacy form is a tuple
     return tensors, _jsonable(random.getstate()), [np_state[0], np_state[1].tolist(), *np_state[2:]]
 
 

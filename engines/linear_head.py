@@ -96,7 +96,7 @@ def save_logreg(clf: Any, path: Path, *, C: float) -> None:
 
     def _write(tmp: Path) -> None:
         with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
+            np.savez(fh, **arrays)  # type: ignore[arg-type]  # numpy's stub reads ** as allow_pickle
 
     write_with(path, _write)
 

@@ -181,7 +181,7 @@ class TfidfEngine(Engine):
 
         def _write_idf(tmp: Path) -> None:
             with open(tmp, "wb") as fh:
-                np.savez(fh, **idfs)
+                np.savez(fh, **idfs)  # type: ignore[arg-type]  # numpy stub reads ** as allow_pickle
 
         write_with(directory / IDF_FILE, _write_idf)
         save_logreg(self._clf, directory / HEAD_FILE, C=float(self._C or 1.0))
