@@ -52,9 +52,12 @@ test-fast: $(STAMP)
 tui: $(STAMP)
 	$(BIN)/tune-or-embed tui --data demo:rotten-tomatoes
 
+# Style (ruff) and the import contracts of docs/ARCHITECTURE.md ([tool.importlinter] in pyproject.toml).
 lint: $(STAMP)
 	$(BIN)/python -m ruff --version >/dev/null 2>&1 || $(PY) -m pip install -q 'ruff>=0.5'
+	$(PY) -c 'import importlinter' >/dev/null 2>&1 || $(PY) -m pip install -q 'import-linter>=2.17'
 	$(BIN)/ruff check advisor engines tests benchmarks
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) .pytest_cache

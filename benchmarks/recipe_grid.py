@@ -85,7 +85,6 @@ def _job(args: tuple[str, str, int, str, str, str]) -> dict:
 
 def _fit_and_score(task: str, recipe: str, seed: int, data: str, device: str, model: str) -> dict:
     import pandas as pd
-
     import tomllib
 
     from engines.base import Examples

@@ -13,8 +13,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from engines.base import ClassReport, EvalReport, Examples, Predictions, SpeedReport
 from engines.errors import DataError
+from engines.records import ClassReport, EvalReport, Examples, Predictions, SpeedReport
 
 
 # -------------------------------------------------------------------------- score

@@ -10,27 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from data_helpers import tiny_rows
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-POSITIVE = ["a wonderful, moving film", "great acting and a clever plot", "I loved every minute",
-            "brilliant and funny", "a joy to watch", "superb direction", "warm and charming",
-            "the best film this year", "delightful from start to end", "smart, tender and true"]
-NEGATIVE = ["a dull, lifeless mess", "boring and far too long", "I hated the ending",
-            "clumsy writing and flat jokes", "a waste of time", "poorly acted", "tedious and cold",
-            "the worst film this year", "painful from start to end", "shallow, loud and silly"]
-
-
-def tiny_rows(n_per_class: int = 10) -> list[tuple[str, str]]:
-    """Distinct (text, label) rows, ``n_per_class`` of each of 'pos' and 'neg', interleaved."""
-    rows = []
-    for i in range(n_per_class):
-        rows.append((f"{POSITIVE[i % len(POSITIVE)]} #{i}", "pos"))
-        rows.append((f"{NEGATIVE[i % len(NEGATIVE)]} #{i}", "neg"))
-    return rows
-
 
 @pytest.fixture
 def write_csv(tmp_path: Path) -> Callable[..., Path]:
@@ -67,3 +51,28 @@ def tiny_model():
 def tiny_model_dir(tiny_model) -> Path:
     """Folder of the builtin tiny BERT (config.json, model.safetensors, MiniLM tokenizer)."""
     return tiny_model.path
+
+
+@pytest.fixture
+def fakes(monkeypatch):
+    """Register the fake engines (tests/engine_fakes.py) under the real names (restored afterwards),
+    reset their records; returns ``setup(examples)``, which teaches them the labels and returns them."""
+    from engine_fakes import FakeEmbedding, FakeEngine, FakeFinetune, FakeTfidf
+
+    from engines import base
+
+    for cls in (FakeTfidf, FakeEmbedding, FakeFinetune):
+        monkeypatch.setitem(base._REGISTRY, cls.name, f"{cls.__module__}:{cls.__qualname__}")
+        monkeypatch.setattr(cls, "seen", set())
+        monkeypatch.setattr(cls, "fits", [])
+    monkeypatch.setattr(FakeEmbedding, "prepared", [])
+    monkeypatch.setattr(FakeFinetune, "SECONDS_PER_EXAMPLE", 0.0)
+    monkeypatch.setattr(FakeFinetune, "MIN_EXAMPLES", 0)
+
+    def setup(ex):
+        FakeEngine.TRUTH.clear()
+        FakeEngine.TRUTH.update(dict(zip(ex.texts, ex.labels, strict=True)))
+        FakeEngine.CLASSES[:] = ex.classes
+        return ex
+
+    return setup

@@ -92,7 +92,7 @@ def test_rows_digest_sees_order_texts_and_labels():
 # ------------------------------------------------------------------ from artifacts
 @pytest.fixture(scope="module")
 def artifacts(tmp_path_factory):
-    from test_fullrun_cli import write_csv
+    from data_helpers import write_reviews_csv as write_csv
 
     root = tmp_path_factory.mktemp("cmp")
     data = write_csv(root / "reviews.csv", 300)
@@ -148,7 +148,7 @@ def test_compare_errors_are_one_line(artifacts, tmp_path, capsys):
 
 
 def test_compare_imports_no_model_library(artifacts):
-    from test_import_hygiene import SCRIPT
+    from import_probe import SCRIPT
 
     root, *_ = artifacts
     proc = subprocess.run([sys.executable, "-c", SCRIPT, "compare", str(root / "good"), str(root / "weak")],

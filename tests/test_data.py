@@ -8,6 +8,7 @@ import json
 from collections import Counter
 
 import pytest
+from data_helpers import tiny_rows
 
 from advisor.data import (
     load_dataset,
@@ -20,7 +21,6 @@ from advisor.data import (
 from advisor.sampling import allocate
 from engines.base import Examples
 from engines.errors import DataError
-from conftest import tiny_rows
 
 
 def _examples(counts: dict[str, int]) -> Examples:

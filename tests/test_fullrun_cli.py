@@ -6,12 +6,12 @@ from __future__ import annotations
 import csv
 import json
 import os
-import random
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from data_helpers import write_reviews_csv as write_csv
 
 from advisor.cli import main
 from advisor.fullrun import RunSpec, full_run, held_out_rows
@@ -20,24 +20,6 @@ from engines.artifacts import load_artifact
 from engines.errors import ArtifactError, ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
-WORDS = {"pos": ["good", "great", "lovely", "superb", "fun", "delight"],
-         "neg": ["bad", "awful", "boring", "dull", "tedious", "mess"]}
-FILLER = ["the", "film", "plot", "actors", "story", "was", "a", "very", "and"]
-
-
-def write_csv(path: Path, n: int, seed: int = 0) -> Path:
-    rng = random.Random(seed)
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["review", "sentiment"])
-        for i in range(n):
-            label = "pos" if i % 2 else "neg"
-            words = rng.sample(FILLER, 4) + rng.sample(WORDS[label], 2)
-            rng.shuffle(words)
-            w.writerow([" ".join(words) + f" {i}", label])
-    return path
-
-
 @pytest.fixture(scope="module")
 def data_csv(tmp_path_factory) -> Path:
     return write_csv(tmp_path_factory.mktemp("data") / "reviews.csv", 150)

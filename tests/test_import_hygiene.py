@@ -8,20 +8,7 @@ import subprocess
 import sys
 
 import pytest
-
-HEAVY = ("torch", "transformers", "textual", "peft", "lancedb", "matplotlib")
-
-SCRIPT = """
-import contextlib, io, json, sys
-from advisor.cli import main
-out = io.StringIO()
-try:
-    with contextlib.redirect_stdout(out):
-        code = main(sys.argv[1:])
-except SystemExit as exc:  # --help exits
-    code = exc.code
-print(json.dumps({"code": code, "heavy": [m for m in %r if m in sys.modules]}))
-""" % (HEAVY,)
+from import_probe import SCRIPT
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["probe"], ["probe", "--json"], ["profiles"], ["inspect", "{csv}"],

@@ -6,23 +6,10 @@ import math
 
 import numpy as np
 import pytest
+from recommend_helpers import Res, fc
 
-from advisor.forecast import Forecast
 from advisor.goals import Goals, Weights
 from advisor.recommend import recommend
-
-
-def fc(approach, value, half=0.02, t=60.0, lat=1.0, mem=None, projection=None, flagged=False, n=1000):
-    return Forecast(approach=approach, n_target=n, metric="accuracy", value=value,
-                    low=None if value is None else value - half, high=None if value is None else value + half,
-                    method="log-linear" if value is not None else "none", flagged=flagged,
-                    flag_reason="flat" if flagged else "", train_time_s=t, peak_memory_bytes=mem,
-                    infer_ms_per_text=lat, infer_ms_per_text_batch=lat / 4, projection=projection or [])
-
-
-class Res:
-    ram_available_bytes = 8_000_000_000
-    gpus: tuple = ()
 
 
 def line(c0, slope, lo=100, hi=8000):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_recommend import Res, fc
+from recommend_helpers import Res, fc
 
 from advisor.goals import Goals
 from advisor.profiles import load_profile

@@ -12,11 +12,11 @@ import pytest
 pytest.importorskip("textual")
 
 from textual.widgets import Button, DataTable, Input, Label, Select, Static
+from tui_fakes import FakeBackend
 from tui_helpers import until
 
 from advisor.goals import Goals
 from advisor.tui.app import create_app
-from advisor.tui.fakes import FakeBackend
 from advisor.tui.screens.goals import parse_form
 from advisor.tui.services import describe_error
 
@@ -305,10 +305,10 @@ def test_fakes_use_the_real_records_field_names(fake: str, module: str, real: st
     """Every field a fake has (and so every field the screens read) exists on the real record."""
     import importlib
 
-    from advisor.tui import fakes
+    import tui_fakes
 
     real_cls = getattr(importlib.import_module(module), real)
-    missing = _fields(getattr(fakes, fake)) - _fields(real_cls)
+    missing = _fields(getattr(tui_fakes, fake)) - _fields(real_cls)
     assert not missing, f"{fake} has fields {real} lacks: {sorted(missing)}"
 
 

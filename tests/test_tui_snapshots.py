@@ -10,10 +10,10 @@ import pytest
 
 pytest.importorskip("pytest_textual_snapshot")
 
+from tui_fakes import FakeBackend
 from tui_helpers import until
 
 from advisor.tui.app import LIGHT, create_app
-from advisor.tui.fakes import FakeBackend
 
 
 async def _until(pilot, condition, timeout: float = 10.0) -> None:

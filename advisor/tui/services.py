@@ -2,7 +2,7 @@
 
 `Services()` holds the real public functions of `advisor` and `engines`, each
 imported lazily when first called (so the app's first frame never waits for torch,
-pandas or scikit-learn). Tests pass fast fakes instead (see `advisor.tui.fakes`).
+pandas or scikit-learn). Tests pass fast fakes instead (see `tests/tui_fakes.py`).
 Every function here is called from a thread worker, never from the UI thread.
 No Textual in this module.
 """

@@ -1,4 +1,4 @@
-"""A fast, deterministic stand-in for the backend, for tests and screenshots.
+"""A fast, deterministic stand-in for the TUI's backend (test support; not shipped in the wheel).
 
 Fixed probe values, a fixed small dataset, fixed benchmark points and a fake engine
 that trains in milliseconds: Pilot tests walk the whole flow in about a second and
