@@ -67,3 +67,28 @@ def tiny_model():
 def tiny_model_dir(tiny_model) -> Path:
     """Folder of the builtin tiny BERT (config.json, model.safetensors, MiniLM tokenizer)."""
     return tiny_model.path
+
+
+@pytest.fixture
+def fakes(monkeypatch):
+    """Register the fake engines (tests/fake_engines.py) under the real names (restored afterwards),
+    reset their records, and return ``setup(examples)``, which teaches them the true labels."""
+    from fake_engines import FakeEmbedding, FakeEngine, FakeFinetune, FakeTfidf
+
+    from engines import base
+
+    for cls in (FakeTfidf, FakeEmbedding, FakeFinetune):
+        monkeypatch.setitem(base._REGISTRY, cls.name, f"{cls.__module__}:{cls.__qualname__}")
+        monkeypatch.setattr(cls, "seen", set())
+        monkeypatch.setattr(cls, "fits", [])
+    monkeypatch.setattr(FakeEmbedding, "prepared", [])
+    monkeypatch.setattr(FakeFinetune, "SECONDS_PER_EXAMPLE", 0.0)
+    monkeypatch.setattr(FakeFinetune, "MIN_EXAMPLES", 0)
+
+    def setup(ex):
+        FakeEngine.TRUTH.clear()
+        FakeEngine.TRUTH.update(dict(zip(ex.texts, ex.labels, strict=True)))
+        FakeEngine.CLASSES[:] = ex.classes
+        return ex
+
+    return setup

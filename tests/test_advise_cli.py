@@ -8,7 +8,7 @@ import sys
 import time
 
 import pytest
-from test_bench import FakeFinetune, fakes, make_examples  # noqa: F401  (fixture)
+from fake_engines import FakeFinetune, make_examples
 
 from advisor.cli import main
 from engines.base import Examples
@@ -24,7 +24,7 @@ def write_csv(path, ex: Examples) -> None:
 
 
 @pytest.fixture
-def tiny_csv(tmp_path, fakes):  # noqa: F811
+def tiny_csv(tmp_path, fakes):
     ex = fakes(make_examples(400))
     path = tmp_path / "data.csv"
     write_csv(path, ex)
@@ -73,7 +73,7 @@ def test_separate_test_file_makes_every_row_a_training_row(tiny_csv, tmp_path, c
     spec = load_plan(plan).run
     assert spec.train_file == str(tiny_csv) and spec.test_file == str(test) and spec.labelled_size == 400
     # The benchmarks never read the test file: none of its texts reached a fit.
-    from test_bench import FakeEmbedding, FakeTfidf
+    from fake_engines import FakeEmbedding, FakeTfidf
 
     assert not set(make_examples(60, seed=1).texts) & (FakeTfidf.seen | FakeEmbedding.seen)
 
@@ -157,7 +157,7 @@ def test_real_engines_on_demo_rows(tmp_path):
 def test_an_open_call_is_cross_fitted_and_the_summary_shows_it(tiny_csv, tmp_path, capsys, monkeypatch):
     """A profile with ``crossfit = true``: with budget left and the call open, the forecasts come
     from the cross-fit, and the summary shows each approach's out-of-fold score."""
-    from test_bench import FakeEmbedding, FakeTfidf
+    from fake_engines import FakeEmbedding, FakeTfidf
 
     from advisor.profiles import _bundled
 

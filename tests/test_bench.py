@@ -4,136 +4,15 @@ from __future__ import annotations
 
 import threading
 import time
-import zlib
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import pytest
-from pydantic import BaseModel, ConfigDict
+from fake_engines import FakeEmbedding, FakeFinetune, FakeLora, FakeTfidf, make_examples
+from pydantic import BaseModel
 
-from advisor.bench import BenchEvent, run_benchmarks
+from advisor.measure import BenchEvent, run_benchmarks
 from engines import base
-from engines.base import Engine, Examples, FitReport, Predictions
-
-
-class FakeConfig(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class FakeEngine(Engine):
-    """Deterministic accuracy curve acc(n) = c − a·n^(−b): a text is right when its hash falls below acc."""
-
-    name: ClassVar[str] = "fake"
-    description: ClassVar[str] = "fake"
-    config_cls: ClassVar[type[BaseModel]] = FakeConfig
-    CURVE: ClassVar[tuple[float, float, float]] = (0.80, 1.2, 0.5)
-    SECONDS_PER_EXAMPLE: ClassVar[float] = 0.0
-    MIN_EXAMPLES: ClassVar[int] = 0  # like min_steps × batch
-    TRUTH: ClassVar[dict[str, str]] = {}
-    CLASSES: ClassVar[list[str]] = []
-    seen: ClassVar[set[str]] = set()
-    fits: ClassVar[list[int]] = []
-
-    def __init__(self, config: Any = None) -> None:
-        self.config = config
-        self.n = 0
-
-    def fit(self, train: Examples, *, valid=None, budget_s=None, progress=base.no_progress, cancel=None,
-            workdir=None, resume=False) -> FitReport:
-        type(self).seen.update(train.texts)
-        type(self).fits.append(len(train))
-        examples = max(self.MIN_EXAMPLES, len(train))
-        cost = examples * self.SECONDS_PER_EXAMPLE
-        stopped = "completed"
-        t0 = time.perf_counter()
-        if cost:
-            wait = min(cost, budget_s) if budget_s else cost
-            if cancel is not None and cancel.wait(wait):
-                stopped = "cancelled"
-            elif budget_s is not None and cost > budget_s:
-                stopped = "budget"
-        self.n = len(train) if stopped == "completed" else max(2, len(train) // 10)
-        wall = time.perf_counter() - t0
-        # A fit cut short took that share of its steps (for a trainer: of its recipe's steps).
-        done = 1.0 if stopped == "completed" else min(1.0, wall / cost)
-        if self.trains_backbone:
-            from advisor.bench import finetune_steps
-
-            steps = int(done * finetune_steps(self.config, len(train))[0])
-        else:
-            steps = int(done * examples // 8)
-        return FitReport(engine=self.name, n_train=len(train), examples_seen=examples, epochs=1.0,
-                         steps=steps, tokens_seen=examples * 20, stopped=stopped, wall_s=wall,
-                         train_examples_per_s=(1 / self.SECONDS_PER_EXAMPLE) if self.SECONDS_PER_EXAMPLE else None,
-                         train_tokens_per_s=(20 / self.SECONDS_PER_EXAMPLE) if self.SECONDS_PER_EXAMPLE else None,
-                         peak_rss_bytes=100_000_000)
-
-    def accuracy(self) -> float:
-        c, a, b = self.CURVE
-        return max(0.0, c - a * max(self.n, 1) ** (-b))
-
-    def predict(self, texts) -> Predictions:
-        acc = self.accuracy()
-        out = []
-        for t in texts:
-            truth = self.TRUTH.get(t, self.CLASSES[0])
-            h = (zlib.crc32(t.encode()) % 10_000) / 10_000
-            out.append(truth if h < acc else next(c for c in self.CLASSES if c != truth))
-        return Predictions(labels=out, classes=self.CLASSES, scores=[[0.5] * len(self.CLASSES) for _ in out])
-
-    def save(self, directory: Path) -> None:  # pragma: no cover
-        pass
-
-    @classmethod
-    def load(cls, directory: Path) -> Engine:  # pragma: no cover
-        return cls()
-
-
-class FakeTfidf(FakeEngine):
-    name = "tfidf"
-    CURVE = (0.74, 0.9, 0.4)
-
-
-class FakeEmbedding(FakeEngine):
-    name = "embedding"
-    CURVE = (0.76, 0.6, 0.5)
-    prepared: ClassVar[list[str]] = []
-
-    def prepare(self, texts, *, progress=base.no_progress, cancel=None) -> None:
-        type(self).prepared.extend(texts)
-
-
-class FakeFinetune(FakeEngine):
-    name = "finetune"
-    CURVE = (0.90, 2.0, 0.5)
-    uses_transformer = True
-    trains_backbone = True
-
-
-def make_examples(n: int = 600, classes: tuple[str, ...] = ("neg", "pos"), seed: int = 0) -> Examples:
-    texts = [f"text number {i} seed {seed}" for i in range(n)]
-    labels = [classes[(i * 7 + i // 3) % len(classes)] for i in range(n)]
-    return Examples(texts=texts, labels=labels)
-
-
-@pytest.fixture
-def fakes(monkeypatch):
-    """Register the fakes under the real names (restored afterwards) and reset their records."""
-    for cls in (FakeTfidf, FakeEmbedding, FakeFinetune):
-        monkeypatch.setitem(base._REGISTRY, cls.name, f"{__name__}:{cls.__qualname__}")
-        monkeypatch.setattr(cls, "seen", set())
-        monkeypatch.setattr(cls, "fits", [])
-    monkeypatch.setattr(FakeEmbedding, "prepared", [])
-    monkeypatch.setattr(FakeFinetune, "SECONDS_PER_EXAMPLE", 0.0)
-    monkeypatch.setattr(FakeFinetune, "MIN_EXAMPLES", 0)
-
-    def setup(ex: Examples) -> Examples:
-        FakeEngine.TRUTH.clear()
-        FakeEngine.TRUTH.update(dict(zip(ex.texts, ex.labels, strict=True)))
-        FakeEngine.CLASSES[:] = ex.classes
-        return ex
-
-    return setup
+from engines.base import Examples, FitReport, Predictions
 
 
 class Settings(BaseModel):
@@ -357,7 +236,7 @@ def test_left_over_budget_buys_fine_tune_seeds_while_the_decision_is_open(fakes,
         assert extra == [] and SeededFinetune.seeds == [0] * len(ft)
 
 
-class Memorizer(FakeEngine):
+class Memorizer(FakeTfidf):
     """Right on every text it trained on, wrong on every other: an out-of-fold score above zero
     means a model was scored on rows it saw."""
 
@@ -438,11 +317,11 @@ def test_past_its_largest_size_fine_tuning_leaves_room_for_the_cross_fit(fakes, 
     """Once fine-tuning has its largest size, a further size between it and the cheap ones runs
     only if the cross-fit's cost still fits after it: the cross-fit scores every sample row, an
     intermediate size only shapes the curve between two measured ones. The cheap sizes still run."""
-    from advisor.bench import _Runner
+    from advisor.measure import crossfits
 
     ex = fakes(make_examples(1400))
     monkeypatch.setattr(FakeFinetune, "SECONDS_PER_EXAMPLE", 0.0002)
-    monkeypatch.setattr(_Runner, "crossfit_reserve", lambda self: 0.0 if room else 1e6)
+    monkeypatch.setattr(crossfits, "crossfit_reserve", lambda session: 0.0 if room else 1e6)
     configs = {"finetune": {"min_steps": 10, "train_batch_size": 8, "epochs": 2.0, "early_stopping_patience": 3}}  # min-steps size: 45
     settings = Settings(finetune_sizes=[20, 40]).model_copy(update={"crossfit": True})
     res = run_benchmarks(ex, engines=("tfidf", "finetune"), settings=settings, budget_s=30, labelled_size=900,
@@ -453,23 +332,19 @@ def test_past_its_largest_size_fine_tuning_leaves_room_for_the_cross_fit(fakes, 
     assert between if room else not between
 
 
-class FakeLora(FakeFinetune):
-    name = "lora"
-
-
 @pytest.mark.parametrize("time_matters", [False, True])
 def test_lora_is_left_out_with_its_reason_unless_its_speed_can_pay_for_it(fakes, monkeypatch, time_matters):
     """Where full fine-tuning was measured (it fits in memory), a short LoRA probe measures LoRA's speed;
     when its faster full run is worth less than LORA_DEFICIT of the metric under the goals' weights,
     LoRA is left out, with both forecast times in the reason, and gets no measurement (so no forecast,
     and no 'not measured' that would keep the call open); when time weighs enough, it is benchmarked."""
-    import advisor.bench as bench
     from advisor.goals import Goals, Weights
+    from advisor.measure import plan
     from advisor.recommend import points_worth
 
-    monkeypatch.setitem(base._REGISTRY, "lora", f"{__name__}:FakeLora")
+    monkeypatch.setitem(base._REGISTRY, "lora", f"{FakeLora.__module__}:FakeLora")
     monkeypatch.setattr(FakeLora, "fits", [])
-    monkeypatch.setattr(bench, "LORA_PROBE_S", 0.3)
+    monkeypatch.setattr(plan, "LORA_PROBE_S", 0.3)
     # 3 s of full fine-tuning against 1 s of LoRA per 15,000 examples: seconds a run, at 10 minutes a scale.
     monkeypatch.setattr(FakeFinetune, "SECONDS_PER_EXAMPLE", 0.0002)
     monkeypatch.setattr(FakeLora, "SECONDS_PER_EXAMPLE", 0.0002 / 3)
@@ -506,7 +381,7 @@ class FakeCutShort(FakeFinetune):
     SHARE: ClassVar[float] = 0.9
 
     def fit(self, train: Examples, **kw) -> FitReport:
-        from advisor.bench import finetune_steps
+        from advisor.measure import finetune_steps
 
         report = super().fit(train, **{**kw, "budget_s": None})
         steps = int(self.SHARE * finetune_steps(self.config, len(train))[0])
@@ -523,7 +398,8 @@ def test_a_fit_the_budget_stops_late_is_scored_and_kept_with_a_wider_upper_end(f
     monkeypatch.setitem(base._REGISTRY, "finetune", f"{__name__}:FakeCutShort")
     monkeypatch.setattr(FakeCutShort, "SHARE", share)
     monkeypatch.setattr(FakeCutShort, "fits", [])
-    configs = {"finetune": {"min_steps": 10, "train_batch_size": 8}}
+    # epochs as in the other trainer tests: with 2 epochs, 40 rows take exactly min_steps (10 steps of 8)
+    configs = {"finetune": {"min_steps": 10, "train_batch_size": 8, "epochs": 2.0}}
     res = run_benchmarks(fakes(make_examples(600)), engines=("tfidf", "finetune"), settings=Settings(),
                          budget_s=30, configs=configs)
     points = res.measurements["finetune"].points
