@@ -1,18 +1,6 @@
-"""Micro-benchmarks: run each approach's engine on nested subsets of a sample, within a budget.
-
-The same engine code a full run uses is fitted on nested, stratified subsets of a
-training pool and scored on ONE held-out test part that no engine ever trains on.
-The budget is spent where it buys the most: TF-IDF and the frozen-embedding head are
-cheap (many sizes × seeds, embeddings cached once by ``prepare``); fine-tuning gets the
-largest sizes it can afford, each with the full run's minimum-steps recipe, planned
-from measured throughput. A fine-tune point that cannot finish inside the budget is
-still run briefly as a throughput probe (time and memory forecasts need it), but it is
-never used as a learning-curve point.
-
-Modules: ``plan`` (pure budget arithmetic), ``records`` (typed results), ``session`` (a run's
-state and single fits), ``probes``, ``cheap``, ``trainers``, ``crossfits`` (the stages),
-``results`` and ``runner`` (the order of stages and ``run_benchmarks``).
-"""
+"""Micro-benchmarks: each approach's engine on nested subsets of a sample, within a budget
+(``run_benchmarks``), and the records they return. ``plan`` is the budget arithmetic, ``records``
+the results; ``session``, the stages and ``runner`` run it (``runner.run`` says how)."""
 
 from advisor.measure.plan import (
     TEST_SHARE,

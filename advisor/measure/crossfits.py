@@ -1,7 +1,6 @@
-"""Cross-fits on the sample: each approach trained on all folds but one of the same rows (the
-test part first, then the cheap pool) and scored on that one, so every row gets an out-of-fold
-prediction. Cheap approaches (``cheap_fits``) get ``CV_FOLDS`` at full size whatever the decision;
-the trainers two folds, as the last stage, while the decision is still open."""
+"""Cross-fits on the sample (the test part, then the cheap pool): every row gets an out-of-fold
+prediction. Cheap approaches get ``CV_FOLDS`` folds at full size whatever the decision; the
+trainers two, as the last stage, while the decision is still open."""
 
 from __future__ import annotations
 

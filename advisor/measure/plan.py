@@ -1,7 +1,6 @@
-"""The benchmark's planner: pure budget arithmetic — the test/pool split, curve sizes, fine-tune
-sizes and costs, the trainers' reserve, cross-fit folds. No model runs and no torch here: every
-measured figure (rates, seconds left) comes in as an argument; the fine-tune recipe is asked of
-``engines.finetune``."""
+"""The benchmark's planner: pure budget arithmetic (split, curve and fine-tune sizes, costs, the
+trainers' reserve, cross-fit folds). No models, no torch: measured rates and seconds left come in
+as arguments, and the fine-tune recipe is asked of ``engines.finetune``."""
 
 from __future__ import annotations
 

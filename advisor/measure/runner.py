@@ -75,7 +75,17 @@ def _trainer_stages(s: Session) -> None:
 
 
 def run(s: Session) -> None:
-    """Every stage in order, within the session's budget (raises ``Stop`` when cancelled)."""
+    """Every stage in order, within the session's budget (raises ``Stop`` when cancelled).
+
+    The same engine code a full run uses is fitted on nested, stratified subsets of a
+    training pool and scored on ONE held-out test part that no engine ever trains on.
+    The budget is spent where it buys the most: TF-IDF and the frozen-embedding head are
+    cheap (many sizes × seeds, embeddings cached once by ``prepare``); fine-tuning gets the
+    largest sizes it can afford, each with the full run's minimum-steps recipe, planned
+    from measured throughput. A fine-tune point that cannot finish inside the budget is
+    still run briefly as a throughput probe (time and memory forecasts need it), but it is
+    never used as a learning-curve point.
+    """
     for name in s.engines:
         probes.start_up(s, name)
     rate = probes.probe_embedding(s)
