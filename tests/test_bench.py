@@ -436,3 +436,42 @@ def test_cheap_cross_validation_pairs_with_the_trainers_curves_over_the_test_par
     assert "measured out of fold on 600 rows (5 folds) at 400 labels" in fcs["tfidf"].assumptions[-1]
     a, b = np.asarray(fcs["tfidf"].boot), np.asarray(fcs["finetune"].boot)
     assert len(a) == len(b) == 200 and np.corrcoef(a, b)[0, 1] > 0.5
+
+
+class FakeBagOfWords(FakeTfidf):
+    """A cheap approach under a name the benchmark has never heard of."""
+
+    name = "bow"
+
+
+class FakeAdapters(FakeFinetune):
+    """An alternative trainer (like LoRA) under another name."""
+
+    name = "adapters"
+    memory_model = "adapters"
+    alternative_to = "finetune"
+
+
+def test_the_benchmark_asks_engines_flags_not_their_names(fakes, monkeypatch):
+    """A cheap engine called 'bow' gets a cheap curve (sizes × seeds) and its full-size cross-validation;
+    an alternative trainer called 'adapters' is probed against the trainer it is an alternative to and
+    left out when its speed cannot pay for it, exactly as TF-IDF and LoRA are."""
+    from advisor.measure import plan
+
+    for cls in (FakeBagOfWords, FakeAdapters):
+        monkeypatch.setitem(base._REGISTRY, cls.name, f"{__name__}:{cls.__qualname__}")
+        monkeypatch.setattr(cls, "fits", [])
+    monkeypatch.setattr(plan, "LORA_PROBE_S", 0.3)
+    monkeypatch.setattr(FakeFinetune, "SECONDS_PER_EXAMPLE", 0.0002)
+    monkeypatch.setattr(FakeAdapters, "SECONDS_PER_EXAMPLE", 0.0002 / 3)
+    monkeypatch.setattr(FakeAdapters, "MIN_EXAMPLES", 20_000)
+    settings = Settings().model_copy(update={"crossfit": True})
+    res = run_benchmarks(fakes(make_examples(600)), engines=("bow", "finetune", "adapters"), settings=settings,
+                         budget_s=30, configs={"finetune": {"min_steps": 10, "train_batch_size": 8}},
+                         time_worth=lambda faster, slower: 0.0)
+    bow = res.measurements["bow"]
+    assert sorted({p.n_train for p in bow.points}) == [50, 100, 200, 400]
+    assert len({p.seed for p in bow.points}) == 1  # cross-validated: one seed of the curve is enough
+    assert res.crossfits["bow"].folds == plan.CV_FOLDS
+    assert "adapters" not in res.measurements and res.left_out["adapters"].startswith("LoRA left out")
+    assert FakeAdapters.fits  # its speed probe ran
