@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from advisor import crossfit
-from advisor.bench import BenchEvent, BenchResult, run_benchmarks
 from advisor.forecast import Forecast, forecast_all
 from advisor.goals import Goals
+from advisor.measure import BenchEvent, BenchResult, run_benchmarks
 from advisor.plan import Plan, make_plan
 from advisor.probe import Resources
 from advisor.recommend import BUDGETS, Recommendation, recommend
@@ -105,6 +105,7 @@ def full_finetune_fits(config: Any, resources: Any) -> tuple[bool, str]:
     Unknown model or memory: assumed to fit (the benchmark's own run will tell)."""
     from advisor.bench import config_get
     from advisor.forecast import model_shape, training_memory_bytes
+    from advisor.measure import config_get
     from advisor.recommend import _available_memory
 
     shape = model_shape(str(config_get(config, "model", "")))

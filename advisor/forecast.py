@@ -15,14 +15,6 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from advisor.bench import (
-    TRAIN_VS_INFER_COST,
-    ApproachMeasurement,
-    BenchResult,
-    config_get,
-    finetune_steps,
-    valid_share,
-)
 from advisor.curves import (
     PRIOR_GAIN_PER_DOUBLING,
     Observation,
@@ -32,6 +24,14 @@ from advisor.curves import (
     macro_f1_fn,
 )
 from advisor.hardware import LAYER_PASS_OVERHEAD_MS, TRAIN_PASSES_PER_STEP, HardwareProfile, get_hardware
+from advisor.measure import (
+    TRAIN_VS_INFER_COST,
+    ApproachMeasurement,
+    BenchResult,
+    config_get,
+    finetune_steps,
+    valid_share,
+)
 from engines.base import Record
 
 TRANSFORMERS = ("embedding", "finetune", "lora")

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from advisor.bench import TEST_SHARE, planned_test_rows, wanted_test_rows
+from advisor.measure import TEST_SHARE, planned_test_rows, wanted_test_rows
 from advisor.recommend import BUDGETS, LABELS, Recommendation, _dur, _get, recommend
 from engines.base import Record
 

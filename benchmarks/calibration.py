@@ -426,7 +426,7 @@ def judged(rec, goals, resources, forecasts: dict, row: dict):
     that did not record the benchmark's held-out rows use the rows its plan gives for their
     budget and sample (advise may have scored on fewer, when the embedding speed capped them)."""
     from advisor.advise import budget_seconds
-    from advisor.bench import planned_test_rows
+    from advisor.measure import planned_test_rows
     from advisor.profiles import load_profile
     from advisor.settle import next_budget, outlook
 
@@ -472,7 +472,7 @@ def reforecast(doc: dict, workdir: Path, log) -> int:
     runs. The row keeps the commit its benchmark ran at and records the one its forecasts now
     come from. Rows without a saved benchmark are left as they are; returns how many were redone."""
     from advisor.advise import forecast_and_decide
-    from advisor.bench import BenchResult
+    from advisor.measure import BenchResult
     from advisor.probe import probe
     from advisor.profiles import engine_config, load_profile
     from advisor.recommend import recommend
@@ -563,7 +563,7 @@ def macro_f1_decision(saved: dict, task: Task, profile: str, resources, actual: 
     with that goal file would: the same measurements, forecasts in macro-F1), against the full runs'
     macro-F1 on the test split."""
     from advisor.advise import forecast_and_decide
-    from advisor.bench import BenchResult
+    from advisor.measure import BenchResult
     from advisor.profiles import engine_config, load_profile
 
     bench = BenchResult.model_validate(saved["bench"])

@@ -166,8 +166,8 @@ def main() -> int:
                         help="dry run of this script on a machine without a GPU (needs --hardware; no memory figures)")
     args = parser.parse_args()
 
-    from advisor.bench import finetune_steps
     from advisor.hardware import get_hardware, match_hardware
+    from advisor.measure import finetune_steps
     from advisor.probe import GpuInfo, probe_gpus
 
     if args.measured:

@@ -124,6 +124,34 @@ def recipe_steps(n: int, cfg: FinetuneConfig) -> tuple[int, int]:
     return plan_steps(max(1, n - held), cfg)[0], cfg.train_batch_size
 
 
+def recipe_config(config: Any) -> FinetuneConfig:
+    """``config`` (a FinetuneConfig, another pydantic model, a dict or None) as the FinetuneConfig
+    the recipe reads: unknown keys are dropped, missing ones take FinetuneConfig's defaults."""
+    if isinstance(config, FinetuneConfig):
+        return config
+    raw = config.model_dump() if hasattr(config, "model_dump") else dict(config or {})
+    return FinetuneConfig(**{k: v for k, v in raw.items() if k in FinetuneConfig.model_fields})
+
+
+def recipe(config: Any, n: int) -> tuple[int, int]:
+    """(optimizer steps, batch) a fit under ``config`` takes on ``n`` labelled rows (``recipe_steps``
+    on ``recipe_config(config)``): what the benchmark's planner asks instead of redoing the sums."""
+    return recipe_steps(n, recipe_config(config))
+
+
+def held_out_share(config: Any) -> float:
+    """Share of the labelled rows a fit holds out for early stopping (0 when it is off)."""
+    cfg = recipe_config(config)
+    return float(cfg.valid_fraction) if cfg.early_stopping_patience > 0 else 0.0
+
+
+def min_steps_rows(config: Any) -> int:
+    """Labelled rows up to which every fit costs the recipe's ``min_steps`` (where ``epochs`` passes
+    over the rows left after the validation split reach ``min_steps`` batches)."""
+    cfg = recipe_config(config)
+    return math.ceil(cfg.min_steps * cfg.train_batch_size / (cfg.epochs * (1 - held_out_share(cfg))))
+
+
 def _fingerprint(train: Examples, valid: Examples | None, cfg: FinetuneConfig, model_id: str) -> str:
     """What a checkpoint belongs to: the data, the model and the settings that shape the weights."""
     keys = ("model", "max_length", "mode", "train_batch_size", "learning_rate", "learning_rate_lora",

@@ -55,9 +55,9 @@ def tiny_model_dir(tiny_model) -> Path:
 
 @pytest.fixture
 def fakes(monkeypatch):
-    """Register the fake engines (tests/engine_fakes.py) under the real names (restored afterwards),
-    reset their records; returns ``setup(examples)``, which teaches them the labels and returns them."""
-    from engine_fakes import FakeEmbedding, FakeEngine, FakeFinetune, FakeTfidf
+    """Register the fake engines (tests/fake_engines.py) under the real names (restored afterwards),
+    reset their records, and return ``setup(examples)``, which teaches them the true labels."""
+    from fake_engines import FakeEmbedding, FakeEngine, FakeFinetune, FakeTfidf
 
     from engines import base
 

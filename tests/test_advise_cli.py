@@ -8,7 +8,7 @@ import sys
 import time
 
 import pytest
-from engine_fakes import FakeEmbedding, FakeFinetune, FakeTfidf, make_examples
+from fake_engines import FakeFinetune, make_examples
 
 from advisor.cli import main
 from engines.base import Examples
@@ -73,6 +73,8 @@ def test_separate_test_file_makes_every_row_a_training_row(tiny_csv, tmp_path, c
     spec = load_plan(plan).run
     assert spec.train_file == str(tiny_csv) and spec.test_file == str(test) and spec.labelled_size == 400
     # The benchmarks never read the test file: none of its texts reached a fit.
+    from fake_engines import FakeEmbedding, FakeTfidf
+
     assert not set(make_examples(60, seed=1).texts) & (FakeTfidf.seen | FakeEmbedding.seen)
 
 
@@ -155,6 +157,8 @@ def test_real_engines_on_demo_rows(tmp_path):
 def test_an_open_call_is_cross_fitted_and_the_summary_shows_it(tiny_csv, tmp_path, capsys, monkeypatch):
     """A profile with ``crossfit = true``: with budget left and the call open, the forecasts come
     from the cross-fit, and the summary shows each approach's out-of-fold score."""
+    from fake_engines import FakeEmbedding, FakeTfidf
+
     from advisor.profiles import _bundled
 
     monkeypatch.setattr(FakeTfidf, "CURVE", FakeEmbedding.CURVE)  # the same curve: an open call

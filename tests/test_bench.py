@@ -7,10 +7,10 @@ import time
 from typing import ClassVar
 
 import pytest
-from engine_fakes import FakeEmbedding, FakeEngine, FakeFinetune, FakeTfidf, make_examples
+from fake_engines import FakeEmbedding, FakeFinetune, FakeLora, FakeTfidf, make_examples
 from pydantic import BaseModel
 
-from advisor.bench import BenchEvent, run_benchmarks
+from advisor.measure import BenchEvent, run_benchmarks
 from engines import base
 from engines.base import Examples, FitReport, Predictions
 
@@ -236,7 +236,7 @@ def test_left_over_budget_buys_fine_tune_seeds_while_the_decision_is_open(fakes,
         assert extra == [] and SeededFinetune.seeds == [0] * len(ft)
 
 
-class Memorizer(FakeEngine):
+class Memorizer(FakeTfidf):
     """Right on every text it trained on, wrong on every other: an out-of-fold score above zero
     means a model was scored on rows it saw."""
 
@@ -317,11 +317,11 @@ def test_past_its_largest_size_fine_tuning_leaves_room_for_the_cross_fit(fakes, 
     """Once fine-tuning has its largest size, a further size between it and the cheap ones runs
     only if the cross-fit's cost still fits after it: the cross-fit scores every sample row, an
     intermediate size only shapes the curve between two measured ones. The cheap sizes still run."""
-    from advisor.bench import _Runner
+    from advisor.measure import crossfits
 
     ex = fakes(make_examples(1400))
     monkeypatch.setattr(FakeFinetune, "SECONDS_PER_EXAMPLE", 0.0002)
-    monkeypatch.setattr(_Runner, "crossfit_reserve", lambda self: 0.0 if room else 1e6)
+    monkeypatch.setattr(crossfits, "crossfit_reserve", lambda session: 0.0 if room else 1e6)
     configs = {"finetune": {"min_steps": 10, "train_batch_size": 8, "epochs": 2.0, "early_stopping_patience": 3}}  # min-steps size: 45
     settings = Settings(finetune_sizes=[20, 40]).model_copy(update={"crossfit": True})
     res = run_benchmarks(ex, engines=("tfidf", "finetune"), settings=settings, budget_s=30, labelled_size=900,
@@ -332,23 +332,19 @@ def test_past_its_largest_size_fine_tuning_leaves_room_for_the_cross_fit(fakes, 
     assert between if room else not between
 
 
-class FakeLora(FakeFinetune):
-    name = "lora"
-
-
 @pytest.mark.parametrize("time_matters", [False, True])
 def test_lora_is_left_out_with_its_reason_unless_its_speed_can_pay_for_it(fakes, monkeypatch, time_matters):
     """Where full fine-tuning was measured (it fits in memory), a short LoRA probe measures LoRA's speed;
     when its faster full run is worth less than LORA_DEFICIT of the metric under the goals' weights,
     LoRA is left out, with both forecast times in the reason, and gets no measurement (so no forecast,
     and no 'not measured' that would keep the call open); when time weighs enough, it is benchmarked."""
-    import advisor.bench as bench
     from advisor.goals import Goals, Weights
+    from advisor.measure import plan
     from advisor.recommend import points_worth
 
-    monkeypatch.setitem(base._REGISTRY, "lora", f"{__name__}:FakeLora")
+    monkeypatch.setitem(base._REGISTRY, "lora", f"{FakeLora.__module__}:FakeLora")
     monkeypatch.setattr(FakeLora, "fits", [])
-    monkeypatch.setattr(bench, "LORA_PROBE_S", 0.3)
+    monkeypatch.setattr(plan, "LORA_PROBE_S", 0.3)
     # 3 s of full fine-tuning against 1 s of LoRA per 15,000 examples: seconds a run, at 10 minutes a scale.
     monkeypatch.setattr(FakeFinetune, "SECONDS_PER_EXAMPLE", 0.0002)
     monkeypatch.setattr(FakeLora, "SECONDS_PER_EXAMPLE", 0.0002 / 3)
@@ -385,7 +381,7 @@ class FakeCutShort(FakeFinetune):
     SHARE: ClassVar[float] = 0.9
 
     def fit(self, train: Examples, **kw) -> FitReport:
-        from advisor.bench import finetune_steps
+        from advisor.measure import finetune_steps
 
         report = super().fit(train, **{**kw, "budget_s": None})
         steps = int(self.SHARE * finetune_steps(self.config, len(train))[0])
@@ -402,7 +398,8 @@ def test_a_fit_the_budget_stops_late_is_scored_and_kept_with_a_wider_upper_end(f
     monkeypatch.setitem(base._REGISTRY, "finetune", f"{__name__}:FakeCutShort")
     monkeypatch.setattr(FakeCutShort, "SHARE", share)
     monkeypatch.setattr(FakeCutShort, "fits", [])
-    configs = {"finetune": {"min_steps": 10, "train_batch_size": 8}}
+    # epochs as in the other trainer tests: with 2 epochs, 40 rows take exactly min_steps (10 steps of 8)
+    configs = {"finetune": {"min_steps": 10, "train_batch_size": 8, "epochs": 2.0}}
     res = run_benchmarks(fakes(make_examples(600)), engines=("tfidf", "finetune"), settings=Settings(),
                          budget_s=30, configs=configs)
     points = res.measurements["finetune"].points
@@ -439,3 +436,42 @@ def test_cheap_cross_validation_pairs_with_the_trainers_curves_over_the_test_par
     assert "measured out of fold on 600 rows (5 folds) at 400 labels" in fcs["tfidf"].assumptions[-1]
     a, b = np.asarray(fcs["tfidf"].boot), np.asarray(fcs["finetune"].boot)
     assert len(a) == len(b) == 200 and np.corrcoef(a, b)[0, 1] > 0.5
+
+
+class FakeBagOfWords(FakeTfidf):
+    """A cheap approach under a name the benchmark has never heard of."""
+
+    name = "bow"
+
+
+class FakeAdapters(FakeFinetune):
+    """An alternative trainer (like LoRA) under another name."""
+
+    name = "adapters"
+    memory_model = "adapters"
+    alternative_to = "finetune"
+
+
+def test_the_benchmark_asks_engines_flags_not_their_names(fakes, monkeypatch):
+    """A cheap engine called 'bow' gets a cheap curve (sizes × seeds) and its full-size cross-validation;
+    an alternative trainer called 'adapters' is probed against the trainer it is an alternative to and
+    left out when its speed cannot pay for it, exactly as TF-IDF and LoRA are."""
+    from advisor.measure import plan
+
+    for cls in (FakeBagOfWords, FakeAdapters):
+        monkeypatch.setitem(base._REGISTRY, cls.name, f"{__name__}:{cls.__qualname__}")
+        monkeypatch.setattr(cls, "fits", [])
+    monkeypatch.setattr(plan, "LORA_PROBE_S", 0.3)
+    monkeypatch.setattr(FakeFinetune, "SECONDS_PER_EXAMPLE", 0.0002)
+    monkeypatch.setattr(FakeAdapters, "SECONDS_PER_EXAMPLE", 0.0002 / 3)
+    monkeypatch.setattr(FakeAdapters, "MIN_EXAMPLES", 20_000)
+    settings = Settings().model_copy(update={"crossfit": True})
+    res = run_benchmarks(fakes(make_examples(600)), engines=("bow", "finetune", "adapters"), settings=settings,
+                         budget_s=30, configs={"finetune": {"min_steps": 10, "train_batch_size": 8}},
+                         time_worth=lambda faster, slower: 0.0)
+    bow = res.measurements["bow"]
+    assert sorted({p.n_train for p in bow.points}) == [50, 100, 200, 400]
+    assert len({p.seed for p in bow.points}) == 1  # cross-validated: one seed of the curve is enough
+    assert res.crossfits["bow"].folds == plan.CV_FOLDS
+    assert "adapters" not in res.measurements and res.left_out["adapters"].startswith("LoRA left out")
+    assert FakeAdapters.fits  # its speed probe ran

@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pytest
 
-from advisor.bench import ApproachMeasurement, BenchResult, CurvePoint
 from advisor.forecast import (
     early_stop_steps,
     finetune_steps,
@@ -17,6 +16,7 @@ from advisor.forecast import (
     training_memory_bytes,
 )
 from advisor.hardware import LAYER_PASS_OVERHEAD_MS, TRAIN_PASSES_PER_STEP, get_hardware
+from advisor.measure import ApproachMeasurement, BenchResult, CurvePoint
 from engines.config import FinetuneConfig
 from engines.errors import ConfigError
 
@@ -160,8 +160,8 @@ def test_early_stop_steps_scale_a_measured_peak_by_root_n():
 
 
 def test_only_an_early_stopped_largest_point_gives_a_measured_peak():
-    from advisor.bench import ApproachMeasurement, CurvePoint
     from advisor.forecast import measured_peak
+    from advisor.measure import ApproachMeasurement, CurvePoint
 
     def pt(n: int, stopped: str, best: int | None) -> CurvePoint:
         return CurvePoint(approach="finetune", n_train=n, seed=0, accuracy=0.8, macro_f1=0.8, fit_s=1.0,
@@ -247,7 +247,7 @@ def _curve_points(approach, y, accs, rng):
 
 
 def _crossfit_bench(with_crossfit=("tfidf", "finetune")):
-    from advisor.bench import CrossFit
+    from advisor.measure import CrossFit
 
     rng = np.random.default_rng(1)
     y = rng.integers(0, 2, 400).tolist()

@@ -9,8 +9,8 @@ import time
 import pytest
 
 from advisor import startup
-from advisor.bench import ApproachMeasurement, CurvePoint, run_benchmarks
 from advisor.forecast import time_forecast
+from advisor.measure import ApproachMeasurement, CurvePoint, run_benchmarks
 from engines import base
 from engines.base import Examples
 from engines.config import FinetuneConfig

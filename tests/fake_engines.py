@@ -1,8 +1,7 @@
-"""Fake engines with a known learning curve, for the benchmark and advise tests (test support).
-
-``FakeTfidf``/``FakeEmbedding``/``FakeFinetune`` stand in for the real engines (the ``fakes``
-fixture in conftest.py registers them under the real names); ``make_examples`` builds the rows.
-"""
+"""Fake engines for the benchmark tests: deterministic learning curves, no models. They declare
+the same capability flags as the real engines they stand in for (engines/tfidf.py, embedding.py,
+finetune.py), so the benchmark asks them what it asks the real ones. The ``fakes`` fixture in
+conftest.py registers them under the real names."""
 
 from __future__ import annotations
 
@@ -58,7 +57,7 @@ class FakeEngine(Engine):
         # A fit cut short took that share of its steps (for a trainer: of its recipe's steps).
         done = 1.0 if stopped == "completed" else min(1.0, wall / cost)
         if self.trains_backbone:
-            from advisor.bench import finetune_steps
+            from advisor.measure import finetune_steps
 
             steps = int(done * finetune_steps(self.config, len(train))[0])
         else:
@@ -93,11 +92,18 @@ class FakeEngine(Engine):
 class FakeTfidf(FakeEngine):
     name = "tfidf"
     CURVE = (0.74, 0.9, 0.4)
+    label = "TF-IDF baseline"
+    cheap_fits = True
 
 
 class FakeEmbedding(FakeEngine):
     name = "embedding"
     CURVE = (0.76, 0.6, 0.5)
+    uses_transformer = True
+    label = "Frozen embeddings + head"
+    cheap_fits = True
+    caches_vectors = True
+    memory_model = "frozen"
     prepared: ClassVar[list[str]] = []
 
     def prepare(self, texts, *, progress=base.no_progress, cancel=None) -> None:
@@ -109,6 +115,15 @@ class FakeFinetune(FakeEngine):
     CURVE = (0.90, 2.0, 0.5)
     uses_transformer = True
     trains_backbone = True
+    label = "Fine-tune (full)"
+    memory_model = "full"
+
+
+class FakeLora(FakeFinetune):
+    name = "lora"
+    label = "Fine-tune (LoRA)"
+    memory_model = "adapters"
+    alternative_to = "finetune"
 
 
 def make_examples(n: int = 600, classes: tuple[str, ...] = ("neg", "pos"), seed: int = 0) -> Examples:

@@ -1,0 +1,91 @@
+"""Measurements around the fits: each engine's start-up (timed in a new process, then warmed up
+here so no fit pays for it), the vector-caching engine's bulk rate, and inference speed."""
+
+from __future__ import annotations
+
+import time
+
+from advisor.measure import plan
+from advisor.measure.session import Session
+
+
+def start_up(s: Session, name: str) -> None:
+    """Time ``name``'s warm-up in a new process (the imports and model load a full run pays
+    before training), then warm it up here, so that no benchmark fit pays for them."""
+    from advisor.startup import CACHE_NAME, time_start_up
+
+    s.check()
+    eng = s.engine(name)
+    t = s.tally[name]
+    said = "not measured"  # switched off in the profile: the forecasts use the load seen here
+    if plan.setting(s.settings, "time_start_up"):
+        s.emit(name, "load", "timing a new process's start-up")
+        days = float(plan.setting(s.settings, "start_up_cache_days"))
+        cache = None
+        if days > 0:
+            from engines.models import cache_root
+
+            cache = cache_root() / CACHE_NAME
+        timed = time_start_up(type(eng), eng.config, timeout_s=max(15.0, min(120.0, s.clock.left)),
+                              cancel=s.cancel, cache=cache, max_age_s=days * 86400.0)
+        s.check()
+        if timed.seconds is None:
+            t.notes.append(f"a new process's start-up was not measured: {timed.error}")
+        else:
+            t.start_s = timed.seconds
+            said = f"{timed.seconds:.1f}s in a new process"
+            if timed.timed_at is not None:
+                when = time.strftime("%Y-%m-%d %H:%M", time.localtime(timed.timed_at))
+                said += f" (timed {when}, remembered in {cache})"
+                t.notes.append(f"start-up {said}: not timed again, so the budget went to the benchmark")
+    t0 = time.perf_counter()
+    eng.warm_up()
+    t.load_s = time.perf_counter() - t0
+    s.emit(name, "load", f"start-up {said}; loaded here in {t.load_s:.1f}s")
+
+
+def probe_embedding(s: Session) -> float | None:
+    """Measure the vector-caching engine's texts/s on a few texts (the model is loaded)."""
+    name = s.embedder
+    if name is None:
+        return None
+    eng = s.engine(name)
+    texts = s.sample.texts
+    t0 = time.perf_counter()
+    eng.prepare(texts[:8], progress=s.relay(name), cancel=s.cancel)
+    t1 = time.perf_counter()
+    # One call of up to 256 texts: the engine sorts them by length as the bulk embedding
+    # does, so this is the rate the pool will be embedded at.
+    probe = texts[8:8 + plan.PROBE_TEXTS]
+    eng.prepare(probe, progress=s.relay(name), cancel=s.cancel)
+    s.probed = set(texts[:8 + plan.PROBE_TEXTS])  # cached now: prepare_embeddings' rate must not count them
+    t2 = time.perf_counter()
+    rate = len(probe) / max(t2 - t1, 1e-6) if probe else None
+    s.tally[name].prepare_texts_per_s = rate
+    s.tally[name].prepare_s = t2 - t0
+    s.emit(name, "load", f"{rate or 0:.0f} texts/s")
+    return rate
+
+
+def speed(s: Session, name: str) -> None:
+    """Inference throughput and latency at batch 1 and the engine's batch, on the test texts."""
+    if not s.points[name] or name not in s.instances:
+        return
+    s.check()
+    s.emit(name, "speed", "measuring inference speed")
+    texts = list(s.test.texts)
+    from engines.metrics import measure_speed
+
+    few = s.clock.budget_s < 150  # quick budgets: fewer texts (the batch size still fills)
+    rep = measure_speed(s.instances[name], texts, batch1_texts=8 if few else 32,
+                        max_texts=32 if few else int(plan.setting(s.settings, "speed_texts")))
+    b1, bn = rep.batch_sizes
+    t = s.tally[name]
+    t.infer_texts_per_s = rep.texts_per_s
+    latency = {
+        "p50_b1": rep.latency_ms_p50.get(b1), "p95_b1": rep.latency_ms_p95.get(b1),
+        f"p50_b{bn}": rep.latency_ms_p50.get(bn), f"p95_b{bn}": rep.latency_ms_p95.get(bn),
+    }
+    t.latency_ms = {k: float(v) for k, v in latency.items() if v is not None}
+    if rep.peak_rss_bytes:
+        t.peak_rss_bytes = max(t.peak_rss_bytes or 0, rep.peak_rss_bytes)

@@ -1,0 +1,242 @@
+"""One benchmark run's state and plumbing: the clock, progress events, cancellation (a
+``threading.Event``), engine instances and their capability flags, the split, and single fits
+turned into curve points. The stages (``cheap``, ``trainers``, ``crossfits``) act on a Session."""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from advisor.measure import plan
+from advisor.measure.records import BenchEvent, BenchProgress, BenchResult, CrossFit, CurvePoint, Tally
+from engines.base import Engine, Examples, FitReport, ProgressEvent, get_engine
+
+
+class Clock:
+    """Seconds since the run began and seconds left of its budget."""
+
+    def __init__(self, budget_s: float) -> None:
+        self.t0 = time.perf_counter()
+        self.budget_s = float(budget_s)
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t0
+
+    @property
+    def left(self) -> float:
+        return max(0.0, self.budget_s - self.elapsed)
+
+
+class Stop(Exception):
+    """Internal: cancelled."""
+
+
+def nested(pool: Examples, sizes: list[int], seed: int) -> list[Examples]:
+    """Nested stratified subsets of ``pool`` at ``sizes`` (each contains the smaller ones)."""
+    from advisor.data import nested_subsets
+
+    return list(nested_subsets(pool, sizes, seed=seed))
+
+
+class Session:
+    """The state a benchmark run shares between its stages, and the plumbing they all use."""
+
+    def __init__(self, sample: Examples, *, engines: Sequence[str], configs: dict[str, Any],
+                 settings: Any, budget_s: float, labelled_size: int | None, seed: int,
+                 progress: BenchProgress | None, cancel: threading.Event | None,
+                 settled: Callable[[BenchResult], bool] | None,
+                 time_worth: Callable[[float, float], float] | None = None) -> None:
+        self.sample = sample
+        self.engines = list(engines)
+        self.configs = configs
+        self.settings = settings
+        self.clock = Clock(budget_s)
+        self.labelled_size = labelled_size
+        self.seed = seed
+        self.progress = progress
+        self.cancel = cancel or threading.Event()
+        self.settled = settled
+        self.time_worth = time_worth
+        self.classes = sample.classes
+        self.class_id = {c: i for i, c in enumerate(self.classes)}
+        self.points: dict[str, list[CurvePoint]] = {e: [] for e in self.engines}
+        self.tally: dict[str, Tally] = {e: Tally() for e in self.engines}
+        self.instances: dict[str, Engine] = {}
+        self._kinds: dict[str, type[Engine]] = {}
+        self.notes: list[str] = []
+        self.test: Examples | None = None
+        self.y_test = np.zeros(0, dtype=int)
+        self.pool: Examples | None = None  # the training pool the embedding stage may embed
+        self.cheap_pool: Examples | None = None  # the labelled rows TF-IDF and the trainers draw from
+        self.stage_pool: Examples | None = None  # the pool the running stage draws from (reported as pool_size)
+        self.probed: set[str] = set()
+        self.cancelled = False
+        self.trainer_reserve = 0.0
+        self.crossfits: dict[str, CrossFit] = {}
+        self.crossfit_labels: list[int] | None = None
+        self.crossfit_rows_cache: Examples | None = None
+        self.left_out: dict[str, str] = {}
+
+    # ------------------------------------------------------------ engines
+    def kind(self, name: str) -> type[Engine]:
+        """The engine class behind ``name``: its capability flags answer what the stages ask."""
+        if name not in self._kinds:
+            self._kinds[name] = get_engine(name)
+        return self._kinds[name]
+
+    def engine(self, name: str) -> Any:
+        if name not in self.instances:
+            cls = self.kind(name)
+            config = self.configs.get(name)
+            if cls.supports_resume:
+                # One checkpoint (the final one) per benchmark fit: its cost is measured, and
+                # the full run's count of them is known from its steps.
+                base = config.model_dump() if hasattr(config, "model_dump") else dict(config or {})
+                config = cls.config_cls(**{**base, "checkpoint_every_steps": plan.BENCH_CHECKPOINT_EVERY})
+            self.instances[name] = cls(config)
+        return self.instances[name]
+
+    def trainers(self) -> list[str]:
+        """Engines whose fits are not cheap (they train a model for minutes), in the order asked."""
+        return [e for e in self.engines if not self.kind(e).cheap_fits]
+
+    @property
+    def embedder(self) -> str | None:
+        """The engine that caches vectors (embeddings), whose speed plans the others; None if none ran."""
+        return next((e for e in self.engines if self.kind(e).caches_vectors), None)
+
+    def embed_rate(self) -> float | None:
+        """Texts/s the vector-caching engine embedded at (None: not measured)."""
+        tally = self.tally.get(self.embedder) if self.embedder else None
+        return tally.prepare_texts_per_s if tally else None
+
+    def config_value(self, name: str, key: str, default: Any) -> Any:
+        return plan.config_get(self.configs.get(name), key, default)
+
+    # ------------------------------------------------------------ plumbing
+    def emit(self, approach: str, phase: str, message: str = "", done: int = 0,
+             total: int | None = None, point: CurvePoint | None = None) -> None:
+        if self.progress is None:
+            return
+        self.progress(BenchEvent(approach=approach, phase=phase, done=done, total=total, message=message,
+                                 elapsed_s=round(self.clock.elapsed, 2), budget_s=self.clock.budget_s,
+                                 point=point))
+
+    def check(self) -> None:
+        if self.cancel.is_set():
+            raise Stop
+
+    def relay(self, name: str) -> Callable[[ProgressEvent], None]:
+        """A progress callback for engine ``name`` that forwards its events as BenchEvents."""
+        def relay(ev: ProgressEvent) -> None:
+            self.emit(name, ev.phase, ev.message, ev.done, ev.total)
+
+        return relay
+
+    def class_ids(self, labels: Sequence[str]) -> list[int]:
+        """Class ids of predicted labels; a label the sample never had gets one id past the classes."""
+        return [self.class_id.get(y, len(self.classes)) for y in labels]
+
+    def split(self, test_n: int, pool_n: int) -> None:
+        """Hold out ``test_n`` rows (never trained on); the pool of ``pool_n`` and the cheap pool."""
+        from advisor.data import stratified_split, stratified_subsample
+
+        train, test = stratified_split(self.sample, test_size=test_n, seed=self.seed)
+        # TF-IDF needs no embedding: its curve may climb to the labelled size (the sample permitting).
+        cheap = train
+        if self.labelled_size and self.labelled_size < len(train):
+            cheap = stratified_subsample(train, self.labelled_size, seed=self.seed)
+        self.cheap_pool = cheap
+        if pool_n < len(train):
+            train = stratified_subsample(train, pool_n, seed=self.seed)
+        self.pool = self.stage_pool = train
+        self.test = test
+        self.y_test = np.asarray([self.class_id[y] for y in test.labels])
+        self.emit("all", "plan", f"test part {len(test)} rows (never trained on), training pool {len(train)}")
+
+    # ---------------------------------------------------------------- fits
+    def fit(self, name: str, train: Examples, seed: int, budget_s: float | None, what: str = "") -> FitReport:
+        """One fit of ``name`` on ``train`` with ``seed`` (raises ``Stop`` when cancelled)."""
+        eng = self.engine(name)
+        if eng.supports_resume and getattr(eng.config, "seed", seed) != seed:
+            # Trainers draw their head init, dropout and batch order from the config's seed: a
+            # new seed is a new run even on the same rows (the pool itself).
+            eng.config = eng.config.model_copy(update={"seed": seed})
+        self.emit(name, "fit", f"{what}n={len(train)} seed={seed}", 0, len(train))
+        # Engines that checkpoint do so here too, as in the full run: their cost is part of its time.
+        scratch = tempfile.TemporaryDirectory(prefix="toe-bench-") if eng.supports_resume else nullcontext()
+        with scratch as workdir:
+            report = eng.fit(train, budget_s=budget_s, progress=self.relay(name), cancel=self.cancel,
+                             workdir=Path(workdir) if workdir else None)
+        if report.stopped == "cancelled" or self.cancel.is_set():
+            raise Stop
+        return report
+
+    def fit_point(self, name: str, train: Examples, seed: int, budget_s: float | None,
+                  usable_if: tuple[str, ...] = plan.CURVE_STOPS) -> tuple[CurvePoint, FitReport]:
+        """One fit scored on the test part as a curve point; a probe (not scored, not usable) when it
+        stopped otherwise than ``usable_if`` allows, unless a trainer stopped late (``PARTIAL_MIN``)."""
+        eng = self.engine(name)
+        report = self.fit(name, train, seed, budget_s)
+        planned = None
+        if report.stopped == "budget" and usable_if == plan.CURVE_STOPS and eng.trains_backbone:
+            recipe = plan.finetune_steps(self.configs.get(name), len(train))[0]
+            planned = recipe if report.steps >= plan.PARTIAL_MIN * recipe else None
+        if report.stopped not in usable_if and planned is None:
+            # A throughput probe (or a fit the budget cut short): no curve point, so no scoring.
+            point = CurvePoint(approach=name, n_train=len(train), seed=seed, accuracy=None, macro_f1=None,
+                               fit_s=report.wall_s, stopped=report.stopped, steps=report.steps, usable=False)
+            self.points[name].append(point)
+            self.record_fit(name, report)
+            self.emit(name, "fit", f"n={len(train)} seed={seed}: stopped ({report.stopped}) after "
+                      f"{report.steps} steps; throughput only, not a curve point", len(train), len(train), point=point)
+            return point, report
+        self.emit(name, "eval", f"scoring on {len(self.test)} held-out rows")
+        ev = eng.evaluate(self.test)
+        y_pred = self.class_ids(ev.y_pred) if ev.y_pred else None
+        point = CurvePoint(approach=name, n_train=len(train), seed=seed, accuracy=ev.accuracy,
+                           macro_f1=ev.macro_f1, fit_s=report.wall_s, stopped=report.stopped,
+                           steps=report.steps, best_step=report.best_step,
+                           usable=report.stopped in usable_if or planned is not None, planned_steps=planned,
+                           y_pred=y_pred)
+        self.points[name].append(point)
+        self.record_fit(name, report)
+        self.emit(name, "fit", f"n={len(train)} seed={seed}: accuracy {ev.accuracy:.3f}"
+                  + (f" (the budget stopped it at {report.steps} of {planned} steps: scored as it is)"
+                     if planned is not None else ""),
+                  len(train), len(train), point=point)
+        return point, report
+
+    def record_fit(self, name: str, report: FitReport) -> None:
+        """Fold one fit's throughput, memory, device and notes into ``name``'s tally."""
+        t = self.tally[name]
+        # Throughput from the longest fit so far: the nearest to a full run's (warm-up and
+        # first-batch costs weigh less), and a short throughput probe never overrides a real point.
+        if report.train_examples_per_s and report.steps >= t.rate_steps:
+            t.rate_steps = report.steps
+            t.train_examples_per_s = report.train_examples_per_s
+            if report.train_tokens_per_s:
+                t.train_tokens_per_s = report.train_tokens_per_s
+            if report.tokens_seen and report.examples_seen:
+                t.tokens_per_example = report.tokens_seen / report.examples_seen
+        if report.steps and "checkpoint" in report.phase_s:
+            t.checkpoint_s_each = report.phase_s["checkpoint"] / math.ceil(report.steps / plan.BENCH_CHECKPOINT_EVERY)
+        t.peak_rss_bytes = max(t.peak_rss_bytes or 0, report.peak_rss_bytes or 0) or None
+        if report.peak_gpu_bytes:
+            t.peak_gpu_bytes = max(t.peak_gpu_bytes or 0, report.peak_gpu_bytes)
+        t.device = report.device
+        if "load" in report.phase_s and t.load_s is None:
+            t.load_s = report.phase_s["load"]
+        t.last_fit = report
+        for note in report.notes:
+            if note not in t.notes:
+                t.notes.append(note)
