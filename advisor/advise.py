@@ -103,7 +103,6 @@ def full_finetune_fits(config: Any, resources: Any) -> tuple[bool, str]:
     """Whether full fine-tuning fits in this machine's memory (the Adam rule on the model's config:
     weights, gradients, two AdamW states and activations at the training batch), with the figures.
     Unknown model or memory: assumed to fit (the benchmark's own run will tell)."""
-    from advisor.bench import config_get
     from advisor.forecast import model_shape, training_memory_bytes
     from advisor.measure import config_get
     from advisor.recommend import _available_memory
