@@ -198,9 +198,9 @@ def verdict_lines(c: Comparison) -> list[str]:
 
 def _named(rec: Recommendation, engines: Mapping[str, str]) -> Recommendation:
     """``rec`` with each run's label showing its folder name as well as its approach."""
-    from advisor.recommend import LABELS
+    from advisor.capabilities import label
 
     if rec.choice is None:
         return rec
     engine = engines[rec.choice]
-    return rec.model_copy(update={"label": f"{rec.choice} ({LABELS.get(engine, engine)})"})
+    return rec.model_copy(update={"label": f"{rec.choice} ({label(engine)})"})

@@ -269,7 +269,7 @@ def _crossfit_bench(with_crossfit=("tfidf", "finetune")):
 def test_a_cross_fit_forecast_is_the_out_of_fold_score_plus_the_curves_gain_from_half_the_rows():
     from advisor import crossfit
     from advisor.forecast import quality_forecast
-    from advisor.recommend import _diff_band
+    from advisor.scoring import diff_band
 
     bench = _crossfit_bench()
     curve_only = forecast_all(bench.model_copy(update={"crossfits": {}}), n_target=4000)
@@ -287,8 +287,8 @@ def test_a_cross_fit_forecast_is_the_out_of_fold_score_plus_the_curves_gain_from
     # Every approach scored on the same 4,000 rows: the lead's band is paired and far narrower
     # than the curves' (400 held-out rows, extrapolated).
     assert crossfit.rows_used(bench, out) == 4000 and crossfit.rows_used(bench, curve_only) is None
-    lo, hi = _diff_band(out["finetune"], out["tfidf"])
-    clo, chi = _diff_band(curve_only["finetune"], curve_only["tfidf"])
+    lo, hi = diff_band(out["finetune"], out["tfidf"])
+    clo, chi = diff_band(curve_only["finetune"], curve_only["tfidf"])
     assert lo > 0 and hi - lo < 0.6 * (chi - clo)
 
 
