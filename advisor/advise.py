@@ -104,7 +104,7 @@ def full_finetune_fits(config: Any, resources: Any) -> tuple[bool, str]:
     weights, gradients, two AdamW states and activations at the training batch), with the figures.
     Unknown model or memory: assumed to fit (the benchmark's own run will tell)."""
     from advisor.bench import config_get
-    from advisor.forecast import model_shape, training_memory_bytes
+    from advisor.hardware import model_shape, training_memory_bytes
     from advisor.output import gigabytes
     from advisor.scoring import available_memory
 

@@ -7,16 +7,17 @@ import math
 import numpy as np
 import pytest
 
-from advisor.bench import ApproachMeasurement, BenchResult, CurvePoint
-from advisor.forecast import (
+from advisor.bench import ApproachMeasurement, BenchResult, CurvePoint, finetune_steps
+from advisor.forecast import forecast_all
+from advisor.hardware import (
+    LAYER_PASS_OVERHEAD_MS,
+    TRAIN_PASSES_PER_STEP,
     early_stop_steps,
-    finetune_steps,
-    forecast_all,
+    get_hardware,
     hardware_forecast,
     shape_from_config,
     training_memory_bytes,
 )
-from advisor.hardware import LAYER_PASS_OVERHEAD_MS, TRAIN_PASSES_PER_STEP, get_hardware
 from engines.config import FinetuneConfig
 from engines.errors import ConfigError
 
@@ -161,7 +162,7 @@ def test_early_stop_steps_scale_a_measured_peak_by_root_n():
 
 def test_only_an_early_stopped_largest_point_gives_a_measured_peak():
     from advisor.bench import ApproachMeasurement, CurvePoint
-    from advisor.forecast import measured_peak
+    from advisor.hardware import measured_peak
 
     def pt(n: int, stopped: str, best: int | None) -> CurvePoint:
         return CurvePoint(approach="finetune", n_train=n, seed=0, accuracy=0.8, macro_f1=0.8, fit_s=1.0,

@@ -10,7 +10,7 @@ import pytest
 
 from advisor import startup
 from advisor.bench import ApproachMeasurement, CurvePoint, run_benchmarks
-from advisor.forecast import time_forecast
+from advisor.hardware import time_forecast
 from engines import base
 from engines.base import Examples
 from engines.config import FinetuneConfig
