@@ -27,6 +27,7 @@ import numpy as np
 from pydantic import Field
 
 from advisor.bench import TEST_SHARE, planned_test_rows, wanted_test_rows
+from advisor.bootstrap import interval
 from advisor.capabilities import label
 from advisor.goals import BUDGETS
 from advisor.output import human_seconds
@@ -84,7 +85,7 @@ def narrowed(forecast: Any, shrink: float) -> Any:
         return forecast
     b = np.asarray(boot, dtype=float)
     nb = b.mean() + (b - b.mean()) * shrink
-    (lo, hi), (nlo, nhi) = np.percentile(b, [2.5, 97.5]), np.percentile(nb, [2.5, 97.5])
+    (lo, hi), (nlo, nhi) = interval(b), interval(nb)
     update: dict[str, Any] = {"boot": [float(x) for x in nb]}
     for low_key, high_key in (("curve_low", "curve_high"), ("low", "high")):
         low, high = get_field(forecast, low_key), get_field(forecast, high_key)

@@ -189,11 +189,11 @@ def paired_lead(correct_a: list[bool], correct_b: list[bool], seed: int = 0) -> 
     over the rows)."""
     a = np.asarray(correct_a, dtype=float)
     b = np.asarray(correct_b, dtype=float)
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(a), size=(2000, len(a)))
-    diffs = (a[idx] - b[idx]).mean(axis=1)
-    lo, hi = np.quantile(diffs, [0.025, 0.975])
-    return float(a.mean() - b.mean()), float(lo), float(hi)
+    from advisor.bootstrap import interval, resamples
+
+    idx = resamples(np.random.default_rng(seed), len(a), 2000)
+    lo, hi = interval((a[idx] - b[idx]).mean(axis=1))
+    return float(a.mean() - b.mean()), lo, hi
 
 
 def _paired_not_worse(correct_choice: list[bool], correct_best: list[bool], seed: int = 0) -> bool:
