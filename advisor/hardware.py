@@ -350,7 +350,7 @@ def hardware_forecast(m: ApproachMeasurement, hw: HardwareProfile, shape: ModelS
         full, rest = divmod(n_target, infer_batch)
         head = fit_time_at(m, n_target) or 0.0
         train_s = full * infer_batch_s(infer_batch) + (infer_batch_s(rest) if rest else 0.0) + head
-        mem = training_memory_bytes(shape, "embedding", infer_batch, seq)
+        mem = training_memory_bytes(shape, m.approach, infer_batch, seq)
         notes.append("head fit assumed to take as long as on this machine (CPU)")
     price = price_per_hour if price_per_hour is not None else hw.price_per_hour
     per_text_batch_ms = infer_batch_s(infer_batch) * 1000 / infer_batch
