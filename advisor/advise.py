@@ -12,11 +12,11 @@ from pydantic import Field
 
 from advisor import crossfit
 from advisor.forecast import Forecast, forecast_all
-from advisor.goals import Goals
+from advisor.goals import BUDGETS, Goals
 from advisor.measure import BenchEvent, BenchResult, run_benchmarks
 from advisor.plan import Plan, make_plan
 from advisor.probe import Resources
-from advisor.recommend import BUDGETS, Recommendation, recommend
+from advisor.recommend import Recommendation, recommend
 from advisor.settle import next_budget, outlook
 from engines.base import Record
 from engines.errors import ConfigError
@@ -103,20 +103,21 @@ def full_finetune_fits(config: Any, resources: Any) -> tuple[bool, str]:
     """Whether full fine-tuning fits in this machine's memory (the Adam rule on the model's config:
     weights, gradients, two AdamW states and activations at the training batch), with the figures.
     Unknown model or memory: assumed to fit (the benchmark's own run will tell)."""
-    from advisor.forecast import model_shape, training_memory_bytes
+    from advisor.hardware import model_shape, training_memory_bytes
     from advisor.measure import config_get
-    from advisor.recommend import _available_memory
+    from advisor.output import gigabytes
+    from advisor.scoring import available_memory
 
     shape = model_shape(str(config_get(config, "model", "")))
     device = str(config_get(config, "device", "cpu"))
     if device == "auto":
         device = "cuda" if (getattr(resources, "gpus", None) or []) else "cpu"
-    have = _available_memory(resources, device)
+    have = available_memory(resources, device)
     if shape is None or not have:
         return True, ""
     need = training_memory_bytes(shape, "finetune", int(config_get(config, "train_batch_size", 16)),
                                  int(config_get(config, "max_length", 128)))
-    said = f"{need / 1e9:.1f} GB needed, {have / 1e9:.1f} GB {'on the GPU' if device.startswith('cuda') else 'free'}"
+    said = f"{gigabytes(need)} needed, {gigabytes(have)} {'on the GPU' if device.startswith('cuda') else 'free'}"
     return need <= 0.8 * have, said
 
 
@@ -236,7 +237,7 @@ def advise(
 
     def time_worth(faster_s: float, slower_s: float) -> float:
         # Points of the goals' metric that training in faster_s instead of slower_s is worth.
-        from advisor.recommend import points_worth
+        from advisor.scoring import points_worth
 
         return points_worth(goals, {"train_time_s": faster_s}, {"train_time_s": slower_s})
 

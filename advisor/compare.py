@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
+from advisor.bootstrap import interval, resamples
 from advisor.curves import accuracy_fn, binomial_interval, macro_f1_fn
 from advisor.recommend import Recommendation
 from engines.base import Record
@@ -91,7 +92,7 @@ def replicates(runs: Sequence[RunResult], metric: str = "accuracy", *, seed: int
     y_true = np.asarray([index[y] for y in runs[0].y_true])
     fn = accuracy_fn(y_true) if metric == "accuracy" else macro_f1_fn(y_true, len(classes))
     rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(y_true), size=(n_boot, len(y_true)))
+    idx = resamples(rng, len(y_true), n_boot)
     every = np.arange(len(y_true))
     values, boots = {}, {}
     for r in runs:
@@ -103,8 +104,8 @@ def replicates(runs: Sequence[RunResult], metric: str = "accuracy", *, seed: int
 
 def paired_lead(a: np.ndarray, b: np.ndarray, value_a: float, value_b: float) -> tuple[float, float, float]:
     """a's metric minus b's, with the 95 % percentile interval of their paired replicates."""
-    lo, hi = np.percentile(a - b, [2.5, 97.5])
-    return float(value_a - value_b), float(lo), float(hi)
+    lo, hi = interval(a - b)
+    return float(value_a - value_b), lo, hi
 
 
 def check_same_rows(runs: Sequence[RunResult]) -> None:
@@ -136,7 +137,7 @@ def compare(runs: Sequence[RunResult], goals: Any, resources: Any = None, *, see
     for r in runs:
         # Accuracy: Agresti–Coull, so that 100 % on a few rows still has a width.
         lo, hi = (binomial_interval(values[r.name], len(r.y_true)) if metric == "accuracy"
-                  else np.percentile(boots[r.name], [2.5, 97.5]))
+                  else interval(boots[r.name]))
         scores.append(RunScore(name=r.name, engine=r.engine, value=values[r.name], low=float(lo), high=float(hi),
                                train_s=r.train_s, ms_b1=r.ms_b1))
         perfect[r.name] = Forecast(
@@ -198,9 +199,9 @@ def verdict_lines(c: Comparison) -> list[str]:
 
 def _named(rec: Recommendation, engines: Mapping[str, str]) -> Recommendation:
     """``rec`` with each run's label showing its folder name as well as its approach."""
-    from advisor.recommend import LABELS
+    from advisor.capabilities import label
 
     if rec.choice is None:
         return rec
     engine = engines[rec.choice]
-    return rec.model_copy(update={"label": f"{rec.choice} ({LABELS.get(engine, engine)})"})
+    return rec.model_copy(update={"label": f"{rec.choice} ({label(engine)})"})

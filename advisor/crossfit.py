@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from advisor.bootstrap import interval, replicates
 from advisor.curves import MAX_EXTRAPOLATION, PRIOR_GAIN_PER_DOUBLING, accuracy_fn, macro_f1_fn
 
 N_BOOT = 200
@@ -75,7 +76,7 @@ def _test_part_shifts(pred: np.ndarray, y: np.ndarray, rows: int, n_classes: int
     fn = accuracy_fn(yt) if metric == "accuracy" else macro_f1_fn(yt, n_classes)
     base = fn(pt, np.arange(rows))
     row_rng = np.random.default_rng([seed, 0])
-    return np.asarray([fn(pt, row_rng.integers(0, rows, rows)) - base for _ in range(N_BOOT)])
+    return replicates(fn, pt, row_rng, rows, N_BOOT) - base
 
 
 def from_crossfit(f: Any, at_half: Any, fit: Any, labels: list[int], *, n_classes: int, metric: str,
@@ -91,7 +92,7 @@ def from_crossfit(f: Any, at_half: Any, fit: Any, labels: list[int], *, n_classe
     every = np.arange(len(y))
     oof = fn(pred, every)
     rng = np.random.default_rng([seed, 2])  # the same rows for every approach: paired replicates
-    oof_boot = np.asarray([fn(pred, rng.integers(0, len(y), len(y))) for _ in range(N_BOOT)])
+    oof_boot = replicates(fn, pred, rng, len(y), N_BOOT)
     gain, gain_boot, fits_gain = _gain(f, at_half)
     paired = oof + _test_part_shifts(pred, y, test_rows, n_classes, metric, seed) if test_rows else oof_boot
     boot = np.clip(paired + (gain_boot if gain_boot is not None else gain), 0.0, 1.0)
@@ -100,8 +101,9 @@ def from_crossfit(f: Any, at_half: Any, fit: Any, labels: list[int], *, n_classe
     doublings = max(0.0, math.log2(max(f.n_target / max(fit.n_train, 1), 1.0)))
     # Upper end: the largest gain one of the curve's fits gives; with none fitted, the generic prior.
     allowance = max(gain, fits_gain if fits_gain is not None else PRIOR_GAIN_PER_DOUBLING * doublings)
-    low = min(float(np.percentile(unpaired, 2.5)), float(np.percentile(oof_boot, 2.5)), value)
-    high = max(float(np.percentile(unpaired, 97.5)), float(np.percentile(oof_boot, 97.5)) + allowance, value)
+    (u_lo, u_hi), (o_lo, o_hi) = interval(unpaired), interval(oof_boot)
+    low = min(u_lo, o_lo, value)
+    high = max(u_hi, o_hi + allowance, value)
     factor = f.n_target / max(fit.n_train, 1)
     reason = (f"measured out of fold on {fit.rows:,} rows ({fit.folds} folds) at {fit.n_train:,} labels"
               + (f"; the gain to {f.n_target:,} (+{gain * 100:.1f} points) from the learning curve ({f.method})"

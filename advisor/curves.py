@@ -27,6 +27,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from advisor.bootstrap import interval as boot_interval
+from advisor.bootstrap import resample
+
 B_GRID: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7)
 MAX_EXTRAPOLATION = 8.0
 LONG_REACH = 2.0  # beyond this × the largest measured size, prefer a saturating fit
@@ -299,11 +302,11 @@ def fit_learning_curve(
     # the upper end carries the noise of the points the fit was drawn through, not only its value.
     fit_boot: dict[str, list[float]] = {name: [] for name in viable} if chosen is None else {}
     for _ in range(n_boot):
-        idx = row_rng.integers(0, n_rows, n_rows) if can_resample_rows else None
+        idx = resample(row_rng, n_rows) if can_resample_rows else None
         ys = []
         for s in sizes:
             group = by_size[s]
-            picks = rng.integers(0, len(group), len(group))
+            picks = resample(rng, len(group))
             vals = []
             for p in picks:
                 o = group[p]
@@ -317,7 +320,7 @@ def fit_learning_curve(
             f = FITTERS[name](n_arr, np.asarray(ys))
             if f is not None:
                 got.append(float(f.predict(np.array([n_eval]))[0]))
-    lo, hi = np.percentile(boot, [2.5, 97.5]) if boot else (value, value)
+    lo, hi = boot_interval(boot) if boot else (value, value)
     lo, hi = float(min(lo, value)), float(max(hi, value))
 
     if chosen is None:
@@ -326,7 +329,7 @@ def fit_learning_curve(
         # is as unsure as they are), or (one size, or none viable) the generic prior.
         doublings = max(0.0, math.log2(max(factor, 1.0)))
         upper = [c for k, c in candidates.items() if k != "flat"]
-        upper += [float(np.percentile(got, 97.5)) for got in fit_boot.values() if len(got) >= 20]
+        upper += [boot_interval(got)[1] for got in fit_boot.values() if len(got) >= 20]
         prior_upper = y_arr[-1] + PRIOR_GAIN_PER_DOUBLING * doublings
         hi = max(hi, *(upper or [prior_upper]))
         if not upper and doublings > 0:

@@ -1,20 +1,16 @@
-"""Forecasts for a full run of each approach: quality at the user's labelled size (from
-the learning curve), wall time and peak memory on this machine (from measured
-throughput), and the same on named hardware (scaled by FLOPs and the Adam memory rule).
-
-The assumptions of every scaled figure are kept in the forecast (``assumptions``) so
-the summary and the report print them.
-"""
+"""The accuracy forecast of a full run of each approach at the user's labelled size (learning
+curves, cross-fits, the full run's test-set noise), joined with ``advisor.hardware``'s time and
+memory into one ``Forecast`` per approach whose ``assumptions`` the summary and report print."""
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
 import numpy as np
 from pydantic import Field
 
+from advisor.capabilities import flag, memory_model, trains_weights, uses_transformer
 from advisor.curves import (
     PRIOR_GAIN_PER_DOUBLING,
     Observation,
@@ -23,51 +19,15 @@ from advisor.curves import (
     fit_learning_curve,
     macro_f1_fn,
 )
-from advisor.hardware import LAYER_PASS_OVERHEAD_MS, TRAIN_PASSES_PER_STEP, HardwareProfile, get_hardware
-from advisor.measure import (
-    TRAIN_VS_INFER_COST,
-    ApproachMeasurement,
-    BenchResult,
-    config_get,
-    finetune_steps,
-    valid_share,
-)
+from advisor.hardware import HardwareForecast, ModelShape, get_hardware, hardware_forecast, model_shape, time_forecast
+from advisor.measure import ApproachMeasurement, BenchResult, config_get
 from engines.base import Record
 
-TRANSFORMERS = ("embedding", "finetune", "lora")
-DEFAULT_TOKENS_PER_TEXT = 64.0  # only when nothing measured it; flagged in assumptions
-CUDA_CONTEXT_BYTES = 500_000_000
 # A fit stopped short by the budget: what its missing steps may still have added, per share of the
 # recipe missed (10 points for a whole run; a generic allowance, not measured), and the share missed
 # above which its forecast is flagged.
 PARTIAL_GAIN = 0.10
 PARTIAL_FLAG = 0.1
-
-
-class ModelShape(Record):
-    """Size of a BERT-like encoder, read from its config.json."""
-
-    params: int = Field(description="Parameters (estimated from the config).")
-    hidden: int
-    layers: int
-    heads: int
-    name: str = ""
-
-
-class HardwareForecast(Record):
-    """What-if: a full run of one approach on named hardware."""
-
-    hardware: str
-    label: str
-    train_time_s: float = Field(description="Forecast wall seconds of the full training run.")
-    infer_ms_per_text: float = Field(description="Forecast ms per text at batch 1.")
-    peak_memory_bytes: int = Field(description="Forecast accelerator memory of training (Adam rule).")
-    memory_total_bytes: int
-    fits: bool
-    train_cost: float = Field(description="Training cost in the hardware's price unit.")
-    serving_cost_per_day: float = Field(description="Cost of a day of predictions at the goals' volume.")
-    price_per_hour: float
-    assumptions: list[str] = Field(default_factory=list)
 
 
 class Forecast(Record):
@@ -111,89 +71,6 @@ class Forecast(Record):
         "target: the cross-fit's gain takes its model-choice spread from them.")
 
 
-# ---------------------------------------------------------------- model shape
-def model_shape(model_ref: str) -> ModelShape | None:
-    """Parameters and dimensions from the model's config.json (no torch import)."""
-    try:
-        from engines.models import resolve_model
-
-        resolved = resolve_model(model_ref)
-        cfg = json.loads((resolved.path / "config.json").read_text(encoding="utf-8"))
-    except Exception:  # noqa: BLE001  unresolvable model: hardware what-ifs are skipped, not fatal
-        return None
-    return shape_from_config(cfg, name=model_ref)
-
-
-def shape_from_config(cfg: dict[str, Any], name: str = "") -> ModelShape:
-    h = int(cfg.get("hidden_size", cfg.get("dim", 768)))
-    layers = int(cfg.get("num_hidden_layers", cfg.get("n_layers", 12)))
-    heads = int(cfg.get("num_attention_heads", cfg.get("n_heads", 12)))
-    inter = int(cfg.get("intermediate_size", cfg.get("hidden_dim", 4 * h)))
-    vocab = int(cfg.get("vocab_size", 30522))
-    pos = int(cfg.get("max_position_embeddings", 512))
-    types = int(cfg.get("type_vocab_size", 0))
-    emb = (vocab + pos + types) * h + 2 * h
-    per_layer = 4 * h * h + 4 * h + 2 * h * inter + inter + h + 4 * h
-    return ModelShape(params=emb + layers * per_layer, hidden=h, layers=layers, heads=heads, name=name)
-
-
-# ---------------------------------------------------------------------- helpers
-def early_stop_steps(config: Any, n: int, measured: tuple[int, int] | None = None) -> int:
-    """Steps a run is likely to take when early stopping is on. Never more than the recipe's
-    steps, never fewer than ``min_steps``.
-
-    ``measured`` = (n, best step) of the largest benchmark fit that early-stopped: its
-    validation peaked at that step; with more data the peak comes later, taken as ∝ √n (a
-    generic assumption, printed with the forecast). Without one: fine-tuning a pre-trained
-    encoder usually stops gaining on validation within about an epoch. Either way early
-    stopping then waits ``patience × eval_every`` more steps."""
-    steps, batch = finetune_steps(config, n)
-    vf = float(config_get(config, "valid_fraction", 0.1))
-    patience = int(config_get(config, "early_stopping_patience", 3))
-    if vf <= 0 or patience <= 0:
-        return steps
-    every = int(config_get(config, "eval_every_steps", 50))
-    if measured is not None and measured[0] > 0 and measured[1] > 0:
-        peak = math.ceil(measured[1] * math.sqrt(n / measured[0]))
-    else:
-        peak = math.ceil(n * (1 - vf) / batch)
-    return min(steps, max(int(config_get(config, "min_steps", 150)), peak + patience * every))
-
-
-def measured_peak(m: ApproachMeasurement) -> tuple[int, int] | None:
-    """(n, best step) of the largest usable fine-tune size, when its fits stopped early (with
-    several seeds there: every one of them, and the median best step)."""
-    usable = [p for p in m.points if p.usable]
-    if not usable:
-        return None
-    n = max(p.n_train for p in usable)
-    top = [p for p in usable if p.n_train == n]
-    if any(p.stopped != "early_stopping" or not p.best_step for p in top):
-        return None
-    return n, int(np.median([p.best_step for p in top]))
-
-
-def activation_bytes(shape: ModelShape, batch: int, seq: int, bytes_per_value: int = 2) -> float:
-    """Activations kept for backward: s·b·h·(34 + 5·a·s/h) bytes per layer at 16-bit
-    (Korthikanti et al. 2022, "Reducing Activation Recomputation"), ×2 for fp32."""
-    per_layer = seq * batch * shape.hidden * (34 + 5 * shape.heads * seq / shape.hidden)
-    return per_layer * shape.layers * bytes_per_value / 2
-
-
-def training_memory_bytes(shape: ModelShape, approach: str, batch: int, seq: int,
-                          trainable: int | None = None) -> int:
-    """Weights (fp32) + gradients + 2× AdamW states for what trains, + activations."""
-    p = shape.params
-    if approach == "finetune":
-        states = 4 * p + 4 * p + 8 * p
-    elif approach == "lora":
-        t = trainable if trainable is not None else int(0.005 * p)
-        states = 4 * p + 16 * t
-    else:  # embedding: inference only
-        return int(4 * p + activation_bytes(shape, batch, seq) / shape.layers + CUDA_CONTEXT_BYTES)
-    return int(states + activation_bytes(shape, batch, seq) + CUDA_CONTEXT_BYTES)
-
-
 # --------------------------------------------------------------- the forecasts
 def quality_forecast(m: ApproachMeasurement, bench: BenchResult, n_target: int, metric: str,
                      *, seed: int = 0) -> dict[str, Any]:
@@ -229,135 +106,6 @@ def quality_forecast(m: ApproachMeasurement, bench: BenchResult, n_target: int, 
             "measured": res.measured, "projection": res.projection, "boot": res.boot, "candidates": res.candidates}
 
 
-def fit_time_at(m: ApproachMeasurement, n_target: int) -> float | None:
-    """Fit seconds at ``n_target`` from the measured points: t = a + b·n with a, b ≥ 0
-    (non-negative least squares over every measured fit), so a fixed cost measured at small
-    n is not multiplied by n_target / n. One size only: linear from the mean there."""
-    from scipy.optimize import nnls
-
-    pts = [(p.n_train, p.fit_s) for p in m.points if p.usable and p.fit_s is not None]
-    if not pts:
-        return None
-    ns = np.asarray([n for n, _ in pts], dtype=float)
-    ts = np.asarray([t for _, t in pts], dtype=float)
-    if len(set(ns.tolist())) < 2:
-        return float(ts.mean() * n_target / ns.mean())
-    (a, b), _ = nnls(np.column_stack([np.ones_like(ns), ns]), ts)
-    return float(a + b * n_target)
-
-
-def time_forecast(m: ApproachMeasurement, n_target: int, config: Any,
-                  embed_rate: float | None = None) -> tuple[dict[str, Any], list[str]]:
-    """Full-run wall time and peak memory on this machine, from measured throughput."""
-    notes: list[str] = []
-    out: dict[str, Any] = {"peak_memory_bytes": m.peak_gpu_bytes or m.peak_rss_bytes}
-    # A full run starts cold: its imports and model load, timed in a new process. Older
-    # measurements (or a failed or switched-off timing) fall back to the load seen in the
-    # benchmark's process (its fits start warm, so neither is in the fitted fit times).
-    load = m.start_s if m.start_s is not None else (m.load_s or 0.0)
-    if m.approach in ("finetune", "lora"):
-        steps, batch = finetune_steps(config, n_target)
-        rate = m.train_examples_per_s
-        spread = 0.15
-        if rate is None and embed_rate:
-            rate = embed_rate / TRAIN_VS_INFER_COST
-            spread = 0.5
-            notes.append(f"{m.approach} throughput not measured: estimated as embedding speed ÷ "
-                         f"{TRAIN_VS_INFER_COST:g} (training ≈ forward + backward + optimizer)")
-        if rate:
-            vf = valid_share(config)
-            every = int(config_get(config, "eval_every_steps", 50))
-            ckpt = m.checkpoint_s_each or 0.0
-            ckpt_every = int(config_get(config, "checkpoint_every_steps", 50))
-
-            def run_s(n_steps: int) -> float:
-                evals = n_steps // every if vf > 0 else 0
-                eval_s = evals * (vf * n_target) / (rate * TRAIN_VS_INFER_COST)
-                return n_steps * batch / rate + eval_s + math.ceil(n_steps / ckpt_every) * ckpt + load
-
-            peak = measured_peak(m)
-            stop_steps = early_stop_steps(config, n_target, peak)
-            full, likely = run_s(steps), run_s(stop_steps)
-            # A short probe's throughput is less sure.
-            probe_only = not any(p.usable for p in m.points)
-            if probe_only and m.train_examples_per_s:
-                spread = 0.25
-            out.update(train_time_s=likely, train_time_low_s=likely * (1 - spread),
-                       train_time_high_s=full * (1 + spread))
-            notes.append(f"{steps} optimizer steps × batch {batch} (≥ min_steps) at {rate:.1f} examples/s measured"
-                         if m.train_examples_per_s else f"{steps} steps × batch {batch} at ~{rate:.1f} examples/s")
-            if ckpt:
-                notes.append(f"a checkpoint every {ckpt_every} steps, {ckpt:.1f}s each (measured)")
-            if likely < full:
-                why = (f"the benchmark fit on {peak[0]:,} rows peaked at step {peak[1]}, scaled by √n"
-                       if peak else "about one epoch")
-                notes.append(f"early stopping expected at {stop_steps} steps (~{likely:.0f}s: {why}, + patience); "
-                             f"the full recipe ({steps} steps, ~{full:.0f}s) is the upper end")
-    elif m.approach == "embedding":
-        rate = m.prepare_texts_per_s or m.infer_texts_per_s
-        if rate:
-            head = fit_time_at(m, n_target) or 0.0
-            total = n_target / rate + head + load
-            out.update(train_time_s=total, train_time_low_s=total * 0.8, train_time_high_s=total * 1.25)
-            notes.append(f"embed {n_target} texts at {rate:.0f} texts/s measured + head fit "
-                         "(fixed + per-row cost fitted over the measured sizes)")
-    else:
-        total = fit_time_at(m, n_target)
-        if total is not None:
-            total += load
-            out.update(train_time_s=total, train_time_low_s=total * 0.6, train_time_high_s=total * 1.6)
-            notes.append("fit time = fixed + per-row cost fitted over the measured sizes (±60 %)")
-    if "train_time_s" in out and m.start_s is not None and m.start_s >= 0.5:
-        what = "imports" if m.approach == "tfidf" else "imports and model load"
-        notes.append(f"+ {m.start_s:.1f}s start-up ({what}), timed in a new process")
-    return out, notes
-
-
-def hardware_forecast(m: ApproachMeasurement, hw: HardwareProfile, shape: ModelShape, n_target: int,
-                      config: Any, *, predictions_per_day: int, price_per_hour: float | None = None) -> HardwareForecast:
-    """Each pass of a batch takes the longer of its FLOPs (≈2·P per token inference, ≈6·P
-    training, 4·P for LoRA) at the assumed share of peak, and the host-side cost of its layers
-    (launches and Python, measured; see advisor/hardware.py). Memory by the Adam rule."""
-    tokens = m.tokens_per_example or DEFAULT_TOKENS_PER_TEXT
-    p = shape.params
-    eff = hw.effective_flops
-    seq = int(min(config_get(config, "max_length", 128), max(8, tokens * 1.5)))
-    pass_floor_s = shape.layers * LAYER_PASS_OVERHEAD_MS / 1000
-    notes = [f"{hw.utilisation:.0%} of {hw.peak_bf16_tflops:g} bf16 TFLOPS peak, and at least "
-             f"{LAYER_PASS_OVERHEAD_MS:g} ms per layer per pass (host-side launches, measured on an H200: "
-             f"small models are bound by it); {tokens:.0f} tokens/text"
-             + ("" if m.tokens_per_example else " (assumed)")]
-    infer_batch = int(config_get(config, "batch_size", 32))
-
-    def infer_batch_s(texts: int) -> float:
-        return max(2 * p * tokens * texts / eff, pass_floor_s)
-
-    infer_ms = infer_batch_s(1) * 1000
-    if m.approach in ("finetune", "lora"):
-        steps, batch = finetune_steps(config, n_target)
-        per_token = 6 * p if m.approach == "finetune" else 4 * p
-        step_s = max(per_token * tokens * batch / eff, TRAIN_PASSES_PER_STEP * pass_floor_s)
-        train_s = steps * step_s
-        mem = training_memory_bytes(shape, m.approach, batch, seq)
-        notes.append("memory: fp32 weights + grads + 2× AdamW states + activations (Korthikanti et al.)"
-                     if m.approach == "finetune" else "memory: fp32 weights + adapters' grads/AdamW + activations")
-    else:  # embedding: embed the training texts, head fit on CPU as measured here
-        full, rest = divmod(n_target, infer_batch)
-        head = fit_time_at(m, n_target) or 0.0
-        train_s = full * infer_batch_s(infer_batch) + (infer_batch_s(rest) if rest else 0.0) + head
-        mem = training_memory_bytes(shape, "embedding", infer_batch, seq)
-        notes.append("head fit assumed to take as long as on this machine (CPU)")
-    price = price_per_hour if price_per_hour is not None else hw.price_per_hour
-    per_text_batch_ms = infer_batch_s(infer_batch) * 1000 / infer_batch
-    serve_h = predictions_per_day * per_text_batch_ms / 3.6e6
-    return HardwareForecast(
-        hardware=hw.name, label=hw.label, train_time_s=train_s, infer_ms_per_text=infer_ms,
-        peak_memory_bytes=mem, memory_total_bytes=hw.memory_bytes, fits=mem <= 0.9 * hw.memory_bytes,
-        train_cost=train_s / 3600 * price, serving_cost_per_day=serve_h * price, price_per_hour=price,
-        assumptions=notes,
-    )
-
-
 def forecast_approach(m: ApproachMeasurement, bench: BenchResult, *, n_target: int, metric: str = "accuracy",
                       config: Any = None, shape: ModelShape | None = None, hardware: list[str] | None = None,
                       predictions_per_day: int = 10_000, embed_rate: float | None = None) -> Forecast:
@@ -367,10 +115,10 @@ def forecast_approach(m: ApproachMeasurement, bench: BenchResult, *, n_target: i
     said = q.pop("assumption", None)
     if said:
         notes = [said, *notes]
-    if m.approach == "embedding" and t.get("peak_memory_bytes") and shape is not None:
+    if flag(m.approach, "caches_vectors") and t.get("peak_memory_bytes") and shape is not None:
         t["peak_memory_bytes"] = int(t["peak_memory_bytes"] + n_target * shape.hidden * 4)
     hws: list[HardwareForecast] = []
-    if hardware and shape is not None and m.approach in TRANSFORMERS:
+    if hardware and shape is not None and uses_transformer(m.approach):
         for name in hardware:
             hws.append(hardware_forecast(m, get_hardware(name), shape, n_target, config,
                                          predictions_per_day=predictions_per_day))
@@ -388,30 +136,32 @@ def forecast_all(bench: BenchResult, *, n_target: int, metric: str = "accuracy",
     the intervals cover the sampling noise of that score too."""
     configs = configs or {}
     shape = None
-    models = {str(config_get(configs.get(a), "model", "")) for a in TRANSFORMERS if a in bench.measurements}
+    models = {str(config_get(configs.get(a), "model", "")) for a in bench.measurements if uses_transformer(a)}
     models.discard("")
     if hardware and models:
         shape = model_shape(min(models))
-    emb = bench.measurements.get("embedding")
+    emb = next((m for a, m in bench.measurements.items() if memory_model(a) == "frozen"), None)
     embed_rate = (emb.prepare_texts_per_s or emb.infer_texts_per_s) if emb else None
     measured = bench.measurements
     if hardware and len(models) == 1:
         # One encoder, one tokenizer: tokens per text measured by one approach (the trainers
         # count them) hold for the others, whose what-if would otherwise assume a length.
         tokens = next((m.tokens_per_example for a, m in measured.items()
-                       if a in TRANSFORMERS and m.tokens_per_example), None)
+                       if uses_transformer(a) and m.tokens_per_example), None)
         if tokens:
             measured = {a: (m.model_copy(update={"tokens_per_example": tokens})
-                            if a in TRANSFORMERS and not m.tokens_per_example else m) for a, m in measured.items()}
+                            if uses_transformer(a) and not m.tokens_per_example else m) for a, m in measured.items()}
     out = {
         name: forecast_approach(m, bench, n_target=n_target, metric=metric, config=configs.get(name),
                                 shape=shape, hardware=hardware, predictions_per_day=predictions_per_day,
                                 embed_rate=embed_rate)
         for name, m in measured.items()
     }
-    for name in ("finetune", "lora"):
-        if name in out and "embedding" in out:
-            out[name] = borrow_gain(out[name], out["embedding"])
+    # Trainers measured at one size borrow the gain of the frozen encoder's curve (``borrow_gain``).
+    donor = next((n for n in out if memory_model(n) == "frozen"), None)
+    for name in list(out):
+        if donor is not None and trains_weights(name):
+            out[name] = borrow_gain(out[name], out[donor])
     out = with_crossfit(out, bench, measured, metric)
     if eval_rows:
         out = {name: widen_for_eval(f, eval_rows) for name, f in out.items()}

@@ -13,6 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from engines.errors import ConfigError
 
+# The named benchmark budgets (wall seconds) when a profile names none.
+BUDGETS = {"quick": 90.0, "standard": 600.0, "thorough": 1800.0}
+
 
 class Weights(BaseModel):
     """How much each criterion matters; only their ratios count."""

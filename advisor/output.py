@@ -1,8 +1,10 @@
-"""Small helpers the commands share: JSON of a pydantic model, aligned tables, human sizes."""
+"""Small helpers the commands share: JSON of a pydantic model, aligned tables, and the one home
+of every number formatter (durations, sizes, percentages, intervals) that reports and screens use."""
 
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
@@ -72,11 +74,16 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def human_bytes(n: int | float | None) -> str:
-    """1536 → '1.5 KiB'; None → '?'."""
-    if n is None:
-        return "?"
-    value = float(n)
+def missing(x: Any) -> bool:
+    """None, NaN or infinite: a value a formatter prints as its ``missing`` text."""
+    return x is None or (isinstance(x, float) and not math.isfinite(x))
+
+
+def human_bytes(n: int | float | None, missing_text: str = "?") -> str:
+    """Binary units: 1536 → '1.5 KiB'; None → '?' (or ``missing_text``)."""
+    if missing(n):
+        return missing_text
+    value = float(n)  # type: ignore[arg-type]
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if abs(value) < 1024 or unit == "TiB":
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
@@ -84,14 +91,50 @@ def human_bytes(n: int | float | None) -> str:
     return f"{value:.1f} PiB"  # pragma: no cover
 
 
-def human_seconds(s: float | None) -> str:
-    """42.0 → '42 s', 125 → '2 min 5 s', 7300 → '2 h 1 min'."""
-    if s is None:
-        return "?"
+def gigabytes(b: float | None, missing_text: str = "n/a") -> str:
+    """Decimal gigabytes, as the reports print memory: 2.3e9 → '2.3 GB'."""
+    return missing_text if missing(b) else f"{b / 1e9:.1f} GB"  # type: ignore[operator]
+
+
+def human_seconds(s: float | None, coarse: bool = False, missing_text: str = "n/a") -> str:
+    """Durations a person reads. Fine (fixed two units, for columns): 4.2 s, 42 s, 2 min 0 s,
+    2 h 1 min. ``coarse`` (one unit, for forecasts): 42 s, then minutes from 90 s (3 min), then
+    hours from 90 min (1.5 h). None, NaN and infinities print ``missing_text``."""
+    if missing(s):
+        return missing_text
+    s = float(s)  # type: ignore[arg-type]
+    if coarse:
+        if s < 90:
+            return f"{s:.0f} s"
+        if s < 5400:
+            return f"{s / 60:.0f} min"
+        return f"{s / 3600:.1f} h"
+    s = max(0.0, s)
     if s < 60:
         return f"{s:.1f} s" if s < 10 else f"{s:.0f} s"
-    m, sec = divmod(int(round(s)), 60)
-    if m < 60:
-        return f"{m} min {sec} s" if sec else f"{m} min"
-    h, m = divmod(m, 60)
-    return f"{h} h {m} min" if m else f"{h} h"
+    if s < 3600:
+        return f"{int(s // 60)} min {int(s % 60)} s"
+    return f"{int(s // 3600)} h {int((s % 3600) // 60)} min"
+
+
+def percent(x: float | None, digits: int = 1, missing_text: str = "n/a") -> str:
+    """0.7634 → '76.3 %'."""
+    return missing_text if missing(x) else f"{100 * x:.{digits}f} %"  # type: ignore[operator]
+
+
+def interval(value: float | None, low: float | None, high: float | None, *, compact: bool = False,
+             missing_text: str = "n/a") -> str:
+    """A metric with its interval: '76.3 % [72.1 %–80.0 %]'; ``compact``: '76.3 % [72.1–80.0]'
+    (just the value when an end is missing)."""
+    if missing(value):
+        return missing_text
+    if not compact:
+        return f"{percent(value)} [{percent(low)}–{percent(high)}]"
+    if missing(low) or missing(high):
+        return percent(value)
+    return f"{percent(value)} [{100 * low:.1f}–{100 * high:.1f}]"  # type: ignore[operator]
+
+
+def number(x: float | None, digits: int = 1, missing_text: str = "n/a") -> str:
+    """1234.5 → '1,234.5'."""
+    return missing_text if x is None else f"{x:,.{digits}f}"

@@ -127,7 +127,8 @@ def profiles_dir() -> Path:
     return here.parent / "profiles"
 
 
-def _bundled() -> dict[str, Path]:
+def bundled_profiles() -> dict[str, Path]:
+    """The profiles shipped with the package, by name."""
     return {p.stem: p for p in sorted(profiles_dir().glob("*.toml"))}
 
 
@@ -159,7 +160,7 @@ def load_profile(name_or_path: str | Path | None = None, *, resources: Resources
             resources = probe()
         name_or_path = "gpu" if resources.has_gpu else "cpu-small"
     ref = str(name_or_path)
-    bundled = _bundled()
+    bundled = bundled_profiles()
     if ref in bundled:
         path = bundled[ref]
     elif ref.endswith(".toml") or Path(ref).expanduser().is_file():
@@ -178,7 +179,7 @@ def load_profile(name_or_path: str | Path | None = None, *, resources: Resources
 def list_profiles() -> list[tuple[str, str]]:
     """(name, one-line description) of the bundled profiles."""
     out = []
-    for name, path in _bundled().items():
+    for name, path in bundled_profiles().items():
         try:
             description = str(tomllib.loads(path.read_text(encoding="utf-8")).get("description", ""))
         except (OSError, tomllib.TOMLDecodeError):

@@ -8,7 +8,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from advisor.recommend import LABELS, _dur, _gb, _pct
+from advisor.capabilities import label
+from advisor.output import gigabytes, human_seconds, interval, percent
 from engines.atomic import write_text, write_with
 
 
@@ -26,25 +27,25 @@ def _measure_rows(advice: Any) -> list[list[str]]:
     rows = []
     for name, m in advice.bench.measurements.items():
         usable = [p for p in m.points if p.usable]
-        acc = f"{_pct(m.accuracy)} [{_pct(m.ci_low)}–{_pct(m.ci_high)}]" if m.accuracy is not None else "n/a"
-        f1 = f"{_pct(m.macro_f1)}" if m.macro_f1 is not None else "n/a"
+        acc = interval(m.accuracy, m.ci_low, m.ci_high)
+        f1 = percent(m.macro_f1)
         big = next((v for k, v in m.latency_ms.items() if k.startswith("p50_b") and k != "p50_b1"), None)
-        rows.append([LABELS.get(name, name), f"{len(usable)}/{len(m.points)}", str(m.n_max or "-"), acc, f1,
+        rows.append([label(name), f"{len(usable)}/{len(m.points)}", str(m.n_max or "-"), acc, f1,
                      f"{m.train_examples_per_s:.1f}" if m.train_examples_per_s else "-",
                      f"{m.infer_texts_per_s:.0f}" if m.infer_texts_per_s else "-",
                      _ms(m.latency_ms.get("p50_b1")), _ms(big),
-                     _gb(m.peak_gpu_bytes or m.peak_rss_bytes)])
+                     gigabytes(m.peak_gpu_bytes or m.peak_rss_bytes)])
     return rows
 
 
 def _forecast_rows(advice: Any) -> list[list[str]]:
     rows = []
     for name, f in advice.forecasts.items():
-        val = f"{_pct(f.value)} [{_pct(f.low)}–{_pct(f.high)}]" if f.value is not None else "not measured"
-        rows.append([LABELS.get(name, name), val, f.method + (" ⚑" if f.flagged else ""),
+        val = interval(f.value, f.low, f.high, missing_text="not measured")
+        rows.append([label(name), val, f.method + (" ⚑" if f.flagged else ""),
                      f"{f.extrapolation_factor:.1f}×" if f.extrapolation_factor else "-",
-                     f"~{_dur(f.train_time_s)}" if f.train_time_s else "n/a",
-                     _gb(f.peak_memory_bytes), _ms(f.infer_ms_per_text)])
+                     f"~{human_seconds(f.train_time_s, coarse=True)}" if f.train_time_s else "n/a",
+                     gigabytes(f.peak_memory_bytes), _ms(f.infer_ms_per_text)])
     return rows
 
 
@@ -55,7 +56,7 @@ def _crossfit_lines(advice: Any) -> list[str]:
     if not fits:
         return []
     one = next(iter(fits.values()))
-    rows = [[LABELS.get(n, n), f"{f.folds}", f"{f.n_train:,}", _pct(f.accuracy), _pct(f.macro_f1),
+    rows = [[label(n), f"{f.folds}", f"{f.n_train:,}", percent(f.accuracy), percent(f.macro_f1),
              " + ".join(f"{s:.0f}s" for s in f.fit_s)] for n, f in fits.items()]
     return ["", f"Cross-validated on all {one.rows:,} labelled rows (every row scored by a model that never saw it):",
             *_table(["approach", "folds", "labels a fit", "accuracy", "macro-F1", "fits"], rows)]
@@ -64,7 +65,7 @@ def _crossfit_lines(advice: Any) -> list[str]:
 def notes(advice: Any) -> list[str]:
     """The benchmark's notes, each once: notes that differ only in a chosen value (the head's C,
     fit by fit) become one line listing the values."""
-    raw = list(advice.bench.notes) + [f"{LABELS.get(n, n)}: {x}" for n, m in advice.bench.measurements.items()
+    raw = list(advice.bench.notes) + [f"{label(n)}: {x}" for n, m in advice.bench.measurements.items()
                                       for x in m.notes]
     out: list[str] = []
     values: dict[str, list[str]] = {}
@@ -107,15 +108,15 @@ def render_summary(advice: Any) -> str:
         *_table(["approach", advice.goals.metric, "fit", "extrap.", "train time", "memory", "ms/text"],
                 _forecast_rows(advice)),
     ]
-    flags = [(LABELS.get(n, n), f.flag_reason) for n, f in advice.forecasts.items() if f.flagged and f.flag_reason]
-    for label, why in flags:
-        out.append(f"  ⚑ {label}: {why}")
+    flags = [(label(n), f.flag_reason) for n, f in advice.forecasts.items() if f.flagged and f.flag_reason]
+    for shown, why in flags:
+        out.append(f"  ⚑ {shown}: {why}")
     hw = [(n, h) for n, f in advice.forecasts.items() for h in f.hardware]
     if hw:
         out += ["", f"What-if on {hw[0][1].label}:"]
         out += _table(["approach", "train time", "ms/text b1", "memory", "fits", "train cost", "serving/day"],
-                      [[LABELS.get(n, n), f"~{_dur(h.train_time_s)}", _ms(h.infer_ms_per_text),
-                        _gb(h.peak_memory_bytes), "yes" if h.fits else "NO", f"{h.train_cost:.3g}",
+                      [[label(n), f"~{human_seconds(h.train_time_s, coarse=True)}", _ms(h.infer_ms_per_text),
+                        gigabytes(h.peak_memory_bytes), "yes" if h.fits else "NO", f"{h.train_cost:.3g}",
                         f"{h.serving_cost_per_day:.3g}"] for n, h in hw])
         out.append(f"  assumptions: {'; '.join(hw[0][1].assumptions)}; ${hw[0][1].price_per_hour:g}/h (indicative)")
     out += ["", f"Recommendation: {rec.label}  (confidence: {rec.confidence})"]
@@ -162,7 +163,7 @@ def plot_curve(advice: Any, approach: str, path: Path) -> None:
         ax.set_xscale("log")
         ax.set_xlabel("labelled training examples")
         ax.set_ylabel(metric)
-        ax.set_title(LABELS.get(approach, approach) + (" (flagged)" if f.flagged else ""))
+        ax.set_title(label(approach) + (" (flagged)" if f.flagged else ""))
         ax.grid(True, alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8, loc="lower right")
@@ -189,15 +190,15 @@ def plot_all(advice: Any, path: Path) -> None:
             sizes = sorted({p.n_train for p in (m.points if m else []) if p.usable})
             means = [sum(getattr(p, metric) for p in m.points if p.usable and p.n_train == n)
                      / sum(1 for p in m.points if p.usable and p.n_train == n) for n in sizes]
-            label = LABELS.get(name, name)
+            shown = label(name)
             if sizes:
-                ax.plot(sizes, means, "o", color=color, alpha=0.7, label=f"{label}: measured")
+                ax.plot(sizes, means, "o", color=color, alpha=0.7, label=f"{shown}: measured")
             if f.curve:
                 ax.plot([c[0] for c in f.curve], [c[1] for c in f.curve], "-", color=color, alpha=0.8)
             if f.value is not None:
                 ax.errorbar([f.n_target * (1 + 0.02 * i)], [f.value], fmt="s", color=color, capsize=5,
                             yerr=[[f.value - (f.low or f.value)], [(f.high or f.value) - f.value]],
-                            label=f"{label}: forecast {_pct(f.value)}")
+                            label=f"{shown}: forecast {percent(f.value)}")
         ax.axvline(advice.n_target, color="grey", linestyle=":", label=f"your labels: {advice.n_target:,}")
         ax.set_xscale("log")
         ax.set_xlabel("labelled training examples")
@@ -254,13 +255,13 @@ def write_report(advice: Any, path: str | Path) -> Path:
         ["approach", advice.goals.metric, "fit", "extrap.", "train time", "memory", "ms/text"], _forecast_rows(advice))]
     for name, f in advice.forecasts.items():
         if f.flag_reason:
-            lines.append(f"- {LABELS.get(name, name)}: {f.flag_reason}")
+            lines.append(f"- {label(name)}: {f.flag_reason}")
         for a in f.assumptions:
-            lines.append(f"- {LABELS.get(name, name)}: {a}")
+            lines.append(f"- {label(name)}: {a}")
     for name, f in advice.forecasts.items():
         for h in f.hardware:
-            lines.append(f"- What-if {h.label}, {LABELS.get(name, name)}: ~{_dur(h.train_time_s)} training, "
-                         f"{_gb(h.peak_memory_bytes)} ({'fits' if h.fits else 'does NOT fit'}), "
+            lines.append(f"- What-if {h.label}, {label(name)}: ~{human_seconds(h.train_time_s, coarse=True)} training, "
+                         f"{gigabytes(h.peak_memory_bytes)} ({'fits' if h.fits else 'does NOT fit'}), "
                          f"cost {h.train_cost:.3g}; assumptions: {'; '.join(h.assumptions)}")
     lines += ["", "## Learning curves", ""]
     for name in advice.forecasts:
@@ -268,7 +269,7 @@ def write_report(advice: Any, path: str | Path) -> Path:
             continue
         png = path.with_name(f"{path.stem}-{name}.png")
         plot_curve(advice, name, png)
-        lines += [f"![{LABELS.get(name, name)}]({png.name})", ""]
+        lines += [f"![{label(name)}]({png.name})", ""]
     if advice.plan is not None:
         lines += ["## Run it", "", "```", "tune-or-embed run plan.json", "```", "", "```json",
                   advice.plan.run.model_dump_json(indent=2), "```"]

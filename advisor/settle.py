@@ -26,8 +26,13 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
+from advisor.bootstrap import interval
+from advisor.capabilities import label
+from advisor.goals import BUDGETS
 from advisor.measure import TEST_SHARE, planned_test_rows, wanted_test_rows
-from advisor.recommend import BUDGETS, LABELS, Recommendation, _dur, _get, recommend
+from advisor.output import human_seconds
+from advisor.recommend import Recommendation, recommend
+from advisor.scoring import get_field
 from engines.base import Record
 
 
@@ -74,16 +79,16 @@ def narrowed(forecast: Any, shrink: float) -> Any:
     """``forecast`` with its bootstrap replicates pulled towards their mean by ``shrink`` (the
     spread over benchmark rows at √(rows now / rows then)), and its comparison band moved by as
     much as the replicates' 95 % range moved: the width beyond the bootstrap is kept."""
-    boot = _get(forecast, "boot") or []
-    value = _get(forecast, "value")
+    boot = get_field(forecast, "boot") or []
+    value = get_field(forecast, "value")
     if value is None or len(boot) < 2:
         return forecast
     b = np.asarray(boot, dtype=float)
     nb = b.mean() + (b - b.mean()) * shrink
-    (lo, hi), (nlo, nhi) = np.percentile(b, [2.5, 97.5]), np.percentile(nb, [2.5, 97.5])
+    (lo, hi), (nlo, nhi) = interval(b), interval(nb)
     update: dict[str, Any] = {"boot": [float(x) for x in nb]}
     for low_key, high_key in (("curve_low", "curve_high"), ("low", "high")):
-        low, high = _get(forecast, low_key), _get(forecast, high_key)
+        low, high = get_field(forecast, low_key), get_field(forecast, high_key)
         if low is not None:
             update[low_key] = float(min(nlo, value) - max(0.0, min(lo, value) - low))
         if high is not None:
@@ -101,7 +106,7 @@ def _settles(goals: Any, resources: Any, measurements: Mapping[str, Any], foreca
 
 def _full_runs_s(rec: Recommendation, forecasts: Mapping[str, Any]) -> float | None:
     """Forecast training seconds of the call and its runner-up together (None if either is unknown)."""
-    times = [_get(forecasts.get(n), "train_time_s") for n in (rec.choice, rec.runner_up) if n]
+    times = [get_field(forecasts.get(n), "train_time_s") for n in (rec.choice, rec.runner_up) if n]
     return float(sum(times)) if times and all(t is not None for t in times) else None
 
 
@@ -113,12 +118,12 @@ def outlook(rec: Recommendation, goals: Any, resources: Any, measurements: Mappi
         return rec
     full_s = _full_runs_s(rec, forecasts)
     both = ("run both in full and compare (`tune-or-embed run` each on the same split, then `tune-or-embed compare`"
-            f"{f'; ~{_dur(full_s)} for the two here' if full_s else ''})")
+            f"{f'; ~{human_seconds(full_s, coarse=True)} for the two here' if full_s else ''})")
     if nxt is None:
         return rec.model_copy(update={"settle": f"too close even at the largest budget: {both}, or label more data",
                                       "settle_likely": None})
-    where = f"the `{nxt.name}` budget (~{_dur(nxt.seconds)} on this profile)"
-    unmeasured = [LABELS.get(r.approach, r.approach) for r in rec.ruled_out if r.kind == "unmeasured"]
+    where = f"the `{nxt.name}` budget (~{human_seconds(nxt.seconds, coarse=True)} on this profile)"
+    unmeasured = [label(r.approach) for r in rec.ruled_out if r.kind == "unmeasured"]
     if unmeasured:
         # A longer budget would also measure what this one could not: not judged from this run.
         names = " and ".join(unmeasured)
@@ -131,7 +136,7 @@ def outlook(rec: Recommendation, goals: Any, resources: Any, measurements: Mappi
         line = (f"too close at this budget; {where} scores every point on {nxt.rows_next:,} held-out rows instead "
                 f"of {nxt.rows_now:,} and would likely settle it, if the forecasts hold")
         if full_s is not None and full_s < nxt.seconds:
-            line += f"; running both in full (~{_dur(full_s)} here) costs less and measures the two directly"
+            line += f"; running both in full (~{human_seconds(full_s, coarse=True)} here) costs less and measures the two directly"
     else:
         if nxt.crossfit_rows:
             why = (f"the forecasts already score every one of the {nxt.crossfit_rows:,} sample rows out of fold "

@@ -189,11 +189,11 @@ def paired_lead(correct_a: list[bool], correct_b: list[bool], seed: int = 0) -> 
     over the rows)."""
     a = np.asarray(correct_a, dtype=float)
     b = np.asarray(correct_b, dtype=float)
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(a), size=(2000, len(a)))
-    diffs = (a[idx] - b[idx]).mean(axis=1)
-    lo, hi = np.quantile(diffs, [0.025, 0.975])
-    return float(a.mean() - b.mean()), float(lo), float(hi)
+    from advisor.bootstrap import interval, resamples
+
+    idx = resamples(np.random.default_rng(seed), len(a), 2000)
+    lo, hi = interval((a[idx] - b[idx]).mean(axis=1))
+    return float(a.mean() - b.mean()), lo, hi
 
 
 def _paired_not_worse(correct_choice: list[bool], correct_best: list[bool], seed: int = 0) -> bool:
@@ -232,7 +232,7 @@ def _default_decision(choice: str | None, too_close: bool, actual: dict[str, dic
     apart the two were: the actual lead of the best over the choice on the test rows, and the
     lead the forecasts gave with the paired band the decision used (``forecasts``: the row's)."""
     from advisor.goals import Goals
-    from advisor.recommend import _diff_band, _get
+    from advisor.scoring import diff_band, get_field
 
     best = oracle_choice(Goals(labelled_size=n_target), actual, n_target)
     out = {"best": best, "agrees": None if choice is None else choice == best, "too_close": too_close}
@@ -240,9 +240,9 @@ def _default_decision(choice: str | None, too_close: bool, actual: dict[str, dic
         return out
     out["actual_lead"] = list(paired_lead(actual[best]["correct"], actual[choice]["correct"]))
     fb, fc = (forecasts or {}).get(best), (forecasts or {}).get(choice)
-    band = _diff_band(fb, fc) if fb is not None and fc is not None else None
+    band = diff_band(fb, fc) if fb is not None and fc is not None else None
     if band is not None:
-        out["forecast_lead"] = [_get(fb, "value") - _get(fc, "value"), *band]
+        out["forecast_lead"] = [get_field(fb, "value") - get_field(fc, "value"), *band]
     return out
 
 
@@ -701,7 +701,7 @@ def _z(actual: float, value: float, low: float, high: float) -> float | None:
 def interval_sizes(r: dict) -> tuple[list[float], list[tuple[float, bool]]]:
     """One row's standardised errors: of each forecast against its interval, and of each pair's
     forecast difference against the paired 95 % band that ``recommend`` decides with."""
-    from advisor.recommend import _diff_band
+    from advisor.scoring import diff_band
 
     fcs, eng = r.get("forecasts") or {}, r["engines"]
     single = []
@@ -717,7 +717,7 @@ def interval_sizes(r: dict) -> tuple[list[float], list[tuple[float, bool]]]:
         fa, fb = fcs.get(a) or {}, fcs.get(b) or {}
         if fa.get("value") is None or fb.get("value") is None or a not in eng or b not in eng:
             continue
-        band = _diff_band(fa, fb)
+        band = diff_band(fa, fb)
         actual = eng[a].get("actual"), eng[b].get("actual")
         if band is None or None in actual:
             continue

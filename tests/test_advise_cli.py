@@ -159,12 +159,12 @@ def test_an_open_call_is_cross_fitted_and_the_summary_shows_it(tiny_csv, tmp_pat
     from the cross-fit, and the summary shows each approach's out-of-fold score."""
     from fake_engines import FakeEmbedding, FakeTfidf
 
-    from advisor.profiles import _bundled
+    from advisor.profiles import bundled_profiles
 
     monkeypatch.setattr(FakeTfidf, "CURVE", FakeEmbedding.CURVE)  # the same curve: an open call
 
     profile = tmp_path / "crossfit.toml"
-    text = _bundled()["tiny"].read_text(encoding="utf-8")
+    text = bundled_profiles()["tiny"].read_text(encoding="utf-8")
     profile.write_text(text.replace("[bench]\n", "[bench]\ncrossfit = true\n"), encoding="utf-8")
     code = main(["advise", str(tiny_csv), "--profile", str(profile), "--budget", "20", "--json", "--quiet",
                  "--engines", "tfidf,embedding"])

@@ -7,16 +7,17 @@ import math
 import numpy as np
 import pytest
 
-from advisor.forecast import (
+from advisor.forecast import forecast_all
+from advisor.hardware import (
+    LAYER_PASS_OVERHEAD_MS,
+    TRAIN_PASSES_PER_STEP,
     early_stop_steps,
-    finetune_steps,
-    forecast_all,
+    get_hardware,
     hardware_forecast,
     shape_from_config,
     training_memory_bytes,
 )
-from advisor.hardware import LAYER_PASS_OVERHEAD_MS, TRAIN_PASSES_PER_STEP, get_hardware
-from advisor.measure import ApproachMeasurement, BenchResult, CurvePoint
+from advisor.measure import ApproachMeasurement, BenchResult, CurvePoint, finetune_steps
 from engines.config import FinetuneConfig
 from engines.errors import ConfigError
 
@@ -160,7 +161,7 @@ def test_early_stop_steps_scale_a_measured_peak_by_root_n():
 
 
 def test_only_an_early_stopped_largest_point_gives_a_measured_peak():
-    from advisor.forecast import measured_peak
+    from advisor.hardware import measured_peak
     from advisor.measure import ApproachMeasurement, CurvePoint
 
     def pt(n: int, stopped: str, best: int | None) -> CurvePoint:
@@ -269,7 +270,7 @@ def _crossfit_bench(with_crossfit=("tfidf", "finetune")):
 def test_a_cross_fit_forecast_is_the_out_of_fold_score_plus_the_curves_gain_from_half_the_rows():
     from advisor import crossfit
     from advisor.forecast import quality_forecast
-    from advisor.recommend import _diff_band
+    from advisor.scoring import diff_band
 
     bench = _crossfit_bench()
     curve_only = forecast_all(bench.model_copy(update={"crossfits": {}}), n_target=4000)
@@ -287,8 +288,8 @@ def test_a_cross_fit_forecast_is_the_out_of_fold_score_plus_the_curves_gain_from
     # Every approach scored on the same 4,000 rows: the lead's band is paired and far narrower
     # than the curves' (400 held-out rows, extrapolated).
     assert crossfit.rows_used(bench, out) == 4000 and crossfit.rows_used(bench, curve_only) is None
-    lo, hi = _diff_band(out["finetune"], out["tfidf"])
-    clo, chi = _diff_band(curve_only["finetune"], curve_only["tfidf"])
+    lo, hi = diff_band(out["finetune"], out["tfidf"])
+    clo, chi = diff_band(curve_only["finetune"], curve_only["tfidf"])
     assert lo > 0 and hi - lo < 0.6 * (chi - clo)
 
 

@@ -179,15 +179,15 @@ def test_paired_replicates_cancel_the_shared_bench_rows_noise():
 
 def test_what_an_interval_adds_beyond_its_bootstrap_still_counts_in_the_difference():
     """Extrapolation or model-choice widening is approach-specific: pairing cannot cancel it."""
-    from advisor.recommend import _diff_band
+    from advisor.scoring import diff_band
 
     boot = list(np.random.default_rng(1).normal(0.0, 0.01, 200))
     a = fc("finetune", 0.80, half=0.01).model_copy(update={"boot": [0.80 + b for b in boot]})
     b = fc("tfidf", 0.76, half=0.01).model_copy(update={"boot": [0.76 + b for b in boot]})
-    lo, hi = _diff_band(a, b)
+    lo, hi = diff_band(a, b)
     assert lo == pytest.approx(0.04, abs=1e-6) and hi == pytest.approx(0.04, abs=1e-6)  # identical noise cancels
     wider = a.model_copy(update={"low": 0.74})  # 6 points below its value, from beyond the bootstrap
-    lo, _ = _diff_band(wider, b)
+    lo, _ = diff_band(wider, b)
     assert lo < 0.0
 
 
@@ -203,7 +203,7 @@ def test_the_paired_tie_is_the_overlap_rule_applied_to_the_difference():
     """Unpaired, two intervals of half-width w tie when the lead is under w (their overlap is
     2w − lead). Paired forecasts whose noise happens to be independent must tie at the same
     lead, not at the 1.96·√2·σ where their difference's 95 % interval starts to hold zero."""
-    from advisor.recommend import _diff_band, _tie
+    from advisor.scoring import diff_band, tie
 
     rng = np.random.default_rng(3)
     sd = 0.02
@@ -219,11 +219,11 @@ def test_the_paired_tie_is_the_overlap_rule_applied_to_the_difference():
         return a, b
 
     for lead in (0.8 * w, 1.2 * w):
-        unpaired, paired = _tie(*pair(lead, False)), _tie(*pair(lead, True))
+        unpaired, paired = tie(*pair(lead, False)), tie(*pair(lead, True))
         assert unpaired == paired == (lead < w)
     # At 1.2 w the difference's own 95 % interval still holds zero: a call, but not a sure one.
     a, b = pair(1.2 * w, True)
-    assert _diff_band(a, b)[0] < 0.0
+    assert diff_band(a, b)[0] < 0.0
     rec = recommend(Goals(), Res(), {}, {"finetune": a, "tfidf": b})
     assert rec.choice == "finetune" and rec.too_close and rec.confidence == "low"
     # The reason says why: not a tie, but the difference's interval reaches a TF-IDF win.

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from advisor import startup
-from advisor.forecast import time_forecast
+from advisor.hardware import time_forecast
 from advisor.measure import ApproachMeasurement, CurvePoint, run_benchmarks
 from engines import base
 from engines.base import Examples

@@ -292,7 +292,7 @@ CONTRACT = [
     ("FakeSummary", "advisor.data", "DataSummary"), ("FakePoint", "advisor.measure", "CurvePoint"),
     ("FakeBenchEvent", "advisor.measure", "BenchEvent"), ("FakeMeasurement", "advisor.measure", "ApproachMeasurement"),
     ("FakeBench", "advisor.measure", "BenchResult"), ("FakeForecast", "advisor.forecast", "Forecast"),
-    ("FakeReason", "advisor.recommend", "Reason"), ("FakeRuledOut", "advisor.recommend", "RuledOut"),
+    ("FakeReason", "advisor.explain", "Reason"), ("FakeRuledOut", "advisor.explain", "RuledOut"),
     ("FakeRecommendation", "advisor.recommend", "Recommendation"), ("FakeRunSpec", "advisor.fullrun", "RunSpec"),
     ("FakePlan", "advisor.plan", "Plan"), ("FakeAdvice", "advisor.advise", "Advice"),
     ("FakeMetrics", "engines.base", "EvalReport"), ("FakeFit", "engines.base", "FitReport"),
@@ -352,14 +352,14 @@ async def test_held_out_test_file_goes_to_the_advice_and_the_run(tmp_path: Path)
 def test_real_run_spec_without_advice_uses_the_test_file(tmp_path: Path) -> None:
     """The real service: no advice yet, a test file → the run trains on the data, scored on the file."""
     from advisor.data import load_dataset
-    from advisor.tui.services import _make_run_spec
+    from advisor.tui.services import build_run_spec
 
     data = tmp_path / "d.csv"
     data.write_text("text,label\n" + "".join(f"good {i},pos\nbad {i},neg\n" for i in range(5)), encoding="utf-8")
     ds = load_dataset(str(data))
-    spec = _make_run_spec(engine="tfidf", advice=None, dataset=ds, profile="tiny", test_file="t.csv")
+    spec = build_run_spec(engine="tfidf", advice=None, dataset=ds, profile="tiny", test_file="t.csv")
     assert (spec.train_file, spec.test_file, spec.engine, spec.profile) == (str(data), "t.csv", "tfidf", "tiny")
-    plain = _make_run_spec(engine="tfidf", advice=None, dataset=ds, profile=None)
+    plain = build_run_spec(engine="tfidf", advice=None, dataset=ds, profile=None)
     assert plain.train_file is None and plain.test_file is None
 
 

@@ -40,17 +40,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def format_comparison(c: Any) -> str:
+    from advisor.capabilities import label
     from advisor.compare import verdict_lines
-    from advisor.output import format_table
-    from advisor.recommend import LABELS, _dur
-
-    def pct(v: float) -> str:
-        return f"{100 * v:.1f} %"
+    from advisor.output import format_table, human_seconds, interval
 
     lines = [f"{c.metric} on the same {c.rows:,} held-out rows (95 % intervals over those rows)", ""]
     lines.append(format_table(
-        [(r.name, LABELS.get(r.engine, r.engine), f"{pct(r.value)} [{pct(r.low)}–{pct(r.high)}]",
-          _dur(r.train_s), "n/a" if r.ms_b1 is None else f"{r.ms_b1:.2f} ms") for r in c.runs],
+        [(r.name, label(r.engine), interval(r.value, r.low, r.high),
+          human_seconds(r.train_s, coarse=True), "n/a" if r.ms_b1 is None else f"{r.ms_b1:.2f} ms")
+         for r in c.runs],
         headers=("run", "approach", c.metric, "training", "latency (batch 1)"), align="lllrr"))
     lines.append("")
     lines += verdict_lines(c)

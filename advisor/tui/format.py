@@ -2,48 +2,36 @@
 
 from __future__ import annotations
 
-import math
+from advisor.output import human_bytes, human_seconds, interval, number, percent
 
-from advisor.output import human_bytes
+# Thin names for the screens: every formatter lives in ``advisor.output``; here only the
+# screens' "unknown" mark ("–") is chosen.
+MISSING = "–"
 
 
 def fmt_bytes(n: float | None) -> str:
     """Human size in binary units: 1.5 GiB ('–' when unknown)."""
-    return "–" if n is None else human_bytes(n)
+    return human_bytes(n, missing_text=MISSING)
 
 
 def fmt_pct(x: float | None, digits: int = 1) -> str:
     """0.7634 → '76.3 %'."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    return f"{100 * x:.{digits}f} %"
+    return percent(x, digits, missing_text=MISSING)
 
 
 def fmt_interval(value: float | None, low: float | None, high: float | None) -> str:
     """'76.3 % [72.1–80.0]'."""
-    if value is None:
-        return "–"
-    if low is None or high is None:
-        return fmt_pct(value)
-    return f"{fmt_pct(value)} [{100 * low:.1f}–{100 * high:.1f}]"
+    return interval(value, low, high, compact=True, missing_text=MISSING)
 
 
 def fmt_seconds(s: float | None) -> str:
     """Durations a person reads: 42 s, 3 min 5 s, 1 h 12 min."""
-    if s is None or (isinstance(s, float) and (math.isnan(s) or math.isinf(s))):
-        return "–"
-    s = max(0.0, float(s))
-    if s < 60:
-        return f"{s:.1f} s" if s < 10 else f"{s:.0f} s"
-    if s < 3600:
-        return f"{int(s // 60)} min {int(s % 60)} s"
-    return f"{int(s // 3600)} h {int((s % 3600) // 60)} min"
+    return human_seconds(s, missing_text=MISSING)
 
 
 def fmt_num(x: float | None, digits: int = 1) -> str:
-    if x is None:
-        return "–"
-    return f"{x:,.{digits}f}"
+    """1234.5 → '1,234.5'."""
+    return number(x, digits, missing_text=MISSING)
 
 
 def bar(fraction: float | None, width: int = 20) -> str:

@@ -39,7 +39,7 @@ class DataFailed(Message):
 
 
 class BenchProgress(Message):
-    """One `advisor.bench.BenchEvent`."""
+    """One `advisor.measure.BenchEvent`."""
 
     def __init__(self, event: Any) -> None:
         super().__init__()

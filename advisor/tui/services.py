@@ -56,7 +56,7 @@ def _advise(data: Any, goals: Any, **kwargs: Any) -> Any:
     return advise(data, goals, **kwargs)
 
 
-def _make_run_spec(*, engine: str, advice: Any, dataset: Any, profile: str | None,
+def build_run_spec(*, engine: str, advice: Any, dataset: Any, profile: str | None,
                    test_file: str | None = None) -> Any:
     """The advice's plan for its own choice; the same split and data for another engine. Without
     advice: the loaded data, scored on ``test_file`` when one is given (else a held-out split)."""
@@ -140,7 +140,7 @@ class Services:
     summarize: Callable[[Any], Any] = _summarize
     check_test_file: Callable[..., int] = _check_test_file
     advise: Callable[..., Any] = _advise
-    make_run_spec: Callable[..., Any] = _make_run_spec
+    make_run_spec: Callable[..., Any] = build_run_spec
     full_run: Callable[..., Any] = _full_run
     load_artifact: Callable[[Any], Any] = _load_artifact
     compare_runs: Callable[..., Any] = _compare_runs

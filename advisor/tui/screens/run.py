@@ -250,13 +250,13 @@ class RunScreen(StepScreen):
         if c is None:
             verdict.update("")
             return
+        from advisor.capabilities import label
         from advisor.compare import verdict_lines
-        from advisor.recommend import LABELS
 
         table.clear(columns=True)
         table.add_columns("run", "approach", c.metric, "training", "latency (batch 1)")
         for r in c.runs:
-            table.add_row(shorten(r.name, 30), LABELS.get(r.engine, r.engine), fmt_interval(r.value, r.low, r.high),
+            table.add_row(shorten(r.name, 30), label(r.engine), fmt_interval(r.value, r.low, r.high),
                           fmt_seconds(r.train_s), "–" if r.ms_b1 is None else f"{r.ms_b1:.2f} ms")
         table.display = True
         head = f"{c.metric} on the same {c.rows:,} held-out rows (95 % intervals over those rows)"
