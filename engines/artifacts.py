@@ -16,6 +16,8 @@ import hashlib
 import json
 import os
 import platform
+import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,7 +28,7 @@ from typing import Any
 
 from pydantic import Field, ValidationError
 
-from engines.atomic import staged_dir, write_json
+from engines.atomic import old_sibling, recover, staged_dir, write_json
 from engines.base import Engine, EvalReport, FitReport, Record, SpeedReport, get_engine
 from engines.errors import ArtifactError, UserError
 
@@ -251,6 +253,25 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def clear_leftovers(out_dir: str | Path) -> list[Path]:
+    """Tidy what a run killed with ``kill -9`` may leave beside ``out_dir``: put back a folder parked at
+    ``.<name>.old`` mid-replacement, and remove stale staging folders ``.<name>.XXXXXXXX.tmp`` (half
+    written, or a complete artifact that never got renamed into place). Call it only while holding
+    ``artifact_lock``: then no live run owns them. Returns what it removed."""
+    out_dir = Path(out_dir)
+    recover(out_dir)
+    removed = []
+    pattern = re.compile(rf"\.{re.escape(out_dir.name)}\.[A-Za-z0-9_]{{8}}\.tmp")
+    old = old_sibling(out_dir)
+    if not out_dir.parent.is_dir():
+        return removed
+    for path in out_dir.parent.iterdir():
+        if (pattern.fullmatch(path.name) or path == old) and path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
 # ------------------------------------------------------------------------- save
 def save_artifact(engine: Engine, out_dir: str | Path, manifest: Manifest, *, overwrite: bool = False,
                   heldout: HeldOut | None = None) -> Path:
@@ -276,6 +297,9 @@ def read_manifest(directory: str | Path) -> Manifest:
     """The manifest of the artifact in ``directory``; anything wrong → ArtifactError (one line)."""
     directory = Path(directory)
     if not directory.exists():
+        if (old_sibling(directory) / MANIFEST).is_file():
+            raise ArtifactError(f"no artifact at {directory}; a run replacing it was killed and left the "
+                                f"previous one at {old_sibling(directory)} (the next run to it puts it back)")
         raise ArtifactError(f"no artifact at {directory}")
     if not directory.is_dir():
         raise ArtifactError(f"{directory} is not an artifact folder")
