@@ -141,8 +141,10 @@ def _split(spec: RunSpec) -> tuple[Examples, Examples, Any]:
         explicit = False
     if spec.labelled_size is not None and spec.labelled_size < len(train):
         train = stratified_subsample(train, spec.labelled_size, seed=spec.split_seed)
+    from advisor.data import overlap
+
     split = SplitInfo(seed=spec.split_seed, test_size=spec.test_size, n_train=len(train), n_test=len(test),
-                      explicit_files=explicit)
+                      explicit_files=explicit, test_overlap=overlap(train, test)[0])
     return train, test, (data, split)
 
 

@@ -12,6 +12,7 @@ lists every other file with its size and sha256; loading verifies them.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -30,7 +31,7 @@ from pydantic import Field, ValidationError
 
 from engines.atomic import old_sibling, recover, staged_dir, write_json
 from engines.base import Engine, EvalReport, FitReport, Record, SpeedReport, get_engine
-from engines.errors import ArtifactError, UserError
+from engines.errors import ArtifactError, ResourceError, UserError
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -57,6 +58,9 @@ class SplitInfo(Record):
     n_train: int = Field(description="Rows the engine trained on.")
     n_test: int = Field(description="Held-out rows the metrics come from.")
     explicit_files: bool = Field(False, description="True when train/test came from separate files.")
+    test_overlap: int | None = Field(None, description=(
+        "Held-out rows whose text (ignoring case and whitespace) is also in the training part: their "
+        "scores are inflated. None in artifacts written before it was counted."))
 
 
 class FileEntry(Record):
@@ -289,6 +293,12 @@ def save_artifact(engine: Engine, out_dir: str | Path, manifest: Manifest, *, ov
     except PermissionError as exc:
         where = exc.filename or out_dir.parent
         raise ArtifactError(f"cannot write the artifact: {where} is not writable") from None
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        kept = f"; {out_dir} is unchanged" if out_dir.exists() else ""
+        raise ResourceError(f"no space left on device writing the artifact in {out_dir.parent}{kept}; "
+                            "free some space and run again") from None
     return out_dir
 
 
