@@ -220,7 +220,9 @@ def verify_files(directory: str | Path, manifest: Manifest, only: set[str] | Non
 @contextmanager
 def artifact_lock(out_dir: str | Path) -> Iterator[None]:
     """Hold ``.<name>.lock`` beside ``out_dir`` for a whole run: a second run writing the same folder at
-    the same time gets ArtifactError ("in use") instead of interleaving with the first."""
+    the same time gets ArtifactError ("in use") instead of interleaving with the first. A lock whose pid
+    is gone, or now belongs to a process that started after the lock was written (pid reuse), is stale
+    and taken over."""
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     lock = out_dir.with_name(f".{out_dir.name}.lock")
@@ -231,9 +233,10 @@ def artifact_lock(out_dir: str | Path) -> Iterator[None]:
         except FileExistsError:
             try:
                 pid = int(lock.read_text().strip() or 0)
+                written = lock.stat().st_mtime
             except (OSError, ValueError):
-                pid = 0
-            if pid and _alive(pid):
+                pid, written = 0, 0.0
+            if pid and _alive(pid) and not _started_after(pid, written):
                 raise ArtifactError(f"{out_dir} is in use by another run (pid {pid}); wait for it or choose "
                                     "another --out") from None
             lock.unlink(missing_ok=True)  # left by a run that died: take it over
@@ -245,6 +248,21 @@ def artifact_lock(out_dir: str | Path) -> Iterator[None]:
         yield
     finally:
         lock.unlink(missing_ok=True)
+
+
+def _started_after(pid: int, written: float, slack_s: float = 2.0) -> bool:
+    """True when process ``pid`` started after the lock was written: the pid was reused (after a
+    reboot or a container restart, say) and that process is not the run that wrote the lock.
+    False when it cannot tell (no /proc)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        ticks = int(stat.rsplit(")", 1)[1].split()[19])  # field 22: start time, clock ticks after boot
+        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+        started = boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return False
+    return started > written + slack_s
 
 
 def _alive(pid: int) -> bool:

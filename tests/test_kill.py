@@ -258,3 +258,21 @@ def test_finetune_killed_mid_training_resumes_to_the_same_result(tmp_path, tfidf
     from engines.artifacts import read_heldout
 
     assert read_heldout(out).y_pred == read_heldout(ref).y_pred
+
+
+def test_a_lock_whose_pid_was_reused_is_taken_over(tmp_path):
+    """After a reboot or container restart the dead run's pid may belong to a live process (even this
+    one): a lock older than that process is stale. A fresh lock of a live process still refuses."""
+    from engines.artifacts import artifact_lock
+    from engines.errors import ArtifactError
+
+    lock = tmp_path / ".art.lock"
+    lock.write_text(str(os.getpid()))
+    with pytest.raises(ArtifactError, match="in use by another run"):
+        with artifact_lock(tmp_path / "art"):
+            pass
+    hour_ago = time.time() - 3600  # written before this process started: its writer is gone
+    os.utime(lock, (hour_ago, hour_ago))
+    with artifact_lock(tmp_path / "art"):
+        assert lock.read_text() == str(os.getpid())
+    assert not lock.exists()
