@@ -87,8 +87,9 @@ def _label_str(value: Any) -> str:
     return str(value).strip()
 
 
-def _clean(df: pd.DataFrame, keep: tuple[str, ...] | None) -> tuple[pd.DataFrame, int, int, int]:
-    """(clean rows, dropped for label, dropped for text, skipped for other labels)."""
+def _clean(df: pd.DataFrame, keep: tuple[str, ...] | None) -> tuple[pd.DataFrame, int, int, int, int]:
+    """(clean rows, dropped for label, dropped for text, skipped for other labels, texts that had NUL
+    bytes, which are removed)."""
     import pandas as pd
 
     label = df["label"]
@@ -103,6 +104,10 @@ def _clean(df: pd.DataFrame, keep: tuple[str, ...] | None) -> tuple[pd.DataFrame
     text = text[~text_missing]
     if not pd.api.types.is_string_dtype(text):
         text = text.map(str)
+    has_nul = text.str.contains("\x00", regex=False)
+    nul_texts = int(has_nul.sum())
+    if nul_texts:
+        text = text.str.replace("\x00", "", regex=False)
     text_ok = text.str.strip() != ""
     empty_texts = int(text_missing.sum() + (~text_ok).sum())
     text = text[text_ok]
@@ -112,7 +117,7 @@ def _clean(df: pd.DataFrame, keep: tuple[str, ...] | None) -> tuple[pd.DataFrame
         wanted = out["label"].isin(keep)
         other = int((~wanted).sum())
         out = out[wanted]
-    return out, nan_labels, empty_texts, other
+    return out, nan_labels, empty_texts, other, nul_texts
 
 
 def _fingerprint(src: SourceFile) -> tuple[str, Literal["sha256", "head-tail"]]:
@@ -151,6 +156,27 @@ def _warnings(dropped: DropCounts, keep: tuple[str, ...] | None, label_col: str,
     return out
 
 
+def _is_number(label: str) -> bool:
+    try:
+        float(label)
+    except ValueError:
+        return False
+    return True
+
+
+def _mixed_labels(counts: dict[str, int]) -> str | None:
+    """A warning when some labels are numbers and others words (``1`` and ``pos``): often two
+    codings of the same classes mixed in one column."""
+    numbers = sorted(c for c in counts if _is_number(c))
+    words = sorted(c for c in counts if not _is_number(c))
+    if not numbers or not words:
+        return None
+    rows = sum(counts[c] for c in numbers)
+    return (f"label column {{col!r}} mixes numbers ({', '.join(numbers[:3])}{' …' if len(numbers) > 3 else ''}; "
+            f"{rows:,} rows) and words ({', '.join(words[:3])}{' …' if len(words) > 3 else ''}); "
+            "each is its own class: are two codings mixed?")
+
+
 # ----------------------------------------------------------------------------- loading
 def load_dataset(ref: str, *, text_col: str | None = None, label_col: str | None = None,
                  encoding: str | None = None, sample: int | None = None, seed: int = 0,
@@ -183,13 +209,14 @@ def load_dataset(ref: str, *, text_col: str | None = None, label_col: str | None
     estimated = src.size * (COMPRESSION_FACTOR if src.compression else 1)
     stream = sample is not None and src.format != "folder" and estimated > threshold
 
-    read = nan_labels = empty_texts = other = 0
+    read = nan_labels = empty_texts = other = nul_texts = 0
     sampler = StreamSampler(sample, seed) if stream else None
     frames = []
     for chunk in iter_frames(src, text_col, label_col):
         read += len(chunk)
-        clean, n_lab, n_txt, n_other = _clean(chunk, keep)
+        clean, n_lab, n_txt, n_other, n_nul = _clean(chunk, keep)
         nan_labels, empty_texts, other = nan_labels + n_lab, empty_texts + n_txt, other + n_other
+        nul_texts += n_nul
         if sampler is not None:
             sampler.add(clean)
         else:
@@ -225,13 +252,19 @@ def load_dataset(ref: str, *, text_col: str | None = None, label_col: str | None
             examples = stratified_subsample(examples, sample, seed=seed)
     dropped = DropCounts(total_rows_read=read, nan_labels=nan_labels, empty_texts=empty_texts,
                          duplicates=duplicates, other_labels=other)
+    warnings = _warnings(dropped, keep, label_col, len(counts))
+    if nul_texts:
+        warnings.append(f"removed NUL bytes from {nul_texts:,} text(s)")
+    mixed = _mixed_labels(counts)
+    if mixed:
+        warnings.append(mixed.format(col=label_col))
     fingerprint, kind = _fingerprint(src)
     return Dataset(
         examples=examples, ref=ref, path=str(src.path), format=src.format, text_col=text_col,
         label_col=label_col, encoding=src.encoding, fingerprint=fingerprint, fingerprint_kind=kind,
         total_rows=valid, sampled=len(examples) < valid,
         class_counts=dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))),
-        dropped=dropped, warnings=_warnings(dropped, keep, label_col, len(counts)),
+        dropped=dropped, warnings=warnings,
     )
 
 
@@ -287,6 +320,46 @@ class DataSummary(Record):
     )
     dropped: DropCounts
     warnings: list[str]
+    test_file: str | None = Field(None, description="Held-out file compared with the data (inspect --test-file).")
+    test_rows: int | None = Field(None, description="Valid rows in the held-out file.")
+    test_overlap: int | None = Field(
+        None, description="Held-out rows whose text (ignoring case and whitespace) is also in the data: "
+        "scores on them are inflated.")
+    test_overlap_conflicts: int | None = Field(
+        None, description="Of those, rows whose label differs between the two files.")
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def overlap(train: Examples, test: Examples) -> tuple[int, int]:
+    """(held-out rows whose text is also in ``train``, of those the ones with another label there).
+
+    Texts match ignoring case and runs of whitespace."""
+    seen: dict[str, set[str]] = {}
+    for text, label in zip(train.texts, train.labels):
+        seen.setdefault(_norm(text), set()).add(label)
+    same = conflicts = 0
+    for text, label in zip(test.texts, test.labels):
+        labels = seen.get(_norm(text))
+        if labels is not None:
+            same += 1
+            conflicts += label not in labels
+    return same, conflicts
+
+
+def compare_test(summary: DataSummary, test: Dataset, train: Dataset) -> DataSummary:
+    """``summary`` with the held-out file's overlap with the data (and a warning when there is any)."""
+    same, conflicts = overlap(train.examples, test.examples)
+    warnings = list(summary.warnings)
+    if same:
+        warnings.append(
+            f"{same:,} of {len(test.examples):,} rows in {test.ref} also appear in {train.ref} (same text); "
+            "held-out scores on them are inflated" + (f"; {conflicts:,} of them have another label there"
+                                                      if conflicts else ""))
+    return summary.model_copy(update={"test_file": test.ref, "test_rows": len(test.examples), "test_overlap": same,
+                                      "test_overlap_conflicts": conflicts, "warnings": warnings})
 
 
 def _stats(values: list[int], unit: str) -> LengthStats:

@@ -141,8 +141,10 @@ def _split(spec: RunSpec) -> tuple[Examples, Examples, Any]:
         explicit = False
     if spec.labelled_size is not None and spec.labelled_size < len(train):
         train = stratified_subsample(train, spec.labelled_size, seed=spec.split_seed)
+    from advisor.data import overlap
+
     split = SplitInfo(seed=spec.split_seed, test_size=spec.test_size, n_train=len(train), n_test=len(test),
-                      explicit_files=explicit)
+                      explicit_files=explicit, test_overlap=overlap(train, test)[0])
     return train, test, (data, split)
 
 
@@ -163,10 +165,11 @@ def full_run(spec: RunSpec, out_dir: str | Path, *, resume: bool = False, overwr
     an interrupted run (Ctrl-C or ``cancel``) leaves them there and ``resume=True``
     continues. Metrics come from the held-out part only.
     """
-    from engines.artifacts import artifact_lock, check_output_dir
+    from engines.artifacts import artifact_lock, check_output_dir, clear_leftovers
 
     check_output_dir(out_dir, overwrite=overwrite)
     with artifact_lock(out_dir):
+        clear_leftovers(out_dir)  # from a run killed before it could clean up (we hold the lock)
         check_output_dir(out_dir, overwrite=overwrite)  # again: a run that just finished may have written it
         return _locked_run(spec, Path(out_dir), resume=resume, overwrite=overwrite, progress=progress,
                            cancel=cancel, speed_texts=speed_texts)

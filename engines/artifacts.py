@@ -12,10 +12,13 @@ lists every other file with its size and sha256; loading verifies them.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import platform
+import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,9 +29,9 @@ from typing import Any
 
 from pydantic import Field, ValidationError
 
-from engines.atomic import staged_dir, write_json
+from engines.atomic import old_sibling, recover, staged_dir, write_json
 from engines.base import Engine, EvalReport, FitReport, Record, SpeedReport, get_engine
-from engines.errors import ArtifactError, UserError
+from engines.errors import ArtifactError, ResourceError, UserError
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -55,6 +58,9 @@ class SplitInfo(Record):
     n_train: int = Field(description="Rows the engine trained on.")
     n_test: int = Field(description="Held-out rows the metrics come from.")
     explicit_files: bool = Field(False, description="True when train/test came from separate files.")
+    test_overlap: int | None = Field(None, description=(
+        "Held-out rows whose text (ignoring case and whitespace) is also in the training part: their "
+        "scores are inflated. None in artifacts written before it was counted."))
 
 
 class FileEntry(Record):
@@ -214,7 +220,9 @@ def verify_files(directory: str | Path, manifest: Manifest, only: set[str] | Non
 @contextmanager
 def artifact_lock(out_dir: str | Path) -> Iterator[None]:
     """Hold ``.<name>.lock`` beside ``out_dir`` for a whole run: a second run writing the same folder at
-    the same time gets ArtifactError ("in use") instead of interleaving with the first."""
+    the same time gets ArtifactError ("in use") instead of interleaving with the first. A lock whose pid
+    is gone, or now belongs to a process that started after the lock was written (pid reuse), is stale
+    and taken over."""
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     lock = out_dir.with_name(f".{out_dir.name}.lock")
@@ -225,9 +233,10 @@ def artifact_lock(out_dir: str | Path) -> Iterator[None]:
         except FileExistsError:
             try:
                 pid = int(lock.read_text().strip() or 0)
+                written = lock.stat().st_mtime
             except (OSError, ValueError):
-                pid = 0
-            if pid and _alive(pid):
+                pid, written = 0, 0.0
+            if pid and _alive(pid) and not _started_after(pid, written):
                 raise ArtifactError(f"{out_dir} is in use by another run (pid {pid}); wait for it or choose "
                                     "another --out") from None
             lock.unlink(missing_ok=True)  # left by a run that died: take it over
@@ -241,6 +250,21 @@ def artifact_lock(out_dir: str | Path) -> Iterator[None]:
         lock.unlink(missing_ok=True)
 
 
+def _started_after(pid: int, written: float, slack_s: float = 2.0) -> bool:
+    """True when process ``pid`` started after the lock was written: the pid was reused (after a
+    reboot or a container restart, say) and that process is not the run that wrote the lock.
+    False when it cannot tell (no /proc)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        ticks = int(stat.rsplit(")", 1)[1].split()[19])  # field 22: start time, clock ticks after boot
+        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+        started = boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return False
+    return started > written + slack_s
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -249,6 +273,25 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def clear_leftovers(out_dir: str | Path) -> list[Path]:
+    """Tidy what a run killed with ``kill -9`` may leave beside ``out_dir``: put back a folder parked at
+    ``.<name>.old`` mid-replacement, and remove stale staging folders ``.<name>.XXXXXXXX.tmp`` (half
+    written, or a complete artifact that never got renamed into place). Call it only while holding
+    ``artifact_lock``: then no live run owns them. Returns what it removed."""
+    out_dir = Path(out_dir)
+    recover(out_dir)
+    removed = []
+    pattern = re.compile(rf"\.{re.escape(out_dir.name)}\.[A-Za-z0-9_]{{8}}\.tmp")
+    old = old_sibling(out_dir)
+    if not out_dir.parent.is_dir():
+        return removed
+    for path in out_dir.parent.iterdir():
+        if (pattern.fullmatch(path.name) or path == old) and path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
 
 
 # ------------------------------------------------------------------------- save
@@ -268,6 +311,12 @@ def save_artifact(engine: Engine, out_dir: str | Path, manifest: Manifest, *, ov
     except PermissionError as exc:
         where = exc.filename or out_dir.parent
         raise ArtifactError(f"cannot write the artifact: {where} is not writable") from None
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        kept = f"; {out_dir} is unchanged" if out_dir.exists() else ""
+        raise ResourceError(f"no space left on device writing the artifact in {out_dir.parent}{kept}; "
+                            "free some space and run again") from None
     return out_dir
 
 
@@ -276,6 +325,9 @@ def read_manifest(directory: str | Path) -> Manifest:
     """The manifest of the artifact in ``directory``; anything wrong → ArtifactError (one line)."""
     directory = Path(directory)
     if not directory.exists():
+        if (old_sibling(directory) / MANIFEST).is_file():
+            raise ArtifactError(f"no artifact at {directory}; a run replacing it was killed and left the "
+                                f"previous one at {old_sibling(directory)} (the next run to it puts it back)")
         raise ArtifactError(f"no artifact at {directory}")
     if not directory.is_dir():
         raise ArtifactError(f"{directory} is not an artifact folder")

@@ -6,9 +6,12 @@ complete new one, never half of one.
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import json
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -73,22 +76,78 @@ def write_with(path: str | Path, writer: Callable[[Path], None]) -> None:
     _fsync_dir(path.parent)
 
 
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+_renameat2: Callable[..., int] | None = None
+if sys.platform.startswith("linux"):
+    try:
+        _renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):  # old glibc or another libc
+        _renameat2 = None
+
+
+def exchange(a: str | Path, b: str | Path) -> bool:
+    """Swap two existing paths in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``).
+
+    False when the system or file system cannot do it (the caller falls back on two renames)."""
+    if _renameat2 is None:
+        return False
+    rc = _renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    if rc == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def old_sibling(final: str | Path) -> Path:
+    """Where the two-rename fallback parks the folder being replaced: ``.<name>.old``."""
+    final = Path(final)
+    return final.with_name(f".{final.name}.old")
+
+
+def recover(final: str | Path) -> bool:
+    """Undo a replacement that was killed between its two renames: ``final`` is gone but
+    ``.<name>.old`` holds the previous folder → put it back. True when it did."""
+    final, old = Path(final), old_sibling(final)
+    if not final.exists() and old.is_dir():
+        try:
+            os.replace(old, final)
+        except OSError:
+            return False
+        _fsync_dir(final.parent)
+        return True
+    return False
+
+
 @contextmanager
 def staged_dir(final: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
     """Build a folder under a temporary name and rename it to ``final`` when the block succeeds.
 
     On any error (or Ctrl-C) the temporary folder is removed and ``final`` is untouched.
     With ``overwrite`` an existing ``final`` is replaced; otherwise it raises FileExistsError.
+    The replacement is one atomic swap where the system has ``renameat2(RENAME_EXCHANGE)``
+    (a ``kill -9`` at any moment leaves ``final`` old or new, never missing); elsewhere it is
+    two renames, and a kill between them leaves the old folder at ``.<name>.old``, which
+    ``recover`` (called here first) puts back.
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
+    recover(final)
     if final.exists() and not overwrite:
         raise FileExistsError(final)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
     try:
         yield tmp
-        if final.exists():
-            old = final.with_name(f".{final.name}.old")
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    try:
+        if final.exists() and exchange(tmp, final):
+            shutil.rmtree(tmp, ignore_errors=True)  # now the old folder
+        elif final.exists():
+            old = old_sibling(final)
             shutil.rmtree(old, ignore_errors=True)
             os.replace(final, old)
             os.replace(tmp, final)
@@ -98,4 +157,5 @@ def staged_dir(final: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
         _fsync_dir(final.parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        recover(final)  # failed between the two renames: the old folder goes back
         raise

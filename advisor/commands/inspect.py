@@ -14,6 +14,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_data_args(p)
     p.add_argument("--model", metavar="REF", help="also count tokens with this model's tokenizer "
                    "(loads only the tokenizer)")
+    p.add_argument("--test-file", metavar="FILE", help="a held-out file to check against DATA: counts its rows "
+                   "whose text is also in DATA (they inflate held-out scores)")
     p.add_argument("--json", action="store_true", help="print the DataSummary model as JSON")
     p.set_defaults(func=run)
 
@@ -36,6 +38,12 @@ def run(args: argparse.Namespace) -> int:
     dataset = load_from_args(args)
     tokenizer, name = load_tokenizer(args.model) if args.model else (None, None)
     summary = summarize(dataset, tokenizer=tokenizer, tokenizer_name=name)
+    if args.test_file:
+        from advisor.data import compare_test, load_dataset
+
+        test = load_dataset(args.test_file, text_col=dataset.text_col, label_col=dataset.label_col,
+                            encoding=getattr(args, "encoding", None), validate=False)
+        summary = compare_test(summary, test, dataset)
     if args.json:
         print_json(summary)
     else:
@@ -67,5 +75,8 @@ def format_summary(s) -> str:
     lines.append("")
     lines.append(f"dropped: {d.nan_labels:,} missing label, {d.empty_texts:,} empty text, "
                  f"{d.duplicates:,} duplicates" + (f", {d.other_labels:,} other labels" if d.other_labels else ""))
+    if s.test_file is not None:
+        lines.append(f"held-out file: {s.test_file}, {s.test_rows:,} rows, {s.test_overlap:,} also in the data "
+                     f"(same text){f', {s.test_overlap_conflicts:,} with another label' if s.test_overlap_conflicts else ''}")
     lines += [f"warning: {w}" for w in s.warnings]
     return "\n".join(lines)

@@ -152,6 +152,9 @@ def _summary(manifest: Any, out: Path) -> str:
               f"(trained on {manifest.split.n_train})"),
              f"training: {f.wall_s:.1f} s" + (f", {f.train_examples_per_s:.1f} examples/s"
                                                 if f.train_examples_per_s else "") + f", stopped: {f.stopped}"]
+    if manifest.split.test_overlap:
+        lines.append(f"warning: {manifest.split.test_overlap:,} held-out row(s) also appear in the training data "
+                     "(same text); the held-out scores are inflated")
     if s is not None:
         b1, bn = s.batch_sizes
         lines.append(f"inference: {s.texts_per_s:.1f} texts/s at batch {bn}; latency p50 "
