@@ -139,6 +139,7 @@ _REGISTRY: dict[str, str] = {
     "embedding": "engines.embedding:EmbeddingEngine",
     "finetune": "engines.finetune:FinetuneEngine",
     "lora": "engines.finetune:LoraEngine",
+    "embedding-int8": "engines.embedding:EmbeddingInt8Engine",  # opt-in: not in the default engines
 }
 
 

@@ -54,6 +54,11 @@ class EmbeddingConfig(TransformerConfig):
     head: Literal["logreg", "knn"] = Field("logreg", description="Classifier on the vectors.")
     knn_k: int = Field(10, ge=1, description="Neighbours for the kNN head and default search k.")
     C: float | None = Field(None, description="LogisticRegression C; None picks it by small CV.")
+    backend: Literal["torch", "onnx-int8"] = Field(
+        "torch",
+        description="Encoder runtime: 'torch', or 'onnx-int8' (the encoder exported to ONNX with int8 "
+        "weights, run by onnxruntime on the CPU; needs the 'onnx' extra).",
+    )
 
 
 class FinetuneConfig(TransformerConfig):

@@ -10,6 +10,12 @@ refit the head. The training vectors, texts and labels go into a LanceDB store
 An artifact holds a copy of the model folder (so ``predict``/``search`` work offline
 from the artifact alone, even if the model package is gone), the head as ``.npz``,
 the LanceDB folder, and ``embedding.json``. No pickle anywhere.
+
+With ``backend="onnx-int8"`` (or the ``embedding-int8`` engine) the encoder's forward
+pass runs in ONNX Runtime with int8 weights on the CPU (``engines.onnx_backend``);
+tokenizing, batching, pooling and normalisation are this module's, shared by both
+paths. The artifact then also holds the int8 model (``onnx-int8/``), so ``load``
+never re-exports.
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ ENGINE_FILE = "embedding.json"
 HEAD_FILE = "head.npz"
 MODEL_DIR = "model"
 STORE_DIR = "store"
+ONNX_DIR = "onnx-int8"
 SUPPORTED_POOLING = ("mean", "cls", "max")
 EMBED_SHARE_OF_BUDGET = 0.8  # leave the rest of a budget for the head
 CHUNK_BATCHES = 16  # with a budget: embed in order, length-sorting within chunks of this many batches
@@ -95,10 +102,19 @@ class EmbeddingEngine(Engine):
         self._store: Any = None
         self._store_dir: Path | None = None  # an artifact's store, opened on first use
         self._store_shape: tuple[int, int] | None = None
+        self._onnx: Any = None  # engines.onnx_backend.OnnxEncoder when backend is onnx-int8
+        self._onnx_path: Path | None = None  # an artifact's int8 model; else the cache's
+        self._dim: int | None = None
+        if self.config.backend == "onnx-int8":
+            from engines import onnx_backend
+
+            onnx_backend.check_device(self.config.device)
+            if not onnx_backend.onnxruntime_available():
+                raise ConfigError(onnx_backend.MISSING_HINT)
 
     # ------------------------------------------------------------------- encoder
     def _ensure_model(self) -> None:
-        if self._model is not None:
+        if self._model is not None or self._onnx is not None:
             return
         from engines import backbone
         from engines.models import model_fingerprint, pooling_mode, resolve_model
@@ -111,16 +127,38 @@ class EmbeddingEngine(Engine):
                               f"{', '.join(SUPPORTED_POOLING)}")
         import sklearn.linear_model  # noqa: F401 - a one-time import cost, paid with the model load
 
-        self.device = backbone.pick_device(cfg.device)
-        backbone.set_threads(cfg.threads)
-        self._tokenizer = backbone.load_tokenizer(resolved)
-        self._model = backbone.load_encoder(resolved, self.device)
+        if cfg.backend == "onnx-int8":
+            self._load_onnx(resolved)
+        else:
+            self.device = backbone.pick_device(cfg.device)
+            backbone.set_threads(cfg.threads)
+            self._tokenizer = backbone.load_tokenizer(resolved)
+            self._model = backbone.load_encoder(resolved, self.device)
+            self._dim = getattr(self._model.config, "hidden_size", None)
         self._pooling = pooling
         self._resolved = resolved
         if self._model_dir is None:
             self._model_dir = Path(resolved.path)
             self.model_name = resolved.name
             self.model_hash = model_fingerprint(resolved)
+
+    def _load_onnx(self, resolved: Any) -> None:
+        """The int8 encoder: the artifact's copy after ``load``, else the cache's (exported once per weights)."""
+        from engines import backbone, onnx_backend
+        from engines.models import model_fingerprint
+
+        cfg: EmbeddingConfig = self.config
+        onnx_backend.check_device(cfg.device)
+        onnx_backend.require_onnxruntime()
+        self.device = "cpu"
+        backbone.set_threads(cfg.threads)
+        path = self._onnx_path
+        if path is None:
+            path = onnx_backend.cached_int8_model(resolved, self.model_hash or model_fingerprint(resolved))
+            self._onnx_path = path
+        self._tokenizer = backbone.load_tokenizer(resolved)
+        self._onnx = onnx_backend.OnnxEncoder(path, threads=cfg.threads)
+        self._dim = self._onnx.dim
 
     def warm_up(self) -> None:
         """Load the encoder and tokenizer (and import the head's library)."""
@@ -137,7 +175,7 @@ class EmbeddingEngine(Engine):
         import numpy as np
         import torch
 
-        from engines.backbone import inference_context, length_sorted_batches, pool
+        from engines.backbone import inference_context, length_sorted_batches
 
         cfg: EmbeddingConfig = self.config
         enc = self._tokenizer(list(texts), truncation=True, max_length=cfg.max_length, padding=False,
@@ -162,13 +200,27 @@ class EmbeddingEngine(Engine):
             for row, i in enumerate(batch):
                 input_ids[row, : lengths[i]] = ids[i]
                 mask[row, : lengths[i]] = 1
-            input_t = torch.from_numpy(input_ids).to(device)
-            mask_t = torch.from_numpy(mask).to(device)
-            with inference_context(device, cfg.precision):
-                out = self._model(input_ids=input_t, attention_mask=mask_t)
-                pooled = pool(self._pooling, out.last_hidden_state, mask_t).float()
-                pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
+            if self._onnx is not None:  # int8 on the CPU: same ids, same pooling below
+                hidden = torch.from_numpy(self._onnx(input_ids, mask))
+                mask_t = torch.from_numpy(mask)
+                with torch.inference_mode():
+                    pooled = self._pool_normalize(hidden, mask_t)
+            else:
+                input_t = torch.from_numpy(input_ids).to(device)
+                mask_t = torch.from_numpy(mask).to(device)
+                with inference_context(device, cfg.precision):
+                    out = self._model(input_ids=input_t, attention_mask=mask_t)
+                    pooled = self._pool_normalize(out.last_hidden_state, mask_t)
             yield batch, pooled.cpu().numpy(), int(mask.sum())
+
+    def _pool_normalize(self, hidden: Any, mask: Any) -> Any:
+        """The one home of pooling + L2 normalisation, for both backends: float32 (batch × dim)."""
+        import torch
+
+        from engines.backbone import pool
+
+        pooled = pool(self._pooling, hidden, mask).float()
+        return torch.nn.functional.normalize(pooled, p=2, dim=1)
 
     def encode(self, texts: Sequence[str]) -> Any:
         """L2-normalised vectors for ``texts`` (input order), no cache: the honest speed path."""
@@ -177,8 +229,7 @@ class EmbeddingEngine(Engine):
         self._ensure_model()
         texts = list(texts)
         if not texts:
-            dim = getattr(self._model.config, "hidden_size", 0)
-            return np.zeros((0, dim), dtype=np.float32)
+            return np.zeros((0, self._dim or 0), dtype=np.float32)
         out: Any = None
         for batch, vecs, _ in self._encode_batches(texts, in_order_chunks=False):
             if out is None:
@@ -377,6 +428,11 @@ class EmbeddingEngine(Engine):
         if self._clf is not None:
             save_logreg(self._clf, directory / HEAD_FILE, C=float(self._C or 1.0))
         VectorStore.create(directory / STORE_DIR, self._train_vectors, self._train_texts, self._train_labels)
+        if self.config.backend == "onnx-int8":
+            from engines.onnx_backend import copy_into
+
+            self._ensure_model()  # fitted engines have it; this only guards odd call orders
+            copy_into(self._onnx_path, directory / ONNX_DIR)
         write_json(directory / ENGINE_FILE, {
             "engine": self.name,
             "config": self.config.model_dump(mode="json"),
@@ -416,6 +472,14 @@ class EmbeddingEngine(Engine):
             raise ArtifactError(f"model weights in {model_dir} do not match the artifact's hash "
                                 f"{engine.model_hash} (corrupt or replaced)")
         engine._model_dir = model_dir
+        if engine.config.backend == "onnx-int8":
+            from engines.onnx_backend import ONNX_FILE
+
+            onnx_path = directory / ONNX_DIR / ONNX_FILE
+            if not onnx_path.is_file():
+                raise ArtifactError(f"int8 model missing: {onnx_path} (the artifact was saved with "
+                                    f"backend 'onnx-int8')")
+            engine._onnx_path = onnx_path
         if engine.config.head == "logreg":
             engine._clf, engine._C = load_logreg(directory / HEAD_FILE)
             if engine._clf.coef_.shape[1] != dim:
@@ -426,3 +490,28 @@ class EmbeddingEngine(Engine):
         engine._store_dir = directory / STORE_DIR  # opened on first search / kNN predict
         engine._store_shape = (n_stored, dim)
         return engine
+
+
+class EmbeddingInt8Engine(EmbeddingEngine):
+    """The embedding engine with its encoder in ONNX Runtime, int8 weights, on the CPU.
+
+    Another way to the same approach (``alternative_to = "embedding"``): the same model,
+    head and artifact layout, with the int8 model added. Not a default engine: ask for it
+    (``advise --engines …,embedding-int8`` or ``run --engine embedding-int8``).
+    """
+
+    name: ClassVar[str] = "embedding-int8"
+    description: ClassVar[str] = ("frozen sentence embeddings, encoder in ONNX Runtime with int8 weights (CPU) "
+                                  "+ logistic regression (or kNN)")
+    label: ClassVar[str] = "Frozen embeddings (int8) + head"
+    supports_gpu: ClassVar[bool] = False
+    alternative_to: ClassVar[str | None] = "embedding"
+
+    def __init__(self, config: EmbeddingConfig | dict | None = None) -> None:
+        if config is None:
+            config = EmbeddingConfig(backend="onnx-int8")
+        elif isinstance(config, dict):
+            config = EmbeddingConfig(**{**config, "backend": "onnx-int8"})
+        elif config.backend != "onnx-int8":
+            config = config.model_copy(update={"backend": "onnx-int8"})
+        super().__init__(config)
