@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from advisor.bootstrap import interval, resample
 from advisor.measure.records import ApproachMeasurement, BenchResult
 from advisor.measure.session import Session
 
@@ -23,12 +24,10 @@ def bootstrap_ci(preds: list[list[int]], y_true: np.ndarray, n_classes: int, *, 
     accs, f1s = [], []
     n = len(y_true)
     for _ in range(n_boot):
-        idx = rng.integers(0, n, n)
+        idx = resample(rng, n)
         accs.append(np.mean([acc(p, idx) for p in arrays]))
         f1s.append(np.mean([f1(p, idx) for p in arrays]))
-    a = np.percentile(accs, [2.5, 97.5])
-    f = np.percentile(f1s, [2.5, 97.5])
-    return (float(a[0]), float(a[1])), (float(f[0]), float(f[1]))
+    return interval(accs), interval(f1s)
 
 
 def measurements(s: Session) -> dict[str, ApproachMeasurement]:
