@@ -189,8 +189,18 @@ def list_profiles() -> list[tuple[str, str]]:
 
 
 def engine_config(profile: Profile, engine_name: str) -> BaseModel:
-    """The profile's config section for an engine ('tfidf', 'embedding', 'finetune', 'lora')."""
-    if engine_name not in ("tfidf", "embedding", "finetune", "lora"):
+    """The profile's config section for an engine ('tfidf', 'embedding', 'finetune', 'lora'); an engine
+    that is another way to one of them (``alternative_to``, e.g. ``embedding-int8``) reads its section."""
+    sections = ("tfidf", "embedding", "finetune", "lora")
+    if engine_name in sections:
+        return getattr(profile, engine_name)
+    from engines.base import get_engine
+
+    try:
+        base = get_engine(engine_name).alternative_to
+    except ConfigError:
+        base = None
+    if base not in sections:
         raise ConfigError(f"profile has no settings for engine {engine_name!r}; "
-                          "try one of: tfidf, embedding, finetune, lora")
-    return getattr(profile, engine_name)
+                          "try one of: tfidf, embedding, finetune, lora, embedding-int8")
+    return getattr(profile, str(base))

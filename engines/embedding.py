@@ -497,7 +497,8 @@ class EmbeddingInt8Engine(EmbeddingEngine):
 
     Another way to the same approach (``alternative_to = "embedding"``): the same model,
     head and artifact layout, with the int8 model added. Not a default engine: ask for it
-    (``advise --engines …,embedding-int8`` or ``run --engine embedding-int8``).
+    (``advise --engines …,embedding-int8`` or ``run --engine embedding-int8``; the profile's
+    ``embedding`` section configures it).
     """
 
     name: ClassVar[str] = "embedding-int8"

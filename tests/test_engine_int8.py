@@ -199,3 +199,31 @@ def test_real_model_int8_agrees_with_torch(cache):
     got = EmbeddingInt8Engine({}).encode(texts)
     cosine = (ref * got).sum(axis=1)
     assert cosine.min() > 0.94 and cosine.mean() > 0.97, cosine.round(4).tolist()
+
+
+def test_profiles_give_the_variant_its_approachs_section_and_run_uses_it(cache, tmp_path, capsys):
+    """`advise --engines …,embedding-int8` and `run --engine embedding-int8` read the profile's
+    embedding section; the artifact carries the int8 model and predicts."""
+    _need_ort()
+    import csv
+
+    from advisor.cli import main
+    from advisor.profiles import engine_config, load_profile
+
+    profile = load_profile("tiny")
+    assert engine_config(profile, "embedding-int8") == profile.embedding
+    with pytest.raises(ConfigError, match="try one of"):
+        engine_config(profile, "quantum")
+    data = tmp_path / "reviews.csv"
+    examples = synthetic(120)
+    with data.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["review", "sentiment"])
+        w.writerows(zip(examples.texts, examples.labels, strict=True))
+    out = tmp_path / "art"
+    assert main(["run", "--engine", "embedding-int8", "--profile", "tiny", "--data", str(data),
+                 "--out", str(out)]) == 0
+    assert (out / "onnx-int8").is_dir()
+    capsys.readouterr()
+    assert main(["predict", str(out), "--text", "a lovely film"]) == 0
+    assert capsys.readouterr().out.strip()
