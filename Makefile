@@ -57,6 +57,7 @@ lint: $(STAMP)
 	$(BIN)/python -m ruff --version >/dev/null 2>&1 || $(PY) -m pip install -q 'ruff>=0.5'
 	$(PY) -c 'import importlinter' >/dev/null 2>&1 || $(PY) -m pip install -q 'import-linter>=2.17'
 	$(BIN)/ruff check advisor engines tests benchmarks
+	$(BIN)/ruff format --check advisor engines tests benchmarks
 	$(BIN)/lint-imports
 
 clean:

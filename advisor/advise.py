@@ -86,7 +86,9 @@ def budget_seconds(budget: str | float, budgets: dict[str, float] | None = None)
         try:
             seconds = float(key.rstrip("s"))
         except ValueError:
-            raise ConfigError(f"unknown budget {budget!r}; use quick, standard, thorough or a number of seconds") from None
+            raise ConfigError(
+                f"unknown budget {budget!r}; use quick, standard, thorough or a number of seconds"
+            ) from None
     if seconds < 10:
         raise ConfigError(f"budget {seconds:g}s is too short; give at least 10 seconds")
     return "custom", seconds
@@ -115,8 +117,9 @@ def full_finetune_fits(config: Any, resources: Any) -> tuple[bool, str]:
     have = available_memory(resources, device)
     if shape is None or not have:
         return True, ""
-    need = training_memory_bytes(shape, "finetune", int(config_get(config, "train_batch_size", 16)),
-                                 int(config_get(config, "max_length", 128)))
+    need = training_memory_bytes(
+        shape, "finetune", int(config_get(config, "train_batch_size", 16)), int(config_get(config, "max_length", 128))
+    )
     said = f"{gigabytes(need)} needed, {gigabytes(have)} {'on the GPU' if device.startswith('cuda') else 'free'}"
     return need <= 0.8 * have, said
 
@@ -133,15 +136,20 @@ def full_run_split(total_rows: int, labelled_size: int | None, *, separate_test:
     return test, max(2, train)
 
 
-def check_test_file(test_file: str, data: Dataset, *, text_col: str | None, label_col: str | None,
-                    encoding: str | None) -> int:
+def check_test_file(
+    test_file: str, data: Dataset, *, text_col: str | None, label_col: str | None, encoding: str | None
+) -> int:
     """Read the separate test file now (bad file → one DataError line before any benchmark),
     check it has no label the data lacks, and return its row count."""
     from advisor.data import load_dataset
     from engines.errors import DataError
 
-    test = load_dataset(test_file, text_col=text_col or data.text_col or None,
-                        label_col=label_col or data.label_col or None, encoding=encoding)
+    test = load_dataset(
+        test_file,
+        text_col=text_col or data.text_col or None,
+        label_col=label_col or data.label_col or None,
+        encoding=encoding,
+    )
     unseen = sorted(set(test.examples.labels) - set(data.class_counts))
     if unseen:
         raise DataError(f"test file {test_file} has label(s) the data lacks: {', '.join(map(repr, unseen[:3]))}")
@@ -152,20 +160,41 @@ def _settings(profile: Any) -> Any:
     return getattr(profile, "bench", None)
 
 
-def forecast_and_decide(bench: BenchResult, goals: Goals, resources: Any, *, configs: dict[str, Any],
-                        n_target: int, eval_rows: int | None, budget: tuple[str, float], settings: Any,
-                        hardware: str | None = None) -> tuple[dict[str, Forecast], Recommendation]:
+def forecast_and_decide(
+    bench: BenchResult,
+    goals: Goals,
+    resources: Any,
+    *,
+    configs: dict[str, Any],
+    n_target: int,
+    eval_rows: int | None,
+    budget: tuple[str, float],
+    settings: Any,
+    hardware: str | None = None,
+) -> tuple[dict[str, Forecast], Recommendation]:
     """What ``advise`` does once the benchmarks are measured: the forecasts, the call, and the
     call's settle line judged against the next budget (``budget`` = (name, seconds)). Pure given
     its inputs, so a saved ``BenchResult`` can be forecast and decided again (the calibration's
     ``--reforecast``)."""
     name, seconds = budget
-    forecasts = forecast_all(bench, n_target=n_target, metric=goals.metric, configs=configs,
-                             hardware=[hardware] if hardware else None,
-                             predictions_per_day=goals.predictions_per_day, eval_rows=eval_rows)
+    forecasts = forecast_all(
+        bench,
+        n_target=n_target,
+        metric=goals.metric,
+        configs=configs,
+        hardware=[hardware] if hardware else None,
+        predictions_per_day=goals.predictions_per_day,
+        eval_rows=eval_rows,
+    )
     rec = recommend(goals, resources, bench.measurements, forecasts, budget=name)
-    nxt = next_budget(settings, seconds, rows_now=bench.test_size, sample_n=bench.sample_size,
-                      n_classes=len(bench.classes), crossfit_rows=crossfit.rows_used(bench, forecasts))
+    nxt = next_budget(
+        settings,
+        seconds,
+        rows_now=bench.test_size,
+        sample_n=bench.sample_size,
+        n_classes=len(bench.classes),
+        crossfit_rows=crossfit.rows_used(bench, forecasts),
+    )
     return forecasts, outlook(rec, goals, resources, bench.measurements, forecasts, nxt, n_target=n_target)
 
 
@@ -219,8 +248,7 @@ def advise(
         from advisor.data import load_dataset
 
         sample = getattr(settings, "sample_size", None) or DEFAULT_SAMPLE
-        data = load_dataset(data, text_col=text_col, label_col=label_col, encoding=encoding,
-                            sample=sample, seed=seed)
+        data = load_dataset(data, text_col=text_col, label_col=label_col, encoding=encoding, sample=sample, seed=seed)
     eval_rows = None
     if test_file is not None:
         eval_rows = check_test_file(test_file, data, text_col=text_col, label_col=label_col, encoding=encoding)
@@ -230,8 +258,14 @@ def advise(
 
     def settled(partial: BenchResult) -> bool:
         # The same forecasts and rule as the final advice, on what was measured so far.
-        fc = forecast_all(partial, n_target=n_target, metric=goals.metric, configs=configs, eval_rows=eval_rows,
-                          predictions_per_day=goals.predictions_per_day)
+        fc = forecast_all(
+            partial,
+            n_target=n_target,
+            metric=goals.metric,
+            configs=configs,
+            eval_rows=eval_rows,
+            predictions_per_day=goals.predictions_per_day,
+        )
         rec = recommend(goals, resources, partial.measurements, fc, budget=budget_name)
         return rec.confidence == "high" and not rec.too_close
 
@@ -242,28 +276,77 @@ def advise(
         return points_worth(goals, {"train_time_s": faster_s}, {"train_time_s": slower_s})
 
     bench = run_benchmarks(
-        data.examples, engines=engines, configs=configs, settings=settings, budget_s=budget_s,
-        labelled_size=n_target, seed=seed, progress=progress, cancel=cancel, settled=settled,
+        data.examples,
+        engines=engines,
+        configs=configs,
+        settings=settings,
+        budget_s=budget_s,
+        labelled_size=n_target,
+        seed=seed,
+        progress=progress,
+        cancel=cancel,
+        settled=settled,
         time_worth=time_worth,
     )
     if left_out:
         bench = bench.model_copy(update={"left_out": {**left_out, **bench.left_out}})
-    forecasts, rec = forecast_and_decide(bench, goals, resources, configs=configs, n_target=n_target,
-                                         eval_rows=eval_rows, budget=(budget_name, budget_s), settings=settings,
-                                         hardware=hardware)
-    info = DataInfo(ref=data.ref, path=data.path, text_col=data.text_col, label_col=data.label_col,
-                    encoding=data.encoding, total_rows=data.total_rows, sample_rows=len(data.examples),
-                    classes=dict(data.class_counts), fingerprint=data.fingerprint)
+    forecasts, rec = forecast_and_decide(
+        bench,
+        goals,
+        resources,
+        configs=configs,
+        n_target=n_target,
+        eval_rows=eval_rows,
+        budget=(budget_name, budget_s),
+        settings=settings,
+        hardware=hardware,
+    )
+    info = DataInfo(
+        ref=data.ref,
+        path=data.path,
+        text_col=data.text_col,
+        label_col=data.label_col,
+        encoding=data.encoding,
+        total_rows=data.total_rows,
+        sample_rows=len(data.examples),
+        classes=dict(data.class_counts),
+        fingerprint=data.fingerprint,
+    )
     created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     version = tool_version()
-    plan = make_plan(rec, info, profile_name=getattr(profile, "name", str(profile)),
-                     engine_overrides={}, split_seed=seed, test_size=test_rows, labelled_size=n_target,
-                     forecast=forecasts.get(rec.choice) if rec.choice else None, created_at=created,
-                     test_file=test_file,
-                     tool_version=version) if rec.choice else None
+    plan = (
+        make_plan(
+            rec,
+            info,
+            profile_name=getattr(profile, "name", str(profile)),
+            engine_overrides={},
+            split_seed=seed,
+            test_size=test_rows,
+            labelled_size=n_target,
+            forecast=forecasts.get(rec.choice) if rec.choice else None,
+            created_at=created,
+            test_file=test_file,
+            tool_version=version,
+        )
+        if rec.choice
+        else None
+    )
     return Advice(
-        goals=goals, profile=getattr(profile, "name", str(profile)), budget=budget_name, budget_s=budget_s,
-        resources=resources, data=info, n_target=n_target, full_run_test_size=test_rows, bench=bench,
-        forecasts=forecasts, recommendation=rec, plan=plan, hardware=hardware, cancelled=bench.cancelled,
-        wall_s=time.perf_counter() - t0, tool_version=version, created_at=created,
+        goals=goals,
+        profile=getattr(profile, "name", str(profile)),
+        budget=budget_name,
+        budget_s=budget_s,
+        resources=resources,
+        data=info,
+        n_target=n_target,
+        full_run_test_size=test_rows,
+        bench=bench,
+        forecasts=forecasts,
+        recommendation=rec,
+        plan=plan,
+        hardware=hardware,
+        cancelled=bench.cancelled,
+        wall_s=time.perf_counter() - t0,
+        tool_version=version,
+        created_at=created,
     )

@@ -29,7 +29,8 @@ def resamples(rng: np.random.Generator, n_rows: int, n_boot: int) -> np.ndarray:
     return rng.integers(0, n_rows, size=(n_boot, n_rows))
 
 
-def replicates(metric: Callable[[Any, np.ndarray], float], pred: Any, rng: np.random.Generator, n_rows: int,
-               n_boot: int) -> np.ndarray:
+def replicates(
+    metric: Callable[[Any, np.ndarray], float], pred: Any, rng: np.random.Generator, n_rows: int, n_boot: int
+) -> np.ndarray:
     """``metric(pred, rows)`` on ``n_boot`` resamples of the rows, drawn one replicate at a time."""
     return np.asarray([metric(pred, resample(rng, n_rows)) for _ in range(n_boot)])

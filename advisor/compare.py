@@ -83,8 +83,9 @@ def latencies(speed: Any) -> tuple[float | None, float | None]:
     return (p50[min(p50)], p50[max(p50)]) if p50 else (None, None)
 
 
-def replicates(runs: Sequence[RunResult], metric: str = "accuracy", *, seed: int = 0,
-               n_boot: int = BOOT) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+def replicates(
+    runs: Sequence[RunResult], metric: str = "accuracy", *, seed: int = 0, n_boot: int = BOOT
+) -> tuple[dict[str, float], dict[str, np.ndarray]]:
     """Each run's metric on all its rows and its ``n_boot`` bootstrap replicates; replicate i
     resamples the same rows for every run, so differences between runs pair up."""
     classes = sorted({y for r in runs for y in (*r.y_true, *r.y_pred)})
@@ -114,18 +115,22 @@ def check_same_rows(runs: Sequence[RunResult]) -> None:
         raise ConfigError("compare needs at least two runs")
     names = [r.name for r in runs]
     if len(set(names)) != len(names):
-        raise ConfigError(f"two runs share the name {next(n for n in names if names.count(n) > 1)!r}; "
-                          "give them folders with different names")
+        raise ConfigError(
+            f"two runs share the name {next(n for n in names if names.count(n) > 1)!r}; "
+            "give them folders with different names"
+        )
     first = runs[0]
     for r in runs[1:]:
         if r.rows_digest != first.rows_digest or len(r.y_true) != len(first.y_true):
             raise ConfigError(
                 f"{r.name} and {first.name} were scored on different held-out rows; compare runs made with "
-                "the same data and --split-seed (or the same --test-file)")
+                "the same data and --split-seed (or the same --test-file)"
+            )
 
 
-def compare(runs: Sequence[RunResult], goals: Any, resources: Any = None, *, seed: int = 0,
-            n_boot: int = BOOT) -> Comparison:
+def compare(
+    runs: Sequence[RunResult], goals: Any, resources: Any = None, *, seed: int = 0, n_boot: int = BOOT
+) -> Comparison:
     """Score ``runs`` on their shared held-out rows and decide which to keep under ``goals``."""
     from advisor.forecast import Forecast
     from advisor.recommend import recommend
@@ -136,26 +141,64 @@ def compare(runs: Sequence[RunResult], goals: Any, resources: Any = None, *, see
     scores, perfect = [], {}
     for r in runs:
         # Accuracy: Agresti–Coull, so that 100 % on a few rows still has a width.
-        lo, hi = (binomial_interval(values[r.name], len(r.y_true)) if metric == "accuracy"
-                  else interval(boots[r.name]))
-        scores.append(RunScore(name=r.name, engine=r.engine, value=values[r.name], low=float(lo), high=float(hi),
-                               train_s=r.train_s, ms_b1=r.ms_b1))
+        lo, hi = binomial_interval(values[r.name], len(r.y_true)) if metric == "accuracy" else interval(boots[r.name])
+        scores.append(
+            RunScore(
+                name=r.name,
+                engine=r.engine,
+                value=values[r.name],
+                low=float(lo),
+                high=float(hi),
+                train_s=r.train_s,
+                ms_b1=r.ms_b1,
+            )
+        )
         perfect[r.name] = Forecast(
-            approach=r.engine, n_target=r.n_train, metric=metric, value=values[r.name], low=float(lo),
-            high=float(hi), curve_low=float(lo), curve_high=float(hi), method="measured", train_time_s=r.train_s,
-            infer_ms_per_text=r.ms_b1, infer_ms_per_text_batch=r.ms_batch, eval_rows=len(r.y_true),
-            boot=[float(x) for x in boots[r.name]])
+            approach=r.engine,
+            n_target=r.n_train,
+            metric=metric,
+            value=values[r.name],
+            low=float(lo),
+            high=float(hi),
+            curve_low=float(lo),
+            curve_high=float(hi),
+            method="measured",
+            train_time_s=r.train_s,
+            infer_ms_per_text=r.ms_b1,
+            infer_ms_per_text_batch=r.ms_batch,
+            eval_rows=len(r.y_true),
+            boot=[float(x) for x in boots[r.name]],
+        )
     best = max(values, key=lambda n: values[n])
-    leads = [Lead(other=n, **dict(zip(("lead", "low", "high"),
-                                      paired_lead(boots[best], boots[n], values[best], values[n]), strict=True)))
-             for n in values if n != best]
+    leads = [
+        Lead(
+            other=n,
+            **dict(
+                zip(("lead", "low", "high"), paired_lead(boots[best], boots[n], values[best], values[n]), strict=True)
+            ),
+        )
+        for n in values
+        if n != best
+    ]
     rec = recommend(goals, resources, {}, perfect)
     # A longer benchmark cannot settle what full runs tie on: only more rows can.
-    settle = (f"within the noise of these {len(runs[0].y_true):,} held-out rows: a larger test set (or more labels) "
-              "would separate them") if rec.too_close else None
+    settle = (
+        (
+            f"within the noise of these {len(runs[0].y_true):,} held-out rows: a larger test set (or more labels) "
+            "would separate them"
+        )
+        if rec.too_close
+        else None
+    )
     rec = rec.model_copy(update={"settle": settle, "settle_likely": None})
-    return Comparison(metric=metric, rows=len(runs[0].y_true), runs=scores, best=best, leads=leads,
-                      recommendation=_named(rec, {r.name: r.engine for r in runs}))
+    return Comparison(
+        metric=metric,
+        rows=len(runs[0].y_true),
+        runs=scores,
+        best=best,
+        leads=leads,
+        recommendation=_named(rec, {r.name: r.engine for r in runs}),
+    )
 
 
 def load_run(path: str | Path, name: str) -> RunResult:
@@ -166,9 +209,17 @@ def load_run(path: str | Path, name: str) -> RunResult:
     manifest = read_manifest(path)
     held = read_heldout(path)
     ms_b1, ms_batch = latencies(manifest.speed)
-    return RunResult(name=name, engine=manifest.engine, n_train=manifest.split.n_train if manifest.split else 0,
-                     rows_digest=held.rows_digest, y_true=held.y_true, y_pred=held.y_pred,
-                     train_s=manifest.fit.wall_s if manifest.fit else None, ms_b1=ms_b1, ms_batch=ms_batch)
+    return RunResult(
+        name=name,
+        engine=manifest.engine,
+        n_train=manifest.split.n_train if manifest.split else 0,
+        rows_digest=held.rows_digest,
+        y_true=held.y_true,
+        y_pred=held.y_pred,
+        train_s=manifest.fit.wall_s if manifest.fit else None,
+        ms_b1=ms_b1,
+        ms_batch=ms_batch,
+    )
 
 
 def run_names(paths: Sequence[str | Path]) -> list[str]:
@@ -185,8 +236,11 @@ def compare_dirs(paths: Sequence[str | Path], goals: Any, resources: Any = None,
 
 def verdict_lines(c: Comparison) -> list[str]:
     """The leads (paired, same rows) and the call, as lines of text."""
-    lines = [f"{c.best} leads {lead.other} by {100 * lead.lead:+.1f} points "
-             f"[{100 * lead.low:+.1f}, {100 * lead.high:+.1f}] (paired, same rows)" for lead in c.leads]
+    lines = [
+        f"{c.best} leads {lead.other} by {100 * lead.lead:+.1f} points "
+        f"[{100 * lead.low:+.1f}, {100 * lead.high:+.1f}] (paired, same rows)"
+        for lead in c.leads
+    ]
     rec = c.recommendation
     verdict = "too close to call on these rows" if rec.too_close else f"confidence {rec.confidence}"
     lines.append(f"keep: {rec.label} — {verdict}" if rec.choice else f"keep: nothing — {rec.label}")

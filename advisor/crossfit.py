@@ -36,8 +36,14 @@ def covered(bench: Any, forecasts: dict[str, Any]) -> list[str]:
     labels = getattr(bench, "crossfit_labels", None)
     if not labels:
         return []
-    return [name for name, f in forecasts.items() if f.value is not None and name in fits
-            and fits[name].y_pred is not None and len(fits[name].y_pred) == len(labels)]
+    return [
+        name
+        for name, f in forecasts.items()
+        if f.value is not None
+        and name in fits
+        and fits[name].y_pred is not None
+        and len(fits[name].y_pred) == len(labels)
+    ]
 
 
 def usable(bench: Any, forecasts: dict[str, Any]) -> bool:
@@ -66,8 +72,7 @@ def _gain(at_target: Any, at_half: Any) -> tuple[float, np.ndarray | None, float
     return gain, boot, (max(0.0, *fits) if fits else None)
 
 
-def _test_part_shifts(pred: np.ndarray, y: np.ndarray, rows: int, n_classes: int, metric: str,
-                      seed: int) -> np.ndarray:
+def _test_part_shifts(pred: np.ndarray, y: np.ndarray, rows: int, n_classes: int, metric: str, seed: int) -> np.ndarray:
     """Per bootstrap replicate, how much the score on the first ``rows`` rows (the test part)
     moves when they are resampled as the learning curves resample them (the same generator and
     draws as ``advisor.curves.fit_learning_curve``): added to the cross-fit's value, the replicates
@@ -79,8 +84,17 @@ def _test_part_shifts(pred: np.ndarray, y: np.ndarray, rows: int, n_classes: int
     return replicates(fn, pt, row_rng, rows, N_BOOT) - base
 
 
-def from_crossfit(f: Any, at_half: Any, fit: Any, labels: list[int], *, n_classes: int, metric: str,
-                  seed: int, test_rows: int | None = None) -> Any:
+def from_crossfit(
+    f: Any,
+    at_half: Any,
+    fit: Any,
+    labels: list[int],
+    *,
+    n_classes: int,
+    metric: str,
+    seed: int,
+    test_rows: int | None = None,
+) -> Any:
     """Forecast ``f`` (the curve's, at the target) re-made from cross-fit ``fit``; ``at_half`` is
     the same curve's forecast at the cross-fit's training size. With ``test_rows`` (not every
     approach was cross-fitted) the bootstrap replicates resample the test part, which leads the
@@ -105,15 +119,21 @@ def from_crossfit(f: Any, at_half: Any, fit: Any, labels: list[int], *, n_classe
     low = min(u_lo, o_lo, value)
     high = max(u_hi, o_hi + allowance, value)
     factor = f.n_target / max(fit.n_train, 1)
-    reason = (f"measured out of fold on {fit.rows:,} rows ({fit.folds} folds) at {fit.n_train:,} labels"
-              + (f"; the gain to {f.n_target:,} (+{gain * 100:.1f} points) from the learning curve ({f.method})"
-                 if fit.n_train < f.n_target else ""))
-    return f.model_copy(update={
-        "value": value, "low": max(0.0, low), "high": min(1.0, high),
-        "boot": [round(float(b), 5) for b in boot],
-        "method": METHOD,
-        "flagged": factor > MAX_EXTRAPOLATION,
-        "flag_reason": reason if factor > MAX_EXTRAPOLATION else "",
-        "extrapolation_factor": factor,
-        "assumptions": [*f.assumptions, reason],
-    })
+    reason = f"measured out of fold on {fit.rows:,} rows ({fit.folds} folds) at {fit.n_train:,} labels" + (
+        f"; the gain to {f.n_target:,} (+{gain * 100:.1f} points) from the learning curve ({f.method})"
+        if fit.n_train < f.n_target
+        else ""
+    )
+    return f.model_copy(
+        update={
+            "value": value,
+            "low": max(0.0, low),
+            "high": min(1.0, high),
+            "boot": [round(float(b), 5) for b in boot],
+            "method": METHOD,
+            "flagged": factor > MAX_EXTRAPOLATION,
+            "flag_reason": reason if factor > MAX_EXTRAPOLATION else "",
+            "extrapolation_factor": factor,
+            "assumptions": [*f.assumptions, reason],
+        }
+    )

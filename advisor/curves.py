@@ -227,8 +227,10 @@ def fit_learning_curve(
     n_max = int(n_arr[-1])
     factor = n_target / n_max
     n_eval = min(float(n_target), MAX_EXTRAPOLATION * n_max)
-    sds = [float(np.std([o.value for o in obs if o.n == s], ddof=1)) if
-           sum(o.n == s for o in obs) > 1 else 0.0 for s in n_arr]
+    sds = [
+        float(np.std([o.value for o in obs if o.n == s], ddof=1)) if sum(o.n == s for o in obs) > 1 else 0.0
+        for s in n_arr
+    ]
     measured = [(int(s), float(m), sd) for s, m, sd in zip(n_arr, y_arr, sds, strict=True)]
     # Test-set noise of one point: binomial standard error at the last mean.
     rows = n_test or (len(obs[-1].y_pred) if obs[-1].y_pred is not None else 0)
@@ -255,8 +257,12 @@ def fit_learning_curve(
             chosen = min(scored, key=lambda k: scored[k])
             # Far beyond the data, an unbounded log-linear curve overshoots where real curves
             # bend: past LONG_REACH× prefer the saturating power law when it fits about as well.
-            if (chosen == "log-linear" and factor > LONG_REACH and "power-law" in scored
-                    and scored["power-law"] <= scored[chosen] + noise):
+            if (
+                chosen == "log-linear"
+                and factor > LONG_REACH
+                and "power-law" in scored
+                and scored["power-law"] <= scored[chosen] + noise
+            ):
                 chosen = "power-law"
             # A fit worse on the held-back size than simply carrying the previous size forward is no fit.
             flat_err = abs(y_arr[-2] - y_arr[-1])
@@ -378,8 +384,19 @@ def fit_learning_curve(
 
     flagged = chosen is None or factor > MAX_EXTRAPOLATION
     return CurveResult(
-        method=method, value=value, low=low, high=high, flagged=flagged,
-        flag_reason="; ".join(reasons), n_target=int(n_target), n_max=n_max,
-        extrapolation_factor=float(factor), holdout_error=hold_err, curve=curve,
-        measured=measured, candidates=candidates, projection=projection, boot=[round(_clip(b), 5) for b in boot],
+        method=method,
+        value=value,
+        low=low,
+        high=high,
+        flagged=flagged,
+        flag_reason="; ".join(reasons),
+        n_target=int(n_target),
+        n_max=n_max,
+        extrapolation_factor=float(factor),
+        holdout_error=hold_err,
+        curve=curve,
+        measured=measured,
+        candidates=candidates,
+        projection=projection,
+        boot=[round(_clip(b), 5) for b in boot],
     )

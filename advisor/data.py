@@ -36,8 +36,19 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
-    "ClassCount", "DataSummary", "Dataset", "DropCounts", "LengthStats", "allocate", "check_stratifiable",
-    "load_dataset", "nested_subsets", "stratified_split", "stratified_subsample", "summarize", "write_examples",
+    "ClassCount",
+    "DataSummary",
+    "Dataset",
+    "DropCounts",
+    "LengthStats",
+    "allocate",
+    "check_stratifiable",
+    "load_dataset",
+    "nested_subsets",
+    "stratified_split",
+    "stratified_subsample",
+    "summarize",
+    "write_examples",
 ]
 
 STREAM_THRESHOLD_BYTES = 256 * 2**20  # files estimated bigger than this are streamed when sampling
@@ -172,15 +183,25 @@ def _mixed_labels(counts: dict[str, int]) -> str | None:
     if not numbers or not words:
         return None
     rows = sum(counts[c] for c in numbers)
-    return (f"label column {{col!r}} mixes numbers ({', '.join(numbers[:3])}{' …' if len(numbers) > 3 else ''}; "
-            f"{rows:,} rows) and words ({', '.join(words[:3])}{' …' if len(words) > 3 else ''}); "
-            "each is its own class: are two codings mixed?")
+    return (
+        f"label column {{col!r}} mixes numbers ({', '.join(numbers[:3])}{' …' if len(numbers) > 3 else ''}; "
+        f"{rows:,} rows) and words ({', '.join(words[:3])}{' …' if len(words) > 3 else ''}); "
+        "each is its own class: are two codings mixed?"
+    )
 
 
 # ----------------------------------------------------------------------------- loading
-def load_dataset(ref: str, *, text_col: str | None = None, label_col: str | None = None,
-                 encoding: str | None = None, sample: int | None = None, seed: int = 0,
-                 validate: bool = True, stream_threshold: int | None = None) -> Dataset:
+def load_dataset(
+    ref: str,
+    *,
+    text_col: str | None = None,
+    label_col: str | None = None,
+    encoding: str | None = None,
+    sample: int | None = None,
+    seed: int = 0,
+    validate: bool = True,
+    stream_threshold: int | None = None,
+) -> Dataset:
     """Read ``ref`` (a path or ``demo:<name>``), clean it, optionally take a seeded stratified
     sample of ``sample`` rows, and (``validate``) check it is usable for classification.
 
@@ -190,8 +211,12 @@ def load_dataset(ref: str, *, text_col: str | None = None, label_col: str | None
     keep: tuple[str, ...] | None = None
     if demos.is_demo(ref):
         path, spec = demos.demo_path(ref)
-        text_col, label_col, keep, display = text_col or spec.text_col, label_col or spec.label_col, \
-            spec.keep_labels, ref
+        text_col, label_col, keep, display = (
+            text_col or spec.text_col,
+            label_col or spec.label_col,
+            spec.keep_labels,
+            ref,
+        )
     else:
         path, display = Path(ref).expanduser(), ref
     if sample is not None and sample < 2:
@@ -239,8 +264,10 @@ def load_dataset(ref: str, *, text_col: str | None = None, label_col: str | None
         valid = len(df)
         counts = dict(Counter(df["label"].tolist()))
     if valid == 0:
-        raise DataError(f"no usable rows in {display}: all {read:,} rows had an empty text or label"
-                        + (f" or a label other than {', '.join(keep)}" if keep else ""))
+        raise DataError(
+            f"no usable rows in {display}: all {read:,} rows had an empty text or label"
+            + (f" or a label other than {', '.join(keep)}" if keep else "")
+        )
     if validate:
         check_class_counts(counts, display)
 
@@ -250,8 +277,9 @@ def load_dataset(ref: str, *, text_col: str | None = None, label_col: str | None
         examples = Examples(texts=df["text"].tolist(), labels=df["label"].tolist())
         if sample is not None and sample < len(examples):
             examples = stratified_subsample(examples, sample, seed=seed)
-    dropped = DropCounts(total_rows_read=read, nan_labels=nan_labels, empty_texts=empty_texts,
-                         duplicates=duplicates, other_labels=other)
+    dropped = DropCounts(
+        total_rows_read=read, nan_labels=nan_labels, empty_texts=empty_texts, duplicates=duplicates, other_labels=other
+    )
     warnings = _warnings(dropped, keep, label_col, len(counts))
     if nul_texts:
         warnings.append(f"removed NUL bytes from {nul_texts:,} text(s)")
@@ -260,11 +288,20 @@ def load_dataset(ref: str, *, text_col: str | None = None, label_col: str | None
         warnings.append(mixed.format(col=label_col))
     fingerprint, kind = _fingerprint(src)
     return Dataset(
-        examples=examples, ref=ref, path=str(src.path), format=src.format, text_col=text_col,
-        label_col=label_col, encoding=src.encoding, fingerprint=fingerprint, fingerprint_kind=kind,
-        total_rows=valid, sampled=len(examples) < valid,
+        examples=examples,
+        ref=ref,
+        path=str(src.path),
+        format=src.format,
+        text_col=text_col,
+        label_col=label_col,
+        encoding=src.encoding,
+        fingerprint=fingerprint,
+        fingerprint_kind=kind,
+        total_rows=valid,
+        sampled=len(examples) < valid,
         class_counts=dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))),
-        dropped=dropped, warnings=warnings,
+        dropped=dropped,
+        warnings=warnings,
     )
 
 
@@ -323,10 +360,13 @@ class DataSummary(Record):
     test_file: str | None = Field(None, description="Held-out file compared with the data (inspect --test-file).")
     test_rows: int | None = Field(None, description="Valid rows in the held-out file.")
     test_overlap: int | None = Field(
-        None, description="Held-out rows whose text (ignoring case and whitespace) is also in the data: "
-        "scores on them are inflated.")
+        None,
+        description="Held-out rows whose text (ignoring case and whitespace) is also in the data: "
+        "scores on them are inflated.",
+    )
     test_overlap_conflicts: int | None = Field(
-        None, description="Of those, rows whose label differs between the two files.")
+        None, description="Of those, rows whose label differs between the two files."
+    )
 
 
 def _norm(text: str) -> str:
@@ -356,10 +396,18 @@ def compare_test(summary: DataSummary, test: Dataset, train: Dataset) -> DataSum
     if same:
         warnings.append(
             f"{same:,} of {len(test.examples):,} rows in {test.ref} also appear in {train.ref} (same text); "
-            "held-out scores on them are inflated" + (f"; {conflicts:,} of them have another label there"
-                                                      if conflicts else ""))
-    return summary.model_copy(update={"test_file": test.ref, "test_rows": len(test.examples), "test_overlap": same,
-                                      "test_overlap_conflicts": conflicts, "warnings": warnings})
+            "held-out scores on them are inflated"
+            + (f"; {conflicts:,} of them have another label there" if conflicts else "")
+        )
+    return summary.model_copy(
+        update={
+            "test_file": test.ref,
+            "test_rows": len(test.examples),
+            "test_overlap": same,
+            "test_overlap_conflicts": conflicts,
+            "warnings": warnings,
+        }
+    )
 
 
 def _stats(values: list[int], unit: str) -> LengthStats:
@@ -368,20 +416,33 @@ def _stats(values: list[int], unit: str) -> LengthStats:
     arr = np.asarray(values if values else [0])
     p = np.percentile(arr, [10, 50, 90, 95, 99])
     p = [round(float(x), 1) for x in p]
-    return LengthStats(unit=unit, mean=round(float(arr.mean()), 1), p10=p[0], p50=p[1], p90=p[2],
-                       p95=p[3], p99=p[4], max=int(arr.max()))
+    return LengthStats(
+        unit=unit,
+        mean=round(float(arr.mean()), 1),
+        p10=p[0],
+        p50=p[1],
+        p90=p[2],
+        p95=p[3],
+        p99=p[4],
+        max=int(arr.max()),
+    )
 
 
-def summarize(dataset: Dataset, *, tokenizer: Any = None, tokenizer_name: str | None = None,
-              max_token_texts: int = 10_000) -> DataSummary:
+def summarize(
+    dataset: Dataset, *, tokenizer: Any = None, tokenizer_name: str | None = None, max_token_texts: int = 10_000
+) -> DataSummary:
     """Rows, class balance, text lengths (in tokens too when a tokenizer is given), drops, warnings."""
     counts = dataset.class_counts or dict(Counter(dataset.examples.labels))
     total = sum(counts.values())
-    classes = [ClassCount(label=c, count=k, share=round(k / total, 4))
-               for c, k in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    classes = [
+        ClassCount(label=c, count=k, share=round(k / total, 4))
+        for c, k in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
     texts = dataset.examples.texts
-    lengths = {"chars": _stats([len(t) for t in texts], "chars"),
-               "words": _stats([len(t.split()) for t in texts], "words")}
+    lengths = {
+        "chars": _stats([len(t) for t in texts], "chars"),
+        "words": _stats([len(t.split()) for t in texts], "words"),
+    }
     measured = None
     over: dict[int, float] = {}
     if tokenizer is not None and texts:
@@ -394,11 +455,23 @@ def summarize(dataset: Dataset, *, tokenizer: Any = None, tokenizer_name: str | 
         measured = len(n_tokens)
         over = {n: round(sum(k > n for k in n_tokens) / len(n_tokens), 4) for n in (64, 128, 256, 512)}
     return DataSummary(
-        ref=dataset.ref, path=dataset.path, format=dataset.format, text_col=dataset.text_col,
-        label_col=dataset.label_col, encoding=dataset.encoding, fingerprint=dataset.fingerprint,
-        rows=len(dataset.examples), total_rows=dataset.total_rows, sampled=dataset.sampled,
-        n_classes=len(counts), classes=classes,
+        ref=dataset.ref,
+        path=dataset.path,
+        format=dataset.format,
+        text_col=dataset.text_col,
+        label_col=dataset.label_col,
+        encoding=dataset.encoding,
+        fingerprint=dataset.fingerprint,
+        rows=len(dataset.examples),
+        total_rows=dataset.total_rows,
+        sampled=dataset.sampled,
+        n_classes=len(counts),
+        classes=classes,
         imbalance_ratio=round(max(counts.values()) / min(counts.values()), 3) if counts else 1.0,
-        lengths=lengths, tokenizer=tokenizer_name, tokens_measured_on=measured, share_over_tokens=over,
-        dropped=dataset.dropped, warnings=list(dataset.warnings),
+        lengths=lengths,
+        tokenizer=tokenizer_name,
+        tokens_measured_on=measured,
+        share_over_tokens=over,
+        dropped=dataset.dropped,
+        warnings=list(dataset.warnings),
     )

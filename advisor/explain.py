@@ -68,8 +68,7 @@ def label_flip(winner: Any, other: Any, n_target: int, *, want: str) -> tuple[in
     measured = [m for m in (get_field(winner, "n_max_measured"), get_field(other, "n_max_measured")) if m]
     reach = FLIP_REACH * max(measured) if measured else math.inf
     grid = np.unique(np.geomspace(lo, hi, 64))
-    grid = (grid[grid >= FLIP_AWAY * n_target] if want == "more"
-            else grid[grid <= n_target / FLIP_AWAY][::-1])
+    grid = grid[grid >= FLIP_AWAY * n_target] if want == "more" else grid[grid <= n_target / FLIP_AWAY][::-1]
     for n in grid:
         a, b = interpolate(po, n), interpolate(pw, n)
         if a is not None and b is not None and a - b >= FLIP_LEAD:
@@ -92,10 +91,14 @@ def settle_line(budget: str | float | None, too_close: bool) -> str | None:
     if current is None:
         nxt = "standard"
     if nxt is None:
-        return ("too close even at the thorough budget: run both approaches in full "
-                "(`tune-or-embed run`, then `tune-or-embed compare`) or label more data")
-    return (f"too close at this budget; the `{nxt}` budget (~{human_seconds(BUDGETS[nxt], coarse=True)} on this "
-            "machine's profile) measures more sizes and seeds")
+        return (
+            "too close even at the thorough budget: run both approaches in full "
+            "(`tune-or-embed run`, then `tune-or-embed compare`) or label more data"
+        )
+    return (
+        f"too close at this budget; the `{nxt}` budget (~{human_seconds(BUDGETS[nxt], coarse=True)} on this "
+        "machine's profile) measures more sizes and seeds"
+    )
 
 
 def shown(f: Any) -> str:
@@ -103,8 +106,14 @@ def shown(f: Any) -> str:
     return interval(get_field(f, "value"), get_field(f, "low"), get_field(f, "high"))
 
 
-def reasons(winner: str, runner: str | None, feasible: Mapping[str, Any], goals: Any,
-            weights: Mapping[str, float], closeness: str | None) -> list[Reason]:
+def reasons(
+    winner: str,
+    runner: str | None,
+    feasible: Mapping[str, Any],
+    goals: Any,
+    weights: Mapping[str, float],
+    closeness: str | None,
+) -> list[Reason]:
     """Why ``winner``: one reason per criterion against the runner-up, heaviest first."""
     wf = feasible[winner]
     metric = goals.metric
@@ -113,38 +122,66 @@ def reasons(winner: str, runner: str | None, feasible: Mapping[str, Any], goals:
     # Full runs judged by ``advisor.compare`` carry what they measured, not a forecast.
     said = "measured" if get_field(wf, "method") == "measured" else "forecast"
     if runner is None:
-        out.append(Reason(text=f"the only feasible option: {said} {metric} {shown(wf)} at {n:,} labels",
-                          weight=1.0, numbers={"value": get_field(wf, "value")}))
+        out.append(
+            Reason(
+                text=f"the only feasible option: {said} {metric} {shown(wf)} at {n:,} labels",
+                weight=1.0,
+                numbers={"value": get_field(wf, "value")},
+            )
+        )
         return out
     rf = feasible[runner]
     wl, rl = label(winner), label(runner)
     dv = (get_field(wf, "value") or 0) - (get_field(rf, "value") or 0)
     acc_text = f"{said} {metric} at {n:,} labels: {wl} {shown(wf)} vs {rl} {shown(rf)}"
     if closeness == "tie":
-        acc_text += (f": a {abs(dv) * 100:.1f}-point gap is inside the intervals' overlap, so it is a tie"
-                     + (" and the cheaper option wins" if dv <= 0 else "; only accuracy is weighted, so the higher "
-                        "forecast stays the choice"))
+        acc_text += f": a {abs(dv) * 100:.1f}-point gap is inside the intervals' overlap, so it is a tie" + (
+            " and the cheaper option wins"
+            if dv <= 0
+            else "; only accuracy is weighted, so the higher forecast stays the choice"
+        )
     elif closeness == "upset":
         band = diff_band(wf, rf)
         span = f" ({100 * band[0]:+.1f} to {100 * band[1]:+.1f} points)" if band is not None else ""
-        acc_text += (f": a {dv * 100:+.1f}-point lead, more than the intervals' overlap, so not a tie; but the 95 % "
-                     f"interval of the difference{span} reaches where {rl} would win on your goals' score, so "
-                     "the call is too close")
-    out.append(Reason(text=acc_text, weight=weights["accuracy"],
-                      numbers={"winner": get_field(wf, "value"), "runner_up": get_field(rf, "value"), "lead": dv}))
+        acc_text += (
+            f": a {dv * 100:+.1f}-point lead, more than the intervals' overlap, so not a tie; but the 95 % "
+            f"interval of the difference{span} reaches where {rl} would win on your goals' score, so "
+            "the call is too close"
+        )
+    out.append(
+        Reason(
+            text=acc_text,
+            weight=weights["accuracy"],
+            numbers={"winner": get_field(wf, "value"), "runner_up": get_field(rf, "value"), "lead": dv},
+        )
+    )
     tw, tr = get_field(wf, "train_time_s"), get_field(rf, "train_time_s")
-    out.append(Reason(text=f"full training run: {wl} ~{human_seconds(tw, coarse=True)} "
-                           f"vs {rl} ~{human_seconds(tr, coarse=True)}",
-                      weight=weights["training_time"], numbers={"winner_s": tw, "runner_up_s": tr}))
+    out.append(
+        Reason(
+            text=f"full training run: {wl} ~{human_seconds(tw, coarse=True)} vs {rl} ~{human_seconds(tr, coarse=True)}",
+            weight=weights["training_time"],
+            numbers={"winner_s": tw, "runner_up_s": tr},
+        )
+    )
     lw, lr = get_field(wf, "infer_ms_per_text"), get_field(rf, "infer_ms_per_text")
     if lw is not None or lr is not None:
-        out.append(Reason(text=f"latency per text at batch 1: {wl} {lw or 0:.2f} ms vs {rl} {lr or 0:.2f} ms",
-                          weight=weights["latency"], numbers={"winner_ms": lw, "runner_up_ms": lr}))
+        out.append(
+            Reason(
+                text=f"latency per text at batch 1: {wl} {lw or 0:.2f} ms vs {rl} {lr or 0:.2f} ms",
+                weight=weights["latency"],
+                numbers={"winner_ms": lw, "runner_up_ms": lr},
+            )
+        )
     unit = "" if goals.price_per_hour is not None else " machine-hours"
     cw, cr = cost(wf, goals), cost(rf, goals)
-    out.append(Reason(text=f"training + a month of serving {goals.predictions_per_day:,}/day: "
-                           f"{wl} {cw:.3g}{unit} vs {rl} {cr:.3g}{unit}",
-                      weight=weights["cost"], numbers={"winner": cw, "runner_up": cr}))
+    out.append(
+        Reason(
+            text=f"training + a month of serving {goals.predictions_per_day:,}/day: "
+            f"{wl} {cw:.3g}{unit} vs {rl} {cr:.3g}{unit}",
+            weight=weights["cost"],
+            numbers={"winner": cw, "runner_up": cr},
+        )
+    )
     if get_field(wf, "flagged"):
         out.append(Reason(text=f"caution: {wl}'s forecast is flagged ({get_field(wf, 'flag_reason')})", weight=0.0))
     return sorted(out, key=lambda r: -r.weight)
@@ -162,8 +199,14 @@ def relax_line(r: RuledOut) -> str | None:
     return None
 
 
-def flips(winner: str, feasible: Mapping[str, Any], forecasts: Mapping[str, Any], ruled: list[RuledOut],
-          goals: Any, weights: Mapping[str, float]) -> list[str]:
+def flips(
+    winner: str,
+    feasible: Mapping[str, Any],
+    forecasts: Mapping[str, Any],
+    ruled: list[RuledOut],
+    goals: Any,
+    weights: Mapping[str, float],
+) -> list[str]:
     """What would change the call: more or fewer labels, other weights, or relaxed limits."""
     wf = feasible[winner]
     n_target = int(get_field(wf, "n_target") or 0)
@@ -174,13 +217,17 @@ def flips(winner: str, feasible: Mapping[str, Any], forecasts: Mapping[str, Any]
         shown = label(name)
         more, far = label_flip(wf, f, n_target, want="more")
         if more is not None and not far:
-            lines.append(f"if you label ≥ {more:,} examples, {shown} is forecast to lead by ≥ {FLIP_LEAD * 100:.0f} "
-                         f"points: re-run advise with --labelled-size {more} to check")
+            lines.append(
+                f"if you label ≥ {more:,} examples, {shown} is forecast to lead by ≥ {FLIP_LEAD * 100:.0f} "
+                f"points: re-run advise with --labelled-size {more} to check"
+            )
         elif more is not None:
             top = max(m for m in (get_field(wf, "n_max_measured"), get_field(f, "n_max_measured"), 1) if m)
-            lines.append(f"{shown} may lead with many more labels (its curve crosses past {FLIP_REACH * top:,.0f}, "
-                         f"{FLIP_REACH:g}× the largest size measured): that is extrapolation, not a forecast; "
-                         "measure both at more labels (a longer budget, or label more) before planning on it")
+            lines.append(
+                f"{shown} may lead with many more labels (its curve crosses past {FLIP_REACH * top:,.0f}, "
+                f"{FLIP_REACH:g}× the largest size measured): that is extrapolation, not a forecast; "
+                "measure both at more labels (a longer budget, or label more) before planning on it"
+            )
         fewer, far_fewer = label_flip(wf, f, n_target, want="fewer")
         if fewer is not None and more is None and not far_fewer:
             lines.append(f"with ≤ {fewer:,} labels {shown} is forecast to lead by ≥ {FLIP_LEAD * 100:.0f} points")
@@ -192,8 +239,10 @@ def flips(winner: str, feasible: Mapping[str, Any], forecasts: Mapping[str, Any]
                 total = sum(w.values())
                 w = {k: v / total for k, v in w.items()}
                 if score(f, goals, w) > score(wf, goals, w) and not tie(f, wf):
-                    lines.append(f"{shown} would win if {crit.replace('_', ' ')} weighed {factor:g}× more "
-                                 "(set the weights in a goals file: --goals)")
+                    lines.append(
+                        f"{shown} would win if {crit.replace('_', ' ')} weighed {factor:g}× more "
+                        "(set the weights in a goals file: --goals)"
+                    )
                     break
             else:
                 continue

@@ -35,18 +35,22 @@ class RunSpec(Record):
     engine: str = Field(description="Engine name: tfidf, embedding, finetune or lora.")
     profile: str | None = Field(None, description="Profile name or TOML path the engine settings start from.")
     engine_config: dict[str, Any] = Field(
-        default_factory=dict, description="Overrides applied on top of the profile's section for the engine.")
+        default_factory=dict, description="Overrides applied on top of the profile's section for the engine."
+    )
     data: str | None = Field(None, description="Data reference: a file/folder path or demo:<name>.")
     text_col: str | None = Field(None, description="Text column (detected when None).")
     label_col: str | None = Field(None, description="Label column (detected when None).")
     encoding: str | None = Field(None, description="Text encoding of the data file (detected when None).")
     sample: int | None = Field(
-        None, ge=2, description="Read a seeded stratified sample of this many rows instead of all of them.")
+        None, ge=2, description="Read a seeded stratified sample of this many rows instead of all of them."
+    )
     split_seed: int = Field(0, description="Seed of the stratified train/held-out split.")
     test_size: float | int = Field(
-        0.2, description="Held-out share (float < 1, capped at 2,000 rows) or exact row count (int).")
+        0.2, description="Held-out share (float < 1, capped at 2,000 rows) or exact row count (int)."
+    )
     labelled_size: int | None = Field(
-        None, ge=2, description="Train on at most this many rows (stratified subsample of the training part).")
+        None, ge=2, description="Train on at most this many rows (stratified subsample of the training part)."
+    )
     train_file: str | None = Field(None, description="Explicit training file (bypasses the split; with test_file).")
     test_file: str | None = Field(None, description="Explicit held-out file (bypasses the split; with train_file).")
 
@@ -112,8 +116,9 @@ def build_engine(spec: RunSpec) -> tuple[Engine, str | None]:
 def _load(ref: str, spec: RunSpec, **extra: Any):
     from advisor.data import load_dataset
 
-    return load_dataset(ref, text_col=spec.text_col, label_col=spec.label_col, encoding=spec.encoding,
-                        seed=spec.split_seed, **extra)
+    return load_dataset(
+        ref, text_col=spec.text_col, label_col=spec.label_col, encoding=spec.encoding, seed=spec.split_seed, **extra
+    )
 
 
 def _split(spec: RunSpec) -> tuple[Examples, Examples, Any]:
@@ -128,23 +133,35 @@ def _split(spec: RunSpec) -> tuple[Examples, Examples, Any]:
         unseen = sorted(set(test.labels) - set(train.labels))
         if unseen:
             raise DataError(f"test file {spec.test_file} has label(s) the training file lacks: {unseen[:3]}")
-        data = DataInfo(ref=spec.train_file, fingerprint=f"{train_ds.fingerprint}+{test_ds.fingerprint}",
-                        text_col=train_ds.text_col, label_col=train_ds.label_col, rows=len(train) + len(test))
+        data = DataInfo(
+            ref=spec.train_file,
+            fingerprint=f"{train_ds.fingerprint}+{test_ds.fingerprint}",
+            text_col=train_ds.text_col,
+            label_col=train_ds.label_col,
+            rows=len(train) + len(test),
+        )
         explicit = True
     else:
         ds = _load(spec.data, spec, sample=spec.sample)
         examples = ds.examples
         n_test = held_out_rows(len(examples), len(examples.classes), spec.test_size)
         train, test = stratified_split(examples, test_size=n_test, seed=spec.split_seed)
-        data = DataInfo(ref=spec.data, fingerprint=ds.fingerprint, text_col=ds.text_col,
-                        label_col=ds.label_col, rows=len(examples))
+        data = DataInfo(
+            ref=spec.data, fingerprint=ds.fingerprint, text_col=ds.text_col, label_col=ds.label_col, rows=len(examples)
+        )
         explicit = False
     if spec.labelled_size is not None and spec.labelled_size < len(train):
         train = stratified_subsample(train, spec.labelled_size, seed=spec.split_seed)
     from advisor.data import overlap
 
-    split = SplitInfo(seed=spec.split_seed, test_size=spec.test_size, n_train=len(train), n_test=len(test),
-                      explicit_files=explicit, test_overlap=overlap(train, test)[0])
+    split = SplitInfo(
+        seed=spec.split_seed,
+        test_size=spec.test_size,
+        n_train=len(train),
+        n_test=len(test),
+        explicit_files=explicit,
+        test_overlap=overlap(train, test)[0],
+    )
     return train, test, (data, split)
 
 
@@ -154,9 +171,16 @@ def workdir_for(out_dir: Path) -> Path:
 
 
 # ----------------------------------------------------------------------- full run
-def full_run(spec: RunSpec, out_dir: str | Path, *, resume: bool = False, overwrite: bool = False,
-             progress: ProgressFn = no_progress, cancel: threading.Event | None = None,
-             speed_texts: int = 256):
+def full_run(
+    spec: RunSpec,
+    out_dir: str | Path,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: ProgressFn = no_progress,
+    cancel: threading.Event | None = None,
+    speed_texts: int = 256,
+):
     """Run ``spec`` and write its artifact into ``out_dir``; returns the ``Manifest``.
 
     The output folder is checked before any work (exists without ``overwrite`` or not
@@ -171,12 +195,27 @@ def full_run(spec: RunSpec, out_dir: str | Path, *, resume: bool = False, overwr
     with artifact_lock(out_dir):
         clear_leftovers(out_dir)  # from a run killed before it could clean up (we hold the lock)
         check_output_dir(out_dir, overwrite=overwrite)  # again: a run that just finished may have written it
-        return _locked_run(spec, Path(out_dir), resume=resume, overwrite=overwrite, progress=progress,
-                           cancel=cancel, speed_texts=speed_texts)
+        return _locked_run(
+            spec,
+            Path(out_dir),
+            resume=resume,
+            overwrite=overwrite,
+            progress=progress,
+            cancel=cancel,
+            speed_texts=speed_texts,
+        )
 
 
-def _locked_run(spec: RunSpec, out_dir: Path, *, resume: bool, overwrite: bool, progress: ProgressFn,
-                cancel: threading.Event | None, speed_texts: int):
+def _locked_run(
+    spec: RunSpec,
+    out_dir: Path,
+    *,
+    resume: bool,
+    overwrite: bool,
+    progress: ProgressFn,
+    cancel: threading.Event | None,
+    speed_texts: int,
+):
     from engines.artifacts import (
         HeldOut,
         Manifest,
@@ -245,8 +284,9 @@ def _locked_run(spec: RunSpec, out_dir: Path, *, resume: bool, overwrite: bool, 
     t0 = time.perf_counter()
     heldout = None
     if len(metrics.y_pred) == len(test):  # classification: what each held-out row got, for `compare`
-        heldout = HeldOut(rows_digest=rows_digest(test.texts, test.labels), y_true=list(test.labels),
-                          y_pred=list(metrics.y_pred))
+        heldout = HeldOut(
+            rows_digest=rows_digest(test.texts, test.labels), y_true=list(test.labels), y_pred=list(metrics.y_pred)
+        )
     save_artifact(engine, out_dir, manifest, overwrite=overwrite, heldout=heldout)
     manifest = read_manifest(out_dir)  # as written: with each file's size and checksum
     progress(ProgressEvent(phase="save", done=1, total=1, unit="artifact"))

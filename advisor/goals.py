@@ -61,9 +61,7 @@ class Goals(BaseModel):
     latency_budget_ms: float | None = Field(
         None, gt=0, description="Most milliseconds one prediction (batch 1) may take on the target machine."
     )
-    deadline_minutes: float | None = Field(
-        None, gt=0, description="Most minutes the full training run may take."
-    )
+    deadline_minutes: float | None = Field(None, gt=0, description="Most minutes the full training run may take.")
     predictions_per_day: int = Field(
         10_000, ge=0, description="Expected predictions per day in production, for serving cost."
     )

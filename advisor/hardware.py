@@ -70,27 +70,69 @@ GB = 1_000_000_000
 HARDWARE: dict[str, HardwareProfile] = {
     p.name: p
     for p in [
-        HardwareProfile(name="t4", label="NVIDIA T4 16 GB", peak_bf16_tflops=65, peak_fp32_tflops=8.1,
-                        memory_bytes=16 * GB, price_per_hour=0.35,
-                        source="NVIDIA T4 datasheet (fp16 tensor; no bf16); price ~GCP on-demand"),
-        HardwareProfile(name="l4", label="NVIDIA L4 24 GB", peak_bf16_tflops=121, peak_fp32_tflops=30.3,
-                        memory_bytes=24 * GB, price_per_hour=0.70,
-                        source="NVIDIA L4 datasheet; price ~GCP g2 on-demand"),
-        HardwareProfile(name="a10", label="NVIDIA A10 24 GB", peak_bf16_tflops=125, peak_fp32_tflops=31.2,
-                        memory_bytes=24 * GB, price_per_hour=0.75,
-                        source="NVIDIA A10 datasheet; price ~GPU-rental list"),
-        HardwareProfile(name="a100-40gb", label="NVIDIA A100 40 GB", peak_bf16_tflops=312, peak_fp32_tflops=19.5,
-                        memory_bytes=40 * GB, price_per_hour=1.30,
-                        source="NVIDIA A100 datasheet; price ~GPU-rental list"),
-        HardwareProfile(name="a100-80gb", label="NVIDIA A100 80 GB", peak_bf16_tflops=312, peak_fp32_tflops=19.5,
-                        memory_bytes=80 * GB, price_per_hour=1.80,
-                        source="NVIDIA A100 datasheet; price ~GPU-rental list"),
-        HardwareProfile(name="h100", label="NVIDIA H100 SXM 80 GB", peak_bf16_tflops=989, peak_fp32_tflops=67,
-                        memory_bytes=80 * GB, price_per_hour=3.00,
-                        source="NVIDIA H100 datasheet (dense); price ~GPU-rental list"),
-        HardwareProfile(name="h200", label="NVIDIA H200 SXM 141 GB", peak_bf16_tflops=989, peak_fp32_tflops=67,
-                        memory_bytes=141 * GB, price_per_hour=3.80,
-                        source="NVIDIA H200 datasheet (dense); price ~GPU-rental list"),
+        HardwareProfile(
+            name="t4",
+            label="NVIDIA T4 16 GB",
+            peak_bf16_tflops=65,
+            peak_fp32_tflops=8.1,
+            memory_bytes=16 * GB,
+            price_per_hour=0.35,
+            source="NVIDIA T4 datasheet (fp16 tensor; no bf16); price ~GCP on-demand",
+        ),
+        HardwareProfile(
+            name="l4",
+            label="NVIDIA L4 24 GB",
+            peak_bf16_tflops=121,
+            peak_fp32_tflops=30.3,
+            memory_bytes=24 * GB,
+            price_per_hour=0.70,
+            source="NVIDIA L4 datasheet; price ~GCP g2 on-demand",
+        ),
+        HardwareProfile(
+            name="a10",
+            label="NVIDIA A10 24 GB",
+            peak_bf16_tflops=125,
+            peak_fp32_tflops=31.2,
+            memory_bytes=24 * GB,
+            price_per_hour=0.75,
+            source="NVIDIA A10 datasheet; price ~GPU-rental list",
+        ),
+        HardwareProfile(
+            name="a100-40gb",
+            label="NVIDIA A100 40 GB",
+            peak_bf16_tflops=312,
+            peak_fp32_tflops=19.5,
+            memory_bytes=40 * GB,
+            price_per_hour=1.30,
+            source="NVIDIA A100 datasheet; price ~GPU-rental list",
+        ),
+        HardwareProfile(
+            name="a100-80gb",
+            label="NVIDIA A100 80 GB",
+            peak_bf16_tflops=312,
+            peak_fp32_tflops=19.5,
+            memory_bytes=80 * GB,
+            price_per_hour=1.80,
+            source="NVIDIA A100 datasheet; price ~GPU-rental list",
+        ),
+        HardwareProfile(
+            name="h100",
+            label="NVIDIA H100 SXM 80 GB",
+            peak_bf16_tflops=989,
+            peak_fp32_tflops=67,
+            memory_bytes=80 * GB,
+            price_per_hour=3.00,
+            source="NVIDIA H100 datasheet (dense); price ~GPU-rental list",
+        ),
+        HardwareProfile(
+            name="h200",
+            label="NVIDIA H200 SXM 141 GB",
+            peak_bf16_tflops=989,
+            peak_fp32_tflops=67,
+            memory_bytes=141 * GB,
+            price_per_hour=3.80,
+            source="NVIDIA H200 datasheet (dense); price ~GPU-rental list",
+        ),
     ]
 }
 
@@ -217,8 +259,7 @@ def activation_bytes(shape: ModelShape, batch: int, seq: int, bytes_per_value: i
     return per_layer * shape.layers * bytes_per_value / 2
 
 
-def training_memory_bytes(shape: ModelShape, approach: str, batch: int, seq: int,
-                          trainable: int | None = None) -> int:
+def training_memory_bytes(shape: ModelShape, approach: str, batch: int, seq: int, trainable: int | None = None) -> int:
     """Weights (fp32) + gradients + 2× AdamW states for what trains, + activations; what trains is
     the engine's ``memory_model`` (full weights, adapters, or nothing: forward passes only)."""
     p = shape.params
@@ -250,8 +291,9 @@ def fit_time_at(m: ApproachMeasurement, n_target: int) -> float | None:
     return float(a + b * n_target)
 
 
-def time_forecast(m: ApproachMeasurement, n_target: int, config: Any,
-                  embed_rate: float | None = None) -> tuple[dict[str, Any], list[str]]:
+def time_forecast(
+    m: ApproachMeasurement, n_target: int, config: Any, embed_rate: float | None = None
+) -> tuple[dict[str, Any], list[str]]:
     """Full-run wall time and peak memory on this machine, from measured throughput."""
     notes: list[str] = []
     out: dict[str, Any] = {"peak_memory_bytes": m.peak_gpu_bytes or m.peak_rss_bytes}
@@ -266,8 +308,10 @@ def time_forecast(m: ApproachMeasurement, n_target: int, config: Any,
         if rate is None and embed_rate:
             rate = embed_rate / TRAIN_VS_INFER_COST
             spread = 0.5
-            notes.append(f"{m.approach} throughput not measured: estimated as embedding speed ÷ "
-                         f"{TRAIN_VS_INFER_COST:g} (training ≈ forward + backward + optimizer)")
+            notes.append(
+                f"{m.approach} throughput not measured: estimated as embedding speed ÷ "
+                f"{TRAIN_VS_INFER_COST:g} (training ≈ forward + backward + optimizer)"
+            )
         if rate:
             vf = valid_share(config)
             every = int(config_get(config, "eval_every_steps", 50))
@@ -286,25 +330,36 @@ def time_forecast(m: ApproachMeasurement, n_target: int, config: Any,
             probe_only = not any(p.usable for p in m.points)
             if probe_only and m.train_examples_per_s:
                 spread = 0.25
-            out.update(train_time_s=likely, train_time_low_s=likely * (1 - spread),
-                       train_time_high_s=full * (1 + spread))
-            notes.append(f"{steps} optimizer steps × batch {batch} (≥ min_steps) at {rate:.1f} examples/s measured"
-                         if m.train_examples_per_s else f"{steps} steps × batch {batch} at ~{rate:.1f} examples/s")
+            out.update(
+                train_time_s=likely, train_time_low_s=likely * (1 - spread), train_time_high_s=full * (1 + spread)
+            )
+            notes.append(
+                f"{steps} optimizer steps × batch {batch} (≥ min_steps) at {rate:.1f} examples/s measured"
+                if m.train_examples_per_s
+                else f"{steps} steps × batch {batch} at ~{rate:.1f} examples/s"
+            )
             if ckpt:
                 notes.append(f"a checkpoint every {ckpt_every} steps, {ckpt:.1f}s each (measured)")
             if likely < full:
-                why = (f"the benchmark fit on {peak[0]:,} rows peaked at step {peak[1]}, scaled by √n"
-                       if peak else "about one epoch")
-                notes.append(f"early stopping expected at {stop_steps} steps (~{likely:.0f}s: {why}, + patience); "
-                             f"the full recipe ({steps} steps, ~{full:.0f}s) is the upper end")
+                why = (
+                    f"the benchmark fit on {peak[0]:,} rows peaked at step {peak[1]}, scaled by √n"
+                    if peak
+                    else "about one epoch"
+                )
+                notes.append(
+                    f"early stopping expected at {stop_steps} steps (~{likely:.0f}s: {why}, + patience); "
+                    f"the full recipe ({steps} steps, ~{full:.0f}s) is the upper end"
+                )
     elif memory_model(m.approach) == "frozen":
         rate = m.prepare_texts_per_s or m.infer_texts_per_s
         if rate:
             head = fit_time_at(m, n_target) or 0.0
             total = n_target / rate + head + load
             out.update(train_time_s=total, train_time_low_s=total * 0.8, train_time_high_s=total * 1.25)
-            notes.append(f"embed {n_target} texts at {rate:.0f} texts/s measured + head fit "
-                         "(fixed + per-row cost fitted over the measured sizes)")
+            notes.append(
+                f"embed {n_target} texts at {rate:.0f} texts/s measured + head fit "
+                "(fixed + per-row cost fitted over the measured sizes)"
+            )
     else:
         total = fit_time_at(m, n_target)
         if total is not None:
@@ -317,8 +372,16 @@ def time_forecast(m: ApproachMeasurement, n_target: int, config: Any,
     return out, notes
 
 
-def hardware_forecast(m: ApproachMeasurement, hw: HardwareProfile, shape: ModelShape, n_target: int,
-                      config: Any, *, predictions_per_day: int, price_per_hour: float | None = None) -> HardwareForecast:
+def hardware_forecast(
+    m: ApproachMeasurement,
+    hw: HardwareProfile,
+    shape: ModelShape,
+    n_target: int,
+    config: Any,
+    *,
+    predictions_per_day: int,
+    price_per_hour: float | None = None,
+) -> HardwareForecast:
     """Each pass of a batch takes the longer of its FLOPs (≈2·P per token inference, ≈6·P
     training, 4·P for LoRA) at the assumed share of peak, and the host-side cost of its layers
     (launches and Python, measured; see ``LAYER_PASS_OVERHEAD_MS``). Memory by the Adam rule."""
@@ -327,10 +390,11 @@ def hardware_forecast(m: ApproachMeasurement, hw: HardwareProfile, shape: ModelS
     eff = hw.effective_flops
     seq = int(min(config_get(config, "max_length", 128), max(8, tokens * 1.5)))
     pass_floor_s = shape.layers * LAYER_PASS_OVERHEAD_MS / 1000
-    notes = [f"{hw.utilisation:.0%} of {hw.peak_bf16_tflops:g} bf16 TFLOPS peak, and at least "
-             f"{LAYER_PASS_OVERHEAD_MS:g} ms per layer per pass (host-side launches, measured on an H200: "
-             f"small models are bound by it); {tokens:.0f} tokens/text"
-             + ("" if m.tokens_per_example else " (assumed)")]
+    notes = [
+        f"{hw.utilisation:.0%} of {hw.peak_bf16_tflops:g} bf16 TFLOPS peak, and at least "
+        f"{LAYER_PASS_OVERHEAD_MS:g} ms per layer per pass (host-side launches, measured on an H200: "
+        f"small models are bound by it); {tokens:.0f} tokens/text" + ("" if m.tokens_per_example else " (assumed)")
+    ]
     infer_batch = int(config_get(config, "batch_size", 32))
 
     def infer_batch_s(texts: int) -> float:
@@ -343,9 +407,11 @@ def hardware_forecast(m: ApproachMeasurement, hw: HardwareProfile, shape: ModelS
         step_s = max(per_token * tokens * batch / eff, TRAIN_PASSES_PER_STEP * pass_floor_s)
         train_s = steps * step_s
         mem = training_memory_bytes(shape, m.approach, batch, seq)
-        notes.append("memory: fp32 weights + grads + 2× AdamW states + activations (Korthikanti et al.)"
-                     if memory_model(m.approach) == "full"
-                     else "memory: fp32 weights + adapters' grads/AdamW + activations")
+        notes.append(
+            "memory: fp32 weights + grads + 2× AdamW states + activations (Korthikanti et al.)"
+            if memory_model(m.approach) == "full"
+            else "memory: fp32 weights + adapters' grads/AdamW + activations"
+        )
     else:  # embedding: embed the training texts, head fit on CPU as measured here
         full, rest = divmod(n_target, infer_batch)
         head = fit_time_at(m, n_target) or 0.0
@@ -356,8 +422,15 @@ def hardware_forecast(m: ApproachMeasurement, hw: HardwareProfile, shape: ModelS
     per_text_batch_ms = infer_batch_s(infer_batch) * 1000 / infer_batch
     serve_h = predictions_per_day * per_text_batch_ms / 3.6e6
     return HardwareForecast(
-        hardware=hw.name, label=hw.label, train_time_s=train_s, infer_ms_per_text=infer_ms,
-        peak_memory_bytes=mem, memory_total_bytes=hw.memory_bytes, fits=mem <= 0.9 * hw.memory_bytes,
-        train_cost=train_s / 3600 * price, serving_cost_per_day=serve_h * price, price_per_hour=price,
+        hardware=hw.name,
+        label=hw.label,
+        train_time_s=train_s,
+        infer_ms_per_text=infer_ms,
+        peak_memory_bytes=mem,
+        memory_total_bytes=hw.memory_bytes,
+        fits=mem <= 0.9 * hw.memory_bytes,
+        train_cost=train_s / 3600 * price,
+        serving_cost_per_day=serve_h * price,
+        price_per_hour=price,
         assumptions=notes,
     )

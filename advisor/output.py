@@ -24,8 +24,7 @@ def print_json(obj: BaseModel | Any, file: TextIO | None = None) -> None:
     print(to_json(obj), file=file or sys.stdout)
 
 
-def format_table(rows: Sequence[Sequence[Any]], headers: Sequence[str] | None = None,
-                 align: str | None = None) -> str:
+def format_table(rows: Sequence[Sequence[Any]], headers: Sequence[str] | None = None, align: str | None = None) -> str:
     """Rows as an aligned plain-text table. ``align`` holds one 'l' or 'r' per column
     (default: numbers right, text left)."""
     cells = [[_cell(v) for v in row] for row in rows]
@@ -33,8 +32,11 @@ def format_table(rows: Sequence[Sequence[Any]], headers: Sequence[str] | None = 
     width = max((len(r) for r in cells + ([head] if head else [])), default=0)
     if align is None:
         align = "".join(
-            "r" if cells and all(_is_number(r[i]) for r in rows if i < len(r) and r[i] not in (None, ""))
-            and any(i < len(r) and r[i] not in (None, "") for r in rows) else "l"
+            "r"
+            if cells
+            and all(_is_number(r[i]) for r in rows if i < len(r) and r[i] not in (None, ""))
+            and any(i < len(r) and r[i] not in (None, "") for r in rows)
+            else "l"
             for i in range(width)
         )
     all_rows = ([head] if head else []) + cells
@@ -44,7 +46,7 @@ def format_table(rows: Sequence[Sequence[Any]], headers: Sequence[str] | None = 
         parts = []
         for i in range(width):
             text = row[i] if i < len(row) else ""
-            parts.append(text.rjust(widths[i]) if align[i:i + 1] == "r" else text.ljust(widths[i]))
+            parts.append(text.rjust(widths[i]) if align[i : i + 1] == "r" else text.ljust(widths[i]))
         return "  ".join(parts).rstrip()
 
     out = []
@@ -55,8 +57,12 @@ def format_table(rows: Sequence[Sequence[Any]], headers: Sequence[str] | None = 
     return "\n".join(out)
 
 
-def print_table(rows: Sequence[Sequence[Any]], headers: Sequence[str] | None = None,
-                align: str | None = None, file: TextIO | None = None) -> None:
+def print_table(
+    rows: Sequence[Sequence[Any]],
+    headers: Sequence[str] | None = None,
+    align: str | None = None,
+    file: TextIO | None = None,
+) -> None:
     print(format_table(rows, headers, align), file=file or sys.stdout)
 
 
@@ -122,8 +128,9 @@ def percent(x: float | None, digits: int = 1, missing_text: str = "n/a") -> str:
     return missing_text if missing(x) else f"{100 * x:.{digits}f} %"  # type: ignore[operator]
 
 
-def interval(value: float | None, low: float | None, high: float | None, *, compact: bool = False,
-             missing_text: str = "n/a") -> str:
+def interval(
+    value: float | None, low: float | None, high: float | None, *, compact: bool = False, missing_text: str = "n/a"
+) -> str:
     """A metric with its interval: '76.3 % [72.1 %–80.0 %]'; ``compact``: '76.3 % [72.1–80.0]'
     (just the value when an end is missing)."""
     if missing(value):

@@ -42,24 +42,57 @@ class Plan(Record):
     tool_version: str = ""
 
 
-def make_plan(rec: Any, data: Any, *, profile_name: str, engine_overrides: dict[str, Any], split_seed: int,
-              test_size: int, labelled_size: int | None, forecast: Any = None, created_at: str = "",
-              tool_version: str = "", test_file: str | None = None) -> Plan:
+def make_plan(
+    rec: Any,
+    data: Any,
+    *,
+    profile_name: str,
+    engine_overrides: dict[str, Any],
+    split_seed: int,
+    test_size: int,
+    labelled_size: int | None,
+    forecast: Any = None,
+    created_at: str = "",
+    tool_version: str = "",
+    test_file: str | None = None,
+) -> Plan:
     """The plan for ``rec.choice`` on ``data`` (an advise.DataInfo); with ``test_file`` the run
     trains on all of ``data`` and is scored on that file."""
-    spec = RunSpec(engine=rec.choice, profile=profile_name, engine_config=dict(engine_overrides),
-                   data=data.ref, text_col=data.text_col or None, label_col=data.label_col or None,
-                   encoding=data.encoding, split_seed=split_seed, test_size=max(1, int(test_size)),
-                   labelled_size=labelled_size,
-                   train_file=data.ref if test_file is not None else None, test_file=test_file)
+    spec = RunSpec(
+        engine=rec.choice,
+        profile=profile_name,
+        engine_config=dict(engine_overrides),
+        data=data.ref,
+        text_col=data.text_col or None,
+        label_col=data.label_col or None,
+        encoding=data.encoding,
+        split_seed=split_seed,
+        test_size=max(1, int(test_size)),
+        labelled_size=labelled_size,
+        train_file=data.ref if test_file is not None else None,
+        test_file=test_file,
+    )
     expected = None
     if forecast is not None:
-        expected = PlanForecast(metric=forecast.metric, value=forecast.value, low=forecast.low, high=forecast.high,
-                                method=forecast.method, train_time_s=forecast.train_time_s,
-                                peak_memory_bytes=forecast.peak_memory_bytes)
-    return Plan(run=spec, choice_label=rec.label, confidence=rec.confidence, too_close=rec.too_close,
-                expected=expected, data_fingerprint=data.fingerprint, created_at=created_at,
-                tool_version=tool_version)
+        expected = PlanForecast(
+            metric=forecast.metric,
+            value=forecast.value,
+            low=forecast.low,
+            high=forecast.high,
+            method=forecast.method,
+            train_time_s=forecast.train_time_s,
+            peak_memory_bytes=forecast.peak_memory_bytes,
+        )
+    return Plan(
+        run=spec,
+        choice_label=rec.label,
+        confidence=rec.confidence,
+        too_close=rec.too_close,
+        expected=expected,
+        data_fingerprint=data.fingerprint,
+        created_at=created_at,
+        tool_version=tool_version,
+    )
 
 
 def write_plan(plan: Plan, path: str | Path) -> Path:
@@ -79,7 +112,7 @@ def load_plan(path: str | Path) -> Plan:
     except (UnicodeDecodeError, ValueError):
         raise ConfigError(f"plan file {path} is not valid JSON") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("run"), dict):
-        raise ConfigError(f"plan file {path} has no \"run\" object (write one with `tune-or-embed advise`)")
+        raise ConfigError(f'plan file {path} has no "run" object (write one with `tune-or-embed advise`)')
     try:
         return Plan.model_validate(raw)
     except ValidationError as exc:

@@ -89,8 +89,9 @@ def _cpu_model() -> str:
         import subprocess
 
         try:
-            out = subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True,
-                                 text=True, timeout=2, check=False).stdout.strip()
+            out = subprocess.run(
+                ["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True, timeout=2, check=False
+            ).stdout.strip()
             if out:
                 return out
         except (OSError, subprocess.SubprocessError):
@@ -161,15 +162,17 @@ def probe_gpus(nvml: Any = None) -> tuple[list[GpuInfo], str | None]:
             cc = _safe(partial(nvml.nvmlDeviceGetCudaComputeCapability, handle), errors)
             util = _safe(partial(nvml.nvmlDeviceGetUtilizationRates, handle), errors)
             name = _safe(partial(nvml.nvmlDeviceGetName, handle), errors)
-            gpus.append(GpuInfo(
-                index=i,
-                name=(_text(name) if name is not None else "") or f"GPU {i}",
-                memory_total_bytes=int(mem.total) if mem is not None else None,
-                memory_free_bytes=int(mem.free) if mem is not None else None,
-                driver=driver,
-                compute_capability=f"{cc[0]}.{cc[1]}" if cc is not None else None,
-                utilization_pct=int(util.gpu) if util is not None else None,
-            ))
+            gpus.append(
+                GpuInfo(
+                    index=i,
+                    name=(_text(name) if name is not None else "") or f"GPU {i}",
+                    memory_total_bytes=int(mem.total) if mem is not None else None,
+                    memory_free_bytes=int(mem.free) if mem is not None else None,
+                    driver=driver,
+                    compute_capability=f"{cc[0]}.{cc[1]}" if cc is not None else None,
+                    utilization_pct=int(util.gpu) if util is not None else None,
+                )
+            )
         if not gpus:
             return [], f"no NVIDIA GPU: NVML listed {count} device(s) but none could be opened"
         return gpus, None
@@ -198,8 +201,7 @@ def probe_torch() -> TorchInfo:
         return TorchInfo(version=str(getattr(torch, "__version__", "")), error=f"{type(exc).__name__}: {exc}")
 
 
-def probe(*, artifacts_dir: Path | None = None, include_torch: bool = False,
-          nvml: Any | None = None) -> Resources:
+def probe(*, artifacts_dir: Path | None = None, include_torch: bool = False, nvml: Any | None = None) -> Resources:
     """Measure the machine now. ``artifacts_dir`` (default: the current folder) is where free disk
     is measured. ``nvml`` replaces the pynvml module (tests)."""
     import psutil
@@ -239,20 +241,32 @@ def format_resources(res: Resources) -> str:
     ]
     if res.gpus:
         for g in res.gpus:
-            mem = (f"{human_bytes(g.memory_free_bytes)} free of {human_bytes(g.memory_total_bytes)}"
-                   if g.memory_total_bytes is not None else "memory unknown")
-            extra = ", ".join(x for x in (
-                f"cc {g.compute_capability}" if g.compute_capability else "",
-                f"driver {g.driver}" if g.driver else "",
-                f"{g.utilization_pct}% busy" if g.utilization_pct is not None else "",
-            ) if x)
+            mem = (
+                f"{human_bytes(g.memory_free_bytes)} free of {human_bytes(g.memory_total_bytes)}"
+                if g.memory_total_bytes is not None
+                else "memory unknown"
+            )
+            extra = ", ".join(
+                x
+                for x in (
+                    f"cc {g.compute_capability}" if g.compute_capability else "",
+                    f"driver {g.driver}" if g.driver else "",
+                    f"{g.utilization_pct}% busy" if g.utilization_pct is not None else "",
+                )
+                if x
+            )
             rows.append((f"GPU {g.index}", f"{g.name}, {mem}" + (f", {extra}" if extra else "")))
     else:
         rows.append(("GPU", f"none ({res.gpu_error})" if res.gpu_error else "none"))
     if res.torch is not None:
         t = res.torch
-        rows.append(("torch", f"{t.version or 'missing'}: CUDA {'yes' if t.cuda_available else 'no'}"
-                     f" ({t.device_count} device(s)), MPS {'yes' if t.mps_available else 'no'}"
-                     + (f", error: {t.error}" if t.error else "")))
+        rows.append(
+            (
+                "torch",
+                f"{t.version or 'missing'}: CUDA {'yes' if t.cuda_available else 'no'}"
+                f" ({t.device_count} device(s)), MPS {'yes' if t.mps_available else 'no'}"
+                + (f", error: {t.error}" if t.error else ""),
+            )
+        )
     rows += [("OS", res.os), ("Python", res.python)]
     return format_table(rows)

@@ -26,13 +26,16 @@ class BenchSettings(BaseModel):
 
     sample_size: int = Field(2000, ge=20, description="Rows sampled from the data for the micro-benchmark.")
     test_size: int = Field(
-        1000, ge=10, description="Held-out rows inside the sample that every measured point is scored on "
-        "(≥ 1,000 where the data allows: smaller test sets make the intervals wide)."
+        1000,
+        ge=10,
+        description="Held-out rows inside the sample that every measured point is scored on "
+        "(≥ 1,000 where the data allows: smaller test sets make the intervals wide).",
     )
     test_sizes: dict[str, int] = Field(
-        {}, description="Held-out rows by named budget, for larger budgets: a bigger test part narrows every "
+        {},
+        description="Held-out rows by named budget, for larger budgets: a bigger test part narrows every "
         "interval and costs only inference. A budget in seconds uses the largest named budget it covers; "
-        "unlisted budgets use test_size."
+        "unlisted budgets use test_size.",
     )
     train_sizes: list[int] = Field(
         [100, 200, 400, 800], min_length=1, description="Nested training sizes for the cheap engines."
@@ -41,19 +44,29 @@ class BenchSettings(BaseModel):
     finetune_sizes: list[int] = Field([200, 400], description="Training sizes for fine-tuning points.")
     finetune_seeds: int = Field(1, ge=1, description="Seeds per size for fine-tuning points.")
     top_up_seeds: int = Field(
-        3, ge=0, description="Most extra fine-tuning seeds (at the two largest measured sizes) that budget left "
-                             "after the planned points may buy while the decision is still open.")
+        3,
+        ge=0,
+        description="Most extra fine-tuning seeds (at the two largest measured sizes) that budget left "
+        "after the planned points may buy while the decision is still open.",
+    )
     crossfit: bool = Field(
-        False, description="When the decision is still open after the learning curves and the budget left "
+        False,
+        description="When the decision is still open after the learning curves and the budget left "
         "covers it: cross-fit every approach on the sample (two halves, each trained on one and scored on the "
-        "other) and forecast from every row scored out of fold, instead of buying more fine-tuning seeds.")
+        "other) and forecast from every row scored out of fold, instead of buying more fine-tuning seeds.",
+    )
     start_up_cache_days: float = Field(
-        7.0, ge=0, description="Days a start-up timing is remembered on this machine (in the tune-or-embed cache "
+        7.0,
+        ge=0,
+        description="Days a start-up timing is remembered on this machine (in the tune-or-embed cache "
         "folder, per engine, settings and torch/transformers versions), so that only the first advise in that "
-        "time pays for it out of its budget; 0 times it in every advise.")
+        "time pays for it out of its budget; 0 times it in every advise.",
+    )
     time_start_up: bool = Field(
-        True, description="Time each engine's start-up (imports, model load) in a new process, a few seconds "
-        "each of the budget: a full run starts cold and pays it, so the time forecasts add it.")
+        True,
+        description="Time each engine's start-up (imports, model load) in a new process, a few seconds "
+        "each of the budget: a full run starts cold and pays it, so the time forecasts add it.",
+    )
     budgets_s: dict[str, float] = Field(
         {"quick": 90.0, "standard": 600.0, "thorough": 1800.0},
         description="Wall-seconds budget of the whole micro-benchmark, by name.",
@@ -88,8 +101,9 @@ def _lora_default() -> FinetuneConfig:
 class Profile(BaseSettings):
     """Engine settings and benchmark sizes for one kind of machine."""
 
-    model_config = SettingsConfigDict(env_prefix="TOE_", env_nested_delimiter="__", frozen=True,
-                                      extra="forbid", case_sensitive=False)
+    model_config = SettingsConfigDict(
+        env_prefix="TOE_", env_nested_delimiter="__", frozen=True, extra="forbid", case_sensitive=False
+    )
 
     name: str = Field("custom", description="Profile name.")
     description: str = Field("", description="One line: what machine it is for.")
@@ -108,11 +122,14 @@ class Profile(BaseSettings):
         return self
 
     @classmethod
-    def settings_customise_sources(cls, settings_cls: type[BaseSettings],
-                                   init_settings: PydanticBaseSettingsSource,
-                                   env_settings: PydanticBaseSettingsSource,
-                                   dotenv_settings: PydanticBaseSettingsSource,
-                                   file_secret_settings: PydanticBaseSettingsSource):
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ):
         # Environment first: it beats the TOML values, which arrive as init kwargs.
         return env_settings, init_settings
 
@@ -166,8 +183,9 @@ def load_profile(name_or_path: str | Path | None = None, *, resources: Resources
     elif ref.endswith(".toml") or Path(ref).expanduser().is_file():
         path = Path(ref).expanduser()
     else:
-        raise ConfigError(f"unknown profile {ref!r}; try one of: {', '.join(bundled) or 'none found'}"
-                          " (or pass a .toml file)")
+        raise ConfigError(
+            f"unknown profile {ref!r}; try one of: {', '.join(bundled) or 'none found'} (or pass a .toml file)"
+        )
     data = _read_toml(path)
     data.setdefault("name", path.stem)
     try:
@@ -201,6 +219,8 @@ def engine_config(profile: Profile, engine_name: str) -> BaseModel:
     except ConfigError:
         base = None
     if base not in sections:
-        raise ConfigError(f"profile has no settings for engine {engine_name!r}; "
-                          "try one of: tfidf, embedding, finetune, lora, embedding-int8")
+        raise ConfigError(
+            f"profile has no settings for engine {engine_name!r}; "
+            "try one of: tfidf, embedding, finetune, lora, embedding-int8"
+        )
     return getattr(profile, str(base))

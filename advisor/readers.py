@@ -22,13 +22,35 @@ from engines.errors import DataError
 if TYPE_CHECKING:
     import pandas as pd
 
-TEXT_NAMES = ("text", "sentence", "content", "review", "document", "body", "snippet", "message",
-              "comment", "tweet", "utterance", "question", "abstract", "description")
-LABEL_NAMES = ("label", "labels", "category", "class", "target", "sentiment", "y", "intent",
-               "topic", "tag", "emotion")
+TEXT_NAMES = (
+    "text",
+    "sentence",
+    "content",
+    "review",
+    "document",
+    "body",
+    "snippet",
+    "message",
+    "comment",
+    "tweet",
+    "utterance",
+    "question",
+    "abstract",
+    "description",
+)
+LABEL_NAMES = ("label", "labels", "category", "class", "target", "sentiment", "y", "intent", "topic", "tag", "emotion")
 COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zst": "zstd", ".zip": "zip"}
-FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
-           ".json": "json", ".parquet": "parquet", ".pq": "parquet", ".txt": "csv"}
+FORMATS = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "json",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".txt": "csv",
+}
 SNIFF_BYTES = 8192
 PREVIEW_ROWS = 2000
 CHUNK_ROWS = 50_000
@@ -65,8 +87,7 @@ def _head(path: Path, compression: str | None, n: int = SNIFF_BYTES) -> bytes:
 
 
 def _decode_error(display: str, encoding: str, byte: int, offset: int) -> DataError:
-    hint = "pass --encoding, e.g. --encoding latin-1" if encoding.startswith("utf") else \
-        "pass another --encoding"
+    hint = "pass --encoding, e.g. --encoding latin-1" if encoding.startswith("utf") else "pass another --encoding"
     return DataError(f"cannot decode {display} as {encoding} (byte 0x{byte:02x} at offset {offset}); {hint}")
 
 
@@ -141,8 +162,7 @@ def open_source(path: Path, *, encoding: str | None = None, display: str | None 
     if fmt == "json" and head.lstrip().startswith(b"{"):
         fmt = "jsonl"
     sep = _sniff_sep(head, fmt) if fmt in ("csv", "tsv") else None
-    return SourceFile(path=path, display=display, format=fmt, encoding=enc, sep=sep,
-                      compression=compression, size=size)
+    return SourceFile(path=path, display=display, format=fmt, encoding=enc, sep=sep, compression=compression, size=size)
 
 
 def _is_parquet(path: Path) -> bool:
@@ -160,13 +180,15 @@ def _open_folder(path: Path, display: str, encoding: str | None) -> SourceFile:
         txt = [p for p in found if p.suffix.lower() == ".txt"] or found
         files += [(sub.name, p) for p in txt]
     if not files:
-        raise DataError(f"data folder {display} has no class sub-folders with text files "
-                        "(expected <folder>/<class>/*.txt)")
+        raise DataError(
+            f"data folder {display} has no class sub-folders with text files (expected <folder>/<class>/*.txt)"
+        )
     size = sum(p.stat().st_size for _, p in files)
     if size == 0:
         raise DataError(f"data folder is empty: {display} (all files are empty)")
-    return SourceFile(path=path, display=display, format="folder", encoding=encoding or "utf-8",
-                      size=size, files=tuple(files))
+    return SourceFile(
+        path=path, display=display, format="folder", encoding=encoding or "utf-8", size=size, files=tuple(files)
+    )
 
 
 # --------------------------------------------------------------------------- reading
@@ -191,8 +213,14 @@ def _read_folder(src: SourceFile) -> pd.DataFrame:
 
 
 def _csv_kwargs(src: SourceFile) -> dict[str, Any]:
-    return dict(sep=src.sep or ",", encoding=src.encoding, encoding_errors=src.errors, dtype=str,
-                compression=src.compression or "infer", engine="c")
+    return dict(
+        sep=src.sep or ",",
+        encoding=src.encoding,
+        encoding_errors=src.errors,
+        dtype=str,
+        compression=src.compression or "infer",
+        engine="c",
+    )
 
 
 def _wrap_errors(src: SourceFile, exc: Exception) -> DataError:
@@ -204,7 +232,8 @@ def _wrap_errors(src: SourceFile, exc: Exception) -> DataError:
         return DataError(f"data file is empty: {src.display}")
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     kind = {"csv": "CSV", "tsv": "TSV", "jsonl": "JSON lines", "json": "JSON", "parquet": "Parquet"}.get(
-        src.format, src.format)
+        src.format, src.format
+    )
     return DataError(f"cannot parse {src.display} as {kind}: {first}")
 
 
@@ -218,8 +247,14 @@ def preview(src: SourceFile, rows: int = PREVIEW_ROWS) -> pd.DataFrame:
         if src.format in ("csv", "tsv"):
             return pd.read_csv(src.path, nrows=rows, **_csv_kwargs(src))
         if src.format == "jsonl":
-            with pd.read_json(src.path, lines=True, chunksize=rows, dtype=False, encoding=src.encoding,
-                              compression=src.compression or "infer") as reader:
+            with pd.read_json(
+                src.path,
+                lines=True,
+                chunksize=rows,
+                dtype=False,
+                encoding=src.encoding,
+                compression=src.compression or "infer",
+            ) as reader:
                 return next(iter(reader), pd.DataFrame())
         if src.format == "json":
             return _read_json_array(src).head(rows)
@@ -242,8 +277,7 @@ def _read_json_array(src: SourceFile) -> pd.DataFrame:
     return pd.read_json(src.path, dtype=False, encoding=src.encoding, compression=src.compression or "infer")
 
 
-def iter_frames(src: SourceFile, text_col: str, label_col: str,
-                chunksize: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
+def iter_frames(src: SourceFile, text_col: str, label_col: str, chunksize: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
     """The file in chunks of raw ``text``/``label`` columns (only those two are kept in memory)."""
     import pandas as pd
 
@@ -254,13 +288,20 @@ def iter_frames(src: SourceFile, text_col: str, label_col: str,
         if src.format == "folder":
             yield _read_folder(src)
         elif src.format in ("csv", "tsv"):
-            with pd.read_csv(src.path, usecols=[text_col, label_col], chunksize=chunksize,
-                             **_csv_kwargs(src)) as reader:
+            with pd.read_csv(
+                src.path, usecols=[text_col, label_col], chunksize=chunksize, **_csv_kwargs(src)
+            ) as reader:
                 for chunk in reader:
                     yield select(chunk)
         elif src.format == "jsonl":
-            with pd.read_json(src.path, lines=True, chunksize=chunksize, dtype=False, encoding=src.encoding,
-                              compression=src.compression or "infer") as reader:
+            with pd.read_json(
+                src.path,
+                lines=True,
+                chunksize=chunksize,
+                dtype=False,
+                encoding=src.encoding,
+                compression=src.compression or "infer",
+            ) as reader:
                 for chunk in reader:
                     yield select(chunk)
         elif src.format == "json":
@@ -268,8 +309,7 @@ def iter_frames(src: SourceFile, text_col: str, label_col: str,
         elif src.format == "parquet":
             import pyarrow.parquet as pq
 
-            for batch in pq.ParquetFile(src.path).iter_batches(batch_size=chunksize,
-                                                               columns=[text_col, label_col]):
+            for batch in pq.ParquetFile(src.path).iter_batches(batch_size=chunksize, columns=[text_col, label_col]):
                 yield select(batch.to_pandas())
         else:
             raise DataError(f"unsupported data format {src.format!r}: {src.display}")
@@ -294,8 +334,7 @@ def _is_textual(series: pd.Series) -> bool:
     return False
 
 
-def detect_columns(df: pd.DataFrame, src: SourceFile, text_col: str | None,
-                   label_col: str | None) -> tuple[str, str]:
+def detect_columns(df: pd.DataFrame, src: SourceFile, text_col: str | None, label_col: str | None) -> tuple[str, str]:
     """(text column, label column): the given ones (checked), else by name, else by content."""
     if src.format == "folder":
         return "text", "label"

@@ -41,11 +41,14 @@ class Recommendation(Record):
     reasons: list[Reason] = Field(default_factory=list)
     ruled_out: list[RuledOut] = Field(default_factory=list)
     flips: list[str] = Field(default_factory=list)
-    settle: str | None = Field(None, description="For a too-close call: what would settle it (a longer budget, "
-                               "full runs, more labels).")
+    settle: str | None = Field(
+        None, description="For a too-close call: what would settle it (a longer budget, full runs, more labels)."
+    )
     settle_likely: bool | None = Field(
-        None, description="For a too-close call: whether the next budget up is forecast to settle it, if the "
-        "forecasts hold (None: not judged, e.g. no larger budget or no benchmark to judge from).")
+        None,
+        description="For a too-close call: whether the next budget up is forecast to settle it, if the "
+        "forecasts hold (None: not judged, e.g. no larger budget or no benchmark to judge from).",
+    )
     scores: dict[str, float] = Field(default_factory=dict, description="Relative scores (best = 0).")
     runner_up: str | None = None
 
@@ -59,28 +62,43 @@ def rule_out(name: str, f: Any, m: Any, goals: Any, resources: Any) -> RuledOut 
     device = str(get_field(m, "device", "cpu") or "cpu") if m is not None else "cpu"
     have = available_memory(resources, device)
     if need and have and need > have:
-        return RuledOut(approach=name, kind="memory",
-                        reason=f"{label(name)} needs ~{gigabytes(need)}, you have {gigabytes(have)}")
+        return RuledOut(
+            approach=name, kind="memory", reason=f"{label(name)} needs ~{gigabytes(need)}, you have {gigabytes(have)}"
+        )
     t = get_field(f, "train_time_s")
     if goals.deadline_minutes is not None and t is not None and t > goals.deadline_minutes * 60:
-        return RuledOut(approach=name, kind="deadline",
-                        reason=f"deadline {goals.deadline_minutes:g} min, "
-                               f"{label(name)} forecast {human_seconds(t, coarse=True)}")
+        return RuledOut(
+            approach=name,
+            kind="deadline",
+            reason=f"deadline {goals.deadline_minutes:g} min, {label(name)} forecast {human_seconds(t, coarse=True)}",
+        )
     lat = get_field(f, "infer_ms_per_text")
     if goals.latency_budget_ms is not None and lat is not None and lat > goals.latency_budget_ms:
-        return RuledOut(approach=name, kind="latency",
-                        reason=f"latency budget {goals.latency_budget_ms:g} ms, "
-                               f"{label(name)} takes {lat:.1f} ms per text (batch 1)")
+        return RuledOut(
+            approach=name,
+            kind="latency",
+            reason=f"latency budget {goals.latency_budget_ms:g} ms, "
+            f"{label(name)} takes {lat:.1f} ms per text (batch 1)",
+        )
     hi = get_field(f, "high")
     if goals.min_accuracy is not None and hi is not None and hi < goals.min_accuracy:
-        return RuledOut(approach=name, kind="min_accuracy",
-                        reason=f"minimum {goals.metric} {percent(goals.min_accuracy)}, {label(name)} "
-                               f"forecast {percent(get_field(f, 'value'))} (at most {percent(hi)})")
+        return RuledOut(
+            approach=name,
+            kind="min_accuracy",
+            reason=f"minimum {goals.metric} {percent(goals.min_accuracy)}, {label(name)} "
+            f"forecast {percent(get_field(f, 'value'))} (at most {percent(hi)})",
+        )
     return None
 
 
-def recommend(goals: Any, resources: Any, measurements: Mapping[str, Any], forecasts: Mapping[str, Any],
-              *, budget: str | float | None = None) -> Recommendation:
+def recommend(
+    goals: Any,
+    resources: Any,
+    measurements: Mapping[str, Any],
+    forecasts: Mapping[str, Any],
+    *,
+    budget: str | float | None = None,
+) -> Recommendation:
     """The recommendation. Pure: same inputs, same output; no I/O.
 
     1. Rule out what cannot work: needs more memory than there is, misses the deadline,
@@ -113,7 +131,10 @@ def recommend(goals: Any, resources: Any, measurements: Mapping[str, Any], forec
             ruled.append(r)
     if not feasible:
         return Recommendation(
-            choice=None, label="Nothing feasible", confidence="low", ruled_out=ruled,
+            choice=None,
+            label="Nothing feasible",
+            confidence="low",
+            ruled_out=ruled,
             reasons=[Reason(text="every option was ruled out; see below", weight=1.0)],
             flips=[explain.relax_line(r) for r in ruled if explain.relax_line(r)],
         )
@@ -146,8 +167,11 @@ def recommend(goals: Any, resources: Any, measurements: Mapping[str, Any], forec
     closeness = "tie" if tied else ("upset" if too_close else None)
     # An option this budget could not measure is not a loser: the call stands only if even a
     # perfect score from it could not win (see ``advisor.scoring.unmeasured_could_win``).
-    open_ = [r for r in ruled if r.kind == "unmeasured"
-             and unmeasured_could_win(forecasts[r.approach], wf, goals, weights, cost_matters)]
+    open_ = [
+        r
+        for r in ruled
+        if r.kind == "unmeasured" and unmeasured_could_win(forecasts[r.approach], wf, goals, weights, cost_matters)
+    ]
     if open_:
         too_close = True
 
@@ -175,14 +199,27 @@ def recommend(goals: Any, resources: Any, measurements: Mapping[str, Any], forec
     reasons = explain.reasons(winner, runner, feasible, goals, weights, closeness)
     if open_:
         names = " and ".join(label(r.approach) for r in open_)
-        reasons.insert(0, Reason(
-            text=f"too close to call: {names} could not be measured at this budget, so {names} is not ruled out "
-                 f"on its merits (even at 100 % it could still win), and {label(winner)} is only the "
-                 "best of what was measured", weight=1.0, numbers={"unmeasured": len(open_)}))
+        reasons.insert(
+            0,
+            Reason(
+                text=f"too close to call: {names} could not be measured at this budget, so {names} is not ruled out "
+                f"on its merits (even at 100 % it could still win), and {label(winner)} is only the "
+                "best of what was measured",
+                weight=1.0,
+                numbers={"unmeasured": len(open_)},
+            ),
+        )
     flips = explain.flips(winner, feasible, forecasts, ruled, goals, weights)
     top = max(scores.values())
     return Recommendation(
-        choice=winner, label=label(winner), confidence=confidence, too_close=too_close,
-        reasons=reasons, ruled_out=ruled, flips=flips, settle=explain.settle_line(budget, too_close),
-        scores={n: round(s - top, 4) for n, s in scores.items()}, runner_up=runner,
+        choice=winner,
+        label=label(winner),
+        confidence=confidence,
+        too_close=too_close,
+        reasons=reasons,
+        ruled_out=ruled,
+        flips=flips,
+        settle=explain.settle_line(budget, too_close),
+        scores={n: round(s - top, 4) for n, s in scores.items()},
+        runner_up=runner,
     )

@@ -30,11 +30,20 @@ def _measure_rows(advice: Any) -> list[list[str]]:
         acc = interval(m.accuracy, m.ci_low, m.ci_high)
         f1 = percent(m.macro_f1)
         big = next((v for k, v in m.latency_ms.items() if k.startswith("p50_b") and k != "p50_b1"), None)
-        rows.append([label(name), f"{len(usable)}/{len(m.points)}", str(m.n_max or "-"), acc, f1,
-                     f"{m.train_examples_per_s:.1f}" if m.train_examples_per_s else "-",
-                     f"{m.infer_texts_per_s:.0f}" if m.infer_texts_per_s else "-",
-                     _ms(m.latency_ms.get("p50_b1")), _ms(big),
-                     gigabytes(m.peak_gpu_bytes or m.peak_rss_bytes)])
+        rows.append(
+            [
+                label(name),
+                f"{len(usable)}/{len(m.points)}",
+                str(m.n_max or "-"),
+                acc,
+                f1,
+                f"{m.train_examples_per_s:.1f}" if m.train_examples_per_s else "-",
+                f"{m.infer_texts_per_s:.0f}" if m.infer_texts_per_s else "-",
+                _ms(m.latency_ms.get("p50_b1")),
+                _ms(big),
+                gigabytes(m.peak_gpu_bytes or m.peak_rss_bytes),
+            ]
+        )
     return rows
 
 
@@ -42,10 +51,17 @@ def _forecast_rows(advice: Any) -> list[list[str]]:
     rows = []
     for name, f in advice.forecasts.items():
         val = interval(f.value, f.low, f.high, missing_text="not measured")
-        rows.append([label(name), val, f.method + (" ⚑" if f.flagged else ""),
-                     f"{f.extrapolation_factor:.1f}×" if f.extrapolation_factor else "-",
-                     f"~{human_seconds(f.train_time_s, coarse=True)}" if f.train_time_s else "n/a",
-                     gigabytes(f.peak_memory_bytes), _ms(f.infer_ms_per_text)])
+        rows.append(
+            [
+                label(name),
+                val,
+                f.method + (" ⚑" if f.flagged else ""),
+                f"{f.extrapolation_factor:.1f}×" if f.extrapolation_factor else "-",
+                f"~{human_seconds(f.train_time_s, coarse=True)}" if f.train_time_s else "n/a",
+                gigabytes(f.peak_memory_bytes),
+                _ms(f.infer_ms_per_text),
+            ]
+        )
     return rows
 
 
@@ -56,17 +72,28 @@ def _crossfit_lines(advice: Any) -> list[str]:
     if not fits:
         return []
     one = next(iter(fits.values()))
-    rows = [[label(n), f"{f.folds}", f"{f.n_train:,}", percent(f.accuracy), percent(f.macro_f1),
-             " + ".join(f"{s:.0f}s" for s in f.fit_s)] for n, f in fits.items()]
-    return ["", f"Cross-validated on all {one.rows:,} labelled rows (every row scored by a model that never saw it):",
-            *_table(["approach", "folds", "labels a fit", "accuracy", "macro-F1", "fits"], rows)]
+    rows = [
+        [
+            label(n),
+            f"{f.folds}",
+            f"{f.n_train:,}",
+            percent(f.accuracy),
+            percent(f.macro_f1),
+            " + ".join(f"{s:.0f}s" for s in f.fit_s),
+        ]
+        for n, f in fits.items()
+    ]
+    return [
+        "",
+        f"Cross-validated on all {one.rows:,} labelled rows (every row scored by a model that never saw it):",
+        *_table(["approach", "folds", "labels a fit", "accuracy", "macro-F1", "fits"], rows),
+    ]
 
 
 def notes(advice: Any) -> list[str]:
     """The benchmark's notes, each once: notes that differ only in a chosen value (the head's C,
     fit by fit) become one line listing the values."""
-    raw = list(advice.bench.notes) + [f"{label(n)}: {x}" for n, m in advice.bench.measurements.items()
-                                      for x in m.notes]
+    raw = list(advice.bench.notes) + [f"{label(n)}: {x}" for n, m in advice.bench.measurements.items() for x in m.notes]
     out: list[str] = []
     values: dict[str, list[str]] = {}
     for line in raw:
@@ -93,20 +120,39 @@ def render_summary(advice: Any) -> str:
     rec = advice.recommendation
     b = advice.bench
     out = [
-        (f"Data: {advice.data.ref} — {advice.data.total_rows:,} rows, {len(advice.data.classes)} classes; "
-         f"forecast for a full run on {advice.n_target:,} labelled examples"),
-        (f"Benchmarks: budget {advice.budget} ({advice.budget_s:.0f}s), spent {b.spent_s:.0f}s; sample "
-         f"{b.sample_size:,} rows, test part {b.test_size:,} (never trained on), pool {b.pool_size:,}; "
-         f"profile {advice.profile}" + ("  [CANCELLED: partial results]" if advice.cancelled else "")),
+        (
+            f"Data: {advice.data.ref} — {advice.data.total_rows:,} rows, {len(advice.data.classes)} classes; "
+            f"forecast for a full run on {advice.n_target:,} labelled examples"
+        ),
+        (
+            f"Benchmarks: budget {advice.budget} ({advice.budget_s:.0f}s), spent {b.spent_s:.0f}s; sample "
+            f"{b.sample_size:,} rows, test part {b.test_size:,} (never trained on), pool {b.pool_size:,}; "
+            f"profile {advice.profile}" + ("  [CANCELLED: partial results]" if advice.cancelled else "")
+        ),
         "",
         "Measured (largest size, mean over seeds, 95 % bootstrap interval over test rows):",
-        *_table(["approach", "points", "n", "accuracy", "macro-F1", "train ex/s", "infer texts/s",
-                 "ms/text b1", "ms/text batch", "peak mem"], _measure_rows(advice)),
+        *_table(
+            [
+                "approach",
+                "points",
+                "n",
+                "accuracy",
+                "macro-F1",
+                "train ex/s",
+                "infer texts/s",
+                "ms/text b1",
+                "ms/text batch",
+                "peak mem",
+            ],
+            _measure_rows(advice),
+        ),
         *_crossfit_lines(advice),
         "",
         f"Forecast at {advice.n_target:,} labels ({advice.goals.metric}{_eval_note(advice)}; ⚑ = flagged):",
-        *_table(["approach", advice.goals.metric, "fit", "extrap.", "train time", "memory", "ms/text"],
-                _forecast_rows(advice)),
+        *_table(
+            ["approach", advice.goals.metric, "fit", "extrap.", "train time", "memory", "ms/text"],
+            _forecast_rows(advice),
+        ),
     ]
     flags = [(label(n), f.flag_reason) for n, f in advice.forecasts.items() if f.flagged and f.flag_reason]
     for shown, why in flags:
@@ -114,10 +160,21 @@ def render_summary(advice: Any) -> str:
     hw = [(n, h) for n, f in advice.forecasts.items() for h in f.hardware]
     if hw:
         out += ["", f"What-if on {hw[0][1].label}:"]
-        out += _table(["approach", "train time", "ms/text b1", "memory", "fits", "train cost", "serving/day"],
-                      [[label(n), f"~{human_seconds(h.train_time_s, coarse=True)}", _ms(h.infer_ms_per_text),
-                        gigabytes(h.peak_memory_bytes), "yes" if h.fits else "NO", f"{h.train_cost:.3g}",
-                        f"{h.serving_cost_per_day:.3g}"] for n, h in hw])
+        out += _table(
+            ["approach", "train time", "ms/text b1", "memory", "fits", "train cost", "serving/day"],
+            [
+                [
+                    label(n),
+                    f"~{human_seconds(h.train_time_s, coarse=True)}",
+                    _ms(h.infer_ms_per_text),
+                    gigabytes(h.peak_memory_bytes),
+                    "yes" if h.fits else "NO",
+                    f"{h.train_cost:.3g}",
+                    f"{h.serving_cost_per_day:.3g}",
+                ]
+                for n, h in hw
+            ],
+        )
         out.append(f"  assumptions: {'; '.join(hw[0][1].assumptions)}; ${hw[0][1].price_per_hour:g}/h (indicative)")
     out += ["", f"Recommendation: {rec.label}  (confidence: {rec.confidence})"]
     out += [f"  - {r.text}" for r in rec.reasons]
@@ -153,13 +210,25 @@ def plot_curve(advice: Any, approach: str, path: Path) -> None:
     try:
         pts = [p for p in m.points if p.usable]
         if pts:
-            ax.scatter([p.n_train for p in pts], [getattr(p, metric) for p in pts], s=18, alpha=0.6,
-                       label="measured (each seed)")
+            ax.scatter(
+                [p.n_train for p in pts],
+                [getattr(p, metric) for p in pts],
+                s=18,
+                alpha=0.6,
+                label="measured (each seed)",
+            )
         if f.curve:
             ax.plot([c[0] for c in f.curve], [c[1] for c in f.curve], "-", label=f"fit: {f.method}")
         if f.value is not None:
-            ax.errorbar([f.n_target], [f.value], yerr=[[f.value - (f.low or f.value)], [(f.high or f.value) - f.value]],
-                        fmt="o", color="crimson", capsize=4, label=f"forecast at {f.n_target:,}")
+            ax.errorbar(
+                [f.n_target],
+                [f.value],
+                yerr=[[f.value - (f.low or f.value)], [(f.high or f.value) - f.value]],
+                fmt="o",
+                color="crimson",
+                capsize=4,
+                label=f"forecast at {f.n_target:,}",
+            )
         ax.set_xscale("log")
         ax.set_xlabel("labelled training examples")
         ax.set_ylabel(metric)
@@ -188,17 +257,26 @@ def plot_all(advice: Any, path: Path) -> None:
             color = f"C{i}"
             m = advice.bench.measurements.get(name)
             sizes = sorted({p.n_train for p in (m.points if m else []) if p.usable})
-            means = [sum(getattr(p, metric) for p in m.points if p.usable and p.n_train == n)
-                     / sum(1 for p in m.points if p.usable and p.n_train == n) for n in sizes]
+            means = [
+                sum(getattr(p, metric) for p in m.points if p.usable and p.n_train == n)
+                / sum(1 for p in m.points if p.usable and p.n_train == n)
+                for n in sizes
+            ]
             shown = label(name)
             if sizes:
                 ax.plot(sizes, means, "o", color=color, alpha=0.7, label=f"{shown}: measured")
             if f.curve:
                 ax.plot([c[0] for c in f.curve], [c[1] for c in f.curve], "-", color=color, alpha=0.8)
             if f.value is not None:
-                ax.errorbar([f.n_target * (1 + 0.02 * i)], [f.value], fmt="s", color=color, capsize=5,
-                            yerr=[[f.value - (f.low or f.value)], [(f.high or f.value) - f.value]],
-                            label=f"{shown}: forecast {percent(f.value)}")
+                ax.errorbar(
+                    [f.n_target * (1 + 0.02 * i)],
+                    [f.value],
+                    fmt="s",
+                    color=color,
+                    capsize=5,
+                    yerr=[[f.value - (f.low or f.value)], [(f.high or f.value) - f.value]],
+                    label=f"{shown}: forecast {percent(f.value)}",
+                )
         ax.axvline(advice.n_target, color="grey", linestyle=":", label=f"your labels: {advice.n_target:,}")
         ax.set_xscale("log")
         ax.set_xlabel("labelled training examples")
@@ -213,21 +291,32 @@ def plot_all(advice: Any, path: Path) -> None:
 
 
 def _md_table(headers: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers),
-            *("| " + " | ".join(c.replace("|", "/") for c in r) + " |" for r in rows)]
+    return [
+        "| " + " | ".join(headers) + " |",
+        "|" + "---|" * len(headers),
+        *("| " + " | ".join(c.replace("|", "/") for c in r) + " |" for r in rows),
+    ]
 
 
 def write_report(advice: Any, path: str | Path) -> Path:
     """Markdown report at ``path`` with a PNG per approach beside it (``<stem>-<approach>.png``)."""
     path = Path(path)
     rec = advice.recommendation
-    lines = [f"# tune-or-embed advice: {rec.label}", "",
-             (f"*{advice.created_at} · tune-or-embed {advice.tool_version} · profile `{advice.profile}` · "
-              f"budget {advice.budget} ({advice.budget_s:.0f}s, spent {advice.bench.spent_s:.0f}s)*"), "",
-             (f"Data `{advice.data.ref}` ({advice.data.total_rows:,} rows, {len(advice.data.classes)} classes, "
-              f"fingerprint `{advice.data.fingerprint}`). Forecast target: a full run on **{advice.n_target:,}** "
-              f"labelled examples; test part of the benchmark: {advice.bench.test_size:,} rows no engine trained on."),
-             ""]
+    lines = [
+        f"# tune-or-embed advice: {rec.label}",
+        "",
+        (
+            f"*{advice.created_at} · tune-or-embed {advice.tool_version} · profile `{advice.profile}` · "
+            f"budget {advice.budget} ({advice.budget_s:.0f}s, spent {advice.bench.spent_s:.0f}s)*"
+        ),
+        "",
+        (
+            f"Data `{advice.data.ref}` ({advice.data.total_rows:,} rows, {len(advice.data.classes)} classes, "
+            f"fingerprint `{advice.data.fingerprint}`). Forecast target: a full run on **{advice.n_target:,}** "
+            f"labelled examples; test part of the benchmark: {advice.bench.test_size:,} rows no engine trained on."
+        ),
+        "",
+    ]
     if advice.cancelled:
         lines += ["> **Cancelled**: these results are what was measured before the interruption.", ""]
     lines += [f"## Recommendation: {rec.label} (confidence {rec.confidence})", ""]
@@ -247,12 +336,36 @@ def write_report(advice: Any, path: str | Path) -> Path:
     said = notes(advice)
     if said:
         lines += ["", "### Notes", *[f"- {x}" for x in said]]
-    lines += ["", "## Measured", *_md_table(
-        ["approach", "points", "n", "accuracy", "macro-F1", "train ex/s", "infer texts/s", "ms/text b1",
-         "ms/text batch", "peak mem"], _measure_rows(advice))]
-    lines += ["", f"## Forecast at {advice.n_target:,} labels", "",
-              f"{advice.goals.metric.capitalize()}{_eval_note(advice)}.", "", *_md_table(
-        ["approach", advice.goals.metric, "fit", "extrap.", "train time", "memory", "ms/text"], _forecast_rows(advice))]
+    lines += [
+        "",
+        "## Measured",
+        *_md_table(
+            [
+                "approach",
+                "points",
+                "n",
+                "accuracy",
+                "macro-F1",
+                "train ex/s",
+                "infer texts/s",
+                "ms/text b1",
+                "ms/text batch",
+                "peak mem",
+            ],
+            _measure_rows(advice),
+        ),
+    ]
+    lines += [
+        "",
+        f"## Forecast at {advice.n_target:,} labels",
+        "",
+        f"{advice.goals.metric.capitalize()}{_eval_note(advice)}.",
+        "",
+        *_md_table(
+            ["approach", advice.goals.metric, "fit", "extrap.", "train time", "memory", "ms/text"],
+            _forecast_rows(advice),
+        ),
+    ]
     for name, f in advice.forecasts.items():
         if f.flag_reason:
             lines.append(f"- {label(name)}: {f.flag_reason}")
@@ -260,9 +373,11 @@ def write_report(advice: Any, path: str | Path) -> Path:
             lines.append(f"- {label(name)}: {a}")
     for name, f in advice.forecasts.items():
         for h in f.hardware:
-            lines.append(f"- What-if {h.label}, {label(name)}: ~{human_seconds(h.train_time_s, coarse=True)} training, "
-                         f"{gigabytes(h.peak_memory_bytes)} ({'fits' if h.fits else 'does NOT fit'}), "
-                         f"cost {h.train_cost:.3g}; assumptions: {'; '.join(h.assumptions)}")
+            lines.append(
+                f"- What-if {h.label}, {label(name)}: ~{human_seconds(h.train_time_s, coarse=True)} training, "
+                f"{gigabytes(h.peak_memory_bytes)} ({'fits' if h.fits else 'does NOT fit'}), "
+                f"cost {h.train_cost:.3g}; assumptions: {'; '.join(h.assumptions)}"
+            )
     lines += ["", "## Learning curves", ""]
     for name in advice.forecasts:
         if not advice.bench.measurements[name].points:
@@ -271,7 +386,16 @@ def write_report(advice: Any, path: str | Path) -> Path:
         plot_curve(advice, name, png)
         lines += [f"![{label(name)}]({png.name})", ""]
     if advice.plan is not None:
-        lines += ["## Run it", "", "```", "tune-or-embed run plan.json", "```", "", "```json",
-                  advice.plan.run.model_dump_json(indent=2), "```"]
+        lines += [
+            "## Run it",
+            "",
+            "```",
+            "tune-or-embed run plan.json",
+            "```",
+            "",
+            "```json",
+            advice.plan.run.model_dump_json(indent=2),
+            "```",
+        ]
     write_text(path, "\n".join(lines) + "\n")
     return path

@@ -100,8 +100,10 @@ def check_class_counts(counts: dict[str, int], where: str = "the data") -> None:
     small = sorted((c for c, k in counts.items() if k < 2), key=str)
     if small:
         more = f" (and {len(small) - 1} more)" if len(small) > 1 else ""
-        raise DataError(f"class {small[0]!r} in {where} has {counts[small[0]]} example{more}; "
-                        "each class needs at least 2 for a stratified split")
+        raise DataError(
+            f"class {small[0]!r} in {where} has {counts[small[0]]} example{more}; "
+            "each class needs at least 2 for a stratified split"
+        )
 
 
 def stratified_split(examples: Examples, *, test_size: int | float, seed: int) -> tuple[Examples, Examples]:
@@ -113,11 +115,14 @@ def stratified_split(examples: Examples, *, test_size: int | float, seed: int) -
     n_test = int(round(test_size * n)) if isinstance(test_size, float) and test_size < 1 else int(test_size)
     k = len(set(examples.labels))
     if not k <= n_test <= n - k:
-        raise DataError(f"cannot hold out {n_test} of {n} examples with {k} classes: the test and the "
-                        f"training part each need at least one example per class ({k})")
+        raise DataError(
+            f"cannot hold out {n_test} of {n} examples with {k} classes: the test and the "
+            f"training part each need at least one example per class ({k})"
+        )
     try:
-        train_idx, test_idx = train_test_split(list(range(n)), test_size=n_test, random_state=seed,
-                                               stratify=examples.labels)
+        train_idx, test_idx = train_test_split(
+            list(range(n)), test_size=n_test, random_state=seed, stratify=examples.labels
+        )
     except ValueError as exc:
         raise DataError(f"cannot split the data: {exc}") from None
     return examples.subset(train_idx), examples.subset(test_idx)
@@ -147,8 +152,7 @@ class StreamSampler:
         if df.empty:
             return
         self.rows += len(df)
-        hashes = pd.util.hash_pandas_object(df[["text", "label"]], index=False,
-                                            hash_key=self.hash_key).to_numpy()
+        hashes = pd.util.hash_pandas_object(df[["text", "label"]], index=False, hash_key=self.hash_key).to_numpy()
         texts = df["text"].to_numpy()
         for label, pos in df.groupby("label", sort=False).indices.items():
             h = hashes[pos]

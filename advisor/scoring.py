@@ -52,6 +52,7 @@ def cost(f: Any, goals: Any) -> float:
 
 def features(f: Any, goals: Any) -> dict[str, float]:
     """Each criterion on its fixed scale: accuracy in units of ``ACC_UNIT``, the costs in decades."""
+
     def decades(x: float | None, scale: float) -> float:
         # log10(1 + x/scale): differences far below the scale barely count, 10× above it = 1 unit.
         return -math.log10(1 + max(x or 0.0, 0.0) / scale)
@@ -71,10 +72,15 @@ def points_worth(goals: Any, faster: Any, slower: Any) -> float:
     weights = goals.weights.normalised()
     if weights["accuracy"] <= 0:
         return math.inf
-    gain = sum(weights[k] * (a - b) for k, a, b in zip(
-        ("training_time", "latency", "cost"),
-        (v for k, v in features(faster, goals).items() if k != "accuracy"),
-        (v for k, v in features(slower, goals).items() if k != "accuracy"), strict=True))
+    gain = sum(
+        weights[k] * (a - b)
+        for k, a, b in zip(
+            ("training_time", "latency", "cost"),
+            (v for k, v in features(faster, goals).items() if k != "accuracy"),
+            (v for k, v in features(slower, goals).items() if k != "accuracy"),
+            strict=True,
+        )
+    )
     return gain / weights["accuracy"] * ACC_UNIT
 
 
@@ -122,8 +128,10 @@ def diff_band(a: Any, b: Any) -> tuple[float, float] | None:
     (a_lo, a_hi), (b_lo, b_hi) = boot_interval(ra), boot_interval(rb)
     extra_a = (max(0.0, min(a_lo, va) - la), max(0.0, ha - max(a_hi, va)))
     extra_b = (max(0.0, min(b_lo, vb) - lb), max(0.0, hb - max(b_hi, vb)))
-    return (lead - math.hypot(max(-d_lo, 0.0), extra_a[0], extra_b[1]),
-            lead + math.hypot(max(d_hi, 0.0), extra_a[1], extra_b[0]))
+    return (
+        lead - math.hypot(max(-d_lo, 0.0), extra_a[0], extra_b[1]),
+        lead + math.hypot(max(d_hi, 0.0), extra_a[1], extra_b[0]),
+    )
 
 
 def tie(a: Any, b: Any) -> bool:
@@ -162,7 +170,9 @@ def plausible_upset(other: Any, winner: Any, goals: Any, weights: Mapping[str, f
     span = diff_band(other, winner)  # None when either has no value
     if span is None:
         return False
-    return score(with_value(other, get_field(winner, "value") + span[1]), goals, weights) > score(winner, goals, weights)
+    return score(with_value(other, get_field(winner, "value") + span[1]), goals, weights) > score(
+        winner, goals, weights
+    )
 
 
 def unmeasured_could_win(f: Any, winner: Any, goals: Any, weights: Mapping[str, float], cost_matters: bool) -> bool:

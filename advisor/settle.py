@@ -43,11 +43,16 @@ class NextBudget(Record):
     seconds: float = Field(description="Its wall-seconds budget in the profile.")
     rows_now: int = Field(description="Held-out rows the benchmark that ran scored every point on.")
     rows_next: int = Field(description="Held-out rows the next budget's benchmark plans to score on (never fewer).")
-    data_bound: bool = Field(False, description="The next budget wants more held-out rows than the sample can spare "
-                                                "(40 % of it): its rows are capped by the data, not the profile.")
+    data_bound: bool = Field(
+        False,
+        description="The next budget wants more held-out rows than the sample can spare "
+        "(40 % of it): its rows are capped by the data, not the profile.",
+    )
     crossfit_rows: int | None = Field(
-        None, description="The forecasts came from a cross-fit that scored every one of these sample rows out of "
-        "fold: a longer budget scores the same rows.")
+        None,
+        description="The forecasts came from a cross-fit that scored every one of these sample rows out of "
+        "fold: a longer budget scores the same rows.",
+    )
 
 
 def next_named(settings: Any, budget_s: float) -> tuple[str, float] | None:
@@ -58,8 +63,9 @@ def next_named(settings: Any, budget_s: float) -> tuple[str, float] | None:
     return (longer[0][1], float(longer[0][0])) if longer else None
 
 
-def next_budget(settings: Any, budget_s: float, *, rows_now: int, sample_n: int, n_classes: int,
-                crossfit_rows: int | None = None) -> NextBudget | None:
+def next_budget(
+    settings: Any, budget_s: float, *, rows_now: int, sample_n: int, n_classes: int, crossfit_rows: int | None = None
+) -> NextBudget | None:
     """The next named budget (``next_named``) and the held-out rows its benchmark would score on;
     None when none is longer or nothing was scored. ``crossfit_rows``: the forecasts came from a
     cross-fit of that many rows, which the next budget would score again, no more."""
@@ -68,8 +74,13 @@ def next_budget(settings: Any, budget_s: float, *, rows_now: int, sample_n: int,
         return None
     name, seconds = nxt
     if crossfit_rows:
-        return NextBudget(name=name, seconds=float(seconds), rows_now=crossfit_rows, rows_next=crossfit_rows,
-                          crossfit_rows=crossfit_rows)
+        return NextBudget(
+            name=name,
+            seconds=float(seconds),
+            rows_now=crossfit_rows,
+            rows_next=crossfit_rows,
+            crossfit_rows=crossfit_rows,
+        )
     rows_next = max(rows_now, planned_test_rows(settings, seconds, sample_n, n_classes))
     data_bound = wanted_test_rows(settings, seconds) > int(sample_n * TEST_SHARE)
     return NextBudget(name=name, seconds=float(seconds), rows_now=rows_now, rows_next=rows_next, data_bound=data_bound)
@@ -98,8 +109,9 @@ def narrowed(forecast: Any, shrink: float) -> Any:
     return {**forecast, **update}
 
 
-def _settles(goals: Any, resources: Any, measurements: Mapping[str, Any], forecasts: Mapping[str, Any],
-             shrink: float) -> bool:
+def _settles(
+    goals: Any, resources: Any, measurements: Mapping[str, Any], forecasts: Mapping[str, Any], shrink: float
+) -> bool:
     narrow = {name: narrowed(f, shrink) for name, f in forecasts.items()}
     return not recommend(goals, resources, measurements, narrow).too_close
 
@@ -110,48 +122,78 @@ def _full_runs_s(rec: Recommendation, forecasts: Mapping[str, Any]) -> float | N
     return float(sum(times)) if times and all(t is not None for t in times) else None
 
 
-def outlook(rec: Recommendation, goals: Any, resources: Any, measurements: Mapping[str, Any],
-            forecasts: Mapping[str, Any], nxt: NextBudget | None, *, n_target: int | None = None) -> Recommendation:
+def outlook(
+    rec: Recommendation,
+    goals: Any,
+    resources: Any,
+    measurements: Mapping[str, Any],
+    forecasts: Mapping[str, Any],
+    nxt: NextBudget | None,
+    *,
+    n_target: int | None = None,
+) -> Recommendation:
     """``rec`` with its settle line judged: whether the next budget (``nxt``) would likely settle a
     too-close call, and if not, why and what would. A call that is not too close is returned as is."""
     if not rec.too_close or rec.choice is None:
         return rec
     full_s = _full_runs_s(rec, forecasts)
-    both = ("run both in full and compare (`tune-or-embed run` each on the same split, then `tune-or-embed compare`"
-            f"{f'; ~{human_seconds(full_s, coarse=True)} for the two here' if full_s else ''})")
+    both = (
+        "run both in full and compare (`tune-or-embed run` each on the same split, then `tune-or-embed compare`"
+        f"{f'; ~{human_seconds(full_s, coarse=True)} for the two here' if full_s else ''})"
+    )
     if nxt is None:
-        return rec.model_copy(update={"settle": f"too close even at the largest budget: {both}, or label more data",
-                                      "settle_likely": None})
+        return rec.model_copy(
+            update={
+                "settle": f"too close even at the largest budget: {both}, or label more data",
+                "settle_likely": None,
+            }
+        )
     where = f"the `{nxt.name}` budget (~{human_seconds(nxt.seconds, coarse=True)} on this profile)"
     unmeasured = [label(r.approach) for r in rec.ruled_out if r.kind == "unmeasured"]
     if unmeasured:
         # A longer budget would also measure what this one could not: not judged from this run.
         names = " and ".join(unmeasured)
-        return rec.model_copy(update={"settle": (
-            f"too close at this budget, which could not measure {names}; {where} would try {names} too, so "
-            f"whether it settles the call cannot be judged from this run; or {both}"), "settle_likely": None})
+        return rec.model_copy(
+            update={
+                "settle": (
+                    f"too close at this budget, which could not measure {names}; {where} would try {names} too, so "
+                    f"whether it settles the call cannot be judged from this run; or {both}"
+                ),
+                "settle_likely": None,
+            }
+        )
     shrink = math.sqrt(nxt.rows_now / nxt.rows_next)
     likely = _settles(goals, resources, measurements, forecasts, shrink)
     if likely:
-        line = (f"too close at this budget; {where} scores every point on {nxt.rows_next:,} held-out rows instead "
-                f"of {nxt.rows_now:,} and would likely settle it, if the forecasts hold")
+        line = (
+            f"too close at this budget; {where} scores every point on {nxt.rows_next:,} held-out rows instead "
+            f"of {nxt.rows_now:,} and would likely settle it, if the forecasts hold"
+        )
         if full_s is not None and full_s < nxt.seconds:
             line += f"; running both in full (~{human_seconds(full_s, coarse=True)} here) costs less and measures the two directly"
     else:
         if nxt.crossfit_rows:
-            why = (f"the forecasts already score every one of the {nxt.crossfit_rows:,} sample rows out of fold "
-                   "(a cross-fit), so more time buys only more seeds")
+            why = (
+                f"the forecasts already score every one of the {nxt.crossfit_rows:,} sample rows out of fold "
+                "(a cross-fit), so more time buys only more seeds"
+            )
         elif nxt.rows_next <= nxt.rows_now and nxt.data_bound:
-            why = (f"the benchmark already scores on the most held-out rows this data allows ({nxt.rows_now:,}), "
-                   "so more time buys only more seeds")
+            why = (
+                f"the benchmark already scores on the most held-out rows this data allows ({nxt.rows_now:,}), "
+                "so more time buys only more seeds"
+            )
         elif nxt.rows_next <= nxt.rows_now:
             why = f"it scores on the same {nxt.rows_now:,} held-out rows, so more time buys only more seeds"
         elif not _settles(goals, resources, measurements, forecasts, 0.0):
             reach = f" to {n_target:,} labels" if n_target else ""
-            why = (f"its {nxt.rows_next:,} held-out rows (now {nxt.rows_now:,}) narrow only the benchmark's noise, and "
-                   f"most of the uncertainty is in extrapolating the learning curves{reach}")
+            why = (
+                f"its {nxt.rows_next:,} held-out rows (now {nxt.rows_now:,}) narrow only the benchmark's noise, and "
+                f"most of the uncertainty is in extrapolating the learning curves{reach}"
+            )
         else:
-            why = (f"even scored on {nxt.rows_next:,} held-out rows instead of {nxt.rows_now:,}, a lead this small "
-                   "would stay inside the noise")
+            why = (
+                f"even scored on {nxt.rows_next:,} held-out rows instead of {nxt.rows_now:,}, a lead this small "
+                "would stay inside the noise"
+            )
         line = f"too close, and {where} is unlikely to settle it: {why}; {both}, or label more data"
     return rec.model_copy(update={"settle": line, "settle_likely": likely})

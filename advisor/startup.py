@@ -117,9 +117,15 @@ def _remember(path: Path, key: str, seconds: float) -> None:
         pass
 
 
-def time_start_up(engine_cls: type, config: Any = None, *, timeout_s: float = 120.0,
-                  cancel: threading.Event | None = None, cache: Path | None = None,
-                  max_age_s: float = 7 * 86400.0) -> StartUp:
+def time_start_up(
+    engine_cls: type,
+    config: Any = None,
+    *,
+    timeout_s: float = 120.0,
+    cancel: threading.Event | None = None,
+    cache: Path | None = None,
+    max_age_s: float = 7 * 86400.0,
+) -> StartUp:
     """Seconds that the warm-up of ``engine_cls`` (an Engine class, imported by its module
     path there: the registry of this process may hold engines registered at run time) takes
     in a new Python process, with ``config``: imports, model load, device start. Once per
@@ -137,8 +143,13 @@ def time_start_up(engine_cls: type, config: Any = None, *, timeout_s: float = 12
         if kept is not None:
             return kept
     try:
-        proc = subprocess.Popen([sys.executable, "-c", _CODE, target, settings],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _CODE, target, settings],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env(),
+        )
     except OSError as exc:
         return StartUp(None, f"could not start a new process: {exc}")
     deadline = time.monotonic() + timeout_s
@@ -146,8 +157,9 @@ def time_start_up(engine_cls: type, config: Any = None, *, timeout_s: float = 12
         if (cancel is not None and cancel.is_set()) or time.monotonic() > deadline:
             proc.kill()
             proc.communicate()
-            return StartUp(None, "cancelled" if cancel is not None and cancel.is_set()
-                           else f"took over {timeout_s:.0f}s")
+            return StartUp(
+                None, "cancelled" if cancel is not None and cancel.is_set() else f"took over {timeout_s:.0f}s"
+            )
         time.sleep(0.05)
     out, err = proc.communicate()
     if proc.returncode != 0:

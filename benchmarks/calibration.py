@@ -79,8 +79,9 @@ TASKS: dict[str, Task] = {
         # Held out: data first run after the forecaster was settled (2026-11-28), to see how it
         # does on data nobody looked at while building it.
         Task("debates-700", "demo:presidential-debates", 700, 350, held_out=True),
-        Task("debates-rep-vs-dem-450", "demo:presidential-debates", 450, 300, ("Republican", "Democratic"),
-             held_out=True),
+        Task(
+            "debates-rep-vs-dem-450", "demo:presidential-debates", 450, 300, ("Republican", "Democratic"), held_out=True
+        ),
         # New data (2026-12-04, issue 24): four more domains, each at 1,000 and 3,000 labels with a
         # test split of its own: short informal tweets (3 classes), ICD-10-CM code descriptions (21
         # imbalanced chapters, short), product reviews, terse incident remarks (7 imbalanced classes).
@@ -98,19 +99,41 @@ TASKS: dict[str, Task] = {
 NEW_DATA = ("demo:tweets-sentiment", "demo:icd10-chapters", "demo:fine-food-reviews", "demo:bird-strikes")
 # A second random draw of every other real-data task (2026-11-28): one test split per task is too
 # few rows to judge the decisions by. Derived, not picked: every task with one draw gets a second.
-TASKS.update({
-    f"{t.name}-split2": replace(t, name=f"{t.name}-split2", split_offset=1)
-    for t in list(TASKS.values())
-    if t.data not in ("synthetic", *NEW_DATA) and t.split_offset == 0 and not t.demo and f"{t.name}-split2" not in TASKS
-})
+TASKS.update(
+    {
+        f"{t.name}-split2": replace(t, name=f"{t.name}-split2", split_offset=1)
+        for t in list(TASKS.values())
+        if t.data not in ("synthetic", *NEW_DATA)
+        and t.split_offset == 0
+        and not t.demo
+        and f"{t.name}-split2" not in TASKS
+    }
+)
 QUICK_TASKS = ["rt-1000", "bbc-tech-vs-entertainment-400"]
 # The published table: `make demo`'s path, every dataset at 1,000 and (where it has the rows) 3,000
 # labels, the older data's second draws. One invocation, one sitting (resumable).
-FIRST_DRAWS = ["rt-1000", "rt-3000", "bbc-1000", "bbc-business-vs-politics-500", "bbc-tech-vs-entertainment-400",
-               "debates-700", "debates-rep-vs-dem-450"]
-FULL_TASKS = ["demo-rt-1000", *FIRST_DRAWS, *(f"{t}-split2" for t in FIRST_DRAWS),
-              "tweets-1000", "tweets-3000", "icd10-1000", "icd10-3000", "food-1000", "food-3000",
-              "birds-1000", "birds-3000"]
+FIRST_DRAWS = [
+    "rt-1000",
+    "rt-3000",
+    "bbc-1000",
+    "bbc-business-vs-politics-500",
+    "bbc-tech-vs-entertainment-400",
+    "debates-700",
+    "debates-rep-vs-dem-450",
+]
+FULL_TASKS = [
+    "demo-rt-1000",
+    *FIRST_DRAWS,
+    *(f"{t}-split2" for t in FIRST_DRAWS),
+    "tweets-1000",
+    "tweets-3000",
+    "icd10-1000",
+    "icd10-3000",
+    "food-1000",
+    "food-3000",
+    "birds-1000",
+    "birds-3000",
+]
 # advise runs with its default engines (what a user gets); every approach it may include runs in full.
 FULL_RUN_ENGINES = ["tfidf", "embedding", "finetune", "lora"]
 GOAL_FILES = {"accuracy": ROOT / "goals" / "accuracy.toml", "macro_f1": ROOT / "goals" / "macro-f1.toml"}
@@ -161,10 +184,20 @@ def _as_runs(actual: dict[str, dict], n_target: int = 0) -> list:
             return a["y_true"], a["y_pred"]
         return ["y"] * len(a["correct"]), ["y" if c else "n" for c in a["correct"]]
 
-    return [RunResult(name=engine, engine=engine, n_train=n_target, rows_digest="the task's test split",
-                      y_true=truth(a)[0], y_pred=truth(a)[1], train_s=a.get("train_s"), ms_b1=a.get("ms_b1"),
-                      ms_batch=a.get("ms_batch"))
-            for engine, a in actual.items()]
+    return [
+        RunResult(
+            name=engine,
+            engine=engine,
+            n_train=n_target,
+            rows_digest="the task's test split",
+            y_true=truth(a)[0],
+            y_pred=truth(a)[1],
+            train_s=a.get("train_s"),
+            ms_b1=a.get("ms_b1"),
+            ms_batch=a.get("ms_batch"),
+        )
+        for engine, a in actual.items()
+    ]
 
 
 def metric_agreement(choice: str | None, actual: dict[str, dict], metric: str) -> dict:
@@ -222,12 +255,14 @@ def oracle_choice(goals, actual: dict[str, dict], n_target: int) -> str | None:
     from advisor.compare import compare
     from advisor.probe import probe
 
-    return compare(_as_runs(actual, n_target), goals.model_copy(update={"metric": "accuracy"}),
-                   probe()).recommendation.choice
+    return compare(
+        _as_runs(actual, n_target), goals.model_copy(update={"metric": "accuracy"}), probe()
+    ).recommendation.choice
 
 
-def _default_decision(choice: str | None, too_close: bool, actual: dict[str, dict], n_target: int,
-                      forecasts: dict | None = None) -> dict:
+def _default_decision(
+    choice: str | None, too_close: bool, actual: dict[str, dict], n_target: int, forecasts: dict | None = None
+) -> dict:
     """The best actual under the default goals and whether ``choice`` is it. On a miss, how far
     apart the two were: the actual lead of the best over the choice on the test rows, and the
     lead the forecasts gave with the paired band the decision used (``forecasts``: the row's)."""
@@ -252,8 +287,10 @@ def _latencies(manifest) -> dict[str, float | None]:
     return dict(zip(("ms_b1", "ms_batch"), latencies(manifest.speed), strict=True))
 
 
-FRESH_RUN = ("import sys; from pathlib import Path; from advisor.fullrun import RunSpec, full_run; "
-             "full_run(RunSpec.model_validate_json(sys.argv[1]), Path(sys.argv[2]), overwrite=True)")
+FRESH_RUN = (
+    "import sys; from pathlib import Path; from advisor.fullrun import RunSpec, full_run; "
+    "full_run(RunSpec.model_validate_json(sys.argv[1]), Path(sys.argv[2]), overwrite=True)"
+)
 
 
 def _run_fresh(code: str, args: list[str], what: str) -> float:
@@ -288,16 +325,23 @@ def pack_run(a: dict) -> dict:
     out = {k: v for k, v in a.items() if k not in ("correct", "y_true", "y_pred")}
     if a.get("y_true") is not None:
         classes = sorted(set(a["y_true"]) | set(a["y_pred"]))
-        out.update(classes=classes, y_true_codes=_codes(a["y_true"], classes), y_pred_codes=_codes(a["y_pred"], classes))
+        out.update(
+            classes=classes, y_true_codes=_codes(a["y_true"], classes), y_pred_codes=_codes(a["y_pred"], classes)
+        )
     return {**out, "rows": len(a["correct"]), "correct_bits": bits}
 
 
 def unpack_run(saved: dict) -> dict:
     rows = saved["rows"]
     correct = np.unpackbits(np.frombuffer(bytes.fromhex(saved["correct_bits"]), dtype=np.uint8))[:rows]
-    out = {**{k: v for k, v in saved.items() if k not in ("rows", "correct_bits", "classes", "y_true_codes",
-                                                          "y_pred_codes")},
-           "correct": [bool(c) for c in correct]}
+    out = {
+        **{
+            k: v
+            for k, v in saved.items()
+            if k not in ("rows", "correct_bits", "classes", "y_true_codes", "y_pred_codes")
+        },
+        "correct": [bool(c) for c in correct],
+    }
     if "y_true_codes" in saved:
         classes = saved["classes"]
         out["y_true"] = [classes[i] for i in bytes.fromhex(saved["y_true_codes"])]
@@ -312,12 +356,19 @@ def _full_run_spec(task: Task, engine: str, profile: str, seed: int, tdir: Path)
 
     if task.demo:
         return RunSpec(engine=engine, profile=profile, data=task.data, labelled_size=task.n_train, split_seed=seed)
-    return RunSpec(engine=engine, profile=profile, data=str(tdir / "train.csv"), train_file=str(tdir / "train.csv"),
-                   test_file=str(tdir / "test.csv"), split_seed=seed)
+    return RunSpec(
+        engine=engine,
+        profile=profile,
+        data=str(tdir / "train.csv"),
+        train_file=str(tdir / "train.csv"),
+        test_file=str(tdir / "test.csv"),
+        split_seed=seed,
+    )
 
 
-def actual_results(task: Task, engines: list[str], profile: str, seed: int, workdir: Path,
-                   log, saved: dict | None = None) -> tuple[dict[str, dict], Path]:
+def actual_results(
+    task: Task, engines: list[str], profile: str, seed: int, workdir: Path, log, saved: dict | None = None
+) -> tuple[dict[str, dict], Path]:
     """Full runs of every approach on the task's training split, scored on its test split
     (reusing artifacts already in ``workdir``).
 
@@ -345,8 +396,11 @@ def actual_results(task: Task, engines: list[str], profile: str, seed: int, work
     for engine in engines:
         artifact = tdir / f"artifact-{engine}"
         manifest = read_manifest(artifact) if (artifact / "manifest.json").exists() else None
-        if manifest is not None and test is not None and (manifest.split.n_train, manifest.split.n_test) != (
-                task.n_train, len(test)):
+        if (
+            manifest is not None
+            and test is not None
+            and (manifest.split.n_train, manifest.split.n_test) != (task.n_train, len(test))
+        ):
             manifest = None  # another split of the task (its sizes changed): run it again
         if manifest is not None:  # same split, same profile: reuse the full run
             log(f"[{task.name}] full run: {engine} (reusing {artifact})")
@@ -366,7 +420,8 @@ def actual_results(task: Task, engines: list[str], profile: str, seed: int, work
             "train_s": manifest.fit.wall_s,
             "wall_s": wall if wall is not None else sum(manifest.timings.values()) or None,
             "correct": [p == y for p, y in zip(y_pred, y_true, strict=True)],
-            "y_true": y_true, "y_pred": y_pred,
+            "y_true": y_true,
+            "y_pred": y_pred,
             **_latencies(manifest),
         }
         log(f"[{task.name}]   {engine}: accuracy {manifest.metrics.accuracy:.3f}, fit {manifest.fit.wall_s:.0f} s")
@@ -407,8 +462,9 @@ def reanalyse(doc: dict, workdir: Path, log, *, retime: bool = False) -> None:
     resources = probe()
     for r in doc["rows"]:
         task = TASKS[r["task"]]
-        actual, _ = actual_results(task, list(r["engines"]), r["profile"], doc.get("seed", 0), workdir, log,
-                                   doc.setdefault("full_runs", {}))
+        actual, _ = actual_results(
+            task, list(r["engines"]), r["profile"], doc.get("seed", 0), workdir, log, doc.setdefault("full_runs", {})
+        )
         if not retime:
             actual = recorded_times(r, actual)
         if r.get("forecasts"):
@@ -433,8 +489,14 @@ def judged(rec, goals, resources, forecasts: dict, row: dict):
     settings = load_profile(row["profile"]).bench
     _, budget_s = budget_seconds(row["budget"], settings.budgets_s)
     rows_now = row.get("bench_test_rows") or planned_test_rows(settings, budget_s, row["n_train"], 2)
-    nxt = next_budget(settings, budget_s, rows_now=rows_now, sample_n=row["n_train"], n_classes=2,
-                      crossfit_rows=row.get("crossfit_rows"))
+    nxt = next_budget(
+        settings,
+        budget_s,
+        rows_now=rows_now,
+        sample_n=row["n_train"],
+        n_classes=2,
+        crossfit_rows=row.get("crossfit_rows"),
+    )
     return outlook(rec, goals, resources, {}, forecasts, nxt, n_target=row["n_train"])
 
 
@@ -460,9 +522,17 @@ def save_bench(advice, engines: list[str], path: Path) -> Path:
     bench["crossfit_labels"] = advice.bench.crossfit_labels
     for name, fit in advice.bench.crossfits.items():
         bench["crossfits"][name]["y_pred"] = fit.y_pred
-    write_json(path, {"bench": bench, "n_target": advice.n_target,
-                      "eval_rows": eval_rows, "budget": advice.budget, "budget_s": advice.budget_s,
-                      "engines": engines})
+    write_json(
+        path,
+        {
+            "bench": bench,
+            "n_target": advice.n_target,
+            "eval_rows": eval_rows,
+            "budget": advice.budget,
+            "budget_s": advice.budget_s,
+            "engines": engines,
+        },
+    )
     return path
 
 
@@ -489,24 +559,33 @@ def reforecast(doc: dict, workdir: Path, log) -> int:
             saved = json.loads(path.read_text(encoding="utf-8"))
             bench = BenchResult.model_validate(saved["bench"])
         except (OSError, ValueError, KeyError, TypeError) as exc:  # damaged or from an older layout
-            log(f"[{r['task']}] {r['budget']}: saved benchmark {path} unreadable ({type(exc).__name__}); "
-                "row left as it is")
+            log(
+                f"[{r['task']}] {r['budget']}: saved benchmark {path} unreadable ({type(exc).__name__}); "
+                "row left as it is"
+            )
             continue
         task = TASKS[r["task"]]
         profile = load_profile(r["profile"], resources=resources)
         configs = {e: engine_config(profile, e) for e in saved["engines"]}
         goals, acc_only, _ = task_goals(task)
-        fcs, rec = forecast_and_decide(bench, goals, resources, configs=configs, n_target=saved["n_target"],
-                                       eval_rows=saved["eval_rows"], budget=(saved["budget"], saved["budget_s"]),
-                                       settings=profile.bench)
-        actual, _ = actual_results(task, list(r["engines"]), r["profile"], doc.get("seed", 0), workdir, log,
-                                   doc.setdefault("full_runs", {}))
+        fcs, rec = forecast_and_decide(
+            bench,
+            goals,
+            resources,
+            configs=configs,
+            n_target=saved["n_target"],
+            eval_rows=saved["eval_rows"],
+            budget=(saved["budget"], saved["budget_s"]),
+            settings=profile.bench,
+        )
+        actual, _ = actual_results(
+            task, list(r["engines"]), r["profile"], doc.get("seed", 0), workdir, log, doc.setdefault("full_runs", {})
+        )
         actual = recorded_times(r, actual)  # the benchmark and these times are from one sitting
         update_checks(r, fcs, actual, recorded=True)
         r.update(decisions(rec, recommend(acc_only, resources, bench.measurements, fcs), actual, task, fcs))
         r.update(macro_f1_decision(saved, task, r["profile"], resources, actual))
-        r.update(forecasts=_dump_forecasts(fcs), forecast_commit=commit,
-                 crossfit_rows=crossfit_rows_used(bench, fcs))
+        r.update(forecasts=_dump_forecasts(fcs), forecast_commit=commit, crossfit_rows=crossfit_rows_used(bench, fcs))
         redone += 1
     return redone
 
@@ -521,7 +600,11 @@ def checks(forecasts: dict, actual: dict[str, dict], engines: list[str], advise_
         entry = {"actual": a["accuracy"], "actual_train_s": a["train_s"]}
         if f is not None and f.value is not None:
             entry.update(
-                forecast=f.value, low=f.low, high=f.high, method=f.method, flagged=f.flagged,
+                forecast=f.value,
+                low=f.low,
+                high=f.high,
+                method=f.method,
+                flagged=f.flagged,
                 error_points=100 * (f.value - a["accuracy"]),
                 inside=(f.low is not None and f.high is not None and f.low <= a["accuracy"] <= f.high),
                 forecast_train_s=f.train_time_s,
@@ -529,8 +612,11 @@ def checks(forecasts: dict, actual: dict[str, dict], engines: list[str], advise_
             )
         per_engine[engine] = entry
     full_s = sum(actual[e]["wall_s"] or 0.0 for e in engines if e in ("embedding", "finetune", "lora"))
-    return {"transformer_full_runs_s": full_s or None,
-            "advise_over_full_runs": (advise_s / full_s) if full_s else None, "engines": per_engine}
+    return {
+        "transformer_full_runs_s": full_s or None,
+        "advise_over_full_runs": (advise_s / full_s) if full_s else None,
+        "engines": per_engine,
+    }
 
 
 def task_goals(task: Task):
@@ -542,19 +628,26 @@ def task_goals(task: Task):
     def sized(goals: Goals) -> Goals:
         return goals.model_copy(update={"labelled_size": task.n_train})
 
-    return (Goals(labelled_size=task.n_train), sized(load_goals(GOAL_FILES["accuracy"])),
-            sized(load_goals(GOAL_FILES["macro_f1"])))
+    return (
+        Goals(labelled_size=task.n_train),
+        sized(load_goals(GOAL_FILES["accuracy"])),
+        sized(load_goals(GOAL_FILES["macro_f1"])),
+    )
 
 
 def decisions(rec, rec_acc, actual: dict[str, dict], task: Task, forecasts: dict) -> dict:
     """A row's decision fields: the calls under the default and the accuracy-only goals and whether
     they match the full runs."""
     return {
-        "choice": rec.choice, "too_close": rec.too_close, "confidence": rec.confidence,
-        "settle": rec.settle, "settle_likely": rec.settle_likely,
+        "choice": rec.choice,
+        "too_close": rec.too_close,
+        "confidence": rec.confidence,
+        "settle": rec.settle,
+        "settle_likely": rec.settle_likely,
         "decision_default": _default_decision(rec.choice, rec.too_close, actual, task.n_train, forecasts),
         "choice_accuracy_only": rec_acc.choice,
-        "decision_accuracy_only": metric_agreement(rec_acc.choice, actual, "accuracy") | {"too_close": rec_acc.too_close},
+        "decision_accuracy_only": metric_agreement(rec_acc.choice, actual, "accuracy")
+        | {"too_close": rec_acc.too_close},
     }
 
 
@@ -570,13 +663,22 @@ def macro_f1_decision(saved: dict, task: Task, profile: str, resources, actual: 
     prof = load_profile(profile, resources=resources)
     configs = {e: engine_config(prof, e) for e in saved["engines"]}
     _, _, macro = task_goals(task)
-    _, rec = forecast_and_decide(bench, macro, resources, configs=configs, n_target=saved["n_target"],
-                                 eval_rows=saved["eval_rows"], budget=(saved["budget"], saved["budget_s"]),
-                                 settings=prof.bench)
+    _, rec = forecast_and_decide(
+        bench,
+        macro,
+        resources,
+        configs=configs,
+        n_target=saved["n_target"],
+        eval_rows=saved["eval_rows"],
+        budget=(saved["budget"], saved["budget_s"]),
+        settings=prof.bench,
+    )
     if not all(a.get("y_true") is not None for a in actual.values()):
         return {"choice_macro_f1": rec.choice}
-    return {"choice_macro_f1": rec.choice,
-            "decision_macro_f1": metric_agreement(rec.choice, actual, "macro_f1") | {"too_close": rec.too_close}}
+    return {
+        "choice_macro_f1": rec.choice,
+        "decision_macro_f1": metric_agreement(rec.choice, actual, "macro_f1") | {"too_close": rec.too_close},
+    }
 
 
 def advise_child(args_json: str) -> None:
@@ -592,18 +694,33 @@ def advise_child(args_json: str) -> None:
     # on disk (start_up_cache_days = 0); a new process remembers nothing in memory.
     settings = load_profile(a["profile"])
     settings = settings.model_copy(update={"bench": settings.bench.model_copy(update={"start_up_cache_days": 0.0})})
-    advice = advise(a["data"], Goals.model_validate(a["goals"]), profile=settings, budget=a["budget"],
-                    engines=a["engines"], seed=a["seed"], test_file=a["test_csv"])
+    advice = advise(
+        a["data"],
+        Goals.model_validate(a["goals"]),
+        profile=settings,
+        budget=a["budget"],
+        engines=a["engines"],
+        seed=a["seed"],
+        test_file=a["test_csv"],
+    )
     save_bench(advice, list(advice.bench.measurements), Path(a["bench_file"]))
     write_text(Path(a["advice_file"]), advice.model_dump_json())
 
 
-FRESH_ADVISE = ("import sys; sys.path.insert(0, 'benchmarks'); import calibration; "
-                "calibration.advise_child(sys.argv[1])")
+FRESH_ADVISE = "import sys; sys.path.insert(0, 'benchmarks'); import calibration; calibration.advise_child(sys.argv[1])"
 
 
-def advise_fresh(data: str, test_csv: str | None, goals, *, profile: str, budget: str, engines: list[str] | None,
-                 seed: int, bench_file: Path):
+def advise_fresh(
+    data: str,
+    test_csv: str | None,
+    goals,
+    *,
+    profile: str,
+    budget: str,
+    engines: list[str] | None,
+    seed: int,
+    bench_file: Path,
+):
     """``advise`` on the training split in a new Python process, as a user's ``tune-or-embed
     advise`` runs: this long-lived process has already run other benchmarks, and its torch state
     (kernels, caches, allocator) is not what a user's advise starts from. Returns the Advice
@@ -611,15 +728,31 @@ def advise_fresh(data: str, test_csv: str | None, goals, *, profile: str, budget
     from advisor.advise import Advice
 
     advice_file = bench_file.with_name(f"advice-{budget}.json")
-    args = {"data": data, "test_csv": test_csv,
-            "goals": goals.model_dump(mode="json"), "profile": profile, "budget": budget, "engines": engines,
-            "seed": seed, "bench_file": str(bench_file), "advice_file": str(advice_file)}
+    args = {
+        "data": data,
+        "test_csv": test_csv,
+        "goals": goals.model_dump(mode="json"),
+        "profile": profile,
+        "budget": budget,
+        "engines": engines,
+        "seed": seed,
+        "bench_file": str(bench_file),
+        "advice_file": str(advice_file),
+    }
     wall = _run_fresh(FRESH_ADVISE, [json.dumps(args)], f"advise --budget {budget}")
     return Advice.model_validate_json(advice_file.read_text(encoding="utf-8")), wall
 
 
-def run_task(task: Task, budgets: list[str], engines: list[str] | None, profile: str, seed: int,
-             workdir: Path, log, saved: dict | None = None) -> list[dict]:
+def run_task(
+    task: Task,
+    budgets: list[str],
+    engines: list[str] | None,
+    profile: str,
+    seed: int,
+    workdir: Path,
+    log,
+    saved: dict | None = None,
+) -> list[dict]:
     """Every approach in full on the task, then ``advise`` at each budget (``engines`` None: its
     default engines, as a user runs it), each row judged against the full runs."""
     from advisor.recommend import recommend
@@ -633,25 +766,36 @@ def run_task(task: Task, budgets: list[str], engines: list[str] | None, profile:
         log(f"[{task.name}] advise --budget {budget}")
         bench_file = train_csv.parent / f"bench-{budget}.json"
         data, test_csv = (task.data, None) if task.demo else (str(train_csv), str(train_csv.with_name("test.csv")))
-        advice, advise_s = advise_fresh(data, test_csv, goals, profile=profile, budget=budget, engines=engines,
-                                        seed=seed, bench_file=bench_file)
+        advice, advise_s = advise_fresh(
+            data, test_csv, goals, profile=profile, budget=budget, engines=engines, seed=seed, bench_file=bench_file
+        )
         rec_acc = recommend(acc_only, advice.resources, advice.bench.measurements, advice.forecasts)
         rec = advice.recommendation
         saved_bench = json.loads(bench_file.read_text(encoding="utf-8"))
-        rows.append({
-            "task": task.name, "data": task.data, "n_train": task.n_train, "n_test": task.n_test,
-            "budget": budget, "advise_s": advise_s, "profile": profile, "commit": commit,
-            "advise_process": "new", "demo_path": task.demo,
-            "advise_engines": sorted(advice.bench.measurements), "left_out": dict(advice.bench.left_out),
-            "bench_test_rows": advice.bench.test_size,
-            "crossfit_rows": crossfit_rows_used(advice.bench, advice.forecasts),
-            "bench_file": str(bench_file.relative_to(workdir)),  # in --workdir: --reforecast reads it
-            **checks(advice.forecasts, actual, list(actual), advise_s),
-            **decisions(rec, rec_acc, actual, task, advice.forecasts),
-            **macro_f1_decision(saved_bench, task, profile, advice.resources, actual),
-            # Kept so that --reanalyse can re-derive the decisions after a change to the decision rule.
-            "forecasts": _dump_forecasts(advice.forecasts),
-        })
+        rows.append(
+            {
+                "task": task.name,
+                "data": task.data,
+                "n_train": task.n_train,
+                "n_test": task.n_test,
+                "budget": budget,
+                "advise_s": advise_s,
+                "profile": profile,
+                "commit": commit,
+                "advise_process": "new",
+                "demo_path": task.demo,
+                "advise_engines": sorted(advice.bench.measurements),
+                "left_out": dict(advice.bench.left_out),
+                "bench_test_rows": advice.bench.test_size,
+                "crossfit_rows": crossfit_rows_used(advice.bench, advice.forecasts),
+                "bench_file": str(bench_file.relative_to(workdir)),  # in --workdir: --reforecast reads it
+                **checks(advice.forecasts, actual, list(actual), advise_s),
+                **decisions(rec, rec_acc, actual, task, advice.forecasts),
+                **macro_f1_decision(saved_bench, task, profile, advice.resources, actual),
+                # Kept so that --reanalyse can re-derive the decisions after a change to the decision rule.
+                "forecasts": _dump_forecasts(advice.forecasts),
+            }
+        )
     return rows
 
 
@@ -661,11 +805,16 @@ def code_version() -> str | None:
     import subprocess
 
     try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                             text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
-                                ":!benchmarks/results"], cwd=ROOT,
-                               capture_output=True, text=True, check=True).stdout.strip()
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!benchmarks/results"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None
     return rev + ("+changes" if dirty else "")
@@ -739,10 +888,12 @@ def summarise(rows: list[dict]) -> dict[str, dict]:
         calls = [r for r in rs if not r["decision_default"].get("too_close")]
         agree_calls = [r["decision_default"]["agrees"] for r in calls if r["decision_default"]["agrees"] is not None]
         agree_all = [r["decision_default"]["agrees"] for r in rs if r["decision_default"]["agrees"] is not None]
-        agree_acc = [r["decision_accuracy_only"]["agrees"] for r in rs
-                     if r["decision_accuracy_only"]["agrees"] is not None]
-        agree_f1 = [r["decision_macro_f1"]["agrees"] for r in rs
-                    if (r.get("decision_macro_f1") or {}).get("agrees") is not None]
+        agree_acc = [
+            r["decision_accuracy_only"]["agrees"] for r in rs if r["decision_accuracy_only"]["agrees"] is not None
+        ]
+        agree_f1 = [
+            r["decision_macro_f1"]["agrees"] for r in rs if (r.get("decision_macro_f1") or {}).get("agrees") is not None
+        ]
         confident = [r for r in calls if r.get("confidence") in ("high", "medium")]
         judged_rows = outlook_checks(rows, budget)
         sizes = [interval_sizes(r) for r in rs]
@@ -815,9 +966,17 @@ def outlook_checks(rows: list[dict], budget: str) -> list[dict]:
             continue
         n = later.get(r["task"])
         settled = None if n is None else not n["too_close"]
-        out.append({"task": r["task"], "budget": budget, "choice": r["choice"], "likely": r["settle_likely"],
-                    "next": nxt, "settled": settled,
-                    "right": None if settled is None else settled == r["settle_likely"]})
+        out.append(
+            {
+                "task": r["task"],
+                "budget": budget,
+                "choice": r["choice"],
+                "likely": r["settle_likely"],
+                "next": nxt,
+                "settled": settled,
+                "right": None if settled is None else settled == r["settle_likely"],
+            }
+        )
     return out
 
 
@@ -835,12 +994,14 @@ SUMMARY_HEADER = (
 
 def _summary_line(budget: str, s: dict) -> str:
     pct = lambda v: _fmt(v, "{:.0%}")  # noqa: E731
-    return (f"| {budget} | {s['tasks']} | {pct(s.get('within_1pt_of_best'))} | {pct(s['decision_agreement_all'])} | "
-            f"{s['calls_made']} | {pct(s['decision_agreement_calls'])} | "
-            f"{s.get('confident_calls_right', '–')} of {s.get('confident_calls', '–')} | "
-            f"{pct(s['decision_agreement_accuracy_only'])} | {pct(s.get('decision_agreement_macro_f1'))} | "
-            f"{s['forecasts']} | {_fmt(s['mean_abs_error_points'])} / {_fmt(s['max_abs_error_points'])} | "
-            f"{pct(s['coverage'])} | {pct(s['time_within_25pct'])} | {_fmt(s['mean_advise_s'], '{:.0f}')} |")
+    return (
+        f"| {budget} | {s['tasks']} | {pct(s.get('within_1pt_of_best'))} | {pct(s['decision_agreement_all'])} | "
+        f"{s['calls_made']} | {pct(s['decision_agreement_calls'])} | "
+        f"{s.get('confident_calls_right', '–')} of {s.get('confident_calls', '–')} | "
+        f"{pct(s['decision_agreement_accuracy_only'])} | {pct(s.get('decision_agreement_macro_f1'))} | "
+        f"{s['forecasts']} | {_fmt(s['mean_abs_error_points'])} / {_fmt(s['max_abs_error_points'])} | "
+        f"{pct(s['coverage'])} | {pct(s['time_within_25pct'])} | {_fmt(s['mean_advise_s'], '{:.0f}')} |"
+    )
 
 
 def publish(doc: dict, out_json: Path, out_md: Path) -> str:
@@ -859,10 +1020,14 @@ def _code_line(doc: dict) -> str:
     parts = []
     for budget in doc["summary"]:
         counts = Counter((r.get("commit"), r.get("forecast_commit")) for r in doc["rows"] if r["budget"] == budget)
-        parts.append(f"{budget}: " + ", ".join(
-            f"{c or 'not recorded (before rows kept their commit)'}"
-            f"{f' (forecasts re-made at {fc} from its saved benchmarks)' if fc else ''} ({n})"
-            for (c, fc), n in sorted(counts.items(), key=lambda kv: str(kv[0]))))
+        parts.append(
+            f"{budget}: "
+            + ", ".join(
+                f"{c or 'not recorded (before rows kept their commit)'}"
+                f"{f' (forecasts re-made at {fc} from its saved benchmarks)' if fc else ''} ({n})"
+                for (c, fc), n in sorted(counts.items(), key=lambda kv: str(kv[0]))
+            )
+        )
     return "Code the rows come from: " + "; ".join(parts) + "."
 
 
@@ -907,8 +1072,10 @@ def render_markdown(doc: dict) -> str:
         "|---|---|---|---|---|---|",
     ]
     for budget, s in doc["summary"].items():
-        lines.append(f"| {budget} | {s['forecasts']} | {_fmt(s.get('rms_z'), '{:.2f}')} | {s.get('differences', 0)} | "
-                     f"{_fmt(s.get('difference_coverage'), '{:.0%}')} | {_fmt(s.get('difference_rms_z'), '{:.2f}')} |")
+        lines.append(
+            f"| {budget} | {s['forecasts']} | {_fmt(s.get('rms_z'), '{:.2f}')} | {s.get('differences', 0)} | "
+            f"{_fmt(s.get('difference_coverage'), '{:.0%}')} | {_fmt(s.get('difference_rms_z'), '{:.2f}')} |"
+        )
     lines += [
         "",
         "## Per task and approach",
@@ -935,8 +1102,10 @@ def render_markdown(doc: dict) -> str:
         "|---|---|---|---|---|",
     ]
     for r in doc["rows"]:
-        lines.append(f"| {r['task']} | {r['budget']} | {r['advise_s']:.0f} | "
-                     f"{_fmt(r.get('transformer_full_runs_s'), '{:.0f}')} | {_fmt(r.get('advise_over_full_runs'), '{:.1%}')} |")
+        lines.append(
+            f"| {r['task']} | {r['budget']} | {r['advise_s']:.0f} | "
+            f"{_fmt(r.get('transformer_full_runs_s'), '{:.0f}')} | {_fmt(r.get('advise_over_full_runs'), '{:.1%}')} |"
+        )
     lines += [
         "",
         "## Decisions",
@@ -956,9 +1125,9 @@ def render_markdown(doc: dict) -> str:
         )
     lines += [
         "",
-        "Default goals: the \"best actual\" is the advisor's own decision rule applied to what the full runs really gave "
+        'Default goals: the "best actual" is the advisor\'s own decision rule applied to what the full runs really gave '
         "(held-out accuracy with its 95 % bootstrap interval, training time, latency), i.e. the call a perfect forecaster "
-        "would make; \"agrees\" means the same choice. Accuracy only: \"agrees\" means the choice is the most accurate "
+        'would make; "agrees" means the same choice. Accuracy only: "agrees" means the choice is the most accurate '
         "full run or not significantly worse than it (paired bootstrap over test rows, 95 %). Accuracy is always measured "
         "on a held-out test split that neither advise nor the full runs saw; advise is told of it (`--test-file`), so "
         "it forecasts a full run on every training row, and its intervals are for the score the full run reports on "
@@ -989,12 +1158,16 @@ def _outlooks(doc: dict) -> list[str]:
     ]
     for budget, s in doc["summary"].items():
         if s.get("outlooks"):
-            out.append(f"| {budget} | {s['outlooks']} | {s['outlooks_likely']} | {s['outlooks_checked']} | "
-                       f"{s['outlooks_right']} of {s['outlooks_checked']} |")
+            out.append(
+                f"| {budget} | {s['outlooks']} | {s['outlooks_likely']} | {s['outlooks_checked']} | "
+                f"{s['outlooks_right']} of {s['outlooks_checked']} |"
+            )
     out += ["", "| task | budget | call | outlook | next budget | settled there? |", "|---|---|---|---|---|---|"]
     for o in checked:
-        out.append(f"| {o['task']} | {o['budget']} | {o['choice']} | {'likely' if o['likely'] else 'unlikely'} | "
-                   f"{o['next']} | {yn[o['settled']]} |")
+        out.append(
+            f"| {o['task']} | {o['budget']} | {o['choice']} | {'likely' if o['likely'] else 'unlikely'} | "
+            f"{o['next']} | {yn[o['settled']]} |"
+        )
     return [*out, ""]
 
 
@@ -1022,8 +1195,10 @@ def _misses(rows: list[dict]) -> list[str]:
     ]
     for r in missed:
         d = r["decision_default"]
-        out.append(f"| {r['task']} | {r['budget']} | {r['choice']} | {d['best']} | {'yes' if r['too_close'] else 'no'} | "
-                   f"{lead(d.get('forecast_lead'))} | {lead(d['actual_lead'])} |")
+        out.append(
+            f"| {r['task']} | {r['budget']} | {r['choice']} | {d['best']} | {'yes' if r['too_close'] else 'no'} | "
+            f"{lead(d.get('forecast_lead'))} | {lead(d['actual_lead'])} |"
+        )
     return [*out, ""]
 
 
@@ -1038,8 +1213,10 @@ def machine_line() -> str:
         gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     except Exception:  # pragma: no cover
         tv, gpu = "?", "?"
-    return (f"{psutil.cpu_count(logical=True)} logical cores ({cpu}), "
-            f"{psutil.virtual_memory().total / 2**30:.0f} GiB RAM, {gpu}, Python {platform.python_version()}, torch {tv}")
+    return (
+        f"{psutil.cpu_count(logical=True)} logical cores ({cpu}), "
+        f"{psutil.virtual_memory().total / 2**30:.0f} GiB RAM, {gpu}, Python {platform.python_version()}, torch {tv}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1047,28 +1224,49 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help=f"tasks {QUICK_TASKS} at the quick budget")
     p.add_argument("--tasks", help=f"comma-separated, from: {', '.join(TASKS)}")
     p.add_argument("--budgets", help="comma-separated budgets (quick, standard, thorough or seconds)")
-    p.add_argument("--engines", default="",
-                   help="comma-separated engines for advise and the full runs (default: advise's own default "
-                        f"engines, as a user runs it, and full runs of {', '.join(FULL_RUN_ENGINES)})")
+    p.add_argument(
+        "--engines",
+        default="",
+        help="comma-separated engines for advise and the full runs (default: advise's own default "
+        f"engines, as a user runs it, and full runs of {', '.join(FULL_RUN_ENGINES)})",
+    )
     p.add_argument("--profile", default="cpu-small")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "calibration"),
-                   help="output path without extension (.json and .md are written)")
+    p.add_argument(
+        "--out",
+        default=str(ROOT / "benchmarks" / "results" / "calibration"),
+        help="output path without extension (.json and .md are written)",
+    )
     p.add_argument("--workdir", help="where splits and artifacts go (default: a temp folder)")
     p.add_argument("--fresh", action="store_true", help="ignore rows already in <out>.json")
-    p.add_argument("--redo", action="store_true",
-                   help="run the given tasks × budgets again, replacing their rows in <out>.json (others kept)")
-    p.add_argument("--reanalyse", action="store_true",
-                   help="recompute the checks and decisions of the rows in <out>.json from their saved forecasts "
-                        "and the full runs in --workdir (running any that are missing)")
-    p.add_argument("--retime", action="store_true",
-                   help="with --reanalyse: take the training times of the full runs in --workdir instead of the "
-                        "ones the rows recorded (which are kept by default: a re-run times on another day's machine)")
-    p.add_argument("--reforecast", action="store_true",
-                   help="forecast and decide again with the current code from each row's benchmark saved in "
-                        "--workdir (rows run before benchmarks were saved are left as they are), then redo the checks")
-    p.add_argument("--render", action="store_true",
-                   help="only recompute the summary and rewrite <out>.md from <out>.json (runs nothing)")
+    p.add_argument(
+        "--redo",
+        action="store_true",
+        help="run the given tasks × budgets again, replacing their rows in <out>.json (others kept)",
+    )
+    p.add_argument(
+        "--reanalyse",
+        action="store_true",
+        help="recompute the checks and decisions of the rows in <out>.json from their saved forecasts "
+        "and the full runs in --workdir (running any that are missing)",
+    )
+    p.add_argument(
+        "--retime",
+        action="store_true",
+        help="with --reanalyse: take the training times of the full runs in --workdir instead of the "
+        "ones the rows recorded (which are kept by default: a re-run times on another day's machine)",
+    )
+    p.add_argument(
+        "--reforecast",
+        action="store_true",
+        help="forecast and decide again with the current code from each row's benchmark saved in "
+        "--workdir (rows run before benchmarks were saved are left as they are), then redo the checks",
+    )
+    p.add_argument(
+        "--render",
+        action="store_true",
+        help="only recompute the summary and rewrite <out>.md from <out>.json (runs nothing)",
+    )
     args = p.parse_args(argv)
 
     tasks = args.tasks.split(",") if args.tasks else (QUICK_TASKS if args.quick else FULL_TASKS)
@@ -1079,17 +1277,21 @@ def main(argv: list[str] | None = None) -> int:
             p.error(f"unknown task {t!r}; try one of: {', '.join(TASKS)}")
 
     out_json, out_md = Path(args.out + ".json"), Path(args.out + ".md")
-    doc = {"machine": machine_line(), "profile": args.profile, "seed": args.seed,
-           "engines": engines or f"advise's default; full runs: {', '.join(FULL_RUN_ENGINES)}",
-           "command": "python benchmarks/calibration.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-           "started": time.strftime("%Y-%m-%d %H:%M"), "rows": []}
+    doc = {
+        "machine": machine_line(),
+        "profile": args.profile,
+        "seed": args.seed,
+        "engines": engines or f"advise's default; full runs: {', '.join(FULL_RUN_ENGINES)}",
+        "command": "python benchmarks/calibration.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "started": time.strftime("%Y-%m-%d %H:%M"),
+        "rows": [],
+    }
     if out_json.exists() and not args.fresh:
         old = json.loads(out_json.read_text())
         if old.get("profile") == args.profile:
             doc["rows"] = old.get("rows", [])
             doc["full_runs"] = old.get("full_runs", {})
-            doc["commands"] = [*old.get("commands", [old["command"]] if "command" in old else []),
-                               doc["command"]]
+            doc["commands"] = [*old.get("commands", [old["command"]] if "command" in old else []), doc["command"]]
             doc["started"] = old.get("started", doc["started"])
     if args.render:
         if not out_json.exists():
@@ -1115,13 +1317,16 @@ def main(argv: list[str] | None = None) -> int:
             log(f"[{name}] already in {out_json}; skipping (use --fresh to redo)")
             continue
         try:
-            rows = run_task(TASKS[name], todo, engines, args.profile, args.seed, workdir, log,
-                            doc.setdefault("full_runs", {}))
+            rows = run_task(
+                TASKS[name], todo, engines, args.profile, args.seed, workdir, log, doc.setdefault("full_runs", {})
+            )
         except Exception as exc:  # one broken task must not lose the others
             log(f"[{name}] FAILED: {type(exc).__name__}: {exc}")
             failed.append(name)
             continue
-        doc["rows"] = [r for r in doc["rows"] if (r["task"], r["budget"]) not in {(x["task"], x["budget"]) for x in rows}]
+        doc["rows"] = [
+            r for r in doc["rows"] if (r["task"], r["budget"]) not in {(x["task"], x["budget"]) for x in rows}
+        ]
         doc["rows"].extend(rows)
         publish(doc, out_json, out_md)
         log(f"[{name}] written to {out_md}")

@@ -37,8 +37,9 @@ ENGINES = ["tfidf", "embedding", "finetune"]  # the approaches the experiment cr
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def fold_runs(task: cal.Task, engines: list[str], folds: int, profile: str, seed: int, workdir: Path,
-              log) -> dict[str, dict]:
+def fold_runs(
+    task: cal.Task, engines: list[str], folds: int, profile: str, seed: int, workdir: Path, log
+) -> dict[str, dict]:
     """Each engine's out-of-fold predictions over the task's training rows (fold order), its
     latency and the wall seconds of its K fold runs (artifacts reused when present)."""
     from advisor.compare import latencies
@@ -54,13 +55,16 @@ def fold_runs(task: cal.Task, engines: list[str], folds: int, profile: str, seed
         parts.append(part)
     parts.append(rest)
     base = workdir / f"{task.name}-{profile}-seed{seed}" / f"crossfit-{folds}"
-    out: dict[str, dict] = {e: {"y_true": [], "y_pred": [], "wall_s": 0.0, "ms_b1": [], "ms_batch": []}
-                            for e in engines}
+    out: dict[str, dict] = {
+        e: {"y_true": [], "y_pred": [], "wall_s": 0.0, "ms_b1": [], "ms_batch": []} for e in engines
+    }
     for k, held in enumerate(parts):
         fdir = base / f"fold{k}"
         fdir.mkdir(parents=True, exist_ok=True)
-        fit = cal.Examples(texts=[t for j, p in enumerate(parts) if j != k for t in p.texts],
-                           labels=[y for j, p in enumerate(parts) if j != k for y in p.labels])
+        fit = cal.Examples(
+            texts=[t for j, p in enumerate(parts) if j != k for t in p.texts],
+            labels=[y for j, p in enumerate(parts) if j != k for y in p.labels],
+        )
         write_examples(fit, fdir / "train.csv")
         write_examples(held, fdir / "test.csv")
         for engine in engines:
@@ -70,8 +74,14 @@ def fold_runs(task: cal.Task, engines: list[str], folds: int, profile: str, seed
                 log(f"[{task.name}] fold {k}: {engine} (reusing {artifact})")
             else:
                 log(f"[{task.name}] fold {k}: {engine} on {len(fit):,} rows, scored on {len(held):,}")
-                spec = RunSpec(engine=engine, profile=profile, data=str(fdir / "train.csv"),
-                               train_file=str(fdir / "train.csv"), test_file=str(fdir / "test.csv"), split_seed=seed)
+                spec = RunSpec(
+                    engine=engine,
+                    profile=profile,
+                    data=str(fdir / "train.csv"),
+                    train_file=str(fdir / "train.csv"),
+                    test_file=str(fdir / "test.csv"),
+                    split_seed=seed,
+                )
                 wall = cal.full_run_fresh(spec, artifact)
             manifest = read_manifest(artifact)
             if wall is None:  # a reused run: its recorded phases, as calibration.py takes a reused full run
@@ -100,26 +110,44 @@ def judge(task: cal.Task, runs: dict[str, dict], row: dict, seed: int = 0) -> di
         xs = [x for x in xs if x is not None]
         return float(np.mean(xs)) if xs else None
 
-    results = [RunResult(name=e, engine=e, n_train=task.n_train, rows_digest=f"{task.name} training rows",
-                         y_true=r["y_true"], y_pred=r["y_pred"],
-                         # what advise forecasts for the full run (the decision's time and cost side)
-                         train_s=row["engines"][e].get("forecast_train_s"),
-                         ms_b1=mean(r["ms_b1"]), ms_batch=mean(r["ms_batch"]))
-               for e, r in runs.items()]
+    results = [
+        RunResult(
+            name=e,
+            engine=e,
+            n_train=task.n_train,
+            rows_digest=f"{task.name} training rows",
+            y_true=r["y_true"],
+            y_pred=r["y_pred"],
+            # what advise forecasts for the full run (the decision's time and cost side)
+            train_s=row["engines"][e].get("forecast_train_s"),
+            ms_b1=mean(r["ms_b1"]),
+            ms_batch=mean(r["ms_batch"]),
+        )
+        for e, r in runs.items()
+    ]
     goals = cal.task_goals(task)[0]
     c = compare(results, goals, probe(), seed=seed)
     rec = c.recommendation
     best = row["decision_default"]["best"]
     return {
-        "task": task.name, "rows": c.rows,
+        "task": task.name,
+        "rows": c.rows,
         "accuracy": {s.name: s.value for s in c.runs},
         "actual": {e: row["engines"][e]["actual"] for e in runs},
-        "leads": [{"best": c.best, "other": ld.other, "lead": ld.lead, "low": ld.low, "high": ld.high}
-                  for ld in c.leads],
-        "choice": rec.choice, "too_close": rec.too_close, "confidence": rec.confidence,
-        "best_actual": best, "agrees": rec.choice == best,
-        "standard": {"choice": row["choice"], "too_close": row["too_close"],
-                     "agrees": row["decision_default"]["agrees"], "advise_s": row["advise_s"]},
+        "leads": [
+            {"best": c.best, "other": ld.other, "lead": ld.lead, "low": ld.low, "high": ld.high} for ld in c.leads
+        ],
+        "choice": rec.choice,
+        "too_close": rec.too_close,
+        "confidence": rec.confidence,
+        "best_actual": best,
+        "agrees": rec.choice == best,
+        "standard": {
+            "choice": row["choice"],
+            "too_close": row["too_close"],
+            "agrees": row["decision_default"]["agrees"],
+            "advise_s": row["advise_s"],
+        },
         "fold_runs_s": {e: r["wall_s"] for e, r in runs.items()},
     }
 
@@ -143,22 +171,33 @@ def render(doc: dict) -> str:
 
     for r in rows:
         top = max(r["leads"], key=lambda ld: -ld["lead"]) if r["leads"] else None
-        lead = (f"{top['best']} − {top['other']} {100 * top['lead']:+.1f} [{100 * top['low']:+.1f}, "
-                f"{100 * top['high']:+.1f}]") if top else "–"
+        lead = (
+            (
+                f"{top['best']} − {top['other']} {100 * top['lead']:+.1f} [{100 * top['low']:+.1f}, "
+                f"{100 * top['high']:+.1f}]"
+            )
+            if top
+            else "–"
+        )
         call = f"{r['choice']}{' (too close)' if r['too_close'] else ''}"
         std = r["standard"]
         std_call = f"{std['choice']}{' (too close)' if std['too_close'] else ''}, {'✓' if std['agrees'] else '✗'}"
-        lines.append(f"| {r['task']} | {trio(r['accuracy'])} | {trio(r['actual'])} | {lead} | {call} | "
-                     f"{r['best_actual']} | {'✓' if r['agrees'] else '✗'} | {std_call} | "
-                     f"{sum(r['fold_runs_s'].values()):.0f} |")
+        lines.append(
+            f"| {r['task']} | {trio(r['accuracy'])} | {trio(r['actual'])} | {lead} | {call} | "
+            f"{r['best_actual']} | {'✓' if r['agrees'] else '✗'} | {std_call} | "
+            f"{sum(r['fold_runs_s'].values()):.0f} |"
+        )
     n = len(rows)
     agree = sum(r["agrees"] for r in rows)
     calls = [r for r in rows if not r["too_close"]]
     std_agree = sum(bool(r["standard"]["agrees"]) for r in rows)
-    lines += ["", f"Decisions = best actual: **{agree} / {n}** (the standard budget's on the same tasks: {std_agree} / {n}); "
-              f"calls made (not too close): {len(calls)}, right: {sum(r['agrees'] for r in calls)}.",
-              "\"lead of the best\" is the closest runner-up's: the smallest lead of the best out-of-fold "
-              "approach over another."]
+    lines += [
+        "",
+        f"Decisions = best actual: **{agree} / {n}** (the standard budget's on the same tasks: {std_agree} / {n}); "
+        f"calls made (not too close): {len(calls)}, right: {sum(r['agrees'] for r in calls)}.",
+        '"lead of the best" is the closest runner-up\'s: the smallest lead of the best out-of-fold '
+        "approach over another.",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -168,8 +207,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--folds", type=int, default=2)
     p.add_argument("--profile", default="cpu-small")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--calibration", default=str(RESULTS / "calibration.json"),
-                   help="the calibration JSON whose standard rows hold the best actuals")
+    p.add_argument(
+        "--calibration",
+        default=str(RESULTS / "calibration.json"),
+        help="the calibration JSON whose standard rows hold the best actuals",
+    )
     p.add_argument("--workdir", default="/tmp/toe-cal", help="where fold splits and artifacts go")
     p.add_argument("--out", default=str(RESULTS / "crossfit"), help="output path without extension")
     args = p.parse_args(argv)
@@ -188,8 +230,12 @@ def main(argv: list[str] | None = None) -> int:
     doc = json.loads(out_json.read_text(encoding="utf-8")) if out_json.exists() else {}
     if doc.get("folds") != args.folds:
         doc = {"rows": []}
-    doc.update(folds=args.folds, machine=cal.machine_line(), code=cal.code_version(),
-               command="python benchmarks/crossfit_decision.py " + " ".join(argv if argv is not None else sys.argv[1:]))
+    doc.update(
+        folds=args.folds,
+        machine=cal.machine_line(),
+        code=cal.code_version(),
+        command="python benchmarks/crossfit_decision.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+    )
 
     def log(msg: str) -> None:
         print(time.strftime("%H:%M:%S"), msg, flush=True)
@@ -200,8 +246,10 @@ def main(argv: list[str] | None = None) -> int:
         engines = [e for e in ENGINES if e in row["engines"]]
         runs = fold_runs(task, engines, args.folds, args.profile, args.seed, Path(args.workdir), log)
         result = judge(task, runs, row, args.seed)
-        log(f"[{name}] call {result['choice']}{' (too close)' if result['too_close'] else ''}, "
-            f"best actual {result['best_actual']}: {'agrees' if result['agrees'] else 'MISS'}")
+        log(
+            f"[{name}] call {result['choice']}{' (too close)' if result['too_close'] else ''}, "
+            f"best actual {result['best_actual']}: {'agrees' if result['agrees'] else 'MISS'}"
+        )
         doc["rows"] = [r for r in doc["rows"] if r["task"] != name] + [result]
         order = {t: i for i, t in enumerate(cal.TASKS)}
         doc["rows"].sort(key=lambda r: order.get(r["task"], 0))

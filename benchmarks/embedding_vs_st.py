@@ -45,8 +45,12 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--backend", choices=["torch", "onnx-int8"], default="torch",
-                        help="our encoder's runtime; onnx-int8 runs on the CPU (sentence-transformers too)")
+    parser.add_argument(
+        "--backend",
+        choices=["torch", "onnx-int8"],
+        default="torch",
+        help="our encoder's runtime; onnx-int8 runs on the CPU (sentence-transformers too)",
+    )
     args = parser.parse_args()
 
     import numpy as np
@@ -58,8 +62,15 @@ def main() -> int:
 
     texts = rotten_tomatoes_texts(args.texts)
     resolved = resolve_model(args.model)
-    ours = EmbeddingEngine({"model": args.model, "batch_size": args.batch_size, "device": args.device,
-                            "precision": "fp32", "backend": args.backend})
+    ours = EmbeddingEngine(
+        {
+            "model": args.model,
+            "batch_size": args.batch_size,
+            "device": args.device,
+            "precision": "fp32",
+            "backend": args.backend,
+        }
+    )
     ours._ensure_model()  # load outside the timings
     device = ours.device  # 'cpu' for onnx-int8: sentence-transformers then runs on the CPU as well
     st_root = resolved.st_root or resolved.path
@@ -70,8 +81,9 @@ def main() -> int:
         return ours.encode(texts)
 
     def run_st():
-        return st.encode(texts, batch_size=args.batch_size, convert_to_numpy=True,
-                         normalize_embeddings=True, show_progress_bar=False)
+        return st.encode(
+            texts, batch_size=args.batch_size, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False
+        )
 
     def timed(fn):
         if device.startswith("cuda"):
@@ -110,16 +122,21 @@ def main() -> int:
             return "-"
 
     gpu = torch.cuda.get_device_name(0) if device.startswith("cuda") else "none"
-    print(f"machine: {platform.machine()} {platform.processor() or ''} cores={os.cpu_count()} "
-          f"torch_threads={torch.get_num_threads()} device={device} gpu={gpu}")
-    print(f"versions: python {platform.python_version()}, torch {version('torch')}, transformers "
-          f"{version('transformers')}, sentence-transformers {version('sentence-transformers')}")
-    print(f"model: {resolved.name} ({resolved.path}); texts: {len(texts)} Rotten Tomatoes snippets; "
-          f"batch {args.batch_size}; max_length {ours.config.max_length}; rounds {args.rounds} (median)")
-    print(f"tune-or-embed encode:         {ours_tps:8.1f} texts/s  (runs: "
-          f"{', '.join(f'{s:.2f}s' for s in ours_s)})")
-    print(f"sentence-transformers encode: {st_tps:8.1f} texts/s  (runs: "
-          f"{', '.join(f'{s:.2f}s' for s in st_s)})")
+    print(
+        f"machine: {platform.machine()} {platform.processor() or ''} cores={os.cpu_count()} "
+        f"torch_threads={torch.get_num_threads()} device={device} gpu={gpu}"
+    )
+    print(
+        f"versions: python {platform.python_version()}, torch {version('torch')}, transformers "
+        f"{version('transformers')}, sentence-transformers {version('sentence-transformers')}"
+    )
+    print(
+        f"model: {resolved.name} ({resolved.path}); texts: {len(texts)} Rotten Tomatoes snippets; "
+        f"batch {args.batch_size}; max_length {ours.config.max_length}; rounds {args.rounds} (median)"
+    )
+    print(f"tune-or-embed encode:         {ours_tps:8.1f} texts/s  (runs: {', '.join(f'{s:.2f}s' for s in ours_s)})")
+    print(f"sentence-transformers encode: {st_tps:8.1f} texts/s  (runs: {', '.join(f'{s:.2f}s' for s in st_s)})")
+
     def spread(runs: list[float]) -> str:
         tps = [len(texts) / s for s in runs]
         return f"{min(tps):.1f}–{max(tps):.1f}"

@@ -48,9 +48,19 @@ def run_ours(texts, labels, args) -> tuple[float, float, int]:
     from engines.base import Examples
     from engines.finetune import FinetuneEngine
 
-    cfg = dict(model=args.model, train_batch_size=args.batch_size, learning_rate=5e-5, max_length=128,
-               min_steps=args.steps, max_steps=args.steps, epochs=0.01, early_stopping_patience=0,
-               device=args.device, seed=0, threads=args.threads)
+    cfg = dict(
+        model=args.model,
+        train_batch_size=args.batch_size,
+        learning_rate=5e-5,
+        max_length=128,
+        min_steps=args.steps,
+        max_steps=args.steps,
+        epochs=0.01,
+        early_stopping_patience=0,
+        device=args.device,
+        seed=0,
+        threads=args.threads,
+    )
     train = Examples(texts=texts, labels=labels)
     engine = FinetuneEngine(cfg)
     engine.prepare(texts)
@@ -80,11 +90,14 @@ def run_trainer(texts, labels, args, group_by_length: bool, steps: int) -> float
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     classes = sorted(set(labels))
     enc = tokenizer(texts, truncation=True, max_length=128)
-    rows = [{"input_ids": ids, "attention_mask": m, "labels": classes.index(y)}
-            for ids, m, y in zip(enc["input_ids"], enc["attention_mask"], labels, strict=True)]
+    rows = [
+        {"input_ids": ids, "attention_mask": m, "labels": classes.index(y)}
+        for ids, m, y in zip(enc["input_ids"], enc["attention_mask"], labels, strict=True)
+    ]
     torch.manual_seed(0)
-    model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=len(classes),
-                                                               use_safetensors=True, local_files_only=True)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        path, num_labels=len(classes), use_safetensors=True, local_files_only=True
+    )
     cuda = torch.cuda.is_available() and args.device != "cpu"
     bf16 = cuda and torch.cuda.is_bf16_supported()
     import dataclasses
@@ -94,14 +107,27 @@ def run_trainer(texts, labels, args, group_by_length: bool, steps: int) -> float
     else:
         sampling = {"group_by_length": group_by_length}
     with tempfile.TemporaryDirectory() as out:
-        targs = TrainingArguments(**sampling,
-            output_dir=out, per_device_train_batch_size=args.batch_size, learning_rate=5e-5,
-            weight_decay=0.01, max_grad_norm=1.0, lr_scheduler_type="linear",
-            warmup_steps=max(1, round(0.1 * steps)), max_steps=steps,
-            logging_strategy="no", save_strategy="no", eval_strategy="no", report_to=[],
-            disable_tqdm=True, dataloader_num_workers=0, seed=0, use_cpu=not cuda, bf16=bf16)
-        trainer = Trainer(model=model, args=targs, train_dataset=rows,
-                          data_collator=DataCollatorWithPadding(tokenizer))
+        targs = TrainingArguments(
+            **sampling,
+            output_dir=out,
+            per_device_train_batch_size=args.batch_size,
+            learning_rate=5e-5,
+            weight_decay=0.01,
+            max_grad_norm=1.0,
+            lr_scheduler_type="linear",
+            warmup_steps=max(1, round(0.1 * steps)),
+            max_steps=steps,
+            logging_strategy="no",
+            save_strategy="no",
+            eval_strategy="no",
+            report_to=[],
+            disable_tqdm=True,
+            dataloader_num_workers=0,
+            seed=0,
+            use_cpu=not cuda,
+            bf16=bf16,
+        )
+        trainer = Trainer(model=model, args=targs, train_dataset=rows, data_collator=DataCollatorWithPadding(tokenizer))
         t0 = time.perf_counter()
         trainer.train()
         if cuda:
@@ -118,9 +144,13 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads for both sides")
-    parser.add_argument("--warmup-steps", type=int, default=None,
-                        help="steps each side runs untimed first (default: as many as timed, so that every "
-                             "padded length has been seen once: on a GPU the first use of each shape costs extra)")
+    parser.add_argument(
+        "--warmup-steps",
+        type=int,
+        default=None,
+        help="steps each side runs untimed first (default: as many as timed, so that every "
+        "padded length has been seen once: on a GPU the first use of each shape costs extra)",
+    )
     parser.add_argument("--no-ungrouped", action="store_true", help="skip Trainer without group_by_length")
     args = parser.parse_args()
     if args.warmup_steps is None:
@@ -138,17 +168,23 @@ def main() -> int:
 
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() and args.device != "cpu" else "none"
     versions = ", ".join(f"{p} {metadata.version(p)}" for p in ("torch", "transformers", "accelerate"))
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPU cores, torch threads {torch.get_num_threads()}, "
-          f"GPU {gpu}; Python {platform.python_version()}; {versions}")
-    print(f"config: {args.model}, {args.rows} Rotten Tomatoes rows, batch {args.batch_size}, lr 5e-5, "
-          f"max length 128, {args.steps} optimizer steps ({tokens} non-padding tokens on our side)")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPU cores, torch threads {torch.get_num_threads()}, "
+        f"GPU {gpu}; Python {platform.python_version()}; {versions}"
+    )
+    print(
+        f"config: {args.model}, {args.rows} Rotten Tomatoes rows, batch {args.batch_size}, lr 5e-5, "
+        f"max length 128, {args.steps} optimizer steps ({tokens} non-padding tokens on our side)"
+    )
     print(f"ours (train phase)            {ours_train:8.1f} examples/s")
     print(f"ours (whole fit, minus load)  {ours_whole:8.1f} examples/s")
     print(f"Trainer, group_by_length      {hf_grouped:8.1f} examples/s")
     if hf_plain is not None:
         print(f"Trainer, no length grouping   {hf_plain:8.1f} examples/s")
-    print(f"ratio ours/Trainer (grouped): train phase {ours_train / hf_grouped:.2f}, "
-          f"whole fit {ours_whole / hf_grouped:.2f}")
+    print(
+        f"ratio ours/Trainer (grouped): train phase {ours_train / hf_grouped:.2f}, "
+        f"whole fit {ours_whole / hf_grouped:.2f}"
+    )
     return 0
 
 

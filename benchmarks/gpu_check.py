@@ -104,8 +104,13 @@ def what_ifs(advice, hw) -> dict:
 
     profile = load_profile(advice.profile)
     configs = {a: engine_config(profile, a) for a in advice.bench.measurements}
-    out = forecast_all(advice.bench, n_target=advice.n_target, configs=configs, hardware=[hw.name],
-                       predictions_per_day=advice.goals.predictions_per_day)
+    out = forecast_all(
+        advice.bench,
+        n_target=advice.n_target,
+        configs=configs,
+        hardware=[hw.name],
+        predictions_per_day=advice.goals.predictions_per_day,
+    )
     return {a: (f.hardware[0], configs[a]) for a, f in out.items() if f.hardware}
 
 
@@ -143,12 +148,14 @@ def reforecast(args) -> int:
         steps = row.get("steps")
         per = for_steps_run(fc.train_time_s, steps, row.get("recipe_steps"))
         what = f"the {steps} steps run" if steps else "embed + head"
-        print(f"{name}: forecast {per:.1f} s for {what}"
-              f" vs measured {row['measured_train_s']:.1f} s (ratio {per / row['measured_train_s']:.2f}); "
-              f"memory forecast {_gib(fc.peak_memory_bytes)} vs device in use "
-              f"{_gib(row['measured_device_used_peak_bytes'])} (ratio "
-              f"{fc.peak_memory_bytes / row['measured_device_used_peak_bytes']:.2f}), max allocated "
-              f"{_gib(row['measured_max_allocated_bytes'])}")
+        print(
+            f"{name}: forecast {per:.1f} s for {what}"
+            f" vs measured {row['measured_train_s']:.1f} s (ratio {per / row['measured_train_s']:.2f}); "
+            f"memory forecast {_gib(fc.peak_memory_bytes)} vs device in use "
+            f"{_gib(row['measured_device_used_peak_bytes'])} (ratio "
+            f"{fc.peak_memory_bytes / row['measured_device_used_peak_bytes']:.2f}), max allocated "
+            f"{_gib(row['measured_max_allocated_bytes'])}"
+        )
     return 0
 
 
@@ -160,10 +167,16 @@ def main() -> int:
     parser.add_argument("--hardware", help="hardware profile to compare with (default: matched from the GPU name)")
     parser.add_argument("--engines", default="finetune,embedding")
     parser.add_argument("--out", help="write the results here as JSON")
-    parser.add_argument("--measured", help="no runs: forecast again (with this code) against the measurements "
-                        "in an earlier --out file, e.g. after changing the what-if rule")
-    parser.add_argument("--cpu", action="store_true",
-                        help="dry run of this script on a machine without a GPU (needs --hardware; no memory figures)")
+    parser.add_argument(
+        "--measured",
+        help="no runs: forecast again (with this code) against the measurements "
+        "in an earlier --out file, e.g. after changing the what-if rule",
+    )
+    parser.add_argument(
+        "--cpu",
+        action="store_true",
+        help="dry run of this script on a machine without a GPU (needs --hardware; no memory figures)",
+    )
     args = parser.parse_args()
 
     from advisor.hardware import get_hardware, match_hardware
@@ -192,14 +205,20 @@ def main() -> int:
     advice = read_advice(args.advice)
     n_target = advice.n_target
     result: dict = {
-        "gpu": gpu.model_dump(), "hardware_profile": hw.name, "advice_profile": advice.profile,
-        "n_target": n_target, "advice_budget": advice.budget,
+        "gpu": gpu.model_dump(),
+        "hardware_profile": hw.name,
+        "advice_profile": advice.profile,
+        "n_target": n_target,
+        "advice_budget": advice.budget,
         "versions": {p: metadata.version(p) for p in ("torch", "transformers")},
-        "python": platform.python_version(), "engines": {},
+        "python": platform.python_version(),
+        "engines": {},
     }
-    print(f"GPU: {gpu.name}, {_gib(gpu.memory_total_bytes)}, driver {gpu.driver}, CC {gpu.compute_capability}; "
-          f"compared with the '{hw.name}' profile ({hw.peak_bf16_tflops:g} bf16 TFLOPS × "
-          f"{hw.utilisation:.0%} assumed); torch {torch.__version__}")
+    print(
+        f"GPU: {gpu.name}, {_gib(gpu.memory_total_bytes)}, driver {gpu.driver}, CC {gpu.compute_capability}; "
+        f"compared with the '{hw.name}' profile ({hw.peak_bf16_tflops:g} bf16 TFLOPS × "
+        f"{hw.utilisation:.0%} assumed); torch {torch.__version__}"
+    )
 
     forecasts = what_ifs(advice, hw)
     for name in args.engines.split(","):
@@ -213,13 +232,18 @@ def main() -> int:
         if not args.cpu:
             torch.cuda.empty_cache()
             torch.cuda.reset_peak_memory_stats()
-        with (NoPoller() if args.cpu else MemoryPoller(gpu.index)) as mem, tempfile.TemporaryDirectory() as tmp:
+        with NoPoller() if args.cpu else MemoryPoller(gpu.index) as mem, tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
             if name in ("finetune", "lora"):
                 from advisor.fullrun import RunSpec, full_run
 
-                spec = RunSpec(engine=name, profile=advice.profile, engine_config=overrides,
-                               train_file=args.train, test_file=args.test)
+                spec = RunSpec(
+                    engine=name,
+                    profile=advice.profile,
+                    engine_config=overrides,
+                    train_file=args.train,
+                    test_file=args.test,
+                )
                 manifest = full_run(spec, Path(tmp) / "artifact", speed_texts=0)
                 fit, accuracy = manifest.fit, manifest.metrics.accuracy
             else:  # the embedding engine's fit and evaluate (its save writes the vector store)
@@ -234,26 +258,41 @@ def main() -> int:
             wall = time.perf_counter() - t0
         steps = fit.steps
         recipe_steps = finetune_steps(base, n_target)[0] if name in ("finetune", "lora") else None
-        measured_s = fit.phase_s.get("train") if name in ("finetune", "lora") else (
-            fit.phase_s.get("embed", 0.0) + fit.phase_s.get("head", 0.0))
+        measured_s = (
+            fit.phase_s.get("train")
+            if name in ("finetune", "lora")
+            else (fit.phase_s.get("embed", 0.0) + fit.phase_s.get("head", 0.0))
+        )
         forecast_s = for_steps_run(fc.train_time_s, steps, recipe_steps)
         row = {
-            "forecast_train_s": fc.train_time_s, "forecast_train_s_for_steps_run": forecast_s,
-            "measured_train_s": measured_s, "time_ratio": forecast_s / measured_s if measured_s else None,
-            "forecast_memory_bytes": fc.peak_memory_bytes, "measured_max_allocated_bytes": fit.peak_gpu_bytes,
+            "forecast_train_s": fc.train_time_s,
+            "forecast_train_s_for_steps_run": forecast_s,
+            "measured_train_s": measured_s,
+            "time_ratio": forecast_s / measured_s if measured_s else None,
+            "forecast_memory_bytes": fc.peak_memory_bytes,
+            "measured_max_allocated_bytes": fit.peak_gpu_bytes,
             "measured_device_used_peak_bytes": mem.peak - mem.baseline,
-            "memory_ratio_vs_device": fc.peak_memory_bytes / (mem.peak - mem.baseline) if mem.peak > mem.baseline else None,
-            "steps": steps, "recipe_steps": recipe_steps, "phase_s": fit.phase_s, "wall_s": wall,
-            "accuracy": accuracy, "cpu_forecast_accuracy": advice.forecasts[name].value if name in advice.forecasts else None,
-            "device": fit.device, "assumptions": fc.assumptions,
+            "memory_ratio_vs_device": fc.peak_memory_bytes / (mem.peak - mem.baseline)
+            if mem.peak > mem.baseline
+            else None,
+            "steps": steps,
+            "recipe_steps": recipe_steps,
+            "phase_s": fit.phase_s,
+            "wall_s": wall,
+            "accuracy": accuracy,
+            "cpu_forecast_accuracy": advice.forecasts[name].value if name in advice.forecasts else None,
+            "device": fit.device,
+            "assumptions": fc.assumptions,
             "train_examples_per_s": fit.train_examples_per_s,
         }
         result["engines"][name] = row
-        print(f"{name}: forecast {forecast_s:.1f} s train, {_gib(fc.peak_memory_bytes)}; measured "
-              f"{measured_s:.1f} s ({'train phase, ' + str(steps) + ' steps' if steps else 'embed + head'}; "
-              f"whole run {wall:.1f} s), max allocated {_gib(fit.peak_gpu_bytes)}, device in use "
-              f"{_gib(mem.peak - mem.baseline)}; time ratio forecast/measured {row['time_ratio']:.2f}; "
-              f"accuracy {accuracy:.4f} on {args.test}")
+        print(
+            f"{name}: forecast {forecast_s:.1f} s train, {_gib(fc.peak_memory_bytes)}; measured "
+            f"{measured_s:.1f} s ({'train phase, ' + str(steps) + ' steps' if steps else 'embed + head'}; "
+            f"whole run {wall:.1f} s), max allocated {_gib(fit.peak_gpu_bytes)}, device in use "
+            f"{_gib(mem.peak - mem.baseline)}; time ratio forecast/measured {row['time_ratio']:.2f}; "
+            f"accuracy {accuracy:.4f} on {args.test}"
+        )
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
     return 0

@@ -52,29 +52,36 @@ def main() -> int:
         random.Random(args.seed).shuffle(order)
         n_test = min(args.test, len(order) // 2)
         test = data.subset(order[:n_test])
-        train = data.subset(order[n_test:n_test + args.train])
+        train = data.subset(order[n_test : n_test + args.train])
         row = {"dataset": ref, "n_train": len(train), "n_test": len(test)}
         correct = {}
         for backend in ("torch", "onnx-int8"):
-            engine = EmbeddingEngine({"model": args.model, "device": "cpu", "precision": "fp32",
-                                      "backend": backend, "seed": args.seed})
+            engine = EmbeddingEngine(
+                {"model": args.model, "device": "cpu", "precision": "fp32", "backend": backend, "seed": args.seed}
+            )
             engine.warm_up()  # export / load outside the timings
             fit = engine.fit(Examples(texts=train.texts, labels=train.labels))
             t0 = time.perf_counter()
             report = engine.evaluate(test)
             eval_s = time.perf_counter() - t0
             correct[backend] = report.correct
-            row[backend] = {"accuracy": report.accuracy, "macro_f1": report.macro_f1,
-                            "train_texts_per_s": fit.train_examples_per_s,
-                            "test_texts_per_s": len(test) / eval_s if eval_s > 0 else None}
+            row[backend] = {
+                "accuracy": report.accuracy,
+                "macro_f1": report.macro_f1,
+                "train_texts_per_s": fit.train_examples_per_s,
+                "test_texts_per_s": len(test) / eval_s if eval_s > 0 else None,
+            }
         lo, hi = paired_bootstrap(correct["torch"], correct["onnx-int8"], seed=args.seed)
         row["diff"] = {"accuracy": row["onnx-int8"]["accuracy"] - row["torch"]["accuracy"], "ci95": [lo, hi]}
         results.append(row)
         t, q = row["torch"], row["onnx-int8"]
-        print(f"{ref}: train {len(train)}, test {len(test)} | torch {t['accuracy']:.4f} "
-              f"({t['train_texts_per_s'] or 0:.0f} texts/s) | int8 {q['accuracy']:.4f} "
-              f"({q['train_texts_per_s'] or 0:.0f} texts/s) | diff {row['diff']['accuracy']:+.4f} "
-              f"[{lo:+.4f}, {hi:+.4f}]", flush=True)
+        print(
+            f"{ref}: train {len(train)}, test {len(test)} | torch {t['accuracy']:.4f} "
+            f"({t['train_texts_per_s'] or 0:.0f} texts/s) | int8 {q['accuracy']:.4f} "
+            f"({q['train_texts_per_s'] or 0:.0f} texts/s) | diff {row['diff']['accuracy']:+.4f} "
+            f"[{lo:+.4f}, {hi:+.4f}]",
+            flush=True,
+        )
     with open(args.out, "w", encoding="utf-8") as fh:
         json.dump({"model": args.model, "seed": args.seed, "results": results}, fh, indent=2)
     return 0

@@ -1,6 +1,6 @@
 """A competing process for checks under load: keeps a share of one core busy until killed.
 
-    python benchmarks/load.py 0.4 & python benchmarks/load.py 0.4 &   # then run the check, then kill both
+python benchmarks/load.py 0.4 & python benchmarks/load.py 0.4 &   # then run the check, then kill both
 """
 
 import sys

@@ -104,14 +104,27 @@ def _fit_and_score(task: str, recipe: str, seed: int, data: str, device: str, mo
     engine = FinetuneEngine(cfg)
     report = engine.fit(train)
     ev = engine.evaluate(test)
-    return {"task": task, "recipe": recipe, "seed": seed, "accuracy": ev.accuracy, "macro_f1": ev.macro_f1,
-            "steps": report.steps, "examples_seen": report.examples_seen, "stopped": report.stopped,
-            "best_step": report.best_step, "n_train": len(train), "n_test": len(test),
-            "train_s": report.phase_s.get("train"), "wall_s": time.perf_counter() - t0, "device": report.device}
+    return {
+        "task": task,
+        "recipe": recipe,
+        "seed": seed,
+        "accuracy": ev.accuracy,
+        "macro_f1": ev.macro_f1,
+        "steps": report.steps,
+        "examples_seen": report.examples_seen,
+        "stopped": report.stopped,
+        "best_step": report.best_step,
+        "n_train": len(train),
+        "n_test": len(test),
+        "train_s": report.phase_s.get("train"),
+        "wall_s": time.perf_counter() - t0,
+        "device": report.device,
+    }
 
 
-def run(tasks: list[str], recipes: list[str], seeds: list[int], data: Path, device: str, workers: int,
-        out: Path, model: str) -> None:
+def run(
+    tasks: list[str], recipes: list[str], seeds: list[int], data: Path, device: str, workers: int, out: Path, model: str
+) -> None:
     """The grid in ``workers`` processes, appending one JSON line per finished job (a rerun skips
     the jobs already in ``out``)."""
     import multiprocessing as mp
@@ -123,8 +136,7 @@ def run(tasks: list[str], recipes: list[str], seeds: list[int], data: Path, devi
             done.add((r["task"], r["recipe"], r["seed"]))
     # Seed by seed (a grid cut short still has every recipe on every task once), and within a
     # seed longest first (the 3k tasks, the many-epoch recipes), so the processes end together.
-    jobs = [(t, r, s, str(data), device, model) for t in tasks for r in recipes for s in seeds
-            if (t, r, s) not in done]
+    jobs = [(t, r, s, str(data), device, model) for t in tasks for r in recipes for s in seeds if (t, r, s) not in done]
     size = {t: max([int(d) for d in re.findall(r"\d+", t)] or [0]) for t in tasks}
     jobs.sort(key=lambda j: (seeds.index(j[2]), -size[j[0]] * float(RECIPES[j[1]].get("epochs", 2.0))))
     print(f"{len(jobs)} jobs in {workers} processes", flush=True)
@@ -136,8 +148,11 @@ def run(tasks: list[str], recipes: list[str], seeds: list[int], data: Path, devi
             if "error" in r:
                 print(f"[{i}/{len(jobs)}] {r['task']} {r['recipe']} seed {r['seed']}: {r['error']}", flush=True)
                 continue
-            print(f"[{i}/{len(jobs)} {time.perf_counter() - t0:.0f}s] {r['task']} {r['recipe']} seed {r['seed']}: "
-                  f"{r['accuracy']:.3f} ({r['steps']} steps, {r['stopped']}, {r['wall_s']:.0f}s)", flush=True)
+            print(
+                f"[{i}/{len(jobs)} {time.perf_counter() - t0:.0f}s] {r['task']} {r['recipe']} seed {r['seed']}: "
+                f"{r['accuracy']:.3f} ({r['steps']} steps, {r['stopped']}, {r['wall_s']:.0f}s)",
+                flush=True,
+            )
 
 
 def summarise(path: Path, rates: dict[str, float]) -> str:
@@ -150,10 +165,16 @@ def summarise(path: Path, rates: dict[str, float]) -> str:
     rows = [r for r in rows if "error" not in r]
     tasks = sorted({r["task"] for r in rows})
     recipes = [r for r in RECIPES if any(x["recipe"] == r for x in rows)]
-    acc = {(t, r): float(np.mean([x["accuracy"] for x in rows if x["task"] == t and x["recipe"] == r]))
-           for t in tasks for r in recipes if any(x["task"] == t and x["recipe"] == r for x in rows)}
-    seen = {(t, r): float(np.mean([x["examples_seen"] for x in rows if x["task"] == t and x["recipe"] == r]))
-            for (t, r) in acc}
+    acc = {
+        (t, r): float(np.mean([x["accuracy"] for x in rows if x["task"] == t and x["recipe"] == r]))
+        for t in tasks
+        for r in recipes
+        if any(x["task"] == t and x["recipe"] == r for x in rows)
+    }
+    seen = {
+        (t, r): float(np.mean([x["examples_seen"] for x in rows if x["task"] == t and x["recipe"] == r]))
+        for (t, r) in acc
+    }
     best = {t: max(acc[(t, r)] for r in recipes if (t, r) in acc) for t in tasks}
     head = "| recipe | " + " | ".join(tasks) + " | mean | worst gap to best | cost vs current |"
     lines = [head, "|" + "---|" * (len(tasks) + 4)]
@@ -161,15 +182,23 @@ def summarise(path: Path, rates: dict[str, float]) -> str:
         cells = [f"{100 * acc[(t, r)]:.1f}" if (t, r) in acc else "–" for t in tasks]
         mean = np.mean([acc[(t, r)] for t in tasks if (t, r) in acc])
         gap = max(best[t] - acc[(t, r)] for t in tasks if (t, r) in acc)
-        cost = np.mean([seen[(t, r)] / seen[(t, "current")] for t in tasks if (t, r) in seen and (t, "current") in seen])
+        cost = np.mean(
+            [seen[(t, r)] / seen[(t, "current")] for t in tasks if (t, r) in seen and (t, "current") in seen]
+        )
         lines.append(f"| {r} | " + " | ".join(cells) + f" | {100 * mean:.1f} | {100 * gap:.1f} | {cost:.2f}× |")
     seeds = sorted({x["seed"] for x in rows})
     lines.append("")
     lines.append(f"Mean accuracy (%) over seeds {seeds} on each task's test split; {len(rows)} runs.")
     if rates:
-        lines.append("CPU minutes per run at the training throughput measured here: "
-                     + ", ".join(f"{t} {seen[(t, 'current')] / rates[t] / 60:.1f}" for t in tasks
-                                 if t in rates and (t, "current") in seen) + " (current recipe).")
+        lines.append(
+            "CPU minutes per run at the training throughput measured here: "
+            + ", ".join(
+                f"{t} {seen[(t, 'current')] / rates[t] / 60:.1f}"
+                for t in tasks
+                if t in rates and (t, "current") in seen
+            )
+            + " (current recipe)."
+        )
     return "\n".join(lines)
 
 
@@ -194,8 +223,16 @@ def main(argv: list[str] | None = None) -> int:
     if a.export:
         export(tasks, a.export, 0, a.model_fp16)
     if a.run:
-        run(tasks, a.recipes.split(","), [int(s) for s in a.seeds.split(",")], a.data, a.device, a.workers,
-            a.out, a.model)
+        run(
+            tasks,
+            a.recipes.split(","),
+            [int(s) for s in a.seeds.split(",")],
+            a.data,
+            a.device,
+            a.workers,
+            a.out,
+            a.model,
+        )
     if a.summarise:
         rates = {k: float(v) for k, v in (kv.split("=") for kv in a.rates.split(",") if kv)}
         text = summarise(a.summarise, rates)

@@ -21,8 +21,10 @@ import tempfile
 import time
 from pathlib import Path
 
-WORDS = ("the film story actor scene plot music camera light dark funny slow quick great poor warm cold "
-         "bright dull clever silly long short tender loud quiet human strange simple rich empty full").split()
+WORDS = (
+    "the film story actor scene plot music camera light dark funny slow quick great poor warm cold "
+    "bright dull clever silly long short tender loud quiet human strange simple rich empty full"
+).split()
 CHILD = """
 import json, sys, time
 from advisor.data import load_dataset
@@ -68,8 +70,13 @@ def main() -> int:
         write_s = time.perf_counter() - t0
         env = dict(os.environ, PYTHONPATH=str(repo), HF_HUB_OFFLINE="1")
         t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-c", CHILD, str(path), str(args.sample)], capture_output=True,
-                              text=True, env=env, check=False)
+        proc = subprocess.run(
+            [sys.executable, "-c", CHILD, str(path), str(args.sample)],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
         wall = time.perf_counter() - t0
         peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB on Linux
         if proc.returncode != 0:
@@ -77,9 +84,11 @@ def main() -> int:
             return 1
         result = json.loads(proc.stdout.strip().splitlines()[-1])
         size = path.stat().st_size
-    print(f"sample_memory: sampled {result['sampled']:,} of {result['rows']:,} rows "
-          f"({size / 1e9:.2f} GB CSV, classes {result['classes']}) — peak RSS {peak_kib / 1024:.0f} MiB, "
-          f"sampling {result['wall_s']:.1f} s (process {wall:.1f} s; writing the file took {write_s:.1f} s)")
+    print(
+        f"sample_memory: sampled {result['sampled']:,} of {result['rows']:,} rows "
+        f"({size / 1e9:.2f} GB CSV, classes {result['classes']}) — peak RSS {peak_kib / 1024:.0f} MiB, "
+        f"sampling {result['wall_s']:.1f} s (process {wall:.1f} s; writing the file took {write_s:.1f} s)"
+    )
     return 0
 
 

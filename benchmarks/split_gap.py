@@ -46,8 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     task = cal.TASKS[args.task]
     train, test = cal.task_split(task, 0)
     config = engine_config(load_profile(args.profile), args.engine)
-    print(f"{cal.machine_line()}; {args.engine} ({args.profile}) on {task.name}: "
-          f"{len(train)} training rows, {len(test)} test rows, {args.holdout} held out per fit")
+    print(
+        f"{cal.machine_line()}; {args.engine} ({args.profile}) on {task.name}: "
+        f"{len(train)} training rows, {len(test)} test rows, {args.holdout} held out per fit"
+    )
     print("| split seed | trained on | held-out rows % | test split % | gap (points) |")
     print("|---|---|---|---|---|")
     held_acc, test_acc = [], []
@@ -63,8 +65,10 @@ def main(argv: list[str] | None = None) -> int:
         test_acc.append(t)
         print(f"| {seed} | {len(part)} | {100 * h:.2f} | {100 * t:.2f} | {100 * (h - t):+.2f} |", flush=True)
     gap = np.asarray(held_acc) - np.asarray(test_acc)
-    print(f"\nmean: held-out rows {100 * np.mean(held_acc):.2f} %, test split {100 * np.mean(test_acc):.2f} %, "
-          f"gap {100 * gap.mean():+.2f} points (per split {100 * gap.min():+.2f} to {100 * gap.max():+.2f})")
+    print(
+        f"\nmean: held-out rows {100 * np.mean(held_acc):.2f} %, test split {100 * np.mean(test_acc):.2f} %, "
+        f"gap {100 * gap.mean():+.2f} points (per split {100 * gap.min():+.2f} to {100 * gap.max():+.2f})"
+    )
     return 0
 
 

@@ -26,8 +26,7 @@ COMMANDS = {
     "tune-or-embed probe": [str(EXE), "probe"],
     "tune-or-embed probe --json": [str(EXE), "probe", "--json"],
     "tune-or-embed profiles": [str(EXE), "profiles"],
-    "import advisor.tui + create_app()": [sys.executable, "-c",
-                                          "from advisor.tui import create_app; create_app()"],
+    "import advisor.tui + create_app()": [sys.executable, "-c", "from advisor.tui import create_app; create_app()"],
 }
 
 

@@ -36,8 +36,18 @@ from engines.errors import ArtifactError, ResourceError, UserError
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 HELDOUT = "heldout.json"
-_LIBRARIES = ("torch", "transformers", "scikit-learn", "lancedb", "numpy", "pyarrow", "peft",
-              "safetensors", "tokenizers", "pydantic")
+_LIBRARIES = (
+    "torch",
+    "transformers",
+    "scikit-learn",
+    "lancedb",
+    "numpy",
+    "pyarrow",
+    "peft",
+    "safetensors",
+    "tokenizers",
+    "pydantic",
+)
 
 
 class DataInfo(Record):
@@ -58,9 +68,13 @@ class SplitInfo(Record):
     n_train: int = Field(description="Rows the engine trained on.")
     n_test: int = Field(description="Held-out rows the metrics come from.")
     explicit_files: bool = Field(False, description="True when train/test came from separate files.")
-    test_overlap: int | None = Field(None, description=(
-        "Held-out rows whose text (ignoring case and whitespace) is also in the training part: their "
-        "scores are inflated. None in artifacts written before it was counted."))
+    test_overlap: int | None = Field(
+        None,
+        description=(
+            "Held-out rows whose text (ignoring case and whitespace) is also in the training part: their "
+            "scores are inflated. None in artifacts written before it was counted."
+        ),
+    )
 
 
 class FileEntry(Record):
@@ -86,19 +100,27 @@ class Manifest(Record):
     metrics: EvalReport | None = Field(None, description="Held-out metrics (per-example lists dropped).")
     fit: FitReport | None = Field(None, description="What training did and measured.")
     speed: SpeedReport | None = Field(None, description="Inference speed measured after training.")
-    timings: dict[str, float] = Field(default_factory=dict, description="Wall seconds per run phase (data, fit, evaluate, speed).")
+    timings: dict[str, float] = Field(
+        default_factory=dict, description="Wall seconds per run phase (data, fit, evaluate, speed)."
+    )
     libraries: dict[str, str] = Field(default_factory=dict, description="Python and library versions.")
     created_at: str = Field(description="UTC time the artifact was written (ISO 8601).")
-    files: dict[str, FileEntry] = Field(default_factory=dict, description=(
-        "Every other file of the artifact (relative POSIX path) with its size and sha256; verified on "
-        "load. Empty in artifacts written before checksums were recorded."))
+    files: dict[str, FileEntry] = Field(
+        default_factory=dict,
+        description=(
+            "Every other file of the artifact (relative POSIX path) with its size and sha256; verified on "
+            "load. Empty in artifacts written before checksums were recorded."
+        ),
+    )
 
 
 class HeldOut(Record):
     """What a run predicted on each held-out row, in the split's order."""
 
-    rows_digest: str = Field(description="sha256 of the held-out rows (text and label, in order): two runs "
-                                         "with the same digest were scored on the same rows.")
+    rows_digest: str = Field(
+        description="sha256 of the held-out rows (text and label, in order): two runs "
+        "with the same digest were scored on the same rows."
+    )
     y_true: list[str] = Field(description="Per held-out row, its label.")
     y_pred: list[str] = Field(description="Per held-out row, the run's predicted label.")
 
@@ -209,11 +231,14 @@ def verify_files(directory: str | Path, manifest: Manifest, only: set[str] | Non
             raise ArtifactError(f"{directory}: {rel} is missing (listed in {MANIFEST}); the artifact is incomplete")
         size = path.stat().st_size
         if size != entry.size:
-            raise ArtifactError(f"{directory}: {rel} has {size} bytes, {MANIFEST} says {entry.size}; "
-                                "the artifact is truncated or was edited")
+            raise ArtifactError(
+                f"{directory}: {rel} has {size} bytes, {MANIFEST} says {entry.size}; "
+                "the artifact is truncated or was edited"
+            )
         if _sha256(path) != entry.sha256:
-            raise ArtifactError(f"{directory}: {rel} does not match its checksum in {MANIFEST}; "
-                                "the artifact is corrupt or was edited")
+            raise ArtifactError(
+                f"{directory}: {rel} does not match its checksum in {MANIFEST}; the artifact is corrupt or was edited"
+            )
 
 
 # ------------------------------------------------------------------------- lock
@@ -237,8 +262,9 @@ def artifact_lock(out_dir: str | Path) -> Iterator[None]:
             except (OSError, ValueError):
                 pid, written = 0, 0.0
             if pid and _alive(pid) and not _started_after(pid, written):
-                raise ArtifactError(f"{out_dir} is in use by another run (pid {pid}); wait for it or choose "
-                                    "another --out") from None
+                raise ArtifactError(
+                    f"{out_dir} is in use by another run (pid {pid}); wait for it or choose another --out"
+                ) from None
             lock.unlink(missing_ok=True)  # left by a run that died: take it over
     else:
         raise ArtifactError(f"{out_dir} is in use by another run ({lock} exists)")
@@ -257,8 +283,9 @@ def _started_after(pid: int, written: float, slack_s: float = 2.0) -> bool:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
         ticks = int(stat.rsplit(")", 1)[1].split()[19])  # field 22: start time, clock ticks after boot
-        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
-                    if line.startswith("btime "))
+        boot = next(
+            int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime ")
+        )
         started = boot + ticks / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError, StopIteration):
         return False
@@ -295,8 +322,9 @@ def clear_leftovers(out_dir: str | Path) -> list[Path]:
 
 
 # ------------------------------------------------------------------------- save
-def save_artifact(engine: Engine, out_dir: str | Path, manifest: Manifest, *, overwrite: bool = False,
-                  heldout: HeldOut | None = None) -> Path:
+def save_artifact(
+    engine: Engine, out_dir: str | Path, manifest: Manifest, *, overwrite: bool = False, heldout: HeldOut | None = None
+) -> Path:
     """Write ``engine``, ``manifest`` (and the held-out predictions) into ``out_dir`` atomically
     (staged, then renamed)."""
     out_dir = Path(out_dir)
@@ -315,8 +343,9 @@ def save_artifact(engine: Engine, out_dir: str | Path, manifest: Manifest, *, ov
         if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise
         kept = f"; {out_dir} is unchanged" if out_dir.exists() else ""
-        raise ResourceError(f"no space left on device writing the artifact in {out_dir.parent}{kept}; "
-                            "free some space and run again") from None
+        raise ResourceError(
+            f"no space left on device writing the artifact in {out_dir.parent}{kept}; free some space and run again"
+        ) from None
     return out_dir
 
 
@@ -326,8 +355,10 @@ def read_manifest(directory: str | Path) -> Manifest:
     directory = Path(directory)
     if not directory.exists():
         if (old_sibling(directory) / MANIFEST).is_file():
-            raise ArtifactError(f"no artifact at {directory}; a run replacing it was killed and left the "
-                                f"previous one at {old_sibling(directory)} (the next run to it puts it back)")
+            raise ArtifactError(
+                f"no artifact at {directory}; a run replacing it was killed and left the "
+                f"previous one at {old_sibling(directory)} (the next run to it puts it back)"
+            )
         raise ArtifactError(f"no artifact at {directory}")
     if not directory.is_dir():
         raise ArtifactError(f"{directory} is not an artifact folder")
@@ -335,7 +366,9 @@ def read_manifest(directory: str | Path) -> Manifest:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ArtifactError(f"{directory} has no {MANIFEST}; not a tune-or-embed artifact (or an unfinished one)") from None
+        raise ArtifactError(
+            f"{directory} has no {MANIFEST}; not a tune-or-embed artifact (or an unfinished one)"
+        ) from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise ArtifactError(f"corrupt {path}: not valid JSON ({type(exc).__name__})") from None
     except OSError as exc:
@@ -367,8 +400,10 @@ def read_heldout(directory: str | Path) -> HeldOut:
     try:
         held = HeldOut.model_validate_json(path.read_bytes())
     except FileNotFoundError:
-        raise ArtifactError(f"{directory} has no {HELDOUT} (written before runs kept their held-out "
-                            "predictions); run it again to compare it") from None
+        raise ArtifactError(
+            f"{directory} has no {HELDOUT} (written before runs kept their held-out "
+            "predictions); run it again to compare it"
+        ) from None
     except (OSError, ValueError) as exc:
         raise ArtifactError(f"corrupt {path}: {type(exc).__name__}") from None
     if len(held.y_true) != len(held.y_pred):

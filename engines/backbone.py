@@ -221,8 +221,7 @@ def inference_context(device: str, precision: str = "auto") -> AbstractContextMa
     if str(device).startswith("cuda"):
         from torch.nn.attention import SDPBackend, sdpa_kernel
 
-        stack.enter_context(sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION,
-                                         SDPBackend.MATH]))
+        stack.enter_context(sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH]))
     return stack
 
 

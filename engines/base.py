@@ -38,9 +38,25 @@ from engines.records import (
 )
 
 __all__ = [
-    "ClassReport", "Engine", "EvalReport", "Examples", "FitReport", "Predictions", "ProgressEvent", "ProgressFn",
-    "Record", "SpeedReport", "StopReason", "Task", "TaskData", "engine_label", "engine_names", "get_engine",
-    "no_progress", "register_engine", "unregister_engine",
+    "ClassReport",
+    "Engine",
+    "EvalReport",
+    "Examples",
+    "FitReport",
+    "Predictions",
+    "ProgressEvent",
+    "ProgressFn",
+    "Record",
+    "SpeedReport",
+    "StopReason",
+    "Task",
+    "TaskData",
+    "engine_label",
+    "engine_names",
+    "get_engine",
+    "no_progress",
+    "register_engine",
+    "unregister_engine",
 ]
 
 ProgressFn = Callable[[ProgressEvent], None]
@@ -83,8 +99,9 @@ class Engine(ABC):
             config = self.config_cls(**config)
         self.config = config
 
-    def prepare(self, texts: Sequence[str], *, progress: ProgressFn = no_progress,
-                cancel: threading.Event | None = None) -> None:
+    def prepare(
+        self, texts: Sequence[str], *, progress: ProgressFn = no_progress, cancel: threading.Event | None = None
+    ) -> None:
         """Optional warm-up on texts the engine will see (load the model, cache vectors).
 
         The micro-benchmark calls it once on the whole sample, then ``fit`` on nested
@@ -100,9 +117,17 @@ class Engine(ABC):
         """
 
     @abstractmethod
-    def fit(self, train: TaskData, *, valid: TaskData | None = None, budget_s: float | None = None,
-            progress: ProgressFn = no_progress, cancel: threading.Event | None = None,
-            workdir: Path | None = None, resume: bool = False) -> FitReport:
+    def fit(
+        self,
+        train: TaskData,
+        *,
+        valid: TaskData | None = None,
+        budget_s: float | None = None,
+        progress: ProgressFn = no_progress,
+        cancel: threading.Event | None = None,
+        workdir: Path | None = None,
+        resume: bool = False,
+    ) -> FitReport:
         """Train on ``train``. Stop cleanly at ``budget_s`` (≤ 20 % over) or on ``cancel``,
         keeping what was learned. ``workdir`` holds checkpoints for engines that resume."""
 

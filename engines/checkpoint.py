@@ -46,7 +46,9 @@ class TrainState(Record):
     examples_seen: int = Field(description="Training examples processed so far (with repeats).")
     tokens_seen: int = Field(description="Non-padding training tokens processed so far.")
     micro_batch: int = Field(description="Micro-batch size in use (smaller than the batch after a CUDA OOM).")
-    best_score: tuple[float, float] | None = Field(None, description="(validation accuracy, -loss) of the best weights.")
+    best_score: tuple[float, float] | None = Field(
+        None, description="(validation accuracy, -loss) of the best weights."
+    )
     best_step: int | None = Field(None, description="Step of the best weights.")
     evals_without_gain: int = Field(0, description="Validations since the last improvement.")
     last_eval_step: int | None = Field(None, description="Step of the last validation.")
@@ -89,8 +91,9 @@ def optimizer_to_flat(opt_state: dict[str, Any]) -> tuple[dict[str, Any], list[d
     return tensors, groups, scalars
 
 
-def optimizer_from_flat(tensors: dict[str, Any], groups: list[dict[str, Any]],
-                        scalars: dict[str, Any]) -> dict[str, Any]:
+def optimizer_from_flat(
+    tensors: dict[str, Any], groups: list[dict[str, Any]], scalars: dict[str, Any]
+) -> dict[str, Any]:
     """Inverse of ``optimizer_to_flat``: a dict for ``optimizer.load_state_dict``."""
     state: dict[int, dict[str, Any]] = {}
     for flat, value in list(tensors.items()) + list(scalars.items()):
@@ -165,9 +168,15 @@ def _save_tensors(path: Path, tensors: dict[str, Any]) -> None:
     write_with(path, lambda tmp: save_file(tensors, str(tmp)))
 
 
-def save_checkpoint(workdir: Path, state: TrainState, *, weights: dict[str, Any],
-                    optimizer_tensors: dict[str, Any], rng: dict[str, Any],
-                    best: dict[str, Any] | None = None) -> Path:
+def save_checkpoint(
+    workdir: Path,
+    state: TrainState,
+    *,
+    weights: dict[str, Any],
+    optimizer_tensors: dict[str, Any],
+    rng: dict[str, Any],
+    best: dict[str, Any] | None = None,
+) -> Path:
     """Write one complete checkpoint atomically, point LATEST at it, drop older ones."""
     root = _dir(workdir)
     name = f"step-{state.step:08d}"

@@ -83,15 +83,19 @@ class FinetuneConfig(TransformerConfig):
     )
     eval_every_steps: int = Field(50, ge=1, description="Validate (for early stopping) this often.")
     early_stopping_patience: int = Field(
-        0, ge=0, description="Evaluations without gain before stopping; 0 = off (the default recipe: every "
-        "labelled row trains, and the step count is known in advance; docs/RECIPES.md).")
+        0,
+        ge=0,
+        description="Evaluations without gain before stopping; 0 = off (the default recipe: every "
+        "labelled row trains, and the step count is known in advance; docs/RECIPES.md).",
+    )
     checkpoint_every_steps: int = Field(50, ge=1, description="Write a resumable checkpoint this often.")
     lora_r: int = Field(8, ge=1, description="LoRA rank.")
     lora_alpha: int = Field(16, ge=1, description="LoRA alpha.")
     lora_dropout: float = Field(0.1, ge=0, lt=1, description="LoRA dropout.")
     lora_targets: tuple[str, ...] = Field(("query", "value"), description="Modules that get adapters.")
     learning_rate_lora: float = Field(
-        2e-3, gt=0,
+        2e-3,
+        gt=0,
         description="Peak learning rate in LoRA mode (adapters need a higher rate: at 5e-4 and 150 steps "
         "MiniLM-L6 stayed at the majority class on 1,000 Rotten Tomatoes rows; 2e-3 reached 74.5 %).",
     )

@@ -123,8 +123,9 @@ class EmbeddingEngine(Engine):
         resolved = resolve_model(str(self._model_dir) if self._model_dir is not None else cfg.model)
         pooling = self._pooling or pooling_mode(resolved)
         if pooling not in SUPPORTED_POOLING:
-            raise ConfigError(f"model {resolved.name} asks for {pooling!r} pooling; supported: "
-                              f"{', '.join(SUPPORTED_POOLING)}")
+            raise ConfigError(
+                f"model {resolved.name} asks for {pooling!r} pooling; supported: {', '.join(SUPPORTED_POOLING)}"
+            )
         import sklearn.linear_model  # noqa: F401 - a one-time import cost, paid with the model load
 
         if cfg.backend == "onnx-int8":
@@ -178,8 +179,14 @@ class EmbeddingEngine(Engine):
         from engines.backbone import inference_context, length_sorted_batches
 
         cfg: EmbeddingConfig = self.config
-        enc = self._tokenizer(list(texts), truncation=True, max_length=cfg.max_length, padding=False,
-                              return_attention_mask=False, return_token_type_ids=False)
+        enc = self._tokenizer(
+            list(texts),
+            truncation=True,
+            max_length=cfg.max_length,
+            padding=False,
+            return_attention_mask=False,
+            return_token_type_ids=False,
+        )
         ids = enc["input_ids"]
         lengths = [len(x) for x in ids]
         bs = cfg.batch_size
@@ -187,7 +194,7 @@ class EmbeddingEngine(Engine):
             chunk = bs * CHUNK_BATCHES
             batches = []
             for start in range(0, len(ids), chunk):
-                local = length_sorted_batches(lengths[start:start + chunk], bs)
+                local = length_sorted_batches(lengths[start : start + chunk], bs)
                 batches.extend([[start + i for i in b] for b in local])
         else:
             batches = length_sorted_batches(lengths, bs)
@@ -237,8 +244,9 @@ class EmbeddingEngine(Engine):
             out[batch] = vecs
         return out
 
-    def _embed_into_cache(self, texts: Sequence[str], *, progress: ProgressFn,
-                          cancel: threading.Event | None, deadline: float | None) -> tuple[str, int, int, float]:
+    def _embed_into_cache(
+        self, texts: Sequence[str], *, progress: ProgressFn, cancel: threading.Event | None, deadline: float | None
+    ) -> tuple[str, int, int, float]:
         """Embed the texts not cached yet. Returns (stopped, texts embedded, tokens, seconds)."""
         todo = self.uncached(texts)
         if not todo:
@@ -271,17 +279,26 @@ class EmbeddingEngine(Engine):
         """The distinct ``texts`` ``prepare`` has not embedded yet (what embedding them would cost)."""
         return [t for t in dict.fromkeys(texts) if t not in self._cache]
 
-    def prepare(self, texts: Sequence[str], *, progress: ProgressFn = no_progress,
-                cancel: threading.Event | None = None) -> None:
+    def prepare(
+        self, texts: Sequence[str], *, progress: ProgressFn = no_progress, cancel: threading.Event | None = None
+    ) -> None:
         """Load the model and embed (and cache) all ``texts``; sets ``last_embed_texts_per_s``."""
         stopped, _, _, _ = self._embed_into_cache(texts, progress=progress, cancel=cancel, deadline=None)
         if stopped == "cancelled":
             raise Cancelled("cancelled while embedding; the vectors done so far are kept")
 
     # ----------------------------------------------------------------------- fit
-    def fit(self, train: TaskData, *, valid: TaskData | None = None, budget_s: float | None = None,
-            progress: ProgressFn = no_progress, cancel: threading.Event | None = None,
-            workdir: Path | None = None, resume: bool = False) -> FitReport:
+    def fit(
+        self,
+        train: TaskData,
+        *,
+        valid: TaskData | None = None,
+        budget_s: float | None = None,
+        progress: ProgressFn = no_progress,
+        cancel: threading.Event | None = None,
+        workdir: Path | None = None,
+        resume: bool = False,
+    ) -> FitReport:
         import numpy as np
 
         from engines.linear_head import fit_logreg
@@ -302,7 +319,8 @@ class EmbeddingEngine(Engine):
             phase_s["load"] = time.perf_counter() - t0
             mem.device = self.device or "cpu"
             stopped, n_new, tokens, embed_s = self._embed_into_cache(
-                train.texts, progress=progress, cancel=cancel, deadline=deadline)
+                train.texts, progress=progress, cancel=cancel, deadline=deadline
+            )
             phase_s["embed"] = embed_s
             keep = [i for i, t in enumerate(train.texts) if t in self._cache]
             if stopped != "completed":
@@ -313,7 +331,8 @@ class EmbeddingEngine(Engine):
                     raise Cancelled("cancelled before two classes were embedded; nothing to keep")
                 raise ResourceError(
                     f"budget of {budget_s:g}s embedded only {len(keep)} examples "
-                    f"({len(set(used.labels))} class); give it more time")
+                    f"({len(set(used.labels))} class); give it more time"
+                )
             X = np.stack([self._cache[t] for t in used.texts])
 
             t0 = time.perf_counter()
@@ -323,10 +342,10 @@ class EmbeddingEngine(Engine):
             self._drop_store()
             if cfg.head == "logreg":
                 # CV costs ~10 single fits: only when at least half the budget is left.
-                allow_cv = budget_s is None or (stopped == "completed"
-                                                and time.perf_counter() - start < 0.5 * budget_s)
-                self._clf, self._C, cv_ran = fit_logreg(X, used.labels, C=cfg.C, grid=C_GRID,
-                                                        seed=cfg.seed, allow_cv=allow_cv)
+                allow_cv = budget_s is None or (stopped == "completed" and time.perf_counter() - start < 0.5 * budget_s)
+                self._clf, self._C, cv_ran = fit_logreg(
+                    X, used.labels, C=cfg.C, grid=C_GRID, seed=cfg.seed, allow_cv=allow_cv
+                )
                 if cv_ran:
                     notes.append(f"C={self._C:g} chosen by 3-fold CV over {list(C_GRID)}")
             else:
@@ -340,11 +359,20 @@ class EmbeddingEngine(Engine):
             per_s, tok_per_s = self.last_embed_texts_per_s, self.last_embed_tokens_per_s
             notes.append("vectors came from the cache (prepare)")
         return FitReport(
-            engine=self.name, n_train=len(train), examples_seen=len(used), epochs=len(used) / len(train),
-            tokens_seen=tokens, stopped=stopped, phase_s=phase_s, wall_s=wall,
-            train_examples_per_s=per_s, train_tokens_per_s=tok_per_s,
-            peak_rss_bytes=mem.peak_rss_bytes or None, peak_gpu_bytes=mem.peak_gpu_bytes,
-            device=self.device or "cpu", notes=notes,
+            engine=self.name,
+            n_train=len(train),
+            examples_seen=len(used),
+            epochs=len(used) / len(train),
+            tokens_seen=tokens,
+            stopped=stopped,
+            phase_s=phase_s,
+            wall_s=wall,
+            train_examples_per_s=per_s,
+            train_tokens_per_s=tok_per_s,
+            peak_rss_bytes=mem.peak_rss_bytes or None,
+            peak_gpu_bytes=mem.peak_gpu_bytes,
+            device=self.device or "cpu",
+            notes=notes,
         )
 
     # ------------------------------------------------------------------- predict
@@ -397,17 +425,20 @@ class EmbeddingEngine(Engine):
         if self._store is None and self._store_dir is not None:
             store = VectorStore.open(self._store_dir)
             if (len(store), store.dim) != self._store_shape:
-                raise ArtifactError(f"vector store in {self._store_dir} does not match {ENGINE_FILE} "
-                                    f"({len(store)}×{store.dim}, expected "
-                                    f"{self._store_shape[0]}×{self._store_shape[1]})")
+                raise ArtifactError(
+                    f"vector store in {self._store_dir} does not match {ENGINE_FILE} "
+                    f"({len(store)}×{store.dim}, expected "
+                    f"{self._store_shape[0]}×{self._store_shape[1]})"
+                )
             self._store = store
         if self._store is None:
             if self._train_vectors is None:
                 raise DataError("embedding: no vectors stored, fit first")
             tmp = Path(tempfile.mkdtemp(prefix="toe-store-"))
             weakref.finalize(self, shutil.rmtree, tmp, True)
-            self._store = VectorStore.create(tmp / STORE_DIR, self._train_vectors, self._train_texts,
-                                             self._train_labels)
+            self._store = VectorStore.create(
+                tmp / STORE_DIR, self._train_vectors, self._train_texts, self._train_labels
+            )
         return self._store
 
     def _drop_store(self) -> None:
@@ -433,17 +464,20 @@ class EmbeddingEngine(Engine):
 
             self._ensure_model()  # fitted engines have it; this only guards odd call orders
             copy_into(self._onnx_path, directory / ONNX_DIR)
-        write_json(directory / ENGINE_FILE, {
-            "engine": self.name,
-            "config": self.config.model_dump(mode="json"),
-            "pooling": self._pooling,
-            "normalize": True,
-            "model_name": self.model_name,
-            "model_hash": self.model_hash,
-            "classes": self._classes,
-            "dim": int(self._train_vectors.shape[1]),
-            "n_stored": len(self._train_vectors),
-        })
+        write_json(
+            directory / ENGINE_FILE,
+            {
+                "engine": self.name,
+                "config": self.config.model_dump(mode="json"),
+                "pooling": self._pooling,
+                "normalize": True,
+                "model_name": self.model_name,
+                "model_hash": self.model_hash,
+                "classes": self._classes,
+                "dim": int(self._train_vectors.shape[1]),
+                "n_stored": len(self._train_vectors),
+            },
+        )
 
     @classmethod
     def load(cls, directory: Path, *, verify_model: bool = True) -> EmbeddingEngine:
@@ -469,22 +503,26 @@ class EmbeddingEngine(Engine):
         except UserError as exc:  # ModelNotFoundError: missing config/weights
             raise ArtifactError(f"model copy in {directory} is unusable: {exc}") from None
         if verify_model and engine.model_hash and model_fingerprint(resolved) != engine.model_hash:
-            raise ArtifactError(f"model weights in {model_dir} do not match the artifact's hash "
-                                f"{engine.model_hash} (corrupt or replaced)")
+            raise ArtifactError(
+                f"model weights in {model_dir} do not match the artifact's hash "
+                f"{engine.model_hash} (corrupt or replaced)"
+            )
         engine._model_dir = model_dir
         if engine.config.backend == "onnx-int8":
             from engines.onnx_backend import ONNX_FILE
 
             onnx_path = directory / ONNX_DIR / ONNX_FILE
             if not onnx_path.is_file():
-                raise ArtifactError(f"int8 model missing: {onnx_path} (the artifact was saved with "
-                                    f"backend 'onnx-int8')")
+                raise ArtifactError(
+                    f"int8 model missing: {onnx_path} (the artifact was saved with backend 'onnx-int8')"
+                )
             engine._onnx_path = onnx_path
         if engine.config.head == "logreg":
             engine._clf, engine._C = load_logreg(directory / HEAD_FILE)
             if engine._clf.coef_.shape[1] != dim:
-                raise ArtifactError(f"corrupt {HEAD_FILE} in {directory}: {engine._clf.coef_.shape[1]} "
-                                    f"features, vectors have {dim}")
+                raise ArtifactError(
+                    f"corrupt {HEAD_FILE} in {directory}: {engine._clf.coef_.shape[1]} features, vectors have {dim}"
+                )
         if not (directory / STORE_DIR).is_dir():
             raise ArtifactError(f"vector store folder missing: {directory / STORE_DIR}")
         engine._store_dir = directory / STORE_DIR  # opened on first search / kNN predict
@@ -502,8 +540,9 @@ class EmbeddingInt8Engine(EmbeddingEngine):
     """
 
     name: ClassVar[str] = "embedding-int8"
-    description: ClassVar[str] = ("frozen sentence embeddings, encoder in ONNX Runtime with int8 weights (CPU) "
-                                  "+ logistic regression (or kNN)")
+    description: ClassVar[str] = (
+        "frozen sentence embeddings, encoder in ONNX Runtime with int8 weights (CPU) + logistic regression (or kNN)"
+    )
     label: ClassVar[str] = "Frozen embeddings (int8) + head"
     supports_gpu: ClassVar[bool] = False
     alternative_to: ClassVar[str | None] = "embedding"

@@ -58,7 +58,8 @@ def _is_oom(exc: BaseException) -> bool:
 
     oom = getattr(torch.cuda, "OutOfMemoryError", None)
     return (oom is not None and isinstance(exc, oom)) or (
-        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower())
+        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+    )
 
 
 def _free_cuda(device: str) -> None:
@@ -80,8 +81,10 @@ def _collate(seqs: Sequence[Sequence[int]], pad_id: int, device: str) -> dict[st
         ids[i, : len(s)] = s
         mask[i, : len(s)] = 1
     nb = device.startswith("cuda")
-    return {"input_ids": torch.from_numpy(ids).to(device, non_blocking=nb),
-            "attention_mask": torch.from_numpy(mask).to(device, non_blocking=nb)}
+    return {
+        "input_ids": torch.from_numpy(ids).to(device, non_blocking=nb),
+        "attention_mask": torch.from_numpy(mask).to(device, non_blocking=nb),
+    }
 
 
 def epoch_batches(lengths: Sequence[int], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
@@ -106,8 +109,10 @@ def epoch_batches(lengths: Sequence[int], batch_size: int, seed: int, epoch: int
 
 def plan_steps(n: int, cfg: FinetuneConfig) -> tuple[int, int]:
     """(optimizer steps, batches per epoch) for ``n`` training rows under ``cfg``'s recipe."""
-    per_epoch = sum(math.ceil(min(cfg.train_batch_size * _MEGABATCH, n - s) / cfg.train_batch_size)
-                    for s in range(0, n, cfg.train_batch_size * _MEGABATCH))
+    per_epoch = sum(
+        math.ceil(min(cfg.train_batch_size * _MEGABATCH, n - s) / cfg.train_batch_size)
+        for s in range(0, n, cfg.train_batch_size * _MEGABATCH)
+    )
     steps = max(math.ceil(cfg.epochs * per_epoch), cfg.min_steps)
     if cfg.max_steps is not None:
         steps = min(steps, cfg.max_steps)
@@ -154,10 +159,28 @@ def min_steps_rows(config: Any) -> int:
 
 def _fingerprint(train: Examples, valid: Examples | None, cfg: FinetuneConfig, model_id: str) -> str:
     """What a checkpoint belongs to: the data, the model and the settings that shape the weights."""
-    keys = ("model", "max_length", "mode", "train_batch_size", "learning_rate", "learning_rate_lora",
-            "weight_decay", "warmup_ratio", "max_grad_norm", "epochs", "min_steps", "max_steps",
-            "valid_fraction", "eval_every_steps", "early_stopping_patience", "lora_r", "lora_alpha",
-            "lora_dropout", "lora_targets", "seed")
+    keys = (
+        "model",
+        "max_length",
+        "mode",
+        "train_batch_size",
+        "learning_rate",
+        "learning_rate_lora",
+        "weight_decay",
+        "warmup_ratio",
+        "max_grad_norm",
+        "epochs",
+        "min_steps",
+        "max_steps",
+        "valid_fraction",
+        "eval_every_steps",
+        "early_stopping_patience",
+        "lora_r",
+        "lora_alpha",
+        "lora_dropout",
+        "lora_targets",
+        "seed",
+    )
     h = hashlib.sha256()
     h.update(json.dumps({k: getattr(cfg, k) for k in keys}, sort_keys=True, default=list).encode())
     h.update(model_id.encode())
@@ -237,17 +260,21 @@ class FinetuneEngine(Engine):
         _quiet_transformers()
         resolved = resolve_model(self.config.model)
         try:
-            hf_config = AutoConfig.from_pretrained(str(resolved.path), local_files_only=True,
-                                                   trust_remote_code=False)
+            hf_config = AutoConfig.from_pretrained(str(resolved.path), local_files_only=True, trust_remote_code=False)
             weights: dict[str, Any] = {}
             for f in sorted(resolved.path.glob("*.safetensors")):
                 weights.update(load_file(str(f)))
         except (OSError, ValueError) as exc:
             raise ModelNotFoundError(
-                f"cannot load the model from {resolved.path}: {str(exc).splitlines()[0]}") from None
+                f"cannot load the model from {resolved.path}: {str(exc).splitlines()[0]}"
+            ) from None
         self._tokenizer = load_tokenizer(resolved)
-        self._base = {"path": resolved.path, "config": hf_config, "weights": weights,
-                      "id": f"{resolved.path}:{model_fingerprint(resolved)}"}
+        self._base = {
+            "path": resolved.path,
+            "config": hf_config,
+            "weights": weights,
+            "id": f"{resolved.path}:{model_fingerprint(resolved)}",
+        }
         return time.perf_counter() - t0
 
     def warm_up(self) -> None:
@@ -270,8 +297,9 @@ class FinetuneEngine(Engine):
 
             torch.zeros(1, device=self.device)  # the CUDA context
 
-    def prepare(self, texts: Sequence[str], *, progress: ProgressFn = no_progress,
-                cancel: threading.Event | None = None) -> None:
+    def prepare(
+        self, texts: Sequence[str], *, progress: ProgressFn = no_progress, cancel: threading.Event | None = None
+    ) -> None:
         """Load the tokenizer and pre-trained weights now, so that ``fit`` times only training."""
         progress(ProgressEvent(phase="load", done=0, total=1, unit="models", message=self.config.model))
         self._ensure_base()
@@ -296,29 +324,35 @@ class FinetuneEngine(Engine):
         prefix = model.base_model_prefix
         weights = self._base["weights"]
         if any(k.startswith(prefix + ".") for k in weights):
-            weights = {k[len(prefix) + 1:]: v for k, v in weights.items() if k.startswith(prefix + ".")}
+            weights = {k[len(prefix) + 1 :]: v for k, v in weights.items() if k.startswith(prefix + ".")}
         try:
             missing, _unexpected = model.base_model.load_state_dict(weights, strict=False)
         except RuntimeError as exc:
             raise ModelNotFoundError(
-                f"weights in {self._base['path']} do not fit its config: {str(exc).splitlines()[0]}") from None
+                f"weights in {self._base['path']} do not fit its config: {str(exc).splitlines()[0]}"
+            ) from None
         if len(missing) > max(4, len(weights) // 4):
             raise ModelNotFoundError(
                 f"weights in {self._base['path']} do not fit its config ({len(missing)} tensors missing, "
-                f"e.g. {missing[0]})")
+                f"e.g. {missing[0]})"
+            )
         params = dict(model.base_model.named_parameters())
         base_modules = {k.rsplit(".", 1)[0] for k in missing if k in params}  # freshly initialised
-        head_modules = {n.rsplit(".", 1)[0] for n, _ in model.named_parameters()
-                        if not n.startswith(prefix + ".")}
+        head_modules = {n.rsplit(".", 1)[0] for n, _ in model.named_parameters() if not n.startswith(prefix + ".")}
         return model, sorted(base_modules | head_modules)
 
     def _wrap_lora(self, model: Any, fresh: list[str]) -> Any:
         from peft import LoraConfig, TaskType, get_peft_model
 
         cfg = self.config
-        lcfg = LoraConfig(task_type=TaskType.SEQ_CLS, r=cfg.lora_r, lora_alpha=cfg.lora_alpha,
-                          lora_dropout=cfg.lora_dropout, target_modules=list(cfg.lora_targets),
-                          modules_to_save=fresh)
+        lcfg = LoraConfig(
+            task_type=TaskType.SEQ_CLS,
+            r=cfg.lora_r,
+            lora_alpha=cfg.lora_alpha,
+            lora_dropout=cfg.lora_dropout,
+            target_modules=list(cfg.lora_targets),
+            modules_to_save=fresh,
+        )
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", FutureWarning)
@@ -345,14 +379,21 @@ class FinetuneEngine(Engine):
         from sklearn.model_selection import train_test_split
 
         n_valid = max(len(counts), round(cfg.valid_fraction * len(train)))
-        idx_train, idx_valid = train_test_split(list(range(len(train))), test_size=n_valid,
-                                                stratify=train.labels, random_state=cfg.seed)
+        idx_train, idx_valid = train_test_split(
+            list(range(len(train))), test_size=n_valid, stratify=train.labels, random_state=cfg.seed
+        )
         notes.append(f"early stopping on {len(idx_valid)} validation rows held out of the training data")
         return train.subset(sorted(idx_train)), train.subset(sorted(idx_valid))
 
     def _encode(self, texts: Sequence[str]) -> list[list[int]]:
-        enc = self._tokenizer(list(texts), truncation=True, max_length=self.config.max_length,
-                              padding=False, return_attention_mask=False, return_token_type_ids=False)
+        enc = self._tokenizer(
+            list(texts),
+            truncation=True,
+            max_length=self.config.max_length,
+            padding=False,
+            return_attention_mask=False,
+            return_token_type_ids=False,
+        )
         return [list(x) for x in enc["input_ids"]]
 
     def _logits(self, model: Any, seqs: list[list[int]], batch_size: int) -> Any:
@@ -383,9 +424,17 @@ class FinetuneEngine(Engine):
         return out
 
     # ------------------------------------------------------------------ fit
-    def fit(self, train: Examples, *, valid: Examples | None = None, budget_s: float | None = None,
-            progress: ProgressFn = no_progress, cancel: threading.Event | None = None,
-            workdir: Path | None = None, resume: bool = False) -> FitReport:
+    def fit(
+        self,
+        train: Examples,
+        *,
+        valid: Examples | None = None,
+        budget_s: float | None = None,
+        progress: ProgressFn = no_progress,
+        cancel: threading.Event | None = None,
+        workdir: Path | None = None,
+        resume: bool = False,
+    ) -> FitReport:
         from engines.metrics import PeakMemory
 
         t_start = time.perf_counter()
@@ -408,13 +457,23 @@ class FinetuneEngine(Engine):
         self._model, self.classes = run.final_model, run.classes
         wall = time.perf_counter() - t_start
         return FitReport(
-            engine=self.name, n_train=len(train), examples_seen=run.examples_seen,
-            epochs=round(run.examples_seen / max(1, len(run.train_ex)), 4), steps=run.step,
-            tokens_seen=run.tokens_seen, stopped=run.stopped, best_step=run.best_step, phase_s=run.phase_s, wall_s=wall,
+            engine=self.name,
+            n_train=len(train),
+            examples_seen=run.examples_seen,
+            epochs=round(run.examples_seen / max(1, len(run.train_ex)), 4),
+            steps=run.step,
+            tokens_seen=run.tokens_seen,
+            stopped=run.stopped,
+            best_step=run.best_step,
+            phase_s=run.phase_s,
+            wall_s=wall,
             train_examples_per_s=run.session_examples / run.train_s if run.train_s > 0 else None,
             train_tokens_per_s=run.session_tokens / run.train_s if run.train_s > 0 else None,
-            peak_rss_bytes=mem.peak_rss_bytes or None, peak_gpu_bytes=mem.peak_gpu_bytes,
-            device=self.device, notes=run.notes)
+            peak_rss_bytes=mem.peak_rss_bytes or None,
+            peak_gpu_bytes=mem.peak_gpu_bytes,
+            device=self.device,
+            notes=run.notes,
+        )
 
     # ------------------------------------------------------------------ predict
     def predict(self, texts: Sequence[str]) -> Predictions:
@@ -445,9 +504,15 @@ class FinetuneEngine(Engine):
                 if not list(tmp.glob("*.safetensors")):
                     raise ArtifactError("transformers wrote no safetensors weights")
             write_json(directory / "labels.json", {"classes": self.classes})
-            write_json(directory / "finetune.json", {
-                "format": ARTIFACT_FORMAT, "engine": self.name, "lora_merged": self.config.mode == "lora",
-                "config": self.config.model_dump(mode="json")})
+            write_json(
+                directory / "finetune.json",
+                {
+                    "format": ARTIFACT_FORMAT,
+                    "engine": self.name,
+                    "lora_merged": self.config.mode == "lora",
+                    "config": self.config.model_dump(mode="json"),
+                },
+            )
         except OSError as exc:
             cls = ResourceError if exc.errno == 28 else ArtifactError
             raise cls(f"cannot write the model to {directory}: {exc.strerror or exc}") from None
@@ -475,12 +540,15 @@ class FinetuneEngine(Engine):
         _quiet_transformers()
         try:
             model = AutoModelForSequenceClassification.from_pretrained(
-                str(model_dir), use_safetensors=True, local_files_only=True, trust_remote_code=False)
+                str(model_dir), use_safetensors=True, local_files_only=True, trust_remote_code=False
+            )
             tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True, trust_remote_code=False)
         except Exception as exc:  # noqa: BLE001 - corrupt files surface as many exception types
             raise ArtifactError(f"cannot load the model in {model_dir}: {str(exc).splitlines()[0]}") from None
         if model.config.num_labels != len(classes):
-            raise ArtifactError(f"{model_dir} has {model.config.num_labels} outputs but labels.json {len(classes)} classes")
+            raise ArtifactError(
+                f"{model_dir} has {model.config.num_labels} outputs but labels.json {len(classes)} classes"
+            )
         engine = cls(config)
         try:
             engine.device = pick_device(config.device)
@@ -515,9 +583,18 @@ class LoraEngine(FinetuneEngine):
 class _Run:
     """One ``fit``: the loop, early stopping, budget, cancel, checkpoints and OOM retries."""
 
-    def __init__(self, engine: FinetuneEngine, train: Examples, valid: Examples | None,
-                 budget_s: float | None, progress: ProgressFn, cancel: threading.Event | None,
-                 workdir: Path | None, resume: bool, t_start: float) -> None:
+    def __init__(
+        self,
+        engine: FinetuneEngine,
+        train: Examples,
+        valid: Examples | None,
+        budget_s: float | None,
+        progress: ProgressFn,
+        cancel: threading.Event | None,
+        workdir: Path | None,
+        resume: bool,
+        t_start: float,
+    ) -> None:
         self.engine, self.cfg = engine, engine.config
         self.budget_s, self.progress, self.cancel = budget_s, progress, cancel
         self.workdir, self.resume, self.t_start = (Path(workdir) if workdir else None), resume, t_start
@@ -561,8 +638,10 @@ class _Run:
         self.total_steps, self.per_epoch = plan_steps(len(self.train_ex), cfg)
         epoch_steps = math.ceil(cfg.epochs * self.per_epoch)
         if self.total_steps > epoch_steps:
-            self.notes.append(f"{self.total_steps} optimizer steps (min_steps; {cfg.epochs:g} epochs would be "
-                              f"{epoch_steps}): small data needs enough steps to learn")
+            self.notes.append(
+                f"{self.total_steps} optimizer steps (min_steps; {cfg.epochs:g} epochs would be "
+                f"{epoch_steps}): small data needs enough steps to learn"
+            )
         model, fresh = eng._build_model(self.classes)
         if cfg.mode == "lora":
             model = eng._wrap_lora(model, fresh)
@@ -581,7 +660,8 @@ class _Run:
         except (RuntimeError, ValueError):
             self.optimizer = torch.optim.AdamW(groups, lr=lr)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, _LinearWarmupDecay(math.ceil(cfg.warmup_ratio * self.total_steps), self.total_steps))
+            self.optimizer, _LinearWarmupDecay(math.ceil(cfg.warmup_ratio * self.total_steps), self.total_steps)
+        )
         self.scaler = torch.amp.GradScaler("cuda") if self.precision == "fp16" else None
         self.micro = cfg.train_batch_size
         self._params = [p for p in self.model.parameters() if p.requires_grad]
@@ -601,11 +681,14 @@ class _Run:
             return
         st = ck.state
         if st.fingerprint != self.fingerprint:
-            raise ConfigError(f"the checkpoint in {self.workdir} belongs to other data or settings; "
-                              "run without --resume to start over")
+            raise ConfigError(
+                f"the checkpoint in {self.workdir} belongs to other data or settings; "
+                "run without --resume to start over"
+            )
         _load_trainable(self.model, ck.weights)
-        self.optimizer.load_state_dict(ckpt.optimizer_from_flat(ck.optimizer_tensors, st.optimizer_groups,
-                                                                st.optimizer_scalars))
+        self.optimizer.load_state_dict(
+            ckpt.optimizer_from_flat(ck.optimizer_tensors, st.optimizer_groups, st.optimizer_scalars)
+        )
         self.scheduler.load_state_dict(dict(st.scheduler))
         if self.scaler is not None and st.scaler:
             self.scaler.load_state_dict(dict(st.scaler))
@@ -633,22 +716,36 @@ class _Run:
         if self.workdir is None:
             return
         t0 = time.perf_counter()
-        self.progress(ProgressEvent(phase="save", done=self.step, total=self.total_steps, unit="steps",
-                                    message="checkpoint"))
+        self.progress(
+            ProgressEvent(phase="save", done=self.step, total=self.total_steps, unit="steps", message="checkpoint")
+        )
         tensors, py_rng, np_rng = ckpt.capture_rng()
         if rng is not None:  # a step cut short restarts from the generator state it began with
             tensors = rng
         opt_t, groups, scalars = ckpt.optimizer_to_flat(self.optimizer.state_dict())
         state = ckpt.TrainState(
-            fingerprint=self.fingerprint, step=self.step, total_steps=self.total_steps,
-            examples_seen=self.examples_seen, tokens_seen=self.tokens_seen, micro_batch=self.micro,
-            best_score=self.best_score, best_step=self.best_step, evals_without_gain=self.evals_without_gain,
-            last_eval_step=self.last_eval_step, finished=self.finished, notes=list(self.notes),
+            fingerprint=self.fingerprint,
+            step=self.step,
+            total_steps=self.total_steps,
+            examples_seen=self.examples_seen,
+            tokens_seen=self.tokens_seen,
+            micro_batch=self.micro,
+            best_score=self.best_score,
+            best_step=self.best_step,
+            evals_without_gain=self.evals_without_gain,
+            last_eval_step=self.last_eval_step,
+            finished=self.finished,
+            notes=list(self.notes),
             scheduler=ckpt._jsonable(self.scheduler.state_dict()),
             scaler=ckpt._jsonable(self.scaler.state_dict()) if self.scaler is not None else None,
-            optimizer_groups=groups, optimizer_scalars=scalars, python_rng=py_rng, numpy_rng=np_rng)
-        ckpt.save_checkpoint(self.workdir, state, weights=_trainable(self.model), optimizer_tensors=opt_t,
-                             rng=tensors, best=self.best)
+            optimizer_groups=groups,
+            optimizer_scalars=scalars,
+            python_rng=py_rng,
+            numpy_rng=np_rng,
+        )
+        ckpt.save_checkpoint(
+            self.workdir, state, weights=_trainable(self.model), optimizer_tensors=opt_t, rng=tensors, best=self.best
+        )
         self._ckpt_step = self.step
         self._ckpt_s.append(time.perf_counter() - t0)
         self._add("checkpoint", self._ckpt_s[-1])
@@ -671,16 +768,33 @@ class _Run:
             without = self.evals_without_gain + 1
         finished = "early_stopping" if without >= self.cfg.early_stopping_patience else self.finished
         # one statement: a Ctrl-C cannot leave half of the early-stopping state updated
-        (self.best, self.best_score, self.best_step, self.evals_without_gain, self.finished,
-         self.last_eval_step) = (best, best_score, best_step, without, finished, self.step)
+        (self.best, self.best_score, self.best_step, self.evals_without_gain, self.finished, self.last_eval_step) = (
+            best,
+            best_score,
+            best_step,
+            without,
+            finished,
+            self.step,
+        )
         self.eval_s.append(time.perf_counter() - t0)
         self._add("eval", self.eval_s[-1])
-        self.progress(ProgressEvent(phase="eval", done=self.step, total=self.total_steps, unit="steps",
-                                    message=f"validation accuracy {acc:.3f} loss {loss:.3f}"))
+        self.progress(
+            ProgressEvent(
+                phase="eval",
+                done=self.step,
+                total=self.total_steps,
+                unit="steps",
+                message=f"validation accuracy {acc:.3f} loss {loss:.3f}",
+            )
+        )
 
     def _eval_due(self) -> bool:
-        return (self.valid_ex is not None and self.step > 0 and self.last_eval_step != self.step
-                and (self.step % self.cfg.eval_every_steps == 0 or self.step == self.total_steps))
+        return (
+            self.valid_ex is not None
+            and self.step > 0
+            and self.last_eval_step != self.step
+            and (self.step % self.cfg.eval_every_steps == 0 or self.step == self.total_steps)
+        )
 
     # ---------------------------------------------------------------- one step
     def _train_step(self) -> float:
@@ -705,7 +819,8 @@ class _Run:
                     with autocast_context(self.device, self.cfg.precision):
                         logits = _forward_logits(self.model, inputs)
                     loss = torch.nn.functional.cross_entropy(
-                        logits.float(), self.y[idx].to(self.device), reduction="sum") / len(batch)
+                        logits.float(), self.y[idx].to(self.device), reduction="sum"
+                    ) / len(batch)
                     (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
                     loss_sum = loss_sum + loss.detach().float()
                 break
@@ -715,12 +830,15 @@ class _Run:
                 self.optimizer.zero_grad(set_to_none=True)
                 _free_cuda(self.device)
                 if self.micro == 1:
-                    raise ResourceError("CUDA out of memory even at micro-batch 1: lower max_length "
-                                        "or use device=cpu") from None
+                    raise ResourceError(
+                        "CUDA out of memory even at micro-batch 1: lower max_length or use device=cpu"
+                    ) from None
                 old, self.micro = self.micro, max(1, self.micro // 2)
                 accum = math.ceil(self.cfg.train_batch_size / self.micro)
-                self.notes.append(f"CUDA out of memory at batch {old}: continuing at micro-batch "
-                                  f"{self.micro} × {accum} accumulation steps")
+                self.notes.append(
+                    f"CUDA out of memory at batch {old}: continuing at micro-batch "
+                    f"{self.micro} × {accum} accumulation steps"
+                )
                 torch.set_rng_state(rng_start)
         self._updating = True
         if self.scaler is not None:
@@ -776,8 +894,11 @@ class _Run:
                 synchronize(self.device)
                 self.train_s += time.perf_counter() - t0
                 self.session_steps += 1
-                self.progress(ProgressEvent(phase="train", done=self.step, total=self.total_steps,
-                                            unit="steps", message=f"loss {loss:.4f}"))
+                self.progress(
+                    ProgressEvent(
+                        phase="train", done=self.step, total=self.total_steps, unit="steps", message=f"loss {loss:.4f}"
+                    )
+                )
                 if self._eval_due():
                     self._validate()
                 if self.step == self.total_steps and self.finished is None:
@@ -793,15 +914,19 @@ class _Run:
             self.stopped = stop
             if self._ckpt_step != self.step:
                 self._checkpoint()
-            self.notes.append(f"stopped by the {'budget' if stop == 'budget' else 'user'} after "
-                              f"{self.step} of {self.total_steps} steps; the checkpoint can resume it"
-                              if self.workdir else
-                              f"stopped by the {'budget' if stop == 'budget' else 'user'} after "
-                              f"{self.step} of {self.total_steps} steps")
+            self.notes.append(
+                f"stopped by the {'budget' if stop == 'budget' else 'user'} after "
+                f"{self.step} of {self.total_steps} steps; the checkpoint can resume it"
+                if self.workdir
+                else f"stopped by the {'budget' if stop == 'budget' else 'user'} after "
+                f"{self.step} of {self.total_steps} steps"
+            )
         elif self.finished == "early_stopping":
             self.stopped = "early_stopping"
-            self.notes.append(f"early stopping at step {self.step}: no validation gain in "
-                              f"{self.cfg.early_stopping_patience} evaluations")
+            self.notes.append(
+                f"early stopping at step {self.step}: no validation gain in "
+                f"{self.cfg.early_stopping_patience} evaluations"
+            )
         self._finish()
 
     def _finish(self) -> None:
@@ -809,8 +934,10 @@ class _Run:
         if self.best is not None:
             current_validated = self.last_eval_step == self.step
             if not current_validated and self.stopped == "budget":
-                self.notes.append(f"the budget left no time to validate the last {self.step - (self.last_eval_step or 0)}"
-                                  " steps: kept the latest weights")
+                self.notes.append(
+                    f"the budget left no time to validate the last {self.step - (self.last_eval_step or 0)}"
+                    " steps: kept the latest weights"
+                )
             elif not current_validated and self.stopped == "cancelled":
                 self.notes.append("cancelled before validating the latest weights: kept them")
             else:

@@ -19,9 +19,17 @@ CV_MIN_PER_CLASS = 3  # every class needs this many examples for a 3-fold CV
 CV_MIN_EXAMPLES = 30
 
 
-def fit_logreg(X: Any, labels: Sequence[str], *, C: float | None, grid: Sequence[float],
-               seed: int = 0, max_iter: int = 1000, allow_cv: bool = True,
-               sparse_binary_solver: str | None = None) -> tuple[Any, float, bool]:
+def fit_logreg(
+    X: Any,
+    labels: Sequence[str],
+    *,
+    C: float | None,
+    grid: Sequence[float],
+    seed: int = 0,
+    max_iter: int = 1000,
+    allow_cv: bool = True,
+    sparse_binary_solver: str | None = None,
+) -> tuple[Any, float, bool]:
     """Fit a balanced LogisticRegression on ``X``.
 
     With ``C=None`` and enough data (≥ 30 rows, ≥ 3 per class) C is chosen from

@@ -30,9 +30,7 @@ def score(test: Examples, pred: Predictions) -> EvalReport:
         raise DataError("cannot score an empty test set")
     # Report over the classes that exist in the truth (predictions of unseen classes still count as wrong).
     classes = sorted(set(y_true) | set(y_pred))
-    precision, recall, f1, support = precision_recall_fscore_support(
-        y_true, y_pred, labels=classes, zero_division=0
-    )
+    precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=classes, zero_division=0)
     per_class = {
         c: ClassReport(precision=float(p), recall=float(r), f1=float(f), support=int(s))
         for c, p, r, f, s in zip(classes, precision, recall, f1, support, strict=True)
@@ -110,8 +108,7 @@ def _percentile(values: Sequence[float], q: float) -> float:
     return float(np.percentile(np.asarray(values, dtype=float), q))
 
 
-def measure_speed(engine: Any, texts: Sequence[str], *, max_texts: int = 256,
-                  batch1_texts: int = 32) -> SpeedReport:
+def measure_speed(engine: Any, texts: Sequence[str], *, max_texts: int = 256, batch1_texts: int = 32) -> SpeedReport:
     """Inference speed of a fitted ``engine`` on ``texts``.
 
     Warm up, then time ``predict`` one text at a time on up to ``batch1_texts`` texts

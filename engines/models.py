@@ -137,8 +137,9 @@ def _from_hf(ref: str, allow_download: bool) -> Path | None:
         return None
     patterns = ["*.json", "*.safetensors", "*.txt", "*.model", "1_Pooling/*", "2_Normalize/*"]
     try:
-        folder = snapshot_download(ref, local_files_only=not allow_download, allow_patterns=patterns,
-                                   cache_dir=_hf_cache_dir())
+        folder = snapshot_download(
+            ref, local_files_only=not allow_download, allow_patterns=patterns, cache_dir=_hf_cache_dir()
+        )
     except Exception:  # noqa: BLE001 - not cached, offline, bad id: all mean "not here"
         return None
     return Path(folder)
@@ -156,8 +157,13 @@ def resolve_model(ref: str, *, allow_download: bool = False) -> ResolvedModel:
     local = Path(ref).expanduser()
     if local.is_dir():
         model_dir, st_root = _check_folder(local, ref)
-        return ResolvedModel(ref=ref, path=model_dir.resolve(), source="local",
-                             name=local.resolve().name, st_root=st_root and st_root.resolve())
+        return ResolvedModel(
+            ref=ref,
+            path=model_dir.resolve(),
+            source="local",
+            name=local.resolve().name,
+            st_root=st_root and st_root.resolve(),
+        )
     if local.is_file():
         raise ModelNotFoundError(f"model reference {ref} is a file; pass the folder that holds config.json")
 
@@ -219,8 +225,13 @@ def _build_tiny_bert(out: Path, tokenizer_dir: Path) -> None:
     hf_logging.disable_progress_bar()
 
     config = BertConfig(
-        vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-        intermediate_size=64, max_position_embeddings=512, pad_token_id=0,
+        vocab_size=30522,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=512,
+        pad_token_id=0,
     )
     state = torch.random.get_rng_state()
     try:
@@ -232,8 +243,7 @@ def _build_tiny_bert(out: Path, tokenizer_dir: Path) -> None:
     for name in _TINY_TOKENIZER_FILES:
         if (tokenizer_dir / name).is_file():
             shutil.copyfile(tokenizer_dir / name, out / name)
-    write_json(out / "1_Pooling" / "config.json",
-               {"word_embedding_dimension": 32, "pooling_mode_mean_tokens": True})
+    write_json(out / "1_Pooling" / "config.json", {"word_embedding_dimension": 32, "pooling_mode_mean_tokens": True})
     write_json(out / "toe_builtin.json", {"version": _TINY_VERSION, "seed": 0})
     if not _weights(out):
         raise ModelNotFoundError("building tiny-bert wrote no safetensors weights (transformers too old?)")
@@ -269,13 +279,18 @@ def _pooling_config(resolved: ResolvedModel) -> dict:
 
 
 def pooling_mode(resolved: ResolvedModel) -> str:
-    """"mean", "cls", "max", "mean_sqrt_len", "lasttoken" … from 1_Pooling/config.json; default "mean"."""
+    """ "mean", "cls", "max", "mean_sqrt_len", "lasttoken" … from 1_Pooling/config.json; default "mean"."""
     cfg = _pooling_config(resolved)
     if isinstance(cfg.get("pooling_mode"), str):
         return cfg["pooling_mode"]
-    for key, mode in (("pooling_mode_cls_token", "cls"), ("pooling_mode_mean_tokens", "mean"),
-                      ("pooling_mode_max_tokens", "max"), ("pooling_mode_mean_sqrt_len_tokens", "mean_sqrt_len"),
-                      ("pooling_mode_lasttoken", "lasttoken"), ("pooling_mode_weightedmean_tokens", "weightedmean")):
+    for key, mode in (
+        ("pooling_mode_cls_token", "cls"),
+        ("pooling_mode_mean_tokens", "mean"),
+        ("pooling_mode_max_tokens", "max"),
+        ("pooling_mode_mean_sqrt_len_tokens", "mean_sqrt_len"),
+        ("pooling_mode_lasttoken", "lasttoken"),
+        ("pooling_mode_weightedmean_tokens", "weightedmean"),
+    ):
         if cfg.get(key):
             return mode
     return "mean"

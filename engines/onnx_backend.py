@@ -63,8 +63,10 @@ def check_device(device: str | None) -> None:
     """The int8 path runs on the CPU only: 'auto' and 'cpu' pass, a GPU is a ConfigError."""
     pref = (device or "auto").strip().lower()
     if pref not in ("auto", "cpu"):
-        raise ConfigError(f"backend {BACKEND!r} runs on the CPU only (device {device!r} asked for); "
-                          "use --set device=cpu or backend=torch")
+        raise ConfigError(
+            f"backend {BACKEND!r} runs on the CPU only (device {device!r} asked for); "
+            "use --set device=cpu or backend=torch"
+        )
 
 
 def cache_dir(model_hash: str) -> Path:
@@ -98,9 +100,17 @@ def _export_fp32(resolved: Any, out: Path) -> None:
     dynamic = {name: {0: "batch", 1: "sequence"} for name in (*INPUT_NAMES, OUTPUT_NAME)}
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # TorchScript exporter's deprecation and tracer notes
-        torch.onnx.export(wrapper, (ids, mask), str(out), input_names=list(INPUT_NAMES),
-                          output_names=[OUTPUT_NAME], dynamic_axes=dynamic, opset_version=OPSET,
-                          do_constant_folding=True, dynamo=False)
+        torch.onnx.export(
+            wrapper,
+            (ids, mask),
+            str(out),
+            input_names=list(INPUT_NAMES),
+            output_names=[OUTPUT_NAME],
+            dynamic_axes=dynamic,
+            opset_version=OPSET,
+            do_constant_folding=True,
+            dynamo=False,
+        )
 
 
 def export_int8(resolved: Any, dest: Path) -> Path:
@@ -119,14 +129,18 @@ def export_int8(resolved: Any, dest: Path) -> Path:
         except ModelNotFoundError:
             raise
         except Exception as exc:  # the exporter fails in many ways; say which model and why, in one line
-            raise ConfigError(f"cannot export {getattr(resolved, 'name', resolved)} to ONNX: "
-                              f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
+            raise ConfigError(
+                f"cannot export {getattr(resolved, 'name', resolved)} to ONNX: "
+                f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            ) from None
         root = logging.getLogger()
         level = root.level
         root.setLevel(logging.ERROR)  # quantize_dynamic logs a 'run pre-processing' hint on root
         try:
-            write_with(dest / ONNX_FILE, lambda p: quantize_dynamic(
-                str(fp32), str(p), weight_type=QuantType.QInt8, **QUANTIZE_OPTIONS))
+            write_with(
+                dest / ONNX_FILE,
+                lambda p: quantize_dynamic(str(fp32), str(p), weight_type=QuantType.QInt8, **QUANTIZE_OPTIONS),
+            )
         finally:
             root.setLevel(level)
     return dest / ONNX_FILE
@@ -142,11 +156,18 @@ def cached_int8_model(resolved: Any, model_hash: str) -> Path:
     if path.is_file() and path.stat().st_size > 0:
         return path
     export_int8(resolved, folder)
-    write_json(folder / META_FILE, {
-        "model_name": getattr(resolved, "name", None), "model_hash": model_hash, "export_version": EXPORT_VERSION,
-        "opset": OPSET, "quantization": {"method": "quantize_dynamic", "weight_type": "QInt8", **QUANTIZE_OPTIONS}, "torch": torch.__version__,
-        "onnxruntime": ort.__version__,
-    })
+    write_json(
+        folder / META_FILE,
+        {
+            "model_name": getattr(resolved, "name", None),
+            "model_hash": model_hash,
+            "export_version": EXPORT_VERSION,
+            "opset": OPSET,
+            "quantization": {"method": "quantize_dynamic", "weight_type": "QInt8", **QUANTIZE_OPTIONS},
+            "torch": torch.__version__,
+            "onnxruntime": ort.__version__,
+        },
+    )
     return path
 
 
@@ -183,8 +204,10 @@ class OnnxEncoder:
         except Exception as exc:  # onnxruntime raises its own exception types (Fail, InvalidGraph …)
             from engines.errors import ArtifactError
 
-            raise ArtifactError(f"cannot open the int8 model {path}: {type(exc).__name__}: "
-                                f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
+            raise ArtifactError(
+                f"cannot open the int8 model {path}: {type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else ''}"
+            ) from None
         names = [i.name for i in self.session.get_inputs()]
         if names != list(INPUT_NAMES):
             from engines.errors import ArtifactError

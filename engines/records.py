@@ -77,7 +77,9 @@ class FitReport(Record):
     tokens_seen: int = Field(0, description="Non-padding tokens processed in training (transformers).")
     stopped: StopReason = Field("completed", description="Why training ended.")
     best_step: int | None = Field(None, description="Step of the best validation score (early stopping), if validated.")
-    phase_s: dict[str, float] = Field(default_factory=dict, description="Wall seconds per phase (load, embed, train, head …).")
+    phase_s: dict[str, float] = Field(
+        default_factory=dict, description="Wall seconds per phase (load, embed, train, head …)."
+    )
     wall_s: float = Field(description="Wall seconds of the whole fit.")
     train_examples_per_s: float | None = Field(None, description="Training throughput (examples/s) in the main phase.")
     train_tokens_per_s: float | None = Field(None, description="Training throughput in non-padding tokens/s.")

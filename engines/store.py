@@ -41,8 +41,7 @@ class VectorStore:
 
     # ------------------------------------------------------------------ building
     @classmethod
-    def create(cls, directory: str | Path, vectors: Any, texts: Sequence[str],
-               labels: Sequence[str]) -> VectorStore:
+    def create(cls, directory: str | Path, vectors: Any, texts: Sequence[str], labels: Sequence[str]) -> VectorStore:
         """Write a new store into ``directory`` (created; must not hold a store yet)."""
         import lancedb
         import numpy as np
@@ -56,12 +55,14 @@ class VectorStore:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         dim = vectors.shape[1]
-        data = pa.table({
-            "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel(), type=pa.float32()), dim),
-            "text": pa.array([str(t) for t in texts], type=pa.string()),
-            "label": pa.array([str(lbl) for lbl in labels], type=pa.string()),
-            "row": pa.array(np.arange(len(vectors), dtype=np.int64)),
-        })
+        data = pa.table(
+            {
+                "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel(), type=pa.float32()), dim),
+                "text": pa.array([str(t) for t in texts], type=pa.string()),
+                "label": pa.array([str(lbl) for lbl in labels], type=pa.string()),
+                "row": pa.array(np.arange(len(vectors), dtype=np.int64)),
+            }
+        )
         db = lancedb.connect(str(directory))
         table = db.create_table(TABLE, data=data, mode="create")
         return cls(directory, table)
@@ -106,13 +107,15 @@ class VectorStore:
             raise DataError(f"query vectors have {queries.shape[1]} dims, the store {self.dim}")
         k = max(1, min(int(k), len(self)))
         query = self._table.search(list(queries) if len(queries) > 1 else queries[0])
-        result = (query.distance_type("dot").limit(k)
-                  .select(["text", "label", "row", "_distance"]).to_arrow().to_pydict())
+        result = (
+            query.distance_type("dot").limit(k).select(["text", "label", "row", "_distance"]).to_arrow().to_pydict()
+        )
         n = len(result["row"])
         qidx = result.get("query_index", [0] * n)
         hits: list[list[Hit]] = [[] for _ in range(len(queries))]
-        for q, text, label, row, dist in zip(qidx, result["text"], result["label"], result["row"],
-                                             result["_distance"], strict=True):
+        for q, text, label, row, dist in zip(
+            qidx, result["text"], result["label"], result["row"], result["_distance"], strict=True
+        ):
             hits[int(q)].append(Hit(text=text, label=label, score=1.0 - float(dist), row=int(row)))
         for h in hits:
             h.sort(key=lambda hit: (-hit.score, hit.row))

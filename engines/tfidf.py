@@ -36,8 +36,13 @@ HEAD_FILE = "head.npz"
 
 def _vectorizer_settings(config: TfidfConfig) -> dict[str, dict[str, Any]]:
     """One entry per analyzer: the TfidfVectorizer keyword arguments."""
-    common = {"sublinear_tf": True, "lowercase": True, "min_df": config.min_df,
-              "max_features": config.max_features, "dtype": "float32"}
+    common = {
+        "sublinear_tf": True,
+        "lowercase": True,
+        "min_df": config.min_df,
+        "max_features": config.max_features,
+        "dtype": "float32",
+    }
     settings = {"word": {"analyzer": "word", "ngram_range": list(config.word_ngrams), **common}}
     if config.char_ngrams is not None:
         settings["char"] = {"analyzer": "char_wb", "ngram_range": list(config.char_ngrams), **common}
@@ -92,9 +97,17 @@ class TfidfEngine(Engine):
         import engines.metrics  # noqa: F401
 
     # ----------------------------------------------------------------------- fit
-    def fit(self, train: TaskData, *, valid: TaskData | None = None, budget_s: float | None = None,
-            progress: ProgressFn = no_progress, cancel: threading.Event | None = None,
-            workdir: Path | None = None, resume: bool = False) -> FitReport:
+    def fit(
+        self,
+        train: TaskData,
+        *,
+        valid: TaskData | None = None,
+        budget_s: float | None = None,
+        progress: ProgressFn = no_progress,
+        cancel: threading.Event | None = None,
+        workdir: Path | None = None,
+        resume: bool = False,
+    ) -> FitReport:
         from scipy.sparse import hstack
 
         from engines.metrics import PeakMemory
@@ -143,10 +156,17 @@ class TfidfEngine(Engine):
             progress(ProgressEvent(phase="head", done=len(train), total=len(train)))
         wall = time.perf_counter() - start
         return FitReport(
-            engine=self.name, n_train=len(train), examples_seen=len(train), epochs=1.0,
-            stopped=stopped, phase_s=phase_s, wall_s=wall,
+            engine=self.name,
+            n_train=len(train),
+            examples_seen=len(train),
+            epochs=1.0,
+            stopped=stopped,
+            phase_s=phase_s,
+            wall_s=wall,
             train_examples_per_s=len(train) / wall if wall > 0 else None,
-            peak_rss_bytes=mem.peak_rss_bytes or None, device="cpu", notes=notes,
+            peak_rss_bytes=mem.peak_rss_bytes or None,
+            device="cpu",
+            notes=notes,
         )
 
     # ------------------------------------------------------------------- predict
@@ -185,9 +205,10 @@ class TfidfEngine(Engine):
 
         write_with(directory / IDF_FILE, _write_idf)
         save_logreg(self._clf, directory / HEAD_FILE, C=float(self._C or 1.0))
-        write_json(directory / ENGINE_FILE, {"engine": self.name,
-                                             "config": self.config.model_dump(mode="json"),
-                                             "analyzers": analyzers})
+        write_json(
+            directory / ENGINE_FILE,
+            {"engine": self.name, "config": self.config.model_dump(mode="json"), "analyzers": analyzers},
+        )
 
     @classmethod
     def load(cls, directory: Path) -> TfidfEngine:
@@ -222,13 +243,16 @@ class TfidfEngine(Engine):
             n_features += len(terms)
         engine._clf, engine._C = load_logreg(directory / HEAD_FILE)
         if engine._clf.coef_.shape[1] != n_features:
-            raise ArtifactError(f"corrupt tfidf artifact in {directory}: head expects "
-                                f"{engine._clf.coef_.shape[1]} features, vocabulary has {n_features}")
+            raise ArtifactError(
+                f"corrupt tfidf artifact in {directory}: head expects "
+                f"{engine._clf.coef_.shape[1]} features, vocabulary has {n_features}"
+            )
         return engine
 
 
 def fit_logreg_tfidf(X: Any, labels: Sequence[str], config: TfidfConfig, allow_cv: bool):
     from engines.linear_head import fit_logreg
 
-    return fit_logreg(X, labels, C=config.C, grid=C_GRID, seed=config.seed, allow_cv=allow_cv,
-                      sparse_binary_solver="liblinear")
+    return fit_logreg(
+        X, labels, C=config.C, grid=C_GRID, seed=config.seed, allow_cv=allow_cv, sparse_binary_solver="liblinear"
+    )

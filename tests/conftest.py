@@ -16,13 +16,18 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+
 @pytest.fixture
 def write_csv(tmp_path: Path) -> Callable[..., Path]:
     """Write rows to a CSV in tmp_path: ``write_csv(rows=None, name="data.csv", header=("text","label"))``."""
     import csv
 
-    def write(rows: list[tuple] | None = None, name: str = "data.csv",
-              header: tuple[str, ...] = ("text", "label"), sep: str = ",") -> Path:
+    def write(
+        rows: list[tuple] | None = None,
+        name: str = "data.csv",
+        header: tuple[str, ...] = ("text", "label"),
+        sep: str = ",",
+    ) -> Path:
         path = tmp_path / name
         with path.open("w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh, delimiter=sep)

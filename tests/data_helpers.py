@@ -6,12 +6,30 @@ import csv
 import random
 from pathlib import Path
 
-POSITIVE = ["a wonderful, moving film", "great acting and a clever plot", "I loved every minute",
-            "brilliant and funny", "a joy to watch", "superb direction", "warm and charming",
-            "the best film this year", "delightful from start to end", "smart, tender and true"]
-NEGATIVE = ["a dull, lifeless mess", "boring and far too long", "I hated the ending",
-            "clumsy writing and flat jokes", "a waste of time", "poorly acted", "tedious and cold",
-            "the worst film this year", "painful from start to end", "shallow, loud and silly"]
+POSITIVE = [
+    "a wonderful, moving film",
+    "great acting and a clever plot",
+    "I loved every minute",
+    "brilliant and funny",
+    "a joy to watch",
+    "superb direction",
+    "warm and charming",
+    "the best film this year",
+    "delightful from start to end",
+    "smart, tender and true",
+]
+NEGATIVE = [
+    "a dull, lifeless mess",
+    "boring and far too long",
+    "I hated the ending",
+    "clumsy writing and flat jokes",
+    "a waste of time",
+    "poorly acted",
+    "tedious and cold",
+    "the worst film this year",
+    "painful from start to end",
+    "shallow, loud and silly",
+]
 
 
 def tiny_rows(n_per_class: int = 10) -> list[tuple[str, str]]:
@@ -23,8 +41,10 @@ def tiny_rows(n_per_class: int = 10) -> list[tuple[str, str]]:
     return rows
 
 
-WORDS = {"pos": ["good", "great", "lovely", "superb", "fun", "delight"],
-         "neg": ["bad", "awful", "boring", "dull", "tedious", "mess"]}
+WORDS = {
+    "pos": ["good", "great", "lovely", "superb", "fun", "delight"],
+    "neg": ["bad", "awful", "boring", "dull", "tedious", "mess"],
+}
 FILLER = ["the", "film", "plot", "actors", "story", "was", "a", "very", "and"]
 
 

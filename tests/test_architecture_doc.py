@@ -16,8 +16,11 @@ def modules(package: str) -> list[str]:
     """Every module of ``package`` as a path inside it (``tui/app.py``); empty ``__init__.py`` files
     only mark packages and are left out."""
     root = ROOT / package
-    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*.py")
-                  if "__pycache__" not in p.parts and not (p.name == "__init__.py" and not p.read_text().strip()))
+    return sorted(
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*.py")
+        if "__pycache__" not in p.parts and not (p.name == "__init__.py" and not p.read_text().strip())
+    )
 
 
 def named_in_section(package: str) -> set[str]:
@@ -32,8 +35,10 @@ def named_in_section(package: str) -> set[str]:
 @pytest.mark.parametrize("package", PACKAGES)
 def test_every_module_has_a_line_in_the_architecture_doc(package: str) -> None:
     missing = [m for m in modules(package) if m not in named_in_section(package)]
-    assert not missing, (f"docs/ARCHITECTURE.md's '## {package}/' table lacks {missing}: "
-                         "add one row per module, `path/inside/the/package.py` | what it holds")
+    assert not missing, (
+        f"docs/ARCHITECTURE.md's '## {package}/' table lacks {missing}: "
+        "add one row per module, `path/inside/the/package.py` | what it holds"
+    )
 
 
 @pytest.mark.parametrize("package", PACKAGES)

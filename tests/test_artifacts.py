@@ -36,8 +36,9 @@ WORDS = {"pos": ["good", "great", "fun", "lovely"], "neg": ["bad", "dull", "awfu
 def _examples(n: int, seed: int = 0) -> Examples:
     rng = random.Random(seed)
     labels = ["pos" if i % 2 else "neg" for i in range(n)]
-    return Examples(texts=[" ".join(rng.choices(WORDS[lab], k=3)) + f" film {i}" for i, lab in enumerate(labels)],
-                    labels=labels)
+    return Examples(
+        texts=[" ".join(rng.choices(WORDS[lab], k=3)) + f" film {i}" for i, lab in enumerate(labels)], labels=labels
+    )
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +46,15 @@ def engine_and_manifest():
     engine = TfidfEngine({"C": 1.0})
     fit = engine.fit(_examples(40))
     metrics = engine.evaluate(_examples(20, seed=1))
-    manifest = Manifest(tool_version=tool_version(), engine="tfidf",
-                        engine_config=engine.config.model_dump(mode="json"), metrics=summary_metrics(metrics),
-                        fit=fit, libraries=library_versions(), created_at=now_utc())
+    manifest = Manifest(
+        tool_version=tool_version(),
+        engine="tfidf",
+        engine_config=engine.config.model_dump(mode="json"),
+        metrics=summary_metrics(metrics),
+        fit=fit,
+        libraries=library_versions(),
+        created_at=now_utc(),
+    )
     return engine, manifest
 
 
@@ -58,8 +65,9 @@ def test_round_trip(tmp_path, engine_and_manifest):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging leftovers
     loaded, again = load_artifact(out)
     assert again.model_copy(update={"files": {}}) == manifest and again.format_version == FORMAT_VERSION
-    assert set(again.files) == {p.relative_to(out).as_posix() for p in out.rglob("*")
-                                if p.is_file() and p.name != MANIFEST}
+    assert set(again.files) == {
+        p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and p.name != MANIFEST
+    }
     assert again.metrics.correct == [] and again.metrics.n == 20
     assert "python" in again.libraries and "scikit-learn" in again.libraries
     texts = ["great fun", "dull and awful"]
@@ -247,8 +255,9 @@ def test_a_lock_left_by_a_dead_run_is_taken_over(tmp_path):
     import subprocess
     import sys
 
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True, check=True).stdout.strip()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     (tmp_path / ".art.lock").write_text(dead)
     with artifact_lock(tmp_path / "art"):
         assert (tmp_path / ".art.lock").read_text() == str(os.getpid())

@@ -27,8 +27,9 @@ class Settings(BaseModel):
 def test_nested_points_and_held_out_never_trained(fakes):
     ex = fakes(make_examples(600))
     events: list[BenchEvent] = []
-    res = run_benchmarks(ex, engines=("tfidf", "embedding", "finetune"), settings=Settings(), budget_s=60,
-                         progress=events.append)
+    res = run_benchmarks(
+        ex, engines=("tfidf", "embedding", "finetune"), settings=Settings(), budget_s=60, progress=events.append
+    )
     assert not res.cancelled
     assert res.test_size == 200 and res.pool_size == 400
     # Held-out test texts never reached any fit.
@@ -87,8 +88,9 @@ def test_cancel_returns_partial_results(fakes, monkeypatch):
         if ev.approach == "finetune" and ev.phase == "fit" and ev.point is None:
             cancel.set()
 
-    res = run_benchmarks(ex, engines=("tfidf", "finetune"), settings=Settings(), budget_s=60,
-                         progress=progress, cancel=cancel)
+    res = run_benchmarks(
+        ex, engines=("tfidf", "finetune"), settings=Settings(), budget_s=60, progress=progress, cancel=cancel
+    )
     assert res.cancelled
     assert res.measurements["tfidf"].points  # what was measured before is kept
     assert not any(p.usable for p in res.measurements["finetune"].points)
@@ -116,8 +118,9 @@ def test_tfidf_curve_reaches_beyond_the_listed_sizes_to_what_it_can_afford(fakes
 
 def test_tfidf_pool_is_not_cut_to_the_embedding_pool(fakes):
     ex = fakes(make_examples(1200))
-    res = run_benchmarks(ex, engines=("tfidf", "embedding"), settings=Settings(cheap_seeds=1), budget_s=30,
-                         labelled_size=900)
+    res = run_benchmarks(
+        ex, engines=("tfidf", "embedding"), settings=Settings(cheap_seeds=1), budget_s=30, labelled_size=900
+    )
     tf, emb = res.measurements["tfidf"], res.measurements["embedding"]
     assert tf.n_max == 900  # the labelled size: TF-IDF needs no embedding
     assert emb.n_max <= res.pool_size <= 900
@@ -134,8 +137,9 @@ def test_early_stop_check_sees_a_fine_tune_latency(fakes):
         return False
 
     configs = {"embedding": {"model": "m"}, "finetune": {"model": "m"}}
-    res = run_benchmarks(ex, engines=("embedding", "finetune"), settings=Settings(), budget_s=60,
-                         configs=configs, settled=settled)
+    res = run_benchmarks(
+        ex, engines=("embedding", "finetune"), settings=Settings(), budget_s=60, configs=configs, settled=settled
+    )
     assert seen and all(seen) and seen[0] == res.measurements["embedding"].latency_ms
 
 
@@ -145,9 +149,17 @@ def test_finetune_climbs_above_the_min_steps_size_to_the_labelled_size(fakes, mo
     measures cheap sizes below for a curve."""
     ex = fakes(make_examples(1400))
     monkeypatch.setattr(FakeFinetune, "SECONDS_PER_EXAMPLE", 0.0002)
-    configs = {"finetune": {"min_steps": 10, "train_batch_size": 8, "epochs": 2.0, "early_stopping_patience": 3}}  # min-steps size: 45
-    res = run_benchmarks(ex, engines=("tfidf", "finetune"), settings=Settings(finetune_sizes=[20, 40]),
-                         budget_s=30, labelled_size=900, configs=configs)
+    configs = {
+        "finetune": {"min_steps": 10, "train_batch_size": 8, "epochs": 2.0, "early_stopping_patience": 3}
+    }  # min-steps size: 45
+    res = run_benchmarks(
+        ex,
+        engines=("tfidf", "finetune"),
+        settings=Settings(finetune_sizes=[20, 40]),
+        budget_s=30,
+        labelled_size=900,
+        configs=configs,
+    )
     sizes = sorted({p.n_train for p in res.measurements["finetune"].points if p.usable})
     assert sizes[-1] == 900  # the labelled size, not the min-steps size
     # 40 is too close to the min-steps size 45 to be a point of its own.
@@ -163,8 +175,13 @@ def test_a_small_pool_still_gives_every_curve_three_sizes_well_apart(fakes, monk
     ex = fakes(make_examples(450))
     monkeypatch.setattr(FakeFinetune, "SECONDS_PER_EXAMPLE", 0.0002)
     configs = {"finetune": {"min_steps": 150, "train_batch_size": 16, "epochs": 2.0}}
-    res = run_benchmarks(ex, engines=("tfidf", "finetune"), budget_s=60, configs=configs,
-                         settings=Settings(test_size=180, train_sizes=[100, 200, 400], finetune_sizes=[200, 400]))
+    res = run_benchmarks(
+        ex,
+        engines=("tfidf", "finetune"),
+        budget_s=60,
+        configs=configs,
+        settings=Settings(test_size=180, train_sizes=[100, 200, 400], finetune_sizes=[200, 400]),
+    )
     assert res.pool_size == 270
     for name in ("tfidf", "finetune"):
         sizes = sorted({p.n_train for p in res.measurements[name].points if p.usable})
@@ -177,8 +194,14 @@ def test_finetune_skips_a_bigger_point_it_cannot_afford_with_the_curve(fakes, mo
     # 10 ms an example: a min-steps point (80 examples) ≈ 0.8 s, the 900-row point (1,624) ≈ 16 s.
     monkeypatch.setattr(FakeFinetune, "SECONDS_PER_EXAMPLE", 0.01)
     configs = {"finetune": {"min_steps": 10, "train_batch_size": 8, "epochs": 2.0, "early_stopping_patience": 3}}
-    res = run_benchmarks(ex, engines=("finetune",), settings=Settings(finetune_sizes=[20, 40]),
-                         budget_s=20, labelled_size=900, configs=configs)
+    res = run_benchmarks(
+        ex,
+        engines=("finetune",),
+        settings=Settings(finetune_sizes=[20, 40]),
+        budget_s=20,
+        labelled_size=900,
+        configs=configs,
+    )
     sizes = sorted({p.n_train for p in res.measurements["finetune"].points if p.usable})
     assert 900 not in sizes and {20, 45} <= set(sizes)
     assert max(sizes) > 45  # a bigger size that fits beside the cheap ones
@@ -222,8 +245,14 @@ def test_left_over_budget_buys_fine_tune_seeds_while_the_decision_is_open(fakes,
         return not open_
 
     settings = Settings().model_copy(update={"top_up_seeds": 2})
-    res = run_benchmarks(ex, engines=("tfidf", "finetune"), settings=settings, budget_s=60, settled=settled,
-                         configs={"finetune": {"min_steps": 5, "train_batch_size": 8, "seed": 0}})
+    res = run_benchmarks(
+        ex,
+        engines=("tfidf", "finetune"),
+        settings=settings,
+        budget_s=60,
+        settled=settled,
+        configs={"finetune": {"min_steps": 5, "train_batch_size": 8, "seed": 0}},
+    )
     ft = [p for p in res.measurements["finetune"].points if p.usable]
     planned = {p.n_train for p in ft if p.seed == 0}
     top2 = sorted(planned)[-2:]
@@ -248,8 +277,9 @@ class Memorizer(FakeTfidf):
         return super().fit(train, **kwargs)
 
     def predict(self, texts) -> Predictions:
-        out = [self.TRUTH[t] if t in self.memory else next(c for c in self.CLASSES if c != self.TRUTH[t])
-               for t in texts]
+        out = [
+            self.TRUTH[t] if t in self.memory else next(c for c in self.CLASSES if c != self.TRUTH[t]) for t in texts
+        ]
         return Predictions(labels=out, classes=self.CLASSES, scores=[[0.5] * len(self.CLASSES) for _ in out])
 
 
@@ -265,8 +295,14 @@ def test_an_open_decision_with_budget_left_is_cross_fitted_on_every_row_out_of_f
     ex = fakes(make_examples(600))
     monkeypatch.setitem(base._REGISTRY, "tfidf", f"{__name__}:Memorizer")
     settings = Settings().model_copy(update={"crossfit": True, "top_up_seeds": 2})
-    res = run_benchmarks(ex, engines=("tfidf", "embedding", "finetune"), settings=settings, budget_s=60,
-                         settled=_open, configs={"finetune": {"min_steps": 5, "train_batch_size": 8}})
+    res = run_benchmarks(
+        ex,
+        engines=("tfidf", "embedding", "finetune"),
+        settings=settings,
+        budget_s=60,
+        settled=_open,
+        configs={"finetune": {"min_steps": 5, "train_batch_size": 8}},
+    )
     assert set(res.crossfits) == {"tfidf", "embedding", "finetune"}
     assert res.crossfit_test_rows == res.test_size == 200
     assert sorted(res.crossfit_labels) == sorted(ex.classes.index(y) for y in ex.labels)
@@ -288,8 +324,15 @@ def test_cheap_approaches_are_cross_validated_at_full_size_whatever_the_decision
     settings = Settings().model_copy(update={"crossfit": True})
     configs = {"finetune": {"min_steps": 5, "train_batch_size": 8}}
     engines = ("tfidf", "embedding", "finetune")
-    settled = run_benchmarks(ex, engines=engines, settings=settings, budget_s=60, configs=configs,
-                             labelled_size=300, settled=lambda partial: True)
+    settled = run_benchmarks(
+        ex,
+        engines=engines,
+        settings=settings,
+        budget_s=60,
+        configs=configs,
+        labelled_size=300,
+        settled=lambda partial: True,
+    )
     assert set(settled.crossfits) == {"tfidf", "embedding"}
     # 200 test + 300 labelled rows; 5 folds leave 400 outside each, of which the labelled size trains.
     assert {f.n_train for f in settled.crossfits.values()} == {300}
@@ -301,8 +344,9 @@ def test_no_cross_fit_when_settled_switched_off_or_out_of_budget(fakes, monkeypa
     settings = Settings().model_copy(update={"crossfit": True})
     configs = {"finetune": {"min_steps": 5, "train_batch_size": 8}}
     engines = ("tfidf", "embedding", "finetune")
-    settled = run_benchmarks(ex, engines=engines, settings=settings, budget_s=60, configs=configs,
-                             settled=lambda partial: True)
+    settled = run_benchmarks(
+        ex, engines=engines, settings=settings, budget_s=60, configs=configs, settled=lambda partial: True
+    )
     off = run_benchmarks(ex, engines=engines, settings=Settings(), budget_s=60, configs=configs, settled=_open)
     assert "finetune" not in settled.crossfits and off.crossfits == {}
     # Fine-tuning at 0.02 s per example: the two 300-row folds (~12 s) do not fit what is left of 8 s.
@@ -322,10 +366,19 @@ def test_past_its_largest_size_fine_tuning_leaves_room_for_the_cross_fit(fakes, 
     ex = fakes(make_examples(1400))
     monkeypatch.setattr(FakeFinetune, "SECONDS_PER_EXAMPLE", 0.0002)
     monkeypatch.setattr(crossfits, "crossfit_reserve", lambda session: 0.0 if room else 1e6)
-    configs = {"finetune": {"min_steps": 10, "train_batch_size": 8, "epochs": 2.0, "early_stopping_patience": 3}}  # min-steps size: 45
+    configs = {
+        "finetune": {"min_steps": 10, "train_batch_size": 8, "epochs": 2.0, "early_stopping_patience": 3}
+    }  # min-steps size: 45
     settings = Settings(finetune_sizes=[20, 40]).model_copy(update={"crossfit": True})
-    res = run_benchmarks(ex, engines=("tfidf", "finetune"), settings=settings, budget_s=30, labelled_size=900,
-                         configs=configs, settled=_open)
+    res = run_benchmarks(
+        ex,
+        engines=("tfidf", "finetune"),
+        settings=settings,
+        budget_s=30,
+        labelled_size=900,
+        configs=configs,
+        settled=_open,
+    )
     sizes = sorted({p.n_train for p in res.measurements["finetune"].points if p.usable and p.seed == 0})
     assert sizes[-1] == 900 and {20, 45} <= set(sizes)
     between = [n for n in sizes if 45 < n < 900]
@@ -352,8 +405,14 @@ def test_lora_is_left_out_with_its_reason_unless_its_speed_can_pay_for_it(fakes,
     # The fakes train in a fraction of a second: what their speed-up is worth is scaled up to minutes.
     goals = Goals(weights=Weights(accuracy=0.2, training_time=1.0)) if time_matters else Goals()
     worth = lambda a, b: points_worth(goals, {"train_time_s": 2_000 * a}, {"train_time_s": 2_000 * b})  # noqa: E731
-    res = run_benchmarks(fakes(make_examples(600)), engines=("tfidf", "finetune", "lora"), settings=Settings(),
-                         budget_s=30, configs={"finetune": {"min_steps": 10, "train_batch_size": 8}}, time_worth=worth)
+    res = run_benchmarks(
+        fakes(make_examples(600)),
+        engines=("tfidf", "finetune", "lora"),
+        settings=Settings(),
+        budget_s=30,
+        configs={"finetune": {"min_steps": 10, "train_batch_size": 8}},
+        time_worth=worth,
+    )
     if not time_matters:
         assert "lora" not in res.measurements and "finetune" in res.measurements
         reason = res.left_out["lora"]
@@ -400,8 +459,9 @@ def test_a_fit_the_budget_stops_late_is_scored_and_kept_with_a_wider_upper_end(f
     monkeypatch.setattr(FakeCutShort, "fits", [])
     # epochs as in the other trainer tests: with 2 epochs, 40 rows take exactly min_steps (10 steps of 8)
     configs = {"finetune": {"min_steps": 10, "train_batch_size": 8, "epochs": 2.0}}
-    res = run_benchmarks(fakes(make_examples(600)), engines=("tfidf", "finetune"), settings=Settings(),
-                         budget_s=30, configs=configs)
+    res = run_benchmarks(
+        fakes(make_examples(600)), engines=("tfidf", "finetune"), settings=Settings(), budget_s=30, configs=configs
+    )
     points = res.measurements["finetune"].points
     if share < 0.8:
         assert points and not any(p.usable for p in points)
@@ -409,9 +469,20 @@ def test_a_fit_the_budget_stops_late_is_scored_and_kept_with_a_wider_upper_end(f
     assert points and all(p.usable and p.planned_steps and p.steps < p.planned_steps for p in points)
     assert all(p.accuracy is not None for p in points)
     f = forecast_all(res, n_target=1000, configs=configs)["finetune"]
-    plain = forecast_all(res.model_copy(update={"measurements": {**res.measurements, "finetune": res.measurements[
-        "finetune"].model_copy(update={"points": [p.model_copy(update={"planned_steps": None}) for p in points]})}}),
-        n_target=1000, configs=configs)["finetune"]
+    plain = forecast_all(
+        res.model_copy(
+            update={
+                "measurements": {
+                    **res.measurements,
+                    "finetune": res.measurements["finetune"].model_copy(
+                        update={"points": [p.model_copy(update={"planned_steps": None}) for p in points]}
+                    ),
+                }
+            }
+        ),
+        n_target=1000,
+        configs=configs,
+    )["finetune"]
     assert f.value == plain.value and f.high == pytest.approx(min(1.0, plain.high + 0.01), abs=2e-3)
     assert any("steps it missed" in a for a in f.assumptions) and not f.flag_reason.count("steps it missed")
 
@@ -429,8 +500,15 @@ def test_cheap_cross_validation_pairs_with_the_trainers_curves_over_the_test_par
     ex = fakes(make_examples(600))
     settings = Settings().model_copy(update={"crossfit": True})
     configs = {"finetune": {"min_steps": 5, "train_batch_size": 8}}
-    res = run_benchmarks(ex, engines=("tfidf", "finetune"), settings=settings, budget_s=60, configs=configs,
-                         labelled_size=400, settled=lambda partial: True)
+    res = run_benchmarks(
+        ex,
+        engines=("tfidf", "finetune"),
+        settings=settings,
+        budget_s=60,
+        configs=configs,
+        labelled_size=400,
+        settled=lambda partial: True,
+    )
     fcs = forecast_all(res, n_target=400, configs=configs)
     assert fcs["tfidf"].method == METHOD and fcs["finetune"].method != METHOD
     assert "measured out of fold on 600 rows (5 folds) at 400 labels" in fcs["tfidf"].assumptions[-1]
@@ -466,9 +544,14 @@ def test_the_benchmark_asks_engines_flags_not_their_names(fakes, monkeypatch):
     monkeypatch.setattr(FakeAdapters, "SECONDS_PER_EXAMPLE", 0.0002 / 3)
     monkeypatch.setattr(FakeAdapters, "MIN_EXAMPLES", 20_000)
     settings = Settings().model_copy(update={"crossfit": True})
-    res = run_benchmarks(fakes(make_examples(600)), engines=("bow", "finetune", "adapters"), settings=settings,
-                         budget_s=30, configs={"finetune": {"min_steps": 10, "train_batch_size": 8}},
-                         time_worth=lambda faster, slower: 0.0)
+    res = run_benchmarks(
+        fakes(make_examples(600)),
+        engines=("bow", "finetune", "adapters"),
+        settings=settings,
+        budget_s=30,
+        configs={"finetune": {"min_steps": 10, "train_batch_size": 8}},
+        time_worth=lambda faster, slower: 0.0,
+    )
     bow = res.measurements["bow"]
     assert sorted({p.n_train for p in bow.points}) == [50, 100, 200, 400]
     assert len({p.seed for p in bow.points}) == 1  # cross-validated: one seed of the curve is enough

@@ -32,8 +32,9 @@ def test_settings_fall_back_to_the_defaults():
 
 
 def test_test_rows_grow_with_the_named_budget_covered():
-    named = Settings().model_copy(update={"budgets_s": {"quick": 5.0, "standard": 20.0},
-                                          "test_sizes": {"standard": 300}})
+    named = Settings().model_copy(
+        update={"budgets_s": {"quick": 5.0, "standard": 20.0}, "test_sizes": {"standard": 300}}
+    )
     assert plan.wanted_test_rows(named, 20) == 300 and plan.wanted_test_rows(named, 25) == 300
     assert plan.wanted_test_rows(named, 10) == 200  # test_size
     # At most TEST_SHARE of the sample, at least MIN_TEST (a third of small samples) and 2 a class.
@@ -69,7 +70,7 @@ def test_sizes_halve_space_and_ladder():
 def test_cheap_cost_guess_scales_from_the_largest_measured_fit():
     assert plan.guess_cheap_s({}, 100) == 0.0
     assert plan.guess_cheap_s({100: 2.0}, 100) == 2.0
-    assert plan.guess_cheap_s({50: 1.0, 100: 2.0}, 200) == pytest.approx(2.0 * 2 ** plan.COST_EXPONENT)
+    assert plan.guess_cheap_s({50: 1.0, 100: 2.0}, 200) == pytest.approx(2.0 * 2**plan.COST_EXPONENT)
 
 
 def test_the_planner_asks_the_engine_for_the_recipe():
@@ -101,23 +102,31 @@ def test_fine_tune_fit_seconds():
     early = cfg.model_copy(update={"early_stopping_patience": 3, "eval_every_steps": 5})
     steps = recipe_steps(40, early)[0]  # no validation split below MIN_VALID_ROWS, so still 10
     # Two validations of 10 % of the 40 rows at 200/s on top.
-    assert plan.finetune_fit_s(early, 40, rate=40.0, infer_rate=200.0, scored_rows=100, load_s=1.0) == \
-        pytest.approx(steps * 8 / 40.0 + 2 * 0.1 * 40 / 200.0 + 0.5 + 1.0)
+    assert plan.finetune_fit_s(early, 40, rate=40.0, infer_rate=200.0, scored_rows=100, load_s=1.0) == pytest.approx(
+        steps * 8 / 40.0 + 2 * 0.1 * 40 / 200.0 + 0.5 + 1.0
+    )
 
 
 def test_the_trainers_reserve():
     first = 2400  # 150 steps × 16
     # No embedding speed: a probe's worth, between 30 % and 50 % of what is left.
-    assert plan.trainer_reserve(100, 1, embed_rate=None, first_examples=first, test_rows=200,
-                                alternative_probe=False) == 30.0
-    assert plan.trainer_reserve(100, 0, embed_rate=250, first_examples=first, test_rows=200,
-                                alternative_probe=False) == 0.0
+    assert (
+        plan.trainer_reserve(100, 1, embed_rate=None, first_examples=first, test_rows=200, alternative_probe=False)
+        == 30.0
+    )
+    assert (
+        plan.trainer_reserve(100, 0, embed_rate=250, first_examples=first, test_rows=200, alternative_probe=False)
+        == 0.0
+    )
     # 250 texts/s: training ~45 examples/s, the first point ~54 s; 2.5× that capped at 65 %.
-    assert plan.trainer_reserve(100, 1, embed_rate=250, first_examples=first, test_rows=200,
-                                alternative_probe=False) == 65.0
+    assert (
+        plan.trainer_reserve(100, 1, embed_rate=250, first_examples=first, test_rows=200, alternative_probe=False)
+        == 65.0
+    )
     # LoRA's probe on top no longer fits 80 %: a short probe each instead.
-    assert plan.trainer_reserve(70, 2, embed_rate=250, first_examples=first, test_rows=200,
-                                alternative_probe=True) == 28.0
+    assert (
+        plan.trainer_reserve(70, 2, embed_rate=250, first_examples=first, test_rows=200, alternative_probe=True) == 28.0
+    )
     assert plan.trainer_probe_s(100, 0) == 30.0 and plan.trainer_probe_s(10, 0) == 12.0
 
 
@@ -127,12 +136,14 @@ def test_cross_fit_folds_rows_and_cost():
     assert plan.crossfit_train_rows(600, 5, None) == 480 and plan.crossfit_train_rows(500, 5, 300) == 300
     assert plan.crossfit_train_rows(600, 2, None) == 300
     assert plan.cheap_crossfit_s(5, 1.0, 400, 200) == 5.0  # never below the measured fit
-    assert plan.cheap_crossfit_s(5, 1.0, 400, 800) == pytest.approx(5 * 2 ** plan.COST_EXPONENT)
+    assert plan.cheap_crossfit_s(5, 1.0, 400, 800) == pytest.approx(5 * 2**plan.COST_EXPONENT)
 
 
 def test_planning_imports_no_model_library():
-    code = ("import sys, json; from advisor.measure import plan; "
-            "plan.finetune_sizes({'min_steps': 10}, None, 900, 2); plan.finetune_steps(None, 900); "
-            "print(json.dumps([m for m in ('torch', 'transformers', 'peft', 'sklearn') if m in sys.modules]))")
+    code = (
+        "import sys, json; from advisor.measure import plan; "
+        "plan.finetune_sizes({'min_steps': 10}, None, 900, 2); plan.finetune_steps(None, 900); "
+        "print(json.dumps([m for m in ('torch', 'transformers', 'peft', 'sklearn') if m in sys.modules]))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []

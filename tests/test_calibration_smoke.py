@@ -27,9 +27,22 @@ def _load_calibration():
 def test_calibration_runs_end_to_end_on_the_tiny_profile(tmp_path, capsys):
     cal = _load_calibration()
     out = tmp_path / "calibration"
-    rc = cal.main(["--profile", "tiny", "--tasks", "synthetic-200", "--budgets", "20",
-                   "--engines", "tfidf,embedding,finetune", "--out", str(out),
-                   "--workdir", str(tmp_path / "work")])
+    rc = cal.main(
+        [
+            "--profile",
+            "tiny",
+            "--tasks",
+            "synthetic-200",
+            "--budgets",
+            "20",
+            "--engines",
+            "tfidf,embedding,finetune",
+            "--out",
+            str(out),
+            "--workdir",
+            str(tmp_path / "work"),
+        ]
+    )
     assert rc == 0
     doc = json.loads(out.with_suffix(".json").read_text())
     (row,) = doc["rows"]
@@ -63,16 +76,30 @@ def test_calibration_runs_end_to_end_on_the_tiny_profile(tmp_path, capsys):
     section = held_md.split("Held-out data only (synthetic-200)")[1].split("## ")[0]
     assert section.count("| 20 | 1 |") == 1  # the held-out table: budget 20, one task
     # Resumable: a second call finds the row and does not redo it.
-    assert cal.main(["--profile", "tiny", "--tasks", "synthetic-200", "--budgets", "20",
-                     "--out", str(out), "--workdir", str(tmp_path / "work")]) == 0
+    assert (
+        cal.main(
+            [
+                "--profile",
+                "tiny",
+                "--tasks",
+                "synthetic-200",
+                "--budgets",
+                "20",
+                "--out",
+                str(out),
+                "--workdir",
+                str(tmp_path / "work"),
+            ]
+        )
+        == 0
+    )
     assert len(json.loads(out.with_suffix(".json").read_text())["rows"]) == 1
     # --reanalyse re-derives the checks from the saved forecasts, running a full run that is missing.
     import shutil
 
     (artifact,) = (tmp_path / "work").glob("synthetic-200-*/artifact-tfidf")
     shutil.rmtree(artifact)
-    assert cal.main(["--profile", "tiny", "--reanalyse", "--out", str(out),
-                     "--workdir", str(tmp_path / "work")]) == 0
+    assert cal.main(["--profile", "tiny", "--reanalyse", "--out", str(out), "--workdir", str(tmp_path / "work")]) == 0
     assert (artifact / "manifest.json").exists()
     (again,) = json.loads(out.with_suffix(".json").read_text())["rows"]
     assert again["engines"]["tfidf"]["actual"] == row["engines"]["tfidf"]["actual"]  # same split, same engine
@@ -100,8 +127,12 @@ def test_calibration_runs_end_to_end_on_the_tiny_profile(tmp_path, capsys):
     tf = timed["engines"]["tfidf"]
     assert tf["actual_train_s"] == 123.0 and tf["time_ratio"] == pytest.approx(tf["forecast_train_s"] / 123.0)
     # … unless asked to take the full runs' own.
-    assert cal.main(["--profile", "tiny", "--reanalyse", "--retime", "--out", str(out),
-                     "--workdir", str(tmp_path / "work")]) == 0
+    assert (
+        cal.main(
+            ["--profile", "tiny", "--reanalyse", "--retime", "--out", str(out), "--workdir", str(tmp_path / "work")]
+        )
+        == 0
+    )
     (kept,) = json.loads(out.with_suffix(".json").read_text())["rows"]
     assert kept["engines"]["tfidf"]["actual_train_s"] < 60
     # The JSON keeps each full run's results with which test rows it got right, so the rows can be judged
@@ -118,8 +149,11 @@ def test_calibration_runs_end_to_end_on_the_tiny_profile(tmp_path, capsys):
 
 def test_a_full_runs_rows_are_kept_as_bits_and_read_back():
     cal = _load_calibration()
-    run = {"accuracy": 0.5, "train_s": 1.0, "correct": [True, False, False, True, True, False, True, True, False, True,
-                                                      False, False, True]}
+    run = {
+        "accuracy": 0.5,
+        "train_s": 1.0,
+        "correct": [True, False, False, True, True, False, True, True, False, True, False, False, True],
+    }
     packed = cal.pack_run(run)
     assert packed["rows"] == 13 and "correct" not in packed and len(packed["correct_bits"]) == 4
     assert cal.unpack_run(json.loads(json.dumps(packed))) == run
@@ -134,17 +168,34 @@ def test_interval_widths_are_measured_in_half_widths_on_the_actuals_side():
     assert cal._z(0.80, 0.80, 0.80, 0.80) is None  # no width: not counted
 
     def fc(value, low, high, boot_shift):
-        return {"value": value, "low": low, "high": high, "curve_low": low, "curve_high": high,
-                "boot": [value + boot_shift + 0.001 * (i % 7 - 3) for i in range(40)]}
+        return {
+            "value": value,
+            "low": low,
+            "high": high,
+            "curve_low": low,
+            "curve_high": high,
+            "boot": [value + boot_shift + 0.001 * (i % 7 - 3) for i in range(40)],
+        }
 
-    row = {"forecasts": {"finetune": fc(0.82, 0.78, 0.86, 0.0), "tfidf": fc(0.78, 0.74, 0.82, 0.0)},
-           "engines": {"finetune": {"actual": 0.83}, "tfidf": {"actual": 0.70}}}
+    row = {
+        "forecasts": {"finetune": fc(0.82, 0.78, 0.86, 0.0), "tfidf": fc(0.78, 0.74, 0.82, 0.0)},
+        "engines": {"finetune": {"actual": 0.83}, "tfidf": {"actual": 0.70}},
+    }
     single, diffs = cal.interval_sizes(row)
     assert single == pytest.approx([0.49, -3.92])  # 0.70 is twice the lower half-width below 0.78
     ((z, inside),) = diffs  # one pair: finetune − tfidf, forecast lead 4 points, actual 13
     assert z > 1.96 and not inside
-    summary = cal.summarise([{**row, "budget": "quick", "advise_s": 1.0,
-                              "decision_default": {"agrees": True}, "decision_accuracy_only": {"agrees": True}}])
+    summary = cal.summarise(
+        [
+            {
+                **row,
+                "budget": "quick",
+                "advise_s": 1.0,
+                "decision_default": {"agrees": True},
+                "decision_accuracy_only": {"agrees": True},
+            }
+        ]
+    )
     assert summary["quick"]["rms_z"] == pytest.approx((0.49**2 / 2 + 3.92**2 / 2) ** 0.5)
     assert summary["quick"]["differences"] == 1 and summary["quick"]["difference_coverage"] == 0.0
 
@@ -159,12 +210,20 @@ def test_a_missed_call_records_and_shows_both_leads():
     assert cal.paired_lead(tf, tf) == (0.0, 0.0, 0.0)
     assert not cal._paired_not_worse(tf, ft) and cal._paired_not_worse(ft, tf)
 
-    actual = {"tfidf": {"accuracy": 0.60, "correct": tf, "train_s": 2.0, "ms_b1": 0.5, "ms_batch": 0.1},
-              "finetune": {"accuracy": 0.90, "correct": ft, "train_s": 60.0, "ms_b1": 5.0, "ms_batch": 1.0}}
+    actual = {
+        "tfidf": {"accuracy": 0.60, "correct": tf, "train_s": 2.0, "ms_b1": 0.5, "ms_batch": 0.1},
+        "finetune": {"accuracy": 0.90, "correct": ft, "train_s": 60.0, "ms_b1": 5.0, "ms_batch": 1.0},
+    }
 
     def fc(value, shift):
-        return {"value": value, "low": value - 0.05, "high": value + 0.05, "curve_low": value - 0.04,
-                "curve_high": value + 0.04, "boot": [value + shift + 0.002 * (i % 9 - 4) for i in range(40)]}
+        return {
+            "value": value,
+            "low": value - 0.05,
+            "high": value + 0.05,
+            "curve_low": value - 0.04,
+            "curve_high": value + 0.04,
+            "boot": [value + shift + 0.002 * (i % 9 - 4) for i in range(40)],
+        }
 
     forecasts = {"tfidf": fc(0.78, 0.0), "finetune": fc(0.80, 0.0)}
     d = cal._default_decision("tfidf", True, actual, 1000, forecasts)
@@ -175,8 +234,9 @@ def test_a_missed_call_records_and_shows_both_leads():
     # A call that agrees records no leads; nor does a miss without forecasts give a forecast lead.
     assert "actual_lead" not in cal._default_decision("finetune", False, actual, 1000, forecasts)
     assert "forecast_lead" not in cal._default_decision("tfidf", True, actual, 1000)
-    lines = cal._misses([{"task": "t", "budget": "standard", "choice": "tfidf", "too_close": True,
-                          "decision_default": d}])
+    lines = cal._misses(
+        [{"task": "t", "budget": "standard", "choice": "tfidf", "too_close": True, "decision_default": d}]
+    )
     (row,) = [line for line in lines if line.startswith("| t |")]
     assert row.startswith("| t | standard | tfidf | finetune | yes | +2.0 [") and "| +30.0 [" in row
     assert cal._misses([{"decision_default": {"best": "tfidf", "agrees": True}}]) == []
@@ -188,21 +248,46 @@ def test_each_too_close_outlook_is_checked_against_the_next_budgets_row():
     def row(task, budget, too_close, likely=None):
         return {"task": task, "budget": budget, "choice": "tfidf", "too_close": too_close, "settle_likely": likely}
 
-    rows = [row("a", "quick", True, False), row("a", "standard", True, False),  # stayed too close: right
-            row("b", "quick", True, True), row("b", "standard", False),  # settled, as said: right
-            row("c", "quick", True, False), row("c", "standard", False),  # settled against the outlook: wrong
-            row("d", "quick", True, True),  # no standard row: not checked
-            row("e", "quick", False), row("e", "standard", False)]  # a call, not judged
+    rows = [
+        row("a", "quick", True, False),
+        row("a", "standard", True, False),  # stayed too close: right
+        row("b", "quick", True, True),
+        row("b", "standard", False),  # settled, as said: right
+        row("c", "quick", True, False),
+        row("c", "standard", False),  # settled against the outlook: wrong
+        row("d", "quick", True, True),  # no standard row: not checked
+        row("e", "quick", False),
+        row("e", "standard", False),
+    ]  # a call, not judged
     checks = {o["task"]: o for o in cal.outlook_checks(rows, "quick")}
     assert set(checks) == {"a", "b", "c", "d"}
     assert [checks[t]["right"] for t in "abcd"] == [True, True, False, None]
     assert checks["a"]["next"] == "standard" and checks["d"]["settled"] is None
     assert [o["task"] for o in cal.outlook_checks(rows, "standard")] == ["a"]  # no thorough rows: unchecked
     custom = [row("a", "300", True, True), row("a", "standard", False)]  # seconds: the next named budget
-    assert cal.outlook_checks(custom, "300") == [{"task": "a", "budget": "300", "choice": "tfidf", "likely": True,
-                                                  "next": "standard", "settled": True, "right": True}]
-    summary = cal.summarise([{**r, "advise_s": 1.0, "engines": {}, "decision_default": {"agrees": None},
-                              "decision_accuracy_only": {"agrees": None}} for r in rows])
+    assert cal.outlook_checks(custom, "300") == [
+        {
+            "task": "a",
+            "budget": "300",
+            "choice": "tfidf",
+            "likely": True,
+            "next": "standard",
+            "settled": True,
+            "right": True,
+        }
+    ]
+    summary = cal.summarise(
+        [
+            {
+                **r,
+                "advise_s": 1.0,
+                "engines": {},
+                "decision_default": {"agrees": None},
+                "decision_accuracy_only": {"agrees": None},
+            }
+            for r in rows
+        ]
+    )
     q = summary["quick"]
     assert (q["outlooks"], q["outlooks_likely"], q["outlooks_checked"], q["outlooks_right"]) == (4, 2, 3, 2)
     lines = cal._outlooks({"rows": rows, "summary": summary})
@@ -234,8 +319,9 @@ def test_a_split_offset_draws_other_test_rows_from_the_same_data(tmp_path):
     module = _load_calibration()
     data = tmp_path / "data.csv"
     rows = [f"review number {i} is {'good' if i % 2 else 'bad'} {i * 7919 % 1009}" for i in range(300)]
-    data.write_text("text,label\n" + "".join(f"{t},{'pos' if i % 2 else 'neg'}\n" for i, t in enumerate(rows)),
-                    encoding="utf-8")
+    data.write_text(
+        "text,label\n" + "".join(f"{t},{'pos' if i % 2 else 'neg'}\n" for i, t in enumerate(rows)), encoding="utf-8"
+    )
     task = module.Task("csv-150", str(data), 150, 100)
     other = module.Task("csv-150-split2", str(data), 150, 100, split_offset=1)
     (train, test), (train2, test2) = module.task_split(task, 0), module.task_split(other, 0)
@@ -253,7 +339,13 @@ def test_a_split_offset_draws_other_test_rows_from_the_same_data(tmp_path):
         if t.data not in ("synthetic", *module.NEW_DATA) and t.split_offset == 0 and not t.demo:
             t2 = module.TASKS[f"{name}-split2"]
             assert (t2.data, t2.n_train, t2.n_test, t2.classes, t2.held_out, t2.split_offset) == (
-                t.data, t.n_train, t.n_test, t.classes, t.held_out, 1)
+                t.data,
+                t.n_train,
+                t.n_test,
+                t.classes,
+                t.held_out,
+                1,
+            )
 
 
 def test_crossfit_experiment_scores_every_training_row_out_of_fold(tmp_path):
@@ -262,14 +354,34 @@ def test_crossfit_experiment_scores_every_training_row_out_of_fold(tmp_path):
     calibration row's best actual."""
     _load_calibration()
     cf = _load_script("crossfit_decision")
-    row = {"task": "synthetic-200", "budget": "standard", "choice": "embedding", "too_close": True, "advise_s": 10.0,
-           "engines": {e: {"actual": 0.9, "forecast_train_s": 1.0} for e in ("tfidf", "embedding")},
-           "decision_default": {"best": "tfidf", "agrees": False}}
+    row = {
+        "task": "synthetic-200",
+        "budget": "standard",
+        "choice": "embedding",
+        "too_close": True,
+        "advise_s": 10.0,
+        "engines": {e: {"actual": 0.9, "forecast_train_s": 1.0} for e in ("tfidf", "embedding")},
+        "decision_default": {"best": "tfidf", "agrees": False},
+    }
     calib = tmp_path / "calibration.json"
     calib.write_text(json.dumps({"rows": [row]}))
     out = tmp_path / "crossfit"
-    rc = cf.main(["--tasks", "synthetic-200", "--profile", "tiny", "--folds", "2", "--calibration", str(calib),
-                  "--workdir", str(tmp_path / "work"), "--out", str(out)])
+    rc = cf.main(
+        [
+            "--tasks",
+            "synthetic-200",
+            "--profile",
+            "tiny",
+            "--folds",
+            "2",
+            "--calibration",
+            str(calib),
+            "--workdir",
+            str(tmp_path / "work"),
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
     (result,) = json.loads(out.with_suffix(".json").read_text())["rows"]
     assert result["rows"] == 200  # every training row scored once, out of fold

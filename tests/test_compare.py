@@ -21,14 +21,24 @@ ACC_ONLY = Goals(weights=Weights(accuracy=1.0, training_time=0.0, latency=0.0, c
 ROWS = 1000
 
 
-def run(name: str, wrong: set[int], *, train_s: float = 10.0, engine: str = "tfidf", digest: str = "d",
-        n: int = ROWS) -> RunResult:
+def run(
+    name: str, wrong: set[int], *, train_s: float = 10.0, engine: str = "tfidf", digest: str = "d", n: int = ROWS
+) -> RunResult:
     """A run on ``n`` two-class rows that gets exactly the rows in ``wrong`` wrong."""
     y_true = ["pos" if i % 2 else "neg" for i in range(n)]
     flip = {"pos": "neg", "neg": "pos"}
     y_pred = [flip[y] if i in wrong else y for i, y in enumerate(y_true)]
-    return RunResult(name=name, engine=engine, n_train=4000, rows_digest=digest, y_true=y_true, y_pred=y_pred,
-                     train_s=train_s, ms_b1=1.0, ms_batch=0.5)
+    return RunResult(
+        name=name,
+        engine=engine,
+        n_train=4000,
+        rows_digest=digest,
+        y_true=y_true,
+        y_pred=y_pred,
+        train_s=train_s,
+        ms_b1=1.0,
+        ms_batch=0.5,
+    )
 
 
 def test_pairing_separates_a_lead_the_two_intervals_side_by_side_do_not():
@@ -71,12 +81,15 @@ def test_macro_f1_is_paired_too():
     assert c.metric == "macro_f1" and c.recommendation.choice == "a"
 
 
-@pytest.mark.parametrize("runs, message", [
-    ([run("a", set())], "at least two runs"),
-    ([run("a", set()), run("a", set())], "share the name"),
-    ([run("a", set()), run("b", set(), digest="other")], "different held-out rows"),
-    ([run("a", set()), run("b", set(), n=999)], "different held-out rows"),
-])
+@pytest.mark.parametrize(
+    "runs, message",
+    [
+        ([run("a", set())], "at least two runs"),
+        ([run("a", set()), run("a", set())], "share the name"),
+        ([run("a", set()), run("b", set(), digest="other")], "different held-out rows"),
+        ([run("a", set()), run("b", set(), n=999)], "different held-out rows"),
+    ],
+)
 def test_runs_that_cannot_be_compared_are_config_errors(runs, message):
     with pytest.raises(ConfigError, match=message):
         compare(runs, Goals())
@@ -85,8 +98,17 @@ def test_runs_that_cannot_be_compared_are_config_errors(runs, message):
 def test_rows_digest_sees_order_texts_and_labels():
     base = rows_digest(["a b", "c"], ["x", "y"])
     assert base == rows_digest(["a b", "c"], ["x", "y"])
-    assert len({base, rows_digest(["c", "a b"], ["y", "x"]), rows_digest(["a b", "c"], ["y", "x"]),
-                rows_digest(["a", "b c"], ["x", "y"])}) == 4
+    assert (
+        len(
+            {
+                base,
+                rows_digest(["c", "a b"], ["y", "x"]),
+                rows_digest(["a b", "c"], ["y", "x"]),
+                rows_digest(["a", "b c"], ["x", "y"]),
+            }
+        )
+        == 4
+    )
 
 
 # ------------------------------------------------------------------ from artifacts
@@ -96,12 +118,21 @@ def artifacts(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("cmp")
     data = write_csv(root / "reviews.csv", 300)
-    good = full_run(RunSpec(engine="tfidf", profile="tiny", data=str(data), test_size=100), root / "good",
-                    speed_texts=0)
-    weak = full_run(RunSpec(engine="tfidf", profile="tiny", data=str(data), test_size=100,
-                            engine_config={"C": 1e-4, "max_features": 2}), root / "weak", speed_texts=0)
-    other = full_run(RunSpec(engine="tfidf", profile="tiny", data=str(data), test_size=100, split_seed=5),
-                     root / "other-split", speed_texts=0)
+    good = full_run(
+        RunSpec(engine="tfidf", profile="tiny", data=str(data), test_size=100), root / "good", speed_texts=0
+    )
+    weak = full_run(
+        RunSpec(
+            engine="tfidf", profile="tiny", data=str(data), test_size=100, engine_config={"C": 1e-4, "max_features": 2}
+        ),
+        root / "weak",
+        speed_texts=0,
+    )
+    other = full_run(
+        RunSpec(engine="tfidf", profile="tiny", data=str(data), test_size=100, split_seed=5),
+        root / "other-split",
+        speed_texts=0,
+    )
     return root, good, weak, other
 
 
@@ -151,8 +182,13 @@ def test_compare_imports_no_model_library(artifacts):
     from import_probe import SCRIPT
 
     root, *_ = artifacts
-    proc = subprocess.run([sys.executable, "-c", SCRIPT, "compare", str(root / "good"), str(root / "weak")],
-                          capture_output=True, text=True, env=dict(os.environ, HF_HUB_OFFLINE="1"), timeout=60,
-                          cwd=Path(__file__).resolve().parents[1])
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT, "compare", str(root / "good"), str(root / "weak")],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, HF_HUB_OFFLINE="1"),
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result == {"code": 0, "heavy": []}, proc.stderr

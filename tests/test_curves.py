@@ -155,8 +155,10 @@ def test_replicates_resample_the_same_rows_for_every_curve():
 def test_sizes_a_few_rows_apart_are_one_size_not_a_slope():
     """Six seeds at ~1,780 rows (a GPU benchmark measured fine-tuning so) are one size: the forecast
     is a flat one from there with an informative interval, never [0 %, 100 %]."""
-    obs = [Observation(n, s, v) for s, (n, v) in enumerate(
-        [(1776, 0.72), (1778, 0.74), (1780, 0.73), (1781, 0.75), (1782, 0.71), (1784, 0.74)])]
+    obs = [
+        Observation(n, s, v)
+        for s, (n, v) in enumerate([(1776, 0.72), (1778, 0.74), (1780, 0.73), (1781, 0.75), (1782, 0.71), (1784, 0.74)])
+    ]
     res = fit_learning_curve(obs, 3000, n_test=600)
     assert res.method == "flat-fallback" and res.n_max == 1780
     assert 0.6 < res.low < res.value < res.high < 0.9

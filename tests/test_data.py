@@ -53,8 +53,14 @@ def test_tsv_jsonl_parquet_json_gz_give_the_same_rows(tmp_path, tiny_csv):
         df.to_csv(fh, index=False)
     df.to_csv(tmp_path / "semicolon.csv", sep=";", index=False)
     expected = load_dataset(str(tiny_csv)).examples
-    for name, fmt in [("d.tsv", "tsv"), ("d.jsonl", "jsonl"), ("d.json", "json"), ("d.parquet", "parquet"),
-                      ("d.csv.gz", "csv"), ("semicolon.csv", "csv")]:
+    for name, fmt in [
+        ("d.tsv", "tsv"),
+        ("d.jsonl", "jsonl"),
+        ("d.json", "json"),
+        ("d.parquet", "parquet"),
+        ("d.csv.gz", "csv"),
+        ("semicolon.csv", "csv"),
+    ]:
         ds = load_dataset(str(tmp_path / name))
         assert ds.format == fmt, name
         assert ds.examples == expected, name

@@ -1,4 +1,5 @@
 """Engines declare what they can do; the advisor asks them (no torch imported to ask)."""
+
 from __future__ import annotations
 
 import subprocess
@@ -16,7 +17,11 @@ def test_each_engine_declares_its_capabilities() -> None:
     assert [n for n, c in table.items() if c.trains_backbone] == ["finetune", "lora"]
     assert [n for n, c in table.items() if c.caches_vectors] == ["embedding"]
     assert {n: c.memory_model for n, c in table.items()} == {
-        "tfidf": "none", "embedding": "frozen", "finetune": "full", "lora": "adapters"}
+        "tfidf": "none",
+        "embedding": "frozen",
+        "finetune": "full",
+        "lora": "adapters",
+    }
     assert table["lora"].alternative_to == "finetune" and table["finetune"].alternative_to is None
 
 
@@ -26,9 +31,11 @@ def test_every_registered_engine_has_a_label() -> None:
 
 
 def test_asking_for_capabilities_does_not_import_torch() -> None:
-    code = ("import sys; from engines.base import get_engine; "
-            "[get_engine(n).cheap_fits for n in ('tfidf', 'embedding', 'finetune', 'lora')]; "
-            "print('torch' in sys.modules, 'transformers' in sys.modules)")
+    code = (
+        "import sys; from engines.base import get_engine; "
+        "[get_engine(n).cheap_fits for n in ('tfidf', 'embedding', 'finetune', 'lora')]; "
+        "print('torch' in sys.modules, 'transformers' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
 

@@ -220,8 +220,11 @@ def test_store_open_missing_folder(tmp_path):
 def test_knn_vote_weights_by_similarity():
     from engines.store import Hit
 
-    hits = [Hit(text="a", label="x", score=0.9, row=0), Hit(text="b", label="y", score=0.3, row=1),
-            Hit(text="c", label="y", score=0.3, row=2)]
+    hits = [
+        Hit(text="a", label="x", score=0.9, row=0),
+        Hit(text="b", label="y", score=0.3, row=1),
+        Hit(text="c", label="y", score=0.3, row=2),
+    ]
     votes = knn_vote(hits, ["x", "y"])
     assert votes[0] > votes[1] and sum(votes) == pytest.approx(1.0)
 

@@ -48,8 +48,18 @@ def toy(n: int, seed: int = 0) -> Examples:
     return Examples(texts=texts, labels=labels)
 
 
-TINY = dict(model="tiny-bert", min_steps=24, train_batch_size=8, learning_rate=3e-3, epochs=2.0,
-            eval_every_steps=6, checkpoint_every_steps=5, early_stopping_patience=3, seed=3, threads=1)
+TINY = dict(
+    model="tiny-bert",
+    min_steps=24,
+    train_batch_size=8,
+    learning_rate=3e-3,
+    epochs=2.0,
+    eval_every_steps=6,
+    checkpoint_every_steps=5,
+    early_stopping_patience=3,
+    seed=3,
+    threads=1,
+)
 # threads=1: the tiny model's many small ops run ~10x faster without OpenMP hand-offs on a busy machine
 
 
@@ -103,7 +113,7 @@ def test_epoch_order_is_a_function_of_seed_and_epoch():
     # length grouping: little padding inside batches compared with random batches
     pad = sum(max(lengths[i] for i in b) * len(b) - sum(lengths[i] for i in b) for b in a)
     perm = np.random.default_rng(1).permutation(1000)
-    rand = [perm[i:i + 16] for i in range(0, 1000, 16)]
+    rand = [perm[i : i + 16] for i in range(0, 1000, 16)]
     pad_rand = sum(max(lengths[i] for i in b) * len(b) - sum(lengths[i] for i in b) for b in rand)
     assert pad < pad_rand / 3
 
@@ -238,6 +248,7 @@ def _stop_at(step: int, cancel: threading.Event):
     def progress(ev: ProgressEvent) -> None:
         if ev.phase == "train" and ev.done == step:
             cancel.set()
+
     return progress
 
 
@@ -252,7 +263,11 @@ def test_cancel_then_resume_equals_uninterrupted(tmp_path, data, reference):
     report = c.fit(train, workdir=tmp_path, resume=True)
     assert any("resumed from the checkpoint at step 8" in n for n in report.notes)
     assert (report.steps, report.examples_seen, report.tokens_seen, report.stopped) == (
-        ref_report.steps, ref_report.examples_seen, ref_report.tokens_seen, ref_report.stopped)
+        ref_report.steps,
+        ref_report.examples_seen,
+        ref_report.tokens_seen,
+        ref_report.stopped,
+    )
     assert_same_model(c, ref_engine)
     np.testing.assert_allclose(np.asarray(c.predict(test.texts).scores), ref_scores, atol=1e-6)
 
@@ -316,9 +331,13 @@ def test_kill_9_then_resume_equals_uninterrupted(tmp_path, data, reference):
     (tmp_path / "train.json").write_text(train.model_dump_json())
     work = tmp_path / "work"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(tmp_path / "train.json"), str(work),
-                             json.dumps(TINY)], env=env, cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(tmp_path / "train.json"), str(work), json.dumps(TINY)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 120
         while not (work / "checkpoints" / "LATEST").exists():
@@ -424,11 +443,16 @@ def test_real_minilm_finetune_beats_majority_on_held_out_rotten_tomatoes():
     data = _rotten_tomatoes(600, seed=0)
     train, test = data.subset(range(400)), data.subset(range(400, 600))
     # 60 steps of 8 at lr 2e-4: ~25 s on one busy core; threads=1 is robust to a shared CPU
-    engine = FinetuneEngine(dict(min_steps=60, epochs=1, train_batch_size=8, learning_rate=2e-4,
-                                 early_stopping_patience=0, seed=0, threads=1))
+    engine = FinetuneEngine(
+        dict(
+            min_steps=60, epochs=1, train_batch_size=8, learning_rate=2e-4, early_stopping_patience=0, seed=0, threads=1
+        )
+    )
     report = engine.fit(train)
     result = engine.evaluate(test)
     majority = max(test.labels.count(c) for c in set(test.labels)) / len(test)
-    print(f"\nfine-tune accuracy {result.accuracy:.3f} vs majority {majority:.3f}; "
-          f"{report.train_examples_per_s:.1f} ex/s, wall {report.wall_s:.1f} s")
+    print(
+        f"\nfine-tune accuracy {result.accuracy:.3f} vs majority {majority:.3f}; "
+        f"{report.train_examples_per_s:.1f} ex/s, wall {report.wall_s:.1f} s"
+    )
     assert result.accuracy >= majority + 0.08

@@ -118,10 +118,15 @@ def test_artifact_predicts_in_a_new_process_without_the_cache(fitted_int8, tmp_p
         " 'torch_model': e._model is not None}))\n"
     )
     # An empty cache: load must use the artifact's int8 model, never export again.
-    env = dict(os.environ, TOE_CACHE_DIR=str(tmp_path / "empty-cache"), HF_HUB_OFFLINE="1",
-               PYTHONPATH=str(Path(__file__).resolve().parents[1]))
-    proc = subprocess.run([sys.executable, "-c", code, str(out), json.dumps(texts)], capture_output=True,
-                          text=True, env=env, timeout=120)
+    env = dict(
+        os.environ,
+        TOE_CACHE_DIR=str(tmp_path / "empty-cache"),
+        HF_HUB_OFFLINE="1",
+        PYTHONPATH=str(Path(__file__).resolve().parents[1]),
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(out), json.dumps(texts)], capture_output=True, text=True, env=env, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     got = json.loads(proc.stdout.strip().splitlines()[-1])
     assert got["labels"] == before.labels
@@ -176,9 +181,11 @@ def test_missing_onnxruntime_is_one_clear_line(monkeypatch):
 
 
 def test_torch_backend_and_imports_stay_lazy():
-    code = ("import sys; from engines.base import get_engine; import engines.onnx_backend; "
-            "from engines.embedding import EmbeddingEngine; get_engine('embedding-int8').label; "
-            "print('onnxruntime' in sys.modules, 'torch' in sys.modules)")
+    code = (
+        "import sys; from engines.base import get_engine; import engines.onnx_backend; "
+        "from engines.embedding import EmbeddingEngine; get_engine('embedding-int8').label; "
+        "print('onnxruntime' in sys.modules, 'torch' in sys.modules)"
+    )
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert out.stdout.split() == ["False", "False"]
@@ -189,7 +196,10 @@ def test_real_model_int8_agrees_with_torch(cache):
     """all-MiniLM-L6-v2 int8 vs torch on review-like texts (measured: min ≈ 0.97, mean ≈ 0.985)."""
     _need_ort()
     texts = [
-        "a great film", "terrible acting and a dull plot", "I loved it", "meh",
+        "a great film",
+        "terrible acting and a dull plot",
+        "I loved it",
+        "meh",
         "one of the best movies of the year, truly",
         "The plot was thin, but the performances carried it and I left the cinema smiling.",
         "an overlong, self-important slog that mistakes noise for depth",
@@ -221,8 +231,7 @@ def test_profiles_give_the_variant_its_approachs_section_and_run_uses_it(cache, 
         w.writerow(["review", "sentiment"])
         w.writerows(zip(examples.texts, examples.labels, strict=True))
     out = tmp_path / "art"
-    assert main(["run", "--engine", "embedding-int8", "--profile", "tiny", "--data", str(data),
-                 "--out", str(out)]) == 0
+    assert main(["run", "--engine", "embedding-int8", "--profile", "tiny", "--data", str(data), "--out", str(out)]) == 0
     assert (out / "onnx-int8").is_dir()
     capsys.readouterr()
     assert main(["predict", str(out), "--text", "a lovely film"]) == 0

@@ -162,8 +162,9 @@ def test_engines_import_no_textual_nor_torch():
         "bad = [m for m in ('textual', 'torch', 'transformers', 'lancedb') if m in sys.modules]\n"
         "assert not bad, bad\n"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, timeout=60,
-                   env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    subprocess.run(
+        [sys.executable, "-c", code], check=True, cwd=ROOT, timeout=60, env={**os.environ, "HF_HUB_OFFLINE": "1"}
+    )
     for path in (ROOT / "engines").glob("*.py"):
         assert "textual" not in path.read_text(encoding="utf-8"), path
 

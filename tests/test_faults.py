@@ -62,40 +62,94 @@ ROWS = base_rows()
 # id -> (file name, content maker, inspect exit code, a line expected on stdout (0) or stderr (2))
 CASES = {
     "empty-strings": ("a.csv", lambda: ROWS + [("", "pos")] * 5, 0, "dropped 5 row(s) with empty text"),
-    "whitespace-only": ("a.csv", lambda: ROWS + [("   \t ", "pos"), ("\n\n", "neg"), ("\u3000", "pos")], 0,
-                        "dropped 3 row(s) with empty text"),
-    "all-whitespace": ("a.csv", lambda: [(" ", "pos"), ("\t", "neg")] * 10, 2,
-                       "no usable rows in a.csv: all 20 rows had an empty text or label"),
-    "100k-char-line": ("a.csv", lambda: ROWS + [("x" * 100_000, "pos"), ("word " * 20_000, "neg")], 0,
-                       "102 valid"),
-    "nul-inside-text": ("a.csv", lambda: ROWS + [("great\x00film", "pos"), ("bad\x00\x00", "neg")], 0,
-                        "removed NUL bytes from 2 text(s)"),
+    "whitespace-only": (
+        "a.csv",
+        lambda: ROWS + [("   \t ", "pos"), ("\n\n", "neg"), ("\u3000", "pos")],
+        0,
+        "dropped 3 row(s) with empty text",
+    ),
+    "all-whitespace": (
+        "a.csv",
+        lambda: [(" ", "pos"), ("\t", "neg")] * 10,
+        2,
+        "no usable rows in a.csv: all 20 rows had an empty text or label",
+    ),
+    "100k-char-line": ("a.csv", lambda: ROWS + [("x" * 100_000, "pos"), ("word " * 20_000, "neg")], 0, "102 valid"),
+    "nul-inside-text": (
+        "a.csv",
+        lambda: ROWS + [("great\x00film", "pos"), ("bad\x00\x00", "neg")],
+        0,
+        "removed NUL bytes from 2 text(s)",
+    ),
     "nul-only-text": ("a.csv", lambda: ROWS + [("\x00", "pos")], 0, "dropped 1 row(s) with empty text"),
-    "mixed-scripts-emoji": ("a.csv", lambda: ROWS + [("Отличный фильм 👍 素晴らしい", "pos"),
-                                                      ("سيء جدا 😡 最悪", "neg"), ("🎬🍿", "pos"),
-                                                      ("e\u0301 \u202ertl\u202c \u200b", "neg")], 0, "104 valid"),
+    "mixed-scripts-emoji": (
+        "a.csv",
+        lambda: (
+            ROWS
+            + [
+                ("Отличный фильм 👍 素晴らしい", "pos"),
+                ("سيء جدا 😡 最悪", "neg"),
+                ("🎬🍿", "pos"),
+                ("e\u0301 \u202ertl\u202c \u200b", "neg"),
+            ]
+        ),
+        0,
+        "104 valid",
+    ),
     "zero-width-only": ("a.csv", lambda: ROWS + [("\u200b\u200b", "pos")] * 2, 0, "101 valid"),
     "emoji-labels": ("a.csv", lambda: [(t, "👍" if lab == "pos" else "👎") for t, lab in ROWS], 0, "👍"),
-    "labels-numbers-and-words": ("a.csv", lambda: [(t, {"pos": "1", "neg": "0"}[lab] if i % 3 else lab)
-                                                   for i, (t, lab) in enumerate(ROWS)], 0,
-                                 "label column 'label' mixes numbers (0, 1; 66 rows) and words (neg, pos)"),
-    "labels-1-and-1.0": ("a.csv", lambda: [(t, {"pos": "1", "neg": "0"}[lab] + (".0" if i % 2 else ""))
-                                           for i, (t, lab) in enumerate(ROWS)], 0, "classes      2"),
+    "labels-numbers-and-words": (
+        "a.csv",
+        lambda: [(t, {"pos": "1", "neg": "0"}[lab] if i % 3 else lab) for i, (t, lab) in enumerate(ROWS)],
+        0,
+        "label column 'label' mixes numbers (0, 1; 66 rows) and words (neg, pos)",
+    ),
+    "labels-1-and-1.0": (
+        "a.csv",
+        lambda: [(t, {"pos": "1", "neg": "0"}[lab] + (".0" if i % 2 else "")) for i, (t, lab) in enumerate(ROWS)],
+        0,
+        "classes      2",
+    ),
     "labels-padded": ("a.csv", lambda: [(t, f" {lab}  ") for t, lab in ROWS], 0, "classes      2"),
-    "nan-labels": ("a.csv", lambda: ROWS + [("t1", ""), ("t2", "NaN"), ("t3", "nan"), ("t4", "null"), ("t5", " ")],
-                   0, "dropped 5 row(s) with a missing or empty label"),
+    "nan-labels": (
+        "a.csv",
+        lambda: ROWS + [("t1", ""), ("t2", "NaN"), ("t3", "nan"), ("t4", "null"), ("t5", " ")],
+        0,
+        "dropped 5 row(s) with a missing or empty label",
+    ),
     "all-labels-missing": ("a.csv", lambda: [(t, "") for t, _ in ROWS], 2, "no usable rows in a.csv"),
-    "jsonl-non-string-values": ("a.jsonl", lambda: _jsonl(ROWS + [(123, "pos"), (None, "neg"), (["a", "b"], "pos"),
-                                                                  ("ok text", 1), ("ok", 1), ("nul \u0000", "neg")]),
-                                0, "dropped 1 row(s) with empty text"),
-    "jsonl-object-label": ("a.jsonl", lambda: _jsonl(ROWS + [("x", {"a": 1})]), 2,
-                           "has 1 example; each class needs at least 2"),
-    "unclosed-quote": ("a.csv", lambda: "text,label\n" + "".join(f"{t},{lab}\n" for t, lab in ROWS)
-                       + '"never closed,pos\nmore,neg\n', 2, "cannot parse a.csv as CSV"),
-    "ragged-row": ("a.csv", lambda: "text,label\n" + "".join(f"{t},{lab}\n" for t, lab in ROWS) + "a,b,c,d\n", 2,
-                   "cannot parse a.csv as CSV"),
-    "cr-line-endings": ("a.csv", lambda: ("text,label\n" + "".join(f"{t},{lab}\n" for t, lab in ROWS))
-                        .replace("\n", "\r"), 0, "100 valid"),
+    "jsonl-non-string-values": (
+        "a.jsonl",
+        lambda: _jsonl(
+            ROWS + [(123, "pos"), (None, "neg"), (["a", "b"], "pos"), ("ok text", 1), ("ok", 1), ("nul \u0000", "neg")]
+        ),
+        0,
+        "dropped 1 row(s) with empty text",
+    ),
+    "jsonl-object-label": (
+        "a.jsonl",
+        lambda: _jsonl(ROWS + [("x", {"a": 1})]),
+        2,
+        "has 1 example; each class needs at least 2",
+    ),
+    "unclosed-quote": (
+        "a.csv",
+        lambda: "text,label\n" + "".join(f"{t},{lab}\n" for t, lab in ROWS) + '"never closed,pos\nmore,neg\n',
+        2,
+        "cannot parse a.csv as CSV",
+    ),
+    "ragged-row": (
+        "a.csv",
+        lambda: "text,label\n" + "".join(f"{t},{lab}\n" for t, lab in ROWS) + "a,b,c,d\n",
+        2,
+        "cannot parse a.csv as CSV",
+    ),
+    "cr-line-endings": (
+        "a.csv",
+        lambda: ("text,label\n" + "".join(f"{t},{lab}\n" for t, lab in ROWS)).replace("\n", "\r"),
+        0,
+        "100 valid",
+    ),
     "only-blank-lines": ("a.csv", lambda: "\n\n\n\n", 2, "data file is empty: a.csv"),
 }
 
@@ -136,8 +190,20 @@ def test_pathological_input_inspect_and_run(tmp_path, capsys, monkeypatch, case)
     else:
         assert want_text in one_line_error(err)
 
-    code, out, err = cli(capsys, "run", "--engine", "tfidf", "--profile", "tiny", "--data", data.name,
-                         "--out", "art", "--test-size", "20")
+    code, out, err = cli(
+        capsys,
+        "run",
+        "--engine",
+        "tfidf",
+        "--profile",
+        "tiny",
+        "--data",
+        data.name,
+        "--out",
+        "art",
+        "--test-size",
+        "20",
+    )
     assert code == want_code, (out, err)
     if code == 0:
         engine, manifest = load_artifact(tmp_path / "art")
@@ -152,8 +218,14 @@ def test_pathological_input_inspect_and_run(tmp_path, capsys, monkeypatch, case)
 def test_pathological_input_in_a_real_process(tmp_path, case):
     data = make_case(tmp_path, case)
     _, _, want_code, want_text = CASES[case]
-    proc = subprocess.run([sys.executable, "-m", "advisor", "inspect", data.name], cwd=tmp_path, env=ENV,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "advisor", "inspect", data.name],
+        cwd=tmp_path,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == want_code, proc.stderr
     assert "Traceback" not in proc.stderr
     assert want_text in (proc.stdout if want_code == 0 else one_line_error(proc.stderr))
@@ -170,9 +242,12 @@ def test_binary_looking_file_is_still_refused(tmp_path, capsys):
 def test_inspect_reports_rows_shared_with_the_test_file(tmp_path, capsys):
     train = write_rows(tmp_path / "train.csv", ROWS[:80])
     shared = ROWS[60:80]
-    test_rows = ([(t.upper() + "  ", lab) for t, lab in shared[:5]] + shared[5:]  # case/space do not hide it
-                 + [(shared[0][0], "pos" if shared[0][1] == "neg" else "neg")]  # same text, other label
-                 + base_rows(30, seed=9))
+    test_rows = (
+        [(t.upper() + "  ", lab) for t, lab in shared[:5]]
+        + shared[5:]  # case/space do not hide it
+        + [(shared[0][0], "pos" if shared[0][1] == "neg" else "neg")]  # same text, other label
+        + base_rows(30, seed=9)
+    )
     test = write_rows(tmp_path / "test.csv", test_rows)
     code, out, err = cli(capsys, "inspect", str(train), "--test-file", str(test))
     assert code == 0, err
@@ -198,8 +273,12 @@ def test_run_with_overlapping_files_records_and_warns(tmp_path, capsys):
     from advisor.commands.run import _summary
 
     assert "warning: 10 held-out row(s) also appear in the training data" in _summary(manifest, tmp_path / "art")
-    assert full_run(RunSpec(engine="tfidf", profile="tiny", data=str(train)), tmp_path / "b",
-                    speed_texts=0).split.test_overlap == 0
+    assert (
+        full_run(
+            RunSpec(engine="tfidf", profile="tiny", data=str(train)), tmp_path / "b", speed_texts=0
+        ).split.test_overlap
+        == 0
+    )
 
 
 # ------------------------------------------------------------------------- disk full
@@ -229,8 +308,20 @@ class _FullFile:
 @pytest.fixture
 def old_artifact(tmp_path, capsys):
     data = write_rows(tmp_path / "d.csv", ROWS)
-    code, _, err = cli(capsys, "run", "--engine", "tfidf", "--profile", "tiny", "--data", str(data),
-                       "--out", str(tmp_path / "out"), "--test-size", "20")
+    code, _, err = cli(
+        capsys,
+        "run",
+        "--engine",
+        "tfidf",
+        "--profile",
+        "tiny",
+        "--data",
+        str(data),
+        "--out",
+        str(tmp_path / "out"),
+        "--test-size",
+        "20",
+    )
     assert code == 0, err
     _, manifest = load_artifact(tmp_path / "out")
     return data, tmp_path / "out", manifest
@@ -253,8 +344,23 @@ def test_disk_full_while_saving_keeps_the_old_artifact(old_artifact, capsys, mon
             return _FullFile(fh) if any(m in mode for m in "wax") and f".{out.name}." in str(file) else fh
 
         monkeypatch.setattr(builtins, "open", full_open)
-    code, _, err = cli(capsys, "run", "--engine", "tfidf", "--profile", "tiny", "--data", str(data),
-                       "--out", str(out), "--test-size", "20", "--overwrite", "--set", "C=2.0")
+    code, _, err = cli(
+        capsys,
+        "run",
+        "--engine",
+        "tfidf",
+        "--profile",
+        "tiny",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--test-size",
+        "20",
+        "--overwrite",
+        "--set",
+        "C=2.0",
+    )
     monkeypatch.undo()
     line = one_line_error(err)
     assert code == 5 and "no space left on device" in line and f"{out} is unchanged" in line
@@ -265,8 +371,20 @@ def test_disk_full_while_saving_keeps_the_old_artifact(old_artifact, capsys, mon
 def test_disk_full_on_a_fresh_folder_leaves_nothing(tmp_path, capsys, monkeypatch):
     data = write_rows(tmp_path / "d.csv", ROWS)
     monkeypatch.setattr(os, "fsync", _enospc)
-    code, _, err = cli(capsys, "run", "--engine", "tfidf", "--profile", "tiny", "--data", str(data),
-                       "--out", str(tmp_path / "new"), "--test-size", "20")
+    code, _, err = cli(
+        capsys,
+        "run",
+        "--engine",
+        "tfidf",
+        "--profile",
+        "tiny",
+        "--data",
+        str(data),
+        "--out",
+        str(tmp_path / "new"),
+        "--test-size",
+        "20",
+    )
     monkeypatch.undo()
     assert code == 5 and "no space left on device" in one_line_error(err)
     assert not (tmp_path / "new").exists() and _leftovers(tmp_path / "new") == []
@@ -282,8 +400,20 @@ def test_disk_full_writing_the_lock_is_one_line(tmp_path, capsys, monkeypatch):
         return real_write(fd, b)
 
     monkeypatch.setattr(os, "write", write)
-    code, _, err = cli(capsys, "run", "--engine", "tfidf", "--profile", "tiny", "--data", str(data),
-                       "--out", str(tmp_path / "out"), "--test-size", "20")
+    code, _, err = cli(
+        capsys,
+        "run",
+        "--engine",
+        "tfidf",
+        "--profile",
+        "tiny",
+        "--data",
+        str(data),
+        "--out",
+        str(tmp_path / "out"),
+        "--test-size",
+        "20",
+    )
     monkeypatch.undo()
     assert code == 5 and "no space left on device" in one_line_error(err)
     assert _leftovers(tmp_path / "out") == []

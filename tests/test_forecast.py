@@ -21,8 +21,15 @@ from advisor.measure import ApproachMeasurement, BenchResult, CurvePoint, finetu
 from engines.config import FinetuneConfig
 from engines.errors import ConfigError
 
-MINILM = {"hidden_size": 384, "num_hidden_layers": 6, "num_attention_heads": 12, "intermediate_size": 1536,
-          "vocab_size": 30522, "max_position_embeddings": 512, "type_vocab_size": 2}
+MINILM = {
+    "hidden_size": 384,
+    "num_hidden_layers": 6,
+    "num_attention_heads": 12,
+    "intermediate_size": 1536,
+    "vocab_size": 30522,
+    "max_position_embeddings": 512,
+    "type_vocab_size": 2,
+}
 
 # The recipe with early stopping on (the default before the recipe grid): the arithmetic these tests check.
 ES_RECIPE = {"epochs": 2.0, "learning_rate": 5e-5, "early_stopping_patience": 3}
@@ -48,9 +55,15 @@ def test_memory_rule_full_vs_lora():
 
 
 def _measurement(approach, rate=20.0, points=()):
-    return ApproachMeasurement(approach=approach, points=list(points), train_examples_per_s=rate,
-                               tokens_per_example=25.0, load_s=2.0, peak_rss_bytes=1_500_000_000,
-                               latency_ms={"p50_b1": 10.0, "p50_b32": 3.0})
+    return ApproachMeasurement(
+        approach=approach,
+        points=list(points),
+        train_examples_per_s=rate,
+        tokens_per_example=25.0,
+        load_s=2.0,
+        peak_rss_bytes=1_500_000_000,
+        latency_ms={"p50_b1": 10.0, "p50_b32": 3.0},
+    )
 
 
 def test_time_forecast_from_throughput():
@@ -59,10 +72,23 @@ def test_time_forecast_from_throughput():
     pts = []
     for n, acc in [(200, 0.70), (400, 0.74)]:
         pred = [t if rng.random() < acc else 1 - t for t in y]
-        pts.append(CurvePoint(approach="finetune", n_train=n, seed=0, accuracy=float(np.mean(np.array(pred) == y)),
-                              macro_f1=0.7, fit_s=120, y_pred=pred))
-    bench = BenchResult(measurements={"finetune": _measurement("finetune", points=pts)}, classes=["a", "b"],
-                        test_size=300, test_labels=y)
+        pts.append(
+            CurvePoint(
+                approach="finetune",
+                n_train=n,
+                seed=0,
+                accuracy=float(np.mean(np.array(pred) == y)),
+                macro_f1=0.7,
+                fit_s=120,
+                y_pred=pred,
+            )
+        )
+    bench = BenchResult(
+        measurements={"finetune": _measurement("finetune", points=pts)},
+        classes=["a", "b"],
+        test_size=300,
+        test_labels=y,
+    )
     cfg = FinetuneConfig(**ES_RECIPE)
     f = forecast_all(bench, n_target=3000, configs={"finetune": cfg})["finetune"]
     steps, batch = finetune_steps(cfg, 3000)
@@ -109,12 +135,21 @@ def test_hardware_what_if_scales_by_flops():
         get_hardware("abacus")
 
 
-@pytest.mark.parametrize(("name", "memory", "expected"), [
-    ("NVIDIA H100 80GB HBM3", None, "h100"), ("NVIDIA H200", None, "h200"),
-    ("NVIDIA A100-SXM4-80GB", None, "a100-80gb"), ("NVIDIA A100-PCIE-40GB", 42_000_000_000, "a100-40gb"),
-    ("NVIDIA A100-SXM4", 85_000_000_000, "a100-80gb"), ("NVIDIA A10G", None, "a10"), ("NVIDIA L4", None, "l4"),
-    ("Tesla T4", None, "t4"), ("NVIDIA L40S", None, None), ("NVIDIA GeForce RTX 4090", None, None),
-])
+@pytest.mark.parametrize(
+    ("name", "memory", "expected"),
+    [
+        ("NVIDIA H100 80GB HBM3", None, "h100"),
+        ("NVIDIA H200", None, "h200"),
+        ("NVIDIA A100-SXM4-80GB", None, "a100-80gb"),
+        ("NVIDIA A100-PCIE-40GB", 42_000_000_000, "a100-40gb"),
+        ("NVIDIA A100-SXM4", 85_000_000_000, "a100-80gb"),
+        ("NVIDIA A10G", None, "a10"),
+        ("NVIDIA L4", None, "l4"),
+        ("Tesla T4", None, "t4"),
+        ("NVIDIA L40S", None, None),
+        ("NVIDIA GeForce RTX 4090", None, None),
+    ],
+)
 def test_match_hardware_names_the_profile_of_an_nvml_gpu_name(name, memory, expected):
     from advisor.hardware import match_hardware
 
@@ -126,11 +161,28 @@ def test_flat_fine_tune_forecast_borrows_the_embedding_curve_gain():
     from advisor.forecast import Forecast, borrow_gain
 
     proj = [(n, 0.60 + 0.02 * math.log(n)) for n in (100, 200, 400, 800, 1600, 3200, 6400)]
-    emb = Forecast(approach="embedding", n_target=3200, metric="accuracy", value=proj[5][1], low=0.7, high=0.8,
-                   method="log-linear", projection=proj)
-    ft = Forecast(approach="finetune", n_target=3200, metric="accuracy", value=0.75, low=0.72, high=0.78,
-                  method="flat-fallback", flagged=True, flag_reason="only 1 training size(s) measured",
-                  n_max_measured=800)
+    emb = Forecast(
+        approach="embedding",
+        n_target=3200,
+        metric="accuracy",
+        value=proj[5][1],
+        low=0.7,
+        high=0.8,
+        method="log-linear",
+        projection=proj,
+    )
+    ft = Forecast(
+        approach="finetune",
+        n_target=3200,
+        metric="accuracy",
+        value=0.75,
+        low=0.72,
+        high=0.78,
+        method="flat-fallback",
+        flagged=True,
+        flag_reason="only 1 training size(s) measured",
+        n_max_measured=800,
+    )
     out = borrow_gain(ft, emb)
     gain = 0.02 * math.log(3200 / 800)
     assert out.value == pytest.approx(0.75 + gain)
@@ -147,7 +199,9 @@ def test_early_stop_steps_one_epoch_plus_patience_capped_by_the_recipe():
     cfg = FinetuneConfig(**ES_RECIPE)  # batch 16, 2 epochs, min 150 steps, 10 % validation, patience 3 × 50 steps
     assert early_stop_steps(cfg, 10_000) == math.ceil(9000 / 16) + 150  # 713 of the recipe's 1,125
     assert early_stop_steps(cfg, 1000) == finetune_steps(cfg, 1000)[0] == 150  # min_steps: no early end
-    assert early_stop_steps(FinetuneConfig(epochs=2.0, early_stopping_patience=0), 10_000) == 1250  # no validation split
+    assert (
+        early_stop_steps(FinetuneConfig(epochs=2.0, early_stopping_patience=0), 10_000) == 1250
+    )  # no validation split
 
 
 def test_early_stop_steps_scale_a_measured_peak_by_root_n():
@@ -165,8 +219,17 @@ def test_only_an_early_stopped_largest_point_gives_a_measured_peak():
     from advisor.measure import ApproachMeasurement, CurvePoint
 
     def pt(n: int, stopped: str, best: int | None) -> CurvePoint:
-        return CurvePoint(approach="finetune", n_train=n, seed=0, accuracy=0.8, macro_f1=0.8, fit_s=1.0,
-                          stopped=stopped, steps=300, best_step=best)
+        return CurvePoint(
+            approach="finetune",
+            n_train=n,
+            seed=0,
+            accuracy=0.8,
+            macro_f1=0.8,
+            fit_s=1.0,
+            stopped=stopped,
+            steps=300,
+            best_step=best,
+        )
 
     m = ApproachMeasurement(approach="finetune", points=[pt(400, "early_stopping", 100), pt(2000, "completed", 300)])
     assert measured_peak(m) is None  # the largest fit was still gaining at its end
@@ -242,8 +305,17 @@ def _curve_points(approach, y, accs, rng):
     pts = []
     for n, acc in accs:
         pred = [t if rng.random() < acc else 1 - t for t in y]
-        pts.append(CurvePoint(approach=approach, n_train=n, seed=0, accuracy=float(np.mean(np.array(pred) == y)),
-                              macro_f1=0.7, fit_s=10, y_pred=pred))
+        pts.append(
+            CurvePoint(
+                approach=approach,
+                n_train=n,
+                seed=0,
+                accuracy=float(np.mean(np.array(pred) == y)),
+                macro_f1=0.7,
+                fit_s=10,
+                y_pred=pred,
+            )
+        )
     return pts
 
 
@@ -253,18 +325,34 @@ def _crossfit_bench(with_crossfit=("tfidf", "finetune")):
     rng = np.random.default_rng(1)
     y = rng.integers(0, 2, 400).tolist()
     sizes = (250, 500, 1000, 2000)
-    meas = {"tfidf": _measurement("tfidf", points=_curve_points("tfidf", y, zip(sizes, (0.66, 0.69, 0.72, 0.75)), rng)),
-            "finetune": _measurement("finetune", points=_curve_points(
-                "finetune", y, zip(sizes, (0.70, 0.74, 0.78, 0.82)), rng))}
+    meas = {
+        "tfidf": _measurement("tfidf", points=_curve_points("tfidf", y, zip(sizes, (0.66, 0.69, 0.72, 0.75)), rng)),
+        "finetune": _measurement(
+            "finetune", points=_curve_points("finetune", y, zip(sizes, (0.70, 0.74, 0.78, 0.82)), rng)
+        ),
+    }
     labels = rng.integers(0, 2, 4000)
     fits = {}
     for name, acc in (("tfidf", 0.74), ("finetune", 0.79)):
         pred = np.where(rng.random(4000) < acc, labels, 1 - labels)
-        fits[name] = CrossFit(approach=name, n_train=2000, rows=4000, accuracy=float(np.mean(pred == labels)),
-                              macro_f1=0.7, fit_s=[1.0, 1.0], y_pred=pred.tolist())
-    return BenchResult(measurements=meas, classes=["a", "b"], test_size=400, test_labels=y, seed=0,
-                       crossfits={k: v for k, v in fits.items() if k in with_crossfit},
-                       crossfit_labels=labels.tolist())
+        fits[name] = CrossFit(
+            approach=name,
+            n_train=2000,
+            rows=4000,
+            accuracy=float(np.mean(pred == labels)),
+            macro_f1=0.7,
+            fit_s=[1.0, 1.0],
+            y_pred=pred.tolist(),
+        )
+    return BenchResult(
+        measurements=meas,
+        classes=["a", "b"],
+        test_size=400,
+        test_labels=y,
+        seed=0,
+        crossfits={k: v for k, v in fits.items() if k in with_crossfit},
+        crossfit_labels=labels.tolist(),
+    )
 
 
 def test_a_cross_fit_forecast_is_the_out_of_fold_score_plus_the_curves_gain_from_half_the_rows():
@@ -299,6 +387,7 @@ def test_a_cross_fit_missing_an_approach_is_not_used():
     part = _crossfit_bench(with_crossfit=("finetune",))
     assert all(f.method != "cross-fit + curve gain" for f in forecast_all(part, n_target=4000).values())
     whole = _crossfit_bench()
-    stripped = whole.model_copy(update={"crossfits": {k: v.model_copy(update={"y_pred": None})
-                                                      for k, v in whole.crossfits.items()}})
+    stripped = whole.model_copy(
+        update={"crossfits": {k: v.model_copy(update={"y_pred": None}) for k, v in whole.crossfits.items()}}
+    )
     assert all(f.method != "cross-fit + curve gain" for f in forecast_all(stripped, n_target=4000).values())

@@ -20,6 +20,8 @@ from engines.artifacts import load_artifact
 from engines.errors import ArtifactError, ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
 @pytest.fixture(scope="module")
 def data_csv(tmp_path_factory) -> Path:
     return write_csv(tmp_path_factory.mktemp("data") / "reviews.csv", 150)
@@ -64,7 +66,7 @@ def test_bad_specs_are_config_errors(tmp_path, data_csv):
         RunSpec(engine="tfidf", train_file="a.csv")
     plan = tmp_path / "plan.json"
     plan.write_text(json.dumps({"nope": {}}))
-    with pytest.raises(ConfigError, match="no \"run\" object"):
+    with pytest.raises(ConfigError, match='no "run" object'):
         load_plan(plan)
     plan.write_text(json.dumps({"run": {"engine": "tfidf", "data": str(data_csv), "test_size": 2.5}}))
     with pytest.raises(ConfigError, match="test_size"):
@@ -77,8 +79,22 @@ def test_bad_specs_are_config_errors(tmp_path, data_csv):
 
 def test_cli_run_embedding_then_predict_and_search_in_a_new_process(tmp_path, data_csv, capsys):
     out = tmp_path / "emb"
-    code = main(["run", "--engine", "embedding", "--data", str(data_csv), "--profile", "tiny",
-                 "--set", "C=1.0", "--out", str(out), "--json"])
+    code = main(
+        [
+            "run",
+            "--engine",
+            "embedding",
+            "--data",
+            str(data_csv),
+            "--profile",
+            "tiny",
+            "--set",
+            "C=1.0",
+            "--out",
+            str(out),
+            "--json",
+        ]
+    )
     assert code == 0
     manifest = json.loads(capsys.readouterr().out)
     assert manifest["engine"] == "embedding" and manifest["model_hash"]
@@ -98,8 +114,15 @@ def test_cli_run_embedding_then_predict_and_search_in_a_new_process(tmp_path, da
         "assert main(['search', out, 'lovely great film', '-k', '3', '--json']) == 0\n"
     )
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, "-c", script, str(out), *texts], capture_output=True, text=True, check=False,
-                          cwd=tmp_path, env=env, timeout=180)
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(out), *texts],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        env=env,
+        timeout=180,
+    )
     assert proc.returncode == 0, proc.stderr
     predicted, searched = proc.stdout.split("@@")
     got = json.loads(predicted)
@@ -154,8 +177,7 @@ def test_a_second_run_to_the_same_folder_is_refused_while_the_first_holds_it(tmp
 
     out = tmp_path / "busy"
     with artifact_lock(out):  # as a first `run` holds it for its whole length
-        assert main(["run", "--engine", "tfidf", "--profile", "tiny", "--data", str(data_csv),
-                     "--out", str(out)]) == 4
+        assert main(["run", "--engine", "tfidf", "--profile", "tiny", "--data", str(data_csv), "--out", str(out)]) == 4
         err = capsys.readouterr().err
         assert "is in use by another run" in err and err.count("\n") == 1
         assert not out.exists()
@@ -170,8 +192,21 @@ def test_cli_run_without_data_or_engine(capsys):
 
 
 def test_bad_set_value_is_one_line(tmp_path, data_csv, capsys):
-    code = main(["run", "--engine", "embedding", "--data", str(data_csv), "--profile", "tiny",
-                 "--set", "head=forest", "--out", str(tmp_path / "o")])
+    code = main(
+        [
+            "run",
+            "--engine",
+            "embedding",
+            "--data",
+            str(data_csv),
+            "--profile",
+            "tiny",
+            "--set",
+            "head=forest",
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert "head" in err and err.count("\n") == 1
@@ -219,8 +254,7 @@ def test_cancelled_embedding_run_writes_nothing(tmp_path, data_csv):
         if event.phase == "embed" and event.done > 0:
             cancel.set()
 
-    spec = RunSpec(engine="embedding", profile="tiny", data=str(data_csv),
-                   engine_config={"batch_size": 8, "C": 1.0})
+    spec = RunSpec(engine="embedding", profile="tiny", data=str(data_csv), engine_config={"batch_size": 8, "C": 1.0})
     from engines.errors import Cancelled
 
     with pytest.raises(Cancelled):

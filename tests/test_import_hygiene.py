@@ -11,13 +11,23 @@ import pytest
 from import_probe import SCRIPT
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["probe"], ["probe", "--json"], ["profiles"], ["inspect", "{csv}"],
-                                  ["inspect", "{csv}", "--json"], ["compare", "--help"]], ids=lambda a: " ".join(a))
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["probe"],
+        ["probe", "--json"],
+        ["profiles"],
+        ["inspect", "{csv}"],
+        ["inspect", "{csv}", "--json"],
+        ["compare", "--help"],
+    ],
+    ids=lambda a: " ".join(a),
+)
 def test_no_heavy_imports(argv, tiny_csv):
     argv = [a.replace("{csv}", str(tiny_csv)) for a in argv]
     env = dict(os.environ, HF_HUB_OFFLINE="1")
-    proc = subprocess.run([sys.executable, "-c", SCRIPT, *argv], capture_output=True, text=True, env=env,
-                          timeout=60)
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, *argv], capture_output=True, text=True, env=env, timeout=60)
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["code"] in (0, None), proc.stderr
     assert result["heavy"] == [], f"{' '.join(argv)} imported {result['heavy']}"

@@ -1,4 +1,5 @@
 """The serving path's forward passes: no autograd, and on CUDA no cuDNN attention (issue 28's latency fix)."""
+
 from __future__ import annotations
 
 import pytest

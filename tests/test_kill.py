@@ -25,8 +25,14 @@ import pytest
 from engines.artifacts import load_artifact, read_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
-ENV = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
-       "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+ENV = {
+    **os.environ,
+    "PYTHONPATH": str(ROOT),
+    "HF_HUB_OFFLINE": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+}
 
 # argv[1] = "module:qualname" to wrap, argv[2] = "before" | "after", argv[3] = which call (1-based);
 # the rest is the command line of the CLI.
@@ -76,18 +82,37 @@ def write_csv(path: Path, n: int = 100, seed: int = 0) -> Path:
 
 
 def run_args(engine: str, data: Path, out: Path, *extra: str) -> list[str]:
-    return ["run", "--engine", engine, "--profile", "tiny", "--data", str(data), "--out", str(out),
-            "--test-size", "30", *extra]
+    return [
+        "run",
+        "--engine",
+        engine,
+        "--profile",
+        "tiny",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--test-size",
+        "30",
+        *extra,
+    ]
 
 
 def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "advisor", *args], cwd=ROOT, env=ENV, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "advisor", *args], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def killed_at(target: str, when: str, args: list[str], nth: int = 1) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-c", KILLER, target, when, str(nth), *args], cwd=ROOT, env=ENV,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", KILLER, target, when, str(nth), *args],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == -signal.SIGKILL, (proc.returncode, proc.stderr[-2000:])
     assert f"KILLED at {target}" in proc.stderr
     return proc
@@ -162,7 +187,7 @@ def test_killed_between_the_two_renames_of_the_fallback_is_put_back(tmp_path, tf
     out = fresh_out(tmp_path, proto)
     old_id = check_loads_and_predicts(out)
     script = KILLER.replace(
-        "sys.argv = [\"tune-or-embed\"",
+        'sys.argv = ["tune-or-embed"',
         "import engines.atomic as A\nA.exchange = lambda a, b: False\n"
         "real = os.replace\n"
         "def rep(src, dst, *a, **k):\n"
@@ -170,10 +195,16 @@ def test_killed_between_the_two_renames_of_the_fallback_is_put_back(tmp_path, tf
         "    if str(dst).endswith('.out.old'):\n"
         "        os.kill(os.getpid(), signal.SIGKILL)\n"
         "os.replace = rep\n"
-        "sys.argv = [\"tune-or-embed\"")
-    proc = subprocess.run([sys.executable, "-c", script, "os:getcwd", "after", "999",
-                           *run_args("tfidf", new_csv, out, "--overwrite")],
-                          cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300)
+        'sys.argv = ["tune-or-embed"',
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script, "os:getcwd", "after", "999", *run_args("tfidf", new_csv, out, "--overwrite")],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     assert not out.exists() and (tmp_path / ".out.old" / "manifest.json").is_file()
     from engines.errors import ArtifactError
@@ -193,8 +224,13 @@ def test_tfidf_killed_after_a_delay(tmp_path, tfidf_setup, delay):
     """No wrapper: the real ``python -m advisor run`` process, SIGKILLed after ``delay`` seconds."""
     _, _, new_csv, proto = tfidf_setup
     out = fresh_out(tmp_path, proto)
-    proc = subprocess.Popen([sys.executable, "-m", "advisor", *run_args("tfidf", new_csv, out, "--overwrite")],
-                            cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "advisor", *run_args("tfidf", new_csv, out, "--overwrite")],
+        cwd=ROOT,
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     time.sleep(delay)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=60)
@@ -238,8 +274,7 @@ def test_finetune_killed_mid_training_resumes_to_the_same_result(tmp_path, tfidf
     out = tmp_path / "ft"
     assert cli(*run_args("finetune", old_csv, out)).returncode == 0
     old_id = check_loads_and_predicts(out)
-    killed_at("engines.checkpoint:save_checkpoint", "after",
-              run_args("finetune", new_csv, out, "--overwrite"), nth=1)
+    killed_at("engines.checkpoint:save_checkpoint", "after", run_args("finetune", new_csv, out, "--overwrite"), nth=1)
     assert check_loads_and_predicts(out) == old_id  # the old artifact is untouched
     work = tmp_path / "ft.work"
     assert (work / "checkpoints" / "LATEST").is_file()

@@ -65,9 +65,14 @@ def test_local_folder_without_safetensors_is_refused(tiny_model_dir, tmp_path):
 def test_sentence_transformers_subfolder_layout(tiny_model_dir, tmp_path):
     root = tmp_path / "st"
     shutil.copytree(tiny_model_dir, root / "0_Transformer")
-    (root / "modules.json").write_text(json.dumps([
-        {"idx": 0, "name": "0", "path": "0_Transformer", "type": "sentence_transformers.models.Transformer"},
-        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]))
+    (root / "modules.json").write_text(
+        json.dumps(
+            [
+                {"idx": 0, "name": "0", "path": "0_Transformer", "type": "sentence_transformers.models.Transformer"},
+                {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+            ]
+        )
+    )
     (root / "1_Pooling").mkdir()
     (root / "1_Pooling" / "config.json").write_text('{"pooling_mode_max_tokens": true}')
     r = resolve_model(str(root))

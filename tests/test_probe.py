@@ -77,8 +77,7 @@ A10 = {"name": b"NVIDIA A10G", "total": 24 * 2**30, "free": 20 * 2**30, "cc": (8
 @pytest.fixture
 def fake_psutil(monkeypatch):
     monkeypatch.setattr(psutil, "cpu_count", lambda logical=True: 16 if logical else 8)
-    monkeypatch.setattr(psutil, "virtual_memory",
-                        lambda: SimpleNamespace(total=64 * 2**30, available=50 * 2**30))
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: SimpleNamespace(total=64 * 2**30, available=50 * 2**30))
 
 
 def test_gpu_present(fake_psutil, tmp_path):
@@ -87,7 +86,11 @@ def test_gpu_present(fake_psutil, tmp_path):
     assert res.has_gpu and res.gpu_error is None and nvml.shutdown
     gpu = res.gpus[0]
     assert (gpu.name, gpu.compute_capability, gpu.driver, gpu.utilization_pct) == (
-        "NVIDIA H100 80GB HBM3", "9.0", "550.54.15", 3)
+        "NVIDIA H100 80GB HBM3",
+        "9.0",
+        "550.54.15",
+        3,
+    )
     assert gpu.memory_total_bytes == 80 * 2**30 and gpu.memory_free_bytes == 79 * 2**30
     assert (res.physical_cores, res.logical_cores, res.ram_total_bytes) == (8, 16, 64 * 2**30)
     assert res.disk_path == str(tmp_path) and res.disk_free_bytes > 0
@@ -154,8 +157,14 @@ def test_probe_torch_view():
 
 def test_cli_probe_json_matches_machine():
     env = dict(os.environ, HF_HUB_OFFLINE="1")
-    out = subprocess.run([sys.executable, "-m", "advisor", "probe", "--json"], capture_output=True, text=True,
-                         env=env, timeout=60, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "advisor", "probe", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
+    ).stdout
     data = json.loads(out)
     assert data["logical_cores"] == psutil.cpu_count(logical=True)
     assert data["physical_cores"] == (psutil.cpu_count(logical=False) or psutil.cpu_count())

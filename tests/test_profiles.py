@@ -12,9 +12,19 @@ from engines.errors import ConfigError
 
 
 def _resources(gpus: list[GpuInfo]) -> Resources:
-    return Resources(cpu_model="x", physical_cores=2, logical_cores=2, usable_cores=2, ram_total_bytes=8 << 30,
-                     ram_available_bytes=4 << 30, disk_path="/", disk_free_bytes=1 << 30, gpus=gpus,
-                     os="Linux", python="3.11")
+    return Resources(
+        cpu_model="x",
+        physical_cores=2,
+        logical_cores=2,
+        usable_cores=2,
+        ram_total_bytes=8 << 30,
+        ram_available_bytes=4 << 30,
+        disk_path="/",
+        disk_free_bytes=1 << 30,
+        gpus=gpus,
+        os="Linux",
+        python="3.11",
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -68,19 +78,24 @@ def test_bad_env_value_is_one_line(monkeypatch):
 
 def test_user_file(tmp_path):
     path = tmp_path / "mine.toml"
-    path.write_text('description = "mine"\n[bench]\nsample_size = 600\ntest_size = 200\n'
-                    "train_sizes = [50, 100]\nfinetune_sizes = [100]\n")
+    path.write_text(
+        'description = "mine"\n[bench]\nsample_size = 600\ntest_size = 200\n'
+        "train_sizes = [50, 100]\nfinetune_sizes = [100]\n"
+    )
     p = load_profile(str(path))
     assert p.name == "mine" and p.bench.sample_size == 600 and p.embedding == EmbeddingConfig()
 
 
-@pytest.mark.parametrize(("content", "pattern"), [
-    ("[bench\n", "is not valid TOML"),
-    ("[bench]\ntest_size = 5000\n", "bench: Value error, test_size"),
-    ("[finetune]\nlearning_rate = -1\n", "finetune.learning_rate"),
-    ("colour = 'red'\n", "colour: Extra inputs are not permitted"),
-    ("[lora]\nmode = 'full'\n", "lora.mode must be 'lora'"),
-])
+@pytest.mark.parametrize(
+    ("content", "pattern"),
+    [
+        ("[bench\n", "is not valid TOML"),
+        ("[bench]\ntest_size = 5000\n", "bench: Value error, test_size"),
+        ("[finetune]\nlearning_rate = -1\n", "finetune.learning_rate"),
+        ("colour = 'red'\n", "colour: Extra inputs are not permitted"),
+        ("[lora]\nmode = 'full'\n", "lora.mode must be 'lora'"),
+    ],
+)
 def test_invalid_files(tmp_path, content, pattern):
     path = tmp_path / "bad.toml"
     path.write_text(content)

@@ -17,7 +17,7 @@ from engines.config import FinetuneConfig
 from engines.tfidf import TfidfEngine
 
 # An engine whose warm-up takes a known time, in a module a new process can import.
-SLOW_START = '''
+SLOW_START = """
 import time
 
 from engines.tfidf import TfidfEngine
@@ -32,7 +32,7 @@ class SlowStart(TfidfEngine):
 class BrokenStart(TfidfEngine):
     def warm_up(self):
         raise RuntimeError("no model here")
-'''
+"""
 
 
 @pytest.fixture
@@ -134,14 +134,17 @@ def test_the_bench_records_the_start_up_and_the_forecast_adds_it(slow_module, mo
 
 
 def _points(approach):
-    return [CurvePoint(approach=approach, n_train=n, seed=0, accuracy=0.7, macro_f1=0.7, fit_s=0.1 + n / 1000)
-            for n in (100, 200, 400)]
+    return [
+        CurvePoint(approach=approach, n_train=n, seed=0, accuracy=0.7, macro_f1=0.7, fit_s=0.1 + n / 1000)
+        for n in (100, 200, 400)
+    ]
 
 
 @pytest.mark.parametrize("approach", ["embedding", "finetune"])
 def test_the_start_up_replaces_the_in_process_load(approach):
-    m = ApproachMeasurement(approach=approach, points=_points(approach), train_examples_per_s=20.0,
-                            prepare_texts_per_s=200.0, load_s=0.1)
+    m = ApproachMeasurement(
+        approach=approach, points=_points(approach), train_examples_per_s=20.0, prepare_texts_per_s=200.0, load_s=0.1
+    )
     cfg = FinetuneConfig() if approach == "finetune" else None
     warm, _ = time_forecast(m, 3000, cfg)
     cold, _ = time_forecast(m.model_copy(update={"start_s": 6.0}), 3000, cfg)

@@ -31,8 +31,6 @@ def run_async(fn):
     return wrapper
 
 
-
-
 def on_step(app, name: str) -> bool:
     """The step's screen is current and composed."""
     return app.current_mode == name and bool(app.screen.query(".body"))
@@ -165,8 +163,11 @@ async def test_bad_files_show_one_line_in_the_ui(tmp_path: Path) -> None:
     fake = FakeBackend()
     app = create_app(services=fake.services(), start="data")
     async with app.run_test(size=(80, 24)) as pilot:
-        cases = [("missing.csv", "data file not found: missing.csv"),
-                 (str(binary), "looks binary"), (str(one_class), "only one class")]
+        cases = [
+            ("missing.csv", "data file not found: missing.csv"),
+            (str(binary), "looks binary"),
+            (str(one_class), "only one class"),
+        ]
         for path, expected in cases:
             box = app.screen.query_one("#data-path", Input)
             box.value = path
@@ -256,10 +257,21 @@ async def test_help_theme_and_quit() -> None:
 
 
 def test_parse_form_maps_errors_to_fields() -> None:
-    values = {"task": "classification", "metric": "accuracy", "labelled_size": "1,000", "min_accuracy": "",
-              "latency_budget_ms": "abc", "deadline_minutes": "", "predictions_per_day": "10000",
-              "price_per_hour": "", "data_may_leave_machine": False, "weights.accuracy": "0",
-              "weights.training_time": "0", "weights.latency": "0", "weights.cost": "0"}
+    values = {
+        "task": "classification",
+        "metric": "accuracy",
+        "labelled_size": "1,000",
+        "min_accuracy": "",
+        "latency_budget_ms": "abc",
+        "deadline_minutes": "",
+        "predictions_per_day": "10000",
+        "price_per_hour": "",
+        "data_may_leave_machine": False,
+        "weights.accuracy": "0",
+        "weights.training_time": "0",
+        "weights.latency": "0",
+        "weights.cost": "0",
+    }
     goals, errors = parse_form(values)
     assert goals is None and errors == {"latency_budget_ms": "a number"}
     values["latency_budget_ms"] = "50"
@@ -267,8 +279,9 @@ def test_parse_form_maps_errors_to_fields() -> None:
     assert goals is None and "weights" in errors and "positive" in errors["weights"]
     values["weights.accuracy"] = "1"
     goals, errors = parse_form(values)
-    assert errors == {} and goals == Goals(labelled_size=1000, latency_budget_ms=50,
-                                            weights={"accuracy": 1, "training_time": 0, "latency": 0, "cost": 0})
+    assert errors == {} and goals == Goals(
+        labelled_size=1000, latency_budget_ms=50, weights={"accuracy": 1, "training_time": 0, "latency": 0, "cost": 0}
+    )
 
 
 def test_describe_error_is_one_line() -> None:
@@ -286,17 +299,28 @@ def _fields(cls) -> set[str]:
 
 
 CONTRACT = [
-    ("FakeGpu", "advisor.probe", "GpuInfo"), ("FakeResources", "advisor.probe", "Resources"),
-    ("FakeDrops", "advisor.data", "DropCounts"), ("FakeDataset", "advisor.data", "Dataset"),
-    ("FakeClass", "advisor.data", "ClassCount"), ("FakeLengthStats", "advisor.data", "LengthStats"),
-    ("FakeSummary", "advisor.data", "DataSummary"), ("FakePoint", "advisor.measure", "CurvePoint"),
-    ("FakeBenchEvent", "advisor.measure", "BenchEvent"), ("FakeMeasurement", "advisor.measure", "ApproachMeasurement"),
-    ("FakeBench", "advisor.measure", "BenchResult"), ("FakeForecast", "advisor.forecast", "Forecast"),
-    ("FakeReason", "advisor.explain", "Reason"), ("FakeRuledOut", "advisor.explain", "RuledOut"),
-    ("FakeRecommendation", "advisor.recommend", "Recommendation"), ("FakeRunSpec", "advisor.fullrun", "RunSpec"),
-    ("FakePlan", "advisor.plan", "Plan"), ("FakeAdvice", "advisor.advise", "Advice"),
-    ("FakeMetrics", "engines.base", "EvalReport"), ("FakeFit", "engines.base", "FitReport"),
-    ("FakeManifest", "engines.artifacts", "Manifest"), ("FakeHit", "engines.store", "Hit"),
+    ("FakeGpu", "advisor.probe", "GpuInfo"),
+    ("FakeResources", "advisor.probe", "Resources"),
+    ("FakeDrops", "advisor.data", "DropCounts"),
+    ("FakeDataset", "advisor.data", "Dataset"),
+    ("FakeClass", "advisor.data", "ClassCount"),
+    ("FakeLengthStats", "advisor.data", "LengthStats"),
+    ("FakeSummary", "advisor.data", "DataSummary"),
+    ("FakePoint", "advisor.measure", "CurvePoint"),
+    ("FakeBenchEvent", "advisor.measure", "BenchEvent"),
+    ("FakeMeasurement", "advisor.measure", "ApproachMeasurement"),
+    ("FakeBench", "advisor.measure", "BenchResult"),
+    ("FakeForecast", "advisor.forecast", "Forecast"),
+    ("FakeReason", "advisor.explain", "Reason"),
+    ("FakeRuledOut", "advisor.explain", "RuledOut"),
+    ("FakeRecommendation", "advisor.recommend", "Recommendation"),
+    ("FakeRunSpec", "advisor.fullrun", "RunSpec"),
+    ("FakePlan", "advisor.plan", "Plan"),
+    ("FakeAdvice", "advisor.advise", "Advice"),
+    ("FakeMetrics", "engines.base", "EvalReport"),
+    ("FakeFit", "engines.base", "FitReport"),
+    ("FakeManifest", "engines.artifacts", "Manifest"),
+    ("FakeHit", "engines.store", "Hit"),
 ]
 
 
@@ -315,8 +339,9 @@ def test_fakes_use_the_real_records_field_names(fake: str, module: str, real: st
 @run_async
 async def test_held_out_test_file_goes_to_the_advice_and_the_run(tmp_path: Path) -> None:
     data = tmp_path / "train.csv"
-    data.write_text("text,label\n" + "".join(f"good film {i},pos\nbad film {i},neg\n" for i in range(10)),
-                    encoding="utf-8")
+    data.write_text(
+        "text,label\n" + "".join(f"good film {i},pos\nbad film {i},neg\n" for i in range(10)), encoding="utf-8"
+    )
     test = tmp_path / "test.csv"
     test.write_text("text,label\nfine,pos\nawful,neg\nlovely,pos\n", encoding="utf-8")
     odd = tmp_path / "odd.csv"

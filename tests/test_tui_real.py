@@ -39,6 +39,7 @@ def test_real_backend_flow_end_to_end(tmp_path: Path, monkeypatch) -> None:
     async def scenario() -> None:
         app = create_app(data=str(empty), profile="tiny", start="data")
         async with app.run_test(size=(100, 30)) as pilot:
+
             async def until(condition, timeout: float = 120) -> None:
                 await wait_until(pilot, condition, timeout)
 
@@ -58,10 +59,14 @@ def test_real_backend_flow_end_to_end(tmp_path: Path, monkeypatch) -> None:
             assert app.state.bench_error is None
             advice = app.state.advice
             # The screen composes its placeholder first and fills it in on mount: wait for that.
-            await until(lambda: app.current_mode == "advice" and bool(app.screen.query("#choice"))
-                        and "No advice yet" not in str(app.screen.query_one("#choice").render()))
-            assert advice.recommendation.label in str(
-                app.screen.query_one("#choice").render())
+            await until(
+                lambda: (
+                    app.current_mode == "advice"
+                    and bool(app.screen.query("#choice"))
+                    and "No advice yet" not in str(app.screen.query_one("#choice").render())
+                )
+            )
+            assert advice.recommendation.label in str(app.screen.query_one("#choice").render())
             assert app.state.bench_points, "points land while the benchmark runs"
 
             await pilot.press("6")

@@ -36,8 +36,9 @@ FIRST_FRAME = textwrap.dedent("""
 
 def _run(code: str, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, "-c", code, *args], check=False, capture_output=True, text=True, timeout=120,
-                          cwd=ROOT, env=env)
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], check=False, capture_output=True, text=True, timeout=120, cwd=ROOT, env=env
+    )
 
 
 @pytest.mark.parametrize("data", [None, "demo:rotten-tomatoes"])
@@ -71,7 +72,11 @@ def test_tui_command_is_registered_and_bad_goals_fail_in_one_line(tmp_path: Path
     from advisor.cli import build_parser, main
 
     args = build_parser().parse_args(["tui", "--data", "demo:rotten-tomatoes", "--profile", "tiny"])
-    assert args.data == "demo:rotten-tomatoes" and args.profile == "tiny" and args.func.__module__ == "advisor.commands.tui"
+    assert (
+        args.data == "demo:rotten-tomatoes"
+        and args.profile == "tiny"
+        and args.func.__module__ == "advisor.commands.tui"
+    )
     bad = tmp_path / "g.toml"
     bad.write_text("[goals]\nmetric = 1\n")
     assert main(["tui", "--goals", str(bad)]) == 2

@@ -278,10 +278,7 @@ class FakeEngine:
             range(len(self._texts)),
             key=lambda i: (-len(words & set(self._texts[i].lower().split())), i),
         )
-        return [
-            FakeHit(self._texts[i], self._labels[i], round(1.0 / (1 + r), 3))
-            for r, i in enumerate(ranked[:k])
-        ]
+        return [FakeHit(self._texts[i], self._labels[i], round(1.0 / (1 + r), 3)) for r, i in enumerate(ranked[:k])]
 
 
 # ------------------------------------------------------------------------- backend
@@ -338,8 +335,15 @@ class FakeBackend:
         return FakeProfile(name)
 
     # --- data
-    def load_dataset(self, ref: str, *, text_col: str | None = None, label_col: str | None = None,
-                     encoding: str | None = None, **_: Any) -> FakeDataset:
+    def load_dataset(
+        self,
+        ref: str,
+        *,
+        text_col: str | None = None,
+        label_col: str | None = None,
+        encoding: str | None = None,
+        **_: Any,
+    ) -> FakeDataset:
         self.calls.append(f"load_dataset:{ref}")
         if ref.startswith("demo:"):
             texts = [(_POSITIVE + _NEGATIVE)[i % 8] + f" #{i}" for i in range(self.rows)]
@@ -367,13 +371,29 @@ class FakeBackend:
             if len(set(labels)) < 2:
                 raise DataError(f"only one class ({labels[0]!r}) in {ref}: need at least 2")
         return FakeDataset(
-            examples=FakeExamples(texts, labels), ref=ref, path=ref, format="csv", text_col=tcol,
-            label_col=lcol, encoding=encoding or "utf-8", fingerprint="f00d", total_rows=len(texts),
-            sampled=False, dropped=FakeDrops(total_rows_read=len(texts)), warnings=[],
+            examples=FakeExamples(texts, labels),
+            ref=ref,
+            path=ref,
+            format="csv",
+            text_col=tcol,
+            label_col=lcol,
+            encoding=encoding or "utf-8",
+            fingerprint="f00d",
+            total_rows=len(texts),
+            sampled=False,
+            dropped=FakeDrops(total_rows_read=len(texts)),
+            warnings=[],
         )
 
-    def check_test_file(self, test_file: str, dataset: FakeDataset, *, text_col: str | None = None,
-                        label_col: str | None = None, encoding: str | None = None) -> int:
+    def check_test_file(
+        self,
+        test_file: str,
+        dataset: FakeDataset,
+        *,
+        text_col: str | None = None,
+        label_col: str | None = None,
+        encoding: str | None = None,
+    ) -> int:
         test = self.load_dataset(test_file, text_col=text_col, label_col=label_col, encoding=encoding)
         unseen = sorted(set(test.examples.labels) - set(dataset.examples.labels))
         if unseen:
@@ -390,14 +410,20 @@ class FakeBackend:
             def q(p: float) -> float:
                 return float(values[min(len(values) - 1, int(p * len(values)))])
 
-            return FakeLengthStats(unit, sum(values) / len(values), q(0.1), q(0.5), q(0.9), q(0.95), q(0.99),
-                                   values[-1])
+            return FakeLengthStats(
+                unit, sum(values) / len(values), q(0.1), q(0.5), q(0.9), q(0.95), q(0.99), values[-1]
+            )
 
         classes = [FakeClass(k, v, v / n) for k, v in sorted(counts.items(), key=lambda kv: -kv[1])]
-        return FakeSummary(rows=n, total_rows=dataset.total_rows, classes=classes,
-                           imbalance_ratio=max(counts.values()) / min(counts.values()),
-                           lengths={"chars": stats(chars, "chars"), "words": stats(words, "words")},
-                           dropped=dataset.dropped, warnings=list(dataset.warnings))
+        return FakeSummary(
+            rows=n,
+            total_rows=dataset.total_rows,
+            classes=classes,
+            imbalance_ratio=max(counts.values()) / min(counts.values()),
+            lengths={"chars": stats(chars, "chars"), "words": stats(words, "words")},
+            dropped=dataset.dropped,
+            warnings=list(dataset.warnings),
+        )
 
     # --- advice
     def _wait(self, cancel: threading.Event | None) -> bool:
@@ -406,9 +432,19 @@ class FakeBackend:
             time.sleep(self.step_delay)
         return bool(cancel is not None and cancel.is_set())
 
-    def advise(self, data: Any, goals: Any, *, profile: Any = None, budget: Any = "quick",
-               resources: Any = None, progress: Any = None, cancel: threading.Event | None = None,
-               test_file: str | None = None, **_: Any) -> FakeAdvice:
+    def advise(
+        self,
+        data: Any,
+        goals: Any,
+        *,
+        profile: Any = None,
+        budget: Any = "quick",
+        resources: Any = None,
+        progress: Any = None,
+        cancel: threading.Event | None = None,
+        test_file: str | None = None,
+        **_: Any,
+    ) -> FakeAdvice:
         self.calls.append(f"advise:{budget}" + (f":test_file={test_file}" if test_file else ""))
         self.bench_started.set()
         budget_s = {"quick": 90.0, "standard": 600.0, "thorough": 1800.0}.get(str(budget), 90.0)
@@ -427,63 +463,110 @@ class FakeBackend:
                 elapsed += 2.5 if approach != "finetune" else 12.0
                 point = FakePoint(approach, n, seed, acc, round(acc - 0.01, 4), 1.0 + i)
                 points.setdefault(approach, []).append(point)
-                progress(FakeBenchEvent(approach, "fit", i + 1, len(curve), f"n={n} seed={seed}",
-                                        elapsed, budget_s, point))
+                progress(
+                    FakeBenchEvent(approach, "fit", i + 1, len(curve), f"n={n} seed={seed}", elapsed, budget_s, point)
+                )
             else:
                 progress(FakeBenchEvent(approach, "done", len(curve), len(curve), "done", elapsed, budget_s))
         return self._advice(points, budget_s, elapsed, cancelled, data, test_file)
 
-    def _advice(self, points: dict[str, list[FakePoint]], budget_s: float, spent: float,
-                cancelled: bool, data: Any, test_file: str | None = None) -> FakeAdvice:
+    def _advice(
+        self,
+        points: dict[str, list[FakePoint]],
+        budget_s: float,
+        spent: float,
+        cancelled: bool,
+        data: Any,
+        test_file: str | None = None,
+    ) -> FakeAdvice:
         speeds = {"tfidf": (5000.0, 20000.0, 0.05), "embedding": (75.0, 75.0, 12.0), "finetune": (20.0, 75.0, 12.0)}
         measurements, forecasts = {}, {}
         for approach, pts in points.items():
             last = pts[-1]
             ex_s, inf_s, lat = speeds[approach]
             measurements[approach] = FakeMeasurement(
-                approach, pts, last.accuracy, last.accuracy - 0.03, last.accuracy + 0.03, last.macro_f1,
-                ex_s, inf_s, {"p50_b1": lat, "p95_b1": lat * 1.3, "p50_bN": lat / 4, "p95_bN": lat / 3}, (300 if approach == "tfidf" else 900) * 1024**2,
+                approach,
+                pts,
+                last.accuracy,
+                last.accuracy - 0.03,
+                last.accuracy + 0.03,
+                last.macro_f1,
+                ex_s,
+                inf_s,
+                {"p50_b1": lat, "p95_b1": lat * 1.3, "p50_bN": lat / 4, "p95_bN": lat / 3},
+                (300 if approach == "tfidf" else 900) * 1024**2,
             )
             value = min(1.0, last.accuracy + 0.03)
             width = 0.08 if approach == "finetune" else 0.03
             forecasts[approach] = FakeForecast(
-                approach, 3000, value, value - width, min(1.0, value + width),
-                "power-law(b∈[0.3,0.7])" if len(pts) > 2 else "flat-fallback", len(pts) <= 2,
+                approach,
+                3000,
+                value,
+                value - width,
+                min(1.0, value + width),
+                "power-law(b∈[0.3,0.7])" if len(pts) > 2 else "flat-fallback",
+                len(pts) <= 2,
                 {"tfidf": 4.0, "embedding": 60.0, "finetune": 420.0}[approach],
                 (300 if approach == "tfidf" else 1600) * 1024**2,
                 [(float(p.n_train), p.accuracy) for p in pts] + [(3000.0, value)],
             )
         best = max(forecasts, key=lambda a: forecasts[a].value) if forecasts else "tfidf"
         labels = {"tfidf": "TF-IDF baseline", "embedding": "Embeddings + head", "finetune": "Fine-tune (full)"}
-        reasons = [FakeReason(f"{labels[best]} is forecast at {100 * forecasts[best].value:.1f} % at 3,000 labels")] \
-            if forecasts else [FakeReason("nothing was measured")]
+        reasons = (
+            [FakeReason(f"{labels[best]} is forecast at {100 * forecasts[best].value:.1f} % at 3,000 labels")]
+            if forecasts
+            else [FakeReason("nothing was measured")]
+        )
         rec = FakeRecommendation(
-            choice=best, label=labels[best], confidence="medium" if not cancelled else "low",
-            too_close=False, reasons=reasons + [FakeReason("embeddings train in 1 min instead of 7 min")],
+            choice=best,
+            label=labels[best],
+            confidence="medium" if not cancelled else "low",
+            too_close=False,
+            reasons=reasons + [FakeReason("embeddings train in 1 min instead of 7 min")],
             ruled_out=[FakeRuledOut("lora", "not measured at the quick budget")],
-            flips=["with a deadline under 5 min, Embeddings + head would win"], settle=None,
+            flips=["with a deadline under 5 min, Embeddings + head would win"],
+            settle=None,
         )
         ref = getattr(data, "ref", str(data))
         return FakeAdvice(
-            FakeBench(measurements, budget_s, spent, cancelled, 1000), forecasts, rec,
+            FakeBench(measurements, budget_s, spent, cancelled, 1000),
+            forecasts,
+            rec,
             FakePlan(FakeRunSpec(best, ref, "text", "label", "cpu-small", ref if test_file else None, test_file)),
             cancelled,
         )
 
-    def make_run_spec(self, *, engine: str, advice: Any, dataset: Any, profile: str | None,
-                      test_file: str | None = None) -> FakeRunSpec:
+    def make_run_spec(
+        self, *, engine: str, advice: Any, dataset: Any, profile: str | None, test_file: str | None = None
+    ) -> FakeRunSpec:
         if advice is not None:
             return replace(advice.plan.run, engine=engine)
         if dataset is None:
             raise DataError("no data loaded yet: pick a data file on the Data step (3)")
-        return FakeRunSpec(engine, dataset.ref, dataset.text_col, dataset.label_col, profile,
-                           dataset.ref if test_file else None, test_file)
+        return FakeRunSpec(
+            engine,
+            dataset.ref,
+            dataset.text_col,
+            dataset.label_col,
+            profile,
+            dataset.ref if test_file else None,
+            test_file,
+        )
 
     # --- full run and artifacts
-    def full_run(self, spec: FakeRunSpec, out_dir: Any, *, resume: bool = False, overwrite: bool = False,
-                 progress: Any = None, cancel: threading.Event | None = None) -> FakeManifest:
-        self.calls.append(f"full_run:{spec.engine}:resume={resume}" + (f":test_file={spec.test_file}"
-                                                                        if spec.test_file else ""))
+    def full_run(
+        self,
+        spec: FakeRunSpec,
+        out_dir: Any,
+        *,
+        resume: bool = False,
+        overwrite: bool = False,
+        progress: Any = None,
+        cancel: threading.Event | None = None,
+    ) -> FakeManifest:
+        self.calls.append(
+            f"full_run:{spec.engine}:resume={resume}" + (f":test_file={spec.test_file}" if spec.test_file else "")
+        )
         self.run_started.set()
         out = Path(out_dir)
         if out.exists() and not overwrite and not resume:
@@ -527,8 +610,19 @@ class FakeBackend:
             engine, _ = self.load_artifact(path)
             wrong = round((1 - self.RUN_ACCURACY.get(engine.name, 0.5)) * len(y_true))
             y_pred = [("neg" if y == "pos" else "pos") if i < wrong else y for i, y in enumerate(y_true)]
-            runs.append(RunResult(name=name, engine=engine.name, n_train=800, rows_digest="fake", y_true=y_true,
-                                  y_pred=y_pred, train_s=12.5, ms_b1=1.0, ms_batch=0.5))
+            runs.append(
+                RunResult(
+                    name=name,
+                    engine=engine.name,
+                    n_train=800,
+                    rows_digest="fake",
+                    y_true=y_true,
+                    y_pred=y_pred,
+                    train_s=12.5,
+                    ms_b1=1.0,
+                    ms_batch=0.5,
+                )
+            )
         return compare(runs, goals, resources)
 
     def write_report(self, advice: Any, path: Any) -> Path:
@@ -549,11 +643,19 @@ class FakeBackend:
 
     def services(self) -> Services:
         return Services(
-            probe=self.probe, list_profiles=self.list_profiles, load_profile=self.load_profile,
-            load_dataset=self.load_dataset, summarize=self.summarize, check_test_file=self.check_test_file,
+            probe=self.probe,
+            list_profiles=self.list_profiles,
+            load_profile=self.load_profile,
+            load_dataset=self.load_dataset,
+            summarize=self.summarize,
+            check_test_file=self.check_test_file,
             advise=self.advise,
-            make_run_spec=self.make_run_spec, full_run=self.full_run, load_artifact=self.load_artifact,
+            make_run_spec=self.make_run_spec,
+            full_run=self.full_run,
+            load_artifact=self.load_artifact,
             compare_runs=self.compare_runs,
-            write_report=self.write_report, write_plan=self.write_plan, engine_names=self.engine_names,
+            write_report=self.write_report,
+            write_plan=self.write_plan,
+            engine_names=self.engine_names,
             engine_class=self.engine_class,
         )

@@ -23,8 +23,9 @@ def add_data_args(parser: argparse.ArgumentParser, *, positional: bool = True, s
     parser.add_argument("--label-col", metavar="C", help="label column (default: detected)")
     parser.add_argument("--encoding", metavar="E", help="text encoding (default: utf-8, or utf-8-sig with a BOM)")
     if sampling:
-        parser.add_argument("--sample", metavar="N", type=int,
-                            help="use a seeded stratified sample of N rows (big files are streamed)")
+        parser.add_argument(
+            "--sample", metavar="N", type=int, help="use a seeded stratified sample of N rows (big files are streamed)"
+        )
         parser.add_argument("--seed", metavar="S", type=int, default=0, help="seed for sampling (default 0)")
 
 

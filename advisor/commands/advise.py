@@ -20,16 +20,28 @@ def register(sub: Any) -> None:
     add_data_args(p, sampling=False)
     p.add_argument("--goals", metavar="FILE", help="goals TOML (metric, labelled_size, weights, deadline …)")
     p.add_argument("--profile", metavar="P", help="profile name or .toml (default: picked from this machine)")
-    p.add_argument("--budget", metavar="B", default=None,
-                   help="quick | standard | thorough | SECONDS (default: the profile's, quick on CPU)")
-    p.add_argument("--labelled-size", metavar="N", type=int,
-                   help="labelled examples the full run will have (default: goals, else all rows minus the test part)")
-    p.add_argument("--test-file", metavar="FILE",
-                   help="the full run is scored on this separate file (same columns): it trains on every row "
-                   "of DATA, and the forecasts are for that many labels; the benchmarks never read FILE")
+    p.add_argument(
+        "--budget",
+        metavar="B",
+        default=None,
+        help="quick | standard | thorough | SECONDS (default: the profile's, quick on CPU)",
+    )
+    p.add_argument(
+        "--labelled-size",
+        metavar="N",
+        type=int,
+        help="labelled examples the full run will have (default: goals, else all rows minus the test part)",
+    )
+    p.add_argument(
+        "--test-file",
+        metavar="FILE",
+        help="the full run is scored on this separate file (same columns): it trains on every row "
+        "of DATA, and the forecasts are for that many labels; the benchmarks never read FILE",
+    )
     p.add_argument("--engines", metavar="LIST", help="comma-separated subset of tfidf,embedding,finetune,lora")
-    p.add_argument("--hardware", metavar="NAME", help="also forecast on this GPU (t4, l4, a10, a100-40gb, "
-                   "a100-80gb, h100, h200)")
+    p.add_argument(
+        "--hardware", metavar="NAME", help="also forecast on this GPU (t4, l4, a10, a100-40gb, a100-80gb, h100, h200)"
+    )
     p.add_argument("--sample", metavar="N", type=int, help="rows sampled for the benchmarks (default: the profile's)")
     p.add_argument("--seed", metavar="S", type=int, default=0, help="seed for sampling and splits (default 0)")
     p.add_argument("--json", action="store_true", help="print the Advice as JSON on stdout")
@@ -44,8 +56,11 @@ def _printer(quiet: bool):
         if quiet or ev.phase in ("train", "embed", "head") and ev.done not in (0, ev.total):
             return
         total = f" {ev.done}/{ev.total}" if ev.total and ev.phase in ("prepare",) else ""
-        print(f"[{ev.elapsed_s:5.0f}s/{ev.budget_s:.0f}s] {ev.approach:9s} {ev.phase:8s}{total} {ev.message}",
-              file=sys.stderr, flush=True)
+        print(
+            f"[{ev.elapsed_s:5.0f}s/{ev.budget_s:.0f}s] {ev.approach:9s} {ev.phase:8s}{total} {ev.message}",
+            file=sys.stderr,
+            flush=True,
+        )
 
     return show
 
@@ -72,20 +87,40 @@ def run(args: argparse.Namespace) -> int:
         engines = [e.strip() for e in args.engines.split(",") if e.strip()]
         unknown = [e for e in engines if e not in engine_names()]
         if unknown or not engines:
-            raise ConfigError(f"unknown engine {unknown[0] if unknown else '(none)'!r} in --engines; "
-                              "try tfidf,embedding,finetune,lora")
+            raise ConfigError(
+                f"unknown engine {unknown[0] if unknown else '(none)'!r} in --engines; "
+                "try tfidf,embedding,finetune,lora"
+            )
     resources = probe()
     profile = load_profile(args.profile, resources=resources)
     budget = args.budget or profile.bench.default_budget
     sample = args.sample or profile.bench.sample_size
-    data = load_dataset(args.data, text_col=args.text_col, label_col=args.label_col, encoding=args.encoding,
-                        sample=sample, seed=args.seed)
+    data = load_dataset(
+        args.data,
+        text_col=args.text_col,
+        label_col=args.label_col,
+        encoding=args.encoding,
+        sample=sample,
+        seed=args.seed,
+    )
     cancel = threading.Event()
     try:
-        advice = advise(data, goals, profile=profile, budget=budget, resources=resources, hardware=args.hardware,
-                        progress=_printer(args.quiet), cancel=cancel, engines=engines, seed=args.seed,
-                        text_col=args.text_col, label_col=args.label_col, encoding=args.encoding,
-                        test_file=args.test_file)
+        advice = advise(
+            data,
+            goals,
+            profile=profile,
+            budget=budget,
+            resources=resources,
+            hardware=args.hardware,
+            progress=_printer(args.quiet),
+            cancel=cancel,
+            engines=engines,
+            seed=args.seed,
+            text_col=args.text_col,
+            label_col=args.label_col,
+            encoding=args.encoding,
+            test_file=args.test_file,
+        )
     except KeyboardInterrupt:  # outside the benchmarks (they stop cleanly themselves)
         cancel.set()
         raise

@@ -15,8 +15,11 @@ from typing import Any
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("compare", help="compare full runs on their shared held-out rows and say which to keep",
-                       description=__doc__.splitlines()[0].split(": ", 1)[-1])
+    p = sub.add_parser(
+        "compare",
+        help="compare full runs on their shared held-out rows and say which to keep",
+        description=__doc__.splitlines()[0].split(": ", 1)[-1],
+    )
     p.add_argument("runs", nargs="+", metavar="RUN", help="artifact folders written by `tune-or-embed run`")
     p.add_argument("--goals", metavar="FILE", help="goals TOML (metric, weights, latency budget …); default goals")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
@@ -45,11 +48,22 @@ def format_comparison(c: Any) -> str:
     from advisor.output import format_table, human_seconds, interval
 
     lines = [f"{c.metric} on the same {c.rows:,} held-out rows (95 % intervals over those rows)", ""]
-    lines.append(format_table(
-        [(r.name, label(r.engine), interval(r.value, r.low, r.high),
-          human_seconds(r.train_s, coarse=True), "n/a" if r.ms_b1 is None else f"{r.ms_b1:.2f} ms")
-         for r in c.runs],
-        headers=("run", "approach", c.metric, "training", "latency (batch 1)"), align="lllrr"))
+    lines.append(
+        format_table(
+            [
+                (
+                    r.name,
+                    label(r.engine),
+                    interval(r.value, r.low, r.high),
+                    human_seconds(r.train_s, coarse=True),
+                    "n/a" if r.ms_b1 is None else f"{r.ms_b1:.2f} ms",
+                )
+                for r in c.runs
+            ],
+            headers=("run", "approach", c.metric, "training", "latency (batch 1)"),
+            align="lllrr",
+        )
+    )
     lines.append("")
     lines += verdict_lines(c)
     return "\n".join(lines)

@@ -8,14 +8,22 @@ from advisor.commands._data_args import add_data_args
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("inspect", help="summarise a labelled dataset (classes, lengths, drops)",
-                              description="Read a labelled dataset and report rows, class balance, "
-                              "text-length percentiles (in tokens with --model) and what was dropped.")
+    p = subparsers.add_parser(
+        "inspect",
+        help="summarise a labelled dataset (classes, lengths, drops)",
+        description="Read a labelled dataset and report rows, class balance, "
+        "text-length percentiles (in tokens with --model) and what was dropped.",
+    )
     add_data_args(p)
-    p.add_argument("--model", metavar="REF", help="also count tokens with this model's tokenizer "
-                   "(loads only the tokenizer)")
-    p.add_argument("--test-file", metavar="FILE", help="a held-out file to check against DATA: counts its rows "
-                   "whose text is also in DATA (they inflate held-out scores)")
+    p.add_argument(
+        "--model", metavar="REF", help="also count tokens with this model's tokenizer (loads only the tokenizer)"
+    )
+    p.add_argument(
+        "--test-file",
+        metavar="FILE",
+        help="a held-out file to check against DATA: counts its rows "
+        "whose text is also in DATA (they inflate held-out scores)",
+    )
     p.add_argument("--json", action="store_true", help="print the DataSummary model as JSON")
     p.set_defaults(func=run)
 
@@ -41,8 +49,13 @@ def run(args: argparse.Namespace) -> int:
     if args.test_file:
         from advisor.data import compare_test, load_dataset
 
-        test = load_dataset(args.test_file, text_col=dataset.text_col, label_col=dataset.label_col,
-                            encoding=getattr(args, "encoding", None), validate=False)
+        test = load_dataset(
+            args.test_file,
+            text_col=dataset.text_col,
+            label_col=dataset.label_col,
+            encoding=getattr(args, "encoding", None),
+            validate=False,
+        )
         summary = compare_test(summary, test, dataset)
     if args.json:
         print_json(summary)
@@ -54,29 +67,51 @@ def run(args: argparse.Namespace) -> int:
 def format_summary(s) -> str:
     from advisor.output import format_table
 
-    lines = [format_table([
-        ("data", f"{s.ref} ({s.format}, {s.encoding})" + (f" → {s.path}" if s.path != s.ref else "")),
-        ("columns", f"text: {s.text_col}, label: {s.label_col}"),
-        ("rows", f"{s.total_rows:,} valid" + (f", {s.rows:,} sampled" if s.sampled else "")
-         + f" (of {s.dropped.total_rows_read:,} read)"),
-        ("classes", f"{s.n_classes}, imbalance {s.imbalance_ratio:.2f}× (largest / smallest)"),
-        ("fingerprint", s.fingerprint),
-    ]), ""]
-    lines.append(format_table([(c.label, c.count, f"{100 * c.share:.1f}%") for c in s.classes],
-                              headers=("class", "rows", "share"), align="lrr"))
+    lines = [
+        format_table(
+            [
+                ("data", f"{s.ref} ({s.format}, {s.encoding})" + (f" → {s.path}" if s.path != s.ref else "")),
+                ("columns", f"text: {s.text_col}, label: {s.label_col}"),
+                (
+                    "rows",
+                    f"{s.total_rows:,} valid"
+                    + (f", {s.rows:,} sampled" if s.sampled else "")
+                    + f" (of {s.dropped.total_rows_read:,} read)",
+                ),
+                ("classes", f"{s.n_classes}, imbalance {s.imbalance_ratio:.2f}× (largest / smallest)"),
+                ("fingerprint", s.fingerprint),
+            ]
+        ),
+        "",
+    ]
+    lines.append(
+        format_table(
+            [(c.label, c.count, f"{100 * c.share:.1f}%") for c in s.classes],
+            headers=("class", "rows", "share"),
+            align="lrr",
+        )
+    )
     lines.append("")
-    lines.append(format_table(
-        [(u, st.mean, st.p10, st.p50, st.p90, st.p95, st.p99, st.max) for u, st in s.lengths.items()],
-        headers=("length", "mean", "p10", "p50", "p90", "p95", "p99", "max"), align="lrrrrrrr"))
+    lines.append(
+        format_table(
+            [(u, st.mean, st.p10, st.p50, st.p90, st.p95, st.p99, st.max) for u, st in s.lengths.items()],
+            headers=("length", "mean", "p10", "p50", "p90", "p95", "p99", "max"),
+            align="lrrrrrrr",
+        )
+    )
     if s.tokenizer:
         over = ", ".join(f">{n}: {100 * v:.1f}%" for n, v in s.share_over_tokens.items())
         lines.append(f"tokens by {s.tokenizer} on {s.tokens_measured_on:,} texts; longer than N tokens: {over}")
     d = s.dropped
     lines.append("")
-    lines.append(f"dropped: {d.nan_labels:,} missing label, {d.empty_texts:,} empty text, "
-                 f"{d.duplicates:,} duplicates" + (f", {d.other_labels:,} other labels" if d.other_labels else ""))
+    lines.append(
+        f"dropped: {d.nan_labels:,} missing label, {d.empty_texts:,} empty text, "
+        f"{d.duplicates:,} duplicates" + (f", {d.other_labels:,} other labels" if d.other_labels else "")
+    )
     if s.test_file is not None:
-        lines.append(f"held-out file: {s.test_file}, {s.test_rows:,} rows, {s.test_overlap:,} also in the data "
-                     f"(same text){f', {s.test_overlap_conflicts:,} with another label' if s.test_overlap_conflicts else ''}")
+        lines.append(
+            f"held-out file: {s.test_file}, {s.test_rows:,} rows, {s.test_overlap:,} also in the data "
+            f"(same text){f', {s.test_overlap_conflicts:,} with another label' if s.test_overlap_conflicts else ''}"
+        )
     lines += [f"warning: {w}" for w in s.warnings]
     return "\n".join(lines)

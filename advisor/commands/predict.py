@@ -20,8 +20,9 @@ from engines.errors import ConfigError, DataError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("predict", help="label texts with a saved artifact",
-                       description=__doc__.splitlines()[0].split(": ", 1)[-1])
+    p = sub.add_parser(
+        "predict", help="label texts with a saved artifact", description=__doc__.splitlines()[0].split(": ", 1)[-1]
+    )
     p.add_argument("artifact", metavar="ARTIFACT", help="artifact folder written by `run`")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--text", action="append", metavar="T", help="a text to label (repeatable)")
@@ -34,8 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def read_texts(ref: str, *, text_col: str | None, label_col: str | None,
-               encoding: str | None) -> tuple[list[str], list[str] | None]:
+def read_texts(
+    ref: str, *, text_col: str | None, label_col: str | None, encoding: str | None
+) -> tuple[list[str], list[str] | None]:
     """Every row's text (and label, when the file has the label column), in file order."""
     from advisor.readers import LABEL_NAMES, TEXT_NAMES, open_source, preview
 
@@ -93,8 +95,14 @@ def read_texts(ref: str, *, text_col: str | None, label_col: str | None,
 def _rows(texts: list[str], pred: Any) -> list[dict[str, Any]]:
     rows = []
     for text, label, scores in zip(texts, pred.labels, pred.scores, strict=True):
-        rows.append({"text": text, "label": label, "score": max(scores) if scores else None,
-                     "scores": dict(zip(pred.classes, scores, strict=True))})
+        rows.append(
+            {
+                "text": text,
+                "label": label,
+                "score": max(scores) if scores else None,
+                "scores": dict(zip(pred.classes, scores, strict=True)),
+            }
+        )
     return rows
 
 
@@ -106,8 +114,17 @@ def _write(path: Path, rows: list[dict[str, Any]], classes: list[str]) -> None:
     if path.suffix.lower() in (".jsonl", ".ndjson"):
         write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     elif path.suffix.lower() in (".csv", ".tsv"):
-        flat = pd.DataFrame([{"text": r["text"], "label": r["label"], "score": r["score"],
-                              **{f"p_{c}": r["scores"][c] for c in classes}} for r in rows])
+        flat = pd.DataFrame(
+            [
+                {
+                    "text": r["text"],
+                    "label": r["label"],
+                    "score": r["score"],
+                    **{f"p_{c}": r["scores"][c] for c in classes},
+                }
+                for r in rows
+            ]
+        )
         write_text(path, flat.to_csv(index=False, sep="\t" if path.suffix.lower() == ".tsv" else ","))
     else:
         raise ConfigError(f"--out {path}: use a .csv, .tsv or .jsonl file name")
@@ -122,8 +139,7 @@ def run(args: argparse.Namespace) -> int:
     if args.text:
         texts = list(args.text)
     else:
-        texts, labels = read_texts(args.data, text_col=args.text_col, label_col=args.label_col,
-                                   encoding=args.encoding)
+        texts, labels = read_texts(args.data, text_col=args.text_col, label_col=args.label_col, encoding=args.encoding)
     if args.out and Path(args.out).suffix.lower() not in (".csv", ".tsv", ".jsonl", ".ndjson"):
         raise ConfigError(f"--out {args.out}: use a .csv, .tsv or .jsonl file name")
     engine, manifest = load_artifact(args.artifact)
@@ -135,8 +151,12 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         _write(Path(args.out), rows, pred.classes)
     if args.json:
-        out: dict[str, Any] = {"artifact": str(args.artifact), "engine": manifest.engine,
-                               "classes": pred.classes, "predictions": rows}
+        out: dict[str, Any] = {
+            "artifact": str(args.artifact),
+            "engine": manifest.engine,
+            "classes": pred.classes,
+            "predictions": rows,
+        }
         if report is not None:
             out["accuracy"], out["macro_f1"] = report.accuracy, report.macro_f1
         print(json.dumps(out, ensure_ascii=False, indent=2))
@@ -148,6 +168,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(f"wrote {len(rows)} predictions to {args.out}", file=sys.stderr)
         if report is not None:
-            print(f"accuracy {report.accuracy:.3f}, macro-F1 {report.macro_f1:.3f} on {report.n} labelled rows",
-                  file=sys.stderr)
+            print(
+                f"accuracy {report.accuracy:.3f}, macro-F1 {report.macro_f1:.3f} on {report.n} labelled rows",
+                file=sys.stderr,
+            )
     return 0

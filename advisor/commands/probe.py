@@ -7,13 +7,20 @@ from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("probe", help="show this machine's CPU, RAM, disk and GPUs",
-                              description="Show this machine's CPU, RAM, free disk, NVIDIA GPUs (NVML) "
-                              "and, with --torch, what torch sees.")
+    p = subparsers.add_parser(
+        "probe",
+        help="show this machine's CPU, RAM, disk and GPUs",
+        description="Show this machine's CPU, RAM, free disk, NVIDIA GPUs (NVML) and, with --torch, what torch sees.",
+    )
     p.add_argument("--json", action="store_true", help="print the Resources model as JSON")
     p.add_argument("--torch", action="store_true", help="also ask torch (imports torch: slower)")
-    p.add_argument("--artifacts-dir", metavar="DIR", type=Path, default=None,
-                   help="where artifacts go: free disk is measured there (default: current folder)")
+    p.add_argument(
+        "--artifacts-dir",
+        metavar="DIR",
+        type=Path,
+        default=None,
+        help="where artifacts go: free disk is measured there (default: current folder)",
+    )
     p.set_defaults(func=run)
 
 

@@ -6,10 +6,13 @@ import argparse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("profiles", help="list the profiles (presets for each kind of machine)",
-                              description="List the bundled profiles. A profile holds every engine's "
-                              "settings and the micro-benchmark's sizes and budgets; TOE_<FIELD> environment "
-                              "variables override it (nested with __, e.g. TOE_FINETUNE__TRAIN_BATCH_SIZE=8).")
+    p = subparsers.add_parser(
+        "profiles",
+        help="list the profiles (presets for each kind of machine)",
+        description="List the bundled profiles. A profile holds every engine's "
+        "settings and the micro-benchmark's sizes and budgets; TOE_<FIELD> environment "
+        "variables override it (nested with __, e.g. TOE_FINETUNE__TRAIN_BATCH_SIZE=8).",
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--show", metavar="NAME_OR_FILE", help="print one profile in full (after env overrides)")
     p.set_defaults(func=run)

@@ -41,16 +41,28 @@ def parse_sets(items: list[str] | None) -> dict[str, Any]:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("run", help="train one approach on all the data and save an artifact",
-                       description=__doc__.splitlines()[0].split(": ", 1)[-1])
-    p.add_argument("plan", nargs="?", metavar="PLAN.json", help="a plan file from `advise` (its \"run\" entry)")
+    p = sub.add_parser(
+        "run",
+        help="train one approach on all the data and save an artifact",
+        description=__doc__.splitlines()[0].split(": ", 1)[-1],
+    )
+    p.add_argument("plan", nargs="?", metavar="PLAN.json", help='a plan file from `advise` (its "run" entry)')
     p.add_argument("--engine", choices=engine_names(), help="approach to run")
     _add_data_args(p)  # like _data_args.add_data_args, but --data is optional (a plan may carry it)
     p.add_argument("--profile", help="profile name or TOML file for the engine settings")
-    p.add_argument("--set", dest="sets", action="append", metavar="KEY=VALUE",
-                   help="override one engine setting (repeatable), e.g. --set head=knn --set epochs=3")
-    p.add_argument("--test-size", type=float, default=None,
-                   help="held-out share (< 1) or row count (>= 1); default 0.2, at most 2,000 rows")
+    p.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override one engine setting (repeatable), e.g. --set head=knn --set epochs=3",
+    )
+    p.add_argument(
+        "--test-size",
+        type=float,
+        default=None,
+        help="held-out share (< 1) or row count (>= 1); default 0.2, at most 2,000 rows",
+    )
     p.add_argument("--split-seed", type=int, default=None, help="seed of the train/held-out split (default 0)")
     p.add_argument("--labelled-size", type=int, default=None, help="train on at most this many rows")
     p.add_argument("--out", help="artifact folder to create (default runs/<engine>-<time>)")
@@ -118,9 +130,15 @@ class ProgressBar:
         if event.phase != self._phase or self._bar is None or (event.total != self._bar.total and event.done == 0):
             self.close()
             self._phase = event.phase
-            self._bar = tqdm(total=event.total, desc=event.phase, unit=event.unit.rstrip("s") or "it",
-                             file=sys.stderr, disable=not self._enabled(),
-                             ncols=shutil.get_terminal_size((100, 24)).columns, leave=False)
+            self._bar = tqdm(
+                total=event.total,
+                desc=event.phase,
+                unit=event.unit.rstrip("s") or "it",
+                file=sys.stderr,
+                disable=not self._enabled(),
+                ncols=shutil.get_terminal_size((100, 24)).columns,
+                leave=False,
+            )
         self._bar.n = event.done
         if event.message:
             self._bar.set_postfix_str(event.message, refresh=False)
@@ -146,19 +164,28 @@ def _default_out(engine: str) -> Path:
 
 def _summary(manifest: Any, out: Path) -> str:
     m, f, s = manifest.metrics, manifest.fit, manifest.speed
-    lines = [f"artifact: {out}",
-             f"engine: {manifest.engine}" + (f" ({manifest.model_name})" if manifest.model_name else ""),
-             (f"held-out: accuracy {m.accuracy:.3f}, macro-F1 {m.macro_f1:.3f} on {m.n} rows "
-              f"(trained on {manifest.split.n_train})"),
-             f"training: {f.wall_s:.1f} s" + (f", {f.train_examples_per_s:.1f} examples/s"
-                                                if f.train_examples_per_s else "") + f", stopped: {f.stopped}"]
+    lines = [
+        f"artifact: {out}",
+        f"engine: {manifest.engine}" + (f" ({manifest.model_name})" if manifest.model_name else ""),
+        (
+            f"held-out: accuracy {m.accuracy:.3f}, macro-F1 {m.macro_f1:.3f} on {m.n} rows "
+            f"(trained on {manifest.split.n_train})"
+        ),
+        f"training: {f.wall_s:.1f} s"
+        + (f", {f.train_examples_per_s:.1f} examples/s" if f.train_examples_per_s else "")
+        + f", stopped: {f.stopped}",
+    ]
     if manifest.split.test_overlap:
-        lines.append(f"warning: {manifest.split.test_overlap:,} held-out row(s) also appear in the training data "
-                     "(same text); the held-out scores are inflated")
+        lines.append(
+            f"warning: {manifest.split.test_overlap:,} held-out row(s) also appear in the training data "
+            "(same text); the held-out scores are inflated"
+        )
     if s is not None:
         b1, bn = s.batch_sizes
-        lines.append(f"inference: {s.texts_per_s:.1f} texts/s at batch {bn}; latency p50 "
-                     f"{s.latency_ms_p50.get(b1, float('nan')):.1f} ms/text at batch 1")
+        lines.append(
+            f"inference: {s.texts_per_s:.1f} texts/s at batch {bn}; latency p50 "
+            f"{s.latency_ms_p50.get(b1, float('nan')):.1f} ms/text at batch 1"
+        )
     return "\n".join(lines)
 
 

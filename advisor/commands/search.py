@@ -1,6 +1,6 @@
 """``tune-or-embed search``: nearest stored examples to a query, from an artifact's vector store.
 
-    tune-or-embed search runs/emb "a warm, funny film" -k 5
+tune-or-embed search runs/emb "a warm, funny film" -k 5
 """
 
 from __future__ import annotations
@@ -12,8 +12,11 @@ from engines.errors import ArtifactError, ConfigError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("search", help="find the stored examples nearest to a query (embedding artifacts)",
-                       description=__doc__.splitlines()[0].split(": ", 1)[-1])
+    p = sub.add_parser(
+        "search",
+        help="find the stored examples nearest to a query (embedding artifacts)",
+        description=__doc__.splitlines()[0].split(": ", 1)[-1],
+    )
     p.add_argument("artifact", metavar="ARTIFACT", help="artifact folder written by `run --engine embedding`")
     p.add_argument("query", metavar="QUERY", help="text to search for")
     p.add_argument("-k", type=int, default=5, help="number of neighbours (default 5)")
@@ -34,13 +37,20 @@ def run(args: argparse.Namespace) -> int:
         raise ArtifactError(f"{args.artifact} was written by unknown engine {manifest.engine!r}") from None
     if not supports:
         able = [n for n in engine_names() if _supports(n)]
-        raise ConfigError(f"{args.artifact} is a {manifest.engine} artifact; search needs one from "
-                          f"{', '.join(able) or 'an engine with a vector store'} (run --engine embedding)")
+        raise ConfigError(
+            f"{args.artifact} is a {manifest.engine} artifact; search needs one from "
+            f"{', '.join(able) or 'an engine with a vector store'} (run --engine embedding)"
+        )
     engine, _ = load_artifact(args.artifact)
     hits = engine.search(args.query, args.k)
     if args.json:
-        print(json.dumps({"artifact": str(args.artifact), "query": args.query,
-                          "hits": [h.model_dump() for h in hits]}, ensure_ascii=False, indent=2))
+        print(
+            json.dumps(
+                {"artifact": str(args.artifact), "query": args.query, "hits": [h.model_dump() for h in hits]},
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
     else:
         for rank, h in enumerate(hits, 1):
             text = h.text.replace("\n", " ")

@@ -12,18 +12,27 @@ from advisor.commands._data_args import DEMO_NAMES
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "tui", help="open the terminal UI (the default with no command)",
-        description="Goals → resources → data → benchmark → advice → run, in one terminal app.")
+        "tui",
+        help="open the terminal UI (the default with no command)",
+        description="Goals → resources → data → benchmark → advice → run, in one terminal app.",
+    )
     parser.add_argument("--data", metavar="REF", help=f"data file, folder, or {DEMO_NAMES}")
     parser.add_argument("--text-col", metavar="COL", help="text column (default: detected)")
     parser.add_argument("--label-col", metavar="COL", help="label column (default: detected)")
     parser.add_argument("--encoding", metavar="ENC", help="text encoding of the data file (default: utf-8)")
-    parser.add_argument("--test-file", metavar="FILE",
-                        help="held-out file (same columns) the full run is scored on; the data's every row trains")
+    parser.add_argument(
+        "--test-file",
+        metavar="FILE",
+        help="held-out file (same columns) the full run is scored on; the data's every row trains",
+    )
     parser.add_argument("--goals", metavar="FILE", help="goals TOML to start from (also where Ctrl+S saves)")
     parser.add_argument("--profile", metavar="NAME", help="profile name or .toml (default: suggested from the probe)")
-    parser.add_argument("--budget", default="quick", choices=["quick", "standard", "thorough"],
-                        help="benchmark budget preselected on step 4 (default: quick)")
+    parser.add_argument(
+        "--budget",
+        default="quick",
+        choices=["quick", "standard", "thorough"],
+        help="benchmark budget preselected on step 4 (default: quick)",
+    )
     parser.add_argument("--light", action="store_true", help="start in the light theme (Ctrl+T toggles)")
     parser.set_defaults(func=run)
 
@@ -35,8 +44,16 @@ def run(args: argparse.Namespace) -> int:
 
     from advisor.tui.app import LIGHT, create_app
 
-    app = create_app(data=args.data, goals=goals, goals_path=args.goals, profile=args.profile,
-                     text_col=args.text_col, label_col=args.label_col, encoding=args.encoding,
-                     test_file=args.test_file,
-                     budget=args.budget, theme=LIGHT if args.light else None)
+    app = create_app(
+        data=args.data,
+        goals=goals,
+        goals_path=args.goals,
+        profile=args.profile,
+        text_col=args.text_col,
+        label_col=args.label_col,
+        encoding=args.encoding,
+        test_file=args.test_file,
+        budget=args.budget,
+        theme=LIGHT if args.light else None,
+    )
     return int(app.run() or 0)

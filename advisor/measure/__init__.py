@@ -15,7 +15,18 @@ from advisor.measure.records import ApproachMeasurement, BenchEvent, BenchProgre
 from advisor.measure.runner import run_benchmarks
 
 __all__ = [
-    "TEST_SHARE", "TRAIN_VS_INFER_COST", "ApproachMeasurement", "BenchEvent", "BenchProgress", "BenchResult",
-    "CrossFit", "CurvePoint", "config_get", "finetune_steps", "planned_test_rows", "run_benchmarks",
-    "valid_share", "wanted_test_rows",
+    "TEST_SHARE",
+    "TRAIN_VS_INFER_COST",
+    "ApproachMeasurement",
+    "BenchEvent",
+    "BenchProgress",
+    "BenchResult",
+    "CrossFit",
+    "CurvePoint",
+    "config_get",
+    "finetune_steps",
+    "planned_test_rows",
+    "run_benchmarks",
+    "valid_share",
+    "wanted_test_rows",
 ]

@@ -30,7 +30,7 @@ def prepare_vectors(s: Session, name: str, share: float, reserve_s: float = 0.0)
             t.notes.append(f"pool cut to {embedded} embedded rows to stay within the budget")
             t.pool_cut = max(embedded, 2 * len(s.classes))
             break
-        part = texts[i:i + chunk]
+        part = texts[i : i + chunk]
         eng.prepare(part, progress=s.relay(name), cancel=s.cancel)
         done += len(part)
         fresh += sum(text not in s.probed for text in part)
@@ -41,8 +41,9 @@ def prepare_vectors(s: Session, name: str, share: float, reserve_s: float = 0.0)
     return t.pool_cut
 
 
-def cheap_curve(s: Session, name: str, pool: Examples, share: float, reserve_s: float = 0.0,
-                floor_s: float = 0.0) -> None:
+def cheap_curve(
+    s: Session, name: str, pool: Examples, share: float, reserve_s: float = 0.0, floor_s: float = 0.0
+) -> None:
     """Many sizes × seeds from ``pool`` for an approach whose fits are cheap, within ``share`` of
     what is left after ``reserve_s`` (kept for later steps).
 
@@ -100,5 +101,6 @@ def cheap_curve(s: Session, name: str, pool: Examples, share: float, reserve_s: 
             break
     if stopped or len(ran) < len(sizes):
         s.tally[name].notes.append(
-            f"stopped after {len(s.points[name])} points (largest n={max(ran)}): its share of the budget was spent")
+            f"stopped after {len(s.points[name])} points (largest n={max(ran)}): its share of the budget was spent"
+        )
     s.tally[name].spent_s = s.clock.elapsed - start

@@ -22,8 +22,9 @@ def crossfit_rows(s: Session) -> Examples:
     every one of them a prediction from a model that never saw it; as the first ``len(test)``
     rows are the test part, a cross-fit also pairs with curves scored there."""
     if s.crossfit_rows_cache is None:
-        s.crossfit_rows_cache = Examples(texts=[*s.test.texts, *s.cheap_pool.texts],
-                                         labels=[*s.test.labels, *s.cheap_pool.labels])
+        s.crossfit_rows_cache = Examples(
+            texts=[*s.test.texts, *s.cheap_pool.texts], labels=[*s.test.labels, *s.cheap_pool.labels]
+        )
     return s.crossfit_rows_cache
 
 
@@ -79,8 +80,9 @@ def crossfit_one(s: Session, name: str, rows: Examples, reserve_s: float) -> Cro
         train = rows.subset(train_idx.tolist())
         if s.labelled_size and len(train) > s.labelled_size:
             train = stratified_subsample(train, s.labelled_size, seed=s.seed + i)
-        report = s.fit(name, train, s.seed + i, budget_s=max(s.clock.left - reserve_s, 1.0),
-                       what=f"cross-fit {i + 1}/{k}: ")
+        report = s.fit(
+            name, train, s.seed + i, budget_s=max(s.clock.left - reserve_s, 1.0), what=f"cross-fit {i + 1}/{k}: "
+        )
         if report.stopped not in plan.CURVE_STOPS:
             s.notes.append(f"cross-fit dropped: {name}'s fold {i + 1} stopped ({report.stopped})")
             return None
@@ -90,9 +92,16 @@ def crossfit_one(s: Session, name: str, rows: Examples, reserve_s: float) -> Cro
         ev = s.engine(name).evaluate(rows.subset(score_idx.tolist()))
         pred[score_idx] = s.class_ids(ev.y_pred)
     s.crossfit_labels = y.tolist()
-    fit = CrossFit(approach=name, n_train=n_train, rows=len(rows), folds=k, accuracy=float(np.mean(pred == y)),
-                   macro_f1=macro_f1_fn(y, len(s.classes) + 1)(pred, np.arange(len(rows))), fit_s=fit_s,
-                   y_pred=pred.tolist())
+    fit = CrossFit(
+        approach=name,
+        n_train=n_train,
+        rows=len(rows),
+        folds=k,
+        accuracy=float(np.mean(pred == y)),
+        macro_f1=macro_f1_fn(y, len(s.classes) + 1)(pred, np.arange(len(rows))),
+        fit_s=fit_s,
+        y_pred=pred.tolist(),
+    )
     s.emit(name, "eval", f"cross-fit: {fit.accuracy:.3f} out of fold on {len(rows)} rows ({k} folds)")
     return fit
 
@@ -108,8 +117,9 @@ def cheap_crossfit(s: Session, name: str, reserve_s: float) -> None:
     cost = crossfit_cost(s, [name], rows)
     left = s.clock.left - reserve_s
     if cost is None or cost * plan.CROSSFIT_SLACK > plan.CV_SHARE * left:
-        s.notes.append(f"{name} not cross-validated at full size: it would take ~{cost or 0:.0f}s "
-                       f"of the {max(left, 0):.0f}s left")
+        s.notes.append(
+            f"{name} not cross-validated at full size: it would take ~{cost or 0:.0f}s of the {max(left, 0):.0f}s left"
+        )
         return
     s.emit(name, "plan", f"cross-validation on all {len(rows)} labelled rows (~{cost:.0f}s)")
     fit = crossfit_one(s, name, rows, reserve_s)
@@ -123,8 +133,9 @@ def crossfit_names(s: Session) -> list[str]:
     or would not leave two approaches with cross-fits to compare."""
     if not plan.setting(s.settings, "crossfit") or s.settled is None:
         return []
-    names = [n for n in s.engines if n not in s.left_out and n not in s.crossfits
-             and any(p.usable for p in s.points[n])]
+    names = [
+        n for n in s.engines if n not in s.left_out and n not in s.crossfits and any(p.usable for p in s.points[n])
+    ]
     return names if names and len(names) + len(s.crossfits) >= 2 else []
 
 
@@ -164,6 +175,8 @@ def cross_fit(s: Session, reserve_s: float) -> bool:
             return False
         fits[name] = fit
     s.crossfits.update(fits)
-    s.notes.append(f"cross-fitted {', '.join(names)} on {len(rows)} rows in "
-                   f"{s.clock.elapsed - start:.0f}s, as the decision was still open")
+    s.notes.append(
+        f"cross-fitted {', '.join(names)} on {len(rows)} rows in "
+        f"{s.clock.elapsed - start:.0f}s, as the decision was still open"
+    )
     return True

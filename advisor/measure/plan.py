@@ -94,8 +94,9 @@ def finetune_examples(config: Any, n: int) -> int:
     return steps * batch
 
 
-def finetune_fit_s(config: Any, n: int, *, rate: float, infer_rate: float, scored_rows: int,
-                   load_s: float | None) -> float:
+def finetune_fit_s(
+    config: Any, n: int, *, rate: float, infer_rate: float, scored_rows: int, load_s: float | None
+) -> float:
     """Seconds one fine-tune fit on ``n`` rows costs: the recipe's examples at ``rate``, its
     validation passes and scoring ``scored_rows`` at ``infer_rate``, and the model load."""
     from engines.finetune import recipe_config
@@ -129,8 +130,16 @@ def planned_test_rows(settings: Any, budget_s: float, sample_n: int, n_classes: 
     return min_test_rows(min(wanted_test_rows(settings, budget_s), int(sample_n * TEST_SHARE)), sample_n, n_classes)
 
 
-def split_rows(total: int, n_classes: int, *, wanted_test: int, labelled_size: int | None,
-               left_s: float, trainer_reserve_s: float, embed_rate: float | None) -> tuple[int, int]:
+def split_rows(
+    total: int,
+    n_classes: int,
+    *,
+    wanted_test: int,
+    labelled_size: int | None,
+    left_s: float,
+    trainer_reserve_s: float,
+    embed_rate: float | None,
+) -> tuple[int, int]:
     """(test rows, pool rows) of a sample of ``total`` rows: the wanted test part (at most
     ``TEST_SHARE``), the pool at most the labelled size, and both within what embedding them at
     ``embed_rate`` in ``SHARE_PREPARE`` of the time left after the trainers' reserve allows."""
@@ -193,8 +202,12 @@ def profile_sizes(settings: Any, key: str, pool_n: int, n_classes: int, extra: i
     listed = getattr(settings, key, None) if settings is not None else None
     floor = 2 * n_classes
     if not listed:
-        return curve_sizes(pool_n, n_classes, max_sizes=int(setting(settings, "max_sizes")),
-                           min_size=int(setting(settings, "min_size")))
+        return curve_sizes(
+            pool_n,
+            n_classes,
+            max_sizes=int(setting(settings, "max_sizes")),
+            min_size=int(setting(settings, "min_size")),
+        )
     top = extra if extra is not None else pool_n
     if top < floor:  # fewer rows than two per class: no size but the pool
         return [pool_n]
@@ -243,8 +256,15 @@ def finetune_order(cheap: list[int], above: list[int], seed_list: Sequence[int])
 
 
 # ------------------------------------------------------------------- budgets
-def trainer_reserve(left_s: float, n_trainers: int, *, embed_rate: float | None, first_examples: int,
-                    test_rows: float, alternative_probe: bool) -> float:
+def trainer_reserve(
+    left_s: float,
+    n_trainers: int,
+    *,
+    embed_rate: float | None,
+    first_examples: int,
+    test_rows: float,
+    alternative_probe: bool,
+) -> float:
     """Seconds kept for the trainers: their first point (and an alternative's speed probe, e.g.
     LoRA's) when that is affordable, with a margin, its cost estimated from the embedding speed;
     else a short throughput probe each. The first fine-tune point is what a call between

@@ -26,8 +26,14 @@ def start_up(s: Session, name: str) -> None:
             from engines.models import cache_root
 
             cache = cache_root() / CACHE_NAME
-        timed = time_start_up(type(eng), eng.config, timeout_s=max(15.0, min(120.0, s.clock.left)),
-                              cancel=s.cancel, cache=cache, max_age_s=days * 86400.0)
+        timed = time_start_up(
+            type(eng),
+            eng.config,
+            timeout_s=max(15.0, min(120.0, s.clock.left)),
+            cancel=s.cancel,
+            cache=cache,
+            max_age_s=days * 86400.0,
+        )
         s.check()
         if timed.seconds is None:
             t.notes.append(f"a new process's start-up was not measured: {timed.error}")
@@ -56,9 +62,9 @@ def probe_embedding(s: Session) -> float | None:
     t1 = time.perf_counter()
     # One call of up to 256 texts: the engine sorts them by length as the bulk embedding
     # does, so this is the rate the pool will be embedded at.
-    probe = texts[8:8 + plan.PROBE_TEXTS]
+    probe = texts[8 : 8 + plan.PROBE_TEXTS]
     eng.prepare(probe, progress=s.relay(name), cancel=s.cancel)
-    s.probed = set(texts[:8 + plan.PROBE_TEXTS])  # cached now: prepare_embeddings' rate must not count them
+    s.probed = set(texts[: 8 + plan.PROBE_TEXTS])  # cached now: prepare_embeddings' rate must not count them
     t2 = time.perf_counter()
     rate = len(probe) / max(t2 - t1, 1e-6) if probe else None
     s.tally[name].prepare_texts_per_s = rate
@@ -77,14 +83,20 @@ def speed(s: Session, name: str) -> None:
     from engines.metrics import measure_speed
 
     few = s.clock.budget_s < 150  # quick budgets: fewer texts (the batch size still fills)
-    rep = measure_speed(s.instances[name], texts, batch1_texts=8 if few else 32,
-                        max_texts=32 if few else int(plan.setting(s.settings, "speed_texts")))
+    rep = measure_speed(
+        s.instances[name],
+        texts,
+        batch1_texts=8 if few else 32,
+        max_texts=32 if few else int(plan.setting(s.settings, "speed_texts")),
+    )
     b1, bn = rep.batch_sizes
     t = s.tally[name]
     t.infer_texts_per_s = rep.texts_per_s
     latency = {
-        "p50_b1": rep.latency_ms_p50.get(b1), "p95_b1": rep.latency_ms_p95.get(b1),
-        f"p50_b{bn}": rep.latency_ms_p50.get(bn), f"p95_b{bn}": rep.latency_ms_p95.get(bn),
+        "p50_b1": rep.latency_ms_p50.get(b1),
+        "p95_b1": rep.latency_ms_p95.get(b1),
+        f"p50_b{bn}": rep.latency_ms_p50.get(bn),
+        f"p95_b{bn}": rep.latency_ms_p95.get(bn),
     }
     t.latency_ms = {k: float(v) for k, v in latency.items() if v is not None}
     if rep.peak_rss_bytes:

@@ -21,14 +21,20 @@ class CurvePoint(Record):
     accuracy: float | None = Field(description="Accuracy on the held-out test part (None: not scored, a probe).")
     macro_f1: float | None = Field(description="Macro-F1 on the held-out test part.")
     fit_s: float = Field(description="Wall seconds of fit.")
-    stopped: str = Field("completed", description="Why fit ended; only completed/early_stopping points enter the curve.")
+    stopped: str = Field(
+        "completed", description="Why fit ended; only completed/early_stopping points enter the curve."
+    )
     steps: int = Field(0, description="Optimizer steps (fine-tuning).")
     best_step: int | None = Field(None, description="Step of the best validation score (fine-tuning).")
     usable: bool = Field(True, description="Whether the point enters the learning curve.")
     planned_steps: int | None = Field(
-        None, description="The recipe's steps when the budget stopped this fit short but late enough to score it "
-        "(at least PARTIAL_MIN of them); None: it ran in full.")
-    y_pred: list[int] | None = Field(None, exclude=True, description="Predicted class ids on the test part (bootstrap).")
+        None,
+        description="The recipe's steps when the budget stopped this fit short but late enough to score it "
+        "(at least PARTIAL_MIN of them); None: it ran in full.",
+    )
+    y_pred: list[int] | None = Field(
+        None, exclude=True, description="Predicted class ids on the test part (bootstrap)."
+    )
 
 
 class ApproachMeasurement(Record):
@@ -48,16 +54,20 @@ class ApproachMeasurement(Record):
     tokens_per_example: float | None = Field(None, description="Mean non-padding tokens per training example.")
     fit_s_at_max: float | None = Field(None, description="Mean fit seconds at the largest measured size.")
     checkpoint_s_each: float | None = Field(
-        None, description="Seconds to write one resumable checkpoint (fine-tuning).")
+        None, description="Seconds to write one resumable checkpoint (fine-tuning)."
+    )
     examples_seen_at_max: int | None = None
     prepare_texts_per_s: float | None = Field(None, description="Embedding throughput while caching vectors.")
     infer_texts_per_s: float | None = Field(None, description="Inference throughput at the large batch.")
-    latency_ms: dict[str, float] = Field(default_factory=dict, description="p50_b1, p95_b1, p50_bN, p95_bN: ms per text.")
+    latency_ms: dict[str, float] = Field(
+        default_factory=dict, description="p50_b1, p95_b1, p50_bN, p95_bN: ms per text."
+    )
     peak_rss_bytes: int | None = None
     peak_gpu_bytes: int | None = None
     load_s: float | None = Field(None, description="Warm-up (imports, model load) in the benchmark's process, seconds.")
     start_s: float | None = Field(
-        None, description="The same warm-up timed in a new process: the start-up a full run pays, seconds.")
+        None, description="The same warm-up timed in a new process: the start-up a full run pays, seconds."
+    )
     device: str = "cpu"
     spent_s: float = Field(0.0, description="Benchmark seconds spent on this approach.")
     notes: list[str] = Field(default_factory=list)
@@ -69,8 +79,9 @@ class CrossFit(Record):
     model that never saw it."""
 
     approach: str
-    n_train: int = Field(description="Rows each fold's fit trained on (the rows outside its fold, at most the "
-                         "labelled size).")
+    n_train: int = Field(
+        description="Rows each fold's fit trained on (the rows outside its fold, at most the labelled size)."
+    )
     folds: int = Field(2, description="Folds: each fit trained on all but one, scored on that one.")
     rows: int = Field(description="Rows scored out of fold: every cross-fit row, once.")
     accuracy: float = Field(description="Out-of-fold accuracy over all the rows.")
@@ -84,12 +95,16 @@ class BenchResult(Record):
 
     measurements: dict[str, ApproachMeasurement] = Field(default_factory=dict)
     crossfits: dict[str, CrossFit] = Field(
-        default_factory=dict, description="Cross-fits on the sample (the last stage, when the budget allowed it); "
-        "every approach with a forecast or none.")
+        default_factory=dict,
+        description="Cross-fits on the sample (the last stage, when the budget allowed it); "
+        "every approach with a forecast or none.",
+    )
     crossfit_labels: list[int] | None = Field(None, exclude=True, description="Cross-fit rows' class ids.")
     crossfit_test_rows: int | None = Field(
-        None, description="The first this many cross-fit rows are the test part, in its order (so a cross-fit "
-        "pairs with curves scored there); None: cross-fit rows drawn otherwise (older benchmarks).")
+        None,
+        description="The first this many cross-fit rows are the test part, in its order (so a cross-fit "
+        "pairs with curves scored there); None: cross-fit rows drawn otherwise (older benchmarks).",
+    )
     classes: list[str] = Field(default_factory=list, description="Class names; y ids index this list.")
     test_size: int = 0
     pool_size: int = Field(0, description="Training pool rows the curves drew from.")
@@ -100,8 +115,10 @@ class BenchResult(Record):
     seed: int = 0
     notes: list[str] = Field(default_factory=list)
     left_out: dict[str, str] = Field(
-        default_factory=dict, description="Approaches asked for but left out because they cannot win on this "
-        "machine (e.g. LoRA where full fine-tuning fits and LoRA is not much faster), with the one-line reason.")
+        default_factory=dict,
+        description="Approaches asked for but left out because they cannot win on this "
+        "machine (e.g. LoRA where full fine-tuning fits and LoRA is not much faster), with the one-line reason.",
+    )
     test_labels: list[int] | None = Field(None, exclude=True, description="Test part's class ids (bootstrap).")
 
 

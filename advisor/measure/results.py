@@ -13,8 +13,9 @@ from advisor.measure.records import ApproachMeasurement, BenchResult
 from advisor.measure.session import Session
 
 
-def bootstrap_ci(preds: list[list[int]], y_true: np.ndarray, n_classes: int, *, seed: int,
-                 n_boot: int = 500) -> tuple[tuple[float, float], tuple[float, float]]:
+def bootstrap_ci(
+    preds: list[list[int]], y_true: np.ndarray, n_classes: int, *, seed: int, n_boot: int = 500
+) -> tuple[tuple[float, float], tuple[float, float]]:
     """95 % intervals of accuracy and macro-F1 (means over seeds), resampling test rows."""
     from advisor.curves import accuracy_fn, macro_f1_fn
 
@@ -43,23 +44,36 @@ def measurements(s: Session) -> dict[str, ApproachMeasurement]:
         if usable and s.test is not None:
             n_max = max(p.n_train for p in usable)
             top = [p for p in usable if p.n_train == n_max]
-            kw.update(n_max=n_max, accuracy=float(np.mean([p.accuracy for p in top])),
-                      macro_f1=float(np.mean([p.macro_f1 for p in top])),
-                      fit_s_at_max=float(np.mean([p.fit_s for p in top])))
+            kw.update(
+                n_max=n_max,
+                accuracy=float(np.mean([p.accuracy for p in top])),
+                macro_f1=float(np.mean([p.macro_f1 for p in top])),
+                fit_s_at_max=float(np.mean([p.fit_s for p in top])),
+            )
             preds = [p.y_pred for p in top if p.y_pred is not None]
             if preds:
                 (al, ah), (fl, fh) = bootstrap_ci(preds, s.y_test, len(s.classes) + 1, seed=s.seed)
                 kw.update(ci_low=al, ci_high=ah, f1_ci_low=fl, f1_ci_high=fh)
         last = t.last_fit
         out[name] = ApproachMeasurement(
-            approach=name, points=list(s.points[name]),
-            train_examples_per_s=t.train_examples_per_s, train_tokens_per_s=t.train_tokens_per_s,
-            tokens_per_example=t.tokens_per_example, checkpoint_s_each=t.checkpoint_s_each,
+            approach=name,
+            points=list(s.points[name]),
+            train_examples_per_s=t.train_examples_per_s,
+            train_tokens_per_s=t.train_tokens_per_s,
+            tokens_per_example=t.tokens_per_example,
+            checkpoint_s_each=t.checkpoint_s_each,
             examples_seen_at_max=last.examples_seen if last else None,
-            prepare_texts_per_s=t.prepare_texts_per_s, infer_texts_per_s=t.infer_texts_per_s,
-            latency_ms=dict(t.latency_ms), peak_rss_bytes=t.peak_rss_bytes, peak_gpu_bytes=t.peak_gpu_bytes,
-            load_s=t.load_s, start_s=t.start_s, device=t.device, spent_s=float(t.spent_s),
-            notes=list(t.notes), **kw,
+            prepare_texts_per_s=t.prepare_texts_per_s,
+            infer_texts_per_s=t.infer_texts_per_s,
+            latency_ms=dict(t.latency_ms),
+            peak_rss_bytes=t.peak_rss_bytes,
+            peak_gpu_bytes=t.peak_gpu_bytes,
+            load_s=t.load_s,
+            start_s=t.start_s,
+            device=t.device,
+            spent_s=float(t.spent_s),
+            notes=list(t.notes),
+            **kw,
         )
     return out
 
@@ -67,13 +81,20 @@ def measurements(s: Session) -> dict[str, ApproachMeasurement]:
 def result(s: Session) -> BenchResult:
     """What was measured so far, as the BenchResult the forecasts read."""
     return BenchResult(
-        measurements=measurements(s), classes=s.classes,
+        measurements=measurements(s),
+        classes=s.classes,
         test_size=len(s.test) if s.test is not None else 0,
         pool_size=len(s.stage_pool) if s.stage_pool is not None else 0,
-        sample_size=len(s.sample), budget_s=s.clock.budget_s, spent_s=s.clock.elapsed,
-        cancelled=s.cancelled, seed=s.seed, notes=list(s.notes),
+        sample_size=len(s.sample),
+        budget_s=s.clock.budget_s,
+        spent_s=s.clock.elapsed,
+        cancelled=s.cancelled,
+        seed=s.seed,
+        notes=list(s.notes),
         test_labels=[int(v) for v in s.y_test] if s.test is not None else None,
-        crossfits=dict(s.crossfits), crossfit_labels=s.crossfit_labels, left_out=dict(s.left_out),
+        crossfits=dict(s.crossfits),
+        crossfit_labels=s.crossfit_labels,
+        left_out=dict(s.left_out),
         crossfit_test_rows=len(s.test) if s.crossfits and s.test is not None else None,
     )
 

@@ -26,16 +26,21 @@ def _cheap_stages(s: Session, embed_rate: float | None) -> None:
         s.stage_pool = s.cheap_pool
         # At least 8 % of the budget: a TF-IDF point near the labelled size costs seconds
         # and removes most of its extrapolation.
-        cheap.cheap_curve(s, name, s.cheap_pool, plan.SHARE_CHEAP if len(s.engines) > 1 else 1.0,
-                          reserve_s=reserve, floor_s=0.08 * s.clock.budget_s)
+        cheap.cheap_curve(
+            s,
+            name,
+            s.cheap_pool,
+            plan.SHARE_CHEAP if len(s.engines) > 1 else 1.0,
+            reserve_s=reserve,
+            floor_s=0.08 * s.clock.budget_s,
+        )
         probes.speed(s, name)
         crossfits.cheap_crossfit(s, name, reserve_s=reserve)
         s.stage_pool = s.pool
     for name in (e for e in s.engines if s.kind(e).cheap_fits and s.kind(e).caches_vectors):
         rate = s.tally[name].prepare_texts_per_s or embed_rate
         speed_s = (8 + 2 * 32) / rate + 1 if rate else 5.0
-        cut = cheap.prepare_vectors(s, name, plan.SHARE_PREPARE if has_trainers else 0.8,
-                                    reserve_s=reserve + speed_s)
+        cut = cheap.prepare_vectors(s, name, plan.SHARE_PREPARE if has_trainers else 0.8, reserve_s=reserve + speed_s)
         pool = Examples(texts=s.pool.texts[:cut], labels=s.pool.labels[:cut]) if cut else s.pool
         s.stage_pool = pool
         # Not all of what is left: its cross-validation at full size is worth more than more seeds.
@@ -63,8 +68,10 @@ def _trainer_stages(s: Session) -> None:
             # Out of budget: a fine-tuned classifier runs the same encoder forward pass.
             s.tally[name].latency_ms = borrowed["latency_ms"]
             s.tally[name].infer_texts_per_s = borrowed["infer_texts_per_s"]
-            s.tally[name].notes.append("inference speed taken from the embedding engine "
-                                       "(same encoder; not measured separately to stay in budget)")
+            s.tally[name].notes.append(
+                "inference speed taken from the embedding engine "
+                "(same encoder; not measured separately to stay in budget)"
+            )
         else:
             probes.speed(s, name)
     names = [t for t in names if t not in s.left_out]
@@ -92,9 +99,14 @@ def run(s: Session) -> None:
     s.check()
     s.trainer_reserve = trainers.plan_trainers(s, rate)
     test_n, pool_n = plan.split_rows(
-        len(s.sample), len(s.classes), wanted_test=plan.wanted_test_rows(s.settings, s.clock.budget_s),
-        labelled_size=s.labelled_size, left_s=s.clock.left, trainer_reserve_s=s.trainer_reserve,
-        embed_rate=rate)
+        len(s.sample),
+        len(s.classes),
+        wanted_test=plan.wanted_test_rows(s.settings, s.clock.budget_s),
+        labelled_size=s.labelled_size,
+        left_s=s.clock.left,
+        trainer_reserve_s=s.trainer_reserve,
+        embed_rate=rate,
+    )
     s.split(test_n, pool_n)
     _cheap_stages(s, rate)
     _trainer_stages(s)
@@ -123,9 +135,19 @@ def run_benchmarks(
     ``time_worth(faster_s, slower_s)`` says how many points of the goals' metric a full run taking
     ``faster_s`` instead of ``slower_s`` is worth (None: LoRA is benchmarked whenever asked for).
     """
-    session = Session(sample, engines=engines, configs=configs or {}, settings=settings, budget_s=budget_s,
-                      labelled_size=labelled_size, seed=seed, progress=progress, cancel=cancel, settled=settled,
-                      time_worth=time_worth)
+    session = Session(
+        sample,
+        engines=engines,
+        configs=configs or {},
+        settings=settings,
+        budget_s=budget_s,
+        labelled_size=labelled_size,
+        seed=seed,
+        progress=progress,
+        cancel=cancel,
+        settled=settled,
+        time_worth=time_worth,
+    )
     try:
         run(session)
     except (Stop, KeyboardInterrupt):

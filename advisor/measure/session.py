@@ -50,11 +50,21 @@ def nested(pool: Examples, sizes: list[int], seed: int) -> list[Examples]:
 class Session:
     """The state a benchmark run shares between its stages, and the plumbing they all use."""
 
-    def __init__(self, sample: Examples, *, engines: Sequence[str], configs: dict[str, Any],
-                 settings: Any, budget_s: float, labelled_size: int | None, seed: int,
-                 progress: BenchProgress | None, cancel: threading.Event | None,
-                 settled: Callable[[BenchResult], bool] | None,
-                 time_worth: Callable[[float, float], float] | None = None) -> None:
+    def __init__(
+        self,
+        sample: Examples,
+        *,
+        engines: Sequence[str],
+        configs: dict[str, Any],
+        settings: Any,
+        budget_s: float,
+        labelled_size: int | None,
+        seed: int,
+        progress: BenchProgress | None,
+        cancel: threading.Event | None,
+        settled: Callable[[BenchResult], bool] | None,
+        time_worth: Callable[[float, float], float] | None = None,
+    ) -> None:
         self.sample = sample
         self.engines = list(engines)
         self.configs = configs
@@ -123,13 +133,29 @@ class Session:
         return plan.config_get(self.configs.get(name), key, default)
 
     # ------------------------------------------------------------ plumbing
-    def emit(self, approach: str, phase: str, message: str = "", done: int = 0,
-             total: int | None = None, point: CurvePoint | None = None) -> None:
+    def emit(
+        self,
+        approach: str,
+        phase: str,
+        message: str = "",
+        done: int = 0,
+        total: int | None = None,
+        point: CurvePoint | None = None,
+    ) -> None:
         if self.progress is None:
             return
-        self.progress(BenchEvent(approach=approach, phase=phase, done=done, total=total, message=message,
-                                 elapsed_s=round(self.clock.elapsed, 2), budget_s=self.clock.budget_s,
-                                 point=point))
+        self.progress(
+            BenchEvent(
+                approach=approach,
+                phase=phase,
+                done=done,
+                total=total,
+                message=message,
+                elapsed_s=round(self.clock.elapsed, 2),
+                budget_s=self.clock.budget_s,
+                point=point,
+            )
+        )
 
     def check(self) -> None:
         if self.cancel.is_set():
@@ -137,6 +163,7 @@ class Session:
 
     def relay(self, name: str) -> Callable[[ProgressEvent], None]:
         """A progress callback for engine ``name`` that forwards its events as BenchEvents."""
+
         def relay(ev: ProgressEvent) -> None:
             self.emit(name, ev.phase, ev.message, ev.done, ev.total)
 
@@ -175,14 +202,25 @@ class Session:
         # Engines that checkpoint do so here too, as in the full run: their cost is part of its time.
         scratch = tempfile.TemporaryDirectory(prefix="toe-bench-") if eng.supports_resume else nullcontext()
         with scratch as workdir:
-            report = eng.fit(train, budget_s=budget_s, progress=self.relay(name), cancel=self.cancel,
-                             workdir=Path(workdir) if workdir else None)
+            report = eng.fit(
+                train,
+                budget_s=budget_s,
+                progress=self.relay(name),
+                cancel=self.cancel,
+                workdir=Path(workdir) if workdir else None,
+            )
         if report.stopped == "cancelled" or self.cancel.is_set():
             raise Stop
         return report
 
-    def fit_point(self, name: str, train: Examples, seed: int, budget_s: float | None,
-                  usable_if: tuple[str, ...] = plan.CURVE_STOPS) -> tuple[CurvePoint, FitReport]:
+    def fit_point(
+        self,
+        name: str,
+        train: Examples,
+        seed: int,
+        budget_s: float | None,
+        usable_if: tuple[str, ...] = plan.CURVE_STOPS,
+    ) -> tuple[CurvePoint, FitReport]:
         """One fit scored on the test part as a curve point; a probe (not scored, not usable) when it
         stopped otherwise than ``usable_if`` allows, unless a trainer stopped late (``PARTIAL_MIN``)."""
         eng = self.engine(name)
@@ -193,27 +231,61 @@ class Session:
             planned = recipe if report.steps >= plan.PARTIAL_MIN * recipe else None
         if report.stopped not in usable_if and planned is None:
             # A throughput probe (or a fit the budget cut short): no curve point, so no scoring.
-            point = CurvePoint(approach=name, n_train=len(train), seed=seed, accuracy=None, macro_f1=None,
-                               fit_s=report.wall_s, stopped=report.stopped, steps=report.steps, usable=False)
+            point = CurvePoint(
+                approach=name,
+                n_train=len(train),
+                seed=seed,
+                accuracy=None,
+                macro_f1=None,
+                fit_s=report.wall_s,
+                stopped=report.stopped,
+                steps=report.steps,
+                usable=False,
+            )
             self.points[name].append(point)
             self.record_fit(name, report)
-            self.emit(name, "fit", f"n={len(train)} seed={seed}: stopped ({report.stopped}) after "
-                      f"{report.steps} steps; throughput only, not a curve point", len(train), len(train), point=point)
+            self.emit(
+                name,
+                "fit",
+                f"n={len(train)} seed={seed}: stopped ({report.stopped}) after "
+                f"{report.steps} steps; throughput only, not a curve point",
+                len(train),
+                len(train),
+                point=point,
+            )
             return point, report
         self.emit(name, "eval", f"scoring on {len(self.test)} held-out rows")
         ev = eng.evaluate(self.test)
         y_pred = self.class_ids(ev.y_pred) if ev.y_pred else None
-        point = CurvePoint(approach=name, n_train=len(train), seed=seed, accuracy=ev.accuracy,
-                           macro_f1=ev.macro_f1, fit_s=report.wall_s, stopped=report.stopped,
-                           steps=report.steps, best_step=report.best_step,
-                           usable=report.stopped in usable_if or planned is not None, planned_steps=planned,
-                           y_pred=y_pred)
+        point = CurvePoint(
+            approach=name,
+            n_train=len(train),
+            seed=seed,
+            accuracy=ev.accuracy,
+            macro_f1=ev.macro_f1,
+            fit_s=report.wall_s,
+            stopped=report.stopped,
+            steps=report.steps,
+            best_step=report.best_step,
+            usable=report.stopped in usable_if or planned is not None,
+            planned_steps=planned,
+            y_pred=y_pred,
+        )
         self.points[name].append(point)
         self.record_fit(name, report)
-        self.emit(name, "fit", f"n={len(train)} seed={seed}: accuracy {ev.accuracy:.3f}"
-                  + (f" (the budget stopped it at {report.steps} of {planned} steps: scored as it is)"
-                     if planned is not None else ""),
-                  len(train), len(train), point=point)
+        self.emit(
+            name,
+            "fit",
+            f"n={len(train)} seed={seed}: accuracy {ev.accuracy:.3f}"
+            + (
+                f" (the budget stopped it at {report.steps} of {planned} steps: scored as it is)"
+                if planned is not None
+                else ""
+            ),
+            len(train),
+            len(train),
+            point=point,
+        )
         return point, report
 
     def record_fit(self, name: str, report: FitReport) -> None:

@@ -32,13 +32,13 @@ def finetune_cost(s: Session, name: str, n: int, score_rows: int | None = None) 
     if rate is None:
         other = s.tally.get(partner(s, name))
         rate = (other.train_examples_per_s if other else None) or (
-            emb_rate / plan.TRAIN_VS_INFER_COST if emb_rate else None)
+            emb_rate / plan.TRAIN_VS_INFER_COST if emb_rate else None
+        )
     if not rate:
         return None
     infer = emb_rate or rate * plan.TRAIN_VS_INFER_COST
     scored = len(s.test) if score_rows is None else score_rows
-    return plan.finetune_fit_s(s.configs.get(name), n, rate=rate, infer_rate=infer, scored_rows=scored,
-                               load_s=t.load_s)
+    return plan.finetune_fit_s(s.configs.get(name), n, rate=rate, infer_rate=infer, scored_rows=scored, load_s=t.load_s)
 
 
 def scoring_s(s: Session, name: str) -> float:
@@ -59,9 +59,13 @@ def plan_trainers(s: Session, embed_rate: float | None) -> float:
     test_rows = min(plan.wanted_test_rows(s.settings, s.clock.budget_s), plan.TEST_SHARE * len(s.sample))
     first = trainers[0]
     return plan.trainer_reserve(
-        s.clock.left, len(trainers), embed_rate=embed_rate, test_rows=test_rows,
+        s.clock.left,
+        len(trainers),
+        embed_rate=embed_rate,
+        test_rows=test_rows,
         first_examples=plan.finetune_examples(s.configs.get(first), 0),
-        alternative_probe=any(s.kind(t).alternative_to for t in trainers[1:]))
+        alternative_probe=any(s.kind(t).alternative_to for t in trainers[1:]),
+    )
 
 
 def finetune_curve(s: Session, name: str, pool: Examples, share: float, reserve_s: float) -> None:
@@ -120,7 +124,8 @@ def finetune_curve(s: Session, name: str, pool: Examples, share: float, reserve_
             sub = nested(pool, [max(cheap)], s.seed)[0]
             s.tally[name].notes.append(
                 f"no fine-tune point fits this budget (one costs ~{finetune_cost(s, name, max(cheap)) or 0:.0f}s); "
-                f"ran a {probe_s:.0f}s throughput probe instead (not a curve point)")
+                f"ran a {probe_s:.0f}s throughput probe instead (not a curve point)"
+            )
             s.fit_point(name, sub, s.seed, budget_s=probe_s, usable_if=("completed",))
         else:
             s.tally[name].notes.append("not measured: no budget left")
@@ -152,8 +157,9 @@ def top_up(s: Session, names: Sequence[str], pool: Examples, reserve_s: float) -
                 if cost is None or cost * 1.1 > s.clock.left - reserve_s:
                     continue
                 sub = nested(pool, [n], seed)[0]
-                point, _ = s.fit_point(name, sub, seed,
-                                       budget_s=max(s.clock.left - reserve_s - scoring_s(s, name), 1.0))
+                point, _ = s.fit_point(
+                    name, sub, seed, budget_s=max(s.clock.left - reserve_s - scoring_s(s, name), 1.0)
+                )
                 ran += 1
                 added += point.usable
                 done = not point.usable or s.settled(partial_result(s))
@@ -162,8 +168,10 @@ def top_up(s: Session, names: Sequence[str], pool: Examples, reserve_s: float) -
             if done or not ran:  # settled, a failed fit, or nothing fits any more
                 break
         if added:
-            s.notes.append(f"{name}: {added} more seed(s) at n={', '.join(map(str, sizes))} with the budget "
-                           "left over, as the decision was still open")
+            s.notes.append(
+                f"{name}: {added} more seed(s) at n={', '.join(map(str, sizes))} with the budget "
+                "left over, as the decision was still open"
+            )
 
 
 def alternative_left_out(s: Session, name: str, pool: Examples) -> bool:
@@ -179,8 +187,9 @@ def alternative_left_out(s: Session, name: str, pool: Examples) -> bool:
     if full_name not in s.engines or not full or not any(p.usable for p in s.points[full_name]):
         return False
     if s.clock.left < plan.LORA_PROBE_S + 5.0:
-        s.left_out[name] = ("LoRA left out: no budget was left to measure it after full fine-tuning, "
-                            "which fits in memory here")
+        s.left_out[name] = (
+            "LoRA left out: no budget was left to measure it after full fine-tuning, which fits in memory here"
+        )
         return True
     cheap, _ = plan.finetune_sizes(s.configs.get(name), s.settings, len(pool), len(s.classes))
     sub = nested(pool, [max(cheap)], s.seed)[0]
@@ -203,5 +212,6 @@ def alternative_left_out(s: Session, name: str, pool: Examples) -> bool:
         f"at {rate:.1f} examples/s, measured) against full fine-tuning's (~{t_full:.0f}s at {full:.1f}) is worth "
         f"{100 * worth:.2f} points of your metric under your goals' weights: less than the "
         f"{100 * plan.LORA_DEFICIT:.0f} point LoRA is taken to trail full fine-tuning by (docs/CALIBRATION.md "
-        "compares full runs of both), so it cannot win here")
+        "compares full runs of both), so it cannot win here"
+    )
     return True

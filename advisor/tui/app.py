@@ -41,17 +41,35 @@ class TuneOrEmbedApp(BackendWorkers, App[int]):
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, *, services: Services | None = None, data: str | None = None,
-                 text_col: str | None = None, label_col: str | None = None,
-                 encoding: str | None = None, test_file: str | None = None, goals: Goals | None = None,
-                 goals_path: str | None = None, profile: str | None = None,
-                 budget: str = "quick", start: str | None = None, theme: str | None = None,
-                 on_ready: Callable[[App], None] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        services: Services | None = None,
+        data: str | None = None,
+        text_col: str | None = None,
+        label_col: str | None = None,
+        encoding: str | None = None,
+        test_file: str | None = None,
+        goals: Goals | None = None,
+        goals_path: str | None = None,
+        profile: str | None = None,
+        budget: str = "quick",
+        start: str | None = None,
+        theme: str | None = None,
+        on_ready: Callable[[App], None] | None = None,
+    ) -> None:
         super().__init__()
         self.services = services or Services()
-        self.state = AppState(goals=goals or Goals(), profile=profile, data_ref=data,
-                              text_col=text_col, label_col=label_col, encoding=encoding,
-                              test_file=test_file or None, budget=budget)
+        self.state = AppState(
+            goals=goals or Goals(),
+            profile=profile,
+            data_ref=data,
+            text_col=text_col,
+            label_col=label_col,
+            encoding=encoding,
+            test_file=test_file or None,
+            budget=budget,
+        )
         if goals_path:
             self.state.goals_path = goals_path
         self.views: dict[str, StepScreen] = {}
@@ -122,8 +140,9 @@ class TuneOrEmbedApp(BackendWorkers, App[int]):
         self.sync("probe")
         self.probe_worker()
 
-    def load_data(self, ref: str, text_col: str | None, label_col: str | None, encoding: str | None,
-                  test_file: str | None = None) -> None:
+    def load_data(
+        self, ref: str, text_col: str | None, label_col: str | None, encoding: str | None, test_file: str | None = None
+    ) -> None:
         ref = ref.strip()
         self.state.data_ref, self.state.text_col, self.state.label_col = ref, text_col, label_col
         self.state.encoding = encoding
@@ -146,8 +165,7 @@ class TuneOrEmbedApp(BackendWorkers, App[int]):
         st.bench_running, st.bench_error, st.advice = True, None, None
         st.bench_events, st.bench_points = [], []
         self.sync("bench")
-        self.bench_worker(st.dataset, st.goals, st.profile_name, st.budget, st.resources, st.bench_cancel,
-                          st.test_file)
+        self.bench_worker(st.dataset, st.goals, st.profile_name, st.budget, st.resources, st.bench_cancel, st.test_file)
         return None
 
     def cancel_bench(self) -> bool:
@@ -169,8 +187,9 @@ class TuneOrEmbedApp(BackendWorkers, App[int]):
         st.run_running, st.run_error, st.manifest, st.artifact_engine = True, None, None, None
         st.run_engine, st.run_dir, st.run_started_at = engine, out_dir.strip(), time.monotonic()
         self.sync("run")
-        self.full_run_worker(engine, st.advice, st.dataset, st.profile_name, st.run_dir, resume, overwrite,
-                             st.run_cancel, st.test_file)
+        self.full_run_worker(
+            engine, st.advice, st.dataset, st.profile_name, st.run_dir, resume, overwrite, st.run_cancel, st.test_file
+        )
         return None
 
     def cancel_run(self) -> bool:
@@ -269,8 +288,11 @@ class TuneOrEmbedApp(BackendWorkers, App[int]):
         st = self.state
         st.run_running, st.run_error = False, msg.error
         self.sync("run")
-        self.notify(msg.error, title="Run cancelled" if msg.cancelled else "Run failed",
-                    severity="warning" if msg.cancelled else "error")
+        self.notify(
+            msg.error,
+            title="Run cancelled" if msg.cancelled else "Run failed",
+            severity="warning" if msg.cancelled else "error",
+        )
 
     def on_compared(self, msg: m.Compared) -> None:
         st = self.state
@@ -293,14 +315,35 @@ class TuneOrEmbedApp(BackendWorkers, App[int]):
             self.notify(f"Wrote the {msg.what}: {msg.path}")
 
 
-def create_app(*, services: Services | None = None, data: str | None = None, goals: Goals | None = None,
-               goals_path: str | None = None, profile: str | None = None, text_col: str | None = None,
-               label_col: str | None = None, encoding: str | None = None, test_file: str | None = None,
-               budget: str = "quick",
-               start: str | None = None, theme: str | None = None,
-               on_ready: Callable[[App], None] | None = None) -> TuneOrEmbedApp:
+def create_app(
+    *,
+    services: Services | None = None,
+    data: str | None = None,
+    goals: Goals | None = None,
+    goals_path: str | None = None,
+    profile: str | None = None,
+    text_col: str | None = None,
+    label_col: str | None = None,
+    encoding: str | None = None,
+    test_file: str | None = None,
+    budget: str = "quick",
+    start: str | None = None,
+    theme: str | None = None,
+    on_ready: Callable[[App], None] | None = None,
+) -> TuneOrEmbedApp:
     """The app, with the real backend unless ``services`` is given (tests pass fakes)."""
-    return TuneOrEmbedApp(services=services, data=data, goals=goals, goals_path=goals_path, profile=profile,
-                          text_col=text_col, label_col=label_col, encoding=encoding, test_file=test_file,
-                          budget=budget,
-                          start=start, theme=theme, on_ready=on_ready)
+    return TuneOrEmbedApp(
+        services=services,
+        data=data,
+        goals=goals,
+        goals_path=goals_path,
+        profile=profile,
+        text_col=text_col,
+        label_col=label_col,
+        encoding=encoding,
+        test_file=test_file,
+        budget=budget,
+        start=start,
+        theme=theme,
+        on_ready=on_ready,
+    )

@@ -10,8 +10,14 @@ from textual.message import Message
 class ProbeDone(Message):
     """The probe finished (``resources`` None and ``error`` set when it failed)."""
 
-    def __init__(self, resources: Any, error: str | None, profiles: list[tuple[str, str]],
-                 suggested: str | None, profile_error: str | None) -> None:
+    def __init__(
+        self,
+        resources: Any,
+        error: str | None,
+        profiles: list[tuple[str, str]],
+        suggested: str | None,
+        profile_error: str | None,
+    ) -> None:
         super().__init__()
         self.resources = resources
         self.error = error

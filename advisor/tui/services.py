@@ -56,8 +56,7 @@ def _advise(data: Any, goals: Any, **kwargs: Any) -> Any:
     return advise(data, goals, **kwargs)
 
 
-def build_run_spec(*, engine: str, advice: Any, dataset: Any, profile: str | None,
-                   test_file: str | None = None) -> Any:
+def build_run_spec(*, engine: str, advice: Any, dataset: Any, profile: str | None, test_file: str | None = None) -> Any:
     """The advice's plan for its own choice; the same split and data for another engine. Without
     advice: the loaded data, scored on ``test_file`` when one is given (else a held-out split)."""
     from advisor.fullrun import RunSpec

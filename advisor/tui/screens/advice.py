@@ -41,18 +41,26 @@ def forecast_rows(advice: Any) -> list[tuple[str, ...]]:
     for approach in list(dict.fromkeys([*forecasts, *measurements])):
         fc, meas = forecasts.get(approach), measurements.get(approach)
         name = f"▶ {approach}" if approach == choice else f"  {approach}"
-        measured = fmt_interval(getattr(meas, "accuracy", None), getattr(meas, "ci_low", None),
-                                getattr(meas, "ci_high", None))
+        measured = fmt_interval(
+            getattr(meas, "accuracy", None), getattr(meas, "ci_low", None), getattr(meas, "ci_high", None)
+        )
         if fc is not None and fc.value is not None:
             forecast = fmt_interval(fc.value, fc.low, fc.high) + (" ⚑" if fc.flagged else "")
         else:
             forecast = "–"
-        rows.append((
-            name, forecast, measured, fmt_seconds(getattr(fc, "train_time_s", None)),
-            latency_text(getattr(meas, "latency_ms", None)), fmt_bytes(getattr(fc, "peak_memory_bytes", None)),
-            fmt_num(getattr(meas, "infer_texts_per_s", None), 0), f"{fc.n_target:,}" if fc is not None else "–",
-            str(getattr(fc, "method", "–")),
-        ))
+        rows.append(
+            (
+                name,
+                forecast,
+                measured,
+                fmt_seconds(getattr(fc, "train_time_s", None)),
+                latency_text(getattr(meas, "latency_ms", None)),
+                fmt_bytes(getattr(fc, "peak_memory_bytes", None)),
+                fmt_num(getattr(meas, "infer_texts_per_s", None), 0),
+                f"{fc.n_target:,}" if fc is not None else "–",
+                str(getattr(fc, "method", "–")),
+            )
+        )
     return rows
 
 
@@ -87,8 +95,8 @@ class AdviceScreen(StepScreen):
 
     def on_mount(self) -> None:
         self.query_one("#forecasts", DataTable).add_columns(
-            "approach", "forecast [95 %]", "measured", "train time", "latency", "peak mem", "texts/s",
-            "at n", "fit")
+            "approach", "forecast [95 %]", "measured", "train time", "latency", "peak mem", "texts/s", "at n", "fit"
+        )
         super().on_mount()
 
     def action_export(self, what: str) -> None:
@@ -115,7 +123,8 @@ class AdviceScreen(StepScreen):
         rec = advice.recommendation
         cancelled = " (from a cancelled benchmark: partial)" if getattr(advice, "cancelled", False) else ""
         self.query_one("#choice", Static).update(
-            f"Recommendation: [b reverse] {rec.label} [/]  confidence [b]{rec.confidence}[/b]{cancelled}")
+            f"Recommendation: [b reverse] {rec.label} [/]  confidence [b]{rec.confidence}[/b]{cancelled}"
+        )
         settle = []
         if getattr(rec, "too_close", False):
             settle.append("Too close to call at this budget: the cheaper option is recommended.")
@@ -127,8 +136,11 @@ class AdviceScreen(StepScreen):
         for row in forecast_rows(advice):
             table.add_row(*row)
         forecasts = getattr(advice, "forecasts", {}) or {}
-        flagged = [f"⚑ {a}: {getattr(fc, 'flag_reason', '') or 'fallback forecast, wide interval'}"
-                   for a, fc in forecasts.items() if getattr(fc, "flagged", False)]
+        flagged = [
+            f"⚑ {a}: {getattr(fc, 'flag_reason', '') or 'fallback forecast, wide interval'}"
+            for a, fc in forecasts.items()
+            if getattr(fc, "flagged", False)
+        ]
         self.query_one("#flags", Static).update(Content("\n".join(flagged)))
         ruled = [f"✗ {r.approach}: {r.reason}" for r in getattr(rec, "ruled_out", [])]
         self.query_one("#ruled-out", Static).update(Content("\n".join(ruled) or "nothing"))

@@ -22,8 +22,11 @@ from advisor.tui.format import fmt_pct, fmt_seconds
 from advisor.tui.screens.base import StepScreen
 from advisor.tui.widgets import Notice
 
-BUDGETS = [("quick (≤ 90 s on 2 CPUs)", "quick"), ("standard (≤ 10 min)", "standard"),
-           ("thorough (≤ 30 min)", "thorough")]
+BUDGETS = [
+    ("quick (≤ 90 s on 2 CPUs)", "quick"),
+    ("standard (≤ 10 min)", "standard"),
+    ("thorough (≤ 30 min)", "thorough"),
+]
 COLORS = {"tfidf": "blue", "embedding": "green", "finetune": "red", "lora": "magenta"}
 
 
@@ -38,8 +41,7 @@ class CurvePlot(PlotextPlot):
 
 
 def legend(approaches: list[str]) -> str:
-    return "  ".join(f"[{COLORS.get(a, 'white')}]●[/] {a}" for a in approaches) + \
-        "  [dim]x forecast ±95 %[/]"
+    return "  ".join(f"[{COLORS.get(a, 'white')}]●[/] {a}" for a in approaches) + "  [dim]x forecast ±95 %[/]"
 
 
 class BenchScreen(StepScreen):
@@ -89,7 +91,8 @@ class BenchScreen(StepScreen):
             bar = ProgressBar(show_eta=False)
             note = Static("", classes="bar-note")
             self.query_one("#bars", Vertical).mount(
-                Horizontal(Label(approach, classes="bar-label"), bar, note, classes="bar-row"))
+                Horizontal(Label(approach, classes="bar-label"), bar, note, classes="bar-row")
+            )
             self._bars[approach] = (bar, note)
         return self._bars[approach]
 
@@ -98,8 +101,9 @@ class BenchScreen(StepScreen):
         status = self.query_one("#bench-status", Static)
         status.update(f"{fmt_seconds(event.elapsed_s)} of {fmt_seconds(event.budget_s)}")
         if approach == "all":  # planning events: the status line, not a bar
-            status.update(Content(f"{fmt_seconds(event.elapsed_s)} of {fmt_seconds(event.budget_s)} · "
-                                  f"{event.message}"[:70]))
+            status.update(
+                Content(f"{fmt_seconds(event.elapsed_s)} of {fmt_seconds(event.budget_s)} · {event.message}"[:70])
+            )
             return
         bar, note = self._bar(approach)
         if event.phase == "done":
@@ -110,8 +114,13 @@ class BenchScreen(StepScreen):
         point = getattr(event, "point", None)
         if point is not None:
             self.query_one("#points", DataTable).add_row(
-                point.approach, f"{point.n_train:,}", str(point.seed), fmt_pct(point.accuracy),
-                fmt_pct(point.macro_f1), fmt_seconds(point.fit_s))
+                point.approach,
+                f"{point.n_train:,}",
+                str(point.seed),
+                fmt_pct(point.accuracy),
+                fmt_pct(point.macro_f1),
+                fmt_seconds(point.fit_s),
+            )
             if not replay:
                 self.draw()
 
@@ -177,6 +186,11 @@ class BenchScreen(StepScreen):
             for meas in (getattr(self.st.advice.bench, "measurements", None) or {}).values():
                 for p in meas.points:
                     self.query_one("#points", DataTable).add_row(
-                        p.approach, f"{p.n_train:,}", str(p.seed), fmt_pct(p.accuracy), fmt_pct(p.macro_f1),
-                        fmt_seconds(p.fit_s))
+                        p.approach,
+                        f"{p.n_train:,}",
+                        str(p.seed),
+                        fmt_pct(p.accuracy),
+                        fmt_pct(p.macro_f1),
+                        fmt_seconds(p.fit_s),
+                    )
         self.draw()

@@ -18,8 +18,13 @@ from advisor.tui.widgets import Notice
 
 # advisor.demo.DEMOS by name, copied: importing the registry costs start-up (tested to match).
 DEMOS = [
-    "demo:rotten-tomatoes", "demo:bbc-news", "demo:presidential-debates", "demo:tweets-sentiment",
-    "demo:icd10-chapters", "demo:fine-food-reviews", "demo:bird-strikes",
+    "demo:rotten-tomatoes",
+    "demo:bbc-news",
+    "demo:presidential-debates",
+    "demo:tweets-sentiment",
+    "demo:icd10-chapters",
+    "demo:fine-food-reviews",
+    "demo:bird-strikes",
 ]
 PREVIEW_ROWS = 50
 
@@ -39,8 +44,11 @@ class PathSuggester(Suggester):
         path = Path(value).expanduser()
         folder, stem = (path, "") if value.endswith("/") else (path.parent, path.name)
         try:
-            names = sorted(p.name + ("/" if p.is_dir() else "") for p in folder.iterdir()
-                           if p.name.startswith(stem) and not p.name.startswith("."))
+            names = sorted(
+                p.name + ("/" if p.is_dir() else "")
+                for p in folder.iterdir()
+                if p.name.startswith(stem) and not p.name.startswith(".")
+            )
         except OSError:
             return None
         if not names:
@@ -93,16 +101,32 @@ class DataScreen(StepScreen):
     def compose_body(self) -> ComposeResult:
         st = self.st
         with Horizontal(id="data-form"):
-            yield Input(st.data_ref or "", placeholder="path to CSV/TSV/JSONL/Parquet/folder, or demo:rotten-tomatoes",
-                        suggester=PathSuggester(), id="data-path", compact=True)
-            yield Input(st.text_col or "", tooltip="blank: detected from the column names and contents", placeholder="text column", id="text-col", compact=True)
+            yield Input(
+                st.data_ref or "",
+                placeholder="path to CSV/TSV/JSONL/Parquet/folder, or demo:rotten-tomatoes",
+                suggester=PathSuggester(),
+                id="data-path",
+                compact=True,
+            )
+            yield Input(
+                st.text_col or "",
+                tooltip="blank: detected from the column names and contents",
+                placeholder="text column",
+                id="text-col",
+                compact=True,
+            )
             yield Input(st.label_col or "", placeholder="label column", id="label-col", compact=True)
             yield Button("Load", id="load-data", variant="primary", compact=True)
         with Horizontal(id="test-form"):
             yield Label("test file:", id="test-file-label")
-            yield Input(st.test_file or "", placeholder="optional held-out file to score the full run on (then every "
-                        "data row trains)", suggester=PathSuggester(), id="test-file", compact=True,
-                        tooltip="same columns as the data; blank: the full run holds out a part of the data")
+            yield Input(
+                st.test_file or "",
+                placeholder="optional held-out file to score the full run on (then every data row trains)",
+                suggester=PathSuggester(),
+                id="test-file",
+                compact=True,
+                tooltip="same columns as the data; blank: the full run holds out a part of the data",
+            )
         yield Notice(id="data-notice")
         with Horizontal(id="data-main"):
             yield DataTable(id="preview", cursor_type="row", zebra_stripes=True)
@@ -166,11 +190,14 @@ class DataScreen(StepScreen):
         self.query_one("#columns", Static).update(
             f"text: [b]{ds.text_col}[/b]\nlabel: [b]{ds.label_col}[/b]\nrows: {rows:,}"
             + (f" (of {total:,})" if total and total != rows else "")
-            + (f"\ntest file: {st.test_rows:,} rows\n(every data row trains)" if st.test_rows else ""))
+            + (f"\ntest file: {st.test_rows:,} rows\n(every data row trains)" if st.test_rows else "")
+        )
         classes = class_rows(summary, ds)
         width = max((len(c[0]) for c in classes), default=5)
-        shown = [f"{shorten(lab, 14):<{min(width, 14)}} {bar(share, 8)} {count:,} {100 * share:.0f}%"
-                 for lab, count, share in classes[:12]]
+        shown = [
+            f"{shorten(lab, 14):<{min(width, 14)}} {bar(share, 8)} {count:,} {100 * share:.0f}%"
+            for lab, count, share in classes[:12]
+        ]
         if len(classes) > 12:
             shown.append(f"… and {len(classes) - 12} more")
         ratio = getattr(summary, "imbalance_ratio", None)
@@ -187,8 +214,11 @@ def _dropped_text(ds: Any, summary: Any) -> str:
     dropped = getattr(summary, "dropped", None) or getattr(ds, "dropped", None)
     if dropped is not None:
         values = dropped.model_dump() if hasattr(dropped, "model_dump") else vars(dropped)
-        lines += [f"{k.replace('_', ' ')}: {v:,}" for k, v in values.items()
-                  if isinstance(v, int) and v and k != "total_rows_read"]
+        lines += [
+            f"{k.replace('_', ' ')}: {v:,}"
+            for k, v in values.items()
+            if isinstance(v, int) and v and k != "total_rows_read"
+        ]
     warnings = list(getattr(summary, "warnings", None) or getattr(ds, "warnings", None) or [])
     lines += [f"⚠ {w}" for w in warnings]
     return "\n".join(lines) or "nothing dropped"

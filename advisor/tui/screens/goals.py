@@ -33,8 +33,13 @@ FIELDS: list[tuple[str, str, str]] = [
     ("weights.cost", "float", "Weight: cost"),
 ]
 SELECT_CHOICES = {"task": ["classification", "retrieval"], "metric": ["accuracy", "macro_f1"]}
-PLACEHOLDERS = {"labelled_size": "all rows", "min_accuracy": "none", "latency_budget_ms": "none",
-                "deadline_minutes": "none", "price_per_hour": "none (machine-hours)"}
+PLACEHOLDERS = {
+    "labelled_size": "all rows",
+    "min_accuracy": "none",
+    "latency_budget_ms": "none",
+    "deadline_minutes": "none",
+    "price_per_hour": "none (machine-hours)",
+}
 
 
 def widget_id(field: str) -> str:
@@ -105,21 +110,34 @@ class GoalsScreen(StepScreen):
     def compose_body(self) -> ComposeResult:
         goals = self.st.goals
         with VerticalScroll(id="goals-form"):
-            yield Static("What matters for this project? Defaults are fine to start; "
-                         "Tab moves between fields, Esc leaves a box.", classes="intro")
+            yield Static(
+                "What matters for this project? Defaults are fine to start; "
+                "Tab moves between fields, Esc leaves a box.",
+                classes="intro",
+            )
             for field, kind, title in FIELDS:
                 with Horizontal(classes="row"):
                     yield Label(title, classes="field-label")
                     tooltip = description(field)
                     if kind == "select":
-                        widget: Any = Select([(c, c) for c in SELECT_CHOICES[field]], value=current_value(goals, field),
-                                             allow_blank=False, id=widget_id(field), compact=True)
+                        widget: Any = Select(
+                            [(c, c) for c in SELECT_CHOICES[field]],
+                            value=current_value(goals, field),
+                            allow_blank=False,
+                            id=widget_id(field),
+                            compact=True,
+                        )
                     elif kind == "switch":
                         widget = Switch(value=bool(current_value(goals, field)), id=widget_id(field))
                     else:
                         value = current_value(goals, field)
-                        widget = Input("" if value is None else str(value), placeholder=PLACEHOLDERS.get(field, ""),
-                                       type="integer" if kind == "int" else "number", id=widget_id(field), compact=True)
+                        widget = Input(
+                            "" if value is None else str(value),
+                            placeholder=PLACEHOLDERS.get(field, ""),
+                            type="integer" if kind == "int" else "number",
+                            id=widget_id(field),
+                            compact=True,
+                        )
                     widget.tooltip = tooltip
                     yield widget
                     yield Label("", classes="field-error", id=widget_id(field) + "-error")
@@ -178,8 +196,10 @@ class GoalsScreen(StepScreen):
             if widget_id(field) == widget_id_:
                 self.query_one("#field-help", Static).update(f"[b]{title}[/b] — {description(field)}")
                 return
-        helps = {"profile": "Engine settings, sample sizes and budgets; suggested from the probe.",
-                 "goals-path": "A TOML file: Ctrl+O loads it, Ctrl+S saves the form to it."}
+        helps = {
+            "profile": "Engine settings, sample sizes and budgets; suggested from the probe.",
+            "goals-path": "A TOML file: Ctrl+O loads it, Ctrl+S saves the form to it.",
+        }
         self.query_one("#field-help", Static).update(helps.get(widget_id_, ""))
 
     # --- state → form
@@ -200,8 +220,9 @@ class GoalsScreen(StepScreen):
         st = self.st
         select = self.query_one("#profile", Select)
         if st.profiles:
-            options = [(f"{name} (suggested)" if name == st.suggested_profile else name, name)
-                       for name, _desc in st.profiles]
+            options = [
+                (f"{name} (suggested)" if name == st.suggested_profile else name, name) for name, _desc in st.profiles
+            ]
             select.set_options(options)
             chosen = st.profile_name
             if chosen in {n for n, _ in st.profiles}:

@@ -20,15 +20,25 @@ def resource_rows(res: Any) -> list[tuple[str, str]]:
     rows = [
         ("CPU", str(res.cpu_model)),
         ("Cores", f"{res.physical_cores} physical, {res.logical_cores} logical"),
-        ("RAM", (f"{bar(used / res.ram_total_bytes if res.ram_total_bytes else None, 16)} "
-                 f"{fmt_bytes(res.ram_available_bytes)} free of {fmt_bytes(res.ram_total_bytes)}")),
+        (
+            "RAM",
+            (
+                f"{bar(used / res.ram_total_bytes if res.ram_total_bytes else None, 16)} "
+                f"{fmt_bytes(res.ram_available_bytes)} free of {fmt_bytes(res.ram_total_bytes)}"
+            ),
+        ),
         ("Disk", f"{fmt_bytes(res.disk_free_bytes)} free at {res.disk_path}"),
         ("OS", str(res.os)),
         ("Python", str(res.python)),
     ]
     torch = getattr(res, "torch", None)
     if torch is not None:
-        rows.append(("torch", f"{getattr(torch, 'version', '?')}, CUDA {'yes' if getattr(torch, 'cuda_available', False) else 'no'}"))
+        rows.append(
+            (
+                "torch",
+                f"{getattr(torch, 'version', '?')}, CUDA {'yes' if getattr(torch, 'cuda_available', False) else 'no'}",
+            )
+        )
     if not res.gpus:
         rows.append(("GPU", f"none — {res.gpu_error}" if getattr(res, "gpu_error", None) else "none"))
     return rows
@@ -40,9 +50,16 @@ def gpu_rows(res: Any) -> list[tuple[str, ...]]:
         total, free = gpu.memory_total_bytes, gpu.memory_free_bytes
         frac = (total - free) / total if total and free is not None else None
         util = "–" if gpu.utilization_pct is None else f"{gpu.utilization_pct:.0f} %"
-        rows.append((str(gpu.index), str(gpu.name),
-                     f"{bar(frac, 12)} {fmt_bytes(free)} free / {fmt_bytes(total)}",
-                     util, str(gpu.compute_capability or "–"), str(gpu.driver or "–")))
+        rows.append(
+            (
+                str(gpu.index),
+                str(gpu.name),
+                f"{bar(frac, 12)} {fmt_bytes(free)} free / {fmt_bytes(total)}",
+                util,
+                str(gpu.compute_capability or "–"),
+                str(gpu.driver or "–"),
+            )
+        )
     return rows
 
 
@@ -53,8 +70,9 @@ class ResourcesScreen(StepScreen):
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll():
-            yield Static("This machine, as the advisor sees it. Forecasts of time and memory are for it.",
-                         classes="intro")
+            yield Static(
+                "This machine, as the advisor sees it. Forecasts of time and memory are for it.", classes="intro"
+            )
             yield DataTable(id="machine", show_header=False, cursor_type="row", zebra_stripes=True)
             yield Static("GPUs", classes="section", id="gpu-title")
             yield DataTable(id="gpus", cursor_type="row")

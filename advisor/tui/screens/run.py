@@ -113,8 +113,10 @@ class RunScreen(StepScreen):
         recommendation = self._recommendation()
         runner_up = getattr(recommendation, "runner_up", None)
         if getattr(recommendation, "too_close", False) and runner_up:
-            text += (f"\nThe advice is too close to call between {rec} and {runner_up}: run both, "
-                     "then compare them here (c).")
+            text += (
+                f"\nThe advice is too close to call between {rec} and {runner_up}: run both, "
+                "then compare them here (c)."
+            )
         self.query_one("#run-plan", Static).update(Content(text))
 
     @on(Button.Pressed, "#start-run")
@@ -125,8 +127,11 @@ class RunScreen(StepScreen):
             notice.show("pick an engine first", error=True)
             return
         problem = self.app.start_run(  # type: ignore[attr-defined]
-            str(engine), self.query_one("#out-dir", Input).value,
-            resume=self.query_one("#resume", Switch).value, overwrite=self.query_one("#overwrite", Switch).value)
+            str(engine),
+            self.query_one("#out-dir", Input).value,
+            resume=self.query_one("#resume", Switch).value,
+            overwrite=self.query_one("#overwrite", Switch).value,
+        )
         if problem:
             notice.show(problem, error=True)
 
@@ -147,8 +152,11 @@ class RunScreen(StepScreen):
         _, started, done0 = self._phase
         eta = eta_seconds(event.done, event.total, started, done0, at)
         count = f"{event.done:,}/{event.total:,}" if event.total else f"{event.done:,}"
-        parts = [f"{event.phase} {count} {event.unit}", f"{fmt_seconds(eta)} left" if eta is not None else "",
-                 event.message]
+        parts = [
+            f"{event.phase} {count} {event.unit}",
+            f"{fmt_seconds(eta)} left" if eta is not None else "",
+            event.message,
+        ]
         self.query_one("#run-status", Static).update(Content(" · ".join(p for p in parts if p)))
 
     @on(Input.Submitted, "#predict-input")
@@ -213,10 +221,13 @@ class RunScreen(StepScreen):
             n = getattr(metrics, "n", None)
             held_out = f"on {n:,} held-out rows" if n else "held-out"
             wall = getattr(getattr(manifest, "fit", None), "wall_s", None)
-            self.query_one("#artifact", Static).update(Content(
-                f"{st.run_dir}\n{manifest.engine}: accuracy {fmt_pct(metrics.accuracy)}, "
-                f"macro-F1 {fmt_pct(metrics.macro_f1)} {held_out}; trained in {fmt_seconds(wall)}\n"
-                f"Use it elsewhere: tune-or-embed predict {st.run_dir} --text \"…\""))
+            self.query_one("#artifact", Static).update(
+                Content(
+                    f"{st.run_dir}\n{manifest.engine}: accuracy {fmt_pct(metrics.accuracy)}, "
+                    f"macro-F1 {fmt_pct(metrics.macro_f1)} {held_out}; trained in {fmt_seconds(wall)}\n"
+                    f'Use it elsewhere: tune-or-embed predict {st.run_dir} --text "…"'
+                )
+            )
             self.query_one("#run-progress", ProgressBar).update(total=1, progress=1)
             self.query_one("#run-status", Static).update(Content("done"))
             can_search = bool(getattr(st.artifact_engine, "supports_search", False))
@@ -256,8 +267,13 @@ class RunScreen(StepScreen):
         table.clear(columns=True)
         table.add_columns("run", "approach", c.metric, "training", "latency (batch 1)")
         for r in c.runs:
-            table.add_row(shorten(r.name, 30), label(r.engine), fmt_interval(r.value, r.low, r.high),
-                          fmt_seconds(r.train_s), "–" if r.ms_b1 is None else f"{r.ms_b1:.2f} ms")
+            table.add_row(
+                shorten(r.name, 30),
+                label(r.engine),
+                fmt_interval(r.value, r.low, r.high),
+                fmt_seconds(r.train_s),
+                "–" if r.ms_b1 is None else f"{r.ms_b1:.2f} ms",
+            )
         table.display = True
         head = f"{c.metric} on the same {c.rows:,} held-out rows (95 % intervals over those rows)"
         verdict.update(Content("\n".join([head, *verdict_lines(c)])))

@@ -14,8 +14,18 @@ from engines.base import Examples  # noqa: E402
 from engines.finetune import FinetuneEngine  # noqa: E402
 
 texts, labels = rotten_tomatoes(2048)
-cfg = dict(model="all-MiniLM-L6-v2", train_batch_size=32, learning_rate=5e-5, max_length=128, min_steps=100,
-           max_steps=100, epochs=0.01, early_stopping_patience=0, device="cuda", seed=0)
+cfg = dict(
+    model="all-MiniLM-L6-v2",
+    train_batch_size=32,
+    learning_rate=5e-5,
+    max_length=128,
+    min_steps=100,
+    max_steps=100,
+    epochs=0.01,
+    early_stopping_patience=0,
+    device="cuda",
+    seed=0,
+)
 eng = FinetuneEngine(cfg)
 eng.prepare(texts)
 FinetuneEngine({**cfg, "min_steps": 3, "max_steps": 3}).fit(Examples(texts=texts, labels=labels))
