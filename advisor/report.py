@@ -12,6 +12,20 @@ from advisor.capabilities import label
 from advisor.output import gigabytes, human_seconds, interval, percent
 from engines.atomic import write_text, write_with
 
+# The columns of the measured-approaches table, in the terminal summary and the Markdown report.
+MEASURE_HEADERS = [
+    "approach",
+    "points",
+    "n",
+    "accuracy",
+    "macro-F1",
+    "train ex/s",
+    "infer texts/s",
+    "ms/text b1",
+    "ms/text batch",
+    "peak mem",
+]
+
 
 def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
@@ -132,18 +146,7 @@ def render_summary(advice: Any) -> str:
         "",
         "Measured (largest size, mean over seeds, 95 % bootstrap interval over test rows):",
         *_table(
-            [
-                "approach",
-                "points",
-                "n",
-                "accuracy",
-                "macro-F1",
-                "train ex/s",
-                "infer texts/s",
-                "ms/text b1",
-                "ms/text batch",
-                "peak mem",
-            ],
+            MEASURE_HEADERS,
             _measure_rows(advice),
         ),
         *_crossfit_lines(advice),
@@ -340,18 +343,7 @@ def write_report(advice: Any, path: str | Path) -> Path:
         "",
         "## Measured",
         *_md_table(
-            [
-                "approach",
-                "points",
-                "n",
-                "accuracy",
-                "macro-F1",
-                "train ex/s",
-                "infer texts/s",
-                "ms/text b1",
-                "ms/text batch",
-                "peak mem",
-            ],
+            MEASURE_HEADERS,
             _measure_rows(advice),
         ),
     ]
