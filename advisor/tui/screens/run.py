@@ -274,6 +274,9 @@ class RunScreen(StepScreen):
                 fmt_seconds(r.train_s),
                 "–" if r.ms_b1 is None else f"{r.ms_b1:.2f} ms",
             )
+        # Header plus one line per run, set here: an auto height waits for the table's idle-time
+        # resize, which a busy machine can hold back for a long time.
+        table.styles.height = len(c.runs) + 1
         table.display = True
         head = f"{c.metric} on the same {c.rows:,} held-out rows (95 % intervals over those rows)"
         verdict.update(Content("\n".join([head, *verdict_lines(c)])))
