@@ -46,8 +46,59 @@ class Examples(Record):
         return sorted(set(self.labels))
 
 
-# Retrieval (query/document pairs scored by recall@k and MRR) will add its own
-# record here and be accepted by engines whose ``tasks`` include "retrieval".
+class Pairs(Record):
+    """Retrieval data: queries, the ids of their relevant documents, and the collection searched.
+
+    ``doc_ids``/``docs`` is the whole collection (an extra corpus plus every document of the
+    pairs); ``subset`` keeps it whole, so a sample of queries still searches everything.
+    """
+
+    query_ids: list[str] = Field(description="One id per query.")
+    queries: list[str] = Field(description="The query texts.")
+    relevant: list[list[str]] = Field(description="Per query, the ids of its relevant documents (at least one).")
+    negatives: list[list[str]] = Field(
+        default_factory=list, description="Per query, ids of hard negatives (empty list: none given)."
+    )
+    doc_ids: list[str] = Field(description="Ids of the documents searched, unique.")
+    docs: list[str] = Field(description="The document texts, in ``doc_ids`` order.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Pairs:
+        if not (len(self.query_ids) == len(self.queries) == len(self.relevant)):
+            raise ValueError(
+                f"{len(self.queries)} queries, {len(self.query_ids)} ids, {len(self.relevant)} relevance lists"
+            )
+        if self.negatives and len(self.negatives) != len(self.queries):
+            raise ValueError(f"{len(self.queries)} queries but {len(self.negatives)} negative lists")
+        if len(self.doc_ids) != len(self.docs):
+            raise ValueError(f"{len(self.doc_ids)} document ids but {len(self.docs)} documents")
+        return self
+
+    def __len__(self) -> int:
+        return len(self.queries)
+
+    def subset(self, indices: Sequence[int]) -> Pairs:
+        """The queries at ``indices`` (in that order) over the same collection."""
+        return Pairs.model_construct(
+            query_ids=[self.query_ids[i] for i in indices],
+            queries=[self.queries[i] for i in indices],
+            relevant=[self.relevant[i] for i in indices],
+            negatives=[self.negatives[i] for i in indices] if self.negatives else [],
+            doc_ids=self.doc_ids,
+            docs=self.docs,
+        )
+
+    def doc_text(self) -> dict[str, str]:
+        """Document id → text."""
+        return dict(zip(self.doc_ids, self.docs))
+
+    def training_pairs(self) -> list[tuple[str, str]]:
+        """(query, relevant document text) for every relevant document of every query."""
+        text = self.doc_text()
+        return [(q, text[d]) for q, rel in zip(self.queries, self.relevant) for d in rel]
+
+
+# The data a classification engine's ``fit`` takes; retrieval engines (``engines.retrieval``) take ``Pairs``.
 TaskData = Examples
 
 
@@ -115,6 +166,26 @@ class EvalReport(Record):
     correct: list[bool] = Field(default_factory=list, description="Per test example, was it right.")
     y_pred: list[str] = Field(default_factory=list, description="Per test example, the predicted label.")
     metrics: dict[str, float] = Field(default_factory=dict, description="Other metrics (recall@k, MRR for retrieval).")
+
+
+RANK_METRICS = ("ndcg@10", "recall@10", "mrr@10")  # the retrieval metrics, the first is the default
+
+
+class RankReport(Record):
+    """Held-out retrieval quality: each metric's mean and its value per query (for bootstraps)."""
+
+    task: Literal["retrieval"] = "retrieval"
+    n: int = Field(description="Queries scored.")
+    metrics: dict[str, float] = Field(description="Mean over queries, per metric in RANK_METRICS.")
+    per_query: dict[str, list[float]] = Field(description="Per metric, one value per query in input order.")
+
+
+class SearchHit(Record):
+    """One document found for a query."""
+
+    doc_id: str
+    score: float = Field(description="Higher is closer (cosine similarity, or the BM25 score).")
+    text: str = ""
 
 
 class SpeedReport(Record):

@@ -1,0 +1,100 @@
+"""The retrieval engines' shared protocol and their held-out scoring (nDCG@10, recall@10, MRR@10).
+
+A retrieval engine learns from (query, relevant document) pairs (or not at all), indexes a
+collection, and answers queries with ranked document ids. Scores come from ``ir_measures``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from engines.base import Engine, ProgressFn, no_progress
+from engines.errors import ConfigError, DataError
+from engines.records import RANK_METRICS, FitReport, Pairs, Predictions, RankReport, SearchHit
+
+# Hits asked for when scoring: the metrics look at the top 10.
+EVAL_K = 10
+
+
+def rank_score(test: Pairs, hits: Sequence[Sequence[SearchHit]]) -> RankReport:
+    """Each metric of RANK_METRICS per query (0 for a query with nothing found) and its mean."""
+    import ir_measures
+    from ir_measures import RR, R, ScoredDoc, nDCG
+
+    if len(hits) != len(test):
+        raise DataError(f"{len(test)} test queries but {len(hits)} result lists")
+    if not len(test):
+        raise DataError("cannot score an empty set of test queries")
+    measures = {"ndcg@10": nDCG @ 10, "recall@10": R @ 10, "mrr@10": RR @ 10}
+    qrels = [ir_measures.Qrel(q, d, 1) for q, rel in zip(test.query_ids, test.relevant) for d in rel]
+    run = [ScoredDoc(q, h.doc_id, float(h.score)) for q, found in zip(test.query_ids, hits) for h in found]
+    by_query: dict[str, dict[str, float]] = {q: {} for q in test.query_ids}
+    names = {str(m): name for name, m in measures.items()}
+    for row in ir_measures.iter_calc(list(measures.values()), qrels, run):
+        by_query[row.query_id][names[str(row.measure)]] = float(row.value)
+    per_query = {name: [by_query[q].get(name, 0.0) for q in test.query_ids] for name in RANK_METRICS}
+    return RankReport(
+        n=len(test),
+        metrics={name: sum(v) / len(v) for name, v in per_query.items()},
+        per_query=per_query,
+    )
+
+
+class RetrievalEngine(Engine):
+    """An engine for the retrieval task: ``fit`` on pairs, ``index`` a collection, ``search`` it.
+
+    ``fit`` may learn nothing (BM25, frozen embeddings); it must not index. ``index`` replaces
+    the collection searched. ``evaluate`` indexes the test data's collection when it differs
+    from the one indexed, then scores the top ``EVAL_K`` hits of each test query.
+    """
+
+    tasks: ClassVar[frozenset[str]] = frozenset({"retrieval"})
+    supports_search: ClassVar[bool] = True
+
+    def __init__(self, config: Any = None) -> None:
+        super().__init__(config)
+        self.indexed_ids: list[str] | None = None  # the collection ``search`` answers from
+
+    # -- what each engine writes -------------------------------------------------------
+    def fit(  # type: ignore[override]
+        self,
+        train: Pairs,
+        *,
+        valid: Pairs | None = None,
+        budget_s: float | None = None,
+        progress: ProgressFn = no_progress,
+        cancel: threading.Event | None = None,
+        workdir: Path | None = None,
+        resume: bool = False,
+    ) -> FitReport:
+        raise NotImplementedError
+
+    def index(
+        self,
+        doc_ids: Sequence[str],
+        docs: Sequence[str],
+        *,
+        progress: ProgressFn = no_progress,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        """Make ``docs`` (with their ids) the collection that ``search`` answers from."""
+        raise NotImplementedError
+
+    def search_many(self, queries: Sequence[str], k: int = EVAL_K) -> list[list[SearchHit]]:
+        """The ``k`` best documents for each query, best first."""
+        raise NotImplementedError
+
+    # -- shared ----------------------------------------------------------------------
+    def search(self, query: str, k: int = EVAL_K) -> list[SearchHit]:
+        return self.search_many([query], k)[0]
+
+    def predict(self, texts: Sequence[str]) -> Predictions:
+        raise ConfigError(f"{self.name} is a retrieval engine: it answers `search`, not `predict`")
+
+    def evaluate(self, test: Pairs) -> RankReport:  # type: ignore[override]
+        if self.indexed_ids != list(test.doc_ids):
+            self.index(test.doc_ids, test.docs)
+        return rank_score(test, self.search_many(test.queries, EVAL_K))
