@@ -12,6 +12,7 @@ import tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from engines.errors import ConfigError
+from engines.records import RANK_METRICS
 
 # The named benchmark budgets (wall seconds) when a profile names none.
 BUDGETS = {"quick": 90.0, "standard": 600.0, "thorough": 1800.0}
@@ -45,11 +46,14 @@ class Goals(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     task: Literal["classification", "retrieval"] = Field(
-        "classification", description="What the model must do. Retrieval (query/document pairs) is planned."
+        "classification",
+        description="What the model must do: label texts (classification) or find the documents relevant to a "
+        "query (retrieval, from query/document pairs).",
     )
-    metric: Literal["accuracy", "macro_f1"] = Field(
+    metric: Literal["accuracy", "macro_f1", "ndcg@10", "recall@10", "mrr@10"] = Field(
         "accuracy",
-        description="The quality that matters. On imbalanced classes macro-F1 and accuracy can pick different winners.",
+        description="The quality that matters. Classification: accuracy or macro_f1 (on imbalanced classes they can "
+        "pick different winners). Retrieval: ndcg@10 (its default), recall@10 or mrr@10.",
     )
     labelled_size: int | None = Field(
         None, ge=2, description="Labelled examples you will have in the end; default: all rows of the data."
@@ -71,6 +75,21 @@ class Goals(BaseModel):
     data_may_leave_machine: bool = Field(
         False, description="Whether the data may be sent to a hosted service. tune-or-embed itself never sends it."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _task_metric(cls, raw: object) -> object:
+        # A retrieval task without a metric scores by nDCG@10; a metric of the other task is an error.
+        if not isinstance(raw, dict) or raw.get("task") != "retrieval":
+            if isinstance(raw, dict) and raw.get("metric") in RANK_METRICS:
+                raise ValueError(f'metric {raw["metric"]} is for retrieval (task = "retrieval")')
+            return raw
+        metric = raw.get("metric")
+        if metric is None:
+            return {**raw, "metric": RANK_METRICS[0]}
+        if metric not in RANK_METRICS:
+            raise ValueError(f"metric {metric} is for classification; retrieval takes {', '.join(RANK_METRICS)}")
+        return raw
 
 
 def load_goals(path: str | Path | None) -> Goals:

@@ -224,3 +224,19 @@ def engine_config(profile: Profile, engine_name: str) -> BaseModel:
             "try one of: tfidf, embedding, finetune, lora, embedding-int8"
         )
     return getattr(profile, str(base))
+
+
+# Settings a retrieval engine takes from the profile's embedding section when its config has them.
+SHARED_RETRIEVAL_SETTINGS = ("model", "device", "max_length", "threads", "batch_size", "backend")
+
+
+def retrieval_config(profile: Profile, engine_name: str) -> BaseModel:
+    """A retrieval engine's own defaults, with the model and device settings of the profile's embedding
+    section (profiles have no retrieval sections: the same model serves both tasks)."""
+    from engines.base import get_engine
+
+    cls = get_engine(engine_name)
+    shared = getattr(profile, "embedding", None)
+    fields = cls.config_cls.model_fields
+    given = {k: getattr(shared, k) for k in SHARED_RETRIEVAL_SETTINGS if k in fields and hasattr(shared, k)}
+    return cls.config_cls(**given)

@@ -32,6 +32,7 @@ from pydantic import Field, ValidationError
 from engines.atomic import old_sibling, recover, staged_dir, write_json
 from engines.base import Engine, EvalReport, FitReport, Record, SpeedReport, get_engine
 from engines.errors import ArtifactError, ResourceError, UserError
+from engines.records import RankReport
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -98,6 +99,9 @@ class Manifest(Record):
     data: DataInfo | None = Field(None, description="The data used.")
     split: SplitInfo | None = Field(None, description="The train/held-out split.")
     metrics: EvalReport | None = Field(None, description="Held-out metrics (per-example lists dropped).")
+    rank_metrics: RankReport | None = Field(
+        None, description="Retrieval artifacts: held-out ranking metrics (per-query lists dropped)."
+    )
     fit: FitReport | None = Field(None, description="What training did and measured.")
     speed: SpeedReport | None = Field(None, description="Inference speed measured after training.")
     timings: dict[str, float] = Field(
@@ -123,6 +127,11 @@ class HeldOut(Record):
     )
     y_true: list[str] = Field(description="Per held-out row, its label.")
     y_pred: list[str] = Field(description="Per held-out row, the run's predicted label.")
+    per_query: dict[str, list[float]] = Field(
+        default_factory=dict,
+        description="Retrieval runs: per ranking metric, its value on each held-out query (y_true holds the "
+        "query ids, y_pred the document each query found first).",
+    )
 
 
 def rows_digest(texts: list[str], labels: list[str]) -> str:

@@ -38,7 +38,21 @@ def register(sub: Any) -> None:
         help="the full run is scored on this separate file (same columns): it trains on every row "
         "of DATA, and the forecasts are for that many labels; the benchmarks never read FILE",
     )
-    p.add_argument("--engines", metavar="LIST", help="comma-separated subset of tfidf,embedding,finetune,lora")
+    p.add_argument(
+        "--task",
+        choices=("auto", "classification", "retrieval"),
+        default="auto",
+        help="what the model must do (default: the goals' task, else detected from DATA: query/document pairs "
+        "or a BEIR folder → retrieval)",
+    )
+    p.add_argument(
+        "--corpus", metavar="FILE", help="retrieval: more documents to search (the index holds them and the pairs')"
+    )
+    p.add_argument(
+        "--engines",
+        metavar="LIST",
+        help="comma-separated subset of tfidf,embedding,finetune,lora (retrieval: bm25,frozen-index,contrastive)",
+    )
     p.add_argument(
         "--hardware", metavar="NAME", help="also forecast on this GPU (t4, l4, a10, a100-40gb, a100-80gb, h100, h200)"
     )
@@ -94,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
     resources = probe()
     profile = load_profile(args.profile, resources=resources)
     budget = args.budget or profile.bench.default_budget
+    if _task(args, goals) == "retrieval":
+        return _advise_retrieval(args, goals, profile, resources, budget, engines)
     sample = args.sample or profile.bench.sample_size
     data = load_dataset(
         args.data,
@@ -132,6 +148,68 @@ def run(args: argparse.Namespace) -> int:
         print_json(advice)
     else:
         sys.stdout.write(render_summary(advice))
+        if args.plan_out and advice.plan is not None:
+            print(f"Plan written to {args.plan_out}: run it with `tune-or-embed run {args.plan_out}`")
+        if args.report:
+            print(f"Report written to {args.report}")
+    return 130 if advice.cancelled else 0
+
+
+def _task(args: argparse.Namespace, goals: Any) -> str:
+    """The task asked for (--task, then the goals file), else the one the data looks like."""
+    from advisor.pairs import looks_like_pairs
+    from engines.errors import ConfigError
+
+    task = args.task if args.task != "auto" else (goals.task if args.goals else None)
+    if task is None:
+        task = "retrieval" if looks_like_pairs(args.data) else "classification"
+    if task == "classification" and args.corpus:
+        raise ConfigError("--corpus is for retrieval data (query/document pairs)")
+    return task
+
+
+def _advise_retrieval(
+    args: argparse.Namespace, goals: Any, profile: Any, resources: Any, budget: Any, engines: Any
+) -> int:
+    from advisor.output import print_json
+    from advisor.retrieval import advise_retrieval, render_rank_summary
+    from engines.atomic import write_json
+    from engines.errors import ConfigError
+
+    if args.test_file:
+        raise ConfigError("--test-file is for classification; retrieval holds out queries of DATA")
+    if goals.task != "retrieval":
+        goals = goals.model_copy(update={"task": "retrieval", "metric": "ndcg@10"})
+    cancel = threading.Event()
+    try:
+        advice = advise_retrieval(
+            args.data,
+            goals,
+            corpus=args.corpus,
+            profile=profile,
+            budget=budget,
+            resources=resources,
+            progress=_printer(args.quiet),
+            cancel=cancel,
+            engines=engines,
+            seed=args.seed,
+        )
+    except KeyboardInterrupt:
+        cancel.set()
+        raise
+    if args.plan_out and advice.plan is not None:
+        write_json(args.plan_out, advice.plan)
+    summary = render_rank_summary(advice)
+    if args.report:
+        from pathlib import Path
+
+        from engines.atomic import write_text
+
+        write_text(Path(args.report), "# tune-or-embed advice (retrieval)\n\n```\n" + summary + "```\n")
+    if args.json:
+        print_json(advice)
+    else:
+        sys.stdout.write(summary)
         if args.plan_out and advice.plan is not None:
             print(f"Plan written to {args.plan_out}: run it with `tune-or-embed run {args.plan_out}`")
         if args.report:

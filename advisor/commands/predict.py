@@ -143,6 +143,11 @@ def run(args: argparse.Namespace) -> int:
     if args.out and Path(args.out).suffix.lower() not in (".csv", ".tsv", ".jsonl", ".ndjson"):
         raise ConfigError(f"--out {args.out}: use a .csv, .tsv or .jsonl file name")
     engine, manifest = load_artifact(args.artifact)
+    if "classification" not in engine.tasks:
+        raise ConfigError(
+            f"{args.artifact} is a retrieval artifact ({manifest.engine}): it finds documents, it does not label "
+            f'texts; use `tune-or-embed search {args.artifact} "QUERY"`'
+        )
     pred = engine.predict(texts)
     rows = _rows(texts, pred)
     report = None

@@ -49,6 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("plan", nargs="?", metavar="PLAN.json", help='a plan file from `advise` (its "run" entry)')
     p.add_argument("--engine", choices=engine_names(), help="approach to run")
     _add_data_args(p)  # like _data_args.add_data_args, but --data is optional (a plan may carry it)
+    p.add_argument("--corpus", metavar="FILE", help="retrieval: more documents for the collection searched")
     p.add_argument("--profile", help="profile name or TOML file for the engine settings")
     p.add_argument(
         "--set",
@@ -189,17 +190,13 @@ def _summary(manifest: Any, out: Path) -> str:
     return "\n".join(lines)
 
 
-def run(args: argparse.Namespace) -> int:
-    from advisor.fullrun import full_run
-
-    spec = spec_from_args(args)
-    if args.resume and not args.out:
-        raise ConfigError("--resume needs the --out folder of the interrupted run")
-    out = Path(args.out) if args.out else _default_out(spec.engine)
+def _interruptible(work: Any) -> Any:
+    """``work(bar, cancel)`` with a progress bar; the first Ctrl-C sets ``cancel`` (stop at a safe point),
+    a second one interrupts at once."""
     cancel = threading.Event()
     bar = ProgressBar()
 
-    def on_sigint(signum: int, frame: Any) -> None:  # first Ctrl-C: stop at a safe point
+    def on_sigint(signum: int, frame: Any) -> None:
         if cancel.is_set():
             raise KeyboardInterrupt
         cancel.set()
@@ -209,13 +206,78 @@ def run(args: argparse.Namespace) -> int:
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        manifest = full_run(spec, out, resume=args.resume, overwrite=args.overwrite, progress=bar, cancel=cancel)
+        return work(bar, cancel)
     finally:
         bar.close()
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
+
+
+def _retrieval_spec(args: argparse.Namespace):
+    """The retrieval run asked for (a retrieval plan, or --engine naming a retrieval engine), else None."""
+    from advisor.rank_run import RankRunSpec, spec_from_plan
+    from engines.base import get_engine
+
+    raw: dict[str, Any] = {}
+    if args.plan:
+        try:
+            raw = json.loads(Path(args.plan).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None  # load_plan says what is wrong with it
+        if not isinstance(raw, dict) or raw.get("task") != "retrieval":
+            return None
+    elif not args.engine or "retrieval" not in get_engine(args.engine).tasks:
+        return None
+    base = spec_from_plan(raw).model_dump(exclude_unset=True) if raw else {}
+    overrides = {
+        "engine": args.engine,
+        "data": args.data,
+        "corpus": args.corpus,
+        "profile": args.profile,
+        "split_seed": args.split_seed,
+        "labelled_size": args.labelled_size,
+        "test_queries": int(args.test_size) if args.test_size is not None and args.test_size >= 1 else None,
+    }
+    base.update({k: v for k, v in overrides.items() if v is not None})
+    if parse_sets(args.sets):
+        base["engine_config"] = {**base.get("engine_config", {}), **parse_sets(args.sets)}
+    if not base.get("data"):
+        raise ConfigError("no data: pass --data PAIRS (or demo:bbc-headlines)")
+    return RankRunSpec(**base)
+
+
+def run(args: argparse.Namespace) -> int:
+    from advisor.fullrun import full_run
+
+    rank = _retrieval_spec(args)
+    if rank is not None:
+        return _run_retrieval(args, rank)
+    if args.corpus:
+        raise ConfigError("--corpus is for retrieval runs (bm25, frozen-index, contrastive)")
+    spec = spec_from_args(args)
+    if args.resume and not args.out:
+        raise ConfigError("--resume needs the --out folder of the interrupted run")
+    out = Path(args.out) if args.out else _default_out(spec.engine)
+    manifest = _interruptible(
+        lambda bar, cancel: full_run(
+            spec, out, resume=args.resume, overwrite=args.overwrite, progress=bar, cancel=cancel
+        )
+    )
     if args.json:
         print(manifest.model_dump_json(indent=2))
     else:
         print(_summary(manifest, out))
+    return 0
+
+
+def _run_retrieval(args: argparse.Namespace, spec: Any) -> int:
+    from advisor.rank_run import rank_full_run, rank_summary
+
+    if args.resume:
+        raise ConfigError("--resume is not available for retrieval runs yet; run again with --overwrite")
+    out = Path(args.out) if args.out else _default_out(spec.engine)
+    manifest = _interruptible(
+        lambda bar, cancel: rank_full_run(spec, out, overwrite=args.overwrite, progress=bar, cancel=cancel)
+    )
+    print(manifest.model_dump_json(indent=2) if args.json else rank_summary(manifest, out))
     return 0

@@ -1,12 +1,14 @@
-"""``tune-or-embed search``: nearest stored examples to a query, from an artifact's vector store.
+"""``tune-or-embed search``: the documents (retrieval artifacts) or stored examples (embedding) nearest a query.
 
 tune-or-embed search runs/emb "a warm, funny film" -k 5
+tune-or-embed search runs/index --file queries.csv -k 10 --json
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from engines.errors import ArtifactError, ConfigError
 
@@ -18,8 +20,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=__doc__.splitlines()[0].split(": ", 1)[-1],
     )
     p.add_argument("artifact", metavar="ARTIFACT", help="artifact folder written by `run --engine embedding`")
-    p.add_argument("query", metavar="QUERY", help="text to search for")
-    p.add_argument("-k", type=int, default=5, help="number of neighbours (default 5)")
+    p.add_argument("query", metavar="QUERY", nargs="?", help="text to search for")
+    p.add_argument(
+        "--file",
+        metavar="FILE",
+        help="retrieval artifacts: answer every query of this file (one per line, or a CSV/JSONL column "
+        "named query/question/text), one result list per query in input order",
+    )
+    p.add_argument("-k", type=int, default=5, help="number of results per query (default 5)")
     p.add_argument("--json", action="store_true", help="print hits as JSON")
     p.set_defaults(func=run)
 
@@ -41,7 +49,13 @@ def run(args: argparse.Namespace) -> int:
             f"{args.artifact} is a {manifest.engine} artifact; search needs one from "
             f"{', '.join(able) or 'an engine with a vector store'} (run --engine embedding)"
         )
+    if (args.query is None) == (args.file is None):
+        raise ConfigError("give a QUERY or --file FILE (one of them)")
     engine, _ = load_artifact(args.artifact)
+    if "retrieval" in engine.tasks:
+        return _search_documents(engine, args)
+    if args.file:
+        raise ConfigError("--file is for retrieval artifacts (bm25, frozen-index, contrastive)")
     hits = engine.search(args.query, args.k)
     if args.json:
         print(
@@ -65,3 +79,56 @@ def _supports(name: str) -> bool:
         return bool(get_engine(name).supports_search)
     except Exception:  # noqa: BLE001 - an engine module that fails to import cannot search either
         return False
+
+
+def read_queries(path: str) -> list[str]:
+    """Queries from a file: a CSV/TSV/JSONL/Parquet column (query, question or text), else one per line."""
+    from pathlib import Path
+
+    from engines.errors import DataError
+
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"no queries file {path}")
+    if p.suffix.lower() in (".csv", ".tsv", ".jsonl", ".json", ".parquet"):
+        import pandas as pd
+
+        try:
+            if p.suffix.lower() == ".parquet":
+                df = pd.read_parquet(p)
+            elif p.suffix.lower() in (".jsonl", ".json"):
+                df = pd.read_json(p, lines=p.suffix.lower() == ".jsonl")
+            else:
+                df = pd.read_csv(p, sep="\t" if p.suffix.lower() == ".tsv" else ",")
+        except (ValueError, OSError, UnicodeDecodeError) as exc:
+            raise DataError(f"cannot read {path}: {type(exc).__name__}") from None
+        col = next((c for c in ("query", "question", "text", "q") if c in df.columns), None)
+        if col is None:
+            raise DataError(
+                f"{path} has no query column (query, question or text); columns: {', '.join(map(str, df.columns))}"
+            )
+        queries = [str(q) for q in df[col].dropna()]
+    else:
+        try:
+            queries = [line.strip() for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
+        except UnicodeDecodeError:
+            raise DataError(f"{path} is not UTF-8 text") from None
+    if not queries:
+        raise DataError(f"{path} holds no queries")
+    return queries
+
+
+def _search_documents(engine: Any, args: argparse.Namespace) -> int:
+    queries = read_queries(args.file) if args.file else [args.query]
+    results = engine.search_many(queries, args.k)
+    if args.json:
+        payload = [{"query": q, "hits": [h.model_dump() for h in hits]} for q, hits in zip(queries, results)]
+        body: Any = payload if args.file else {"artifact": str(args.artifact), **payload[0]}
+        print(json.dumps(body, ensure_ascii=False, indent=2))
+        return 0
+    for q, hits in zip(queries, results):
+        if args.file:
+            print(f"# {q}")
+        for rank, h in enumerate(hits, 1):
+            print(f"{rank}\t{h.score:.3f}\t{h.doc_id}\t{h.text.replace(chr(10), ' ')[:120]}")
+    return 0

@@ -161,6 +161,11 @@ class TuneOrEmbedApp(BackendWorkers, App[int]):
             return "load a data file first (step 3)" if not st.data_loading else "the data is still loading"
         if st.goals_error:
             return f"fix the goals first (step 1): {st.goals_error}"
+        if st.goals.task == "retrieval":
+            return (
+                "retrieval is advised from the command line in this version: "
+                "tune-or-embed advise PAIRS (then run the plan, and search the artifact)"
+            )
         st.bench_cancel = threading.Event()
         st.bench_running, st.bench_error, st.advice = True, None, None
         st.bench_events, st.bench_points = [], []

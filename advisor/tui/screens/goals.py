@@ -32,7 +32,10 @@ FIELDS: list[tuple[str, str, str]] = [
     ("weights.latency", "float", "Weight: latency"),
     ("weights.cost", "float", "Weight: cost"),
 ]
-SELECT_CHOICES = {"task": ["classification", "retrieval"], "metric": ["accuracy", "macro_f1"]}
+SELECT_CHOICES = {
+    "task": ["classification", "retrieval"],
+    "metric": ["accuracy", "macro_f1", "ndcg@10", "recall@10", "mrr@10"],
+}
 PLACEHOLDERS = {
     "labelled_size": "all rows",
     "min_accuracy": "none",

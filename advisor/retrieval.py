@@ -1,0 +1,244 @@
+"""``advise`` for the retrieval task: read the pairs, measure (``advisor.ranking``), forecast, decide with
+``advisor.recommend``, and a plan for ``run``; plus the terminal summary of that advice."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import Field
+
+from advisor.advise import budget_seconds, tool_version
+from advisor.forecast import Forecast
+from advisor.goals import Goals
+from advisor.measure import BenchEvent
+from advisor.output import format_table, human_bytes, human_seconds, number
+from advisor.probe import Resources
+from advisor.ranking import DEFAULT_ENGINES, RankBench, bench_split, forecast, measure
+from advisor.recommend import Recommendation, recommend
+from engines.base import Record
+from engines.errors import ConfigError
+
+FULL_RUN_TEST_SHARE = 0.2
+FULL_RUN_TEST_MAX = 1000
+
+
+class RankDataInfo(Record):
+    """The pairs the advice is about."""
+
+    ref: str
+    corpus: str | None = None
+    queries: int = Field(description="Queries with at least one relevant document.")
+    documents: int = Field(description="Documents in the collection searched.")
+    fingerprint: str = ""
+
+
+class RankPlan(Record):
+    """What ``tune-or-embed run`` executes for a retrieval advice."""
+
+    task: str = "retrieval"
+    engine: str
+    data: str
+    corpus: str | None = None
+    profile: str
+    split_seed: int
+    test_queries: int
+    labelled_size: int | None = None
+    choice_label: str = ""
+    confidence: str = ""
+    too_close: bool = False
+    expected: Forecast | None = None
+    created_at: str = ""
+    tool_version: str = ""
+
+
+class RankAdvice(Record):
+    """Everything the retrieval ``advise`` found, measured, forecast and decided."""
+
+    task: str = "retrieval"
+    goals: Goals
+    profile: str
+    budget: str
+    budget_s: float
+    resources: Resources | None = None
+    data: RankDataInfo
+    n_target: int = Field(description="Training queries the full run learns from (the forecast target).")
+    full_run_test_queries: int
+    bench: RankBench
+    forecasts: dict[str, Forecast]
+    recommendation: Recommendation
+    plan: RankPlan | None = None
+    cancelled: bool = False
+    wall_s: float = 0.0
+    tool_version: str = ""
+    created_at: str = ""
+
+
+def full_run_split(queries: int, labelled_size: int | None) -> tuple[int, int]:
+    """(held-out queries of the full run, training queries = the forecast target)."""
+    test = min(FULL_RUN_TEST_MAX, max(1, int(queries * FULL_RUN_TEST_SHARE)))
+    train = queries - test
+    if labelled_size is not None:
+        train = min(train, labelled_size)
+    return test, max(2, train)
+
+
+def advise_retrieval(
+    data: Any,
+    goals: Goals,
+    *,
+    corpus: str | None = None,
+    profile: Any = None,
+    budget: str | float = "quick",
+    resources: Any = None,
+    progress: Callable[[BenchEvent], None] | None = None,
+    cancel: threading.Event | None = None,
+    engines: list[str] | None = None,
+    seed: int = 0,
+    separate_test: bool = False,
+) -> RankAdvice:
+    """Measure BM25, the frozen index and contrastive fine-tuning on the pairs; forecast; decide.
+
+    ``separate_test``: the full run will be scored on queries kept elsewhere, so it trains on every
+    query of ``data`` (the forecast target)."""
+    from advisor.pairs import load_pairs
+    from advisor.profiles import load_profile, retrieval_config
+    from engines.base import get_engine
+
+    t0 = time.perf_counter()
+    if goals.task != "retrieval":
+        goals = goals.model_copy(update={"task": "retrieval", "metric": "ndcg@10"})
+    if resources is None:
+        from advisor.probe import probe
+
+        resources = probe()
+    if profile is None or isinstance(profile, str):
+        profile = load_profile(profile, resources=resources)
+    settings = getattr(profile, "bench", None)
+    budget_name, budget_s = budget_seconds(budget, getattr(settings, "budgets_s", None))
+    engines = list(engines or DEFAULT_ENGINES)
+    for name in engines:
+        if "retrieval" not in get_engine(name).tasks:
+            raise ConfigError(f"engine {name!r} is not a retrieval engine; try {', '.join(DEFAULT_ENGINES)}")
+    ds = load_pairs(data, corpus=corpus) if isinstance(data, str) else data
+    pairs = ds.pairs
+    test_q, n_target = full_run_split(len(pairs), goals.labelled_size)
+    if separate_test:
+        test_q, n_target = 0, min(len(pairs), goals.labelled_size or len(pairs))
+    configs = {name: retrieval_config(profile, name) for name in engines}
+    pool, test = bench_split(pairs, seed)
+    bench = measure(
+        pool,
+        test,
+        engines=engines,
+        configs=configs,
+        metric=goals.metric,
+        budget_s=budget_s,
+        collection_docs=len(pairs.doc_ids),
+        seed=seed,
+        progress=progress,
+        cancel=cancel,
+    )
+    forecasts = forecast(bench, n_target, docs_target=len(pairs.doc_ids), metric=goals.metric)
+    rec = recommend(goals, resources, {}, forecasts, budget=budget_name)
+    created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    info = RankDataInfo(
+        ref=ds.source,
+        corpus=corpus,
+        queries=len(pairs),
+        documents=len(pairs.doc_ids),
+        fingerprint=getattr(ds, "fingerprint", ""),
+    )
+    plan = None
+    if rec.choice:
+        plan = RankPlan(
+            engine=rec.choice,
+            data=ds.source,
+            corpus=corpus,
+            profile=getattr(profile, "name", str(profile)),
+            split_seed=seed,
+            test_queries=test_q,
+            labelled_size=n_target,
+            choice_label=rec.label,
+            confidence=rec.confidence,
+            too_close=rec.too_close,
+            expected=forecasts.get(rec.choice),
+            created_at=created,
+            tool_version=tool_version(),
+        )
+    return RankAdvice(
+        goals=goals,
+        profile=getattr(profile, "name", str(profile)),
+        budget=budget_name,
+        budget_s=budget_s,
+        resources=resources,
+        data=info,
+        n_target=n_target,
+        full_run_test_queries=test_q,
+        bench=bench,
+        forecasts=forecasts,
+        recommendation=rec,
+        plan=plan,
+        cancelled=bench.cancelled,
+        wall_s=time.perf_counter() - t0,
+        tool_version=tool_version(),
+        created_at=created,
+    )
+
+
+def render_rank_summary(advice: RankAdvice) -> str:
+    """The readable summary for the terminal."""
+    from advisor.capabilities import label
+
+    b, rec, metric = advice.bench, advice.recommendation, advice.goals.metric
+    out = [
+        f"Data: {advice.data.ref} — {advice.data.queries:,} queries, {advice.data.documents:,} documents; "
+        f"forecast for a full run on {advice.n_target:,} training queries",
+        f"Benchmarks: budget {advice.budget} ({advice.budget_s:.0f}s), spent {b.spent_s:.0f}s; "
+        f"{b.test_queries:,} held-out queries over {b.bench_docs:,} documents, pool {b.pool_queries:,}; "
+        f"profile {advice.profile}" + ("  [CANCELLED: partial results]" if advice.cancelled else ""),
+        "",
+        f"Measured ({metric} on the held-out queries; n = training queries):",
+    ]
+    rows = []
+    for name, m in b.measurements.items():
+        for p in m.points:
+            rows.append([label(name), f"{p.n_train:,}", number(100 * p.value), human_seconds(p.fit_s), p.stopped])
+        if not m.points:
+            rows.append([label(name), "–", "–", "–", "; ".join(m.notes) or "not measured"])
+    out += format_table(rows, ["approach", "n", metric, "fit", "stopped"]).splitlines()
+    out += ["", f"Forecast at {advice.n_target:,} training queries ({metric}; ⚑ = flagged):"]
+    frows = []
+    for name, f in advice.forecasts.items():
+        shown = "–" if f.value is None else f"{100 * f.value:.1f} [{100 * (f.low or 0):.1f}–{100 * (f.high or 0):.1f}]"
+        frows.append(
+            [
+                label(name) + (" ⚑" if f.flagged else ""),
+                shown,
+                f.method,
+                human_seconds(f.train_time_s, coarse=True),
+                human_bytes(f.peak_memory_bytes),
+                "–" if f.infer_ms_per_text is None else f"{f.infer_ms_per_text:.1f}",
+            ]
+        )
+    out += format_table(frows, ["approach", metric, "fit", "full run", "memory", "ms/query"]).splitlines()
+    for name, f in advice.forecasts.items():
+        if f.flagged and f.flag_reason:
+            out.append(f"  ⚑ {label(name)}: {f.flag_reason}")
+    seen: list[str] = []
+    for f in advice.forecasts.values():
+        seen += [a for a in f.assumptions if a not in seen and "collection" in a]
+    out += [f"  note: {a}" for a in seen[:1]]
+    out += ["", f"Recommendation: {rec.label}  (confidence: {rec.confidence})"]
+    out += [f"  - {r.text}" for r in rec.reasons]
+    if rec.settle:
+        out.append(f"  ! {rec.settle}")
+    if rec.ruled_out:
+        out.append("Ruled out:")
+        out += [f"  - {r.reason}" for r in rec.ruled_out]
+    if rec.flips:
+        out.append("What would change it:")
+        out += [f"  - {line}" for line in rec.flips]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,124 @@
+"""The retrieval advisor (advisor.ranking, advisor.retrieval) and its CLI paths (advise, run, search) on
+fake retrieval engines: measurements, paired forecasts, the call, the plan, the artifact, the search."""
+
+from __future__ import annotations
+
+import csv
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from fake_rank_engines import FakeLexical, FakeTuned, rank_pairs
+
+from advisor.cli import main
+from advisor.goals import Goals
+from advisor.retrieval import advise_retrieval
+from engines import base
+
+
+@pytest.fixture
+def rank_fakes(monkeypatch):
+    """Register the fake retrieval engines; their names double as bm25 / contrastive stand-ins."""
+    for cls in (FakeLexical, FakeTuned):
+        monkeypatch.setitem(base._REGISTRY, cls.name, f"{cls.__module__}:{cls.__qualname__}")
+    monkeypatch.setattr(FakeTuned, "fits", [])
+    monkeypatch.setattr(FakeTuned, "SECONDS_PER_PAIR", 0.0)
+    return ["fake-lexical", "fake-tuned"]
+
+
+def _data(n: int = 300, extra: int = 100):
+    return SimpleNamespace(pairs=rank_pairs(n, extra), source="pairs.csv", fingerprint="x")
+
+
+def _write_pairs(path, pairs) -> None:
+    text = pairs.doc_text()
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["query", "document"])
+        for q, rel in zip(pairs.queries, pairs.relevant):
+            w.writerow([q, text[rel[0]]])
+
+
+def test_advice_measures_forecasts_and_decides(rank_fakes) -> None:
+    advice = advise_retrieval(
+        _data(), Goals(task="retrieval"), profile="tiny", budget=60, resources=None, engines=rank_fakes
+    )
+    b = advice.bench
+    assert set(b.measurements) == set(rank_fakes)
+    lexical, tuned = b.measurements["fake-lexical"], b.measurements["fake-tuned"]
+    assert len(lexical.points) == 1  # learns nothing: measured once
+    sizes = [p.n_train for p in tuned.points]
+    assert sizes == sorted(sizes) and len(sizes) == 3 and sizes[-1] == b.pool_queries
+    assert FakeTuned.fits == sizes
+    assert all(len(p.per_query) == b.test_queries for p in tuned.points)
+    f_lex, f_tuned = advice.forecasts["fake-lexical"], advice.forecasts["fake-tuned"]
+    assert f_lex.metric == "ndcg@10" and f_lex.method.startswith("measured")
+    assert f_lex.low <= f_lex.value <= f_lex.high
+    # The untrained engine's score is the mean of its per-query values on the held-out queries.
+    assert f_lex.value == pytest.approx(float(np.mean(lexical.points[0].per_query)))
+    # Replicates pair up (same resampled queries): the tuned engine's skill puts it far ahead of overlap.
+    assert len(f_lex.boot) == len(f_tuned.boot) == 200
+    assert f_tuned.value > f_lex.value + 0.2
+    rec = advice.recommendation
+    assert rec.choice == "fake-tuned" and not rec.too_close
+    assert advice.plan is not None and advice.plan.engine == "fake-tuned" and advice.plan.task == "retrieval"
+    assert advice.n_target + advice.full_run_test_queries == 300
+
+
+def test_budget_leaves_out_a_size_it_cannot_afford(rank_fakes, monkeypatch) -> None:
+    monkeypatch.setattr(FakeTuned, "SECONDS_PER_PAIR", 0.05)  # ~3 s for the first size, ~12 s for all of them
+    advice = advise_retrieval(_data(), Goals(task="retrieval"), profile="tiny", budget=12, engines=rank_fakes)
+    tuned = advice.bench.measurements["fake-tuned"]
+    assert len(tuned.points) < 3
+    assert any("not started" in note for note in tuned.notes)
+    assert advice.bench.spent_s < 12 * 1.2
+
+
+def test_goals_keep_task_and_metric_together() -> None:
+    assert Goals(task="retrieval").metric == "ndcg@10"
+    assert Goals(task="retrieval", metric="mrr@10").metric == "mrr@10"
+    with pytest.raises(ValueError, match="for classification"):
+        Goals(task="retrieval", metric="accuracy")
+    with pytest.raises(ValueError, match="for retrieval"):
+        Goals(metric="recall@10")
+
+
+def test_cli_advise_run_and_search(rank_fakes, tmp_path, capsys) -> None:
+    pairs = rank_pairs(200, 0)
+    data = tmp_path / "pairs.csv"
+    _write_pairs(data, pairs)
+    plan = tmp_path / "plan.json"
+    code = main(
+        ["advise", str(data), "--profile", "tiny", "--budget", "30", "--engines", ",".join(rank_fakes)]
+        + ["--plan-out", str(plan), "--quiet"]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "queries" in out and "Recommendation:" in out and "ndcg@10" in out
+    saved = json.loads(plan.read_text())
+    assert saved["task"] == "retrieval" and saved["engine"] in rank_fakes
+
+    art = tmp_path / "art"
+    assert main(["run", str(plan), "--out", str(art)]) == 0
+    out = capsys.readouterr().out
+    assert "ndcg@10" in out and "held-out" in out
+    manifest = json.loads((art / "manifest.json").read_text())
+    assert manifest["rank_metrics"]["n"] == saved["test_queries"]
+
+    queries = tmp_path / "queries.txt"
+    queries.write_text("\n".join(pairs.queries[:5]) + "\n", encoding="utf-8")
+    assert main(["search", str(art), "--file", str(queries), "-k", "3", "--json"]) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert [r["query"] for r in results] == pairs.queries[:5]
+    assert all(len(r["hits"]) == 3 for r in results)
+    assert main(["predict", str(art), "some text"]) != 0
+    assert "search" in capsys.readouterr().err
+
+
+def test_retrieval_run_needs_a_retrieval_engine(rank_fakes, tmp_path, capsys) -> None:
+    data = tmp_path / "pairs.csv"
+    _write_pairs(data, rank_pairs(50, 0))
+    code = main(["run", "--engine", "tfidf", "--data", str(data), "--corpus", str(data), "--out", str(tmp_path / "o")])
+    assert code != 0
+    assert "--corpus is for retrieval" in capsys.readouterr().err
