@@ -19,6 +19,7 @@ from pydantic import Field
 
 from advisor import demo as demos
 from advisor.pairs_read import (
+    QUERY_NAMES,
     Collection,
     add_corpus,
     beir_files,
@@ -28,6 +29,7 @@ from advisor.pairs_read import (
     load_beir,
     load_pair_file,
     open_table,
+    score_column,
 )
 from advisor.readers import SourceFile, open_source, preview
 from advisor.sampling import sample_pairs, split_pairs
@@ -46,6 +48,9 @@ class PairDrops(Record):
     empty_texts: int = Field(0, description="Rows, queries or documents dropped for an empty text.")
     duplicate_pairs: int = Field(0, description="Exact duplicate (query, document) pairs dropped; the first is kept.")
     no_relevant: int = Field(0, description="Queries dropped because no relevant document was left.")
+    scored_irrelevant: int = Field(
+        0, description="Rows a score column marks not relevant (≤ 0): their documents are the query's hard negatives."
+    )
     duplicate_docs: int = Field(0, description="Documents of an extra corpus collapsed into one with the same text.")
 
 
@@ -59,6 +64,7 @@ class PairsDataset(Record):
     query_col: str | None = Field(None, description="Column holding the query (pair files).")
     doc_col: str | None = Field(None, description="Column holding the relevant document (pair files).")
     negative_col: str | None = Field(None, description="Column holding hard negatives, if any.")
+    score_col: str | None = Field(None, description="Numeric relevance column (score, label …): > 0 relevant.")
     corpus: str | None = Field(None, description="Extra corpus file whose documents joined the collection.")
     encoding: str = Field("utf-8", description="Text encoding used.")
     fingerprint: str = Field(description="Short sha256 of every input file (path names and contents).")
@@ -86,7 +92,8 @@ def _fingerprint(files: Iterable[Path]) -> str:
 
 def looks_like_pairs(ref: str) -> bool:
     """Whether ``ref`` looks like retrieval data: a retrieval demo, a BEIR folder, or a table with a
-    query and a document column and no label-like column. Cheap (a preview of the first rows) and
+    query and a document column and no label-like column (unless it is a numeric relevance score next to
+    a column named query, question or anchor). Cheap (a preview of the first rows) and
     never raises: the CLI uses it to pick the task, and to tell a pairs file given for classification."""
     try:
         ref = str(ref)
@@ -99,7 +106,13 @@ def looks_like_pairs(ref: str) -> bool:
         if src.format == "folder":
             return False
         df = preview(src, rows=200)
-        return not guess_columns(df, None, None)[2] and classification_shape(df) is None
+        query, doc, problem = guess_columns(df, None, None)
+        if problem or query is None or doc is None:
+            return False
+        if classification_shape(df) is None:
+            return True
+        # a label column: pairs only when it scores relevance next to a clearly named query column
+        return query.lower().strip() in QUERY_NAMES[0] and score_column(df, {query, doc}) is not None
     except (DataError, OSError, ValueError, KeyError):
         return False
 
@@ -122,7 +135,7 @@ def load_pairs(
     ref = str(path)
     drops = dict.fromkeys(PairDrops.model_fields, 0)
     coll = Collection()
-    cols: tuple[str | None, str | None, str | None] = (None, None, None)
+    cols: tuple[str | None, ...] = (None, None, None, None)
     folder = Path(ref).expanduser()
     if not demos.is_demo(ref) and folder.is_dir() and beir_files(folder) is not None:
         src = SourceFile(path=folder, display=ref, format="beir", encoding=encoding or "utf-8")
@@ -147,13 +160,14 @@ def load_pairs(
         )
     dropped = PairDrops(**drops)
     return PairsDataset(
-        pairs=coll.pairs(negatives=cols[2] is not None and any(coll.negatives)),
+        pairs=coll.pairs(negatives=any(coll.negatives)),
         source=ref,
         path=str(src.path),
         format=src.format,
         query_col=cols[0],
         doc_col=cols[1],
         negative_col=cols[2],
+        score_col=cols[3],
         corpus=corpus,
         encoding=src.encoding,
         fingerprint=_fingerprint(files),
@@ -168,6 +182,8 @@ def _warnings(d: PairDrops) -> list[str]:
         out.append(f"dropped {d.empty_texts:,} row(s), queries or documents with an empty text")
     if d.duplicate_pairs:
         out.append(f"dropped {d.duplicate_pairs:,} exact duplicate (query, document) pair(s) (kept the first)")
+    if d.scored_irrelevant:
+        out.append(f"{d.scored_irrelevant:,} row(s) scored 0 or less: their documents are hard negatives, not pairs")
     if d.no_relevant:
         out.append(f"dropped {d.no_relevant:,} query(ies) without a relevant document")
     if d.duplicate_docs:

@@ -11,7 +11,15 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from advisor.readers import LABEL_NAMES, SourceFile, _csv_kwargs, _read_json_array, _wrap_errors, open_source
+from advisor.readers import (
+    LABEL_NAMES,
+    TEXT_NAMES,
+    SourceFile,
+    _csv_kwargs,
+    _read_json_array,
+    _wrap_errors,
+    open_source,
+)
 from engines.errors import DataError
 from engines.records import Pairs
 
@@ -25,6 +33,7 @@ DOC_NAMES = (
     ("text", "body", "content", "response"),
 )
 NEGATIVE_NAMES = ("negative", "negatives", "hard_negative", "hard_negatives", "neg")
+SCORE_NAMES = ("score", "relevance", "relevant", "is_relevant", "label")  # numbers only: > 0 is relevant
 ID_NAMES = ("_id", "id", "doc_id", "docid", "corpus_id", "corpus-id")
 
 
@@ -75,6 +84,12 @@ def read_table(src: SourceFile) -> pd.DataFrame:
 
 
 def open_table(path: Path, display: str, encoding: str | None) -> tuple[SourceFile, pd.DataFrame]:
+    beir_like = any((path / n).exists() for n in ("corpus.jsonl", "corpus.jsonl.gz", "queries.jsonl", "qrels"))
+    if path.is_dir() and beir_like:
+        missing = [
+            n for n in ("corpus.jsonl", "queries.jsonl") if not (path / n).exists() and not (path / f"{n}.gz").exists()
+        ]
+        raise DataError(f"{display} is no complete BEIR folder: {' and '.join(missing)} missing")
     src = open_source(path, encoding=encoding, display=display)
     if src.format == "folder":
         raise DataError(
@@ -112,7 +127,8 @@ def classification_shape(df: pd.DataFrame) -> str | None:
     k, n = values[values != ""].nunique(), len(values)
     if not 1 <= k <= max(2, min(1000, int(0.2 * n))):
         return None
-    text = next((c for c in columns if c != label), "?")
+    lower = _lower([c for c in columns if c != label])
+    text = next((lower[n] for n in TEXT_NAMES if n in lower), next((c for c in columns if c != label), "?"))
     return f"{text},{label}"
 
 
@@ -137,9 +153,22 @@ def guess_columns(df: pd.DataFrame, query_col: str | None, doc_col: str | None) 
     return found["query"], found["document"], f"no {missing} column" if missing else ""
 
 
+def score_column(df: pd.DataFrame, taken: set[str]) -> str | None:
+    """A relevance column (score, label …) holding only numbers: rows with a score ≤ 0 are no pairs."""
+    import pandas as pd
+
+    for col in _by_name([str(c) for c in df.columns], (SCORE_NAMES,), taken):
+        values = df[col].map(cell_text)
+        values = values[values != ""]
+        if len(values) and pd.to_numeric(values, errors="coerce").notna().all():
+            return col
+    return None
+
+
 def detect_pair_columns(
     df: pd.DataFrame, display: str, query_col: str | None, doc_col: str | None, negative_col: str | None
-) -> tuple[str, str, str | None]:
+) -> tuple[str, str, str | None, str | None]:
+    """(query, document, negative or None, relevance score or None) columns, or a one-line DataError."""
     columns = [str(c) for c in df.columns]
     listing = ", ".join(columns)
     for given in (query_col, doc_col, negative_col):
@@ -150,7 +179,7 @@ def detect_pair_columns(
         shape = classification_shape(df) if query is None or doc is None else None
         if shape:
             raise DataError(f"{display} looks like classification data ({shape}): run it without --task retrieval")
-        flag = "--query-col" if "query" in problem else "--doc-col"
+        flag = "--query-col" if problem.endswith("the query") or problem == "no query column" else "--doc-col"
         raise DataError(f"{problem} in {display} (columns: {listing}); pass {flag}")
     if query == doc:
         raise DataError(f"the query and the document column of {display} are both {query!r}; they must differ")
@@ -158,7 +187,7 @@ def detect_pair_columns(
         negative_col = next(iter(_by_name(columns, (NEGATIVE_NAMES,), {query, doc})), None)
     if negative_col in (query, doc):
         raise DataError(f"the negative column of {display} is also the query or document column ({negative_col!r})")
-    return query, doc, negative_col  # type: ignore[return-value]
+    return query, doc, negative_col, score_column(df, {query, doc, negative_col} - {None})  # type: ignore[return-value]
 
 
 # ----------------------------------------------------------------------------- builder
@@ -249,13 +278,20 @@ def add_corpus(coll: Collection, ref: str, encoding: str | None, drops: dict[str
 
 # ------------------------------------------------------------------------- pair files
 def load_pair_file(
-    coll: Collection, src: SourceFile, df: pd.DataFrame, cols: tuple[str, str, str | None], drops: dict[str, int]
+    coll: Collection,
+    src: SourceFile,
+    df: pd.DataFrame,
+    cols: tuple[str, str, str | None, str | None],
+    drops: dict[str, int],
 ) -> None:
-    query_col, doc_col, negative_col = cols
+    """Rows → queries (grouped by exact text) and documents (one id per text). With a score column,
+    a row scored ≤ 0 makes its document a hard negative of the query instead."""
+    query_col, doc_col, negative_col, score_col = cols
     index: dict[str, int] = {}
     seen: set[tuple[str, str]] = set()
     negs = df[negative_col].tolist() if negative_col else [None] * len(df)
-    for q_raw, d_raw, n_raw in zip(df[query_col].tolist(), df[doc_col].tolist(), negs):
+    scores = [float(cell_text(v) or 0) for v in df[score_col]] if score_col else [1.0] * len(df)
+    for q_raw, d_raw, n_raw, score in zip(df[query_col].tolist(), df[doc_col].tolist(), negs, scores):
         drops["rows_read"] += 1
         query, docs = cell_text(q_raw), cell_texts(d_raw)
         if not query or not docs:
@@ -270,23 +306,31 @@ def load_pair_file(
         i = index[query]
         fresh = [d for d in docs if (query, d) not in seen]
         drops["duplicate_pairs"] += len(fresh) == 0
+        drops["scored_irrelevant"] += score <= 0
         for doc in fresh:
             seen.add((query, doc))
             doc_id = coll.add_doc(doc)
-            if doc_id not in coll.relevant[i]:
-                coll.relevant[i].append(doc_id)
+            target = coll.relevant[i] if score > 0 else coll.negatives[i]
+            if doc_id not in target:
+                target.append(doc_id)
         for neg in cell_texts(n_raw):
             neg_id = coll.add_doc(neg)
             if neg_id not in coll.negatives[i]:
                 coll.negatives[i].append(neg_id)
-    for i, rel in enumerate(coll.relevant):  # a negative that is also relevant is not a negative
-        coll.negatives[i] = [n for n in coll.negatives[i] if n not in rel]
     if drops["rows_read"] == 0:
         raise DataError(f"no pairs in {src.display} (no data rows)")
     if not coll.queries:
         raise DataError(
             f"no usable pairs in {src.display}: all {drops['rows_read']:,} rows had an empty query or document"
         )
+    keep = [i for i, rel in enumerate(coll.relevant) if rel]
+    drops["no_relevant"] += len(coll.queries) - len(keep)
+    if not keep:
+        raise DataError(f"no query in {src.display} has a relevant document (every {score_col} is 0 or less)")
+    for name in ("query_ids", "queries", "relevant", "negatives"):
+        setattr(coll, name, [getattr(coll, name)[i] for i in keep])
+    for i, rel in enumerate(coll.relevant):  # a negative that is also relevant is not a negative
+        coll.negatives[i] = [n for n in coll.negatives[i] if n not in rel]
 
 
 # ------------------------------------------------------------------------------- BEIR

@@ -151,6 +151,31 @@ def test_jsonl_with_negatives_and_lists(tmp_path: Path):
     assert {"Lyon is big.", "Nice is sunny."} <= set(p.docs)  # negatives are searched documents too
 
 
+def test_a_score_column_marks_negatives(tmp_path: Path):
+    path = write_rows(
+        tmp_path / "scored.csv",
+        ["query", "document", "label"],
+        [
+            ["q1", "relevant one", "1"],
+            ["q1", "not relevant", "0"],
+            ["q2", "only a negative", "0"],  # q2 ends without a relevant document: dropped
+            ["q3", "relevant three", "2.5"],
+        ],
+    )
+    ds = load_pairs(str(path))
+    p = ds.pairs
+    assert ds.score_col == "label" and p.queries == ["q1", "q3"]
+    assert relevant_texts(ds) == {"q1": ["relevant one"], "q3": ["relevant three"]}
+    assert [p.doc_text()[d] for d in p.negatives[0]] == ["not relevant"] and p.negatives[1] == []
+    assert "only a negative" in p.docs  # still searched
+    assert ds.dropped.scored_irrelevant == 2 and ds.dropped.no_relevant == 1
+    assert looks_like_pairs(str(path))
+    none = write_rows(tmp_path / "none.csv", ["query", "document", "score"], [["a", "b", "0"], ["c", "d", "-1"]])
+    assert "no query in" in error(none) and "has a relevant document" in error(none)
+    words = write_rows(tmp_path / "words.csv", ["question", "answer", "label"], [["a", "b", "x"], ["c", "d", "x"]])
+    assert load_pairs(str(words)).score_col is None  # a label that is no number is no score
+
+
 def test_json_array_and_parquet_with_title_and_text(tmp_path: Path):
     import pandas as pd
 
@@ -200,6 +225,15 @@ def test_classification_data_is_refused_with_a_hint(tmp_path: Path):
         (folder / label).mkdir(parents=True)
         (folder / label / "1.txt").write_text(f"a text of class {label}", encoding="utf-8")
     assert "looks like classification data (a folder per class)" in error(folder)
+    with_id = write_rows(tmp_path / "ids.csv", ["id", "sentence", "topic"], [[str(i), f"s{i}", "t"] for i in range(9)])
+    assert "looks like classification data (sentence,topic)" in error(with_id)
+
+
+def test_an_incomplete_beir_folder(tmp_path: Path):
+    folder = beir(tmp_path)
+    (folder / "queries.jsonl").unlink()
+    assert error(folder) == f"{folder} is no complete BEIR folder: queries.jsonl missing"
+    assert not looks_like_pairs(str(folder))
 
 
 def test_no_pairs_and_only_empty_rows(tmp_path: Path):
