@@ -152,7 +152,7 @@ DEMOS: dict[str, DemoSpec] = {
             relpath="data/english",
             text_col="query",
             label_col="document",
-            licence="BSD-3-Clause (chatterbot-corpus package)",
+            licence="BSD (chatterbot-corpus package metadata); conversations contributed by its users",
             extract="chatterbot_qa",
         ),
     )

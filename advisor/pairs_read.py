@@ -1,5 +1,5 @@
-"""Reading retrieval data for ``advisor.pairs``: tables read whole, query/document column
-detection, the BEIR folder layout, extra corpora, and the collection they are gathered into.
+"""Reading retrieval data for ``advisor.pairs``: tables read whole, query/document/negative/score
+column detection, the BEIR folder layout, extra corpora, and the collection they are gathered into.
 
 Counts of what is dropped go into a ``drops`` dict keyed like ``advisor.pairs.PairDrops``.
 """
@@ -245,7 +245,7 @@ def _id_text(df: pd.DataFrame, display: str) -> tuple[list[str | None], list[str
         raise DataError(f"no text column in {display} (columns: {', '.join(columns)}); expected text or document")
     text_col = text_cols[0]
     title_col = lower.get("title") if lower.get("title") != text_col else None
-    ids = [None if v is None else str(v).strip() for v in df[id_col]] if id_col else [None] * len(df)
+    ids = [cell_text(v) or None for v in df[id_col]] if id_col else [None] * len(df)
     titles = df[title_col].tolist() if title_col else [None] * len(df)
     texts = [" ".join(cell_texts(t) + cell_texts(x)) for t, x in zip(titles, df[text_col].tolist())]
     return ids, texts
