@@ -359,6 +359,17 @@ def test_looks_like_pairs(tmp_path: Path, pairs_csv: Path):
     )
     assert not looks_like_pairs(str(titled))
     assert not looks_like_pairs(str(tmp_path / "missing.csv")) and not looks_like_pairs(str(tmp_path))
+    triples = write_jsonl(tmp_path / "t.jsonl", [{"anchor": "a", "positive": "b", "negative": "c"}])
+    assert looks_like_pairs(str(triples))
+
+
+def test_compressed_pair_file(tmp_path: Path, pairs_csv: Path):
+    import gzip
+
+    packed = tmp_path / "pairs.csv.gz"
+    packed.write_bytes(gzip.compress(pairs_csv.read_bytes()))
+    assert load_pairs(str(packed)).pairs == load_pairs(str(pairs_csv)).pairs
+    assert looks_like_pairs(str(packed))
 
 
 # ------------------------------------------------------------------ split and sample
