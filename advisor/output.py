@@ -145,3 +145,29 @@ def interval(
 def number(x: float | None, digits: int = 1, missing_text: str = "n/a") -> str:
     """1234.5 → '1,234.5'."""
     return missing_text if x is None else f"{x:,.{digits}f}"
+
+
+def format_pairs_summary(s: Any) -> str:
+    """Text for ``inspect`` of retrieval data (an ``advisor.pairs_summary.PairsSummary``)."""
+    lines = [
+        f"retrieval data {s.source} ({s.format}, fingerprint {s.fingerprint})",
+        f"queries: {s.queries:,} ({s.duplicate_queries:,} duplicate text(s); {s.dropped_queries:,} dropped "
+        "without a relevant document)",
+        f"collection: {s.documents:,} documents, {s.relevant_documents:,} relevant to some query "
+        f"({s.duplicate_documents:,} duplicate text(s))",
+        f"relevant documents per query: mean {s.relevant_per_query_mean:.2f}, max {s.relevant_per_query_max:,}"
+        + (f"; {s.queries_with_negatives:,} queries with hard negatives" if s.queries_with_negatives else ""),
+        "",
+    ]
+    stats = [("queries", s.query_words), ("documents", s.doc_words)]
+    stats += [("queries", s.query_tokens), ("documents", s.doc_tokens)] if s.query_tokens else []
+    rows = [[what, st.unit, st.mean, st.p50, st.p90, st.p99, st.max] for what, st in stats]
+    lines.append(format_table(rows, ["length", "unit", "mean", "p50", "p90", "p99", "max"]))
+    if s.max_tokens is not None and s.share_queries_over is not None:
+        lines += [
+            "",
+            f"longer than {s.max_tokens:,} tokens (truncated): queries {percent(s.share_queries_over)}, "
+            f"documents {percent(s.share_docs_over)} (of {s.tokens_measured_on:,} texts measured)",
+        ]
+    lines += [f"warning: {w}" for w in s.warnings]
+    return "\n".join(lines)

@@ -4,6 +4,9 @@ for files bigger than memory.
 The streaming sampler keeps, per class, the rows with the smallest seeded 64-bit row hashes
 (a bottom-k sample: uniform over distinct rows, duplicates collapse to one hash) and the
 distinct hashes themselves (8 bytes a row) to count classes and duplicates exactly.
+
+Retrieval data (``Pairs``) is split by query text and sampled by query (``split_pairs``,
+``sample_pairs``), the collection shared or trimmed.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from engines.base import Examples
 from engines.errors import DataError
+from engines.records import Pairs
 
 if TYPE_CHECKING:
     import numpy as np
@@ -211,3 +215,70 @@ class StreamSampler:
             labels += [label] * len(chosen)
         order = np.random.default_rng(seed).permutation(len(texts))
         return Examples(texts=[texts[i] for i in order], labels=[labels[i] for i in order])
+
+
+# ------------------------------------------------------------------------ retrieval
+def _query_key(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def split_pairs(pairs: Pairs, test_size: int | float, seed: int) -> tuple[Pairs, Pairs]:
+    """(train, test) queries, seeded; both search the same whole collection.
+
+    The split is by query text (ignoring case and runs of whitespace): queries with the same text
+    fall on the same side, so no test query is also a training query. ``test_size`` is a share
+    (a float below 1) or a number of queries; the test side gets at least that many (a group of
+    same-text queries is not cut)."""
+    import numpy as np
+
+    n = len(pairs)
+    n_test = int(round(test_size * n)) if isinstance(test_size, float) and test_size < 1 else int(test_size)
+    groups: dict[str, list[int]] = {}
+    for i, text in enumerate(pairs.queries):
+        groups.setdefault(_query_key(text), []).append(i)
+    if len(groups) < 2 or not 1 <= n_test <= n - 1:
+        raise DataError(
+            f"cannot hold out {n_test} of {n} queries ({len(groups)} distinct): "
+            "the test and the training part each need at least one query"
+        )
+    order = np.random.default_rng(seed).permutation(len(groups))
+    keys = list(groups)
+    test: list[int] = []
+    for g in order[:-1]:  # the last group always stays in training
+        if len(test) >= n_test:
+            break
+        test += groups[keys[g]]
+    in_test = set(test)
+    return pairs.subset([i for i in range(n) if i not in in_test]), pairs.subset(sorted(test))
+
+
+def sample_pairs(pairs: Pairs, n_queries: int, seed: int, *, max_docs: int | None = None) -> Pairs:
+    """A seeded random sample of ``n_queries`` queries (all of them, shuffled, when there are fewer).
+
+    The collection is kept whole, unless ``max_docs`` trims it: every relevant (and hard-negative)
+    document of the kept queries stays, plus a seeded random sample of the other documents up to
+    ``max_docs`` in all (more when the kept queries' own documents are more). The micro-benchmark
+    does this to stay fast, but a smaller collection makes search easier (fewer distractors), so
+    scores on a trimmed collection are higher than on the whole one: report the collection size
+    (``len(sample.doc_ids)``) next to every score measured on it."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    keep = rng.permutation(len(pairs))[: max(0, n_queries)].tolist()
+    sample = pairs.subset(keep)
+    if max_docs is None or max_docs >= len(pairs.doc_ids):
+        return sample
+    needed = {d for rel in sample.relevant for d in rel} | {d for neg in sample.negatives for d in neg}
+    others = [i for i, d in enumerate(pairs.doc_ids) if d not in needed]
+    room = max(0, max_docs - len(needed))
+    extra = set(rng.choice(len(others), size=min(room, len(others)), replace=False).tolist()) if room else set()
+    chosen = {others[i] for i in extra}
+    docs = [i for i, d in enumerate(pairs.doc_ids) if d in needed or i in chosen]
+    return Pairs(
+        query_ids=sample.query_ids,
+        queries=sample.queries,
+        relevant=sample.relevant,
+        negatives=sample.negatives,
+        doc_ids=[pairs.doc_ids[i] for i in docs],
+        docs=[pairs.docs[i] for i in docs],
+    )
