@@ -51,7 +51,13 @@ _IGNORE_IN_MODEL_COPY = shutil.ignore_patterns(
 
 
 class EmbeddingEngine(FrozenEncoder, Engine):
-    """Frozen transformer embeddings (cached by text) + logistic regression or kNN."""
+    """Frozen transformer embeddings (cached by text) + logistic regression or kNN.
+
+    The training vectors, texts and labels go into a LanceDB store (``engines.store``) that the kNN
+    head and ``search`` query. The artifact's model copy lets ``predict``/``search`` work even if
+    the model package is gone; with int8 it holds the int8 model, so ``load`` never re-exports.
+    No pickle anywhere.
+    """
 
     name: ClassVar[str] = "embedding"
     description: ClassVar[str] = "frozen sentence embeddings + logistic regression (or kNN over a vector store)"
