@@ -1,11 +1,6 @@
-"""Labelled text data: load (any supported format, or ``demo:<name>``), validate, clean, sample,
-split, and summarise for ``inspect``.
-
-Cleaning drops (and counts, with a warning) rows with a missing/empty label, rows with empty
-text, and exact duplicate (text, label) rows, keeping the first. With ``sample=N`` a file bigger
-than ``STREAM_THRESHOLD_BYTES`` is streamed in chunks and sampled without being loaded whole.
-Readers live in ``advisor.readers``, sampling in ``advisor.sampling`` (re-exported here).
-"""
+"""Labelled text data: load (any supported format, or ``demo:<name>``), validate, clean, sample and
+split. Readers live in ``advisor.readers``, sampling in ``advisor.sampling`` (re-exported here);
+what ``inspect`` reports about the data lives in ``advisor.data_summary``."""
 
 from __future__ import annotations
 
@@ -36,18 +31,14 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
-    "ClassCount",
-    "DataSummary",
     "Dataset",
     "DropCounts",
-    "LengthStats",
     "allocate",
     "check_stratifiable",
     "load_dataset",
     "nested_subsets",
     "stratified_split",
     "stratified_subsample",
-    "summarize",
     "write_examples",
 ]
 
@@ -205,6 +196,10 @@ def load_dataset(
     """Read ``ref`` (a path or ``demo:<name>``), clean it, optionally take a seeded stratified
     sample of ``sample`` rows, and (``validate``) check it is usable for classification.
 
+    Cleaning drops (and counts, with a warning) rows with a missing/empty label, rows with empty
+    text, and exact duplicate (text, label) rows, keeping the first. With ``sample=N`` a file bigger
+    than ``STREAM_THRESHOLD_BYTES`` is streamed in chunks and sampled without being loaded whole.
+
     Raises DataError (one line naming the file) for every bad input.
     """
     ref = str(ref)
@@ -313,165 +308,11 @@ def write_examples(examples: Examples, path: str | Path) -> None:
     write_with(path, lambda tmp: df.to_csv(tmp, index=False))
 
 
-# ----------------------------------------------------------------------------- summary
-class ClassCount(Record):
-    label: str = Field(description="Class label.")
-    count: int = Field(description="Rows with this label.")
-    share: float = Field(description="Share of all rows, 0–1.")
+def __getattr__(name: str) -> Any:
+    """``LengthStats`` lives in advisor.data_summary; this forward keeps ``from advisor.data import
+    LengthStats`` working for code written before the split (imported lazily: no import cycle)."""
+    if name == "LengthStats":
+        from advisor.data_summary import LengthStats
 
-
-class LengthStats(Record):
-    """Length percentiles in one unit."""
-
-    unit: str = Field(description="'chars', 'words' or 'tokens'.")
-    mean: float
-    p10: float
-    p50: float
-    p90: float
-    p95: float
-    p99: float
-    max: int
-
-
-class DataSummary(Record):
-    """What ``inspect`` reports about a dataset."""
-
-    ref: str
-    path: str
-    format: str
-    text_col: str
-    label_col: str
-    encoding: str
-    fingerprint: str
-    rows: int = Field(description="Examples summarised (the sample when sampled).")
-    total_rows: int = Field(description="Valid rows in the full file(s).")
-    sampled: bool
-    n_classes: int
-    classes: list[ClassCount] = Field(description="Per class, most frequent first (full file counts).")
-    imbalance_ratio: float = Field(description="Largest class count / smallest class count.")
-    lengths: dict[str, LengthStats] = Field(description="By unit: chars, words, tokens (with a tokenizer).")
-    tokenizer: str | None = Field(None, description="Tokenizer used for token lengths.")
-    tokens_measured_on: int | None = Field(None, description="Texts tokenised (a seeded subsample when large).")
-    share_over_tokens: dict[int, float] = Field(
-        default_factory=dict, description="Share of texts longer than N tokens (truncated at max length N)."
-    )
-    dropped: DropCounts
-    warnings: list[str]
-    test_file: str | None = Field(None, description="Held-out file compared with the data (inspect --test-file).")
-    test_rows: int | None = Field(None, description="Valid rows in the held-out file.")
-    test_overlap: int | None = Field(
-        None,
-        description="Held-out rows whose text (ignoring case and whitespace) is also in the data: "
-        "scores on them are inflated.",
-    )
-    test_overlap_conflicts: int | None = Field(
-        None, description="Of those, rows whose label differs between the two files."
-    )
-
-
-def _norm(text: str) -> str:
-    return " ".join(text.split()).casefold()
-
-
-def overlap(train: Examples, test: Examples) -> tuple[int, int]:
-    """(held-out rows whose text is also in ``train``, of those the ones with another label there).
-
-    Texts match ignoring case and runs of whitespace."""
-    seen: dict[str, set[str]] = {}
-    for text, label in zip(train.texts, train.labels):
-        seen.setdefault(_norm(text), set()).add(label)
-    same = conflicts = 0
-    for text, label in zip(test.texts, test.labels):
-        labels = seen.get(_norm(text))
-        if labels is not None:
-            same += 1
-            conflicts += label not in labels
-    return same, conflicts
-
-
-def compare_test(summary: DataSummary, test: Dataset, train: Dataset) -> DataSummary:
-    """``summary`` with the held-out file's overlap with the data (and a warning when there is any)."""
-    same, conflicts = overlap(train.examples, test.examples)
-    warnings = list(summary.warnings)
-    if same:
-        warnings.append(
-            f"{same:,} of {len(test.examples):,} rows in {test.ref} also appear in {train.ref} (same text); "
-            "held-out scores on them are inflated"
-            + (f"; {conflicts:,} of them have another label there" if conflicts else "")
-        )
-    return summary.model_copy(
-        update={
-            "test_file": test.ref,
-            "test_rows": len(test.examples),
-            "test_overlap": same,
-            "test_overlap_conflicts": conflicts,
-            "warnings": warnings,
-        }
-    )
-
-
-def _stats(values: list[int], unit: str) -> LengthStats:
-    import numpy as np
-
-    arr = np.asarray(values if values else [0])
-    p = np.percentile(arr, [10, 50, 90, 95, 99])
-    p = [round(float(x), 1) for x in p]
-    return LengthStats(
-        unit=unit,
-        mean=round(float(arr.mean()), 1),
-        p10=p[0],
-        p50=p[1],
-        p90=p[2],
-        p95=p[3],
-        p99=p[4],
-        max=int(arr.max()),
-    )
-
-
-def summarize(
-    dataset: Dataset, *, tokenizer: Any = None, tokenizer_name: str | None = None, max_token_texts: int = 10_000
-) -> DataSummary:
-    """Rows, class balance, text lengths (in tokens too when a tokenizer is given), drops, warnings."""
-    counts = dataset.class_counts or dict(Counter(dataset.examples.labels))
-    total = sum(counts.values())
-    classes = [
-        ClassCount(label=c, count=k, share=round(k / total, 4))
-        for c, k in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    ]
-    texts = dataset.examples.texts
-    lengths = {
-        "chars": _stats([len(t) for t in texts], "chars"),
-        "words": _stats([len(t.split()) for t in texts], "words"),
-    }
-    measured = None
-    over: dict[int, float] = {}
-    if tokenizer is not None and texts:
-        subset = texts
-        if len(texts) > max_token_texts:
-            subset = stratified_subsample(dataset.examples, max_token_texts, seed=0).texts
-        ids = tokenizer(list(subset), add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
-        n_tokens = [len(x) for x in ids]
-        lengths["tokens"] = _stats(n_tokens, "tokens")
-        measured = len(n_tokens)
-        over = {n: round(sum(k > n for k in n_tokens) / len(n_tokens), 4) for n in (64, 128, 256, 512)}
-    return DataSummary(
-        ref=dataset.ref,
-        path=dataset.path,
-        format=dataset.format,
-        text_col=dataset.text_col,
-        label_col=dataset.label_col,
-        encoding=dataset.encoding,
-        fingerprint=dataset.fingerprint,
-        rows=len(dataset.examples),
-        total_rows=dataset.total_rows,
-        sampled=dataset.sampled,
-        n_classes=len(counts),
-        classes=classes,
-        imbalance_ratio=round(max(counts.values()) / min(counts.values()), 3) if counts else 1.0,
-        lengths=lengths,
-        tokenizer=tokenizer_name,
-        tokens_measured_on=measured,
-        share_over_tokens=over,
-        dropped=dataset.dropped,
-        warnings=list(dataset.warnings),
-    )
+        return LengthStats
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -152,7 +152,7 @@ def _split(spec: RunSpec) -> tuple[Examples, Examples, Any]:
         explicit = False
     if spec.labelled_size is not None and spec.labelled_size < len(train):
         train = stratified_subsample(train, spec.labelled_size, seed=spec.split_seed)
-    from advisor.data import overlap
+    from advisor.data_summary import overlap
 
     split = SplitInfo(
         seed=spec.split_seed,

@@ -19,6 +19,7 @@ checkpoint or the new one. No pickle anywhere: tensors in safetensors, the rest 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from dataclasses import dataclass, field
@@ -28,7 +29,8 @@ from typing import Any, cast
 from pydantic import Field
 
 from engines.atomic import staged_dir, write_json, write_with
-from engines.base import Record
+from engines.base import Examples, Record
+from engines.config import FinetuneConfig
 from engines.errors import ArtifactError, ResourceError
 
 CHECKPOINTS = "checkpoints"
@@ -247,3 +249,56 @@ def clear(workdir: Path) -> bool:
         return False
     shutil.rmtree(root, ignore_errors=True)
     return True
+
+
+# ------------------------------------------------------------ the run's weights
+def _fingerprint(train: Examples, valid: Examples | None, cfg: FinetuneConfig, model_id: str) -> str:
+    """What a checkpoint belongs to: the data, the model and the settings that shape the weights."""
+    keys = (
+        "model",
+        "max_length",
+        "mode",
+        "train_batch_size",
+        "learning_rate",
+        "learning_rate_lora",
+        "weight_decay",
+        "warmup_ratio",
+        "max_grad_norm",
+        "epochs",
+        "min_steps",
+        "max_steps",
+        "valid_fraction",
+        "eval_every_steps",
+        "early_stopping_patience",
+        "lora_r",
+        "lora_alpha",
+        "lora_dropout",
+        "lora_targets",
+        "seed",
+    )
+    h = hashlib.sha256()
+    h.update(json.dumps({k: getattr(cfg, k) for k in keys}, sort_keys=True, default=list).encode())
+    h.update(model_id.encode())
+    for part in (train, valid):
+        h.update(b"\x02")
+        if part is not None:
+            for t, y in zip(part.texts, part.labels, strict=True):
+                h.update(t.encode("utf-8", "surrogatepass") + b"\x00" + y.encode("utf-8", "surrogatepass") + b"\x01")
+    return h.hexdigest()[:32]
+
+
+def _trainable(model: Any) -> dict[str, Any]:
+    """CPU copies of the parameters that train (what checkpoints and 'best' hold)."""
+    return {n: p.detach().to("cpu", copy=True).contiguous() for n, p in model.named_parameters() if p.requires_grad}
+
+
+def _load_trainable(model: Any, tensors: dict[str, Any]) -> None:
+    import torch
+
+    params = dict(model.named_parameters())
+    missing = [n for n, p in params.items() if p.requires_grad and n not in tensors]
+    if missing or any(n not in params for n in tensors):
+        raise ArtifactError(f"checkpoint weights do not match the model ({len(missing)} missing)")
+    with torch.no_grad():
+        for n, t in tensors.items():
+            params[n].copy_(t)

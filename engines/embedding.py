@@ -1,22 +1,7 @@
 """``embedding``: a frozen encoder + a light head (logistic regression, or kNN over the store).
 
-The encoder runs under ``torch.inference_mode`` with the pooling its
-sentence-transformers config names (mean for MiniLM), on length-sorted batches with
-dynamic padding (texts are tokenized once, then padded per batch), and its vectors
-are L2-normalised. Vectors are cached by text, so the advisor's nested re-fits only
-refit the head. The training vectors, texts and labels go into a LanceDB store
-(``engines.store``) that the kNN head and ``search`` query.
-
-An artifact holds a copy of the model folder (so ``predict``/``search`` work offline
-from the artifact alone, even if the model package is gone), the head as ``.npz``,
-the LanceDB folder, and ``embedding.json``. No pickle anywhere.
-
-With ``backend="onnx-int8"`` (or the ``embedding-int8`` engine) the encoder's forward
-pass runs in ONNX Runtime with int8 weights on the CPU (``engines.onnx_backend``);
-tokenizing, batching, pooling and normalisation are this module's, shared by both
-paths. The artifact then also holds the int8 model (``onnx-int8/``), so ``load``
-never re-exports.
-"""
+An artifact holds a copy of the model folder (so ``predict``/``search`` work offline), the head
+as ``.npz``, the LanceDB store (``engines.store``), ``embedding.json`` and, for int8, ``onnx-int8/``."""
 
 from __future__ import annotations
 
@@ -26,7 +11,7 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -43,6 +28,7 @@ from engines.base import (
     no_progress,
 )
 from engines.config import EmbeddingConfig
+from engines.encoder import FrozenEncoder
 from engines.errors import (
     ArtifactError,
     Cancelled,
@@ -58,16 +44,20 @@ HEAD_FILE = "head.npz"
 MODEL_DIR = "model"
 STORE_DIR = "store"
 ONNX_DIR = "onnx-int8"
-SUPPORTED_POOLING = ("mean", "cls", "max")
 EMBED_SHARE_OF_BUDGET = 0.8  # leave the rest of a budget for the head
-CHUNK_BATCHES = 16  # with a budget: embed in order, length-sorting within chunks of this many batches
 _IGNORE_IN_MODEL_COPY = shutil.ignore_patterns(
     "*.bin", "*.h5", "*.msgpack", "*.ot", "*.onnx", "onnx", "openvino", ".git", ".gitattributes"
 )
 
 
-class EmbeddingEngine(Engine):
-    """Frozen transformer embeddings (cached by text) + logistic regression or kNN."""
+class EmbeddingEngine(FrozenEncoder, Engine):
+    """Frozen transformer embeddings (cached by text) + logistic regression or kNN.
+
+    The training vectors, texts and labels go into a LanceDB store (``engines.store``) that the kNN
+    head and ``search`` query. The artifact's model copy lets ``predict``/``search`` work even if
+    the model package is gone; with int8 it holds the int8 model, so ``load`` never re-exports.
+    No pickle anywhere.
+    """
 
     name: ClassVar[str] = "embedding"
     description: ClassVar[str] = "frozen sentence embeddings + logistic regression (or kNN over a vector store)"
@@ -112,172 +102,9 @@ class EmbeddingEngine(Engine):
             if not onnx_backend.onnxruntime_available():
                 raise ConfigError(onnx_backend.MISSING_HINT)
 
-    # ------------------------------------------------------------------- encoder
-    def _ensure_model(self) -> None:
-        if self._model is not None or self._onnx is not None:
-            return
-        from engines import backbone
-        from engines.models import model_fingerprint, pooling_mode, resolve_model
-
-        cfg: EmbeddingConfig = self.config
-        resolved = resolve_model(str(self._model_dir) if self._model_dir is not None else cfg.model)
-        pooling = self._pooling or pooling_mode(resolved)
-        if pooling not in SUPPORTED_POOLING:
-            raise ConfigError(
-                f"model {resolved.name} asks for {pooling!r} pooling; supported: {', '.join(SUPPORTED_POOLING)}"
-            )
-        import sklearn.linear_model  # noqa: F401 - a one-time import cost, paid with the model load
-
-        if cfg.backend == "onnx-int8":
-            self._load_onnx(resolved)
-        else:
-            self.device = backbone.pick_device(cfg.device)
-            backbone.set_threads(cfg.threads)
-            self._tokenizer = backbone.load_tokenizer(resolved)
-            self._model = backbone.load_encoder(resolved, self.device)
-            self._dim = getattr(self._model.config, "hidden_size", None)
-        self._pooling = pooling
-        self._resolved = resolved
-        if self._model_dir is None:
-            self._model_dir = Path(resolved.path)
-            self.model_name = resolved.name
-            self.model_hash = model_fingerprint(resolved)
-
-    def _load_onnx(self, resolved: Any) -> None:
-        """The int8 encoder: the artifact's copy after ``load``, else the cache's (exported once per weights)."""
-        from engines import backbone, onnx_backend
-        from engines.models import model_fingerprint
-
-        cfg: EmbeddingConfig = self.config
-        onnx_backend.check_device(cfg.device)
-        onnx_backend.require_onnxruntime()
-        self.device = "cpu"
-        backbone.set_threads(cfg.threads)
-        path = self._onnx_path
-        if path is None:
-            path = onnx_backend.cached_int8_model(resolved, self.model_hash or model_fingerprint(resolved))
-            self._onnx_path = path
-        self._tokenizer = backbone.load_tokenizer(resolved)
-        self._onnx = onnx_backend.OnnxEncoder(path, threads=cfg.threads)
-        self._dim = self._onnx.dim
-
     def warm_up(self) -> None:
         """Load the encoder and tokenizer (and import the head's library)."""
         self._ensure_model()
-
-    def _encode_batches(self, texts: Sequence[str], *, in_order_chunks: bool) -> Iterator[tuple[list[int], Any, int]]:
-        """Yield (indices, L2-normalised float32 vectors, non-padding tokens) per batch.
-
-        Texts are tokenized once without padding; each batch is padded to its own
-        longest text. Batches are length-sorted over all texts, or — with
-        ``in_order_chunks`` (budgeted fits) — within consecutive chunks, so that a
-        fit stopped early has embedded an unbiased prefix of the data.
-        """
-        import numpy as np
-        import torch
-
-        from engines.backbone import inference_context, length_sorted_batches
-
-        cfg: EmbeddingConfig = self.config
-        enc = self._tokenizer(
-            list(texts),
-            truncation=True,
-            max_length=cfg.max_length,
-            padding=False,
-            return_attention_mask=False,
-            return_token_type_ids=False,
-        )
-        ids = enc["input_ids"]
-        lengths = [len(x) for x in ids]
-        bs = cfg.batch_size
-        if in_order_chunks:
-            chunk = bs * CHUNK_BATCHES
-            batches = []
-            for start in range(0, len(ids), chunk):
-                local = length_sorted_batches(lengths[start : start + chunk], bs)
-                batches.extend([[start + i for i in b] for b in local])
-        else:
-            batches = length_sorted_batches(lengths, bs)
-        pad_id = self._tokenizer.pad_token_id or 0
-        device = self.device
-        for batch in batches:
-            width = max(lengths[i] for i in batch)
-            input_ids = np.full((len(batch), width), pad_id, dtype=np.int64)
-            mask = np.zeros((len(batch), width), dtype=np.int64)
-            for row, i in enumerate(batch):
-                input_ids[row, : lengths[i]] = ids[i]
-                mask[row, : lengths[i]] = 1
-            if self._onnx is not None:  # int8 on the CPU: same ids, same pooling below
-                hidden = torch.from_numpy(self._onnx(input_ids, mask))
-                mask_t = torch.from_numpy(mask)
-                with torch.inference_mode():
-                    pooled = self._pool_normalize(hidden, mask_t)
-            else:
-                input_t = torch.from_numpy(input_ids).to(device)
-                mask_t = torch.from_numpy(mask).to(device)
-                with inference_context(device, cfg.precision):
-                    out = self._model(input_ids=input_t, attention_mask=mask_t)
-                    pooled = self._pool_normalize(out.last_hidden_state, mask_t)
-            yield batch, pooled.cpu().numpy(), int(mask.sum())
-
-    def _pool_normalize(self, hidden: Any, mask: Any) -> Any:
-        """The one home of pooling + L2 normalisation, for both backends: float32 (batch × dim)."""
-        import torch
-
-        from engines.backbone import pool
-
-        pooled = pool(self._pooling, hidden, mask).float()
-        return torch.nn.functional.normalize(pooled, p=2, dim=1)
-
-    def encode(self, texts: Sequence[str]) -> Any:
-        """L2-normalised vectors for ``texts`` (input order), no cache: the honest speed path."""
-        import numpy as np
-
-        self._ensure_model()
-        texts = list(texts)
-        if not texts:
-            return np.zeros((0, self._dim or 0), dtype=np.float32)
-        out: Any = None
-        for batch, vecs, _ in self._encode_batches(texts, in_order_chunks=False):
-            if out is None:
-                out = np.empty((len(texts), vecs.shape[1]), dtype=np.float32)
-            out[batch] = vecs
-        return out
-
-    def _embed_into_cache(
-        self, texts: Sequence[str], *, progress: ProgressFn, cancel: threading.Event | None, deadline: float | None
-    ) -> tuple[str, int, int, float]:
-        """Embed the texts not cached yet. Returns (stopped, texts embedded, tokens, seconds)."""
-        todo = self.uncached(texts)
-        if not todo:
-            return "completed", 0, 0, 0.0
-        self._ensure_model()
-        t0 = time.perf_counter()
-        done = tokens = 0
-        stopped = "completed"
-        progress(ProgressEvent(phase="embed", done=0, total=len(todo), unit="texts"))
-        for batch, vecs, n_tok in self._encode_batches(todo, in_order_chunks=deadline is not None):
-            for i, v in zip(batch, vecs, strict=True):
-                self._cache[todo[i]] = v
-            done += len(batch)
-            tokens += n_tok
-            progress(ProgressEvent(phase="embed", done=done, total=len(todo), unit="texts"))
-            if done < len(todo):
-                if cancel is not None and cancel.is_set():
-                    stopped = "cancelled"
-                    break
-                if deadline is not None and time.perf_counter() >= deadline:
-                    stopped = "budget"
-                    break
-        seconds = time.perf_counter() - t0
-        if done and seconds > 0:
-            self.last_embed_texts_per_s = done / seconds
-            self.last_embed_tokens_per_s = tokens / seconds
-        return stopped, done, tokens, seconds
-
-    def uncached(self, texts: Sequence[str]) -> list[str]:
-        """The distinct ``texts`` ``prepare`` has not embedded yet (what embedding them would cost)."""
-        return [t for t in dict.fromkeys(texts) if t not in self._cache]
 
     def prepare(
         self, texts: Sequence[str], *, progress: ProgressFn = no_progress, cancel: threading.Event | None = None

@@ -15,9 +15,9 @@ from advisor.data import (
     nested_subsets,
     stratified_split,
     stratified_subsample,
-    summarize,
     write_examples,
 )
+from advisor.data_summary import summarize
 from advisor.sampling import allocate
 from engines.base import Examples
 from engines.errors import DataError

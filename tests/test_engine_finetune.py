@@ -289,10 +289,10 @@ def test_ctrl_c_writes_a_checkpoint_and_resume_finishes(tmp_path, data, referenc
 
 
 def test_ctrl_c_inside_a_step_restarts_that_step_on_resume(tmp_path, data, reference, monkeypatch):
-    import engines.finetune as ft
+    import engines.finetune_model as fm
 
     train, test = data
-    real, calls = ft._forward_logits, []
+    real, calls = fm._forward_logits, []
 
     def interrupt_in_forward(model, batch):
         out = real(model, batch)  # dropout has drawn from the generator by now
@@ -302,10 +302,10 @@ def test_ctrl_c_inside_a_step_restarts_that_step_on_resume(tmp_path, data, refer
                 raise KeyboardInterrupt
         return out
 
-    monkeypatch.setattr(ft, "_forward_logits", interrupt_in_forward)
+    monkeypatch.setattr(fm, "_forward_logits", interrupt_in_forward)
     with pytest.raises(KeyboardInterrupt):
         FinetuneEngine(TINY).fit(train, workdir=tmp_path)
-    monkeypatch.setattr(ft, "_forward_logits", real)
+    monkeypatch.setattr(fm, "_forward_logits", real)
     assert ckpt.load_latest(tmp_path).state.step == 11
     c = FinetuneEngine(TINY)
     c.fit(train, workdir=tmp_path, resume=True)
@@ -393,9 +393,9 @@ def test_budget_stops_cleanly_and_reports_progress(data):
 def test_cuda_oom_halves_the_micro_batch_and_keeps_the_effective_batch(monkeypatch, data):
     import torch
 
-    import engines.finetune as ft
+    import engines.finetune_model as fm
 
-    real = ft._forward_logits
+    real = fm._forward_logits
     seen: list[int] = []
 
     def fake(model, batch):
@@ -406,7 +406,7 @@ def test_cuda_oom_halves_the_micro_batch_and_keeps_the_effective_batch(monkeypat
                 raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
         return real(model, batch)
 
-    monkeypatch.setattr(ft, "_forward_logits", fake)
+    monkeypatch.setattr(fm, "_forward_logits", fake)
     report = FinetuneEngine({**TINY, "max_steps": 4}).fit(train := data[0])
     assert report.steps == 4
     assert report.examples_seen == 4 * 8  # effective batch kept
@@ -417,7 +417,7 @@ def test_cuda_oom_halves_the_micro_batch_and_keeps_the_effective_batch(monkeypat
     def always(model, batch):
         raise RuntimeError("CUDA error: out of memory")
 
-    monkeypatch.setattr(ft, "_forward_logits", always)
+    monkeypatch.setattr(fm, "_forward_logits", always)
     with pytest.raises(ResourceError, match="micro-batch 1"):
         FinetuneEngine({**TINY, "max_steps": 2}).fit(train)
 

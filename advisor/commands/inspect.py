@@ -40,14 +40,15 @@ def load_tokenizer(ref: str):
 
 def run(args: argparse.Namespace) -> int:
     from advisor.commands._data_args import load_from_args
-    from advisor.data import summarize
+    from advisor.data_summary import summarize
     from advisor.output import print_json
 
     dataset = load_from_args(args)
     tokenizer, name = load_tokenizer(args.model) if args.model else (None, None)
     summary = summarize(dataset, tokenizer=tokenizer, tokenizer_name=name)
     if args.test_file:
-        from advisor.data import compare_test, load_dataset
+        from advisor.data import load_dataset
+        from advisor.data_summary import compare_test
 
         test = load_dataset(
             args.test_file,

@@ -45,7 +45,7 @@ def _check_test_file(test_file: str, dataset: Any, **kwargs: Any) -> int:
 
 
 def _summarize(dataset: Any) -> Any:
-    from advisor.data import summarize
+    from advisor.data_summary import summarize
 
     return summarize(dataset)
 
