@@ -306,13 +306,3 @@ def write_examples(examples: Examples, path: str | Path) -> None:
 
     df = pd.DataFrame({"text": examples.texts, "label": examples.labels})
     write_with(path, lambda tmp: df.to_csv(tmp, index=False))
-
-
-def __getattr__(name: str) -> Any:
-    """``LengthStats`` lives in advisor.data_summary; this forward keeps ``from advisor.data import
-    LengthStats`` working for code written before the split (imported lazily: no import cycle)."""
-    if name == "LengthStats":
-        from advisor.data_summary import LengthStats
-
-        return LengthStats
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

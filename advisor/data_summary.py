@@ -5,6 +5,7 @@ with the data (``overlap``, ``compare_test``)."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import Field
@@ -110,10 +111,11 @@ def compare_test(summary: DataSummary, test: Dataset, train: Dataset) -> DataSum
     )
 
 
-def _stats(values: list[int], unit: str) -> LengthStats:
+def length_stats(values: Sequence[int], unit: str) -> LengthStats:
+    """Mean, percentiles and maximum of ``values`` (all zero when empty)."""
     import numpy as np
 
-    arr = np.asarray(values if values else [0])
+    arr = np.asarray(list(values) or [0])
     p = np.percentile(arr, [10, 50, 90, 95, 99])
     p = [round(float(x), 1) for x in p]
     return LengthStats(
@@ -140,8 +142,8 @@ def summarize(
     ]
     texts = dataset.examples.texts
     lengths = {
-        "chars": _stats([len(t) for t in texts], "chars"),
-        "words": _stats([len(t.split()) for t in texts], "words"),
+        "chars": length_stats([len(t) for t in texts], "chars"),
+        "words": length_stats([len(t.split()) for t in texts], "words"),
     }
     measured = None
     over: dict[int, float] = {}
@@ -151,7 +153,7 @@ def summarize(
             subset = stratified_subsample(dataset.examples, max_token_texts, seed=0).texts
         ids = tokenizer(list(subset), add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
         n_tokens = [len(x) for x in ids]
-        lengths["tokens"] = _stats(n_tokens, "tokens")
+        lengths["tokens"] = length_stats(n_tokens, "tokens")
         measured = len(n_tokens)
         over = {n: round(sum(k > n for k in n_tokens) / len(n_tokens), 4) for n in (64, 128, 256, 512)}
     return DataSummary(

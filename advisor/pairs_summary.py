@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 
 from pydantic import Field
 
-from advisor.data import LengthStats
+from advisor.data_summary import LengthStats, length_stats
 from advisor.pairs import PairDrops, PairsDataset
 from engines.records import Record
 
@@ -49,24 +49,6 @@ class PairsSummary(Record):
     share_queries_over: float | None = Field(None, description="Share of queries longer than max_tokens (truncated).")
     share_docs_over: float | None = Field(None, description="Share of documents longer than max_tokens (truncated).")
     warnings: list[str] = Field(default_factory=list)
-
-
-def length_stats(values: Sequence[int], unit: str) -> LengthStats:
-    """Mean, percentiles and maximum of ``values`` (all zero when empty)."""
-    import numpy as np
-
-    arr = np.asarray(list(values) or [0])
-    p = [round(float(x), 1) for x in np.percentile(arr, [10, 50, 90, 95, 99])]
-    return LengthStats(
-        unit=unit,
-        mean=round(float(arr.mean()), 1),
-        p10=p[0],
-        p50=p[1],
-        p90=p[2],
-        p95=p[3],
-        p99=p[4],
-        max=int(arr.max()),
-    )
 
 
 def _duplicates(texts: Sequence[str]) -> int:

@@ -4,6 +4,7 @@ trains), and ``rank_pairs`` makes data whose query ``qN`` has the relevant docum
 
 from __future__ import annotations
 
+import json
 import random
 import time
 import zlib
@@ -73,11 +74,15 @@ class FakeLexical(RetrievalEngine):
         return out
 
     def save(self, directory: Path) -> None:
-        Path(directory).mkdir(parents=True, exist_ok=True)
+        state = {"ids": self.indexed_ids, "docs": [sorted(d) for d in self._docs], "skill": getattr(self, "skill", 0)}
+        (Path(directory) / "fake.json").write_text(json.dumps(state))
 
     @classmethod
     def load(cls, directory: Path) -> FakeLexical:
-        return cls()
+        state = json.loads((Path(directory) / "fake.json").read_text())
+        engine = cls()
+        engine.indexed_ids, engine._docs, engine.skill = state["ids"], [set(d) for d in state["docs"]], state["skill"]
+        return engine
 
 
 class FakeTuned(FakeLexical):

@@ -112,7 +112,7 @@ def test_cli_advise_run_and_search(rank_fakes, tmp_path, capsys) -> None:
     results = json.loads(capsys.readouterr().out)
     assert [r["query"] for r in results] == pairs.queries[:5]
     assert all(len(r["hits"]) == 3 for r in results)
-    assert main(["predict", str(art), "some text"]) != 0
+    assert main(["predict", str(art), "--text", "some text"]) != 0
     assert "search" in capsys.readouterr().err
 
 
