@@ -122,3 +122,13 @@ def test_retrieval_run_needs_a_retrieval_engine(rank_fakes, tmp_path, capsys) ->
     code = main(["run", "--engine", "tfidf", "--data", str(data), "--corpus", str(data), "--out", str(tmp_path / "o")])
     assert code != 0
     assert "--corpus is for retrieval" in capsys.readouterr().err
+
+
+def test_inspect_reads_pairs_as_retrieval_data(tmp_path, capsys) -> None:
+    data = tmp_path / "pairs.csv"
+    _write_pairs(data, rank_pairs(30, 0))
+    assert main(["inspect", str(data)]) == 0
+    out = capsys.readouterr().out
+    assert "queries: 30" in out and "collection: 30 documents" in out
+    assert main(["inspect", str(data), "--task", "retrieval", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["queries"] == 30

@@ -24,6 +24,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="a held-out file to check against DATA: counts its rows "
         "whose text is also in DATA (they inflate held-out scores)",
     )
+    p.add_argument(
+        "--task",
+        choices=("auto", "classification", "retrieval"),
+        default="auto",
+        help="read DATA as labelled texts or as query/document pairs (default: detected)",
+    )
+    p.add_argument("--corpus", metavar="FILE", help="retrieval: more documents for the collection")
     p.add_argument("--json", action="store_true", help="print the DataSummary model as JSON")
     p.set_defaults(func=run)
 
@@ -42,7 +49,10 @@ def run(args: argparse.Namespace) -> int:
     from advisor.commands._data_args import load_from_args
     from advisor.data_summary import summarize
     from advisor.output import print_json
+    from advisor.pairs import looks_like_pairs
 
+    if args.task == "retrieval" or (args.task == "auto" and looks_like_pairs(args.data)):
+        return _inspect_pairs(args)
     dataset = load_from_args(args)
     tokenizer, name = load_tokenizer(args.model) if args.model else (None, None)
     summary = summarize(dataset, tokenizer=tokenizer, tokenizer_name=name)
@@ -62,6 +72,33 @@ def run(args: argparse.Namespace) -> int:
         print_json(summary)
     else:
         print(format_summary(summary))
+    return 0
+
+
+def _inspect_pairs(args: argparse.Namespace) -> int:
+    """Queries, documents, relevance per query, lengths, duplicates and drops of retrieval pairs; with
+    ``--model``, the share of queries and documents longer than the model's token limit."""
+    from advisor.output import format_pairs_summary, print_json
+    from advisor.pairs import load_pairs
+    from advisor.pairs_summary import summarize_pairs
+
+    ds = load_pairs(args.data, corpus=args.corpus, encoding=getattr(args, "encoding", None))
+    count, limit = None, None
+    if args.model:
+        from advisor.profiles import load_profile
+
+        tokenizer, _ = load_tokenizer(args.model)
+        # What the engines keep of a text: the profile's max_length (the frozen index and the fine-tune).
+        limit = int(getattr(load_profile(None).embedding, "max_length", 256))
+
+        def count(texts):
+            return [len(ids) for ids in tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]]
+
+    summary = summarize_pairs(ds, max_tokens=limit, count_tokens=count)
+    if args.json:
+        print_json(summary)
+    else:
+        print(format_pairs_summary(summary))
     return 0
 
 
