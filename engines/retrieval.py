@@ -43,6 +43,39 @@ def rank_score(test: Pairs, hits: Sequence[Sequence[SearchHit]]) -> RankReport:
     )
 
 
+def check_collection(doc_ids: Sequence[str], docs: Sequence[str], engine: str) -> tuple[list[str], list[str]]:
+    """The collection as lists; empty, mismatched or duplicated ids → DataError (one line)."""
+    doc_ids, docs = [str(d) for d in doc_ids], [str(t) for t in docs]
+    if not doc_ids:
+        raise DataError(f"{engine}: cannot index an empty collection")
+    if len(doc_ids) != len(docs):
+        raise DataError(f"{engine}: {len(doc_ids)} document ids but {len(docs)} documents")
+    if len(set(doc_ids)) != len(doc_ids):
+        dup = next(d for i, d in enumerate(doc_ids) if d in doc_ids[:i])
+        raise DataError(f"{engine}: document id {dup!r} appears more than once")
+    return doc_ids, docs
+
+
+def check_queries(queries: Sequence[str], k: int, engine: str) -> list[str]:
+    """The queries as a list of strings; none, or k < 1 → DataError."""
+    if isinstance(queries, str):
+        raise DataError(f"{engine}: search_many takes a list of queries, not one string")
+    queries = [str(q) for q in queries]
+    if not queries:
+        raise DataError(f"{engine}: no queries to search")
+    if int(k) < 1:
+        raise DataError(f"{engine}: k must be at least 1, got {k}")
+    return queries
+
+
+def check_train(train: Any, engine: str) -> Pairs:
+    if not isinstance(train, Pairs):
+        raise DataError(f"{engine}: fit takes retrieval Pairs, got {type(train).__name__}")
+    if len(train) == 0:
+        raise DataError(f"{engine}: no training queries")
+    return train
+
+
 class RetrievalEngine(Engine):
     """An engine for the retrieval task: ``fit`` on pairs, ``index`` a collection, ``search`` it.
 
