@@ -18,7 +18,7 @@ from pydantic import Field
 
 from engines.base import ProgressEvent, ProgressFn, no_progress
 from engines.dense import FrozenIndexConfig, FrozenIndexEngine
-from engines.errors import ConfigError, ModelNotFoundError
+from engines.errors import ConfigError, DataError, ModelNotFoundError
 from engines.records import FitReport, Pairs
 from engines.retrieval import check_train
 
@@ -49,6 +49,9 @@ def training_rows(train: Pairs, notes: list[str]) -> list[tuple[str, ...]]:
     """(query, positive) per relevant document, or (query, positive, hard negative) when every
     query has negatives (the k-th positive of a query takes its k-th negative, cycling)."""
     text = train.doc_text()
+    missing = [d for ids in (*train.relevant, *train.negatives) for d in ids if d not in text]
+    if missing:
+        raise DataError(f"{len(missing)} relevant/negative document ids are not in the collection, e.g. {missing[0]!r}")
     use_neg = bool(train.negatives) and all(train.negatives)
     if train.negatives and not use_neg:
         have = sum(1 for n in train.negatives if n)
