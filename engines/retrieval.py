@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from engines.base import Engine, ProgressFn, no_progress
 from engines.errors import ConfigError, DataError
-from engines.records import RANK_METRICS, FitReport, Pairs, Predictions, RankReport, SearchHit
+from engines.records import RANK_METRICS, FitReport, Pairs, Predictions, RankReport, SearchHit, SpeedReport
 
 # Hits asked for when scoring: the metrics look at the top 10.
 EVAL_K = 10
@@ -127,7 +127,27 @@ class RetrievalEngine(Engine):
     def predict(self, texts: Sequence[str]) -> Predictions:
         raise ConfigError(f"{self.name} is a retrieval engine: it answers `search`, not `predict`")
 
+    def measure_speed(self, texts: Sequence[str], *, max_texts: int = 256) -> SpeedReport:
+        """Query speed: ``engines.metrics.measure_speed`` timing ``search_many`` (top ``EVAL_K``) on
+        ``texts`` as queries, at batch 1 and the engine's batch size, against the indexed collection."""
+        from engines.metrics import measure_speed
+
+        if self.indexed_ids is None:
+            raise DataError(f"{self.name}: nothing indexed yet; index a collection before timing searches")
+        return measure_speed(_Searcher(self), texts, max_texts=max_texts)
+
     def evaluate(self, test: Pairs) -> RankReport:  # type: ignore[override]
         if self.indexed_ids != list(test.doc_ids):
             self.index(test.doc_ids, test.docs)
         return rank_score(test, self.search_many(test.queries, EVAL_K))
+
+
+class _Searcher:
+    """What ``measure_speed`` times: ``predict`` is a search of the engine's collection."""
+
+    def __init__(self, engine: RetrievalEngine) -> None:
+        self.engine, self.config = engine, engine.config
+        self.device = getattr(engine, "device", None) or "cpu"
+
+    def predict(self, texts: Sequence[str]) -> list[list[SearchHit]]:
+        return self.engine.search_many(texts, EVAL_K)

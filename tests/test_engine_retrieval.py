@@ -135,6 +135,17 @@ def test_bm25_bad_input_is_one_clear_line(call, message) -> None:
     assert "\n" not in str(info.value)
 
 
+def test_measure_speed_times_searches_of_the_indexed_collection() -> None:
+    pairs = synthetic_pairs()
+    engine = Bm25Engine()
+    with pytest.raises(DataError, match="nothing indexed yet"):
+        engine.measure_speed(pairs.queries)
+    engine.index(pairs.doc_ids, pairs.docs)
+    report = engine.measure_speed(pairs.queries)
+    assert report.batch_sizes == (1, 32) and report.texts_per_s > 0
+    assert report.latency_ms_p50[1] > 0 and report.latency_ms_p95[1] >= report.latency_ms_p50[1]
+
+
 def test_empty_queries_and_bad_k_are_refused() -> None:
     engine = Bm25Engine()
     engine.index(["a"], ["some text"])
