@@ -22,6 +22,9 @@ from engines.errors import ConfigError, DataError, ModelNotFoundError
 from engines.records import FitReport, Pairs
 from engines.retrieval import check_train
 
+ENCODER_DIR = "encoder"
+ADAPTER_DIR = "adapters"
+
 
 class ContrastiveConfig(FrozenIndexConfig):
     """The frozen-index settings plus the contrastive recipe (steps follow ``engines.finetune.recipe``)."""
@@ -121,9 +124,11 @@ class ContrastiveEngine(FrozenIndexEngine):
     def __init__(self, config: Any = None) -> None:
         super().__init__(config)
         self.last_fit: dict[str, Any] = {}
+        self._adapters: Path | None = None  # LoRA: the trained adapters (peft's safetensors folder)
 
-    def _build(self, resolved: Any) -> Any:
-        """A SentenceTransformer on the pre-trained weights: Transformer + the encoder's pooling + Normalize."""
+    def _build(self, resolved: Any, *, new_adapters: bool = True) -> Any:
+        """A SentenceTransformer on the pre-trained weights: Transformer + the encoder's pooling + Normalize
+        (the ``embedding`` engine always normalises too); in LoRA mode with fresh adapters unless told not."""
         from sentence_transformers import SentenceTransformer
         from sentence_transformers.base.modules import Normalize, Transformer
         from sentence_transformers.sentence_transformer.modules import Pooling
@@ -149,7 +154,7 @@ class ContrastiveEngine(FrozenIndexEngine):
             raise ModelNotFoundError(
                 f"cannot load the model from {resolved.path}: {str(exc).splitlines()[0]}"
             ) from None
-        if self.config.mode == "lora":
+        if self.config.mode == "lora" and new_adapters:
             from peft import LoraConfig, TaskType, get_peft_model
 
             cfg = self.config
@@ -226,22 +231,24 @@ class ContrastiveEngine(FrozenIndexEngine):
         )
 
     def _keep(self, model: Any) -> None:
-        """Write the tuned encoder (LoRA merged) as a sentence-transformers folder of safetensors in the
-        scratch folder, and encode from it: the frozen and tuned paths share ``EmbeddingEngine.encode``."""
+        """Write the tuned encoder (LoRA: the adapters, then the merged model) as a sentence-transformers
+        folder of safetensors in the scratch folder, and encode from it: the frozen and tuned paths share
+        ``EmbeddingEngine.encode``."""
+        import shutil
         import tempfile
 
         tr = model[0]
+        root = Path(tempfile.mkdtemp(prefix="tuned-", dir=self._scratch()))
         if self.config.mode == "lora":
+            tr.auto_model.save_pretrained(str(root / ADAPTER_DIR))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 setattr(tr, _inner(tr), tr.auto_model.merge_and_unload())
-        folder = Path(tempfile.mkdtemp(prefix="tuned-", dir=self._scratch()))
-        model.save(str(folder), create_model_card=False, safe_serialization=True)
-        old = Path(self._model_ref) if self._model_ref else None
-        self._set_model(str(folder))
+        model.save(str(root / ENCODER_DIR), create_model_card=False, safe_serialization=True)
+        old = Path(self._model_ref).parent if self._model_ref else None
+        self._set_model(str(root / ENCODER_DIR))
+        self._adapters = root / ADAPTER_DIR if self.config.mode == "lora" else None
         if old is not None and self._tmp is not None and self._tmp in old.parents:
-            import shutil
-
             shutil.rmtree(old, ignore_errors=True)
 
     def _extra_meta(self) -> dict[str, Any]:
@@ -268,6 +275,60 @@ class ContrastiveLoraEngine(ContrastiveEngine):
         elif config.mode != "lora":
             config = config.model_copy(update={"mode": "lora"})
         super().__init__(config)
+
+    def _save_model(self, directory: Path) -> dict[str, Any]:
+        """``adapters/`` (peft's safetensors) and the base model's reference and hash in the JSON; a
+        never-fitted engine copies its frozen model as ``frozen-index`` does."""
+        import shutil
+
+        from engines.atomic import staged_dir
+
+        if self._adapters is None:
+            return super()._save_model(directory)
+        with staged_dir(directory / ADAPTER_DIR, overwrite=True) as tmp:
+            shutil.copytree(self._adapters, tmp, dirs_exist_ok=True)
+        return {"adapters": ADAPTER_DIR}
+
+    def _load_model(self, directory: Path, meta: dict[str, Any]) -> str:
+        """The base model resolved offline (its hash must match the one trained on), the adapters merged
+        into it, written to the scratch folder: what the encoder reads."""
+        import tempfile
+
+        from engines.backbone import pick_device
+        from engines.errors import ArtifactError, ResourceError, UserError
+        from engines.models import model_fingerprint, resolve_model
+
+        if not meta.get("adapters"):
+            return super()._load_model(directory, meta)
+        try:
+            base = resolve_model(self.config.model)
+        except UserError as exc:
+            raise ArtifactError(f"the LoRA artifact in {directory} needs its base model: {exc}") from None
+        if model_fingerprint(base) != meta.get("base_model_hash"):
+            raise ArtifactError(
+                f"base model {self.config.model!r} is not the one the adapters in {directory} were trained on (hash)"
+            )
+        try:
+            self.device = pick_device(self.config.device)
+        except ResourceError:
+            self.device = pick_device("auto")
+        from peft import PeftModel
+
+        model = self._build(base, new_adapters=False)
+        tr = model[0]
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                tuned = PeftModel.from_pretrained(tr.auto_model, str(directory / ADAPTER_DIR))
+                setattr(tr, _inner(tr), tuned.merge_and_unload())
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+            raise ArtifactError(
+                f"cannot apply the adapters in {directory / ADAPTER_DIR}: {type(exc).__name__}"
+            ) from None
+        root = Path(tempfile.mkdtemp(prefix="tuned-", dir=self._scratch()))
+        model.save(str(root / ENCODER_DIR), create_model_card=False, safe_serialization=True)
+        self._adapters = directory / ADAPTER_DIR
+        return str(root / ENCODER_DIR)
 
 
 class _Loop:

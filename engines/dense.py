@@ -24,7 +24,7 @@ from engines.records import FitReport, Pairs, SearchHit
 from engines.retrieval import EVAL_K, RetrievalEngine, check_collection, check_queries, check_train
 
 ARTIFACT_FORMAT = 1
-ENGINE_FILE = "frozen-index.json"
+ENGINE_FILE = "dense.json"  # also the contrastive engines' (the "engine" key says which)
 COLLECTION_FILE = "collection.json"
 MODEL_DIR = "model"
 STORE_DIR = "store"
@@ -193,19 +193,15 @@ class FrozenIndexEngine(RetrievalEngine):
         return {}
 
     def save(self, directory: Path) -> None:
-        """``model/`` (a copy of the weights encoded with), ``store/``, ``collection.json`` and the JSON."""
-        from engines.models import model_fingerprint, pooling_mode, resolve_model
+        """The encoder (``_save_model``), ``store/``, ``collection.json`` and the JSON; no pickle."""
+        from engines.models import model_fingerprint, resolve_model
 
         if self._store is None or self.indexed_ids is None:
             raise DataError(f"{self.name}: nothing to save; index a collection first")
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        resolved = resolve_model(self._model_ref or self.config.model)
         base = resolve_model(self.config.model)
-        with staged_dir(directory / MODEL_DIR, overwrite=True) as tmp:
-            shutil.copytree(resolved.path, tmp, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*_MODEL_COPY_IGNORE))
-            if not (tmp / "1_Pooling").is_dir():  # the pooling encoded with travels with the weights
-                write_json(tmp / "1_Pooling" / "config.json", {"pooling_mode": pooling_mode(resolved)})
+        model_meta = self._save_model(directory)
         with staged_dir(directory / STORE_DIR, overwrite=True) as tmp:
             shutil.copytree(self._store.directory, tmp, dirs_exist_ok=True)
         write_json(directory / COLLECTION_FILE, {"doc_ids": self.indexed_ids})
@@ -217,17 +213,28 @@ class FrozenIndexEngine(RetrievalEngine):
                 "config": self.config.model_dump(mode="json"),
                 "model_name": base.name,
                 "base_model_hash": model_fingerprint(base),
-                "model_hash": model_fingerprint(resolved),
                 "dim": int(self._store.dim),
                 "n_docs": len(self.indexed_ids),
+                **model_meta,
                 **self._extra_meta(),
             },
         )
 
+    def _save_model(self, directory: Path) -> dict[str, Any]:
+        """``model/``: a copy of the weights encoded with (and their pooling), so the artifact searches
+        offline on its own; returns the JSON's ``model_hash``."""
+        from engines.models import model_fingerprint, pooling_mode, resolve_model
+
+        resolved = resolve_model(self._model_ref or self.config.model)
+        with staged_dir(directory / MODEL_DIR, overwrite=True) as tmp:
+            shutil.copytree(resolved.path, tmp, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*_MODEL_COPY_IGNORE))
+            if not (tmp / "1_Pooling").is_dir():  # the pooling encoded with travels with the weights
+                write_json(tmp / "1_Pooling" / "config.json", {"pooling_mode": pooling_mode(resolved)})
+        return {"model_hash": model_fingerprint(resolved)}
+
     @classmethod
     def load(cls, directory: Path) -> FrozenIndexEngine:
-        """Reopen ``save``'s folder offline: the model copy (hash checked) and the store."""
-        from engines.models import model_fingerprint, resolve_model
+        """Reopen ``save``'s folder offline: the encoder (``_load_model``, hash checked) and the store."""
         from engines.store import VectorStore
 
         directory = Path(directory)
@@ -240,19 +247,26 @@ class FrozenIndexEngine(RetrievalEngine):
             dim, n_docs = int(meta["dim"]), int(meta["n_docs"])
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ArtifactError(f"{directory} is not a {cls.name} artifact: {str(exc).splitlines()[0]}") from None
+        model_ref = engine._load_model(directory, meta)
+        store = VectorStore.open(directory / STORE_DIR)
+        if (len(store), store.dim) != (n_docs, dim) or len(doc_ids) != n_docs:
+            raise ArtifactError(f"vector store in {directory} does not match {ENGINE_FILE} ({n_docs}×{dim})")
+        engine._model_ref = model_ref
+        engine._store, engine.indexed_ids = store, doc_ids
+        engine._restore_meta(meta)
+        return engine
+
+    def _load_model(self, directory: Path, meta: dict[str, Any]) -> str:
+        """The folder to encode from: the artifact's ``model/``, its weights checked against the hash."""
+        from engines.models import model_fingerprint, resolve_model
+
         try:
             resolved = resolve_model(str(directory / MODEL_DIR))
         except UserError as exc:
             raise ArtifactError(f"model copy in {directory} is unusable: {exc}") from None
         if meta.get("model_hash") and model_fingerprint(resolved) != meta["model_hash"]:
             raise ArtifactError(f"model weights in {directory / MODEL_DIR} do not match the artifact's hash")
-        store = VectorStore.open(directory / STORE_DIR)
-        if (len(store), store.dim) != (n_docs, dim) or len(doc_ids) != n_docs:
-            raise ArtifactError(f"vector store in {directory} does not match {ENGINE_FILE} ({n_docs}×{dim})")
-        engine._model_ref = str(directory / MODEL_DIR)
-        engine._store, engine.indexed_ids = store, doc_ids
-        engine._restore_meta(meta)
-        return engine
+        return str(directory / MODEL_DIR)
 
     def _restore_meta(self, meta: dict[str, Any]) -> None:
         """What a subclass reads back from the artifact's JSON."""

@@ -287,6 +287,27 @@ def test_contrastive_save_load_round_trip(cls, tmp_path: Path) -> None:
     assert loaded.search_many(pairs.queries, 5) == tuned
     assert loaded.config.mode == ("lora" if cls is ContrastiveLoraEngine else "full")
     assert loaded.last_fit["steps"] == 10
+    saved = {p.name for p in (tmp_path / "art").iterdir()}
+    if cls is ContrastiveLoraEngine:  # adapters and the base model's reference, no model copy
+        assert "adapters" in saved and "model" not in saved
+        assert sum(f.stat().st_size for f in (tmp_path / "art" / "adapters").rglob("*")) < 100_000
+    else:
+        assert "model" in saved and "adapters" not in saved
+
+
+def test_lora_artifact_refuses_another_base_model(tmp_path: Path) -> None:
+    import json
+
+    pairs = synthetic_pairs(5)
+    engine = ContrastiveLoraEngine({**TUNE, "min_steps": 2})
+    engine.fit(pairs)
+    engine.index(pairs.doc_ids, pairs.docs)
+    engine.save(tmp_path / "art")
+    meta_file = tmp_path / "art" / "dense.json"
+    meta = json.loads(meta_file.read_text())
+    meta_file.write_text(json.dumps({**meta, "base_model_hash": "0" * 16}))
+    with pytest.raises(ArtifactError, match="not the one the adapters"):
+        ContrastiveLoraEngine.load(tmp_path / "art")
 
 
 def test_lora_trains_only_the_adapters(monkeypatch) -> None:
