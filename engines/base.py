@@ -165,6 +165,11 @@ _REGISTRY: dict[str, str] = {
     "finetune": "engines.finetune:FinetuneEngine",
     "lora": "engines.finetune:LoraEngine",
     "embedding-int8": "engines.embedding:EmbeddingInt8Engine",  # opt-in: not in the default engines
+    # retrieval (tasks = {"retrieval"}): fit on Pairs, index a collection, search it
+    "bm25": "engines.bm25:Bm25Engine",
+    "frozen-index": "engines.dense:FrozenIndexEngine",
+    "contrastive": "engines.contrastive:ContrastiveEngine",
+    "contrastive-lora": "engines.contrastive:ContrastiveLoraEngine",
 }
 
 

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from engines.base import Engine, ProgressFn, no_progress
 from engines.errors import ConfigError, DataError
-from engines.records import RANK_METRICS, FitReport, Pairs, Predictions, RankReport, SearchHit
+from engines.records import RANK_METRICS, FitReport, Pairs, Predictions, RankReport, SearchHit, SpeedReport
 
 # Hits asked for when scoring: the metrics look at the top 10.
 EVAL_K = 10
@@ -41,6 +41,39 @@ def rank_score(test: Pairs, hits: Sequence[Sequence[SearchHit]]) -> RankReport:
         metrics={name: sum(v) / len(v) for name, v in per_query.items()},
         per_query=per_query,
     )
+
+
+def check_collection(doc_ids: Sequence[str], docs: Sequence[str], engine: str) -> tuple[list[str], list[str]]:
+    """The collection as lists; empty, mismatched or duplicated ids → DataError (one line)."""
+    doc_ids, docs = [str(d) for d in doc_ids], [str(t) for t in docs]
+    if not doc_ids:
+        raise DataError(f"{engine}: cannot index an empty collection")
+    if len(doc_ids) != len(docs):
+        raise DataError(f"{engine}: {len(doc_ids)} document ids but {len(docs)} documents")
+    if len(set(doc_ids)) != len(doc_ids):
+        dup = next(d for i, d in enumerate(doc_ids) if d in doc_ids[:i])
+        raise DataError(f"{engine}: document id {dup!r} appears more than once")
+    return doc_ids, docs
+
+
+def check_queries(queries: Sequence[str], k: int, engine: str) -> list[str]:
+    """The queries as a list of strings; none, or k < 1 → DataError."""
+    if isinstance(queries, str):
+        raise DataError(f"{engine}: search_many takes a list of queries, not one string")
+    queries = [str(q) for q in queries]
+    if not queries:
+        raise DataError(f"{engine}: no queries to search")
+    if int(k) < 1:
+        raise DataError(f"{engine}: k must be at least 1, got {k}")
+    return queries
+
+
+def check_train(train: Any, engine: str) -> Pairs:
+    if not isinstance(train, Pairs):
+        raise DataError(f"{engine}: fit takes retrieval Pairs, got {type(train).__name__}")
+    if len(train) == 0:
+        raise DataError(f"{engine}: no training queries")
+    return train
 
 
 class RetrievalEngine(Engine):
@@ -94,7 +127,27 @@ class RetrievalEngine(Engine):
     def predict(self, texts: Sequence[str]) -> Predictions:
         raise ConfigError(f"{self.name} is a retrieval engine: it answers `search`, not `predict`")
 
+    def measure_speed(self, texts: Sequence[str], *, max_texts: int = 256) -> SpeedReport:
+        """Query speed: ``engines.metrics.measure_speed`` timing ``search_many`` (top ``EVAL_K``) on
+        ``texts`` as queries, at batch 1 and the engine's batch size, against the indexed collection."""
+        from engines.metrics import measure_speed
+
+        if self.indexed_ids is None:
+            raise DataError(f"{self.name}: nothing indexed yet; index a collection before timing searches")
+        return measure_speed(_Searcher(self), texts, max_texts=max_texts)
+
     def evaluate(self, test: Pairs) -> RankReport:  # type: ignore[override]
         if self.indexed_ids != list(test.doc_ids):
             self.index(test.doc_ids, test.docs)
         return rank_score(test, self.search_many(test.queries, EVAL_K))
+
+
+class _Searcher:
+    """What ``measure_speed`` times: ``predict`` is a search of the engine's collection."""
+
+    def __init__(self, engine: RetrievalEngine) -> None:
+        self.engine, self.config = engine, engine.config
+        self.device = getattr(engine, "device", None) or "cpu"
+
+    def predict(self, texts: Sequence[str]) -> list[list[SearchHit]]:
+        return self.engine.search_many(texts, EVAL_K)

@@ -1,0 +1,272 @@
+"""The ``frozen-index`` retrieval engine: a frozen encoder's vectors in an exact cosine index (LanceDB).
+
+Encoding is the ``embedding`` engine's (``EmbeddingEngine.encode``: its pooling, normalisation,
+batching); ``engines.contrastive`` subclasses this engine and only swaps the weights encoded with.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import threading
+import time
+import weakref
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from engines.atomic import staged_dir, write_json
+from engines.base import ProgressEvent, ProgressFn, no_progress
+from engines.config import TransformerConfig
+from engines.errors import ArtifactError, Cancelled, DataError, UserError
+from engines.records import FitReport, Pairs, SearchHit
+from engines.retrieval import EVAL_K, RetrievalEngine, check_collection, check_queries, check_train
+
+ARTIFACT_FORMAT = 1
+ENGINE_FILE = "dense.json"  # also the contrastive engines' (the "engine" key says which)
+COLLECTION_FILE = "collection.json"
+MODEL_DIR = "model"
+STORE_DIR = "store"
+CHUNK_BATCHES = 16  # index: progress and cancel every this many encoder batches
+_MODEL_COPY_IGNORE = ("*.bin", "*.h5", "*.msgpack", "*.ot", "*.onnx", "onnx", "openvino", ".git", ".gitattributes")
+
+
+class FrozenIndexConfig(TransformerConfig):
+    """A frozen encoder (the ``embedding`` engine's default model) and an exact cosine index."""
+
+
+def encoder_config(config: TransformerConfig, model: str) -> dict[str, Any]:
+    """The ``embedding`` engine's settings that encode like ``config`` does, from ``model``."""
+    raw = {k: getattr(config, k) for k in TransformerConfig.model_fields}
+    return {**raw, "model": model}
+
+
+class FrozenIndexEngine(RetrievalEngine):
+    """Encode the collection once with a frozen transformer; answer queries by cosine similarity."""
+
+    name: ClassVar[str] = "frozen-index"
+    description: ClassVar[str] = "frozen sentence embeddings of the collection in an exact cosine index (LanceDB)"
+    config_cls: ClassVar[type] = FrozenIndexConfig
+    label: ClassVar[str] = "Frozen embeddings + index"
+    uses_transformer: ClassVar[bool] = True
+    supports_gpu: ClassVar[bool] = True
+    memory_model: ClassVar[str] = "frozen"
+
+    def __init__(self, config: Any = None) -> None:
+        super().__init__(config)
+        self.device: str | None = None
+        self._model_ref: str | None = None  # the folder encoded with; None = config.model
+        self._enc: Any = None  # engines.embedding.EmbeddingEngine, the shared encoder
+        self._store: Any = None
+        self._tmp: Path | None = None  # this engine's scratch folder (stores, tuned weights)
+
+    # ------------------------------------------------------------------- encoder
+    def _scratch(self) -> Path:
+        if self._tmp is None:
+            self._tmp = Path(tempfile.mkdtemp(prefix=f"toe-{self.name}-"))
+            weakref.finalize(self, shutil.rmtree, self._tmp, True)
+        return self._tmp
+
+    def _encoder(self) -> Any:
+        """The ``embedding`` engine encoding from ``_model_ref`` (loaded on first use)."""
+        from engines.embedding import EmbeddingEngine
+
+        if self._enc is None:
+            self._enc = EmbeddingEngine(encoder_config(self.config, self._model_ref or self.config.model))
+        self._enc.warm_up()
+        self.device = self._enc.device
+        return self._enc
+
+    def _set_model(self, ref: str) -> None:
+        """Encode from ``ref`` from now on; the collection indexed with other weights is dropped."""
+        self._model_ref, self._enc = ref, None
+        self._store, self.indexed_ids = None, None
+
+    def warm_up(self) -> None:
+        """Load the encoder (what the first ``index`` pays)."""
+        self._encoder()
+
+    def prepare(
+        self, texts: Sequence[str], *, progress: ProgressFn = no_progress, cancel: threading.Event | None = None
+    ) -> None:
+        """Load the encoder now, so that ``fit`` and ``index`` time only their own work."""
+        self._encoder()
+
+    def encode(
+        self,
+        texts: Sequence[str],
+        *,
+        progress: ProgressFn = no_progress,
+        cancel: threading.Event | None = None,
+        phase: str = "index",
+    ) -> Any:
+        """L2-normalised vectors (input order). Texts go longest first in chunks of ``CHUNK_BATCHES``
+        batches; progress and ``cancel`` (→ Cancelled) are looked at between chunks."""
+        import numpy as np
+
+        enc = self._encoder()
+        texts = [str(t) for t in texts]
+        chunk = self.config.batch_size * CHUNK_BATCHES
+        if len(texts) <= chunk:
+            return enc.encode(texts)
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out: Any = None
+        progress(ProgressEvent(phase=phase, done=0, total=len(texts), unit="texts"))
+        for start in range(0, len(texts), chunk):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled(f"cancelled while encoding ({start} of {len(texts)} texts done)")
+            idx = order[start : start + chunk]
+            vecs = enc.encode([texts[i] for i in idx])
+            if out is None:
+                out = np.empty((len(texts), vecs.shape[1]), dtype=np.float32)
+            out[idx] = vecs
+            progress(ProgressEvent(phase=phase, done=start + len(idx), total=len(texts), unit="texts"))
+        return out
+
+    # ----------------------------------------------------------------------- fit
+    def fit(
+        self,
+        train: Pairs,
+        *,
+        valid: Pairs | None = None,
+        budget_s: float | None = None,
+        progress: ProgressFn = no_progress,
+        cancel: threading.Event | None = None,
+        workdir: Path | None = None,
+        resume: bool = False,
+    ) -> FitReport:
+        """Learns nothing: loads the encoder (its time is the report's ``load`` phase)."""
+        from engines.metrics import PeakMemory
+
+        t0 = time.perf_counter()
+        train = check_train(train, self.name)
+        with PeakMemory("cpu") as mem:
+            self._encoder()
+        wall = time.perf_counter() - t0
+        return FitReport(
+            engine=self.name,
+            n_train=len(train),
+            examples_seen=0,
+            epochs=0.0,
+            phase_s={"load": wall},
+            wall_s=wall,
+            peak_rss_bytes=mem.peak_rss_bytes or None,
+            device=self.device or "cpu",
+            notes=["frozen encoder: the pairs are not trained on"],
+        )
+
+    # --------------------------------------------------------------- index/search
+    def index(
+        self,
+        doc_ids: Sequence[str],
+        docs: Sequence[str],
+        *,
+        progress: ProgressFn = no_progress,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        from engines.store import VectorStore
+
+        doc_ids, docs = check_collection(doc_ids, docs, self.name)
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("cancelled before indexing; the previous collection is kept")
+        vectors = self.encode(docs, progress=progress, cancel=cancel, phase="index")
+        old = self._store.directory if self._store is not None else None
+        folder = Path(tempfile.mkdtemp(prefix="store-", dir=self._scratch()))
+        self._store = VectorStore.create(folder / STORE_DIR, vectors, docs, doc_ids)
+        self.indexed_ids = doc_ids
+        progress(ProgressEvent(phase="index", done=len(docs), total=len(docs), unit="texts"))
+        if old is not None and self._tmp is not None and self._tmp in old.parents:
+            shutil.rmtree(old.parent, ignore_errors=True)
+
+    def search_many(self, queries: Sequence[str], k: int = EVAL_K) -> list[list[SearchHit]]:
+        """The ``k`` documents most similar (cosine) to each query, best first."""
+        queries = check_queries(queries, k, self.name)
+        if self._store is None or self.indexed_ids is None:
+            raise DataError(f"{self.name}: nothing indexed yet; call index (or load an artifact) first")
+        hits = self._store.search_many(self.encode(queries), k)
+        return [[SearchHit(doc_id=h.label, score=h.score, text=h.text) for h in row] for row in hits]
+
+    # ------------------------------------------------------------------ save/load
+    def _extra_meta(self) -> dict[str, Any]:
+        """What a subclass adds to the artifact's JSON."""
+        return {}
+
+    def save(self, directory: Path) -> None:
+        """The encoder (``_save_model``), ``store/``, ``collection.json`` and the JSON; no pickle."""
+        from engines.models import model_fingerprint, resolve_model
+
+        if self._store is None or self.indexed_ids is None:
+            raise DataError(f"{self.name}: nothing to save; index a collection first")
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        base = resolve_model(self.config.model)
+        model_meta = self._save_model(directory)
+        with staged_dir(directory / STORE_DIR, overwrite=True) as tmp:
+            shutil.copytree(self._store.directory, tmp, dirs_exist_ok=True)
+        write_json(directory / COLLECTION_FILE, {"doc_ids": self.indexed_ids})
+        write_json(
+            directory / ENGINE_FILE,
+            {
+                "format": ARTIFACT_FORMAT,
+                "engine": self.name,
+                "config": self.config.model_dump(mode="json"),
+                "model_name": base.name,
+                "base_model_hash": model_fingerprint(base),
+                "dim": int(self._store.dim),
+                "n_docs": len(self.indexed_ids),
+                **model_meta,
+                **self._extra_meta(),
+            },
+        )
+
+    def _save_model(self, directory: Path) -> dict[str, Any]:
+        """``model/``: a copy of the weights encoded with (and their pooling), so the artifact searches
+        offline on its own; returns the JSON's ``model_hash``."""
+        from engines.models import model_fingerprint, pooling_mode, resolve_model
+
+        resolved = resolve_model(self._model_ref or self.config.model)
+        with staged_dir(directory / MODEL_DIR, overwrite=True) as tmp:
+            shutil.copytree(resolved.path, tmp, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*_MODEL_COPY_IGNORE))
+            if not (tmp / "1_Pooling").is_dir():  # the pooling encoded with travels with the weights
+                write_json(tmp / "1_Pooling" / "config.json", {"pooling_mode": pooling_mode(resolved)})
+        return {"model_hash": model_fingerprint(resolved)}
+
+    @classmethod
+    def load(cls, directory: Path) -> FrozenIndexEngine:
+        """Reopen ``save``'s folder offline: the encoder (``_load_model``, hash checked) and the store."""
+        from engines.store import VectorStore
+
+        directory = Path(directory)
+        try:
+            meta = json.loads((directory / ENGINE_FILE).read_text(encoding="utf-8"))
+            if meta.get("format") != ARTIFACT_FORMAT:
+                raise ValueError(f"format {meta.get('format')}, expected {ARTIFACT_FORMAT}")
+            engine = cls(meta["config"])
+            doc_ids = [str(d) for d in json.loads((directory / COLLECTION_FILE).read_text(encoding="utf-8"))["doc_ids"]]
+            dim, n_docs = int(meta["dim"]), int(meta["n_docs"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ArtifactError(f"{directory} is not a {cls.name} artifact: {str(exc).splitlines()[0]}") from None
+        model_ref = engine._load_model(directory, meta)
+        store = VectorStore.open(directory / STORE_DIR)
+        if (len(store), store.dim) != (n_docs, dim) or len(doc_ids) != n_docs:
+            raise ArtifactError(f"vector store in {directory} does not match {ENGINE_FILE} ({n_docs}×{dim})")
+        engine._model_ref = model_ref
+        engine._store, engine.indexed_ids = store, doc_ids
+        engine._restore_meta(meta)
+        return engine
+
+    def _load_model(self, directory: Path, meta: dict[str, Any]) -> str:
+        """The folder to encode from: the artifact's ``model/``, its weights checked against the hash."""
+        from engines.models import model_fingerprint, resolve_model
+
+        try:
+            resolved = resolve_model(str(directory / MODEL_DIR))
+        except UserError as exc:
+            raise ArtifactError(f"model copy in {directory} is unusable: {exc}") from None
+        if meta.get("model_hash") and model_fingerprint(resolved) != meta["model_hash"]:
+            raise ArtifactError(f"model weights in {directory / MODEL_DIR} do not match the artifact's hash")
+        return str(directory / MODEL_DIR)
+
+    def _restore_meta(self, meta: dict[str, Any]) -> None:
+        """What a subclass reads back from the artifact's JSON."""
