@@ -24,10 +24,17 @@ from engines.records import Pairs
 DEFAULT_ENGINES = ("bm25", "frozen-index", "contrastive")
 TEST_SHARE = 0.2
 TEST_MIN, TEST_MAX = 20, 300  # held-out queries of the benchmark
-BENCH_DOCS = 3000  # documents indexed by the benchmark (all of them when the collection is smaller)
+# Documents the benchmark indexes: every trained point re-embeds them, so the collection is cut to
+# what the budget affords (DOCS_PER_BUDGET_S per second of budget, at least MIN_BENCH_DOCS), always
+# keeping the held-out queries' relevant documents.
+DOCS_PER_BUDGET_S = 5
+MIN_BENCH_DOCS = 400
 LATENCY_QUERIES = 30
 N_BOOT = 200
-CURVE_SHARES = (0.25, 0.5, 1.0)  # of the training pool: the contrastive learning curve's sizes
+# Of the training pool: the trained engines' learning-curve sizes, largest first (the recipe's minimum
+# steps make small sizes cost about as much, and the largest is closest to the full run).
+CURVE_SHARES = (1.0, 0.5, 0.25)
+PARTIAL_MIN = 0.5  # a fit the budget stopped before this share of its planned steps is not scored
 
 
 class RankPoint(Record):
@@ -40,6 +47,7 @@ class RankPoint(Record):
     fit_s: float = 0.0
     index_s: float = Field(0.0, description="Seconds to index the benchmark's collection.")
     steps: int = 0
+    planned_steps: int | None = Field(None, description="Steps the recipe planned (trained engines).")
     examples_seen: int = 0
     stopped: str = "completed"
     per_query: list[float] = Field(default_factory=list, exclude=True, description="Metric per held-out query.")
@@ -76,15 +84,22 @@ class RankBench(Record):
 
 
 # -------------------------------------------------------------------------- measure
-def bench_split(pairs: Pairs, seed: int) -> tuple[Pairs, Pairs]:
-    """(training pool, held-out queries over a collection of at most BENCH_DOCS documents)."""
+def bench_docs(budget_s: float) -> int:
+    """Documents the benchmark's collection holds at this budget."""
+    return max(MIN_BENCH_DOCS, int(DOCS_PER_BUDGET_S * budget_s))
+
+
+def bench_split(pairs: Pairs, seed: int, budget_s: float) -> tuple[Pairs, Pairs]:
+    """(training pool, held-out queries over a collection cut to ``bench_docs(budget_s)`` documents;
+    the held-out queries are at most a third of that, so most of the collection is not their answer)."""
     from advisor.pairs import sample_pairs, split_pairs
 
-    n_test = int(min(TEST_MAX, max(TEST_MIN, TEST_SHARE * len(pairs))))
+    docs = bench_docs(budget_s)
+    n_test = int(min(TEST_MAX, docs // 3, max(TEST_MIN, TEST_SHARE * len(pairs))))
     n_test = min(n_test, len(pairs) // 2)
     pool, test = split_pairs(pairs, n_test, seed)
-    if len(test.doc_ids) > BENCH_DOCS:
-        test = sample_pairs(test, len(test), seed, max_docs=BENCH_DOCS)
+    if len(test.doc_ids) > docs:
+        test = sample_pairs(test, len(test), seed, max_docs=docs)
     return pool, test
 
 
@@ -98,10 +113,19 @@ def _query_ms(engine: Any, queries: Sequence[str]) -> float:
     return float(np.median(times))
 
 
+def planned_steps(config: Any, n: int) -> int:
+    """Optimizer steps a trained engine's fit takes on ``n`` queries: the fine-tune recipe (its one home)."""
+    from engines.finetune import recipe
+
+    return int(recipe(config, n)[0])
+
+
 def _point(
     name: str, engine: Any, train: Pairs, test: Pairs, metric: str, budget_s: float | None, cancel: Any
 ) -> RankPoint:
     fit = engine.fit(train, budget_s=budget_s, cancel=cancel)
+    if fit.stopped == "cancelled":
+        raise Cancelled(f"{name}: cancelled while training")
     t0 = time.perf_counter()
     engine.index(test.doc_ids, test.docs, cancel=cancel)
     index_s = time.perf_counter() - t0
@@ -164,34 +188,41 @@ def measure(
         if cancel.is_set():
             break
         t0 = time.perf_counter()
-        m = RankMeasurement(approach=name)
         cls = get_engine(name)
         trains = bool(cls.trains_backbone)
-        sizes = sorted({max(2, int(round(s * len(pool)))) for s in CURVE_SHARES}) if trains else [len(pool)]
+        sizes = list(dict.fromkeys(max(8, int(round(s * len(pool)))) for s in CURVE_SHARES)) if trains else [len(pool)]
         points: list[RankPoint] = []
+        said: list[str] = []
         rss: list[int] = []
         query_ms = None
         try:
             for n in sizes:
+                config = configs.get(name)
+                plan = planned_steps(config, n) if trains else None
                 if trains and points:
-                    # Cost of the next size: the last one's, scaled by training pairs, plus the same indexing.
+                    # The next size's cost: the measured seconds per step times its steps, plus the same indexing.
                     last = points[-1]
-                    need = last.fit_s * n / max(1, last.n_train) + last.index_s
+                    need = last.fit_s / max(1, last.steps) * (plan or 1) + last.index_s
                     if need > left():
-                        m = m.model_copy(
-                            update={
-                                "notes": [*m.notes, f"n={n:,} not started: ~{need:.0f}s needed, {left():.0f}s left"]
-                            }
-                        )
+                        said.append(f"n={n:,} not started: ~{need:.0f}s needed, {left():.0f}s left")
                         break
                 if left() <= 0:
                     break
-                emit(name, "fit", f"n={n:,} queries")
-                engine = cls(configs.get(name))
+                emit(name, "fit", f"n={n:,} queries" + (f", {plan} steps planned" if plan else ""))
+                engine = cls(config)
                 train = pool.subset(list(range(n)))
                 with PeakMemory() as mem:
                     p = _point(name, engine, train, test, metric, max(1.0, left()) if trains else None, cancel)
                 rss.append(int(mem.peak_rss_bytes or 0))
+                p = p.model_copy(update={"planned_steps": plan})
+                if plan and p.stopped == "budget" and p.steps < PARTIAL_MIN * plan:
+                    need = p.fit_s / max(1, p.steps) * plan + p.index_s
+                    said.append(
+                        f"n={n:,} stopped by the budget at {p.steps} of {plan} steps, too few to score "
+                        f"(~{need:.0f}s would measure it)"
+                    )
+                    emit(name, "eval", said[-1])
+                    break
                 points.append(p)
                 emit(name, "eval", f"n={n:,}: {metric} {p.value:.3f} ({p.stopped})")
                 if query_ms is None:
@@ -200,15 +231,14 @@ def measure(
             notes.append(f"{name}: cancelled")
         spent = time.perf_counter() - t0
         index_rates = [len(test.doc_ids) / p.index_s for p in points if p.index_s > 0]
-        out[name] = m.model_copy(
-            update={
-                "points": points,
-                "docs_per_s": float(np.median(index_rates)) if index_rates else None,
-                "query_ms_p50": query_ms,
-                "peak_rss_bytes": max(rss) if rss else None,
-                "spent_s": spent,
-                "notes": m.notes if points else [*m.notes, "no point finished within the budget"],
-            }
+        out[name] = RankMeasurement(
+            approach=name,
+            points=points,
+            docs_per_s=float(np.median(index_rates)) if index_rates else None,
+            query_ms_p50=query_ms,
+            peak_rss_bytes=max(rss) if rss else None,
+            spent_s=spent,
+            notes=said if points or said else ["no point finished within the budget"],
         )
         emit(name, "done", f"{len(points)} point(s) in {spent:.0f}s")
     return RankBench(
@@ -242,7 +272,9 @@ def _flat(points: list[RankPoint], seed: int) -> tuple[float, float, float, list
     return value, min(lo, value), max(hi, value), boot
 
 
-def forecast(bench: RankBench, n_target: int, *, docs_target: int, metric: str) -> dict[str, Forecast]:
+def forecast(
+    bench: RankBench, n_target: int, *, docs_target: int, metric: str, configs: dict[str, Any] | None = None
+) -> dict[str, Forecast]:
     """Each measured approach at ``n_target`` training queries over ``docs_target`` documents."""
     out: dict[str, Forecast] = {}
     shrink = bench.bench_docs < docs_target
@@ -292,7 +324,7 @@ def forecast(bench: RankBench, n_target: int, *, docs_target: int, metric: str) 
                 "boot": boot,
             }
             assumptions.append("no training: its score does not depend on the number of pairs")
-        train_s = _train_time(m, n_target, docs_target)
+        train_s = _train_time(m, (configs or {}).get(name), n_target, docs_target)
         out[name] = Forecast(
             approach=name,
             n_target=n_target,
@@ -310,12 +342,14 @@ def _index_s(m: RankMeasurement, docs: int) -> float | None:
     return docs / m.docs_per_s if m.docs_per_s else None
 
 
-def _train_time(m: RankMeasurement, n_target: int, docs_target: int) -> float | None:
-    """Full-run seconds: training (the largest point's seconds per query, scaled) plus indexing the
-    whole collection at the measured rate."""
+def _train_time(m: RankMeasurement, config: Any, n_target: int, docs_target: int) -> float | None:
+    """Full-run seconds: training (the largest point's seconds per step times the recipe's steps at
+    ``n_target``) plus indexing the whole collection at the measured rate."""
     index = _index_s(m, docs_target)
-    last = m.points[-1]
-    fit = last.fit_s * n_target / max(1, last.n_train) if flag(m.approach, "trains_backbone") else last.fit_s
+    last = max(m.points, key=lambda p: p.n_train)
+    fit = last.fit_s
+    if flag(m.approach, "trains_backbone") and last.steps:
+        fit = last.fit_s / last.steps * planned_steps(config, n_target)
     return None if index is None else fit + index
 
 
@@ -324,9 +358,9 @@ def _time_assumptions(m: RankMeasurement, n_target: int, docs_target: int) -> li
     if m.docs_per_s:
         said.append(f"indexes the {docs_target:,} documents at the measured {m.docs_per_s:,.0f} documents/s")
     if flag(m.approach, "trains_backbone") and m.points:
-        last = m.points[-1]
+        last = max(m.points, key=lambda p: p.n_train)
         said.append(
-            f"trains in time proportional to queries: {last.fit_s:.0f}s for {last.n_train:,} measured, "
-            f"scaled to {n_target:,}"
+            f"trains at the measured {last.fit_s / max(1, last.steps):.2f}s per step ({last.steps} steps on "
+            f"{last.n_train:,} queries), for the recipe's steps at {n_target:,}"
         )
     return said

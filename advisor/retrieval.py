@@ -128,7 +128,7 @@ def advise_retrieval(
     if separate_test:
         test_q, n_target = 0, min(len(pairs), goals.labelled_size or len(pairs))
     configs = {name: retrieval_config(profile, name) for name in engines}
-    pool, test = bench_split(pairs, seed)
+    pool, test = bench_split(pairs, seed, budget_s)
     bench = measure(
         pool,
         test,
@@ -141,7 +141,7 @@ def advise_retrieval(
         progress=progress,
         cancel=cancel,
     )
-    forecasts = forecast(bench, n_target, docs_target=len(pairs.doc_ids), metric=goals.metric)
+    forecasts = forecast(bench, n_target, docs_target=len(pairs.doc_ids), metric=goals.metric, configs=configs)
     rec = recommend(goals, resources, {}, forecasts, budget=budget_name)
     created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     info = RankDataInfo(

@@ -87,7 +87,7 @@ class FakeLexical(RetrievalEngine):
 
 class FakeTuned(FakeLexical):
     """Overlap, plus a skill that grows with the training pairs: with probability c − a·n^(−b) (by the
-    query's hash) it puts the relevant document first. Training costs SECONDS_PER_PAIR per pair."""
+    query's hash) it puts the relevant document first. Each of the fine-tune recipe's steps costs SECONDS_PER_STEP."""
 
     name: ClassVar[str] = "fake-tuned"
     trains_backbone: ClassVar[bool] = True
@@ -95,14 +95,20 @@ class FakeTuned(FakeLexical):
     cheap_fits: ClassVar[bool] = False
     memory_model: ClassVar[str] = "full"  # type: ignore[assignment]
     CURVE: ClassVar[tuple[float, float, float]] = (0.95, 2.0, 0.5)
-    SECONDS_PER_PAIR: ClassVar[float] = 0.0
+    SECONDS_PER_STEP: ClassVar[float] = 0.0
     fits: ClassVar[list[int]] = []
 
     def fit(self, train: Pairs, *, budget_s=None, cancel=None, **kwargs: Any) -> FitReport:  # type: ignore[override]
+        from engines.finetune import recipe
+
         type(self).fits.append(len(train))
         t0 = time.perf_counter()
-        if self.SECONDS_PER_PAIR:
-            time.sleep(min(len(train) * self.SECONDS_PER_PAIR, budget_s or 1e9))
+        steps, stopped = recipe(self.config, len(train))[0], "completed"
+        if self.SECONDS_PER_STEP:
+            afford = int((budget_s or 1e9) / self.SECONDS_PER_STEP)
+            if afford < steps:
+                steps, stopped = afford, "budget"
+            time.sleep(steps * self.SECONDS_PER_STEP)
         c, a, b = self.CURVE
         self.skill = max(0.0, c - a * len(train) ** (-b))
         return FitReport(
@@ -110,7 +116,8 @@ class FakeTuned(FakeLexical):
             n_train=len(train),
             examples_seen=len(train),
             epochs=1.0,
-            steps=max(1, len(train) // 8),
+            steps=steps,
+            stopped=stopped,
             wall_s=time.perf_counter() - t0,
         )
 

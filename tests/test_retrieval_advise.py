@@ -23,7 +23,7 @@ def rank_fakes(monkeypatch):
     for cls in (FakeLexical, FakeTuned):
         monkeypatch.setitem(base._REGISTRY, cls.name, f"{cls.__module__}:{cls.__qualname__}")
     monkeypatch.setattr(FakeTuned, "fits", [])
-    monkeypatch.setattr(FakeTuned, "SECONDS_PER_PAIR", 0.0)
+    monkeypatch.setattr(FakeTuned, "SECONDS_PER_STEP", 0.0)
     return ["fake-lexical", "fake-tuned"]
 
 
@@ -49,7 +49,8 @@ def test_advice_measures_forecasts_and_decides(rank_fakes) -> None:
     lexical, tuned = b.measurements["fake-lexical"], b.measurements["fake-tuned"]
     assert len(lexical.points) == 1  # learns nothing: measured once
     sizes = [p.n_train for p in tuned.points]
-    assert sizes == sorted(sizes) and len(sizes) == 3 and sizes[-1] == b.pool_queries
+    # Largest first (closest to the full run; the recipe's minimum steps make smaller sizes cost as much).
+    assert sizes == sorted(sizes, reverse=True) and len(sizes) == 3 and sizes[0] == b.pool_queries
     assert FakeTuned.fits == sizes
     assert all(len(p.per_query) == b.test_queries for p in tuned.points)
     f_lex, f_tuned = advice.forecasts["fake-lexical"], advice.forecasts["fake-tuned"]
@@ -67,12 +68,29 @@ def test_advice_measures_forecasts_and_decides(rank_fakes) -> None:
 
 
 def test_budget_leaves_out_a_size_it_cannot_afford(rank_fakes, monkeypatch) -> None:
-    monkeypatch.setattr(FakeTuned, "SECONDS_PER_PAIR", 0.05)  # ~3 s for the first size, ~12 s for all of them
-    advice = advise_retrieval(_data(), Goals(task="retrieval"), profile="tiny", budget=12, engines=rank_fakes)
+    from engines.finetune import recipe
+
+    steps = recipe({}, 240)[0]
+    monkeypatch.setattr(FakeTuned, "SECONDS_PER_STEP", 10.0 / steps)  # ~10 s a point: one fits in 15 s
+    advice = advise_retrieval(_data(), Goals(task="retrieval"), profile="tiny", budget=15, engines=rank_fakes)
     tuned = advice.bench.measurements["fake-tuned"]
-    assert len(tuned.points) < 3
+    assert len(tuned.points) == 1 and tuned.points[0].planned_steps == steps
     assert any("not started" in note for note in tuned.notes)
-    assert advice.bench.spent_s < 12 * 1.2
+    assert advice.bench.spent_s < 15 * 1.2
+    # Its forecast's training time is the measured seconds per step times the recipe's steps.
+    assert advice.forecasts["fake-tuned"].train_time_s == pytest.approx(
+        10.0 * recipe({}, advice.n_target)[0] / steps, rel=0.3
+    )
+
+
+def test_a_fit_the_budget_cuts_short_is_not_scored(rank_fakes, monkeypatch) -> None:
+    monkeypatch.setattr(FakeTuned, "SECONDS_PER_STEP", 1.0)  # 150+ s a point, the budget is 10 s
+    advice = advise_retrieval(_data(), Goals(task="retrieval"), profile="tiny", budget=10, engines=rank_fakes)
+    tuned = advice.bench.measurements["fake-tuned"]
+    assert tuned.points == [] and "too few to score" in tuned.notes[0]
+    assert advice.forecasts["fake-tuned"].value is None
+    rec = advice.recommendation
+    assert rec.choice == "fake-lexical" and rec.too_close  # an unmeasured option is not a loser
 
 
 def test_goals_keep_task_and_metric_together() -> None:
