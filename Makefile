@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup setup-calibration demo test test-fast tui lint clean
+.PHONY: setup setup-calibration demo demo-search test test-fast tui lint clean
 
 setup: $(STAMP)
 
@@ -41,6 +41,13 @@ demo: $(STAMP)
 		$(BIN)/tune-or-embed advise demo:rotten-tomatoes --labelled-size 1000 --budget quick \
 			--plan-out runs/demo/plan.json --report runs/demo/report.md; \
 	fi
+
+# The retrieval variant: headline → article search over the BBC News files (an installed package):
+# advise (BM25 vs a frozen index vs contrastive fine-tuning), run the plan, then search the index.
+demo-search: $(STAMP)
+	$(BIN)/tune-or-embed advise demo:bbc-headlines --budget quick --plan-out runs/demo-search/plan.json
+	$(BIN)/tune-or-embed run runs/demo-search/plan.json --out runs/demo-search/index --overwrite
+	$(BIN)/tune-or-embed search runs/demo-search/index "Time Warner quarterly profits rise on advertising" -k 3
 
 # Everything, slow end-to-end checks with the real packaged model included.
 test: $(STAMP)

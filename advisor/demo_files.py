@@ -122,6 +122,22 @@ def bbc_headlines(folder: Path) -> Rows:
     return queries, docs
 
 
+def icd10_terms(path: Path) -> Rows:
+    """The ICD-10-CM tabular list's inclusion terms (clinical synonyms such as "Classical cholera") →
+    the description of the code they belong to: term normalisation as search, short texts on both sides."""
+    import xml.etree.ElementTree as ET
+
+    queries, docs = [], []
+    for diag in ET.parse(path).getroot().iter("diag"):
+        desc = (diag.findtext("desc") or "").strip()
+        for term in diag.findall("inclusionTerm/note"):
+            text = (term.text or "").strip()
+            if desc and text and text.casefold() != desc.casefold():
+                queries.append(text)
+                docs.append(desc)
+    return queries, docs
+
+
 def chatterbot_qa(folder: Path) -> Rows:
     """chatterbot-corpus's English YAML conversations: the first line of each conversation is the
     question, the following line(s) joined by spaces its answer. Of 2,026 conversations one is not a
@@ -159,6 +175,7 @@ EXTRACTORS: dict[str, Callable[[Path], Rows]] = {
     "icd10_chapters": icd10_chapters,
     "fine_food": fine_food,
     "bird_strikes": bird_strikes,
+    "icd10_terms": icd10_terms,
 }
 
 

@@ -493,7 +493,7 @@ def test_demos_know_their_task(cache: Path):
     from advisor import demo
     from advisor.data import load_dataset
 
-    assert [d.name for d in demo.list_demos(task="retrieval")] == ["bbc-headlines", "chatterbot-qa"]
+    assert [d.name for d in demo.list_demos(task="retrieval")] == ["bbc-headlines", "icd10-terms", "chatterbot-qa"]
     assert demo.demo_spec("demo:bbc-news").task == "classification"
     assert all(d.licence for d in demo.list_demos())
     with pytest.raises(DataError, match="demo:bbc-headlines is retrieval data .* run it with --task retrieval"):

@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     from advisor.data import Dataset
 
 # advisor.demo.DEMOS by name, copied: --help must not import pydantic (tested to match).
-DEMO_NAMES = "demo:rotten-tomatoes / demo:bbc-news / demo:presidential-debates / demo:tweets-sentiment / demo:icd10-chapters / demo:fine-food-reviews / demo:bird-strikes / demo:bbc-headlines / demo:chatterbot-qa"
+DEMO_NAMES = "demo:rotten-tomatoes / demo:bbc-news / demo:presidential-debates / demo:tweets-sentiment / demo:icd10-chapters / demo:fine-food-reviews / demo:bird-strikes / demo:bbc-headlines / demo:icd10-terms / demo:chatterbot-qa"
 DATA_HELP = (
     "CSV/TSV, JSONL, Parquet, a folder with one sub-folder of .txt files per class, query/document pairs "
     f"or a BEIR folder (retrieval), or {DEMO_NAMES}"
