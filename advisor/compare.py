@@ -26,6 +26,7 @@ from advisor.curves import accuracy_fn, binomial_interval, macro_f1_fn
 from advisor.recommend import Recommendation
 from engines.base import Record
 from engines.errors import ConfigError
+from engines.records import RANK_METRICS
 
 BOOT = 2000  # bootstrap resamples of the held-out rows
 
@@ -42,6 +43,9 @@ class RunResult(Record):
     train_s: float | None = Field(None, description="Training wall seconds.")
     ms_b1: float | None = Field(None, description="Median ms per text at batch 1.")
     ms_batch: float | None = Field(None, description="Median ms per text at the large batch.")
+    per_query: dict[str, list[float]] = Field(
+        default_factory=dict, description="Retrieval runs: per ranking metric, each held-out query's value."
+    )
 
 
 class RunScore(Record):
@@ -87,7 +91,16 @@ def replicates(
     runs: Sequence[RunResult], metric: str = "accuracy", *, seed: int = 0, n_boot: int = BOOT
 ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
     """Each run's metric on all its rows and its ``n_boot`` bootstrap replicates; replicate i
-    resamples the same rows for every run, so differences between runs pair up."""
+    resamples the same rows for every run, so differences between runs pair up. Retrieval runs
+    (a ranking metric) average their per-query values."""
+    if metric in RANK_METRICS:
+        missing = [r.name for r in runs if metric not in r.per_query]
+        if missing:
+            raise ConfigError(f"{missing[0]} has no per-query {metric}: compare retrieval runs with retrieval runs")
+        rng = np.random.default_rng(seed)
+        idx = resamples(rng, len(runs[0].y_true), n_boot)
+        per = {r.name: np.asarray(r.per_query[metric]) for r in runs}
+        return {n: float(v.mean()) for n, v in per.items()}, {n: v[idx].mean(axis=1) for n, v in per.items()}
     classes = sorted({y for r in runs for y in (*r.y_true, *r.y_pred)})
     index = {c: i for i, c in enumerate(classes)}
     y_true = np.asarray([index[y] for y in runs[0].y_true])
@@ -217,8 +230,9 @@ def load_run(path: str | Path, name: str) -> RunResult:
         y_true=held.y_true,
         y_pred=held.y_pred,
         train_s=manifest.fit.wall_s if manifest.fit else None,
-        ms_b1=ms_b1,
+        ms_b1=ms_b1 if ms_b1 is not None else manifest.timings.get("query_ms"),
         ms_batch=ms_batch,
+        per_query=held.per_query,
     )
 
 
@@ -229,8 +243,11 @@ def run_names(paths: Sequence[str | Path]) -> list[str]:
 
 
 def compare_dirs(paths: Sequence[str | Path], goals: Any, resources: Any = None, *, seed: int = 0) -> Comparison:
-    """``compare`` the runs in these artifact folders (what the CLI and the TUI call)."""
+    """``compare`` the runs in these artifact folders (what the CLI and the TUI call); retrieval runs
+    under classification goals are compared by nDCG@10."""
     runs = [load_run(p, n) for p, n in zip(paths, run_names(paths), strict=True)]
+    if all(r.per_query for r in runs) and goals.metric not in RANK_METRICS:
+        goals = goals.model_copy(update={"task": "retrieval", "metric": RANK_METRICS[0]})
     return compare(runs, goals, resources, seed=seed)
 
 

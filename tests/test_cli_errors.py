@@ -116,7 +116,8 @@ CASES = [
         "demo:nope",
         "unknown demo data 'demo:nope'; try one of: "
         "demo:rotten-tomatoes, demo:bbc-news, demo:presidential-debates, demo:tweets-sentiment, "
-        "demo:icd10-chapters, demo:fine-food-reviews, demo:bird-strikes",
+        "demo:icd10-chapters, demo:fine-food-reviews, demo:bird-strikes, demo:bbc-headlines, demo:icd10-terms, "
+        "demo:chatterbot-qa",
     ),
     ("bad-sample", _write("ok.csv", GOOD), ["--sample", "1"], "ok.csv", "--sample must be at least 2 (got 1)"),
 ]

@@ -133,6 +133,17 @@ def test_cli_advise_run_and_search(rank_fakes, tmp_path, capsys) -> None:
     assert main(["predict", str(art), "--text", "some text"]) != 0
     assert "search" in capsys.readouterr().err
 
+    # Another engine on the same data and split: compare pairs them over the same held-out queries.
+    other = tmp_path / "other"
+    other_engine = next(e for e in rank_fakes if e != saved["engine"])
+    assert main(["run", "--engine", other_engine, "--data", str(data), "--out", str(other)]) == 0
+    capsys.readouterr()
+    assert main(["compare", str(art), str(other), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["metric"] == "ndcg@10" and result["rows"] == saved["test_queries"]
+    assert result["best"] == "art"  # the plan's engine (fake-tuned) finds the relevant document far more often
+    assert result["leads"][0]["low"] > 0
+
 
 def test_retrieval_run_needs_a_retrieval_engine(rank_fakes, tmp_path, capsys) -> None:
     data = tmp_path / "pairs.csv"
