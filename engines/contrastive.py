@@ -94,6 +94,15 @@ def no_duplicate_batches(rows: Sequence[tuple[str, ...]], batch_size: int, seed:
     return multi or batches
 
 
+def _st_classes() -> tuple[Any, Any, Any, Any]:
+    """SentenceTransformer, Transformer, Pooling, Normalize from their sentence-transformers 6 modules."""
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.base.modules import Normalize, Transformer
+    from sentence_transformers.sentence_transformer.modules import Pooling
+
+    return SentenceTransformer, Transformer, Pooling, Normalize
+
+
 def _inner(transformer: Any) -> str:
     """The attribute holding a sentence-transformers Transformer's model: ``model`` where ``auto_model``
     is a read-only property (sentence-transformers 5+), else ``auto_model``."""
@@ -129,13 +138,10 @@ class ContrastiveEngine(FrozenIndexEngine):
     def _build(self, resolved: Any, *, new_adapters: bool = True) -> Any:
         """A SentenceTransformer on the pre-trained weights: Transformer + the encoder's pooling + Normalize
         (the ``embedding`` engine always normalises too); in LoRA mode with fresh adapters unless told not."""
-        from sentence_transformers import SentenceTransformer
-        from sentence_transformers.base.modules import Normalize, Transformer
-        from sentence_transformers.sentence_transformer.modules import Pooling
-
         from engines.backbone import seed_everything
         from engines.models import pooling_mode
 
+        SentenceTransformer, Transformer, Pooling, Normalize = _st_classes()
         offline = {"local_files_only": True, "trust_remote_code": False}
         seed_everything(self.config.seed)
         try:

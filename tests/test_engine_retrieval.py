@@ -76,6 +76,20 @@ def test_retrieval_engines_are_registered_with_their_capabilities() -> None:
     assert table["frozen-index"]().config.model == get_engine("embedding")().config.model
 
 
+def test_importing_the_retrieval_engines_imports_no_heavy_library() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import engines.bm25, engines.dense, engines.contrastive; "
+        "print([m for m in ('torch', 'transformers', 'sentence_transformers', 'bm25s', 'lancedb', 'peft', "
+        "'ir_measures') if m in sys.modules])"
+    )
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)
+    assert out.stdout.strip() == "[]"
+
+
 @pytest.mark.parametrize("cls", [Bm25Engine, FrozenIndexEngine, ContrastiveEngine, ContrastiveLoraEngine])
 def test_predict_says_in_one_line_that_retrieval_engines_search(cls) -> None:
     with pytest.raises(ConfigError) as info:
