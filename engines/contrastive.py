@@ -138,9 +138,13 @@ class ContrastiveEngine(FrozenIndexEngine):
     def _build(self, resolved: Any, *, new_adapters: bool = True) -> Any:
         """A SentenceTransformer on the pre-trained weights: Transformer + the encoder's pooling + Normalize
         (the ``embedding`` engine always normalises too); in LoRA mode with fresh adapters unless told not."""
+        from transformers.utils import logging as hf_logging
+
         from engines.backbone import seed_everything
         from engines.models import pooling_mode
 
+        hf_logging.set_verbosity_error()  # no load reports or progress bars: the CLI draws its own
+        hf_logging.disable_progress_bar()
         SentenceTransformer, Transformer, Pooling, Normalize = _st_classes()
         offline = {"local_files_only": True, "trust_remote_code": False}
         seed_everything(self.config.seed)

@@ -372,3 +372,18 @@ def test_frozen_index_with_the_packaged_model_finds_articles_by_title() -> None:
     report = engine.evaluate(pairs)
     found = sum(1 for v in report.per_query["recall@10"] if v == 1.0)
     assert found >= 32, f"only {found} of 40 titles found their article in the top 10"
+
+
+def test_the_tuned_encoder_encodes_as_sentence_transformers_does() -> None:
+    """The tuned folder our encoder reads is a sentence-transformers model giving the same vectors."""
+    import numpy as np
+    from sentence_transformers import SentenceTransformer
+
+    pairs = synthetic_pairs(10)
+    engine = ContrastiveEngine({**TUNE, "min_steps": 5})
+    engine.fit(pairs)
+    st = SentenceTransformer(engine._model_ref, device="cpu", local_files_only=True, trust_remote_code=False)
+    ours = engine.encode(pairs.docs)
+    theirs = st.encode(pairs.docs, convert_to_numpy=True, normalize_embeddings=True)
+    assert np.allclose(ours, theirs, atol=1e-5)
+    assert not np.allclose(ours, FrozenIndexEngine(TINY).encode(pairs.docs), atol=1e-3)
