@@ -81,7 +81,7 @@ def test_importing_the_retrieval_engines_imports_no_heavy_library() -> None:
     import sys
 
     code = (
-        "import sys; import engines.bm25, engines.dense, engines.contrastive; "
+        "import sys; import engines.bm25, engines.dense, engines.contrastive, engines.contrastive_loop; "
         "print([m for m in ('torch', 'transformers', 'sentence_transformers', 'bm25s', 'lancedb', 'peft', "
         "'ir_measures') if m in sys.modules])"
     )
@@ -277,8 +277,9 @@ def test_contrastive_fit_learns_the_pairs(frozen: FrozenIndexEngine) -> None:
 def test_contrastive_stops_at_the_budget_and_on_cancel() -> None:
     pairs = synthetic_pairs()
     engine = ContrastiveEngine({**TUNE, "min_steps": 50})
-    report = engine.fit(pairs, budget_s=0.0)
+    report = engine.fit(pairs, budget_s=0.0, resume=True)
     assert report.stopped == "budget" and report.steps == 0
+    assert any("keeps no checkpoints" in n for n in report.notes)
     assert_rank_report(engine.evaluate(pairs), 30)  # pre-trained weights kept: still searchable
     cancel = threading.Event()
     report = engine.fit(pairs, cancel=cancel, progress=lambda e: e.phase == "train" and e.done == 2 and cancel.set())
