@@ -111,7 +111,7 @@ class TrainLoop:
         from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
         from transformers import get_linear_schedule_with_warmup
 
-        from engines.backbone import autocast_context, synchronize
+        from engines.backbone import autocast_context, resolve_precision, synchronize
 
         cfg, model = self.cfg, self.model
         loss_fn = MultipleNegativesRankingLoss(model, scale=cfg.scale)
@@ -129,6 +129,8 @@ class TrainLoop:
         scheduler = get_linear_schedule_with_warmup(
             optimizer, math.ceil(cfg.warmup_ratio * self.total_steps), self.total_steps
         )
+        # fp16 (a CUDA GPU without bf16) needs loss scaling; bf16 and fp32 do not
+        scaler = torch.amp.GradScaler("cuda") if resolve_precision(self.device, cfg.precision) == "fp16" else None
         preprocess = getattr(model, "preprocess", None) or model.tokenize
         model.train()
         epoch, batches, pos = 0, no_duplicate_batches(self.rows, self.batch, cfg.seed, 0), 0
@@ -152,9 +154,16 @@ class TrainLoop:
                 features.append({k: v.to(self.device) if hasattr(v, "to") else v for k, v in feats.items()})
             with autocast_context(self.device, cfg.precision):
                 loss = loss_fn(features, None)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
-            optimizer.step()
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+                optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             synchronize(self.device)
