@@ -214,6 +214,27 @@ def test_frozen_index_save_load_round_trip(frozen: FrozenIndexEngine, tmp_path: 
         FrozenIndexEngine.load(tmp_path / "art")
 
 
+def test_numpy_and_lancedb_search_rank_alike(frozen: FrozenIndexEngine, tmp_path: Path, monkeypatch) -> None:
+    import engines.dense
+
+    monkeypatch.setattr(engines.dense, "SCORE_CELLS", 70)  # two queries per matrix product
+    pairs = synthetic_pairs()
+    lance = FrozenIndexEngine({**TINY, "search_backend": "lancedb"})
+    for engine in (frozen, lance):
+        engine.index(pairs.doc_ids, pairs.docs)
+    assert frozen.config.search_backend == "numpy"
+    for k in (1, 10, 35, 50):
+        ours, theirs = frozen.search_many(pairs.queries, k), lance.search_many(pairs.queries, k)
+        assert [len(h) for h in ours] == [min(k, 35)] * 30
+        assert [[h.doc_id for h in row] for row in ours] == [[h.doc_id for h in row] for row in theirs]
+        assert [h.score for row in ours for h in row] == pytest.approx(
+            [h.score for row in theirs for h in row], abs=1e-5
+        )
+    frozen.save(tmp_path / "art")
+    loaded = FrozenIndexEngine.load(tmp_path / "art")  # numpy search reads the vectors back from the store
+    assert loaded.search_many(pairs.queries, 10) == frozen.search_many(pairs.queries, 10)
+
+
 def test_frozen_index_refuses_search_before_index(tiny_model) -> None:
     with pytest.raises(DataError, match="nothing indexed yet"):
         FrozenIndexEngine(TINY).search("anything")
