@@ -244,7 +244,8 @@ class ContrastiveEngine(FrozenIndexEngine):
 
 
 class ContrastiveLoraEngine(ContrastiveEngine):
-    """The contrastive fine-tune with LoRA adapters; the artifact holds the merged encoder (like ``lora``)."""
+    """The contrastive fine-tune with LoRA adapters; the artifact holds the adapters and the base model's
+    reference and hash (``load`` needs that base model offline and merges the adapters into it)."""
 
     name: ClassVar[str] = "contrastive-lora"
     description: ClassVar[str] = "fine-tune LoRA adapters of the encoder on query-document pairs, then index"
