@@ -140,6 +140,7 @@ def test_bm25_save_load_gives_identical_results(tmp_path: Path) -> None:
         (lambda e: e.index([], []), "empty collection"),
         (lambda e: e.index(["a", "a"], ["x", "y"]), "'a' appears more than once"),
         (lambda e: e.index(["a"], ["x", "y"]), "1 document ids but 2 documents"),
+        (lambda e: e.index(["a", "b"], ["the", ""]), "no document has a word to index"),
         (lambda e: e.fit(synthetic_pairs().subset([])), "no training queries"),
     ],
 )
