@@ -50,6 +50,9 @@ class ContrastiveConfig(FrozenIndexConfig):
         150, ge=0, description="Train at least this many optimizer steps (the classification recipe's rule)."
     )
     max_steps: int | None = Field(None, ge=1, description="Hard cap on optimizer steps.")
+    checkpoint_every_steps: int = Field(
+        50, ge=1, description="Write a resumable checkpoint this often (with a workdir)."
+    )
     scale: float = Field(20.0, gt=0, description="MultipleNegativesRankingLoss scale (inverse temperature).")
     lora_r: int = Field(8, ge=1, description="LoRA rank.")
     lora_alpha: int = Field(16, ge=1, description="LoRA alpha.")
@@ -80,6 +83,7 @@ class ContrastiveEngine(FrozenIndexEngine):
     config_cls: ClassVar[type] = ContrastiveConfig
     label: ClassVar[str] = "Contrastive fine-tune (full)"
     trains_backbone: ClassVar[bool] = True
+    supports_resume: ClassVar[bool] = True
     memory_model: ClassVar[str] = "full"
 
     config: ContrastiveConfig
@@ -165,17 +169,16 @@ class ContrastiveEngine(FrozenIndexEngine):
         workdir: Path | None = None,
         resume: bool = False,
     ) -> FitReport:
-        """Train from the pre-trained weights (every fit starts afresh). Stops before a step that would
-        overrun ``budget_s`` or once ``cancel`` is set, keeping the steps done; no checkpoints."""
+        """Train from the pre-trained weights (every fit starts afresh, unless ``resume`` finds a checkpoint
+        of the same pairs and settings in ``workdir``). Stops before a step that would overrun ``budget_s``
+        or once ``cancel`` is set, keeping the steps done (and, with a ``workdir``, a checkpoint of them)."""
         from engines.backbone import pick_device, set_threads
         from engines.metrics import PeakMemory
-        from engines.models import resolve_model
+        from engines.models import model_fingerprint, resolve_model
 
         t_start = time.perf_counter()
         train = check_train(train, self.name)
         notes: list[str] = []
-        if resume:
-            notes.append(f"{self.name} keeps no checkpoints: trained from the pre-trained weights")
         if valid is not None:
             notes.append("no early stopping: the validation pairs were not used")
         rows = training_rows(train, notes)
@@ -186,10 +189,23 @@ class ContrastiveEngine(FrozenIndexEngine):
         with PeakMemory(self.device) as mem:
             progress(ProgressEvent(phase="load", done=0, total=1, unit="models", message=cfg.model))
             t0 = time.perf_counter()
-            model = self._build(resolve_model(cfg.model))
+            resolved = resolve_model(cfg.model)
+            model = self._build(resolved)
             phase_s["load"] = time.perf_counter() - t0
             progress(ProgressEvent(phase="load", done=1, total=1, unit="models", message=cfg.model))
-            run = TrainLoop(self, model, rows, budget_s, progress, cancel, t_start)
+            model_id = f"{resolved.path}:{model_fingerprint(resolved)}"
+            run = TrainLoop(
+                self,
+                model,
+                rows,
+                budget_s,
+                progress,
+                cancel,
+                t_start,
+                workdir=workdir,
+                resume=resume,
+                model_id=model_id,
+            )
             run.train()
             phase_s["train"] = run.train_s
             t0 = time.perf_counter()
@@ -207,8 +223,8 @@ class ContrastiveEngine(FrozenIndexEngine):
             stopped=run.stopped,
             phase_s=phase_s,
             wall_s=time.perf_counter() - t_start,
-            train_examples_per_s=run.examples_seen / run.train_s if run.train_s > 0 else None,
-            train_tokens_per_s=run.tokens_seen / run.train_s if run.train_s > 0 else None,
+            train_examples_per_s=run.session_examples / run.train_s if run.train_s > 0 else None,
+            train_tokens_per_s=run.session_tokens / run.train_s if run.train_s > 0 else None,
             peak_rss_bytes=mem.peak_rss_bytes or None,
             peak_gpu_bytes=mem.peak_gpu_bytes,
             device=self.device,
