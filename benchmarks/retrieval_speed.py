@@ -3,8 +3,9 @@
 (a) corpus encoding: ``FrozenIndexEngine.encode`` (what ``index`` runs) vs sentence-transformers
 ``encode``, same model folder, batch, max length, texts and threads, alternating rounds after a
 warm-up; vectors checked equal. (b) query latency, one query at a time, 10 hits: ``search``
-(embed + exact LanceDB search) vs sentence-transformers ``encode`` + a NumPy dot-product top-10
-over the same vectors; BM25 (``bm25s``) for scale. Documents are BBC News article bodies (the
+(embed + exact search, by either ``search_backend``: NumPy over the vectors in memory, or LanceDB)
+vs sentence-transformers ``encode`` + a NumPy dot-product top-10 over the same vectors; BM25
+(``bm25s``) for scale. Documents are BBC News article bodies (the
 ``bbc-news`` demo's package), queries their titles; the script also prints recall@10 of each.
 
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/retrieval_speed.py [--docs 600] [--queries 100]
@@ -108,14 +109,17 @@ def main() -> int:
     # (b) query latency, one query at a time
     for q in queries[:5]:  # warm-up
         ours.search(q, 10)
-    ours_ms, st_ms, ours_top, st_top = [], [], [], []
+    numpy_cfg = ours.config
+    lance_cfg = numpy_cfg.model_copy(update={"search_backend": "lancedb"})
+    ours_ms, lance_ms, st_ms, ours_top, lance_top, st_top = [], [], [], [], [], []
     for i, q in enumerate(queries):
-        for name in ("ours", "st") if i % 2 == 0 else ("st", "ours"):
+        for name in ("ours", "lance", "st") if i % 2 == 0 else ("st", "lance", "ours"):
             t0 = time.perf_counter()
-            if name == "ours":
+            if name in ("ours", "lance"):
+                ours.config = numpy_cfg if name == "ours" else lance_cfg  # same engine, same index
                 hits = ours.search(q, 10)
-                ours_ms.append((time.perf_counter() - t0) * 1000)
-                ours_top.append([h.doc_id for h in hits])
+                (ours_ms if name == "ours" else lance_ms).append((time.perf_counter() - t0) * 1000)
+                (ours_top if name == "ours" else lance_top).append([h.doc_id for h in hits])
             else:
                 qv = st_encode([q])[0]
                 top = np.argsort(-(v_st @ qv))[:10]
@@ -160,12 +164,16 @@ def main() -> int:
     print(f"  vector agreement: min cosine {cos.min():.6f}")
     print(f"  frozen-index index() total (encode + LanceDB store): {index_s:.2f}s; BM25 index(): {bm25_index_s:.2f}s")
     print("(b) query latency, one query, top 10 (ms)")
-    print(f"  frozen-index search (embed + LanceDB):  p50 {pct(ours_ms, 50):6.2f}  p95 {pct(ours_ms, 95):6.2f}")
+    print(f"  frozen-index search (embed + NumPy):    p50 {pct(ours_ms, 50):6.2f}  p95 {pct(ours_ms, 95):6.2f}")
+    print(f"  frozen-index search (embed + LanceDB):  p50 {pct(lance_ms, 50):6.2f}  p95 {pct(lance_ms, 95):6.2f}")
     print(f"  sentence-transformers + NumPy top-10:   p50 {pct(st_ms, 50):6.2f}  p95 {pct(st_ms, 95):6.2f}")
     print(f"  BM25 search:                            p50 {pct(bm25_ms, 50):6.2f}  p95 {pct(bm25_ms, 95):6.2f}")
-    print(f"  ratio p50 (frozen-index / sentence-transformers + NumPy): {pct(ours_ms, 50) / pct(st_ms, 50):.3f}")
     print(
-        f"recall@10 of the title's own article: frozen-index {recall(ours_top):.3f}, "
+        f"  ratio p50 (frozen-index / sentence-transformers + NumPy): numpy backend "
+        f"{pct(ours_ms, 50) / pct(st_ms, 50):.3f}, lancedb backend {pct(lance_ms, 50) / pct(st_ms, 50):.3f}"
+    )
+    print(
+        f"recall@10 of the title's own article: frozen-index {recall(ours_top):.3f} (lancedb {recall(lance_top):.3f}), "
         f"ST + NumPy {recall(st_top):.3f}, BM25 {recall(bm25_top):.3f}"
     )
     if cos.min() <= 0.999:

@@ -102,8 +102,11 @@ class Bm25Engine(RetrievalEngine):
         if cancel is not None and cancel.is_set():
             raise Cancelled("cancelled before indexing; the previous collection is kept")
         progress(ProgressEvent(phase="index", done=0, total=len(docs), unit="texts"))
+        tokens = self._tokenize(docs)
+        if not any(tokens):
+            raise DataError(f"{self.name}: no document has a word to index (all empty, or only stop words)")
         retriever = bm25s.BM25(k1=self.config.k1, b=self.config.b)
-        retriever.index(self._tokenize(docs), show_progress=False)
+        retriever.index(tokens, show_progress=False)
         self._retriever, self._docs, self.indexed_ids = retriever, docs, doc_ids
         progress(ProgressEvent(phase="index", done=len(docs), total=len(docs), unit="texts"))
 

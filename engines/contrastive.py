@@ -6,7 +6,6 @@ column), no-duplicate batches; then index and search exactly as ``frozen-index``
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 import warnings
@@ -17,10 +16,20 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from engines.base import ProgressEvent, ProgressFn, no_progress
+from engines.contrastive_loop import TrainLoop, no_duplicate_batches, plan, training_rows
 from engines.dense import FrozenIndexConfig, FrozenIndexEngine
-from engines.errors import ConfigError, DataError, ModelNotFoundError
+from engines.errors import ConfigError, ModelNotFoundError
 from engines.records import FitReport, Pairs
 from engines.retrieval import check_train
+
+__all__ = [
+    "ContrastiveConfig",
+    "ContrastiveEngine",
+    "ContrastiveLoraEngine",
+    "no_duplicate_batches",
+    "plan",
+    "training_rows",
+]
 
 ENCODER_DIR = "encoder"
 ADAPTER_DIR = "adapters"
@@ -41,6 +50,9 @@ class ContrastiveConfig(FrozenIndexConfig):
         150, ge=0, description="Train at least this many optimizer steps (the classification recipe's rule)."
     )
     max_steps: int | None = Field(None, ge=1, description="Hard cap on optimizer steps.")
+    checkpoint_every_steps: int = Field(
+        50, ge=1, description="Write a resumable checkpoint this often (with a workdir)."
+    )
     scale: float = Field(20.0, gt=0, description="MultipleNegativesRankingLoss scale (inverse temperature).")
     lora_r: int = Field(8, ge=1, description="LoRA rank.")
     lora_alpha: int = Field(16, ge=1, description="LoRA alpha.")
@@ -48,65 +60,19 @@ class ContrastiveConfig(FrozenIndexConfig):
     lora_targets: tuple[str, ...] = Field(("query", "value"), description="Modules that get adapters.")
 
 
-def training_rows(train: Pairs, notes: list[str]) -> list[tuple[str, ...]]:
-    """(query, positive) per relevant document, or (query, positive, hard negative) when every
-    query has negatives (the k-th positive of a query takes its k-th negative, cycling)."""
-    text = train.doc_text()
-    missing = [d for ids in (*train.relevant, *train.negatives) for d in ids if d not in text]
-    if missing:
-        raise DataError(f"{len(missing)} relevant/negative document ids are not in the collection, e.g. {missing[0]!r}")
-    use_neg = bool(train.negatives) and all(train.negatives)
-    if train.negatives and not use_neg:
-        have = sum(1 for n in train.negatives if n)
-        notes.append(f"hard negatives given for {have} of {len(train)} queries: trained on in-batch negatives only")
-    rows: list[tuple[str, ...]] = []
-    for i, (q, rel) in enumerate(zip(train.queries, train.relevant)):
-        for j, d in enumerate(rel):
-            if use_neg:
-                negs = train.negatives[i]
-                rows.append((q, text[d], text[negs[j % len(negs)]]))
-            else:
-                rows.append((q, text[d]))
-    return rows
+def _st_classes() -> tuple[Any, Any, Any, Any]:
+    """SentenceTransformer, Transformer, Pooling, Normalize from their sentence-transformers 6 modules."""
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.base.modules import Normalize, Transformer
+    from sentence_transformers.sentence_transformer.modules import Pooling
 
-
-def no_duplicate_batches(rows: Sequence[tuple[str, ...]], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
-    """One epoch's batches, a pure function of (seed, epoch): no text appears twice in a batch
-    (a duplicate would be a false in-batch negative), as sentence-transformers' NO_DUPLICATES
-    sampler does. Batches of one row (no negatives to learn from) are dropped when others exist."""
-    import numpy as np
-
-    remaining = np.random.default_rng([int(seed), int(epoch)]).permutation(len(rows)).tolist()
-    batches: list[list[int]] = []
-    while remaining:
-        batch: list[int] = []
-        seen: set[str] = set()
-        left: list[int] = []
-        for i in remaining:
-            if len(batch) < batch_size and seen.isdisjoint(rows[i]):
-                batch.append(i)
-                seen.update(rows[i])
-            else:
-                left.append(i)
-        batches.append(batch)
-        remaining = left
-    multi = [b for b in batches if len(b) > 1]
-    return multi or batches
+    return SentenceTransformer, Transformer, Pooling, Normalize
 
 
 def _inner(transformer: Any) -> str:
     """The attribute holding a sentence-transformers Transformer's model: ``model`` where ``auto_model``
     is a read-only property (sentence-transformers 5+), else ``auto_model``."""
     return "model" if isinstance(getattr(type(transformer), "auto_model", None), property) else "auto_model"
-
-
-def plan(config: Any, n_rows: int) -> tuple[int, int]:
-    """(optimizer steps, batch) for ``n_rows`` training rows: ``engines.finetune.recipe``, the one home
-    of the minimum-steps rule (``max(ceil(epochs × batches per epoch), min_steps)``, capped by
-    ``max_steps``), so the classification and the contrastive fine-tunes count steps alike."""
-    from engines.finetune import recipe
-
-    return recipe(config, n_rows)
 
 
 class ContrastiveEngine(FrozenIndexEngine):
@@ -117,6 +83,7 @@ class ContrastiveEngine(FrozenIndexEngine):
     config_cls: ClassVar[type] = ContrastiveConfig
     label: ClassVar[str] = "Contrastive fine-tune (full)"
     trains_backbone: ClassVar[bool] = True
+    supports_resume: ClassVar[bool] = True
     memory_model: ClassVar[str] = "full"
 
     config: ContrastiveConfig
@@ -129,13 +96,14 @@ class ContrastiveEngine(FrozenIndexEngine):
     def _build(self, resolved: Any, *, new_adapters: bool = True) -> Any:
         """A SentenceTransformer on the pre-trained weights: Transformer + the encoder's pooling + Normalize
         (the ``embedding`` engine always normalises too); in LoRA mode with fresh adapters unless told not."""
-        from sentence_transformers import SentenceTransformer
-        from sentence_transformers.base.modules import Normalize, Transformer
-        from sentence_transformers.sentence_transformer.modules import Pooling
+        from transformers.utils import logging as hf_logging
 
         from engines.backbone import seed_everything
         from engines.models import pooling_mode
 
+        hf_logging.set_verbosity_error()  # no load reports or progress bars: the CLI draws its own
+        hf_logging.disable_progress_bar()
+        SentenceTransformer, Transformer, Pooling, Normalize = _st_classes()
         offline = {"local_files_only": True, "trust_remote_code": False}
         seed_everything(self.config.seed)
         try:
@@ -173,6 +141,23 @@ class ContrastiveEngine(FrozenIndexEngine):
                 raise ConfigError(f"LoRA: {str(exc).splitlines()[0]} (lora_targets={list(cfg.lora_targets)})") from None
         return model
 
+    def warm_up(self) -> None:
+        """Import sentence-transformers (and peft), resolve and load the model once: what ``fit`` pays
+        before its first step."""
+        from engines.backbone import pick_device
+        from engines.models import resolve_model
+
+        self.device = pick_device(self.config.device)
+        self._build(resolve_model(self.config.model))
+
+    def prepare(
+        self, texts: Sequence[str], *, progress: ProgressFn = no_progress, cancel: threading.Event | None = None
+    ) -> None:
+        """Resolve the model (``fit`` builds its own from the pre-trained weights each time)."""
+        from engines.models import resolve_model
+
+        resolve_model(self.config.model)
+
     def fit(
         self,
         train: Pairs,
@@ -184,15 +169,18 @@ class ContrastiveEngine(FrozenIndexEngine):
         workdir: Path | None = None,
         resume: bool = False,
     ) -> FitReport:
-        """Train from the pre-trained weights (every fit starts afresh). Stops before a step that would
-        overrun ``budget_s`` or once ``cancel`` is set, keeping the steps done; no checkpoints."""
+        """Train from the pre-trained weights (every fit starts afresh, unless ``resume`` finds a checkpoint
+        of the same pairs and settings in ``workdir``). Stops before a step that would overrun ``budget_s``
+        or once ``cancel`` is set, keeping the steps done (and, with a ``workdir``, a checkpoint of them)."""
         from engines.backbone import pick_device, set_threads
         from engines.metrics import PeakMemory
-        from engines.models import resolve_model
+        from engines.models import model_fingerprint, resolve_model
 
         t_start = time.perf_counter()
         train = check_train(train, self.name)
         notes: list[str] = []
+        if valid is not None:
+            notes.append("no early stopping: the validation pairs were not used")
         rows = training_rows(train, notes)
         cfg = self.config
         set_threads(cfg.threads)
@@ -201,10 +189,23 @@ class ContrastiveEngine(FrozenIndexEngine):
         with PeakMemory(self.device) as mem:
             progress(ProgressEvent(phase="load", done=0, total=1, unit="models", message=cfg.model))
             t0 = time.perf_counter()
-            model = self._build(resolve_model(cfg.model))
+            resolved = resolve_model(cfg.model)
+            model = self._build(resolved)
             phase_s["load"] = time.perf_counter() - t0
             progress(ProgressEvent(phase="load", done=1, total=1, unit="models", message=cfg.model))
-            run = _Loop(self, model, rows, budget_s, progress, cancel, t_start)
+            model_id = f"{resolved.path}:{model_fingerprint(resolved)}"
+            run = TrainLoop(
+                self,
+                model,
+                rows,
+                budget_s,
+                progress,
+                cancel,
+                t_start,
+                workdir=workdir,
+                resume=resume,
+                model_id=model_id,
+            )
             run.train()
             phase_s["train"] = run.train_s
             t0 = time.perf_counter()
@@ -222,8 +223,8 @@ class ContrastiveEngine(FrozenIndexEngine):
             stopped=run.stopped,
             phase_s=phase_s,
             wall_s=time.perf_counter() - t_start,
-            train_examples_per_s=run.examples_seen / run.train_s if run.train_s > 0 else None,
-            train_tokens_per_s=run.tokens_seen / run.train_s if run.train_s > 0 else None,
+            train_examples_per_s=run.session_examples / run.train_s if run.train_s > 0 else None,
+            train_tokens_per_s=run.session_tokens / run.train_s if run.train_s > 0 else None,
             peak_rss_bytes=mem.peak_rss_bytes or None,
             peak_gpu_bytes=mem.peak_gpu_bytes,
             device=self.device,
@@ -259,7 +260,8 @@ class ContrastiveEngine(FrozenIndexEngine):
 
 
 class ContrastiveLoraEngine(ContrastiveEngine):
-    """The contrastive fine-tune with LoRA adapters; the artifact holds the merged encoder (like ``lora``)."""
+    """The contrastive fine-tune with LoRA adapters; the artifact holds the adapters and the base model's
+    reference and hash (``load`` needs that base model offline and merges the adapters into it)."""
 
     name: ClassVar[str] = "contrastive-lora"
     description: ClassVar[str] = "fine-tune LoRA adapters of the encoder on query-document pairs, then index"
@@ -329,109 +331,3 @@ class ContrastiveLoraEngine(ContrastiveEngine):
         model.save(str(root / ENCODER_DIR), create_model_card=False, safe_serialization=True)
         self._adapters = directory / ADAPTER_DIR
         return str(root / ENCODER_DIR)
-
-
-class _Loop:
-    """One fit's optimisation: AdamW, linear warm-up and decay, clipping, budget, cancel, progress."""
-
-    def __init__(
-        self,
-        engine: ContrastiveEngine,
-        model: Any,
-        rows: list[tuple[str, ...]],
-        budget_s: float | None,
-        progress: ProgressFn,
-        cancel: threading.Event | None,
-        t_start: float,
-    ) -> None:
-        self.engine, self.cfg, self.model, self.rows = engine, engine.config, model, rows
-        self.budget_s, self.progress, self.cancel, self.t_start = budget_s, progress, cancel, t_start
-        self.device = engine.device or "cpu"
-        self.total_steps, self.batch = plan(self.cfg, len(rows))
-        self.step = self.examples_seen = self.tokens_seen = 0
-        self.train_s = 0.0
-        self.stopped = "completed"
-        self.notes: list[str] = []
-        per_epoch = math.ceil(len(rows) / self.batch)
-        if self.total_steps > math.ceil(self.cfg.epochs * per_epoch):
-            self.notes.append(
-                f"{self.total_steps} optimizer steps (min_steps; {self.cfg.epochs:g} epochs would be "
-                f"{math.ceil(self.cfg.epochs * per_epoch)}): small data needs enough steps to learn"
-            )
-
-    def _out_of_budget(self) -> bool:
-        if self.budget_s is None:
-            return False
-        step_s = self.train_s / self.step if self.step else 0.0
-        return time.perf_counter() - self.t_start + step_s > self.budget_s
-
-    def train(self) -> None:
-        import torch
-        from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
-        from transformers import get_linear_schedule_with_warmup
-
-        from engines.backbone import autocast_context, synchronize
-
-        cfg, model = self.cfg, self.model
-        loss_fn = MultipleNegativesRankingLoss(model, scale=cfg.scale)
-        decay, no_decay = [], []
-        for p in model.parameters():
-            if p.requires_grad:
-                (no_decay if p.ndim < 2 else decay).append(p)
-        params = decay + no_decay
-        groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-        lr = cfg.learning_rate_lora if cfg.mode == "lora" else cfg.learning_rate
-        try:
-            optimizer = torch.optim.AdamW(groups, lr=lr, fused=True)
-        except (RuntimeError, ValueError):
-            optimizer = torch.optim.AdamW(groups, lr=lr)
-        scheduler = get_linear_schedule_with_warmup(
-            optimizer, math.ceil(cfg.warmup_ratio * self.total_steps), self.total_steps
-        )
-        preprocess = getattr(model, "preprocess", None) or model.tokenize
-        model.train()
-        epoch, batches, pos = 0, no_duplicate_batches(self.rows, self.batch, cfg.seed, 0), 0
-        while self.step < self.total_steps:
-            if self.cancel is not None and self.cancel.is_set():
-                self.stopped = "cancelled"
-                break
-            if self._out_of_budget():
-                self.stopped = "budget"
-                break
-            if pos == len(batches):
-                epoch, pos = epoch + 1, 0
-                batches = no_duplicate_batches(self.rows, self.batch, cfg.seed, epoch)
-            idx = batches[pos]
-            pos += 1
-            t0 = time.perf_counter()
-            features = []
-            for column in zip(*(self.rows[i] for i in idx)):
-                feats = preprocess(list(column))
-                self.tokens_seen += int(feats["attention_mask"].sum())
-                features.append({k: v.to(self.device) if hasattr(v, "to") else v for k, v in feats.items()})
-            with autocast_context(self.device, cfg.precision):
-                loss = loss_fn(features, None)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            synchronize(self.device)
-            self.train_s += time.perf_counter() - t0
-            self.step += 1
-            self.examples_seen += len(idx)
-            self.progress(
-                ProgressEvent(
-                    phase="train",
-                    done=self.step,
-                    total=self.total_steps,
-                    unit="steps",
-                    message=f"loss {float(loss.detach()):.4f}",
-                )
-            )
-        model.eval()
-        if self.stopped != "completed":
-            who = "budget" if self.stopped == "budget" else "user"
-            self.notes.append(
-                f"stopped by the {who} after {self.step} of {self.total_steps} steps; the weights keep those steps"
-            )

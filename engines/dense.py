@@ -14,7 +14,9 @@ import time
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
 
 from engines.atomic import staged_dir, write_json
 from engines.base import ProgressEvent, ProgressFn, no_progress
@@ -28,12 +30,20 @@ ENGINE_FILE = "dense.json"  # also the contrastive engines' (the "engine" key sa
 COLLECTION_FILE = "collection.json"
 MODEL_DIR = "model"
 STORE_DIR = "store"
+SCORE_CELLS = 1 << 24  # numpy search: at most this many query × document scores at once (64 MiB)
 CHUNK_BATCHES = 16  # index: progress and cancel every this many encoder batches
 _MODEL_COPY_IGNORE = ("*.bin", "*.h5", "*.msgpack", "*.ot", "*.onnx", "onnx", "openvino", ".git", ".gitattributes")
 
 
 class FrozenIndexConfig(TransformerConfig):
     """A frozen encoder (the ``embedding`` engine's default model) and an exact cosine index."""
+
+    search_backend: Literal["numpy", "lancedb"] = Field(
+        "numpy",
+        description="Exact search by a NumPy dot product over the vectors held in memory ('numpy'), or by "
+        "the LanceDB store's exact search ('lancedb'; out of core). Same ranking; the store is the artifact "
+        "either way; benchmarks/retrieval_speed.py times both.",
+    )
 
 
 def encoder_config(config: TransformerConfig, model: str) -> dict[str, Any]:
@@ -59,6 +69,7 @@ class FrozenIndexEngine(RetrievalEngine):
         self._model_ref: str | None = None  # the folder encoded with; None = config.model
         self._enc: Any = None  # engines.embedding.EmbeddingEngine, the shared encoder
         self._store: Any = None
+        self._rows: tuple[Any, list[str]] | None = None  # the store's vectors and texts, for numpy search
         self._tmp: Path | None = None  # this engine's scratch folder (stores, tuned weights)
 
     # ------------------------------------------------------------------- encoder
@@ -81,7 +92,7 @@ class FrozenIndexEngine(RetrievalEngine):
     def _set_model(self, ref: str) -> None:
         """Encode from ``ref`` from now on; the collection indexed with other weights is dropped."""
         self._model_ref, self._enc = ref, None
-        self._store, self.indexed_ids = None, None
+        self._store, self._rows, self.indexed_ids = None, None, None
 
     def warm_up(self) -> None:
         """Load the encoder (what the first ``index`` pays)."""
@@ -174,6 +185,7 @@ class FrozenIndexEngine(RetrievalEngine):
         old = self._store.directory if self._store is not None else None
         folder = Path(tempfile.mkdtemp(prefix="store-", dir=self._scratch()))
         self._store = VectorStore.create(folder / STORE_DIR, vectors, docs, doc_ids)
+        self._rows = (vectors, docs)
         self.indexed_ids = doc_ids
         progress(ProgressEvent(phase="index", done=len(docs), total=len(docs), unit="texts"))
         if old is not None and self._tmp is not None and self._tmp in old.parents:
@@ -184,8 +196,36 @@ class FrozenIndexEngine(RetrievalEngine):
         queries = check_queries(queries, k, self.name)
         if self._store is None or self.indexed_ids is None:
             raise DataError(f"{self.name}: nothing indexed yet; call index (or load an artifact) first")
-        hits = self._store.search_many(self.encode(queries), k)
-        return [[SearchHit(doc_id=h.label, score=h.score, text=h.text) for h in row] for row in hits]
+        vectors = self.encode(queries)
+        if self.config.search_backend == "lancedb":
+            hits = self._store.search_many(vectors, k)
+            return [[SearchHit(doc_id=h.label, score=h.score, text=h.text) for h in row] for row in hits]
+        return self._search_numpy(vectors, k)
+
+    def _search_numpy(self, queries: Any, k: int) -> list[list[SearchHit]]:
+        """Exact top ``k`` by dot product (cosine: vectors are normalised), ties to the lower row, as the store."""
+        import numpy as np
+
+        if self._rows is None:  # a loaded artifact: read the store once
+            vectors, texts, labels = self._store.rows()
+            if labels != self.indexed_ids:
+                raise ArtifactError(f"the vector store in {self._store.directory} lists other document ids")
+            self._rows = (vectors, texts)
+        vectors, texts = self._rows
+        ids = self.indexed_ids or []
+        k = max(1, min(int(k), len(ids)))
+        out: list[list[SearchHit]] = []
+        step = max(1, SCORE_CELLS // len(ids))  # queries per matrix product: bounded memory
+        for start in range(0, len(queries), step):
+            scores = queries[start : start + step] @ vectors.T
+            if k < len(ids):
+                top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+            else:
+                top = np.tile(np.arange(len(ids)), (len(scores), 1))
+            for row, cand in zip(scores, top):
+                order = sorted(cand.tolist(), key=lambda j: (-row[j], j))
+                out.append([SearchHit(doc_id=ids[j], score=float(row[j]), text=texts[j]) for j in order])
+        return out
 
     # ------------------------------------------------------------------ save/load
     def _extra_meta(self) -> dict[str, Any]:

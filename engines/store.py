@@ -94,6 +94,15 @@ class VectorStore:
     def dim(self) -> int:
         return int(self._table.schema.field("vector").type.list_size)
 
+    def rows(self) -> tuple[Any, list[str], list[str]]:
+        """Every stored row in row order: (float32 vectors, texts, labels)."""
+        import numpy as np
+
+        table = self._table.to_arrow().sort_by("row")
+        flat = table.column("vector").combine_chunks().flatten()
+        vectors = np.asarray(flat.to_numpy(zero_copy_only=False), dtype=np.float32).reshape(len(table), self.dim)
+        return vectors, table.column("text").to_pylist(), table.column("label").to_pylist()
+
     def search_many(self, vectors: Any, k: int) -> list[list[Hit]]:
         """The ``k`` nearest stored rows (exact, cosine) for each query vector."""
         import numpy as np

@@ -72,8 +72,23 @@ def test_retrieval_engines_are_registered_with_their_capabilities() -> None:
     assert [n for n, c in table.items() if c.cheap_fits] == ["bm25"]
     assert [n for n, c in table.items() if c.uses_transformer] == ["frozen-index", "contrastive", "contrastive-lora"]
     assert [n for n, c in table.items() if c.trains_backbone] == ["contrastive", "contrastive-lora"]
+    assert [n for n, c in table.items() if c.supports_resume] == ["contrastive", "contrastive-lora"]
     assert table["contrastive-lora"].alternative_to == "contrastive"
     assert table["frozen-index"]().config.model == get_engine("embedding")().config.model
+
+
+def test_importing_the_retrieval_engines_imports_no_heavy_library() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import engines.bm25, engines.dense, engines.contrastive, engines.contrastive_loop; "
+        "print([m for m in ('torch', 'transformers', 'sentence_transformers', 'bm25s', 'lancedb', 'peft', "
+        "'ir_measures') if m in sys.modules])"
+    )
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)
+    assert out.stdout.strip() == "[]"
 
 
 @pytest.mark.parametrize("cls", [Bm25Engine, FrozenIndexEngine, ContrastiveEngine, ContrastiveLoraEngine])
@@ -126,6 +141,7 @@ def test_bm25_save_load_gives_identical_results(tmp_path: Path) -> None:
         (lambda e: e.index([], []), "empty collection"),
         (lambda e: e.index(["a", "a"], ["x", "y"]), "'a' appears more than once"),
         (lambda e: e.index(["a"], ["x", "y"]), "1 document ids but 2 documents"),
+        (lambda e: e.index(["a", "b"], ["the", ""]), "no document has a word to index"),
         (lambda e: e.fit(synthetic_pairs().subset([])), "no training queries"),
     ],
 )
@@ -200,6 +216,27 @@ def test_frozen_index_save_load_round_trip(frozen: FrozenIndexEngine, tmp_path: 
         FrozenIndexEngine.load(tmp_path / "art")
 
 
+def test_numpy_and_lancedb_search_rank_alike(frozen: FrozenIndexEngine, tmp_path: Path, monkeypatch) -> None:
+    import engines.dense
+
+    monkeypatch.setattr(engines.dense, "SCORE_CELLS", 70)  # two queries per matrix product
+    pairs = synthetic_pairs()
+    lance = FrozenIndexEngine({**TINY, "search_backend": "lancedb"})
+    for engine in (frozen, lance):
+        engine.index(pairs.doc_ids, pairs.docs)
+    assert frozen.config.search_backend == "numpy"
+    for k in (1, 10, 35, 50):
+        ours, theirs = frozen.search_many(pairs.queries, k), lance.search_many(pairs.queries, k)
+        assert [len(h) for h in ours] == [min(k, 35)] * 30
+        assert [[h.doc_id for h in row] for row in ours] == [[h.doc_id for h in row] for row in theirs]
+        assert [h.score for row in ours for h in row] == pytest.approx(
+            [h.score for row in theirs for h in row], abs=1e-5
+        )
+    frozen.save(tmp_path / "art")
+    loaded = FrozenIndexEngine.load(tmp_path / "art")  # numpy search reads the vectors back from the store
+    assert loaded.search_many(pairs.queries, 10) == frozen.search_many(pairs.queries, 10)
+
+
 def test_frozen_index_refuses_search_before_index(tiny_model) -> None:
     with pytest.raises(DataError, match="nothing indexed yet"):
         FrozenIndexEngine(TINY).search("anything")
@@ -270,6 +307,32 @@ def test_contrastive_stops_at_the_budget_and_on_cancel() -> None:
     report = engine.fit(pairs, cancel=cancel, progress=lambda e: e.phase == "train" and e.done == 2 and cancel.set())
     assert report.stopped == "cancelled" and report.steps == 2
     assert any("after 2 of 50 steps" in n for n in report.notes)
+
+
+@pytest.mark.parametrize("cls", [ContrastiveEngine, ContrastiveLoraEngine])
+def test_a_resumed_fit_reaches_the_uninterrupted_weights(cls, tmp_path: Path) -> None:
+    import numpy as np
+
+    pairs = synthetic_pairs()
+    cfg = {**TUNE, "min_steps": 12, "checkpoint_every_steps": 4, "learning_rate_lora": 1e-2}
+    whole = cls(cfg)
+    whole.fit(pairs)
+    cut = cls(cfg)
+    cancel = threading.Event()
+    first = cut.fit(
+        pairs, workdir=tmp_path, cancel=cancel, progress=lambda e: e.phase == "train" and e.done == 6 and cancel.set()
+    )
+    assert first.stopped == "cancelled" and first.steps == 6
+    second = cls(cfg).fit(pairs, workdir=tmp_path, resume=True)
+    assert (
+        second.stopped == "completed" and second.steps == 12 and second.examples_seen == whole.fit(pairs).examples_seen
+    )
+    assert any("resumed from the checkpoint at step 6 of 12" in n for n in second.notes)
+    resumed = cls(cfg)
+    resumed.fit(pairs, workdir=tmp_path, resume=True)  # the finished checkpoint: nothing left to train
+    assert np.allclose(resumed.encode(pairs.docs), whole.encode(pairs.docs), atol=1e-5)
+    with pytest.raises(ConfigError, match="belongs to other pairs or settings"):
+        cls(cfg).fit(pairs.subset(range(10)), workdir=tmp_path, resume=True)
 
 
 @pytest.mark.parametrize("cls", [ContrastiveEngine, ContrastiveLoraEngine])
@@ -358,3 +421,18 @@ def test_frozen_index_with_the_packaged_model_finds_articles_by_title() -> None:
     report = engine.evaluate(pairs)
     found = sum(1 for v in report.per_query["recall@10"] if v == 1.0)
     assert found >= 32, f"only {found} of 40 titles found their article in the top 10"
+
+
+def test_the_tuned_encoder_encodes_as_sentence_transformers_does() -> None:
+    """The tuned folder our encoder reads is a sentence-transformers model giving the same vectors."""
+    import numpy as np
+    from sentence_transformers import SentenceTransformer
+
+    pairs = synthetic_pairs(10)
+    engine = ContrastiveEngine({**TUNE, "min_steps": 5})
+    engine.fit(pairs)
+    st = SentenceTransformer(engine._model_ref, device="cpu", local_files_only=True, trust_remote_code=False)
+    ours = engine.encode(pairs.docs)
+    theirs = st.encode(pairs.docs, convert_to_numpy=True, normalize_embeddings=True)
+    assert np.allclose(ours, theirs, atol=1e-5)
+    assert not np.allclose(ours, FrozenIndexEngine(TINY).encode(pairs.docs), atol=1e-3)
