@@ -35,6 +35,7 @@ N_BOOT = 200
 # steps make small sizes cost about as much, and the largest is closest to the full run).
 CURVE_SHARES = (1.0, 0.5, 0.25)
 PARTIAL_MIN = 0.5  # a fit the budget stopped before this share of its planned steps is not scored
+PACE_STEPS = 5  # steps a trained fit runs before its pace decides whether it can finish in the budget
 
 
 class RankPoint(Record):
@@ -120,10 +121,47 @@ def planned_steps(config: Any, n: int) -> int:
     return int(recipe(config, n)[0])
 
 
+class Pace:
+    """A trained fit's progress callback: once PACE_STEPS steps have run, it stops the fit (through its
+    own ``event``) if the measured pace says the planned steps cannot end by ``deadline`` (a perf_counter
+    time); the run's cancel stops it too. ``hopeless`` then holds the projected training seconds."""
+
+    def __init__(self, deadline: float, cancel: threading.Event) -> None:
+        self.deadline, self.cancel = deadline, cancel
+        self.event = threading.Event()
+        self.started: float | None = None
+        self.hopeless: float | None = None
+
+    def __call__(self, ev: Any) -> None:
+        if self.cancel.is_set():
+            self.event.set()
+        if ev.phase != "train" or ev.unit != "steps" or not ev.total:
+            return
+        now = time.perf_counter()
+        if self.started is None:
+            self.started = now
+            return
+        if ev.done >= PACE_STEPS and self.hopeless is None:
+            projected = (now - self.started) / max(1, ev.done - 1) * ev.total
+            if self.started + projected > self.deadline:
+                self.hopeless = projected
+                self.event.set()
+
+
 def _point(
-    name: str, engine: Any, train: Pairs, test: Pairs, metric: str, budget_s: float | None, cancel: Any
+    name: str,
+    engine: Any,
+    train: Pairs,
+    test: Pairs,
+    metric: str,
+    budget_s: float | None,
+    cancel: Any,
+    pace: Any = None,
 ) -> RankPoint:
-    fit = engine.fit(train, budget_s=budget_s, cancel=cancel)
+    if pace is not None:
+        fit = engine.fit(train, budget_s=budget_s, cancel=pace.event, progress=pace)
+    else:
+        fit = engine.fit(train, budget_s=budget_s, cancel=cancel)
     if fit.stopped == "cancelled":
         raise Cancelled(f"{name}: cancelled while training")
     t0 = time.perf_counter()
@@ -211,8 +249,23 @@ def measure(
                 emit(name, "fit", f"n={n:,} queries" + (f", {plan} steps planned" if plan else ""))
                 engine = cls(config)
                 train = pool.subset(list(range(n)))
+                # A trained fit that cannot end before the budget does (its indexing included) stops early.
+                index_guess = len(test.doc_ids) / rate if (rate := _docs_rate(out)) else 0.0
+                pace = Pace(time.perf_counter() + left() - index_guess, cancel) if trains else None
                 with PeakMemory() as mem:
-                    p = _point(name, engine, train, test, metric, max(1.0, left()) if trains else None, cancel)
+                    try:
+                        p = _point(
+                            name, engine, train, test, metric, max(1.0, left()) if trains else None, cancel, pace
+                        )
+                    except Cancelled:
+                        if pace is None or pace.hopeless is None or cancel.is_set():
+                            raise
+                        said.append(
+                            f"n={n:,} stopped after its first steps: at the measured pace its {plan} steps need "
+                            f"~{pace.hopeless:.0f}s of training, {left():.0f}s were left"
+                        )
+                        emit(name, "eval", said[-1])
+                        break
                 rss.append(int(mem.peak_rss_bytes or 0))
                 p = p.model_copy(update={"planned_steps": plan})
                 if plan and p.stopped == "budget" and p.steps < PARTIAL_MIN * plan:
@@ -254,6 +307,12 @@ def measure(
         seed=seed,
         notes=notes,
     )
+
+
+def _docs_rate(measured: dict[str, RankMeasurement]) -> float | None:
+    """The fastest indexing rate measured so far (documents/s), to guess a trained point's indexing."""
+    rates = [m.docs_per_s for m in measured.values() if m.docs_per_s and flag(m.approach, "uses_transformer")]
+    return max(rates) if rates else None
 
 
 # ------------------------------------------------------------------------- forecast

@@ -129,6 +129,7 @@ def advise_retrieval(
         test_q, n_target = 0, min(len(pairs), goals.labelled_size or len(pairs))
     configs = {name: retrieval_config(profile, name) for name in engines}
     pool, test = bench_split(pairs, seed, budget_s)
+    pool = pool.subset(list(range(min(len(pool), n_target))))  # never train on more than the full run will
     bench = measure(
         pool,
         test,

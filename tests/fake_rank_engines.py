@@ -13,7 +13,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from engines.records import FitReport, Pairs, SearchHit
+from engines.base import no_progress
+from engines.records import FitReport, Pairs, ProgressEvent, SearchHit
 from engines.retrieval import RetrievalEngine
 
 WORDS = [f"w{i}" for i in range(400)]
@@ -96,19 +97,29 @@ class FakeTuned(FakeLexical):
     memory_model: ClassVar[str] = "full"  # type: ignore[assignment]
     CURVE: ClassVar[tuple[float, float, float]] = (0.95, 2.0, 0.5)
     SECONDS_PER_STEP: ClassVar[float] = 0.0
+    REPORTS_STEPS: ClassVar[bool] = True
     fits: ClassVar[list[int]] = []
 
-    def fit(self, train: Pairs, *, budget_s=None, cancel=None, **kwargs: Any) -> FitReport:  # type: ignore[override]
+    def fit(self, train: Pairs, *, budget_s=None, cancel=None, progress=no_progress, **kwargs: Any) -> FitReport:  # type: ignore[override]
         from engines.finetune import recipe
 
         type(self).fits.append(len(train))
         t0 = time.perf_counter()
-        steps, stopped = recipe(self.config, len(train))[0], "completed"
+        planned, stopped = recipe(self.config, len(train))[0], "completed"
+        steps = planned
         if self.SECONDS_PER_STEP:
             afford = int((budget_s or 1e9) / self.SECONDS_PER_STEP)
-            if afford < steps:
+            if afford < planned:
                 steps, stopped = afford, "budget"
-            time.sleep(steps * self.SECONDS_PER_STEP)
+            if self.REPORTS_STEPS:  # step by step, with progress events and cancel between steps
+                for done in range(1, steps + 1):
+                    if cancel is not None and cancel.is_set():
+                        steps, stopped = done - 1, "cancelled"
+                        break
+                    time.sleep(self.SECONDS_PER_STEP)
+                    progress(ProgressEvent(phase="train", done=done, total=planned, unit="steps"))
+            else:
+                time.sleep(steps * self.SECONDS_PER_STEP)
         c, a, b = self.CURVE
         self.skill = max(0.0, c - a * len(train) ** (-b))
         return FitReport(

@@ -24,6 +24,7 @@ def rank_fakes(monkeypatch):
         monkeypatch.setitem(base._REGISTRY, cls.name, f"{cls.__module__}:{cls.__qualname__}")
     monkeypatch.setattr(FakeTuned, "fits", [])
     monkeypatch.setattr(FakeTuned, "SECONDS_PER_STEP", 0.0)
+    monkeypatch.setattr(FakeTuned, "REPORTS_STEPS", True)
     return ["fake-lexical", "fake-tuned"]
 
 
@@ -83,7 +84,17 @@ def test_budget_leaves_out_a_size_it_cannot_afford(rank_fakes, monkeypatch) -> N
     )
 
 
+def test_a_fit_that_cannot_finish_stops_after_its_first_steps(rank_fakes, monkeypatch) -> None:
+    monkeypatch.setattr(FakeTuned, "SECONDS_PER_STEP", 0.2)  # 30+ s a point, the budget is 12 s
+    advice = advise_retrieval(_data(), Goals(task="retrieval"), profile="tiny", budget=12, engines=rank_fakes)
+    tuned = advice.bench.measurements["fake-tuned"]
+    assert tuned.points == [] and "stopped after its first steps" in tuned.notes[0]
+    assert advice.bench.spent_s < 5  # the pace said so after a few steps: the budget is not spent for nothing
+    assert advice.forecasts["fake-tuned"].value is None
+
+
 def test_a_fit_the_budget_cuts_short_is_not_scored(rank_fakes, monkeypatch) -> None:
+    monkeypatch.setattr(FakeTuned, "REPORTS_STEPS", False)  # no progress events: only the budget stops it
     monkeypatch.setattr(FakeTuned, "SECONDS_PER_STEP", 1.0)  # 150+ s a point, the budget is 10 s
     advice = advise_retrieval(_data(), Goals(task="retrieval"), profile="tiny", budget=10, engines=rank_fakes)
     tuned = advice.bench.measurements["fake-tuned"]
