@@ -124,7 +124,7 @@ def reasons(
     if runner is None:
         out.append(
             Reason(
-                text=f"the only feasible option: {said} {metric} {shown(wf)} at {n:,} labels",
+                text=f"the only feasible option: {said} {metric} {shown(wf)} at {n:,} {units(goals)[0]}",
                 weight=1.0,
                 numbers={"value": get_field(wf, "value")},
             )
@@ -133,7 +133,7 @@ def reasons(
     rf = feasible[runner]
     wl, rl = label(winner), label(runner)
     dv = (get_field(wf, "value") or 0) - (get_field(rf, "value") or 0)
-    acc_text = f"{said} {metric} at {n:,} labels: {wl} {shown(wf)} vs {rl} {shown(rf)}"
+    acc_text = f"{said} {metric} at {n:,} {units(goals)[0]}: {wl} {shown(wf)} vs {rl} {shown(rf)}"
     if closeness == "tie":
         acc_text += f": a {abs(dv) * 100:.1f}-point gap is inside the intervals' overlap, so it is a tie" + (
             " and the cheaper option wins"
@@ -167,7 +167,7 @@ def reasons(
     if lw is not None or lr is not None:
         out.append(
             Reason(
-                text=f"latency per text at batch 1: {wl} {lw or 0:.2f} ms vs {rl} {lr or 0:.2f} ms",
+                text=f"latency per {units(goals)[1]}: {wl} {lw or 0:.2f} ms vs {rl} {lr or 0:.2f} ms",
                 weight=weights["latency"],
                 numbers={"winner_ms": lw, "runner_up_ms": lr},
             )
@@ -197,6 +197,13 @@ def relax_line(r: RuledOut) -> str | None:
     if r.kind == "latency":
         return f"{shown}: with a looser latency budget or a GPU for serving"
     return None
+
+
+def units(goals: Any) -> tuple[str, str]:
+    """What the forecast's size counts and what one prediction is, in the goals' task."""
+    if getattr(goals, "task", "classification") == "retrieval":
+        return "training queries", "query (embedding + search)"
+    return "labels", "text at batch 1"
 
 
 def flips(
@@ -230,7 +237,9 @@ def flips(
             )
         fewer, far_fewer = label_flip(wf, f, n_target, want="fewer")
         if fewer is not None and more is None and not far_fewer:
-            lines.append(f"with ≤ {fewer:,} labels {shown} is forecast to lead by ≥ {FLIP_LEAD * 100:.0f} points")
+            lines.append(
+                f"with ≤ {fewer:,} {units(goals)[0]} {shown} is forecast to lead by ≥ {FLIP_LEAD * 100:.0f} points"
+            )
         # Weights: how much more one criterion must matter for this option to win.
         for crit in ("accuracy", "training_time", "latency", "cost"):
             for factor in (1.5, 2, 3, 5, 10):
