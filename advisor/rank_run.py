@@ -59,20 +59,26 @@ def rank_full_run(
     out_dir: str | Path,
     *,
     overwrite: bool = False,
+    resume: bool = False,
     progress: ProgressFn = no_progress,
     cancel: threading.Event | None = None,
 ):
-    """Run ``spec`` into ``out_dir`` (checked, locked, written atomically); returns the ``Manifest``."""
+    """Run ``spec`` into ``out_dir`` (checked, locked, written atomically); returns the ``Manifest``.
+    Engines that resume keep checkpoints in ``<out>.work`` (as classification runs do): an interrupted
+    run leaves them there and ``resume=True`` continues."""
     from engines.artifacts import artifact_lock, check_output_dir, clear_leftovers
 
     check_output_dir(out_dir, overwrite=overwrite)
     with artifact_lock(out_dir):
         clear_leftovers(out_dir)
         check_output_dir(out_dir, overwrite=overwrite)
-        return _locked(spec, Path(out_dir), overwrite=overwrite, progress=progress, cancel=cancel)
+        return _locked(spec, Path(out_dir), overwrite=overwrite, resume=resume, progress=progress, cancel=cancel)
 
 
-def _locked(spec: RankRunSpec, out_dir: Path, *, overwrite: bool, progress: ProgressFn, cancel: Any):
+def _locked(spec: RankRunSpec, out_dir: Path, *, overwrite: bool, resume: bool, progress: ProgressFn, cancel: Any):
+    import shutil
+
+    from advisor.fullrun import workdir_for
     from advisor.pairs import load_pairs, split_pairs
     from engines.artifacts import (
         DataInfo,
@@ -101,11 +107,15 @@ def _locked(spec: RankRunSpec, out_dir: Path, *, overwrite: bool, progress: Prog
     engine, profile_name = build_rank_engine(spec)
     timings["data"] = time.perf_counter() - t0
 
+    workdir = workdir_for(out_dir) if engine.supports_resume else None
+    if workdir is not None:
+        workdir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    fit = engine.fit(train, progress=progress, cancel=cancel)
+    fit = engine.fit(train, progress=progress, cancel=cancel, workdir=workdir, resume=resume)
     timings["fit"] = time.perf_counter() - t0
     if fit.stopped == "cancelled" or (cancel is not None and cancel.is_set()):
-        raise Cancelled(f"run cancelled after {fit.examples_seen} training pairs; nothing was written")
+        kept = f"; checkpoint kept in {workdir}, continue with --resume" if workdir is not None else ""
+        raise Cancelled(f"run cancelled after {fit.examples_seen} training pairs{kept}")
     t0 = time.perf_counter()
     engine.index(pairs.doc_ids, pairs.docs, progress=progress, cancel=cancel)
     timings["index"] = time.perf_counter() - t0
@@ -154,6 +164,8 @@ def _locked(spec: RankRunSpec, out_dir: Path, *, overwrite: bool, progress: Prog
     progress(ProgressEvent(phase="save", done=0, total=1, unit="artifact"))
     save_artifact(engine, out_dir, manifest, overwrite=overwrite, heldout=heldout)
     progress(ProgressEvent(phase="save", done=1, total=1, unit="artifact"))
+    if workdir is not None:
+        shutil.rmtree(workdir, ignore_errors=True)
     return read_manifest(out_dir)
 
 

@@ -172,3 +172,32 @@ def test_inspect_reads_pairs_as_retrieval_data(tmp_path, capsys) -> None:
     assert "queries: 30" in out and "collection: 30 documents" in out
     assert main(["inspect", str(data), "--task", "retrieval", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["queries"] == 30
+
+
+def test_an_interrupted_contrastive_run_resumes(tmp_path) -> None:
+    """The real contrastive engine on the tiny model: Ctrl-C (cancel) keeps the checkpoint, --resume ends it."""
+    import threading
+
+    from advisor.rank_run import RankRunSpec, rank_full_run
+    from engines.errors import Cancelled
+
+    data = tmp_path / "pairs.csv"
+    _write_pairs(data, rank_pairs(40, 0))
+    spec = RankRunSpec(
+        engine="contrastive",
+        data=str(data),
+        profile="tiny",
+        engine_config={"min_steps": 12, "checkpoint_every_steps": 2, "train_batch_size": 8},
+    )
+    out, cancel = tmp_path / "run", threading.Event()
+
+    def stop_at_step_5(ev) -> None:
+        if ev.phase == "train" and ev.done >= 5:
+            cancel.set()
+
+    with pytest.raises(Cancelled, match="--resume"):
+        rank_full_run(spec, out, progress=stop_at_step_5, cancel=cancel)
+    assert (tmp_path / "run.work").is_dir() and not out.exists()
+    manifest = rank_full_run(spec, out, resume=True)
+    assert manifest.fit.steps >= 12 and manifest.rank_metrics.n == 8
+    assert not (tmp_path / "run.work").exists()

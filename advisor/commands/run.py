@@ -273,11 +273,13 @@ def run(args: argparse.Namespace) -> int:
 def _run_retrieval(args: argparse.Namespace, spec: Any) -> int:
     from advisor.rank_run import rank_full_run, rank_summary
 
-    if args.resume:
-        raise ConfigError("--resume is not available for retrieval runs yet; run again with --overwrite")
+    if args.resume and not args.out:
+        raise ConfigError("--resume needs the --out folder of the interrupted run")
     out = Path(args.out) if args.out else _default_out(spec.engine)
     manifest = _interruptible(
-        lambda bar, cancel: rank_full_run(spec, out, overwrite=args.overwrite, progress=bar, cancel=cancel)
+        lambda bar, cancel: rank_full_run(
+            spec, out, overwrite=args.overwrite, resume=args.resume, progress=bar, cancel=cancel
+        )
     )
     print(manifest.model_dump_json(indent=2) if args.json else rank_summary(manifest, out))
     return 0
