@@ -129,6 +129,24 @@ def _eval_note(advice: Any) -> str:
     return f", interval = what the full run will report on its {rows:,} test rows" if rows else ""
 
 
+def recommendation_lines(rec: Any, left_out: dict[str, str] | None = None) -> list[str]:
+    """The call, its reasons, what was ruled or left out and what would change it (any task)."""
+    out = ["", f"Recommendation: {rec.label}  (confidence: {rec.confidence})"]
+    out += [f"  - {r.text}" for r in rec.reasons]
+    if rec.settle:
+        out.append(f"  ! {rec.settle}")
+    if rec.ruled_out:
+        out.append("Ruled out:")
+        out += [f"  - {r.reason}" for r in rec.ruled_out]
+    if left_out:
+        out.append("Left out of the benchmark:")
+        out += [f"  - {why}" for why in left_out.values()]
+    if rec.flips:
+        out.append("What would change it:")
+        out += [f"  - {line}" for line in rec.flips]
+    return out
+
+
 def render_summary(advice: Any) -> str:
     """The readable summary for the terminal."""
     rec = advice.recommendation
@@ -179,19 +197,7 @@ def render_summary(advice: Any) -> str:
             ],
         )
         out.append(f"  assumptions: {'; '.join(hw[0][1].assumptions)}; ${hw[0][1].price_per_hour:g}/h (indicative)")
-    out += ["", f"Recommendation: {rec.label}  (confidence: {rec.confidence})"]
-    out += [f"  - {r.text}" for r in rec.reasons]
-    if rec.settle:
-        out.append(f"  ! {rec.settle}")
-    if rec.ruled_out:
-        out.append("Ruled out:")
-        out += [f"  - {r.reason}" for r in rec.ruled_out]
-    if b.left_out:
-        out.append("Left out of the benchmark:")
-        out += [f"  - {why}" for why in b.left_out.values()]
-    if rec.flips:
-        out.append("What would change it:")
-        out += [f"  - {line}" for line in rec.flips]
+    out += recommendation_lines(rec, b.left_out)
     said = notes(advice)
     if said:
         out.append("Notes:")

@@ -18,6 +18,7 @@ from advisor.output import format_table, human_bytes, human_seconds, number
 from advisor.probe import Resources
 from advisor.ranking import DEFAULT_ENGINES, RankBench, bench_split, forecast, measure
 from advisor.recommend import Recommendation, recommend
+from advisor.report import recommendation_lines
 from engines.base import Record
 from engines.errors import ConfigError
 
@@ -232,14 +233,5 @@ def render_rank_summary(advice: RankAdvice) -> str:
     for f in advice.forecasts.values():
         seen += [a for a in f.assumptions if a not in seen and "collection" in a]
     out += [f"  note: {a}" for a in seen[:1]]
-    out += ["", f"Recommendation: {rec.label}  (confidence: {rec.confidence})"]
-    out += [f"  - {r.text}" for r in rec.reasons]
-    if rec.settle:
-        out.append(f"  ! {rec.settle}")
-    if rec.ruled_out:
-        out.append("Ruled out:")
-        out += [f"  - {r.reason}" for r in rec.ruled_out]
-    if rec.flips:
-        out.append("What would change it:")
-        out += [f"  - {line}" for line in rec.flips]
+    out += recommendation_lines(rec)
     return "\n".join(out) + "\n"
