@@ -4,6 +4,7 @@ feed the same decision as classification (``advisor.recommend``)."""
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -331,10 +332,37 @@ def _flat(points: list[RankPoint], seed: int) -> tuple[float, float, float, list
     return value, min(lo, value), max(hi, value), boot
 
 
+def widen_for_eval(f: Forecast, per_query: Sequence[float], eval_queries: int) -> Forecast:
+    """The full run reports its score on ``eval_queries`` held-out queries, with its own sampling noise
+    (±1.96·sd/√queries, sd of the per-query values measured here): added in quadrature to each side, so
+    the interval is for the number the user will see. Comparisons keep the approach's own interval
+    (``curve_low``/``curve_high``): approaches scored on the same queries share that noise."""
+    if f.value is None or f.low is None or f.high is None or eval_queries < 1 or len(per_query) < 2:
+        return f
+    half = 1.96 * float(np.std(per_query, ddof=1)) / math.sqrt(eval_queries)
+    v = f.value
+    return f.model_copy(
+        update={
+            "low": max(0.0, v - math.hypot(v - f.low, half)),
+            "high": min(1.0, v + math.hypot(f.high - v, half)),
+            "curve_low": f.low,
+            "curve_high": f.high,
+            "eval_rows": eval_queries,
+        }
+    )
+
+
 def forecast(
-    bench: RankBench, n_target: int, *, docs_target: int, metric: str, configs: dict[str, Any] | None = None
+    bench: RankBench,
+    n_target: int,
+    *,
+    docs_target: int,
+    metric: str,
+    configs: dict[str, Any] | None = None,
+    eval_queries: int | None = None,
 ) -> dict[str, Forecast]:
-    """Each measured approach at ``n_target`` training queries over ``docs_target`` documents."""
+    """Each measured approach at ``n_target`` training queries over ``docs_target`` documents; with
+    ``eval_queries``, the intervals also cover the full run's own test-set noise."""
     out: dict[str, Forecast] = {}
     shrink = bench.bench_docs < docs_target
     for name, m in bench.measurements.items():
@@ -394,6 +422,9 @@ def forecast(
             assumptions=[*assumptions, *_time_assumptions(m, n_target, docs_target)],
             **quality,
         )
+        if eval_queries:
+            largest = max(m.points, key=lambda p: p.n_train)
+            out[name] = widen_for_eval(out[name], largest.per_query, eval_queries)
     return out
 
 

@@ -99,11 +99,12 @@ def advise_retrieval(
     engines: list[str] | None = None,
     seed: int = 0,
     separate_test: bool = False,
+    eval_queries: int | None = None,
 ) -> RankAdvice:
     """Measure BM25, the frozen index and contrastive fine-tuning on the pairs; forecast; decide.
 
-    ``separate_test``: the full run will be scored on queries kept elsewhere, so it trains on every
-    query of ``data`` (the forecast target)."""
+    ``separate_test``: the full run will be scored on ``eval_queries`` queries kept elsewhere, so it
+    trains on every query of ``data`` (the forecast target)."""
     from advisor.pairs import load_pairs
     from advisor.profiles import load_profile, retrieval_config
     from engines.base import get_engine
@@ -143,7 +144,14 @@ def advise_retrieval(
         progress=progress,
         cancel=cancel,
     )
-    forecasts = forecast(bench, n_target, docs_target=len(pairs.doc_ids), metric=goals.metric, configs=configs)
+    forecasts = forecast(
+        bench,
+        n_target,
+        docs_target=len(pairs.doc_ids),
+        metric=goals.metric,
+        configs=configs,
+        eval_queries=eval_queries if separate_test else test_q,
+    )
     rec = recommend(goals, resources, {}, forecasts, budget=budget_name)
     created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     info = RankDataInfo(

@@ -86,6 +86,7 @@ def one_case(dataset: str, n: int, budget: str, seed: int) -> dict:
         budget=budget,
         seed=seed,
         separate_test=True,
+        eval_queries=len(test),
     )
     advise_s = time.perf_counter() - t0
     configs = {name: retrieval_config(profile, name) for name in DEFAULT_ENGINES}

@@ -57,6 +57,9 @@ def test_advice_measures_forecasts_and_decides(rank_fakes) -> None:
     f_lex, f_tuned = advice.forecasts["fake-lexical"], advice.forecasts["fake-tuned"]
     assert f_lex.metric == "ndcg@10" and f_lex.method.startswith("measured")
     assert f_lex.low <= f_lex.value <= f_lex.high
+    # The interval covers the full run's own held-out queries too; comparisons use the curve's own.
+    assert f_lex.eval_rows == advice.full_run_test_queries
+    assert f_lex.low < f_lex.curve_low and f_lex.high > f_lex.curve_high
     # The untrained engine's score is the mean of its per-query values on the held-out queries.
     assert f_lex.value == pytest.approx(float(np.mean(lexical.points[0].per_query)))
     # Replicates pair up (same resampled queries): the tuned engine's skill puts it far ahead of overlap.
