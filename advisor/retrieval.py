@@ -16,7 +16,8 @@ from advisor.goals import Goals
 from advisor.measure import BenchEvent
 from advisor.output import format_table, human_bytes, human_seconds, number
 from advisor.probe import Resources
-from advisor.ranking import DEFAULT_ENGINES, RankBench, bench_split, forecast, measure
+from advisor.rank_forecast import forecast
+from advisor.ranking import DEFAULT_ENGINES, RankBench, bench_split, measure
 from advisor.recommend import Recommendation, recommend
 from advisor.report import recommendation_lines
 from engines.base import Record
