@@ -16,7 +16,7 @@ from advisor.curves import Observation, fit_learning_curve
 from advisor.forecast import Forecast
 from advisor.ranking import RankBench, RankMeasurement, RankPoint, planned_steps
 
-N_BOOT = 200  # replicates: as many as advisor.curves draws, so the untrained engines' pair up with its
+N_BOOT = 200  # as many replicates as advisor.curves draws (its n_boot), so all approaches pair up
 
 
 def _mean_fn(values: np.ndarray, idx: np.ndarray) -> float:
