@@ -94,6 +94,20 @@ def budget_seconds(budget: str | float, budgets: dict[str, float] | None = None)
     return "custom", seconds
 
 
+def machine_profile_budget(resources: Any, profile: Any, budget: str | float) -> tuple[Any, Any, tuple[str, float]]:
+    """What any task's advice starts from: the machine (probed unless given), the profile (by name, or
+    picked for the machine) and the budget in seconds (the profile may redefine the named ones)."""
+    from advisor.profiles import load_profile
+
+    if resources is None:
+        from advisor.probe import probe
+
+        resources = probe()
+    if profile is None or isinstance(profile, str):
+        profile = load_profile(profile, resources=resources)
+    return resources, profile, budget_seconds(budget, getattr(_settings(profile), "budgets_s", None))
+
+
 def default_engines(budget_s: float) -> list[str]:
     engines = ["tfidf", "embedding", "finetune"]
     if budget_s >= BUDGETS["standard"]:
@@ -220,17 +234,11 @@ def advise(
     ``test_file``: the full run will be scored on this separate file, so it trains on every
     row of ``data`` (the forecast target). The benchmarks never read it: they score on a
     part of ``data`` held out from their own training pool."""
-    from advisor.profiles import engine_config, load_profile
+    from advisor.profiles import engine_config
 
     t0 = time.perf_counter()
-    if resources is None:
-        from advisor.probe import probe
-
-        resources = probe()
-    if profile is None or isinstance(profile, str):
-        profile = load_profile(profile, resources=resources)
+    resources, profile, (budget_name, budget_s) = machine_profile_budget(resources, profile, budget)
     settings = _settings(profile)
-    budget_name, budget_s = budget_seconds(budget, getattr(settings, "budgets_s", None))
     if hardware:
         from advisor.hardware import get_hardware
 

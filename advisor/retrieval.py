@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import Field
 
-from advisor.advise import budget_seconds, tool_version
+from advisor.advise import machine_profile_budget, tool_version
 from advisor.forecast import Forecast
 from advisor.goals import Goals
 from advisor.measure import BenchEvent
@@ -107,20 +107,13 @@ def advise_retrieval(
     ``separate_test``: the full run will be scored on ``eval_queries`` queries kept elsewhere, so it
     trains on every query of ``data`` (the forecast target)."""
     from advisor.pairs import load_pairs
-    from advisor.profiles import load_profile, retrieval_config
+    from advisor.profiles import retrieval_config
     from engines.base import get_engine
 
     t0 = time.perf_counter()
     if goals.task != "retrieval":
         goals = goals.model_copy(update={"task": "retrieval", "metric": "ndcg@10"})
-    if resources is None:
-        from advisor.probe import probe
-
-        resources = probe()
-    if profile is None or isinstance(profile, str):
-        profile = load_profile(profile, resources=resources)
-    settings = getattr(profile, "bench", None)
-    budget_name, budget_s = budget_seconds(budget, getattr(settings, "budgets_s", None))
+    resources, profile, (budget_name, budget_s) = machine_profile_budget(resources, profile, budget)
     engines = list(engines or DEFAULT_ENGINES)
     for name in engines:
         if "retrieval" not in get_engine(name).tasks:
@@ -154,7 +147,7 @@ def advise_retrieval(
         eval_queries=eval_queries if separate_test else test_q,
     )
     rec = recommend(goals, resources, {}, forecasts, budget=budget_name)
-    created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    created, version = time.strftime("%Y-%m-%dT%H:%M:%S%z"), tool_version()
     info = RankDataInfo(
         ref=ds.source,
         corpus=corpus,
@@ -177,7 +170,7 @@ def advise_retrieval(
             too_close=rec.too_close,
             expected=forecasts.get(rec.choice),
             created_at=created,
-            tool_version=tool_version(),
+            tool_version=version,
         )
     return RankAdvice(
         goals=goals,
@@ -194,7 +187,7 @@ def advise_retrieval(
         plan=plan,
         cancelled=bench.cancelled,
         wall_s=time.perf_counter() - t0,
-        tool_version=tool_version(),
+        tool_version=version,
         created_at=created,
     )
 
