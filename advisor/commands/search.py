@@ -91,23 +91,17 @@ def read_queries(path: str) -> list[str]:
     if not p.is_file():
         raise DataError(f"no queries file {path}")
     if p.suffix.lower() in (".csv", ".tsv", ".jsonl", ".json", ".parquet"):
-        import pandas as pd
+        from advisor.pairs_read import read_table
+        from advisor.readers import open_source
 
-        try:
-            if p.suffix.lower() == ".parquet":
-                df = pd.read_parquet(p)
-            elif p.suffix.lower() in (".jsonl", ".json"):
-                df = pd.read_json(p, lines=p.suffix.lower() == ".jsonl")
-            else:
-                df = pd.read_csv(p, sep="\t" if p.suffix.lower() == ".tsv" else ",")
-        except (ValueError, OSError, UnicodeDecodeError) as exc:
-            raise DataError(f"cannot read {path}: {type(exc).__name__}") from None
+        # The data readers' sniffing, encodings, compression and one-line errors.
+        df = read_table(open_source(p, display=path))
         col = next((c for c in ("query", "question", "text", "q") if c in df.columns), None)
         if col is None:
             raise DataError(
                 f"{path} has no query column (query, question or text); columns: {', '.join(map(str, df.columns))}"
             )
-        queries = [str(q) for q in df[col].dropna()]
+        queries = [str(q) for q in df[col].dropna() if q != ""]  # an empty CSV cell reads as ""
     else:
         try:
             queries = [line.strip() for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
