@@ -1,6 +1,6 @@
-"""The retrieval benchmark's forecasts: each approach's score at the user's pair count (measured
-for untrained engines, a learning curve for trained ones) and its full-run time, as the shared
-``Forecast`` records the decision reads."""
+"""The retrieval benchmark's forecasts: each approach's score at the user's pair count (measured for
+untrained engines; cross-fitted, plus a gain to the full size, for trained ones) and its full-run
+time, as the shared ``Forecast`` records the decision reads."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import numpy as np
 
 from advisor.bootstrap import interval, resample
 from advisor.capabilities import flag
-from advisor.curves import Observation, fit_learning_curve
+from advisor.curves import PRIOR_GAIN_PER_DOUBLING, Observation, fit_learning_curve
 from advisor.forecast import Forecast
-from advisor.ranking import RankBench, RankMeasurement, RankPoint, planned_steps
+from advisor.ranking import RankBench, RankMeasurement, planned_steps
 
 N_BOOT = 200  # as many replicates as advisor.curves draws (its n_boot), so all approaches pair up
 
@@ -23,15 +23,92 @@ def _mean_fn(values: np.ndarray, idx: np.ndarray) -> float:
     return float(np.mean(values[idx]))
 
 
-def _flat(points: list[RankPoint], seed: int) -> tuple[float, float, float, list[float]]:
-    """An untrained engine's score does not depend on the pairs: the measured mean, and its bootstrap
-    over held-out queries drawn as ``advisor.curves`` draws them (so forecasts pair up)."""
-    values = np.asarray(points[-1].per_query)
+def scored_folds(bench: RankBench) -> tuple[int, ...]:
+    """The folds every approach's forecast is scored on (the same queries for all, so they pair up):
+    both when every measured trained approach was cross-fitted, else fold 0 alone."""
+    if not bench.fold1_queries:
+        return (0,)
+    for m in bench.measurements.values():
+        if m.points and flag(m.approach, "trains_backbone") and not any(p.fold == 1 for p in m.points):
+            return (0,)
+    return (0, 1)
+
+
+def oof_values(m: RankMeasurement, folds: Sequence[int]) -> tuple[int, np.ndarray]:
+    """(training queries, per-query scores over ``folds`` in order) of the approach's largest fit: for a
+    trained approach, each fold scored by the fit that did not see it."""
+    n = max(p.n_train for p in m.points)
+    by_fold = {p.fold: p.per_query for p in m.points if p.n_train == n}
+    return n, np.concatenate([np.asarray(by_fold[k], dtype=float) for k in folds])
+
+
+def _boot(values: np.ndarray, seed: int) -> list[float]:
+    """Bootstrap means over the queries, drawn as ``advisor.curves`` draws its rows (so forecasts pair up)."""
     row_rng = np.random.default_rng([seed, 0])
-    boot = [_mean_fn(values, resample(row_rng, len(values))) for _ in range(N_BOOT)]
+    return [_mean_fn(values, resample(row_rng, len(values))) for _ in range(N_BOOT)]
+
+
+def _flat(values: np.ndarray, seed: int) -> tuple[float, float, float, list[float]]:
+    """An untrained engine's score does not depend on the pairs: the measured mean and its bootstrap."""
+    boot = _boot(values, seed)
     lo, hi = interval(boot)
     value = float(values.mean())
     return value, min(lo, value), max(hi, value), boot
+
+
+def _curve_gain(m: RankMeasurement, n_fold: int, n_target: int, bench: RankBench) -> tuple[Any, float, float] | None:
+    """The fold-0 learning curve (when sizes below the folds' were measured): (its fit at ``n_target``,
+    its gain from ``n_fold`` to ``n_target``, the largest gain any of its fits gives); None without one."""
+    pts = [p for p in m.points if p.fold == 0]
+    if len({p.n_train for p in pts}) < 2:
+        return None
+    obs = [Observation(p.n_train, 0, p.value, np.asarray(p.per_query)) for p in pts]
+    kw = {"metric_fn": _mean_fn, "n_test": bench.test_queries, "seed": bench.seed}
+    far, near = fit_learning_curve(obs, n_target, **kw), fit_learning_curve(obs, n_fold, **kw)
+    if far.method == "flat-fallback":
+        return None
+    gain = max(0.0, far.value - near.value)
+    fits = [far.candidates[k] - near.candidates[k] for k in far.candidates if k != "flat" and k in near.candidates]
+    return far, gain, max(gain, *fits) if fits else gain
+
+
+def _trained(m: RankMeasurement, folds: Sequence[int], n_target: int, bench: RankBench) -> dict[str, Any]:
+    """A trained approach at ``n_target``: its out-of-fold score at the folds' training size, plus the
+    gain from there to ``n_target`` — the fold-0 learning curve's when one was measured, else half the
+    generic prior per doubling (``PRIOR_GAIN_PER_DOUBLING``). The interval's lower end allows no gain,
+    its upper end the curve fits' largest gain (or the whole prior)."""
+    n_fold, values = oof_values(m, folds)
+    oof_boot = np.asarray(_boot(values, bench.seed))
+    oof = float(values.mean())
+    doublings = max(0.0, math.log2(max(n_target, 1) / max(n_fold, 1)))
+    curve = _curve_gain(m, n_fold, n_target, bench) if doublings > 0 else None
+    if curve is not None:
+        res, gain, gain_hi = curve
+        how = f"the learning curve's gain ({res.method})"
+    else:
+        res, gain, gain_hi = None, 0.5 * PRIOR_GAIN_PER_DOUBLING * doublings, PRIOR_GAIN_PER_DOUBLING * doublings
+        how = f"half the generic prior of {100 * PRIOR_GAIN_PER_DOUBLING:.0f} points per doubling (not measured)"
+    folds_said = f"{len(folds)} folds of held-out queries, each scored by a fit on the others"
+    method = "cross-fit" if len(folds) > 1 else "held-out"
+    said = [f"measured on {len(values):,} queries ({folds_said if len(folds) > 1 else 'one fold'}) at {n_fold:,}"]
+    if doublings > 0:
+        method += " + curve gain" if curve is not None else " + prior gain"
+        said.append(f"the gain to {n_target:,} (+{100 * gain:.1f} points): {how}")
+    lo, hi = interval(oof_boot)
+    value = min(1.0, oof + gain)
+    return {
+        "value": value,
+        "low": max(0.0, min(lo, value)),
+        "high": min(1.0, max(hi + gain_hi, value)),
+        "method": method,
+        "boot": [round(float(b), 5) for b in np.clip(oof_boot + gain, 0.0, 1.0)],
+        "extrapolation_factor": n_target / max(n_fold, 1),
+        "n_max_measured": n_fold,
+        "measured": [(p.n_train, p.value, 0.0) for p in sorted(m.points, key=lambda p: p.n_train) if p.fold == 0],
+        "curve": res.curve if res is not None else [],
+        "projection": res.projection if res is not None else [],
+        "assumptions": ["; ".join(said)],
+    }
 
 
 def widen_for_eval(f: Forecast, per_query: Sequence[float], eval_queries: int) -> Forecast:
@@ -67,6 +144,7 @@ def forecast(
     ``eval_queries``, the intervals also cover the full run's own test-set noise."""
     out: dict[str, Forecast] = {}
     shrink = bench.bench_docs < docs_target
+    folds = scored_folds(bench)
     for name, m in bench.measurements.items():
         assumptions: list[str] = []
         if shrink:
@@ -85,26 +163,11 @@ def forecast(
                 flag_reason="not measured: " + ("; ".join(m.notes) or "no point within this budget"),
             )
             continue
-        trains = flag(name, "trains_backbone")
-        if trains:
-            obs = [Observation(p.n_train, 0, p.value, np.asarray(p.per_query)) for p in m.points]
-            res = fit_learning_curve(obs, n_target, metric_fn=_mean_fn, n_test=bench.test_queries, seed=bench.seed)
-            quality = {
-                "value": res.value,
-                "low": res.low,
-                "high": res.high,
-                "method": res.method,
-                "flagged": res.flagged,
-                "flag_reason": res.flag_reason,
-                "extrapolation_factor": res.extrapolation_factor,
-                "n_max_measured": res.n_max,
-                "curve": res.curve,
-                "measured": res.measured,
-                "projection": res.projection,
-                "boot": res.boot,
-            }
+        if flag(name, "trains_backbone"):
+            quality = _trained(m, folds, n_target, bench)
+            assumptions += quality.pop("assumptions")
         else:
-            value, lo, hi, boot = _flat(m.points, bench.seed)
+            value, lo, hi, boot = _flat(oof_values(m, folds)[1], bench.seed)
             quality = {
                 "value": value,
                 "low": lo,
@@ -125,8 +188,7 @@ def forecast(
             **quality,
         )
         if eval_queries:
-            largest = max(m.points, key=lambda p: p.n_train)
-            out[name] = widen_for_eval(out[name], largest.per_query, eval_queries)
+            out[name] = widen_for_eval(out[name], oof_values(m, folds)[1].tolist(), eval_queries)
     return out
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from pydantic import Field
@@ -15,21 +15,24 @@ from pydantic import Field
 from advisor.capabilities import flag
 from advisor.measure import BenchEvent
 from engines.base import Record
-from engines.errors import Cancelled
+from engines.errors import Cancelled, DataError
 from engines.records import Pairs
 
 DEFAULT_ENGINES = ("bm25", "frozen-index", "contrastive")
-TEST_SHARE = 0.2
-TEST_MIN, TEST_MAX = 20, 300  # held-out queries of the benchmark
-# Documents the benchmark indexes: every trained point re-embeds them, so the collection is cut to
-# what the budget affords (DOCS_PER_BUDGET_S per second of budget, at least MIN_BENCH_DOCS), always
-# keeping the held-out queries' relevant documents.
+# The benchmark scores two held-out sets of queries (folds) over one collection. A trained engine is fitted
+# once per fold, on the queries outside it, and scored on it (cross-fitting): its score then covers twice
+# the queries at the same training size, so the comparisons the decision makes are tighter for the same
+# training cost. Untrained engines are scored on both folds from one index.
+TEST_MIN, TEST_MAX = 20, 300  # queries per fold
+# Documents the benchmark indexes: every trained fit re-embeds them, so the collection is cut to what
+# the budget affords (DOCS_PER_BUDGET_S per second of budget, at least MIN_BENCH_DOCS), always keeping
+# the folds' relevant documents; the folds' queries are at most a third of it.
 DOCS_PER_BUDGET_S = 5
 MIN_BENCH_DOCS = 400
 LATENCY_QUERIES = 30
-# Of the training pool: the trained engines' learning-curve sizes, largest first (the recipe's minimum
-# steps make small sizes cost about as much, and the largest is closest to the full run).
-CURVE_SHARES = (1.0, 0.5, 0.25)
+# After both folds, smaller training sizes (shares of a fold's training queries) scored on the first
+# fold, while the budget lasts: the learning curve's gain from the folds' size to the full run's.
+CURVE_SHARES = (0.5, 0.25)
 PARTIAL_MIN = 0.5  # a fit the budget stopped before this share of its planned steps is not scored
 PACE_STEPS = 5  # steps a trained fit runs before its pace decides whether it can finish in the budget
 
@@ -39,6 +42,7 @@ class RankPoint(Record):
 
     approach: str
     n_train: int = Field(description="Training pairs' queries given to fit.")
+    fold: int = Field(0, description="The held-out queries it was scored on: fold 0 or fold 1.")
     value: float = Field(description="The goals' metric, mean over the held-out queries.")
     metrics: dict[str, float] = Field(default_factory=dict)
     fit_s: float = 0.0
@@ -68,8 +72,9 @@ class RankBench(Record):
 
     measurements: dict[str, RankMeasurement] = Field(default_factory=dict)
     metric: str
-    test_queries: int
-    pool_queries: int
+    test_queries: int = Field(description="Queries of fold 0 (every approach is scored on them).")
+    fold1_queries: int = Field(0, description="Queries of fold 1 (the cross-fit's second held-out set).")
+    pool_queries: int = Field(description="Training queries of each fold's fit.")
     bench_docs: int = Field(description="Documents in the collection the benchmark searched.")
     collection_docs: int = Field(description="Documents in the full collection.")
     budget_s: float
@@ -86,18 +91,45 @@ def bench_docs(budget_s: float) -> int:
     return max(MIN_BENCH_DOCS, int(DOCS_PER_BUDGET_S * budget_s))
 
 
-def bench_split(pairs: Pairs, seed: int, budget_s: float) -> tuple[Pairs, Pairs]:
-    """(training pool, held-out queries over a collection cut to ``bench_docs(budget_s)`` documents;
-    the held-out queries are at most a third of that, so most of the collection is not their answer)."""
+class BenchSplit(NamedTuple):
+    """The benchmark's queries: two held-out folds over one (cut) collection, and each fold's training
+    queries (every other query, at most the full run's count)."""
+
+    folds: tuple[Pairs, ...]
+    trains: tuple[Pairs, ...]
+
+
+def bench_split(pairs: Pairs, seed: int, budget_s: float, max_train: int | None = None) -> BenchSplit:
+    """Two disjoint folds of held-out queries (one when the data is too small for two), over a collection
+    cut to ``bench_docs(budget_s)`` documents that keeps every fold query's relevant documents."""
     from advisor.pairs import sample_pairs, split_pairs
 
     docs = bench_docs(budget_s)
-    n_test = int(min(TEST_MAX, docs // 3, max(TEST_MIN, TEST_SHARE * len(pairs))))
-    n_test = min(n_test, len(pairs) // 2)
-    pool, test = split_pairs(pairs, n_test, seed)
-    if len(test.doc_ids) > docs:
-        test = sample_pairs(test, len(test), seed, max_docs=docs)
-    return pool, test
+    n_fold = int(min(TEST_MAX, max(TEST_MIN, docs // 6), len(pairs) // 2))
+    rest, f0 = split_pairs(pairs, max(1, n_fold), seed)
+    folds = [f0]
+    try:
+        folds.append(split_pairs(rest, min(len(f0), len(rest) - 1), seed + 1)[1])
+    except DataError:  # too few distinct queries left for a second fold
+        pass
+    scored = Pairs.model_construct(
+        query_ids=[q for f in folds for q in f.query_ids],
+        queries=[q for f in folds for q in f.queries],
+        relevant=[r for f in folds for r in f.relevant],
+        negatives=[n for f in folds for n in f.negatives] if pairs.negatives else [],
+        doc_ids=pairs.doc_ids,
+        docs=pairs.docs,
+    )
+    if len(scored.doc_ids) > docs:
+        scored = sample_pairs(scored, len(scored), seed, max_docs=docs)
+    where = {q: i for i, q in enumerate(scored.query_ids)}
+    cut = tuple(scored.subset([where[q] for q in f.query_ids]) for f in folds)
+    trains = []
+    for f in folds:
+        held = set(f.query_ids)
+        keep = [i for i, q in enumerate(pairs.query_ids) if q not in held][: max_train or None]
+        trains.append(pairs.subset(keep))
+    return BenchSplit(cut, tuple(trains))
 
 
 def _query_ms(engine: Any, queries: Sequence[str]) -> float:
@@ -144,43 +176,65 @@ class Pace:
                 self.event.set()
 
 
-def _point(
+def _points(
     name: str,
     engine: Any,
     train: Pairs,
-    test: Pairs,
+    folds: dict[int, Pairs],
     metric: str,
     budget_s: float | None,
     cancel: Any,
     pace: Any = None,
-) -> RankPoint:
+) -> list[RankPoint]:
+    """Fit ``engine`` on ``train``, index the folds' collection once and score each fold."""
     if pace is not None:
         fit = engine.fit(train, budget_s=budget_s, cancel=pace.event, progress=pace)
     else:
         fit = engine.fit(train, budget_s=budget_s, cancel=cancel)
     if fit.stopped == "cancelled":
         raise Cancelled(f"{name}: cancelled while training")
+    first = next(iter(folds.values()))
     t0 = time.perf_counter()
-    engine.index(test.doc_ids, test.docs, cancel=cancel)
+    engine.index(first.doc_ids, first.docs, cancel=cancel)
     index_s = time.perf_counter() - t0
-    report = engine.evaluate(test)
-    return RankPoint(
-        approach=name,
-        n_train=len(train),
-        value=report.metrics[metric],
-        metrics=report.metrics,
-        fit_s=fit.wall_s,
-        index_s=index_s,
-        steps=fit.steps,
-        examples_seen=fit.examples_seen,
-        stopped=fit.stopped,
-        per_query=report.per_query[metric],
-    )
+    out = []
+    for k, fold in folds.items():
+        report = engine.evaluate(fold)
+        out.append(
+            RankPoint(
+                approach=name,
+                n_train=len(train),
+                fold=k,
+                value=report.metrics[metric],
+                metrics=report.metrics,
+                fit_s=fit.wall_s,
+                index_s=index_s,
+                steps=fit.steps,
+                examples_seen=fit.examples_seen,
+                stopped=fit.stopped,
+                per_query=report.per_query[metric],
+            )
+        )
+    return out
+
+
+def _jobs(trains_backbone: bool, split: BenchSplit) -> list[tuple[Pairs, dict[int, Pairs]]]:
+    """(training queries, the folds to score) in the order they are measured: an untrained engine
+    once, on every fold; a trained one once per fold (the cross-fit), then smaller sizes on fold 0."""
+    folds, trains = split
+    if not trains_backbone:
+        return [(trains[0], dict(enumerate(folds)))]
+    jobs = [(trains[k], {k: folds[k]}) for k in range(len(folds))]
+    base = len(trains[0])
+    for share in CURVE_SHARES:
+        n = int(round(share * base))
+        if 8 <= n < base:
+            jobs.append((trains[0].subset(list(range(n))), {0: folds[0]}))
+    return jobs
 
 
 def measure(
-    pool: Pairs,
-    test: Pairs,
+    split: BenchSplit,
     *,
     engines: Sequence[str],
     configs: dict[str, Any],
@@ -191,8 +245,8 @@ def measure(
     progress: Callable[[BenchEvent], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> RankBench:
-    """Measure each engine within ``budget_s``: the untrained ones once, the trained ones on a learning
-    curve over the pool's queries (smallest first; a size is started only if its forecast cost fits)."""
+    """Measure each engine within ``budget_s``: the untrained ones once, the trained ones once per fold
+    and then on smaller training sizes (see ``_jobs``); a fit is started only if its forecast cost fits."""
     from engines.base import get_engine
     from engines.metrics import PeakMemory
 
@@ -200,6 +254,7 @@ def measure(
     cancel = cancel or threading.Event()
     out: dict[str, RankMeasurement] = {}
     notes: list[str] = []
+    folds = split.folds
 
     def left() -> float:
         return budget_s - (time.perf_counter() - t_start)
@@ -224,62 +279,63 @@ def measure(
         t0 = time.perf_counter()
         cls = get_engine(name)
         trains = bool(cls.trains_backbone)
-        sizes = list(dict.fromkeys(max(8, int(round(s * len(pool)))) for s in CURVE_SHARES)) if trains else [len(pool)]
         points: list[RankPoint] = []
         said: list[str] = []
         rss: list[int] = []
         query_ms = None
+        config = configs.get(name)
         try:
-            for n in sizes:
-                config = configs.get(name)
+            for train, scored in _jobs(trains, split):
+                n = len(train)
                 plan = planned_steps(config, n) if trains else None
+                where = f"n={n:,}, fold {'+'.join(map(str, scored))}"
                 if trains and points:
-                    # The next size's cost: the measured seconds per step times its steps, plus the same indexing.
+                    # The next fit's cost: the measured seconds per step times its steps, plus the same indexing.
                     last = points[-1]
                     need = last.fit_s / max(1, last.steps) * (plan or 1) + last.index_s
                     if need > left():
-                        said.append(f"n={n:,} not started: ~{need:.0f}s needed, {left():.0f}s left")
+                        said.append(f"{where} not started: ~{need:.0f}s needed, {left():.0f}s left")
                         break
                 if left() <= 0:
                     break
-                emit(name, "fit", f"n={n:,} queries" + (f", {plan} steps planned" if plan else ""))
+                emit(name, "fit", f"{where}" + (f", {plan} steps planned" if plan else ""))
                 engine = cls(config)
-                train = pool.subset(list(range(n)))
                 # A trained fit that cannot end before the budget does (its indexing included) stops early.
-                index_guess = len(test.doc_ids) / rate if (rate := _docs_rate(out)) else 0.0
+                index_guess = len(folds[0].doc_ids) / rate if (rate := _docs_rate(out)) else 0.0
                 pace = Pace(time.perf_counter() + left() - index_guess, cancel) if trains else None
                 with PeakMemory() as mem:
                     try:
-                        p = _point(
-                            name, engine, train, test, metric, max(1.0, left()) if trains else None, cancel, pace
+                        got = _points(
+                            name, engine, train, scored, metric, max(1.0, left()) if trains else None, cancel, pace
                         )
                     except Cancelled:
                         if pace is None or pace.hopeless is None or cancel.is_set():
                             raise
                         said.append(
-                            f"n={n:,} stopped after its first steps: at the measured pace its {plan} steps need "
+                            f"{where} stopped after its first steps: at the measured pace its {plan} steps need "
                             f"~{pace.hopeless:.0f}s of training, {left():.0f}s were left"
                         )
                         emit(name, "eval", said[-1])
                         break
                 rss.append(int(mem.peak_rss_bytes or 0))
-                p = p.model_copy(update={"planned_steps": plan})
+                got = [p.model_copy(update={"planned_steps": plan}) for p in got]
+                p = got[0]
                 if plan and p.stopped == "budget" and p.steps < PARTIAL_MIN * plan:
                     need = p.fit_s / max(1, p.steps) * plan + p.index_s
                     said.append(
-                        f"n={n:,} stopped by the budget at {p.steps} of {plan} steps, too few to score "
+                        f"{where} stopped by the budget at {p.steps} of {plan} steps, too few to score "
                         f"(~{need:.0f}s would measure it)"
                     )
                     emit(name, "eval", said[-1])
                     break
-                points.append(p)
-                emit(name, "eval", f"n={n:,}: {metric} {p.value:.3f} ({p.stopped})")
+                points += got
+                emit(name, "eval", f"{where}: {metric} {p.value:.3f} ({p.stopped})")
                 if query_ms is None:
-                    query_ms = _query_ms(engine, test.queries)
+                    query_ms = _query_ms(engine, folds[0].queries)
         except Cancelled:
             notes.append(f"{name}: cancelled")
         spent = time.perf_counter() - t0
-        index_rates = [len(test.doc_ids) / p.index_s for p in points if p.index_s > 0]
+        index_rates = [len(folds[0].doc_ids) / p.index_s for p in points if p.index_s > 0]
         out[name] = RankMeasurement(
             approach=name,
             points=points,
@@ -293,9 +349,10 @@ def measure(
     return RankBench(
         measurements=out,
         metric=metric,
-        test_queries=len(test),
-        pool_queries=len(pool),
-        bench_docs=len(test.doc_ids),
+        test_queries=len(folds[0]),
+        fold1_queries=len(folds[1]) if len(folds) > 1 else 0,
+        pool_queries=len(split.trains[0]),
+        bench_docs=len(folds[0].doc_ids),
         collection_docs=collection_docs,
         budget_s=budget_s,
         spent_s=time.perf_counter() - t_start,

@@ -124,11 +124,9 @@ def advise_retrieval(
     if separate_test:
         test_q, n_target = 0, min(len(pairs), goals.labelled_size or len(pairs))
     configs = {name: retrieval_config(profile, name) for name in engines}
-    pool, test = bench_split(pairs, seed, budget_s)
-    pool = pool.subset(list(range(min(len(pool), n_target))))  # never train on more than the full run will
+    split = bench_split(pairs, seed, budget_s, max_train=n_target)  # never train on more than the full run will
     bench = measure(
-        pool,
-        test,
+        split,
         engines=engines,
         configs=configs,
         metric=goals.metric,
@@ -201,18 +199,21 @@ def render_rank_summary(advice: RankAdvice) -> str:
         f"Data: {advice.data.ref} — {advice.data.queries:,} queries, {advice.data.documents:,} documents; "
         f"forecast for a full run on {advice.n_target:,} training queries",
         f"Benchmarks: budget {advice.budget} ({advice.budget_s:.0f}s), spent {b.spent_s:.0f}s; "
-        f"{b.test_queries:,} held-out queries over {b.bench_docs:,} documents, pool {b.pool_queries:,}; "
+        f"{b.test_queries + b.fold1_queries:,} held-out queries in {1 + bool(b.fold1_queries)} fold(s) over "
+        f"{b.bench_docs:,} documents, {b.pool_queries:,} training queries per fold; "
         f"profile {advice.profile}" + ("  [CANCELLED: partial results]" if advice.cancelled else ""),
         "",
-        f"Measured ({metric} on the held-out queries; n = training queries):",
+        f"Measured ({metric} on each fold's held-out queries; n = training queries):",
     ]
     rows = []
     for name, m in b.measurements.items():
         for p in m.points:
-            rows.append([label(name), f"{p.n_train:,}", number(100 * p.value), human_seconds(p.fit_s), p.stopped])
+            rows.append(
+                [label(name), f"{p.n_train:,}", str(p.fold), number(100 * p.value), human_seconds(p.fit_s), p.stopped]
+            )
         if not m.points:
-            rows.append([label(name), "–", "–", "–", "; ".join(m.notes) or "not measured"])
-    out += format_table(rows, ["approach", "n", metric, "fit", "stopped"]).splitlines()
+            rows.append([label(name), "–", "–", "–", "–", "; ".join(m.notes) or "not measured"])
+    out += format_table(rows, ["approach", "n", "fold", metric, "fit", "stopped"]).splitlines()
     out += ["", f"Forecast at {advice.n_target:,} training queries ({metric}; ⚑ = flagged):"]
     frows = []
     for name, f in advice.forecasts.items():

@@ -11,7 +11,8 @@ For each dataset and number of training queries N:
      is within 1 nDCG@10 point of the best full run.
 
 Each case is appended to ``<out>.json`` as it finishes (an interrupted sitting resumes) and the
-table is rendered to ``<out>.md``.
+table is rendered to ``<out>.md``. The JSON keeps each benchmark's per-query scores: ``--reanalyse``
+re-makes the forecasts and calls from them after a change to the forecast or decision code.
 
     python benchmarks/rank_calibration.py --datasets bbc-headlines,chatterbot-qa --pairs 300,1000
 """
@@ -91,14 +92,6 @@ def one_case(dataset: str, n: int, budget: str, seed: int) -> dict:
     advise_s = time.perf_counter() - t0
     configs = {name: retrieval_config(profile, name) for name in DEFAULT_ENGINES}
     actual = full_runs(train, test, DEFAULT_ENGINES, configs)
-    best = max(actual, key=lambda k: actual[k]["metrics"]["ndcg@10"])
-    choice = advice.recommendation.choice
-    best_v = actual[best]["metrics"]["ndcg@10"]
-    chosen_v = actual[choice]["metrics"]["ndcg@10"] if choice in actual else None
-    forecasts = {
-        k: {"value": f.value, "low": f.low, "high": f.high, "method": f.method, "train_time_s": f.train_time_s}
-        for k, f in advice.forecasts.items()
-    }
     return {
         "dataset": dataset,
         "n_train": n,
@@ -106,14 +99,63 @@ def one_case(dataset: str, n: int, budget: str, seed: int) -> dict:
         "documents": len(pairs.doc_ids),
         "budget": budget,
         "advise_s": advise_s,
-        "choice": choice,
-        "confidence": advice.recommendation.confidence,
-        "too_close": advice.recommendation.too_close,
+        "n_target": advice.n_target,
+        **judge(advice.recommendation, advice.forecasts, actual),
+        "actual": {k: {kk: vv for kk, vv in v.items() if kk != "per_query"} for k, v in actual.items()},
+        "bench": saved_bench(advice.bench),
+    }
+
+
+def judge(rec, forecasts, actual) -> dict:
+    """The call and the forecasts against the full runs' scores."""
+    best = max(actual, key=lambda k: actual[k]["metrics"]["ndcg@10"])
+    best_v = actual[best]["metrics"]["ndcg@10"]
+    chosen_v = actual[rec.choice]["metrics"]["ndcg@10"] if rec.choice in actual else None
+    return {
+        "choice": rec.choice,
+        "confidence": rec.confidence,
+        "too_close": rec.too_close,
         "best_actual": best,
         "right": chosen_v is not None and best_v - chosen_v <= WITHIN,
-        "forecasts": forecasts,
-        "actual": {k: {kk: vv for kk, vv in v.items() if kk != "per_query"} for k, v in actual.items()},
+        "forecasts": {
+            k: {"value": f.value, "low": f.low, "high": f.high, "method": f.method, "train_time_s": f.train_time_s}
+            for k, f in forecasts.items()
+        },
     }
+
+
+def saved_bench(bench) -> dict:
+    """The benchmark as measured, per-query scores included, so that ``--reanalyse`` can re-make the
+    forecasts and the call from it after a change to the forecast or decision code."""
+    doc = bench.model_dump(mode="json")
+    for name, m in bench.measurements.items():
+        for i, p in enumerate(m.points):
+            doc["measurements"][name]["points"][i]["per_query"] = [round(v, 6) for v in p.per_query]
+    return doc
+
+
+def reanalyse(case: dict) -> dict:
+    """``case`` with its forecasts and call re-made from its saved benchmark by the current code."""
+    from advisor.goals import Goals
+    from advisor.profiles import load_profile, retrieval_config
+    from advisor.rank_forecast import forecast
+    from advisor.ranking import RankBench
+    from advisor.recommend import recommend
+
+    bench = RankBench.model_validate(case["bench"])
+    profile = load_profile(None)
+    configs = {name: retrieval_config(profile, name) for name in bench.measurements}
+    goals = Goals(task="retrieval", labelled_size=case["n_train"])
+    forecasts = forecast(
+        bench,
+        case["n_target"],
+        docs_target=case["documents"],
+        metric=goals.metric,
+        configs=configs,
+        eval_queries=case["n_test"],
+    )
+    rec = recommend(goals, None, {}, forecasts, budget=case["budget"])
+    return {**case, **judge(rec, forecasts, case["actual"])}
 
 
 def render(cases: list[dict]) -> str:
@@ -146,9 +188,17 @@ def render(cases: list[dict]) -> str:
         for k, f in c["forecasts"].items()
         if f.get("value") is not None and k in c["actual"]
     ]
+    errors = [
+        abs(f["value"] - c["actual"][k]["metrics"]["ndcg@10"])
+        for c in cases
+        for k, f in c["forecasts"].items()
+        if f.get("value") is not None and k in c["actual"]
+    ]
+    mae = f"{100 * sum(errors) / len(errors):.1f}" if errors else "–"
     lines += [
         "",
-        f"Calls right: {right}/{len(cases)}. Actuals inside the forecast interval: {sum(inside)}/{len(inside)}.",
+        f"Calls right: {right}/{len(cases)}. Actuals inside the forecast interval: {sum(inside)}/{len(inside)}. "
+        f"Mean absolute forecast error: {mae} points.",
     ]
     return "\n".join(lines) + "\n"
 
@@ -160,11 +210,22 @@ def main() -> int:
     ap.add_argument("--budget", default="standard")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "retrieval" / "calibration"))
+    ap.add_argument(
+        "--reanalyse",
+        action="store_true",
+        help="re-make every saved case's forecasts and call from its saved benchmark (no measuring)",
+    )
     args = ap.parse_args()
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     store = out.with_suffix(".json")
     cases = json.loads(store.read_text()) if store.exists() else []
+    if args.reanalyse:
+        cases = [reanalyse(c) for c in cases if "bench" in c]
+        store.write_text(json.dumps(cases, indent=1))
+        out.with_suffix(".md").write_text(render(cases))
+        print(render(cases))
+        return 0
     done = {(c["dataset"], c["n_train"], c["budget"]) for c in cases}
     for dataset in args.datasets.split(","):
         for n in (int(x) for x in args.pairs.split(",")):

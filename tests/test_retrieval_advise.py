@@ -12,6 +12,7 @@ import pytest
 from fake_rank_engines import FakeLexical, FakeTuned, rank_pairs
 
 from advisor.cli import main
+from advisor.curves import PRIOR_GAIN_PER_DOUBLING
 from advisor.goals import Goals
 from advisor.retrieval import advise_retrieval
 from engines import base
@@ -48,20 +49,23 @@ def test_advice_measures_forecasts_and_decides(rank_fakes) -> None:
     b = advice.bench
     assert set(b.measurements) == set(rank_fakes)
     lexical, tuned = b.measurements["fake-lexical"], b.measurements["fake-tuned"]
-    assert len(lexical.points) == 1  # learns nothing: measured once
-    sizes = [p.n_train for p in tuned.points]
-    # Largest first (closest to the full run; the recipe's minimum steps make smaller sizes cost as much).
-    assert sizes == sorted(sizes, reverse=True) and len(sizes) == 3 and sizes[0] == b.pool_queries
-    assert FakeTuned.fits == sizes
-    assert all(len(p.per_query) == b.test_queries for p in tuned.points)
+    # Learns nothing: fitted and indexed once, scored on both folds of held-out queries.
+    assert [p.fold for p in lexical.points] == [0, 1] and len({p.n_train for p in lexical.points}) == 1
+    assert b.fold1_queries > 0 and not set(b.measurements) - {"fake-lexical", "fake-tuned"}
+    # Trained: once per fold on the queries outside it (the cross-fit), then smaller sizes on fold 0.
+    pool = b.pool_queries
+    assert [(p.n_train, p.fold) for p in tuned.points] == [(pool, 0), (pool, 1), (pool // 2, 0), (pool // 4, 0)]
+    assert FakeTuned.fits == [pool, pool, pool // 2, pool // 4]
+    assert all(len(p.per_query) == (b.test_queries if p.fold == 0 else b.fold1_queries) for p in tuned.points)
     f_lex, f_tuned = advice.forecasts["fake-lexical"], advice.forecasts["fake-tuned"]
     assert f_lex.metric == "ndcg@10" and f_lex.method.startswith("measured")
     assert f_lex.low <= f_lex.value <= f_lex.high
     # The interval covers the full run's own held-out queries too; comparisons use the curve's own.
     assert f_lex.eval_rows == advice.full_run_test_queries
     assert f_lex.low < f_lex.curve_low and f_lex.high > f_lex.curve_high
-    # The untrained engine's score is the mean of its per-query values on the held-out queries.
-    assert f_lex.value == pytest.approx(float(np.mean(lexical.points[0].per_query)))
+    # The untrained engine's score is the mean of its per-query values on both folds' queries.
+    assert f_lex.value == pytest.approx(float(np.mean(lexical.points[0].per_query + lexical.points[1].per_query)))
+    assert f_tuned.method.startswith("cross-fit + curve gain") and f_tuned.low <= f_tuned.value <= f_tuned.high
     # Replicates pair up (same resampled queries): the tuned engine's skill puts it far ahead of overlap.
     assert len(f_lex.boot) == len(f_tuned.boot) == 200
     assert f_tuned.value > f_lex.value + 0.2
@@ -80,6 +84,18 @@ def test_budget_leaves_out_a_size_it_cannot_afford(rank_fakes, monkeypatch) -> N
     tuned = advice.bench.measurements["fake-tuned"]
     assert len(tuned.points) == 1 and tuned.points[0].planned_steps == steps
     assert any("not started" in note for note in tuned.notes)
+    # Its second fold was not measured: every approach is compared on fold 0's queries alone, and with
+    # no learning curve the gain to the full run's size is the generic prior's.
+    lexical = advice.bench.measurements["fake-lexical"]
+    f_lex, f_tuned = advice.forecasts["fake-lexical"], advice.forecasts["fake-tuned"]
+    assert f_lex.value == pytest.approx(float(np.mean(lexical.points[0].per_query)))
+    assert f_tuned.method == "held-out + prior gain"
+    assert f_tuned.value == pytest.approx(
+        min(
+            1.0,
+            tuned.points[0].value + 0.5 * PRIOR_GAIN_PER_DOUBLING * np.log2(advice.n_target / tuned.points[0].n_train),
+        )
+    )
     assert advice.bench.spent_s < 15 * 1.2
     # Its forecast's training time is the measured seconds per step times the recipe's steps.
     assert advice.forecasts["fake-tuned"].train_time_s == pytest.approx(
