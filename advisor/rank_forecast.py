@@ -16,6 +16,7 @@ from advisor.curves import PRIOR_GAIN_PER_DOUBLING, Observation, fit_learning_cu
 from advisor.forecast import Forecast
 from advisor.ranking import RankBench, RankMeasurement, planned_steps
 
+MAX_COLLECTION_DOUBLINGS = 3.0  # the collection-size effect is extrapolated this far at most
 N_BOOT = 200  # as many replicates as advisor.curves draws (its n_boot), so all approaches pair up
 
 
@@ -34,12 +35,30 @@ def scored_folds(bench: RankBench) -> tuple[int, ...]:
     return (0, 1)
 
 
-def oof_values(m: RankMeasurement, folds: Sequence[int]) -> tuple[int, np.ndarray]:
+def collection_shift(bench: RankBench, docs_target: int) -> float:
+    """How many times the drop measured from the half collection to the benchmark's to subtract at
+    ``docs_target`` documents: the doublings from the benchmark's collection to the full one (at most
+    ``MAX_COLLECTION_DOUBLINGS``) per doubling measured; 0 when the benchmark searched them all."""
+    b, h = bench.bench_docs, bench.half_docs
+    if not h or h >= b or docs_target <= b:
+        return 0.0
+    return min(math.log2(docs_target / b), MAX_COLLECTION_DOUBLINGS) / math.log2(b / h)
+
+
+def oof_values(m: RankMeasurement, folds: Sequence[int], shift: float = 0.0) -> tuple[int, np.ndarray]:
     """(training queries, per-query scores over ``folds`` in order) of the approach's largest fit: for a
-    trained approach, each fold scored by the fit that did not see it."""
+    trained approach, each fold scored by the fit that did not see it. With ``shift`` (see
+    ``collection_shift``), each query's score moves on by its own drop from the half collection to the
+    benchmark's, that many times (log-linear in the collection size), within [0, 1]."""
     n = max(p.n_train for p in m.points)
-    by_fold = {p.fold: p.per_query for p in m.points if p.n_train == n}
-    return n, np.concatenate([np.asarray(by_fold[k], dtype=float) for k in folds])
+    points = {p.fold: p for p in m.points if p.n_train == n}
+    parts = []
+    for k in folds:
+        full = np.asarray(points[k].per_query, dtype=float)
+        if shift and len(points[k].per_query_half) == len(full):
+            full = np.clip(full - shift * (np.asarray(points[k].per_query_half) - full), 0.0, 1.0)
+        parts.append(full)
+    return n, np.concatenate(parts)
 
 
 def _boot(values: np.ndarray, seed: int) -> list[float]:
@@ -72,12 +91,12 @@ def _curve_gain(m: RankMeasurement, n_fold: int, n_target: int, bench: RankBench
     return far, gain, max(gain, *fits) if fits else gain
 
 
-def _trained(m: RankMeasurement, folds: Sequence[int], n_target: int, bench: RankBench) -> dict[str, Any]:
+def _trained(m: RankMeasurement, folds: Sequence[int], n_target: int, bench: RankBench, shift: float) -> dict[str, Any]:
     """A trained approach at ``n_target``: its out-of-fold score at the folds' training size, plus the
     gain from there to ``n_target`` — the fold-0 learning curve's when one was measured, else half the
     generic prior per doubling (``PRIOR_GAIN_PER_DOUBLING``). The interval's lower end allows no gain,
     its upper end the curve fits' largest gain (or the whole prior)."""
-    n_fold, values = oof_values(m, folds)
+    n_fold, values = oof_values(m, folds, shift)
     oof_boot = np.asarray(_boot(values, bench.seed))
     oof = float(values.mean())
     doublings = max(0.0, math.log2(max(n_target, 1) / max(n_fold, 1)))
@@ -143,15 +162,11 @@ def forecast(
     """Each measured approach at ``n_target`` training queries over ``docs_target`` documents; with
     ``eval_queries``, the intervals also cover the full run's own test-set noise."""
     out: dict[str, Forecast] = {}
-    shrink = bench.bench_docs < docs_target
-    folds = scored_folds(bench)
+    folds, shift = scored_folds(bench), collection_shift(bench, docs_target)
     for name, m in bench.measurements.items():
         assumptions: list[str] = []
-        if shrink:
-            assumptions.append(
-                f"scored on a collection of {bench.bench_docs:,} of the {docs_target:,} documents: every approach "
-                "finds more in a smaller collection, so the full run's scores will be lower for all of them"
-            )
+        if bench.bench_docs < docs_target:
+            assumptions.append(_collection_note(bench, docs_target, shift, m, folds))
         if not m.points:
             out[name] = Forecast(
                 approach=name,
@@ -164,10 +179,10 @@ def forecast(
             )
             continue
         if flag(name, "trains_backbone"):
-            quality = _trained(m, folds, n_target, bench)
+            quality = _trained(m, folds, n_target, bench, shift)
             assumptions += quality.pop("assumptions")
         else:
-            value, lo, hi, boot = _flat(oof_values(m, folds)[1], bench.seed)
+            value, lo, hi, boot = _flat(oof_values(m, folds, shift)[1], bench.seed)
             quality = {
                 "value": value,
                 "low": lo,
@@ -188,8 +203,21 @@ def forecast(
             **quality,
         )
         if eval_queries:
-            out[name] = widen_for_eval(out[name], oof_values(m, folds)[1].tolist(), eval_queries)
+            out[name] = widen_for_eval(out[name], oof_values(m, folds, shift)[1].tolist(), eval_queries)
     return out
+
+
+def _collection_note(bench: RankBench, docs_target: int, shift: float, m: RankMeasurement, folds: Sequence[int]) -> str:
+    said = f"scored on a collection of {bench.bench_docs:,} of the {docs_target:,} documents"
+    if not shift or not m.points:
+        return said + ": every approach finds more in a smaller collection, so the full run's scores will be lower"
+    drop = float(np.mean(oof_values(m, folds)[1]) - np.mean(oof_values(m, folds, shift)[1]))
+    capped = math.log2(docs_target / bench.bench_docs) > MAX_COLLECTION_DOUBLINGS
+    return (
+        f"{said}: its drop from a half collection ({bench.half_docs:,}) is extrapolated to the "
+        f"{'first ' + str(2 ** int(MAX_COLLECTION_DOUBLINGS)) + '× of the ' if capped else ''}full one, "
+        f"−{100 * drop:.1f} points"
+    )
 
 
 def _index_s(m: RankMeasurement, docs: int) -> float | None:

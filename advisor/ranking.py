@@ -30,6 +30,10 @@ TEST_MIN, TEST_MAX = 20, 300  # queries per fold
 DOCS_PER_BUDGET_S = 5
 MIN_BENCH_DOCS = 400
 LATENCY_QUERIES = 30
+# The collection-size effect: each fold is also scored against a seeded half of the collection's other
+# documents (the hits of one wider search, filtered), and the forecast extrapolates the drop per
+# doubling of the collection to the full one (``advisor.rank_forecast``).
+WIDE_K = 40
 # After both folds, smaller training sizes (shares of a fold's training queries) scored on the first
 # fold, while the budget lasts: the learning curve's gain from the folds' size to the full run's.
 CURVE_SHARES = (0.5, 0.25)
@@ -52,6 +56,9 @@ class RankPoint(Record):
     examples_seen: int = 0
     stopped: str = "completed"
     per_query: list[float] = Field(default_factory=list, exclude=True, description="Metric per held-out query.")
+    per_query_half: list[float] = Field(
+        default_factory=list, exclude=True, description="The same, searching the half collection (``half_docs``)."
+    )
 
 
 class RankMeasurement(Record):
@@ -76,6 +83,7 @@ class RankBench(Record):
     fold1_queries: int = Field(0, description="Queries of fold 1 (the cross-fit's second held-out set).")
     pool_queries: int = Field(description="Training queries of each fold's fit.")
     bench_docs: int = Field(description="Documents in the collection the benchmark searched.")
+    half_docs: int = Field(0, description="Documents in its half collection (0: not measured).")
     collection_docs: int = Field(description="Documents in the full collection.")
     budget_s: float
     spent_s: float = 0.0
@@ -97,6 +105,7 @@ class BenchSplit(NamedTuple):
 
     folds: tuple[Pairs, ...]
     trains: tuple[Pairs, ...]
+    half: frozenset[str] = frozenset()
 
 
 def bench_split(pairs: Pairs, seed: int, budget_s: float, max_train: int | None = None) -> BenchSplit:
@@ -129,7 +138,11 @@ def bench_split(pairs: Pairs, seed: int, budget_s: float, max_train: int | None 
         held = set(f.query_ids)
         keep = [i for i, q in enumerate(pairs.query_ids) if q not in held][: max_train or None]
         trains.append(pairs.subset(keep))
-    return BenchSplit(cut, tuple(trains))
+    needed = {d for rel in scored.relevant for d in rel}
+    others = [d for d in scored.doc_ids if d not in needed]
+    rng = np.random.default_rng([seed, 3])
+    half = needed | {others[i] for i in rng.permutation(len(others))[: len(others) // 2]}
+    return BenchSplit(cut, tuple(trains), frozenset(half) if len(others) >= 2 else frozenset())
 
 
 def _query_ms(engine: Any, queries: Sequence[str]) -> float:
@@ -181,12 +194,16 @@ def _points(
     engine: Any,
     train: Pairs,
     folds: dict[int, Pairs],
+    half: frozenset[str],
     metric: str,
     budget_s: float | None,
     cancel: Any,
     pace: Any = None,
 ) -> list[RankPoint]:
-    """Fit ``engine`` on ``train``, index the folds' collection once and score each fold."""
+    """Fit ``engine`` on ``train``, index the folds' collection once and score each fold, searching the
+    whole (benchmark) collection and, from the same hits, its ``half``."""
+    from engines.retrieval import EVAL_K, rank_score
+
     if pace is not None:
         fit = engine.fit(train, budget_s=budget_s, cancel=pace.event, progress=pace)
     else:
@@ -199,7 +216,9 @@ def _points(
     index_s = time.perf_counter() - t0
     out = []
     for k, fold in folds.items():
-        report = engine.evaluate(fold)
+        hits = engine.search_many(fold.queries, WIDE_K if half else EVAL_K)
+        report = rank_score(fold, [h[:EVAL_K] for h in hits])
+        in_half = rank_score(fold, [[x for x in h if x.doc_id in half][:EVAL_K] for h in hits]) if half else None
         out.append(
             RankPoint(
                 approach=name,
@@ -213,6 +232,7 @@ def _points(
                 examples_seen=fit.examples_seen,
                 stopped=fit.stopped,
                 per_query=report.per_query[metric],
+                per_query_half=in_half.per_query[metric] if in_half else [],
             )
         )
     return out
@@ -221,7 +241,7 @@ def _points(
 def _jobs(trains_backbone: bool, split: BenchSplit) -> list[tuple[Pairs, dict[int, Pairs]]]:
     """(training queries, the folds to score) in the order they are measured: an untrained engine
     once, on every fold; a trained one once per fold (the cross-fit), then smaller sizes on fold 0."""
-    folds, trains = split
+    folds, trains = split.folds, split.trains
     if not trains_backbone:
         return [(trains[0], dict(enumerate(folds)))]
     jobs = [(trains[k], {k: folds[k]}) for k in range(len(folds))]
@@ -306,7 +326,15 @@ def measure(
                 with PeakMemory() as mem:
                     try:
                         got = _points(
-                            name, engine, train, scored, metric, max(1.0, left()) if trains else None, cancel, pace
+                            name,
+                            engine,
+                            train,
+                            scored,
+                            split.half,
+                            metric,
+                            max(1.0, left()) if trains else None,
+                            cancel,
+                            pace,
                         )
                     except Cancelled:
                         if pace is None or pace.hopeless is None or cancel.is_set():
@@ -353,6 +381,7 @@ def measure(
         fold1_queries=len(folds[1]) if len(folds) > 1 else 0,
         pool_queries=len(split.trains[0]),
         bench_docs=len(folds[0].doc_ids),
+        half_docs=len(split.half),
         collection_docs=collection_docs,
         budget_s=budget_s,
         spent_s=time.perf_counter() - t_start,

@@ -232,9 +232,7 @@ def render_rank_summary(advice: RankAdvice) -> str:
     for name, f in advice.forecasts.items():
         if f.flagged and f.flag_reason:
             out.append(f"  ⚑ {label(name)}: {f.flag_reason}")
-    seen: list[str] = []
-    for f in advice.forecasts.values():
-        seen += [a for a in f.assumptions if a not in seen and "collection" in a]
-    out += [f"  note: {a}" for a in seen[:1]]
+    for name, f in advice.forecasts.items():
+        out += [f"  note: {label(name)}: {a}" for a in f.assumptions if a.startswith("scored on a collection")]
     out += recommendation_lines(rec)
     return "\n".join(out) + "\n"

@@ -131,6 +131,7 @@ def saved_bench(bench) -> dict:
     for name, m in bench.measurements.items():
         for i, p in enumerate(m.points):
             doc["measurements"][name]["points"][i]["per_query"] = [round(v, 6) for v in p.per_query]
+            doc["measurements"][name]["points"][i]["per_query_half"] = [round(v, 6) for v in p.per_query_half]
     return doc
 
 

@@ -103,6 +103,25 @@ def test_budget_leaves_out_a_size_it_cannot_afford(rank_fakes, monkeypatch) -> N
     )
 
 
+def test_a_cut_collection_is_extrapolated_to_the_whole_one(rank_fakes) -> None:
+    # 1,300 documents, a benchmark collection of 400: each fold is also scored on a half collection, and
+    # the drop per doubling is carried to the whole collection, query by query.
+    advice = advise_retrieval(
+        _data(300, extra=1000), Goals(task="retrieval"), profile="tiny", budget=60, engines=rank_fakes
+    )
+    b = advice.bench
+    assert b.bench_docs == 400 and 200 < b.half_docs < 400 and b.collection_docs == 1300
+    lexical = b.measurements["fake-lexical"]
+    raw = np.concatenate([p.per_query for p in lexical.points])
+    half = np.concatenate([p.per_query_half for p in lexical.points])
+    assert half.mean() > raw.mean()  # fewer distractors, more found
+    shift = np.log2(1300 / 400) / np.log2(400 / b.half_docs)
+    f_lex = advice.forecasts["fake-lexical"]
+    assert f_lex.value == pytest.approx(float(np.clip(raw - shift * (half - raw), 0, 1).mean()))
+    assert f_lex.value < raw.mean()
+    assert any("extrapolated" in a for a in f_lex.assumptions)
+
+
 def test_a_fit_that_cannot_finish_stops_after_its_first_steps(rank_fakes, monkeypatch) -> None:
     monkeypatch.setattr(FakeTuned, "SECONDS_PER_STEP", 0.2)  # 30+ s a point, the budget is 12 s
     advice = advise_retrieval(_data(), Goals(task="retrieval"), profile="tiny", budget=12, engines=rank_fakes)
