@@ -1,8 +1,9 @@
 """The app: six steps from goals to a trained artifact, one screen (and .tcss) each.
 
 `create_app(...)` is the factory the CLI and the tests share. The app holds the
-state, runs the backend in thread workers (`BackendWorkers`) and tells the screens
-what changed; screens never call the backend themselves.
+state, runs the backend in thread workers (`BackendWorkers`, and `RankWorkers` for the
+retrieval task) and tells the screens what changed; screens never call the backend
+themselves. A retrieval run ends on the search screen, over the index it produced.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from textual.binding import Binding, BindingType
 
 from advisor.goals import Goals
 from advisor.tui import messages as m
+from advisor.tui.rank_app import RankCommands
+from advisor.tui.rank_format import is_rank_advice
 from advisor.tui.screens import STEPS, load_screen
 from advisor.tui.screens.base import StepScreen
 from advisor.tui.services import Services
@@ -27,7 +30,7 @@ from advisor.tui.workers import BackendWorkers
 DARK, LIGHT = "textual-dark", "textual-light"
 
 
-class TuneOrEmbedApp(BackendWorkers, App[int]):
+class TuneOrEmbedApp(RankCommands, BackendWorkers, App[int]):
     """Fine-tune or embed? Measure, forecast, decide, then train."""
 
     TITLE = "tune-or-embed"
@@ -50,6 +53,7 @@ class TuneOrEmbedApp(BackendWorkers, App[int]):
         label_col: str | None = None,
         encoding: str | None = None,
         test_file: str | None = None,
+        corpus: str | None = None,
         goals: Goals | None = None,
         goals_path: str | None = None,
         profile: str | None = None,
@@ -68,6 +72,7 @@ class TuneOrEmbedApp(BackendWorkers, App[int]):
             label_col=label_col,
             encoding=encoding,
             test_file=test_file or None,
+            corpus=corpus or None,
             budget=budget,
         )
         if goals_path:
@@ -96,7 +101,7 @@ class TuneOrEmbedApp(BackendWorkers, App[int]):
         self.refresh_probe()
         if self.state.data_ref:
             st = self.state
-            self.load_data(st.data_ref, st.text_col, st.label_col, st.encoding, st.test_file)
+            self.load_data(st.data_ref, st.text_col, st.label_col, st.encoding, st.test_file, st.corpus)
 
     def sync(self, what: str) -> None:
         """Tell every screen built so far that part of the state changed."""
@@ -141,16 +146,28 @@ class TuneOrEmbedApp(BackendWorkers, App[int]):
         self.probe_worker()
 
     def load_data(
-        self, ref: str, text_col: str | None, label_col: str | None, encoding: str | None, test_file: str | None = None
+        self,
+        ref: str,
+        text_col: str | None,
+        label_col: str | None,
+        encoding: str | None,
+        test_file: str | None = None,
+        corpus: str | None = None,
     ) -> None:
+        """Read the data for the goals' task (retrieval: the column names are the query and document ones)."""
         ref = ref.strip()
-        self.state.data_ref, self.state.text_col, self.state.label_col = ref, text_col, label_col
-        self.state.encoding = encoding
-        self.state.test_file, self.state.test_rows = (test_file or "").strip() or None, None
-        self.state.data_error = None
-        self.state.data_loading = True
+        st = self.state
+        st.data_ref, st.text_col, st.label_col = ref, text_col, label_col
+        st.encoding = encoding
+        st.test_file, st.test_rows = (test_file or "").strip() or None, None
+        st.corpus = (corpus or "").strip() or None
+        st.data_error = None
+        st.data_loading = True
         self.sync("data")
-        self.data_worker(ref, text_col, label_col, encoding, self.state.test_file)
+        if st.retrieval:
+            self.pairs_worker(ref, text_col, label_col, st.corpus)
+        else:
+            self.data_worker(ref, text_col, label_col, encoding, st.test_file)
 
     def start_bench(self) -> str | None:
         """Start the micro-benchmarks; a reason string when they cannot start."""
@@ -161,16 +178,18 @@ class TuneOrEmbedApp(BackendWorkers, App[int]):
             return "load a data file first (step 3)" if not st.data_loading else "the data is still loading"
         if st.goals_error:
             return f"fix the goals first (step 1): {st.goals_error}"
-        if st.goals.task == "retrieval":
-            return (
-                "retrieval is advised from the command line in this version: "
-                "tune-or-embed advise PAIRS (then run the plan, and search the artifact)"
-            )
+        if st.data_task != st.goals.task:
+            return f"the data was read for {st.data_task}: load it again (step 3) for the {st.goals.task} task"
         st.bench_cancel = threading.Event()
         st.bench_running, st.bench_error, st.advice = True, None, None
         st.bench_events, st.bench_points = [], []
         self.sync("bench")
-        self.bench_worker(st.dataset, st.goals, st.profile_name, st.budget, st.resources, st.bench_cancel, st.test_file)
+        if st.retrieval:
+            self.rank_bench_worker(st.dataset, st.goals, st.profile_name, st.budget, st.resources, st.bench_cancel)
+        else:
+            self.bench_worker(
+                st.dataset, st.goals, st.profile_name, st.budget, st.resources, st.bench_cancel, st.test_file
+            )
         return None
 
     def cancel_bench(self) -> bool:
@@ -188,13 +207,18 @@ class TuneOrEmbedApp(BackendWorkers, App[int]):
             return "load a data file first (step 3)"
         if not out_dir.strip():
             return "choose an output folder"
+        advice = st.advice if st.advice is not None and is_rank_advice(st.advice) == st.retrieval else None
+        if advice is None and st.data_task != st.goals.task:
+            return f"load the data for the {st.goals.task} task first (step 3)"
         st.run_cancel = threading.Event()
         st.run_running, st.run_error, st.manifest, st.artifact_engine = True, None, None, None
         st.run_engine, st.run_dir, st.run_started_at = engine, out_dir.strip(), time.monotonic()
         self.sync("run")
-        self.full_run_worker(
-            engine, st.advice, st.dataset, st.profile_name, st.run_dir, resume, overwrite, st.run_cancel, st.test_file
-        )
+        args = (engine, advice, st.dataset, st.profile_name, st.run_dir, resume, overwrite, st.run_cancel)
+        if st.retrieval:
+            self.rank_run_worker(*args)
+        else:
+            self.full_run_worker(*args, st.test_file)
         return None
 
     def cancel_run(self) -> bool:
@@ -240,14 +264,14 @@ class TuneOrEmbedApp(BackendWorkers, App[int]):
             return  # an older load finished after a newer one started
         st = self.state
         st.dataset, st.summary, st.data_error, st.data_loading = msg.dataset, msg.summary, None, False
-        st.test_rows = msg.test_rows
+        st.test_rows, st.data_task = msg.test_rows, msg.task
         self.sync("data")
 
     def on_data_failed(self, msg: m.DataFailed) -> None:
         if msg.ref != self.state.data_ref:
             return
         st = self.state
-        st.dataset, st.summary, st.data_error, st.data_loading = None, None, msg.error, False
+        st.dataset, st.summary, st.data_error, st.data_loading, st.data_task = None, None, msg.error, False, None
         self.sync("data")
 
     def on_bench_progress(self, msg: m.BenchProgress) -> None:
@@ -288,6 +312,9 @@ class TuneOrEmbedApp(BackendWorkers, App[int]):
         st.runs_done.append(msg.out_dir)
         self.sync("run")
         self.notify(f"Artifact written to {msg.out_dir}")
+        if msg.task == "retrieval":
+            st.search_dir = None  # (re)load the index just written
+            self.open_search(msg.out_dir)
 
     def on_run_failed(self, msg: m.RunFailed) -> None:
         st = self.state
@@ -331,6 +358,7 @@ def create_app(
     label_col: str | None = None,
     encoding: str | None = None,
     test_file: str | None = None,
+    corpus: str | None = None,
     budget: str = "quick",
     start: str | None = None,
     theme: str | None = None,
@@ -347,6 +375,7 @@ def create_app(
         label_col=label_col,
         encoding=encoding,
         test_file=test_file,
+        corpus=corpus,
         budget=budget,
         start=start,
         theme=theme,

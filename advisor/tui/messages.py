@@ -27,14 +27,18 @@ class ProbeDone(Message):
 
 
 class DataLoaded(Message):
-    """The data (and the separate test file's row count, when one was given) loaded."""
+    """The data (and the separate test file's row count, when one was given) loaded, read for ``task``:
+    a ``Dataset`` and its ``DataSummary``, or (retrieval) a ``PairsDataset`` and its ``PairsSummary``."""
 
-    def __init__(self, ref: str, dataset: Any, summary: Any, test_rows: int | None = None) -> None:
+    def __init__(
+        self, ref: str, dataset: Any, summary: Any, test_rows: int | None = None, task: str = "classification"
+    ) -> None:
         super().__init__()
         self.ref = ref
         self.dataset = dataset
         self.summary = summary
         self.test_rows = test_rows
+        self.task = task
 
 
 class DataFailed(Message):
@@ -74,11 +78,15 @@ class RunProgress(Message):
 
 
 class RunDone(Message):
-    def __init__(self, manifest: Any, out_dir: str, engine: Any) -> None:
+    """A full run finished; ``engine`` is the loaded artifact (None for retrieval: the search screen
+    loads it in its own worker, since that imports torch)."""
+
+    def __init__(self, manifest: Any, out_dir: str, engine: Any, task: str = "classification") -> None:
         super().__init__()
         self.manifest = manifest
         self.out_dir = out_dir
         self.engine = engine
+        self.task = task
 
 
 class RunFailed(Message):
@@ -113,4 +121,24 @@ class Exported(Message):
         super().__init__()
         self.what = what
         self.path = path
+        self.error = error
+
+
+class SearchReady(Message):
+    """A retrieval artifact's engine loaded for the search screen (``error`` set when it failed)."""
+
+    def __init__(self, out_dir: str, engine: Any, error: str | None) -> None:
+        super().__init__()
+        self.out_dir = out_dir
+        self.engine = engine
+        self.error = error
+
+
+class SearchHits(Message):
+    """The top hits (``engines.records.SearchHit``) of one query on the search screen."""
+
+    def __init__(self, query: str, hits: list[Any], error: str | None) -> None:
+        super().__init__()
+        self.query = query
+        self.hits = hits
         self.error = error

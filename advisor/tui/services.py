@@ -116,6 +116,80 @@ def _write_plan(plan: Any, path: Any) -> Any:
     return write_plan(plan, path)
 
 
+def _load_pairs(ref: str, **kwargs: Any) -> Any:
+    from advisor.pairs import load_pairs
+
+    return load_pairs(ref, **kwargs)
+
+
+def _summarize_pairs(dataset: Any) -> Any:
+    from advisor.pairs_summary import summarize_pairs
+
+    return summarize_pairs(dataset)
+
+
+def _advise_retrieval(data: Any, goals: Any, **kwargs: Any) -> Any:
+    from advisor.retrieval import advise_retrieval
+
+    return advise_retrieval(data, goals, **kwargs)
+
+
+def build_rank_spec(*, engine: str, advice: Any, dataset: Any, profile: str | None) -> Any:
+    """The retrieval advice's plan (the same split) for ``engine``; without advice, the loaded pairs."""
+    from advisor.rank_run import RankRunSpec, spec_from_plan
+
+    plan = getattr(advice, "plan", None) if advice is not None else None
+    if plan is not None:
+        spec = spec_from_plan(plan.model_dump())
+        return spec if spec.engine == engine else spec.model_copy(update={"engine": engine})
+    if dataset is None:
+        from engines.errors import DataError
+
+        raise DataError("no pairs loaded yet: pick a pairs file on the Data step (3)")
+    return RankRunSpec(engine=engine, data=dataset.source, corpus=dataset.corpus, profile=profile)
+
+
+def _rank_full_run(spec: Any, out_dir: Any, **kwargs: Any) -> Any:
+    from advisor.rank_run import rank_full_run
+
+    return rank_full_run(spec, out_dir, **kwargs)
+
+
+def _load_search_engine(directory: Any) -> Any:
+    """A retrieval artifact's engine, checked the way ``tune-or-embed search`` checks it (torch may load)."""
+    from engines.artifacts import load_artifact, read_manifest
+    from engines.base import get_engine
+    from engines.errors import ArtifactError, ConfigError
+
+    manifest = read_manifest(directory)
+    try:
+        cls = get_engine(manifest.engine)
+    except ConfigError:
+        raise ArtifactError(f"{directory} was written by unknown engine {manifest.engine!r}") from None
+    if "retrieval" not in cls.tasks:
+        raise ConfigError(f"{directory} is a {manifest.engine} artifact, not a retrieval index")
+    engine, _ = load_artifact(directory)
+    return engine
+
+
+def _write_rank_report(advice: Any, path: Any) -> Any:
+    """The retrieval report: the terminal summary in Markdown, as ``advise --report`` writes it."""
+    from pathlib import Path
+
+    from advisor.retrieval import render_rank_summary
+    from engines.atomic import write_text
+
+    write_text(Path(path), "# tune-or-embed advice (retrieval)\n\n```\n" + render_rank_summary(advice) + "```\n")
+    return path
+
+
+def _write_rank_plan(plan: Any, path: Any) -> Any:
+    from engines.atomic import write_json
+
+    write_json(path, plan)
+    return path
+
+
 def _engine_names() -> list[str]:
     from engines.base import engine_names
 
@@ -147,6 +221,15 @@ class Services:
     write_plan: Callable[[Any, Any], Any] = _write_plan
     engine_names: Callable[[], list[str]] = _engine_names
     engine_class: Callable[[str], Any] = _engine_class
+    # retrieval
+    load_pairs: Callable[..., Any] = _load_pairs
+    summarize_pairs: Callable[[Any], Any] = _summarize_pairs
+    advise_retrieval: Callable[..., Any] = _advise_retrieval
+    make_rank_spec: Callable[..., Any] = build_rank_spec
+    rank_full_run: Callable[..., Any] = _rank_full_run
+    load_search_engine: Callable[[Any], Any] = _load_search_engine
+    write_rank_report: Callable[[Any, Any], Any] = _write_rank_report
+    write_rank_plan: Callable[[Any, Any], Any] = _write_rank_plan
 
 
 def describe_error(exc: BaseException) -> str:

@@ -29,8 +29,10 @@ class AppState:
     encoding: str | None = None
     test_file: str | None = None  # a held-out file the full run is scored on (all data rows train)
     test_rows: int | None = None
-    dataset: Any = None
-    summary: Any = None
+    corpus: str | None = None  # retrieval: more documents for the collection searched
+    data_task: str | None = None  # the task the loaded data was read for
+    dataset: Any = None  # a Dataset, or (retrieval) a PairsDataset
+    summary: Any = None  # a DataSummary, or (retrieval) a PairsSummary
     data_error: str | None = None
     data_loading: bool = False
 
@@ -52,9 +54,21 @@ class AppState:
     artifact_engine: Any = None
     runs_done: list[str] = field(default_factory=list)  # artifact folders finished in this session, oldest first
 
+    search_dir: str | None = None  # the retrieval artifact the search screen searches
+    search_engine: Any = None  # its engine, loaded in a worker
+    search_loading: bool = False
+    search_error: str | None = None
+    search_query: str | None = None
+    search_hits: list[Any] = field(default_factory=list)  # engines.records.SearchHit, best first
+
     comparing: bool = False
     comparison: Any = None  # advisor.compare.Comparison of the runs it names
     compare_error: str | None = None
+
+    @property
+    def retrieval(self) -> bool:
+        """The goals ask for the retrieval task."""
+        return self.goals.task == "retrieval"
 
     @property
     def profile_name(self) -> str | None:

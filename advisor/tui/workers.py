@@ -142,11 +142,16 @@ class BackendWorkers:
 
     @work(thread=True, exclusive=False, group="export", exit_on_error=False, description="export")
     def export_worker(self, what: str, advice: Any, path: str) -> None:
+        rank = getattr(advice, "task", None) == "retrieval"
         try:
             if what == "plan":
-                self.services.write_plan(advice.plan, Path(path))
+                if advice.plan is None:
+                    from engines.errors import ConfigError
+
+                    raise ConfigError("no plan: the advice recommends nothing to run")
+                (self.services.write_rank_plan if rank else self.services.write_plan)(advice.plan, Path(path))
             else:
-                self.services.write_report(advice, Path(path))
+                (self.services.write_rank_report if rank else self.services.write_report)(advice, Path(path))
         except BaseException as exc:  # noqa: BLE001
             self.post_message(m.Exported(what, None, describe_error(exc)))
             return

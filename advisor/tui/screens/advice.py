@@ -1,5 +1,6 @@
 """Step 5 — Advice: the choice, how sure, why (with numbers), what would flip it,
-and every approach's forecast side by side; e / p export the report and the plan."""
+and every approach's forecast side by side; e / p export the report and the plan.
+A retrieval advice shares the recommendation record; its forecasts table has its own columns."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.widgets import Button, DataTable, Input, Label, Static
 
+from advisor.tui import rank_format
 from advisor.tui.format import fmt_bytes, fmt_interval, fmt_num, fmt_seconds
 from advisor.tui.screens.base import StepScreen
 from advisor.tui.widgets import Notice
@@ -72,6 +74,7 @@ class AdviceScreen(StepScreen):
         Binding("p", "export('plan')", "Save plan"),
         Binding("r", "app.goto('run')", "Go to run"),
     ]
+    COLUMNS = ("approach", "forecast [95 %]", "measured", "train time", "latency", "peak mem", "texts/s", "at n", "fit")
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="advice-body"):
@@ -94,10 +97,17 @@ class AdviceScreen(StepScreen):
         yield Notice(id="advice-notice")
 
     def on_mount(self) -> None:
-        self.query_one("#forecasts", DataTable).add_columns(
-            "approach", "forecast [95 %]", "measured", "train time", "latency", "peak mem", "texts/s", "at n", "fit"
-        )
+        self._columns: tuple[str, ...] = ()
         super().on_mount()
+
+    def _table(self, columns: tuple[str, ...]) -> DataTable:
+        table = self.query_one("#forecasts", DataTable)
+        if self._columns != columns:
+            table.clear(columns=True)
+            table.add_columns(*columns)
+            self._columns = columns
+        table.clear()
+        return table
 
     def action_export(self, what: str) -> None:
         folder = Path(self.query_one("#export-dir", Input).value.strip() or ".")
@@ -116,9 +126,13 @@ class AdviceScreen(StepScreen):
         if what not in ("advice", "bench"):
             return
         advice = self.st.advice
-        table = self.query_one("#forecasts", DataTable)
-        table.clear()
+        rank = rank_format.is_rank_advice(advice)
+        table = self._table(rank_format.FORECAST_COLUMNS if rank else self.COLUMNS)
         if advice is None:
+            self.query_one("#choice", Static).update("No advice yet: load data (3), then run the benchmark (4).")
+            for widget_id, empty in (("#settle", ""), ("#flags", ""), ("#reasons", "–"), ("#ruled-out", "–")):
+                self.query_one(widget_id, Static).update(empty)
+            self.query_one("#flips", Static).update("–")
             return
         rec = advice.recommendation
         cancelled = " (from a cancelled benchmark: partial)" if getattr(advice, "cancelled", False) else ""
@@ -133,7 +147,7 @@ class AdviceScreen(StepScreen):
         self.query_one("#settle", Static).update(Content("\n".join(settle)))
         reasons = [f"{i}. {_text(r)}" for i, r in enumerate(rec.reasons, 1)]
         self.query_one("#reasons", Static).update(Content("\n".join(reasons) or "–"))
-        for row in forecast_rows(advice):
+        for row in rank_format.forecast_rows(advice) if rank else forecast_rows(advice):
             table.add_row(*row)
         forecasts = getattr(advice, "forecasts", {}) or {}
         flagged = [
@@ -141,6 +155,8 @@ class AdviceScreen(StepScreen):
             for a, fc in forecasts.items()
             if getattr(fc, "flagged", False)
         ]
+        if rank:
+            flagged.insert(0, rank_format.bench_note(advice))
         self.query_one("#flags", Static).update(Content("\n".join(flagged)))
         ruled = [f"✗ {r.approach}: {r.reason}" for r in getattr(rec, "ruled_out", [])]
         self.query_one("#ruled-out", Static).update(Content("\n".join(ruled) or "nothing"))

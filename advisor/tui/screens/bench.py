@@ -2,6 +2,8 @@
 
 A progress bar per approach, a table of learning-curve points, and the curves drawn
 in the terminal with each forecast point and its interval. Escape cancels cleanly.
+For the retrieval task the points (training queries → nDCG@10 or the goals' metric) fill in
+when the benchmark ends: its progress events carry no points.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from textual.content import Content
 from textual.widgets import Button, DataTable, Label, ProgressBar, Select, Static
 from textual_plotext import PlotextPlot
 
+from advisor.tui import rank_format
 from advisor.tui.format import fmt_pct, fmt_seconds
 from advisor.tui.screens.base import StepScreen
 from advisor.tui.widgets import Notice
@@ -28,6 +31,11 @@ BUDGETS = [
     ("thorough (≤ 30 min)", "thorough"),
 ]
 COLORS = {"tfidf": "blue", "embedding": "green", "finetune": "red", "lora": "magenta"}
+COLORS |= {"bm25": "blue", "frozen-index": "green", "contrastive": "red", "contrastive-lora": "magenta"}
+COLUMNS = {
+    "classification": ("approach", "n", "seed", "acc", "F1", "fit"),
+    "retrieval": ("approach", "n", "score ×100", "fit", "stopped"),
+}
 
 
 class CurvePlot(PlotextPlot):
@@ -68,8 +76,19 @@ class BenchScreen(StepScreen):
 
     def on_mount(self) -> None:
         self._bars: dict[str, tuple[ProgressBar, Static]] = {}
-        self.query_one("#points", DataTable).add_columns("approach", "n", "seed", "acc", "F1", "fit")
+        self._columns_for: str | None = None
         super().on_mount()
+
+    def _points_table(self) -> DataTable:
+        """The points table, emptied, with the columns of the goals' task."""
+        table = self.query_one("#points", DataTable)
+        task = self.st.goals.task
+        if self._columns_for != task:
+            table.clear(columns=True)
+            table.add_columns(*COLUMNS[task])
+            self._columns_for = task
+        table.clear()
+        return table
 
     @on(Select.Changed, "#budget")
     def _budget(self, event: Select.Changed) -> None:
@@ -124,23 +143,31 @@ class BenchScreen(StepScreen):
             if not replay:
                 self.draw()
 
+    def _curve_points(self) -> tuple[str, dict[str, list[tuple[int, float]]]]:
+        """The plot's title and (n, metric) per approach, as measured so far."""
+        advice = self.st.advice
+        if self.st.retrieval:
+            metric = self.st.goals.metric
+            return f"{metric} vs training queries", rank_format.points(advice) if advice is not None else {}
+        by_approach: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        for p in self.st.bench_points:
+            if getattr(p, "usable", True):
+                by_approach[p.approach].append((p.n_train, p.accuracy))
+        return "accuracy vs labelled examples", by_approach
+
     def draw(self) -> None:
         plot = self.query_one("#curves", CurvePlot)
         plt = plot.plt
         plt.clear_figure()
-        plt.title("accuracy vs labelled examples")
-        by_approach: dict[str, list[Any]] = defaultdict(list)
-        for p in self.st.bench_points:
-            if not getattr(p, "usable", True):
-                continue
-            by_approach[p.approach].append(p)
+        title, by_approach = self._curve_points()
+        plt.title(title)
         advice = self.st.advice
         forecasts = getattr(advice, "forecasts", None) or {}
         if by_approach:
             plt.xscale("log")  # plotext fails on a log axis with nothing drawn
         for approach, pts in by_approach.items():
             color = COLORS.get(approach, "white")
-            plt.scatter([p.n_train for p in pts], [p.accuracy for p in pts], color=color, marker="dot")
+            plt.scatter([n for n, _ in pts], [y for _, y in pts], color=color, marker="dot")
             fc = forecasts.get(approach)
             if fc is not None and fc.value is not None:
                 curve = list(getattr(fc, "projection", None) or getattr(fc, "curve", None) or [])
@@ -153,7 +180,7 @@ class BenchScreen(StepScreen):
         plot.refresh()
 
     def sync(self, what: str) -> None:
-        if what not in ("bench", "data"):
+        if what not in ("bench", "data", "task"):
             return
         st = self.st
         notice = self.query_one("#bench-notice", Notice)
@@ -170,10 +197,15 @@ class BenchScreen(StepScreen):
             notice.show("Done: the advice is on step 5.")
         elif st.dataset is None:
             notice.show("Load data first (step 3), then press s.")
+        elif st.data_task != st.goals.task:
+            notice.show(f"The data was read for {st.data_task}: load it again for {st.goals.task} (step 3).")
         else:
-            notice.show(f"Ready: press s to benchmark {st.dataset.ref} within the {st.budget} budget.")
-        if what == "bench":
-            self.query_one("#points", DataTable).clear()
+            what_data = "the pairs of " if st.retrieval else ""
+            notice.show(
+                f"Ready: press s to benchmark {what_data}{rank_format.data_ref(st.dataset)} within the {st.budget} budget."
+            )
+        if what in ("bench", "task"):
+            self._points_table()
             for bar, note in self._bars.values():
                 bar.update(total=None, progress=0)
                 note.update("")
@@ -182,7 +214,10 @@ class BenchScreen(StepScreen):
     def _replay(self) -> None:
         for event in self.st.bench_events:
             self.on_bench_event(event, replay=True)
-        if self.st.advice is not None and not self.st.bench_events:
+        if rank_format.is_rank_advice(self.st.advice):
+            for row in rank_format.point_rows(self.st.advice):
+                self.query_one("#points", DataTable).add_row(*row)
+        elif self.st.advice is not None and not self.st.bench_events:
             for meas in (getattr(self.st.advice.bench, "measurements", None) or {}).values():
                 for p in meas.points:
                     self.query_one("#points", DataTable).add_row(

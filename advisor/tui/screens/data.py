@@ -1,7 +1,12 @@
-"""Step 3 — Data: pick a file (path completion), preview rows, columns, balance, lengths."""
+"""Step 3 — Data: pick a file (path completion), preview rows, columns, balance, lengths.
+
+For the retrieval task the same step reads query/document pairs (a pair file, a BEIR folder or a
+retrieval demo, plus an optional corpus file): the preview shows queries and their documents, the
+side panels the pairs summary (``advisor.pairs_summary``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -12,11 +17,12 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.suggester import Suggester
 from textual.widgets import Button, DataTable, Input, Label, Static
 
+from advisor.tui import rank_format
 from advisor.tui.format import bar, fmt_num, shorten
 from advisor.tui.screens.base import StepScreen
 from advisor.tui.widgets import Notice
 
-# advisor.demo.DEMOS by name, copied: importing the registry costs start-up (tested to match).
+# advisor.demo.DEMOS by name and task, copied: importing the registry costs start-up (tested to match).
 DEMOS = [
     "demo:rotten-tomatoes",
     "demo:bbc-news",
@@ -26,19 +32,25 @@ DEMOS = [
     "demo:fine-food-reviews",
     "demo:bird-strikes",
 ]
+RANK_DEMOS = ["demo:bbc-headlines", "demo:icd10-terms", "demo:chatterbot-qa"]
 PREVIEW_ROWS = 50
+PLACEHOLDERS = {  # (data path, first column, second column) per task
+    "classification": ("path to CSV/TSV/JSONL/Parquet/folder, or demo:rotten-tomatoes", "text column", "label column"),
+    "retrieval": ("query/document pairs file, BEIR folder, or demo:bbc-headlines", "query column", "doc column"),
+}
 
 
 class PathSuggester(Suggester):
-    """Completes file-system paths (and the demo names) as you type; → accepts."""
+    """Completes file-system paths (and the demo names ``demos()`` gives) as you type; → accepts."""
 
-    def __init__(self) -> None:
+    def __init__(self, demos: Callable[[], list[str]] = lambda: DEMOS) -> None:
         super().__init__(use_cache=False, case_sensitive=True)
+        self.demos = demos
 
     async def get_suggestion(self, value: str) -> str | None:
         if not value:
             return None
-        for demo in DEMOS:
+        for demo in self.demos():
             if demo.startswith(value) and demo != value:
                 return demo
         path = Path(value).expanduser()
@@ -103,8 +115,8 @@ class DataScreen(StepScreen):
         with Horizontal(id="data-form"):
             yield Input(
                 st.data_ref or "",
-                placeholder="path to CSV/TSV/JSONL/Parquet/folder, or demo:rotten-tomatoes",
-                suggester=PathSuggester(),
+                placeholder=PLACEHOLDERS["classification"][0],
+                suggester=PathSuggester(self._demos),
                 id="data-path",
                 compact=True,
             )
@@ -127,6 +139,14 @@ class DataScreen(StepScreen):
                 compact=True,
                 tooltip="same columns as the data; blank: the full run holds out a part of the data",
             )
+            yield Input(
+                st.corpus or "",
+                placeholder="optional file of more documents for the collection searched (id/text or one column)",
+                suggester=PathSuggester(list),
+                id="corpus",
+                compact=True,
+                tooltip="the index holds these and every document of the pairs; blank: the pairs' documents",
+            )
         yield Notice(id="data-notice")
         with Horizontal(id="data-main"):
             yield DataTable(id="preview", cursor_type="row", zebra_stripes=True)
@@ -143,7 +163,7 @@ class DataScreen(StepScreen):
             yield Static("", id="data-hint")
 
     def on_mount(self) -> None:
-        self.query_one("#preview", DataTable).add_columns("label", "text")
+        self._preview_task: str | None = None
         super().on_mount()
         if not self.st.data_ref:
             self.query_one("#data-path", Input).focus()
@@ -158,9 +178,37 @@ class DataScreen(StepScreen):
         text_col = self.query_one("#text-col", Input).value.strip() or None
         label_col = self.query_one("#label-col", Input).value.strip() or None
         test_file = self.query_one("#test-file", Input).value.strip() or None
-        self.app.load_data(ref, text_col, label_col, self.st.encoding, test_file)  # type: ignore[attr-defined]
+        corpus = self.query_one("#corpus", Input).value.strip() or None
+        self.app.load_data(ref, text_col, label_col, self.st.encoding, test_file, corpus)  # type: ignore[attr-defined]
+
+    def _demos(self) -> list[str]:
+        return RANK_DEMOS if self.st.retrieval else DEMOS
+
+    def _relabel(self) -> None:
+        """The form for the goals' task: the column boxes, and a held-out file or an extra corpus."""
+        task = self.st.goals.task
+        for selector, text in zip(("#data-path", "#text-col", "#label-col"), PLACEHOLDERS[task], strict=True):
+            self.query_one(selector, Input).placeholder = text
+        rank = self.st.retrieval
+        self.query_one("#test-file-label", Label).update("corpus:" if rank else "test file:")
+        self.query_one("#test-file").display = not rank
+        self.query_one("#corpus").display = rank
+        names = ("Columns", "Relevance", "Lengths") if rank else ("Columns", "Classes", "Lengths")
+        for label, name in zip(self.query(".section").results(Label), names):
+            label.update(name)
+
+    def _preview_columns(self, task: str) -> DataTable:
+        table = self.query_one("#preview", DataTable)
+        if self._preview_task != task:
+            table.clear(columns=True)
+            table.add_columns(*(("query", "relevant document") if task == "retrieval" else ("label", "text")))
+            self._preview_task = task
+        table.clear()
+        return table
 
     def sync(self, what: str) -> None:
+        if what in ("data", "task"):
+            self._relabel()
         if what != "data":
             return
         st = self.st
@@ -171,9 +219,8 @@ class DataScreen(StepScreen):
             notice.show(st.data_error, error=True)
         else:
             notice.show(None)
-        table = self.query_one("#preview", DataTable)
-        table.clear()
         ds, summary = st.dataset, st.summary
+        table = self._preview_columns(st.data_task or st.goals.task)
         hint = self.query_one("#data-hint", Static)
         if ds is None:
             for widget_id in ("#columns", "#balance", "#lengths", "#dropped"):
@@ -181,8 +228,11 @@ class DataScreen(StepScreen):
             hint.update("")
             return
         path_input = self.query_one("#data-path", Input)
-        if path_input.value.strip() != ds.ref:
-            path_input.value = ds.ref
+        if path_input.value.strip() != rank_format.data_ref(ds):
+            path_input.value = rank_format.data_ref(ds)
+        if st.data_task == "retrieval":
+            self._show_pairs(table, ds, summary)
+            return
         for text, label in list(zip(ds.examples.texts, ds.examples.labels))[:PREVIEW_ROWS]:
             table.add_row(shorten(label, 16), shorten(text, 300))
         rows = getattr(summary, "rows", None) or len(ds.examples.labels)
@@ -207,6 +257,17 @@ class DataScreen(StepScreen):
         self.query_one("#lengths", Static).update("\n".join(length_lines(summary)) or "–")
         self.query_one("#dropped", Static).update(_dropped_text(ds, summary))
         hint.update("Looks right? Press [b]4[/b] to benchmark the approaches on a sample of it.")
+
+    def _show_pairs(self, table: DataTable, ds: Any, summary: Any) -> None:
+        for query, doc in rank_format.preview_rows(ds, PREVIEW_ROWS):
+            table.add_row(shorten(query, 60), shorten(doc, 300))
+        self.query_one("#columns", Static).update(rank_format.columns_text(ds, summary))
+        self.query_one("#balance", Static).update(rank_format.relevance_text(summary))
+        self.query_one("#lengths", Static).update("\n".join(rank_format.length_lines(summary)))
+        self.query_one("#dropped", Static).update(rank_format.dropped_text(summary))
+        self.query_one("#data-hint", Static).update(
+            "Looks right? Press [b]4[/b] to benchmark BM25, the frozen index and a contrastive fine-tune on it."
+        )
 
 
 def _dropped_text(ds: Any, summary: Any) -> str:

@@ -36,6 +36,7 @@ SELECT_CHOICES = {
     "task": ["classification", "retrieval"],
     "metric": ["accuracy", "macro_f1", "ndcg@10", "recall@10", "mrr@10"],
 }
+TASK_METRICS = {"classification": ("accuracy", "macro_f1"), "retrieval": ("ndcg@10", "recall@10", "mrr@10")}
 PLACEHOLDERS = {
     "labelled_size": "all rows",
     "min_accuracy": "none",
@@ -169,8 +170,11 @@ class GoalsScreen(StepScreen):
             self.query_one("#" + widget_id(field) + "-error", Label).update(errors.get(field, ""))
             self.query_one("#" + widget_id(field)).set_class(field in errors, "-invalid")
         if goals is not None:
+            task_changed = goals.task != self.st.goals.task
             self.st.goals, self.st.goals_error = goals, None
             self.query_one("#goals-notice", Notice).show(None)
+            if task_changed:
+                self.app.task_changed()  # type: ignore[attr-defined]
         else:
             loc, msg = next(iter(errors.items()))
             self.st.goals_error = f"{loc}: {msg}"
@@ -185,7 +189,18 @@ class GoalsScreen(StepScreen):
         control = getattr(event, "control", None)
         if control is not None and control.id in ("goals-path", "profile"):
             return
+        if control is not None and control.id == widget_id("task") and self._match_metric(str(event.value)):
+            return  # the metric's own change validates the form
         self.validate_form()
+
+    def _match_metric(self, task: str) -> bool:
+        """Switch the metric to the task's first when it belongs to the other task; True when it changed."""
+        metric = self.query_one("#" + widget_id("metric"), Select)
+        allowed = TASK_METRICS.get(task, ())
+        if not allowed or metric.value in allowed:
+            return False
+        metric.value = allowed[0]
+        return True
 
     @on(Select.Changed, "#profile")
     def _profile_changed(self, event: Select.Changed) -> None:
@@ -266,9 +281,12 @@ class GoalsScreen(StepScreen):
         except Exception as exc:  # noqa: BLE001
             notice.show(describe_error(exc), error=True)
             return
+        task_changed = goals.task != self.st.goals.task
         self.st.goals = goals
         self.fill(goals)
         notice.show(f"loaded {path}")
+        if task_changed:
+            self.app.task_changed()  # type: ignore[attr-defined]
 
     @on(Button.Pressed, "#save-goals")
     def _save_pressed(self) -> None:

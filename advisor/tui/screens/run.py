@@ -2,7 +2,9 @@
 progress bar, ETA, cancel and resume; then the artifact, its held-out metrics and a
 box to try predictions (and search, for engines that support it). Two or more runs
 finished here can be compared on their shared held-out rows (what a too-close call
-asks for): each one's metric, the paired leads, and which to keep under the goals."""
+asks for): each one's metric, the paired leads, and which to keep under the goals.
+For the retrieval task the engines are the retrieval ones, and a finished run opens the
+search screen over its index (`/` opens it again)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Select, Static, Switch
 
+from advisor.tui import rank_format
 from advisor.tui.format import fmt_interval, fmt_pct, fmt_seconds, shorten
 from advisor.tui.screens.base import StepScreen
 from advisor.tui.widgets import Notice
@@ -34,6 +37,7 @@ class RunScreen(StepScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "start", "Run"),
         Binding("c", "compare", "Compare"),
+        Binding("slash", "search", "Search", key_display="/", show=False),  # the button says so
         Binding("escape", "app.escape", "Cancel"),  # leaves a text box first, else cancels
     ]
 
@@ -55,14 +59,15 @@ class RunScreen(StepScreen):
             yield Static("", id="run-status")
             yield Label("Artifact", classes="section")
             yield Static("–", id="artifact")
+            yield Button("Search the index (/)", id="open-search", compact=True)
             yield Label("Compare runs", classes="section")
             with Horizontal(classes="row"):
                 yield Static("", id="runs-done", classes="dim")
                 yield Button("Compare (c)", id="compare", compact=True, disabled=True)
             yield DataTable(id="compare-table", cursor_type="none", zebra_stripes=True)
             yield Static("", id="compare-verdict")
-            yield Label("Try it", classes="section")
-            with Horizontal(classes="row"):
+            yield Label("Try it", classes="section", id="try-label")
+            with Horizontal(classes="row", id="try-row"):
                 yield Input("", placeholder="type a text and press Enter to predict", id="predict-input", compact=True)
                 yield Input("", placeholder="search the stored texts", id="search-input", compact=True)
             yield Static("", id="answer")
@@ -76,13 +81,24 @@ class RunScreen(StepScreen):
         self.query_one("#hits").display = False
         self.query_one("#compare-table").display = False
         self.query_one("#search-input").display = False
-        self._engines = list(self.app.services.engine_names())  # type: ignore[attr-defined]
-        self.query_one("#engine", Select).set_options([(n, n) for n in self._engines])
+        self.query_one("#open-search").display = False
+        self._by_task = engines_by_task(self.app.services)  # type: ignore[attr-defined]
+        self._engines: list[str] = []
+        self._set_engines()
         super().on_mount()
+
+    def _set_engines(self) -> None:
+        """The engines of the goals' task in the engine box."""
+        engines = self._by_task.get(self.st.goals.task, [])
+        if engines != self._engines:
+            self._engines = engines
+            self.query_one("#engine", Select).set_options([(n, n) for n in engines])
 
     def _recommendation(self) -> Any:
         advice = self.st.advice
-        return getattr(advice, "recommendation", None) if advice is not None else None
+        if advice is None or rank_format.is_rank_advice(advice) != self.st.retrieval:
+            return None
+        return getattr(advice, "recommendation", None)
 
     def _recommended(self) -> str | None:
         return getattr(self._recommendation(), "choice", None)
@@ -137,6 +153,14 @@ class RunScreen(StepScreen):
 
     def action_cancel(self) -> None:
         self.app.cancel_run()  # type: ignore[attr-defined]
+
+    @on(Button.Pressed, "#open-search")
+    def action_search(self) -> None:
+        st = self.st
+        if getattr(st.manifest, "rank_metrics", None) is None or not st.run_dir:
+            self.query_one("#run-notice", Notice).show("search needs a finished retrieval run", error=True)
+            return
+        self.app.open_search(st.run_dir)  # type: ignore[attr-defined]
 
     @on(Button.Pressed, "#compare")
     def action_compare(self) -> None:
@@ -193,9 +217,10 @@ class RunScreen(StepScreen):
     def sync(self, what: str) -> None:
         if what in ("run", "compare"):
             self._sync_compare()
-        if what not in ("run", "advice", "bench"):
+        if what not in ("run", "advice", "bench", "task"):
             return
         st = self.st
+        self._set_engines()
         select = self.query_one("#engine", Select)
         rec = self._recommended()
         if what in ("advice", "bench") and rec in self._engines and not st.run_running:
@@ -216,7 +241,16 @@ class RunScreen(StepScreen):
         else:
             notice.show(None)
         manifest = st.manifest
-        if manifest is not None:
+        rank = getattr(manifest, "rank_metrics", None) is not None
+        self.query_one("#open-search").display = rank
+        for selector in ("#try-label", "#try-row", "#answer"):
+            self.query_one(selector).display = not rank
+        if rank:
+            self.query_one("#hits").display = False
+            self.query_one("#artifact", Static).update(Content(rank_format.manifest_text(manifest, st.run_dir or "")))
+            self.query_one("#run-progress", ProgressBar).update(total=1, progress=1)
+            self.query_one("#run-status", Static).update(Content("done"))
+        elif manifest is not None:
             metrics = manifest.metrics
             n = getattr(metrics, "n", None)
             held_out = f"on {n:,} held-out rows" if n else "held-out"
@@ -281,3 +315,16 @@ class RunScreen(StepScreen):
         head = f"{c.metric} on the same {c.rows:,} held-out rows (95 % intervals over those rows)"
         verdict.update(Content("\n".join([head, *verdict_lines(c)])))
         self.call_after_refresh(self._show, verdict)
+
+
+def engines_by_task(services: Any) -> dict[str, list[str]]:
+    """The registered engines by the tasks they do (an engine that cannot say does classification)."""
+    out: dict[str, list[str]] = {"classification": [], "retrieval": []}
+    for name in services.engine_names():
+        try:
+            tasks = getattr(services.engine_class(name), "tasks", None) or {"classification"}
+        except Exception:  # noqa: BLE001 - an engine that fails to import is not offered
+            continue
+        for task in tasks:
+            out.setdefault(task, []).append(name)
+    return out
