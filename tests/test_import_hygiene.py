@@ -55,9 +55,10 @@ def test_start_up_copies_of_the_demo_names_match_the_registry():
     (pydantic and engines.base, ~75 ms of start-up): they must still name every demo, in order."""
     from advisor import demo
     from advisor.commands._data_args import DEMO_NAMES
-    from advisor.tui.screens.data import DEMOS
+    from advisor.tui.screens.data import DEMOS, RANK_DEMOS
 
     names = [demo.PREFIX + name for name in demo.DEMOS]
     assert DEMO_NAMES == " / ".join(names)
-    # The TUI's data step reads classification data: it suggests those demos.
+    # The TUI's data step suggests the demos of the goals' task.
     assert DEMOS == [demo.PREFIX + name for name, spec in demo.DEMOS.items() if spec.task == "classification"]
+    assert RANK_DEMOS == [demo.PREFIX + name for name, spec in demo.DEMOS.items() if spec.task == "retrieval"]

@@ -12,7 +12,9 @@ pytest.importorskip("pytest_textual_snapshot")
 
 from tui_fakes import FakeBackend
 from tui_helpers import until
+from tui_rank_fakes import rank_services, register, write_pairs
 
+from advisor.goals import Goals
 from advisor.tui.app import LIGHT, create_app
 
 
@@ -121,3 +123,25 @@ def test_bench_large_terminal(snap_compare) -> None:
 
 def test_advice_light_large(snap_compare) -> None:
     assert snap_compare(_app(data="demo:fake", theme=LIGHT), run_before=_benchmarked, terminal_size=(200, 50))
+
+
+def test_search_after_a_retrieval_run(snap_compare, tmp_path, monkeypatch) -> None:
+    """The search screen a retrieval run opens: the run's held-out scores and a query's top 10."""
+    register(monkeypatch)
+    pairs = write_pairs(tmp_path / "pairs.csv", 60)
+    services = rank_services(FakeBackend().services())
+    app = create_app(services=services, data=str(pairs), goals=Goals(task="retrieval"), start="run")
+
+    async def run_before(pilot) -> None:
+        await _loaded(pilot)
+        pilot.app.screen.query_one("#engine").value = "fake-tuned"
+        await _until(pilot, lambda: pilot.app.screen.query_one("#out-dir").value == "runs/fake-tuned")
+        await pilot.press("r")
+        await _until(pilot, lambda: type(pilot.app.screen).__name__ == "SearchScreen", timeout=30)
+        await _until(pilot, lambda: pilot.app.state.search_engine is not None, timeout=30)
+        pilot.app.screen.query_one("#query").cursor_blink = False
+        await pilot.press(*"q7 w1", "enter")
+        await _until(pilot, lambda: pilot.app.screen.query_one("#search-hits").row_count == 10)
+        pilot.app.clear_notifications()
+
+    assert snap_compare(app, run_before=run_before, terminal_size=(110, 30))

@@ -24,6 +24,11 @@ both on **your** data and **this** machine, forecasts the full run, recommends o
 | **4 Benchmark** | micro-benchmarks on a sample, learning curves live | `s` start, `Esc` cancel |
 | **5 Advice** | the choice, reasons with numbers, what would flip it, forecasts | `e` report, `p` plan, `r` go to run |
 | **6 Run** | train on all data; then try predictions and search; compare the runs finished here on their shared held-out rows | `r` run, `Esc` cancel, `c` compare |
+| **Search** | after a retrieval run: the 10 documents of its index nearest each query you type | `Enter` search, `Esc` back, `/` (on 6) reopen |
+
+**Retrieval** (task on step 1): the same steps on (query, relevant document) pairs: a pairs file, a BEIR
+folder or `demo:bbc-headlines` (and an optional corpus file) on step 3; BM25, the frozen index and a
+contrastive fine-tune benchmarked on step 4; the run indexes the whole collection and opens the search.
 
 Anywhere: `1`–`6` go to a step, `?` this help, `Ctrl+T` dark/light, `q` quit, `Tab` next field,
 `Esc` leaves a text box (so the keys above work again). The mouse works too: click the steps on top.

@@ -34,7 +34,12 @@ class SearchScreen(StepScreen):
         yield Static("", id="search-title")
         with Horizontal(id="search-form"):
             yield Label("Query", id="query-label")
-            yield Input("", placeholder=f"type a query and press Enter: the {SEARCH_K} nearest documents", id="query")
+            yield Input(
+                "",
+                placeholder=f"type a query and press Enter: the {SEARCH_K} nearest documents",
+                id="query",
+                compact=True,
+            )
         yield Notice(id="search-notice")
         yield Static("", id="search-summary")
         yield DataTable(id="search-hits", cursor_type="row", zebra_stripes=True)
