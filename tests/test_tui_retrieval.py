@@ -124,7 +124,22 @@ async def test_retrieval_from_goals_to_search(tmp_path: Path, engines) -> None:
         await pilot.press("slash")  # opens the same index again, already loaded
         await until(pilot, lambda: type(app.screen).__name__ == "SearchScreen")
         assert app.state.search_engine is not None
-    assert calls == ["advise_retrieval:quick", "rank_full_run:fake-tuned:resume=False"]
+
+        # Back, and a second run (the other engine, same split): its index replaces the one searched.
+        await pilot.press("escape", "escape")
+        await until(pilot, lambda: type(app.screen).__name__ == "RunScreen")
+        app.screen.query_one("#engine", Select).value = "fake-lexical"
+        await until(pilot, lambda: app.screen.query_one("#out-dir", Input).value == "runs/fake-lexical")
+        assert "was not recommended" in text_of(app, "#run-plan")
+        await pilot.press("r")
+        await until(pilot, lambda: app.state.search_dir == "runs/fake-lexical" and app.state.search_engine is not None)
+        assert type(app.screen).__name__ == "SearchScreen" and app.state.search_hits == []
+        assert app.state.runs_done == ["runs/fake-tuned", "runs/fake-lexical"]
+    assert calls == [
+        "advise_retrieval:quick",
+        "rank_full_run:fake-tuned:resume=False",
+        "rank_full_run:fake-lexical:resume=False",
+    ]
 
 
 @run_async

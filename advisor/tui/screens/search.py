@@ -51,6 +51,9 @@ class SearchScreen(StepScreen):
         self.query_one("#query", Input).focus()
 
     def action_cancel(self) -> None:
+        views = self.app.views  # type: ignore[attr-defined]
+        if views.get("search") is self:
+            del views["search"]  # gone from the stack: the app's syncs no longer reach it
         self.dismiss()
 
     @on(Input.Submitted, "#query")
