@@ -186,3 +186,26 @@ async def test_cancel_the_retrieval_run_and_search_errors_are_one_line(tmp_path:
         assert app.state.search_error and "\n" not in app.state.search_error
         assert app.state.search_error in text_of(app, "#search-notice")
         assert app.search("anything") == app.state.search_error
+
+
+@run_async
+async def test_escape_cancels_the_retrieval_benchmark(tmp_path: Path, engines, monkeypatch) -> None:
+    from fake_rank_engines import FakeTuned
+
+    monkeypatch.setattr(FakeTuned, "SECONDS_PER_STEP", 0.05)  # the tuned fake's fit takes seconds
+    pairs = write_pairs(tmp_path / "pairs.csv", 80)
+    app = create_app(
+        services=rank_services(FakeBackend().services()), data=str(pairs), goals=Goals(task="retrieval"), start="bench"
+    )
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: app.state.dataset is not None)
+        assert "the pairs of" in text_of(app, "#bench-notice")
+        await pilot.press("s")
+        await until(pilot, lambda: any(e.approach == "fake-tuned" for e in app.state.bench_events), timeout=20)
+        await pilot.press("escape")
+        await until(pilot, lambda: not app.state.bench_running, timeout=20)
+        advice = app.state.advice
+        assert advice is not None and advice.cancelled and advice.task == "retrieval"
+        assert advice.bench.measurements["fake-lexical"].points  # what was measured is kept
+        assert "Cancelled" in text_of(app, "#bench-notice") and app.current_mode == "bench"
+        assert app.screen.query_one("#points", DataTable).row_count >= 1
