@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from advisor.output import human_seconds
 from advisor.tui.format import MISSING, fmt_bytes, fmt_num, fmt_seconds, shorten
 
 SNIPPET = 160  # characters of a document shown per search hit
@@ -99,14 +100,20 @@ def points(advice: Any) -> dict[str, list[tuple[int, float]]]:
     return out
 
 
+POINT_COLUMNS = ("approach", "n", "fold", "score ×100", "fit", "stopped")
+
+
 def point_rows(advice: Any) -> list[tuple[str, ...]]:
-    """One row per measured point: approach, n, metric, fit time, how the fit ended (or why none)."""
+    """One row per measured point (``POINT_COLUMNS``): approach, n, the held-out fold it was scored on,
+    metric, fit time, how the fit ended; or why an approach has none."""
     rows = []
     for name, meas in advice.bench.measurements.items():
         for p in meas.points:
-            rows.append((name, f"{p.n_train:,}", score(p.value), fmt_seconds(p.fit_s), p.stopped))
+            fold = str(getattr(p, "fold", 0))
+            rows.append((name, f"{p.n_train:,}", fold, score(p.value), fmt_seconds(p.fit_s), p.stopped))
         if not meas.points:
-            rows.append((name, MISSING, MISSING, MISSING, shorten("; ".join(meas.notes) or "not measured", 60)))
+            note = shorten("; ".join(meas.notes) or "not measured", 60)
+            rows.append((name, MISSING, MISSING, MISSING, MISSING, note))
     return rows
 
 
@@ -121,7 +128,7 @@ def forecast_rows(advice: Any) -> list[tuple[str, ...]]:
     rows = []
     for name in list(dict.fromkeys([*advice.forecasts, *measurements])):
         fc, meas = advice.forecasts.get(name), measurements.get(name)
-        best = max(meas.points, key=lambda p: p.n_train) if meas is not None and meas.points else None
+        measured = _largest_mean(meas.points) if meas is not None else None
         forecast = MISSING
         if fc is not None and fc.value is not None:
             forecast = score_interval(fc.value, fc.low, fc.high) + (" ⚑" if fc.flagged else "")
@@ -130,8 +137,8 @@ def forecast_rows(advice: Any) -> list[tuple[str, ...]]:
             (
                 f"▶ {name}" if name == choice else f"  {name}",
                 forecast,
-                score(best.value) if best is not None else MISSING,
-                fmt_seconds(getattr(fc, "train_time_s", None)),
+                score(measured),
+                human_seconds(getattr(fc, "train_time_s", None), coarse=True, missing_text=MISSING),
                 MISSING if ms is None else f"{ms:.1f}",
                 fmt_bytes(getattr(fc, "peak_memory_bytes", None)),
                 f"{fc.n_target:,}" if fc is not None else MISSING,
@@ -141,12 +148,24 @@ def forecast_rows(advice: Any) -> list[tuple[str, ...]]:
     return rows
 
 
+def _largest_mean(pts: list[Any]) -> float | None:
+    """The measured metric at the largest training size, averaged over the folds scored there."""
+    if not pts:
+        return None
+    n = max(p.n_train for p in pts)
+    values = [p.value for p in pts if p.n_train == n]
+    return sum(values) / len(values)
+
+
 def bench_note(advice: Any) -> str:
     """What the benchmark searched: its held-out queries and (smaller) collection."""
     b = advice.bench
+    folds = 1 + bool(getattr(b, "fold1_queries", 0))
+    held_out = b.test_queries + getattr(b, "fold1_queries", 0)
     return (
-        f"{b.metric} ×100 on {b.test_queries:,} held-out queries over {b.bench_docs:,} of {b.collection_docs:,} "
-        f"documents; forecast for a full run on {advice.n_target:,} training queries"
+        f"{b.metric} ×100 on {held_out:,} held-out queries ({folds} fold{'s' if folds > 1 else ''}) over "
+        f"{b.bench_docs:,} of {b.collection_docs:,} documents; forecast for a full run on "
+        f"{advice.n_target:,} training queries"
     )
 
 

@@ -34,7 +34,7 @@ COLORS = {"tfidf": "blue", "embedding": "green", "finetune": "red", "lora": "mag
 COLORS |= {"bm25": "blue", "frozen-index": "green", "contrastive": "red", "contrastive-lora": "magenta"}
 COLUMNS = {
     "classification": ("approach", "n", "seed", "acc", "F1", "fit"),
-    "retrieval": ("approach", "n", "score ×100", "fit", "stopped"),
+    "retrieval": rank_format.POINT_COLUMNS,
 }
 
 
