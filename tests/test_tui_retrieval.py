@@ -245,3 +245,31 @@ def test_rank_format_rows() -> None:
     assert rank_format.point_rows(advice)[2][:4] == ("contrastive", "80", "1", "80.0")
     hits = [SearchHit(doc_id="d7", score=0.91234, text="line one\nline two")]
     assert rank_format.hit_rows(hits) == [("1", "0.912", "d7", "line one line two")]
+
+
+@pytest.mark.parametrize(
+    ("argv", "task", "metric"),
+    [
+        (["--data", "demo:chatterbot-qa"], "retrieval", "ndcg@10"),  # a retrieval demo starts on its task
+        (["--data", "demo:rotten-tomatoes"], "classification", "accuracy"),
+        (["--data", "demo:rotten-tomatoes", "--task", "retrieval"], "retrieval", "ndcg@10"),
+    ],
+)
+def test_tui_command_starts_on_the_datas_task(monkeypatch, argv, task, metric) -> None:
+    import advisor.tui.app as tui_app
+    from advisor.cli import main
+
+    seen = {}
+
+    class Opened:
+        def run(self):
+            return 0
+
+    def capture(**kwargs):
+        seen.update(kwargs)
+        return Opened()
+
+    monkeypatch.setattr(tui_app, "create_app", capture)
+    assert main(["tui", *argv]) == 0
+    goals = seen["goals"] or Goals()
+    assert (goals.task, goals.metric) == (task, metric)

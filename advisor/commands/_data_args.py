@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from advisor.data import Dataset
@@ -44,3 +44,30 @@ def load_from_args(args: argparse.Namespace, sample: int | None = None) -> Datas
         sample=sample if sample is not None else getattr(args, "sample", None),
         seed=getattr(args, "seed", 0) or 0,
     )
+
+
+def add_task_args(parser: argparse.ArgumentParser) -> None:
+    """Add --task (auto: the goals' task, else what the data looks like) and --corpus (retrieval)."""
+    parser.add_argument(
+        "--task",
+        choices=("auto", "classification", "retrieval"),
+        default="auto",
+        help="what the model must do (default: the goals' task, else detected from DATA: query/document pairs, "
+        "a BEIR folder or a retrieval demo → retrieval)",
+    )
+    parser.add_argument(
+        "--corpus", metavar="FILE", help="retrieval: more documents to search (the index holds them and the pairs')"
+    )
+
+
+def resolve_task(args: argparse.Namespace, goals: Any) -> str:
+    """The task asked for (--task, then the goals file), else the one the data looks like."""
+    from advisor.pairs import looks_like_pairs
+    from engines.errors import ConfigError
+
+    task = args.task if args.task != "auto" else (goals.task if getattr(args, "goals", None) else None)
+    if task is None:
+        task = "retrieval" if args.data and looks_like_pairs(args.data) else "classification"
+    if task == "classification" and args.corpus:
+        raise ConfigError("--corpus is for retrieval data (query/document pairs)")
+    return task

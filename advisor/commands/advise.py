@@ -7,7 +7,7 @@ import sys
 import threading
 from typing import Any
 
-from advisor.commands._data_args import add_data_args
+from advisor.commands._data_args import add_data_args, add_task_args, resolve_task
 
 
 def register(sub: Any) -> None:
@@ -38,16 +38,7 @@ def register(sub: Any) -> None:
         help="the full run is scored on this separate file (same columns): it trains on every row "
         "of DATA, and the forecasts are for that many labels; the benchmarks never read FILE",
     )
-    p.add_argument(
-        "--task",
-        choices=("auto", "classification", "retrieval"),
-        default="auto",
-        help="what the model must do (default: the goals' task, else detected from DATA: query/document pairs "
-        "or a BEIR folder → retrieval)",
-    )
-    p.add_argument(
-        "--corpus", metavar="FILE", help="retrieval: more documents to search (the index holds them and the pairs')"
-    )
+    add_task_args(p)
     p.add_argument(
         "--engines",
         metavar="LIST",
@@ -108,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     resources = probe()
     profile = load_profile(args.profile, resources=resources)
     budget = args.budget or profile.bench.default_budget
-    if _task(args, goals) == "retrieval":
+    if resolve_task(args, goals) == "retrieval":
         return _advise_retrieval(args, goals, profile, resources, budget, engines)
     sample = args.sample or profile.bench.sample_size
     data = load_dataset(
@@ -153,19 +144,6 @@ def run(args: argparse.Namespace) -> int:
         if args.report:
             print(f"Report written to {args.report}")
     return 130 if advice.cancelled else 0
-
-
-def _task(args: argparse.Namespace, goals: Any) -> str:
-    """The task asked for (--task, then the goals file), else the one the data looks like."""
-    from advisor.pairs import looks_like_pairs
-    from engines.errors import ConfigError
-
-    task = args.task if args.task != "auto" else (goals.task if args.goals else None)
-    if task is None:
-        task = "retrieval" if looks_like_pairs(args.data) else "classification"
-    if task == "classification" and args.corpus:
-        raise ConfigError("--corpus is for retrieval data (query/document pairs)")
-    return task
 
 
 def _advise_retrieval(

@@ -1,4 +1,4 @@
-"""`tune-or-embed tui [--data REF] [--goals FILE] [--profile NAME]`: the terminal UI.
+"""`tune-or-embed tui [--data REF] [--task T] [--goals FILE] [--profile NAME]`: the terminal UI.
 
 Also what `tune-or-embed` with no command opens. Textual is imported in ``run``.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from advisor.commands._data_args import DEMO_NAMES
+from advisor.commands._data_args import DEMO_NAMES, add_task_args, resolve_task
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,6 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help="held-out file (same columns) the full run is scored on; the data's every row trains",
     )
+    add_task_args(parser)
     parser.add_argument("--goals", metavar="FILE", help="goals TOML to start from (also where Ctrl+S saves)")
     parser.add_argument("--profile", metavar="NAME", help="profile name or .toml (default: suggested from the probe)")
     parser.add_argument(
@@ -38,9 +39,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from advisor.goals import load_goals
+    from advisor.goals import Goals, load_goals
 
     goals = load_goals(args.goals) if args.goals else None  # a bad file: one line, before the UI opens
+    task = resolve_task(args, goals or Goals())
+    if task != (goals or Goals()).task:  # e.g. a retrieval demo: start on its task, with its metric
+        goals = (goals or Goals()).model_copy(
+            update={"task": task, "metric": "ndcg@10" if task == "retrieval" else "accuracy"}
+        )
 
     from advisor.tui.app import LIGHT, create_app
 
@@ -53,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
         label_col=args.label_col,
         encoding=args.encoding,
         test_file=args.test_file,
+        corpus=args.corpus,
         budget=args.budget,
         theme=LIGHT if args.light else None,
     )
