@@ -59,13 +59,16 @@ test-fast: $(STAMP)
 tui: $(STAMP)
 	$(BIN)/tune-or-embed tui --data demo:rotten-tomatoes
 
-# Style (ruff) and the import contracts of docs/ARCHITECTURE.md ([tool.importlinter] in pyproject.toml).
+# Style (ruff), the import contracts of docs/ARCHITECTURE.md ([tool.importlinter] in pyproject.toml)
+# and the types (mypy on advisor and engines; [tool.mypy] in pyproject.toml).
 lint: $(STAMP)
 	$(BIN)/python -m ruff --version >/dev/null 2>&1 || $(PY) -m pip install -q 'ruff>=0.5'
 	$(PY) -c 'import importlinter' >/dev/null 2>&1 || $(PY) -m pip install -q 'import-linter>=2.17'
+	$(BIN)/python -m mypy --version >/dev/null 2>&1 || $(PY) -m pip install -q 'mypy>=1.10'
 	$(BIN)/ruff check advisor engines tests benchmarks
 	$(BIN)/ruff format --check advisor engines tests benchmarks
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) .pytest_cache

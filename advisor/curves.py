@@ -113,7 +113,11 @@ def _fit_log_linear(n: np.ndarray, y: np.ndarray) -> _Fit | None:
     beta, alpha = np.polyfit(x, y, 1)
     if not np.isfinite(beta) or beta < 0:
         return None
-    return _Fit("log-linear", lambda m, a=alpha, b=beta: a + b * np.log(m))
+
+    def predict(m: np.ndarray) -> np.ndarray:
+        return alpha + beta * np.log(m)
+
+    return _Fit("log-linear", predict)
 
 
 def _fit_power_law(n: np.ndarray, y: np.ndarray) -> _Fit | None:
@@ -130,11 +134,12 @@ def _fit_power_law(n: np.ndarray, y: np.ndarray) -> _Fit | None:
             best = (sse, float(c), float(a), b)
     if best is None:
         return None
-    _, c, a, b = best
-    return _Fit(
-        f"power-law(b∈[{B_GRID[0]}, {B_GRID[-1]}])",
-        lambda m, c=c, a=a, b=b: c - a * np.power(m, -b),
-    )
+    _, c_best, a_best, b_best = best
+
+    def predict(m: np.ndarray) -> np.ndarray:
+        return c_best - a_best * np.power(m, -b_best)
+
+    return _Fit(f"power-law(b∈[{B_GRID[0]}, {B_GRID[-1]}])", predict)
 
 
 FITTERS: dict[str, Callable[[np.ndarray, np.ndarray], _Fit | None]] = {
@@ -250,7 +255,7 @@ def fit_learning_curve(
     elif not viable:
         reasons.append("no constrained fit matched the points")
     else:
-        scored = {k: errors[k] for k in viable if errors[k] is not None}
+        scored = {k: err for k in viable if (err := errors[k]) is not None}
         if not scored:
             reasons.append("the fits could not be checked on a held-back size")
         else:
@@ -301,8 +306,9 @@ def fit_learning_curve(
     row_rng = np.random.default_rng([seed, 0])
     sizes = [int(s) for s in n_arr]
     by_size = {s: [o for o in obs if o.n == s] for s in sizes}
-    can_resample_rows = metric_fn is not None and all(o.y_pred is not None for o in obs)
-    n_rows = len(obs[0].y_pred) if can_resample_rows else 0
+    y_preds = [o.y_pred for o in obs if o.y_pred is not None]
+    can_resample_rows = metric_fn is not None and len(y_preds) == len(obs)
+    n_rows = len(y_preds[0]) if can_resample_rows else 0
     boot: list[float] = []
     # Flat: what each viable (unchecked) fit would forecast on the same resampled points, so that
     # the upper end carries the noise of the points the fit was drawn through, not only its value.
@@ -316,16 +322,17 @@ def fit_learning_curve(
             vals = []
             for p in picks:
                 o = group[p]
-                if idx is not None:
+                if idx is not None:  # drawn only when can_resample_rows: metric_fn and every y_pred are set
+                    assert metric_fn is not None and o.y_pred is not None
                     vals.append(metric_fn(o.y_pred, idx))
                 else:
                     vals.append(o.value + rng.normal(0.0, se_test))
             ys.append(float(np.mean(vals)))
         boot.append(point_forecast(n_arr, np.asarray(ys), chosen))
         for name, got in fit_boot.items():
-            f = FITTERS[name](n_arr, np.asarray(ys))
-            if f is not None:
-                got.append(float(f.predict(np.array([n_eval]))[0]))
+            refit = FITTERS[name](n_arr, np.asarray(ys))
+            if refit is not None:
+                got.append(float(refit.predict(np.array([n_eval]))[0]))
     lo, hi = boot_interval(boot) if boot else (value, value)
     lo, hi = float(min(lo, value)), float(max(hi, value))
 

@@ -230,7 +230,7 @@ def load_dataset(
     stream = sample is not None and src.format != "folder" and estimated > threshold
 
     read = nan_labels = empty_texts = other = nul_texts = 0
-    sampler = StreamSampler(sample, seed) if stream else None
+    sampler = StreamSampler(sample, seed) if stream and sample is not None else None  # stream: only with a sample
     frames = []
     for chunk in iter_frames(src, text_col, label_col):
         read += len(chunk)

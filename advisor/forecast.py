@@ -108,7 +108,8 @@ def quality_forecast(
     if partial:
         # The budget stopped the largest size's fit(s) before the recipe's last steps: scored as they
         # were, so the upper end allows for the steps they missed (a generic allowance, said as such).
-        missing = float(np.mean([1 - p.steps / p.planned_steps for p in partial]))
+        # (each of them has planned steps: the walrus only tells the type checker)
+        missing = float(np.mean([1 - p.steps / planned for p in partial if (planned := p.planned_steps)]))
         high = min(1.0, high + PARTIAL_GAIN * missing)
         p = partial[0]
         said = (
@@ -253,7 +254,8 @@ def with_crossfit(
     from advisor import crossfit
 
     have = crossfit.covered(bench, out)
-    if not have:
+    labels = bench.crossfit_labels
+    if not have or labels is None:  # covered() finds none without the cross-fit's labels
         return out
     everyone = len(have) == sum(f.value is not None for f in out.values()) >= 2
     test_rows = None if everyone else bench.crossfit_test_rows
@@ -270,7 +272,7 @@ def with_crossfit(
             f,
             at_half,
             fit,
-            bench.crossfit_labels,
+            labels,
             n_classes=len(bench.classes) + 1,
             metric=metric,
             seed=bench.seed,

@@ -97,8 +97,7 @@ def build_engine(spec: RunSpec) -> tuple[Engine, str | None]:
     except ModuleNotFoundError as exc:  # profiles not installed yet: engine defaults
         if exc.name != "advisor.profiles":
             raise
-        profiles = None
-    if profiles is not None:
+    else:
         profile = profiles.load_profile(spec.profile)
         profile_name = getattr(profile, "name", spec.profile)
         section = profiles.engine_config(profile, spec.engine)
@@ -127,6 +126,7 @@ def _split(spec: RunSpec) -> tuple[Examples, Examples, Any]:
     from engines.artifacts import DataInfo, SplitInfo
 
     if spec.train_file is not None:
+        assert spec.test_file is not None, "RunSpec's validator: train_file and test_file come together"
         train_ds = _load(spec.train_file, spec)
         test_ds = _load(spec.test_file, spec)
         train, test = train_ds.examples, test_ds.examples
@@ -142,6 +142,7 @@ def _split(spec: RunSpec) -> tuple[Examples, Examples, Any]:
         )
         explicit = True
     else:
+        assert spec.data is not None, "RunSpec's validator: data when there is no train_file"
         ds = _load(spec.data, spec, sample=spec.sample)
         examples = ds.examples
         n_test = held_out_rows(len(examples), len(examples.classes), spec.test_size)
@@ -257,17 +258,18 @@ def _locked_run(
     timings["speed"] = time.perf_counter() - t0
 
     config = engine.config
+    model_ref = getattr(config, "model", None)  # transformer engines' configs name their model
     model_name, model_hash = getattr(engine, "model_name", None), getattr(engine, "model_hash", None)
-    if engine.uses_transformer and getattr(config, "model", None) and not (model_name and model_hash):
+    if engine.uses_transformer and model_ref and not (model_name and model_hash):
         from engines.models import model_fingerprint, resolve_model
 
-        resolved = resolve_model(config.model)
+        resolved = resolve_model(model_ref)
         model_name, model_hash = model_name or resolved.name, model_hash or model_fingerprint(resolved)
     manifest = Manifest(
         tool_version=tool_version(),
         engine=engine.name,
         engine_config=config.model_dump(mode="json"),
-        model_ref=getattr(config, "model", None),
+        model_ref=model_ref,
         model_name=model_name,
         model_hash=model_hash,
         profile=profile_name,

@@ -313,6 +313,7 @@ def time_forecast(
                 f"{TRAIN_VS_INFER_COST:g} (training ≈ forward + backward + optimizer)"
             )
         if rate:
+            train_rate = rate  # measured or estimated, known from here on (run_s uses it)
             vf = valid_share(config)
             every = int(config_get(config, "eval_every_steps", 50))
             ckpt = m.checkpoint_s_each or 0.0
@@ -320,8 +321,8 @@ def time_forecast(
 
             def run_s(n_steps: int) -> float:
                 evals = n_steps // every if vf > 0 else 0
-                eval_s = evals * (vf * n_target) / (rate * TRAIN_VS_INFER_COST)
-                return n_steps * batch / rate + eval_s + math.ceil(n_steps / ckpt_every) * ckpt + load
+                eval_s = evals * (vf * n_target) / (train_rate * TRAIN_VS_INFER_COST)
+                return n_steps * batch / train_rate + eval_s + math.ceil(n_steps / ckpt_every) * ckpt + load
 
             peak = measured_peak(m)
             stop_steps = early_stop_steps(config, n_target, peak)
@@ -361,9 +362,9 @@ def time_forecast(
                 "(fixed + per-row cost fitted over the measured sizes)"
             )
     else:
-        total = fit_time_at(m, n_target)
-        if total is not None:
-            total += load
+        fitted = fit_time_at(m, n_target)
+        if fitted is not None:
+            total = fitted + load
             out.update(train_time_s=total, train_time_low_s=total * 0.6, train_time_high_s=total * 1.6)
             notes.append("fit time = fixed + per-row cost fitted over the measured sizes (±60 %)")
     if "train_time_s" in out and m.start_s is not None and m.start_s >= 0.5:

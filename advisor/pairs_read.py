@@ -181,13 +181,15 @@ def detect_pair_columns(
             raise DataError(f"{display} looks like classification data ({shape}): run it without --task retrieval")
         flag = "--query-col" if problem.endswith("the query") or problem == "no query column" else "--doc-col"
         raise DataError(f"{problem} in {display} (columns: {listing}); pass {flag}")
+    assert query is not None and doc is not None, "guess_columns names a problem whenever a column is missing"
     if query == doc:
         raise DataError(f"the query and the document column of {display} are both {query!r}; they must differ")
     if negative_col is None:
         negative_col = next(iter(_by_name(columns, (NEGATIVE_NAMES,), {query, doc})), None)
     if negative_col in (query, doc):
         raise DataError(f"the negative column of {display} is also the query or document column ({negative_col!r})")
-    return query, doc, negative_col, score_column(df, {query, doc, negative_col} - {None})  # type: ignore[return-value]
+    taken = {query, doc} if negative_col is None else {query, doc, negative_col}
+    return query, doc, negative_col, score_column(df, taken)
 
 
 # ----------------------------------------------------------------------------- builder
@@ -240,12 +242,12 @@ def _id_text(df: pd.DataFrame, display: str) -> tuple[list[str | None], list[str
     columns = [str(c) for c in df.columns]
     lower = _lower(columns)
     id_col = next((lower[n] for n in ID_NAMES if n in lower), None)
-    text_cols = _by_name(columns, ((*DOC_NAMES[1], *DOC_NAMES[0]),), {id_col} - {None})
+    text_cols = _by_name(columns, ((*DOC_NAMES[1], *DOC_NAMES[0]),), set() if id_col is None else {id_col})
     if not text_cols:
         raise DataError(f"no text column in {display} (columns: {', '.join(columns)}); expected text or document")
     text_col = text_cols[0]
     title_col = lower.get("title") if lower.get("title") != text_col else None
-    ids = [cell_text(v) or None for v in df[id_col]] if id_col else [None] * len(df)
+    ids: list[str | None] = [cell_text(v) or None for v in df[id_col]] if id_col else [None] * len(df)
     titles = df[title_col].tolist() if title_col else [None] * len(df)
     texts = [" ".join(cell_texts(t) + cell_texts(x)) for t, x in zip(titles, df[text_col].tolist())]
     return ids, texts

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -89,6 +89,10 @@ def score(f: Any, goals: Any, weights: Mapping[str, float]) -> float:
     return sum(weights[k] * v for k, v in features(f, goals).items())
 
 
+@overload
+def band(f: Any, default: float) -> tuple[float, float]: ...
+@overload
+def band(f: Any, default: None = None) -> tuple[float | None, float | None]: ...
 def band(f: Any, default: float | None = None) -> tuple[float | None, float | None]:
     """The interval comparisons use: the approach's own accuracy, without the full run's test-set
     noise (approaches scored on the same rows share it), when the forecast has it; a missing

@@ -318,7 +318,7 @@ def clear_leftovers(out_dir: str | Path) -> list[Path]:
     ``artifact_lock``: then no live run owns them. Returns what it removed."""
     out_dir = Path(out_dir)
     recover(out_dir)
-    removed = []
+    removed: list[Path] = []
     pattern = re.compile(rf"\.{re.escape(out_dir.name)}\.[A-Za-z0-9_]{{8}}\.tmp")
     old = old_sibling(out_dir)
     if not out_dir.parent.is_dir():

@@ -61,7 +61,7 @@ def write_json(path: str | Path, obj: Any) -> None:
     write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
-def write_with(path: str | Path, writer: Callable[[Path], None]) -> None:
+def write_with(path: str | Path, writer: Callable[[Path], object]) -> None:
     """Let ``writer`` write a temporary file (e.g. safetensors' save_file), then rename it into place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

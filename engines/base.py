@@ -43,6 +43,7 @@ __all__ = [
     "EvalReport",
     "Examples",
     "FitReport",
+    "MemoryModel",
     "Predictions",
     "ProgressEvent",
     "ProgressFn",
@@ -60,6 +61,9 @@ __all__ = [
 ]
 
 ProgressFn = Callable[[ProgressEvent], None]
+
+# What training memory an engine's ``memory_model`` says to model (see ``Engine.memory_model``).
+MemoryModel = Literal["none", "frozen", "full", "adapters"]
 
 
 def no_progress(event: ProgressEvent) -> None:
@@ -87,7 +91,7 @@ class Engine(ABC):
     label: ClassVar[str] = ""  # what a user reads ("Fine-tune (full)"); the name when empty
     cheap_fits: ClassVar[bool] = False  # a fit costs seconds: many sizes × seeds, full-size CV
     caches_vectors: ClassVar[bool] = False  # `prepare` caches per-text vectors that later fits reuse
-    memory_model: ClassVar[Literal["none", "frozen", "full", "adapters"]] = "none"
+    memory_model: ClassVar[MemoryModel] = "none"
     # training memory: nothing to model / forward passes of a frozen model / full weights'
     # grads + AdamW / adapters' grads + AdamW over frozen fp32 weights
     alternative_to: ClassVar[str | None] = None  # another way to the same approach (LoRA → finetune)

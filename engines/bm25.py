@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from engines.atomic import staged_dir, write_json
-from engines.base import ProgressEvent, ProgressFn, no_progress
+from engines.base import MemoryModel, ProgressEvent, ProgressFn, no_progress
 from engines.config import _Config
 from engines.errors import ArtifactError, Cancelled, DataError
 from engines.records import FitReport, Pairs, SearchHit
@@ -45,7 +45,7 @@ class Bm25Engine(RetrievalEngine):
     config_cls: ClassVar[type] = Bm25Config
     label: ClassVar[str] = "BM25"
     cheap_fits: ClassVar[bool] = True
-    memory_model: ClassVar[str] = "none"
+    memory_model: ClassVar[MemoryModel] = "none"
 
     config: Bm25Config
 
@@ -63,7 +63,8 @@ class Bm25Engine(RetrievalEngine):
     def warm_up(self) -> None:
         import bm25s  # noqa: F401
 
-    def fit(
+    # A retrieval engine fits on Pairs, not the classification Examples of Engine.fit (as RetrievalEngine.fit).
+    def fit(  # type: ignore[override]
         self,
         train: Pairs,
         *,

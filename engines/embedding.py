@@ -21,6 +21,7 @@ from engines.base import (
     EvalReport,
     Examples,
     FitReport,
+    MemoryModel,
     Predictions,
     ProgressEvent,
     ProgressFn,
@@ -68,7 +69,9 @@ class EmbeddingEngine(FrozenEncoder, Engine):
     label: ClassVar[str] = "Frozen embeddings + head"
     cheap_fits: ClassVar[bool] = True
     caches_vectors: ClassVar[bool] = True
-    memory_model: ClassVar[str] = "frozen"
+    memory_model: ClassVar[MemoryModel] = "frozen"
+
+    config: EmbeddingConfig
 
     def __init__(self, config: EmbeddingConfig | dict | None = None) -> None:
         super().__init__(config)
@@ -180,6 +183,8 @@ class EmbeddingEngine(FrozenEncoder, Engine):
             phase_s["head"] = time.perf_counter() - t0
             progress(ProgressEvent(phase="head", done=len(used), total=len(used)))
         wall = time.perf_counter() - start
+        per_s: float | None
+        tok_per_s: float | None
         if n_new:
             per_s, tok_per_s = n_new / embed_s, tokens / embed_s
         else:  # all cached by prepare(): report that embedding throughput
@@ -250,6 +255,7 @@ class EmbeddingEngine(FrozenEncoder, Engine):
         from engines.store import VectorStore
 
         if self._store is None and self._store_dir is not None:
+            assert self._store_shape is not None, "load sets the store's shape with its folder"
             store = VectorStore.open(self._store_dir)
             if (len(store), store.dim) != self._store_shape:
                 raise ArtifactError(
@@ -280,6 +286,8 @@ class EmbeddingEngine(FrozenEncoder, Engine):
         self._require_fitted()
         if self._train_vectors is None:
             raise DataError("embedding: nothing to save, fit first")
+        if self._model_dir is None:  # fit (via _ensure_model) and load both set it
+            raise RuntimeError("embedding: fitted, yet no model folder to copy")
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         shutil.copytree(self._model_dir, directory / MODEL_DIR, ignore=_IGNORE_IN_MODEL_COPY)
@@ -290,6 +298,8 @@ class EmbeddingEngine(FrozenEncoder, Engine):
             from engines.onnx_backend import copy_into
 
             self._ensure_model()  # fitted engines have it; this only guards odd call orders
+            if self._onnx_path is None:  # _load_onnx (or load) sets it whenever the backend is onnx-int8
+                raise RuntimeError("embedding: onnx-int8 backend, yet no int8 model path")
             copy_into(self._onnx_path, directory / ONNX_DIR)
         write_json(
             directory / ENGINE_FILE,

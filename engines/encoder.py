@@ -137,6 +137,8 @@ class FrozenEncoder:
                 with torch.inference_mode():
                     pooled = self._pool_normalize(hidden, mask_t)
             else:
+                if device is None:  # _ensure_model sets it together with _model
+                    raise RuntimeError("the encoder's device is unset: _ensure_model() must run first")
                 input_t = torch.from_numpy(input_ids).to(device)
                 mask_t = torch.from_numpy(mask).to(device)
                 with inference_context(device, cfg.precision):
@@ -150,6 +152,8 @@ class FrozenEncoder:
 
         from engines.backbone import pool
 
+        if self._pooling is None:  # _ensure_model sets it before any forward pass
+            raise RuntimeError("the encoder's pooling is unset: _ensure_model() must run first")
         pooled = pool(self._pooling, hidden, mask).float()
         return torch.nn.functional.normalize(pooled, p=2, dim=1)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from engines.atomic import staged_dir, write_json
-from engines.base import Engine, Examples, FitReport, Predictions, ProgressEvent, ProgressFn, no_progress
+from engines.base import Engine, Examples, FitReport, MemoryModel, Predictions, ProgressEvent, ProgressFn, no_progress
 from engines.config import FinetuneConfig
 from engines.errors import ArtifactError, ConfigError, DataError, ResourceError
 from engines.finetune_model import FinetuneModel, _quiet_transformers
@@ -114,7 +114,7 @@ class FinetuneEngine(FinetuneModel, Engine):
     supports_resume: ClassVar[bool] = True
     supports_gpu: ClassVar[bool] = True
     label: ClassVar[str] = "Fine-tune (full)"
-    memory_model: ClassVar[str] = "full"
+    memory_model: ClassVar[MemoryModel] = "full"
 
     config: FinetuneConfig
 
@@ -329,7 +329,7 @@ class LoraEngine(FinetuneEngine):
     name: ClassVar[str] = "lora"
     description: ClassVar[str] = "Fine-tune low-rank adapters (LoRA) and the head; the backbone stays frozen."
     label: ClassVar[str] = "Fine-tune (LoRA)"
-    memory_model: ClassVar[str] = "adapters"
+    memory_model: ClassVar[MemoryModel] = "adapters"
     alternative_to: ClassVar[str | None] = "finetune"
 
     def __init__(self, config: FinetuneConfig | dict[str, Any] | None = None) -> None:

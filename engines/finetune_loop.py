@@ -105,7 +105,8 @@ class _Run:
         if cfg.precision in ("bf16", "fp16") and not self.device.startswith("cuda"):
             self.notes.append(f"precision {cfg.precision} needs a CUDA GPU: training in fp32 on {self.device}")
         lr = cfg.learning_rate_lora if cfg.mode == "lora" else cfg.learning_rate
-        decay, no_decay = [], []
+        decay: list[Any] = []  # torch parameters
+        no_decay: list[Any] = []
         for _, p in self.model.named_parameters():
             if p.requires_grad:
                 (no_decay if p.ndim < 2 else decay).append(p)
@@ -216,6 +217,8 @@ class _Run:
         acc = float((logits.argmax(axis=1) == y).mean())
         loss = float(torch.nn.functional.cross_entropy(torch.from_numpy(logits), self.valid_y))
         score = (acc, -loss)
+        best: dict[str, Any] | None
+        best_step: int | None
         if self.best_score is None or score > self.best_score:
             best, best_score, best_step, without = _trainable(self.model), score, self.step, 0
         else:

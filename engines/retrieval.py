@@ -92,6 +92,7 @@ class RetrievalEngine(Engine):
         self.indexed_ids: list[str] | None = None  # the collection ``search`` answers from
 
     # -- what each engine writes -------------------------------------------------------
+    # Fits on Pairs where Engine.fit takes Examples: the registry keeps both tasks' engines apart by ``tasks``.
     def fit(  # type: ignore[override]
         self,
         train: Pairs,

@@ -72,6 +72,8 @@ class TfidfEngine(Engine):
     label: ClassVar[str] = "TF-IDF baseline"
     cheap_fits: ClassVar[bool] = True
 
+    config: TfidfConfig
+
     def __init__(self, config: TfidfConfig | dict | None = None) -> None:
         super().__init__(config)
         self.device = "cpu"

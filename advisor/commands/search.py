@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from engines.errors import ArtifactError, ConfigError
+
+if TYPE_CHECKING:
+    from engines.embedding import EmbeddingEngine
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -56,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
         return _search_documents(engine, args)
     if args.file:
         raise ConfigError("--file is for retrieval artifacts (bm25, frozen-index, contrastive)")
-    hits = engine.search(args.query, args.k)
+    # A classification engine that supports search keeps a vector store: the embedding engine.
+    hits = cast("EmbeddingEngine", engine).search(args.query, args.k)
     if args.json:
         print(
             json.dumps(

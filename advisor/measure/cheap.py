@@ -19,14 +19,15 @@ def prepare_vectors(s: Session, name: str, share: float, reserve_s: float = 0.0)
     t = s.tally[name]
     allowance = max(0.0, s.clock.left - reserve_s) * share
     start = s.clock.elapsed
-    texts = list(s.test.texts) + list(s.pool.texts)
+    test = s.split_test
+    texts = list(test.texts) + list(s.split_pool.texts)
     chunk = 256
     done = fresh = 0
     for i in range(0, len(texts), chunk):
         s.check()
-        if i >= len(s.test) and s.clock.elapsed - start > allowance:
+        if i >= len(test) and s.clock.elapsed - start > allowance:
             # Keep the pool to what was embedded; fits on the rest would re-embed.
-            embedded = i - len(s.test)
+            embedded = i - len(test)
             t.notes.append(f"pool cut to {embedded} embedded rows to stay within the budget")
             t.pool_cut = max(embedded, 2 * len(s.classes))
             break

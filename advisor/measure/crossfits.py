@@ -22,8 +22,9 @@ def crossfit_rows(s: Session) -> Examples:
     every one of them a prediction from a model that never saw it; as the first ``len(test)``
     rows are the test part, a cross-fit also pairs with curves scored there."""
     if s.crossfit_rows_cache is None:
+        test, cheap_pool = s.split_test, s.split_cheap_pool
         s.crossfit_rows_cache = Examples(
-            texts=[*s.test.texts, *s.cheap_pool.texts], labels=[*s.test.labels, *s.cheap_pool.labels]
+            texts=[*test.texts, *cheap_pool.texts], labels=[*test.labels, *cheap_pool.labels]
         )
     return s.crossfit_rows_cache
 
@@ -154,8 +155,8 @@ def cross_fit(s: Session, reserve_s: float) -> bool:
     that every approach's forecast comes from out-of-fold predictions on every labelled row and
     their differences pair up over all of them. All of the stage or none of it. Returns
     whether it ran."""
-    names = crossfit_names(s)
-    if not names or s.settled(partial_result(s)):
+    names = crossfit_names(s)  # empty without ``settled``
+    if not names or s.settled is None or s.settled(partial_result(s)):
         return False
     rows = crossfit_rows(s)
     if np.unique(rows.labels, return_counts=True)[1].min() < 2:

@@ -79,7 +79,7 @@ def speed(s: Session, name: str) -> None:
         return
     s.check()
     s.emit(name, "speed", "measuring inference speed")
-    texts = list(s.test.texts)
+    texts = list(s.split_test.texts)
     from engines.metrics import measure_speed
 
     few = s.clock.budget_s < 150  # quick budgets: fewer texts (the batch size still fills)

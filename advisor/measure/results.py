@@ -22,12 +22,13 @@ def bootstrap_ci(
     acc, f1 = accuracy_fn(y_true), macro_f1_fn(y_true, n_classes)
     arrays = [np.asarray(p) for p in preds]
     rng = np.random.default_rng(seed)
-    accs, f1s = [], []
+    accs: list[float] = []
+    f1s: list[float] = []
     n = len(y_true)
     for _ in range(n_boot):
         idx = resample(rng, n)
-        accs.append(np.mean([acc(p, idx) for p in arrays]))
-        f1s.append(np.mean([f1(p, idx) for p in arrays]))
+        accs.append(float(np.mean([acc(p, idx) for p in arrays])))
+        f1s.append(float(np.mean([f1(p, idx) for p in arrays])))
     return interval(accs), interval(f1s)
 
 
@@ -102,10 +103,11 @@ def result(s: Session) -> BenchResult:
 def borrowed_speed(s: Session, name: str) -> dict[str, Any] | None:
     """The embedding engine's measured inference speed, for a trainer on the same encoder (its
     classifier runs the same forward pass); None when that does not apply."""
-    emb = s.tally.get(s.embedder) if s.embedder else None
-    if s.kind(name).cheap_fits or emb is None or not emb.latency_ms:
+    embedder = s.embedder
+    emb = s.tally.get(embedder) if embedder else None
+    if s.kind(name).cheap_fits or not embedder or emb is None or not emb.latency_ms:
         return None
-    if s.config_value(name, "model", None) != s.config_value(s.embedder, "model", ""):
+    if s.config_value(name, "model", None) != s.config_value(embedder, "model", ""):
         return None
     return {"latency_ms": dict(emb.latency_ms), "infer_texts_per_s": emb.infer_texts_per_s}
 

@@ -5,7 +5,7 @@ approaches (TF-IDF, then embeddings), the trainers, then a cross-fit or top-up s
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -29,7 +29,7 @@ def _cheap_stages(s: Session, embed_rate: float | None) -> None:
         cheap.cheap_curve(
             s,
             name,
-            s.cheap_pool,
+            s.split_cheap_pool,
             plan.SHARE_CHEAP if len(s.engines) > 1 else 1.0,
             reserve_s=reserve,
             floor_s=0.08 * s.clock.budget_s,
@@ -41,7 +41,8 @@ def _cheap_stages(s: Session, embed_rate: float | None) -> None:
         rate = s.tally[name].prepare_texts_per_s or embed_rate
         speed_s = (8 + 2 * 32) / rate + 1 if rate else 5.0
         cut = cheap.prepare_vectors(s, name, plan.SHARE_PREPARE if has_trainers else 0.8, reserve_s=reserve + speed_s)
-        pool = Examples(texts=s.pool.texts[:cut], labels=s.pool.labels[:cut]) if cut else s.pool
+        full_pool = s.split_pool
+        pool = Examples(texts=full_pool.texts[:cut], labels=full_pool.labels[:cut]) if cut else full_pool
         s.stage_pool = pool
         # Not all of what is left: its cross-validation at full size is worth more than more seeds.
         share = 0.6 if plan.setting(s.settings, "crossfit") else 1.0
@@ -54,7 +55,7 @@ def _cheap_stages(s: Session, embed_rate: float | None) -> None:
 def _trainer_stages(s: Session) -> None:
     """The trainers on the cheap pool (fine-tuning needs no embedding: its points may climb to the
     labelled size), each with its speed; then a cross-fit while the decision is open, else top-ups."""
-    pool = s.stage_pool = s.cheap_pool
+    pool = s.stage_pool = s.split_cheap_pool
     names = s.trainers()
     for i, name in enumerate(names):
         if s.kind(name).alternative_to and trainers.alternative_left_out(s, name, pool):
@@ -117,7 +118,7 @@ def run_benchmarks(
     sample: Examples,
     *,
     engines: Sequence[str] = ("tfidf", "embedding", "finetune"),
-    configs: dict[str, BaseModel | dict[str, Any] | None] | None = None,
+    configs: Mapping[str, BaseModel | dict[str, Any] | None] | None = None,
     settings: Any = None,
     budget_s: float = 90.0,
     labelled_size: int | None = None,

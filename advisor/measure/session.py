@@ -8,7 +8,7 @@ import math
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -55,7 +55,7 @@ class Session:
         sample: Examples,
         *,
         engines: Sequence[str],
-        configs: dict[str, Any],
+        configs: Mapping[str, Any],
         settings: Any,
         budget_s: float,
         labelled_size: int | None,
@@ -106,7 +106,7 @@ class Session:
     def engine(self, name: str) -> Any:
         if name not in self.instances:
             cls = self.kind(name)
-            config = self.configs.get(name)
+            config: Any = self.configs.get(name)  # a config model, its fields as a dict, or None
             if cls.supports_resume:
                 # One checkpoint (the final one) per benchmark fit: its cost is measured, and
                 # the full run's count of them is known from its steps.
@@ -131,6 +131,29 @@ class Session:
 
     def config_value(self, name: str, key: str, default: Any) -> Any:
         return plan.config_get(self.configs.get(name), key, default)
+
+    # ------------------------------------------------------------ the split's parts
+    # ``test``, ``pool`` and ``cheap_pool`` are None until ``split``; the stages after it read them here.
+    @property
+    def split_test(self) -> Examples:
+        """The held-out test part (``split`` has run)."""
+        if self.test is None:
+            raise RuntimeError("no test part before Session.split()")
+        return self.test
+
+    @property
+    def split_pool(self) -> Examples:
+        """The training pool the embedding stage may embed (``split`` has run)."""
+        if self.pool is None:
+            raise RuntimeError("no training pool before Session.split()")
+        return self.pool
+
+    @property
+    def split_cheap_pool(self) -> Examples:
+        """The labelled rows TF-IDF and the trainers draw from (``split`` has run)."""
+        if self.cheap_pool is None:
+            raise RuntimeError("no cheap pool before Session.split()")
+        return self.cheap_pool
 
     # ------------------------------------------------------------ plumbing
     def emit(
@@ -254,8 +277,9 @@ class Session:
                 point=point,
             )
             return point, report
-        self.emit(name, "eval", f"scoring on {len(self.test)} held-out rows")
-        ev = eng.evaluate(self.test)
+        test = self.split_test
+        self.emit(name, "eval", f"scoring on {len(test)} held-out rows")
+        ev = eng.evaluate(test)
         y_pred = self.class_ids(ev.y_pred) if ev.y_pred else None
         point = CurvePoint(
             approach=name,

@@ -30,14 +30,15 @@ def finetune_cost(s: Session, name: str, n: int, score_rows: int | None = None) 
     rate = t.train_examples_per_s
     emb_rate = s.embed_rate()
     if rate is None:
-        other = s.tally.get(partner(s, name))
+        other_name = partner(s, name)
+        other = s.tally.get(other_name) if other_name is not None else None
         rate = (other.train_examples_per_s if other else None) or (
             emb_rate / plan.TRAIN_VS_INFER_COST if emb_rate else None
         )
     if not rate:
         return None
     infer = emb_rate or rate * plan.TRAIN_VS_INFER_COST
-    scored = len(s.test) if score_rows is None else score_rows
+    scored = len(s.split_test) if score_rows is None else score_rows
     return plan.finetune_fit_s(s.configs.get(name), n, rate=rate, infer_rate=infer, scored_rows=scored, load_s=t.load_s)
 
 
@@ -182,7 +183,7 @@ def alternative_left_out(s: Session, name: str, pool: Examples) -> bool:
     benchmarking it would only spend the budget and leave the call open. The reason, with both
     forecast times, goes to the advice."""
     full_name = s.kind(name).alternative_to
-    full_tally = s.tally.get(full_name)
+    full_tally = s.tally.get(full_name) if full_name is not None else None
     full = full_tally.train_examples_per_s if full_tally else None
     if full_name not in s.engines or not full or not any(p.usable for p in s.points[full_name]):
         return False
