@@ -82,8 +82,11 @@ def _curve_gain(m: RankMeasurement, n_fold: int, n_target: int, bench: RankBench
     if len({p.n_train for p in pts}) < 2:
         return None
     obs = [Observation(p.n_train, 0, p.value, np.asarray(p.per_query)) for p in pts]
-    kw = {"metric_fn": _mean_fn, "n_test": bench.test_queries, "seed": bench.seed}
-    far, near = fit_learning_curve(obs, n_target, **kw), fit_learning_curve(obs, n_fold, **kw)
+
+    def fit(n: int) -> Any:
+        return fit_learning_curve(obs, n, metric_fn=_mean_fn, n_test=bench.test_queries, seed=bench.seed)
+
+    far, near = fit(n_target), fit(n_fold)
     if far.method == "flat-fallback":
         return None
     gain = max(0.0, far.value - near.value)

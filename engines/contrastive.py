@@ -158,7 +158,7 @@ class ContrastiveEngine(FrozenIndexEngine):
 
         resolve_model(self.config.model)
 
-    def fit(
+    def fit(  # type: ignore[override]  # on Pairs, as every RetrievalEngine (see engines.retrieval)
         self,
         train: Pairs,
         *,

@@ -148,7 +148,8 @@ class TrainLoop:
 
         cfg, model = self.cfg, self.model
         loss_fn = MultipleNegativesRankingLoss(model, scale=cfg.scale)
-        decay, no_decay = [], []
+        decay: list[Any] = []
+        no_decay: list[Any] = []
         for p in model.parameters():
             if p.requires_grad:
                 (no_decay if p.ndim < 2 else decay).append(p)

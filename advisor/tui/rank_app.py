@@ -6,7 +6,7 @@ Like the rest of the app: UI thread only; the backend runs in ``RankWorkers``' t
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from advisor.tui import messages as m
 from advisor.tui.rank_format import is_rank_advice
@@ -18,6 +18,12 @@ class RankCommands(RankWorkers):
 
     state: Any
     views: dict[str, Any]
+
+    if TYPE_CHECKING:  # the app's own (advisor.tui.app)
+
+        def sync(self, what: str) -> None: ...
+
+        def load_data(self, *args: Any) -> None: ...
 
     def task_changed(self) -> None:
         """The goals' task changed: what was read, measured or run for the other task no longer applies."""

@@ -106,7 +106,7 @@ POINT_COLUMNS = ("approach", "n", "fold", "score ×100", "fit", "stopped")
 def point_rows(advice: Any) -> list[tuple[str, ...]]:
     """One row per measured point (``POINT_COLUMNS``): approach, n, the held-out fold it was scored on,
     metric, fit time, how the fit ended; or why an approach has none."""
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for name, meas in advice.bench.measurements.items():
         for p in meas.points:
             fold = str(getattr(p, "fold", 0))
@@ -125,7 +125,7 @@ def forecast_rows(advice: Any) -> list[tuple[str, ...]]:
     """The forecasts table of the advice step, for a retrieval advice (``FORECAST_COLUMNS``)."""
     measurements = advice.bench.measurements
     choice = advice.recommendation.choice
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for name in list(dict.fromkeys([*advice.forecasts, *measurements])):
         fc, meas = advice.forecasts.get(name), measurements.get(name)
         measured = _largest_mean(meas.points) if meas is not None else None

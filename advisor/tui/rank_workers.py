@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import work
 
@@ -20,7 +20,15 @@ from advisor.tui.services import Services, describe_error
 SEARCH_K = 10
 
 
-class RankWorkers:
+if TYPE_CHECKING:  # mixed into the App: type-check against it (at run time a plain mixin)
+    from textual.app import App
+
+    _AppBase = App[int]
+else:
+    _AppBase = object
+
+
+class RankWorkers(_AppBase):
     """Mixed into the App beside ``BackendWorkers``."""
 
     services: Services

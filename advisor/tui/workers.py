@@ -10,15 +10,22 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import work
 
 from advisor.tui import messages as m
 from advisor.tui.services import Services, describe_error
 
+if TYPE_CHECKING:  # mixed into the App: type-check against it (at run time a plain mixin)
+    from textual.app import App
 
-class BackendWorkers:
+    _AppBase = App[int]
+else:
+    _AppBase = object
+
+
+class BackendWorkers(_AppBase):
     """Mixed into the App: ``self.services`` and ``self.post_message`` are the app's."""
 
     services: Services

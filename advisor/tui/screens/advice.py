@@ -39,7 +39,7 @@ def forecast_rows(advice: Any) -> list[tuple[str, ...]]:
     measurements = getattr(advice.bench, "measurements", {}) or {}
     forecasts = getattr(advice, "forecasts", {}) or {}
     choice = getattr(advice.recommendation, "choice", None)
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for approach in list(dict.fromkeys([*forecasts, *measurements])):
         fc, meas = forecasts.get(approach), measurements.get(approach)
         name = f"▶ {approach}" if approach == choice else f"  {approach}"

@@ -161,7 +161,8 @@ class GoalsScreen(StepScreen):
     def form_values(self) -> dict[str, Any]:
         values: dict[str, Any] = {}
         for field, _kind, _ in FIELDS:
-            values[field] = self.query_one("#" + widget_id(field)).value
+            widget: Any = self.query_one("#" + widget_id(field))  # an Input, Select or Switch: all have .value
+            values[field] = widget.value
         return values
 
     def validate_form(self) -> None:
@@ -223,7 +224,7 @@ class GoalsScreen(StepScreen):
     # --- state → form
     def fill(self, goals: Goals) -> None:
         for field, kind, _ in FIELDS:
-            widget = self.query_one("#" + widget_id(field))
+            widget: Any = self.query_one("#" + widget_id(field))  # an Input, Select or Switch: all have .value
             value = current_value(goals, field)
             if kind == "select":
                 widget.value = value

@@ -45,7 +45,7 @@ def resource_rows(res: Any) -> list[tuple[str, str]]:
 
 
 def gpu_rows(res: Any) -> list[tuple[str, ...]]:
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for gpu in res.gpus:
         total, free = gpu.memory_total_bytes, gpu.memory_free_bytes
         frac = (total - free) / total if total and free is not None else None
@@ -106,8 +106,8 @@ class ResourcesScreen(StepScreen):
         if res is not None:
             for row in resource_rows(res):
                 machine.add_row(*row)
-            for row in gpu_rows(res):
-                gpus.add_row(*row)
+            for gpu_row in gpu_rows(res):
+                gpus.add_row(*gpu_row)
         has_gpu = res is not None and bool(res.gpus)
         gpus.display = has_gpu
         self.query_one("#gpu-title").display = has_gpu
