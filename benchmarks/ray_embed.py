@@ -66,7 +66,7 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def ray_embed_once(texts, cfg, engine, workers: int, workdir: Path) -> dict:
+def ray_embed_once(texts, cfg, engine, workers: int, workdir: Path, rows_per_block: int | None = None) -> dict:
     """One ``embed_to_store`` call into a fresh folder: wall, steady rate, peaks, the store's vectors."""
     from engines import ray_embed
     from engines.metrics import PeakMemory
@@ -90,6 +90,7 @@ def ray_embed_once(texts, cfg, engine, workers: int, workdir: Path) -> dict:
             pooling=engine._pooling,
             workers=workers,
             progress=progress,
+            rows_per_block=rows_per_block,
         )
     wall = time.perf_counter() - t0
     arrivals = [(t, d) for t, d in stamps if d > 0]
@@ -111,11 +112,37 @@ def ray_embed_once(texts, cfg, engine, workers: int, workdir: Path) -> dict:
     }
 
 
+def throughput_lines(rows: list[dict], agreement: dict[int, float], st_cos: float) -> list[str]:
+    lines = [
+        "## Throughput",
+        "",
+        "Ray rows: wall time of one `embed_to_store` call, starting the actors and loading the model in each "
+        "included (the local cluster itself was started before); *steady* = rate from the first block's arrival "
+        "to the last.",
+        "",
+        "| side | wall | texts/s | steady texts/s | first block after |",
+        "|---|---|---|---|---|",
+    ]
+    for r in rows:
+        steady = f"{r['steady_texts_per_s']:.1f}" if r.get("steady_texts_per_s") else "-"
+        first = f"{r['first_block_s']:.1f} s" if r.get("first_block_s") else "-"
+        lines.append(f"| {r['side']} | {r['wall_s']:.1f} s | {r['texts_per_s']:.1f} | {steady} | {first} |")
+    return lines + [
+        "",
+        f"Vectors: Ray vs the engine's `encode`, max abs difference {agreement[1]:.2e} (1 worker), "
+        f"{agreement[2]:.2e} (2 workers); engine vs sentence-transformers, min cosine {st_cos:.6f}.",
+        "",
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="all-MiniLM-L6-v2")
     parser.add_argument("--texts", type=int, default=8000, help="texts for the throughput part")
     parser.add_argument("--sizes", default="2000,20000", help="corpus sizes for the streaming part")
+    parser.add_argument(
+        "--block-rows", type=int, default=256, help="rows per block in the streaming part (the same at every size)"
+    )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--out", default=None, help="write the Markdown table here (and .json beside it)")
     args = parser.parse_args()
@@ -137,37 +164,43 @@ def main() -> int:
     resolved = resolve_model(args.model)
     st = SentenceTransformer(str(resolved.st_root or resolved.path), device="cpu", local_files_only=True)
     st.max_seq_length = cfg.max_length
-    texts = texts_for(args.texts)
+    texts = texts_for(args.texts or 2000)  # without a throughput part: only for the mean length below
     warm = texts[:64]
     engine.encode(warm)
     st.encode(warm, batch_size=args.batch_size, show_progress_bar=False)
 
     rows: list[dict] = []
-    t0 = time.perf_counter()
-    v_st = st.encode(
-        texts, batch_size=args.batch_size, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False
-    )
-    st_s = time.perf_counter() - t0
-    rows.append({"side": "sentence-transformers encode (1 process)", "wall_s": st_s, "texts_per_s": len(texts) / st_s})
-    t0 = time.perf_counter()
-    v_ours = engine.encode(texts)
-    ours_s = time.perf_counter() - t0
-    rows.append({"side": "tune-or-embed encode (1 process)", "wall_s": ours_s, "texts_per_s": len(texts) / ours_s})
-    print(f"st {len(texts) / st_s:.1f}/s, ours {len(texts) / ours_s:.1f}/s", file=sys.stderr)
-
-    ray_embed.connect(2, None)  # a local cluster, started outside the timings
-    workdir = Path(tempfile.mkdtemp(prefix="toe-ray-bench-"))
     agreement: dict[int, float] = {}
-    for workers in (1, 2):
-        got = ray_embed_once(texts, cfg, engine, workers, workdir)
-        agreement[workers] = float(np.abs(got.pop("vectors") - v_ours).max())
-        rows.append({"side": f"Ray Data, {workers} worker{'s' if workers > 1 else ''} → LanceDB", **got})
-        print(f"ray {workers}: {got['texts_per_s']:.1f}/s steady {got['steady_texts_per_s']}", file=sys.stderr)
-    st_cos = float((np.sum(v_ours * v_st, axis=1)).min())
+    st_cos = float("nan")
+    workdir = Path(tempfile.mkdtemp(prefix="toe-ray-bench-"))
+    if args.texts > 0:
+        t0 = time.perf_counter()
+        v_st = st.encode(
+            texts, batch_size=args.batch_size, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False
+        )
+        st_s = time.perf_counter() - t0
+        rows.append(
+            {"side": "sentence-transformers encode (1 process)", "wall_s": st_s, "texts_per_s": len(texts) / st_s}
+        )
+        t0 = time.perf_counter()
+        v_ours = engine.encode(texts)
+        ours_s = time.perf_counter() - t0
+        rows.append({"side": "tune-or-embed encode (1 process)", "wall_s": ours_s, "texts_per_s": len(texts) / ours_s})
+        print(f"st {len(texts) / st_s:.1f}/s, ours {len(texts) / ours_s:.1f}/s", file=sys.stderr)
+
+        ray_embed.connect(2, None)  # a local cluster, started outside the timings
+        for workers in (1, 2):
+            got = ray_embed_once(texts, cfg, engine, workers, workdir)
+            agreement[workers] = float(np.abs(got.pop("vectors") - v_ours).max())
+            rows.append({"side": f"Ray Data, {workers} worker{'s' if workers > 1 else ''} → LanceDB", **got})
+            print(f"ray {workers}: {got['texts_per_s']:.1f}/s steady {got['steady_texts_per_s']}", file=sys.stderr)
+        st_cos = float((np.sum(v_ours * v_st, axis=1)).min())
+    else:
+        ray_embed.connect(2, None)
 
     growth: list[dict] = []
     for n in [int(x) for x in args.sizes.split(",")]:
-        got = ray_embed_once(texts_for(n, seed=1), cfg, engine, 2, workdir)
+        got = ray_embed_once(texts_for(n, seed=1), cfg, engine, 2, workdir, rows_per_block=args.block_rows)
         got.pop("vectors")
         growth.append(got)
         print(f"size {n}: peaks {got['worker_peak_rss']} driver {got['driver_peak_rss']}", file=sys.stderr)
@@ -189,30 +222,18 @@ def main() -> int:
         f"{cores} in one process, {cores} per actor at 1 worker and {max(1, cores // 2)} per actor at 2",
         f"- load average (1 min) at start / end: {load_start:.1f} / {os.getloadavg()[0]:.1f} "
         "(other processes on the machine compete for its cores when above ~0.5)",
-        f"- texts: {len(texts):,} Rotten Tomatoes snippets (mean {statistics.mean(len(t) for t in texts):.0f} chars)",
+        f"- texts: Rotten Tomatoes snippets (mean {statistics.mean(len(t) for t in texts):.0f} chars), "
+        f"{args.texts:,} for the throughput part",
         "",
-        "## Throughput",
-        "",
-        "Ray rows: wall time of one `embed_to_store` call, starting the actors and loading the model in each "
-        "included (the local cluster itself was started before); *steady* = rate from the first block's arrival "
-        "to the last.",
-        "",
-        "| side | wall | texts/s | steady texts/s | first block after |",
-        "|---|---|---|---|---|",
     ]
-    for r in rows:
-        steady = f"{r['steady_texts_per_s']:.1f}" if r.get("steady_texts_per_s") else "-"
-        first = f"{r['first_block_s']:.1f} s" if r.get("first_block_s") else "-"
-        lines.append(f"| {r['side']} | {r['wall_s']:.1f} s | {r['texts_per_s']:.1f} | {steady} | {first} |")
+    if rows:
+        lines += throughput_lines(rows, agreement, st_cos)
     lines += [
-        "",
-        f"Vectors: Ray vs the engine's `encode`, max abs difference {agreement[1]:.2e} (1 worker), "
-        f"{agreement[2]:.2e} (2 workers); engine vs sentence-transformers, min cosine {st_cos:.6f}.",
-        "",
         "## Memory as the corpus grows (2 workers)",
         "",
-        "Peak resident memory of each actor process over the whole call (`ru_maxrss`), and of the driver "
-        "process (sampled every 0.1 s; it holds the input texts and one block of vectors at a time).",
+        f"The same {args.block_rows}-row blocks at every size. Peak resident memory of each actor process over "
+        "the whole call (`ru_maxrss`), and of the driver process (sampled every 0.1 s; it holds the input texts "
+        "and a block of vectors at a time).",
         "",
         "| texts | wall | texts/s | peak per worker | driver peak |",
         "|---|---|---|---|---|",

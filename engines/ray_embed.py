@@ -81,6 +81,8 @@ def connect(workers: int, address: str | None = None, *, cpus_per_worker: int | 
     address = address or os.environ.get("RAY_ADDRESS") or None
     quiet = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
     if address:
+        check_reachable(address)
+        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")  # not a warning per retry while it connects
         try:
             ray.init(address=address, **quiet)
         except (ConnectionError, TimeoutError, RuntimeError, ValueError) as exc:
@@ -91,6 +93,24 @@ def connect(workers: int, address: str | None = None, *, cpus_per_worker: int | 
     per = cpus_per_worker or max(1, cpus // workers)
     ray.init(num_cpus=max(cpus, workers * per), **quiet)
     return "local"
+
+
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """ResourceError in one line when ``address`` (``host:port`` or ``ray://host:port``) does not
+    accept a TCP connection within ``timeout_s`` — ``ray.init`` itself retries for minutes.
+    'auto' and 'local' are left to Ray."""
+    import socket
+
+    target = address.split("://", 1)[-1].rstrip("/")
+    host, sep, port = target.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        return
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ResourceError(f"cannot reach the Ray cluster at {address}: {reason} (is RAY_ADDRESS right?)") from None
 
 
 def _quiet_ray_data() -> None:
@@ -274,6 +294,7 @@ def embed_to_store(
     resume: bool = False,
     progress: ProgressFn = no_progress,
     cancel: threading.Event | None = None,
+    rows_per_block: int | None = None,
 ) -> EmbedStats:
     """Embed ``texts`` (row i = texts[i], labels[i]) on ``workers`` Ray actors into the LanceDB
     store in ``directory`` — a ``engines.store.VectorStore`` folder when done.
@@ -281,6 +302,7 @@ def embed_to_store(
     With ``resume`` and a store in ``directory`` made from the same rows and settings, only rows
     missing from it are embedded; otherwise the folder starts empty. ``cancel`` stops after the
     block in flight is written (→ Cancelled; the rows written so far are kept for a resume).
+    ``rows_per_block`` fixes the block size (default: ``block_rows``).
     """
     import shutil
 
@@ -288,6 +310,7 @@ def embed_to_store(
     import ray
 
     directory = Path(directory)
+    where = connect(workers, address, cpus_per_worker=config.threads)
     fp = _fingerprint(config, model_hash, texts, labels)
     meta_path = directory / META_FILE
     if resume and meta_path.is_file():
@@ -307,7 +330,6 @@ def embed_to_store(
 
     have = stored_rows(directory)
     todo = [i for i in range(len(texts)) if i not in have]
-    where = connect(workers, address, cpus_per_worker=config.threads)
     local = where == "local"
     cpus = _cpus_per_worker(workers, local, config)
     gpus = _gpus_per_worker(config)
@@ -320,7 +342,7 @@ def embed_to_store(
 
     db = lancedb.connect(str(directory))
     table = _open_table(directory) if have else None
-    ds = ray.data.from_arrow(list(_blocks(texts, labels, todo, block_rows(len(todo), workers))))
+    ds = ray.data.from_arrow(list(_blocks(texts, labels, todo, rows_per_block or block_rows(len(todo), workers))))
     out = _run_pool(
         ds, config=config, model_dir=Path(model_dir), pooling=pooling, workers=workers, cpus=cpus, gpus=gpus
     )
