@@ -62,8 +62,8 @@ class EmbeddingConfig(TransformerConfig):
     workers: int = Field(
         1,
         ge=1,
-        description="Encoder workers: above 1, the training and held-out texts are embedded by this many "
-        "Ray actors (engines.ray_embed; needs the 'ray' extra).",
+        description="Encoder workers: above 1, a full run's training and held-out texts are embedded by this "
+        "many Ray actors (engines.ray_embed; needs the 'ray' extra); budgeted benchmark fits stay in one process.",
     )
     ray_address: str | None = Field(
         None, description="Ray cluster to embed on (with workers > 1); None = $RAY_ADDRESS, else a local cluster."

@@ -141,7 +141,7 @@ class EmbeddingEngine(FrozenEncoder, Engine):
         if cancel is not None and cancel.is_set():
             raise Cancelled("cancelled before training started")
         cfg: EmbeddingConfig = self.config
-        if cfg.workers > 1:  # the corpus embedded by Ray actors, straight into the store
+        if cfg.workers > 1 and budget_s is None:  # a full run: Ray actors embed straight into the store
             from engines.ray_embed import fit_embedding
 
             return fit_embedding(self, train, progress=progress, cancel=cancel, workdir=workdir, resume=resume)

@@ -85,6 +85,18 @@ def test_block_rows_spread_small_inputs_over_the_workers():
     assert block_rows(10_000_000, 4) == BLOCK_ROWS
 
 
+def test_budgeted_fits_stay_in_one_process(tiny_model_dir):
+    """The advisor's benchmark fits (with a budget) never start Ray, whatever ``workers`` says."""
+    from engines.base import Examples
+    from engines.embedding import EmbeddingEngine
+
+    texts, labels = short_texts(60)
+    report = EmbeddingEngine(tiny_config(tiny_model_dir, workers=2)).fit(
+        Examples(texts=texts, labels=labels), budget_s=60
+    )
+    assert report.device != "ray" and not any("Ray" in note for note in report.notes)
+
+
 # ---------------------------------------------------------------- on a Ray cluster
 @needs_ray
 @pytest.mark.slow
