@@ -107,6 +107,7 @@ def ray_embed_once(texts, cfg, engine, workers: int, workdir: Path, rows_per_blo
         "steady_texts_per_s": steady,
         "first_block_s": arrivals[0][0] - t0 if arrivals else None,
         "worker_peak_rss": stats.peak_rss_per_worker,
+        "worker_peak_uss": stats.peak_uss_per_worker,
         "driver_peak_rss": mem.peak_rss_bytes,
         "vectors": vectors,
     }
@@ -203,7 +204,10 @@ def main() -> int:
         got = ray_embed_once(texts_for(n, seed=1), cfg, engine, 2, workdir, rows_per_block=args.block_rows)
         got.pop("vectors")
         growth.append(got)
-        print(f"size {n}: peaks {got['worker_peak_rss']} driver {got['driver_peak_rss']}", file=sys.stderr)
+        print(
+            f"size {n}: rss {got['worker_peak_rss']} uss {got['worker_peak_uss']} driver {got['driver_peak_rss']}",
+            file=sys.stderr,
+        )
     shutil.rmtree(workdir, ignore_errors=True)
     ray_embed.shutdown()
 
@@ -232,16 +236,18 @@ def main() -> int:
         "## Memory as the corpus grows (2 workers)",
         "",
         f"The same {args.block_rows}-row blocks at every size. Peak resident memory of each actor process over "
-        "the whole call (`ru_maxrss`), and of the driver process (sampled every 0.1 s; it holds the input texts "
-        "and a block of vectors at a time).",
+        "the whole call (`ru_maxrss`; it counts the shared object-store pages an actor maps too), the largest "
+        "private memory (USS) each actor had after a block, and the driver process's peak RSS (sampled every "
+        "0.1 s; it holds the input texts and a block of vectors at a time).",
         "",
-        "| texts | wall | texts/s | peak per worker | driver peak |",
-        "|---|---|---|---|---|",
+        "| texts | wall | texts/s | peak RSS per worker | peak USS per worker | driver peak RSS |",
+        "|---|---|---|---|---|---|",
     ]
     for g in growth:
         peaks = ", ".join(mib(v) for v in sorted(g["worker_peak_rss"].values()))
+        usses = ", ".join(mib(v) for v in sorted(g["worker_peak_uss"].values()))
         lines.append(
-            f"| {g['texts']:,} | {g['wall_s']:.1f} s | {g['texts_per_s']:.1f} | {peaks} | {mib(g['driver_peak_rss'])} |"
+            f"| {g['texts']:,} | {g['wall_s']:.1f} s | {g['texts_per_s']:.1f} | {peaks} | {usses} | {mib(g['driver_peak_rss'])} |"
         )
     text = "\n".join(lines) + "\n"
     print(text)

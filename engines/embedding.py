@@ -248,6 +248,7 @@ class EmbeddingEngine(FrozenEncoder, Engine):
 
         self._ensure_model()
         cfg = self.config
+        assert self._model_dir is not None  # set by _ensure_model
         return ray_embed.encode(
             texts,
             config=cfg,
@@ -324,7 +325,8 @@ class EmbeddingEngine(FrozenEncoder, Engine):
             VectorStore.create(directory / STORE_DIR, self._train_vectors, self._train_texts, self._train_labels)
             n_stored, dim = self._train_vectors.shape
         else:  # a store written elsewhere (embedded on Ray, or a loaded artifact's): copied as it is
-            shutil.copytree(self._store_dir, directory / STORE_DIR, ignore=shutil.ignore_patterns("ray-embed.json"))
+            store_dir: Path = self._store_dir  # type: ignore[assignment]  # not None: checked above
+            shutil.copytree(store_dir, directory / STORE_DIR, ignore=shutil.ignore_patterns("ray-embed.json"))
             n_stored, dim = self._get_store_shape()
         if self.config.backend == "onnx-int8":
             from engines.onnx_backend import copy_into

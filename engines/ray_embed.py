@@ -66,6 +66,11 @@ class EmbedStats(Record):
     peak_rss_per_worker: dict[str, int] = Field(
         default_factory=dict, description="Peak resident memory of each actor process (pid → bytes)."
     )
+    peak_uss_per_worker: dict[str, int] = Field(
+        default_factory=dict,
+        description="Largest private memory (USS, after each block) of each actor process (pid → bytes): "
+        "RSS without the shared object-store pages an actor maps.",
+    )
 
 
 # ------------------------------------------------------------------------- cluster
@@ -79,7 +84,7 @@ def connect(workers: int, address: str | None = None, *, cpus_per_worker: int | 
     if ray.is_initialized():
         return os.environ.get("RAY_ADDRESS") or address or "local"
     address = address or os.environ.get("RAY_ADDRESS") or None
-    quiet = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+    quiet: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
     if address:
         check_reachable(address)
         os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")  # not a warning per retry while it connects
@@ -159,6 +164,7 @@ class EncodeActor:
         self._encoder._model_dir = Path(model_dir)
         self._encoder._pooling = pooling
         self._encoder._ensure_model()
+        self._peak_uss = 0
 
     def __call__(self, batch: Any) -> Any:
         import numpy as np
@@ -175,6 +181,10 @@ class EncodeActor:
             tokens += n_tok
         dim = vectors.shape[1]
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: kB
+        with contextlib.suppress(Exception):  # private memory: RSS also counts object-store pages it maps
+            import psutil
+
+            self._peak_uss = max(self._peak_uss, int(psutil.Process().memory_full_info().uss))
         return pa.table(
             {
                 "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel(), type=pa.float32()), dim),
@@ -183,6 +193,7 @@ class EncodeActor:
                 "row": batch.column("row"),
                 "_pid": pa.array([os.getpid()] * n, type=pa.int64()),
                 "_peak_rss": pa.array([peak] * n, type=pa.int64()),
+                "_peak_uss": pa.array([self._peak_uss] * n, type=pa.int64()),
                 "_tokens": pa.array([tokens] + [0] * (n - 1), type=pa.int64()),  # the block's total, once
             }
         )
@@ -245,7 +256,17 @@ def _blocks(texts: Sequence[str], labels: Sequence[str], rows: Sequence[int], si
 
 
 def _user_error(exc: BaseException) -> UserError | None:
-    """The UserError an actor raised, found through Ray's wrappers."""
+    """The UserError an actor raised, found through Ray's wrappers (as an object, or as the
+    ``engines.errors.Name: message`` line of a traceback Ray passed on as text)."""
+    import re
+
+    from engines import errors
+
+    for line in reversed(str(exc).splitlines()):
+        found = re.search(r"engines\.errors\.(\w+): (.+)$", line)
+        cls = getattr(errors, found.group(1), None) if found else None
+        if found and isinstance(cls, type) and issubclass(cls, UserError):
+            return cls(found.group(2).strip())
     seen: set[int] = set()
     stack: list[Any] = [exc]
     while stack:
@@ -347,12 +368,18 @@ def embed_to_store(
         ds, config=config, model_dir=Path(model_dir), pooling=pooling, workers=workers, cpus=cpus, gpus=gpus
     )
     peaks: dict[str, int] = {}
+    usses: dict[str, int] = {}
     done = tokens = 0
     t0 = time.perf_counter()
     try:
         for batch in out.iter_batches(batch_size=None, batch_format="pyarrow", prefetch_batches=1):
-            for pid, peak in zip(batch.column("_pid").to_pylist(), batch.column("_peak_rss").to_pylist()):
+            for pid, peak, uss in zip(
+                batch.column("_pid").to_pylist(),
+                batch.column("_peak_rss").to_pylist(),
+                batch.column("_peak_uss").to_pylist(),
+            ):
                 peaks[str(pid)] = max(peaks.get(str(pid), 0), int(peak))
+                usses[str(pid)] = max(usses.get(str(pid), 0), int(uss))
             tokens += sum(batch.column("_tokens").to_pylist())
             rows = batch.select(["vector", "text", "label", "row"])
             if table is None:
@@ -386,6 +413,7 @@ def embed_to_store(
             "seconds": seconds,
             "texts_per_s": done / seconds if seconds > 0 else None,
             "peak_rss_per_worker": peaks,
+            "peak_uss_per_worker": usses,
         }
     )
 

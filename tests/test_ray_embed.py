@@ -218,3 +218,24 @@ def _json_chunks(text: str) -> list[str]:
 
 def _rows(result: dict) -> list:
     return [(h["row"], h["text"]) for h in result["hits"]]
+
+
+@needs_ray
+@pytest.mark.slow
+def test_a_model_missing_on_the_workers_is_one_line(ray_cluster, tiny_model_dir, tmp_path):
+    """A cluster whose nodes lack the model folder: the actors' ModelNotFoundError, not Ray's traceback."""
+    from engines import ray_embed
+    from engines.errors import ModelNotFoundError
+
+    texts, labels = short_texts(100)
+    with pytest.raises(ModelNotFoundError) as info:
+        ray_embed.embed_to_store(
+            texts,
+            labels,
+            tmp_path / "store",
+            config=tiny_config(tiny_model_dir),
+            model_dir=tmp_path / "not-on-the-workers",
+            pooling="mean",
+            workers=2,
+        )
+    assert "\n" not in str(info.value)
