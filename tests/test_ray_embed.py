@@ -239,3 +239,47 @@ def test_a_model_missing_on_the_workers_is_one_line(ray_cluster, tiny_model_dir,
             workers=2,
         )
     assert "\n" not in str(info.value)
+
+
+@needs_ray
+@pytest.mark.slow
+def test_a_worker_killed_mid_run_costs_no_rows(ray_cluster, tiny_model_dir, tmp_path):
+    """SIGKILL one encoder actor after the first block lands: Ray restarts it and retries its block;
+    the store ends with every row exactly once."""
+    import os
+    import signal
+
+    import lancedb
+    import psutil
+
+    from engines import ray_embed
+    from engines.embedding import EmbeddingEngine
+
+    texts, labels = short_texts(2000, seed=4)
+    cfg = tiny_config(tiny_model_dir)
+    enc = EmbeddingEngine(cfg)
+    enc._ensure_model()
+    killed: list[int] = []
+
+    def kill_one(event) -> None:
+        if event.done > 0 and not killed:
+            for proc in psutil.process_iter(["pid", "cmdline"]):
+                if "EncodeActor" in " ".join(proc.info["cmdline"] or []):
+                    os.kill(proc.info["pid"], signal.SIGKILL)
+                    killed.append(proc.info["pid"])
+                    break
+
+    stats = ray_embed.embed_to_store(
+        texts,
+        labels,
+        tmp_path / "store",
+        config=cfg,
+        model_dir=enc._model_dir,
+        pooling=enc._pooling,
+        workers=2,
+        progress=kill_one,
+        rows_per_block=64,
+    )
+    assert killed, "no encoder actor process found to kill"
+    rows = lancedb.connect(str(tmp_path / "store")).open_table("examples").to_arrow().column("row").to_pylist()
+    assert stats.rows == len(texts) and sorted(rows) == list(range(len(texts)))
