@@ -263,10 +263,14 @@ def test_a_worker_killed_mid_run_costs_no_rows(ray_cluster, tiny_model_dir, tmp_
 
     def kill_one(event) -> None:
         if event.done > 0 and not killed:
-            for proc in psutil.process_iter(["pid", "cmdline"]):
-                if "EncodeActor" in " ".join(proc.info["cmdline"] or []):
-                    os.kill(proc.info["pid"], signal.SIGKILL)
-                    killed.append(proc.info["pid"])
+            for proc in psutil.Process().children(recursive=True):  # this test's own cluster only
+                try:
+                    is_actor = "EncodeActor" in " ".join(proc.cmdline())
+                except psutil.Error:
+                    continue
+                if is_actor:
+                    os.kill(proc.pid, signal.SIGKILL)
+                    killed.append(proc.pid)
                     break
 
     stats = ray_embed.embed_to_store(
