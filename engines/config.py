@@ -59,6 +59,15 @@ class EmbeddingConfig(TransformerConfig):
         description="Encoder runtime: 'torch', or 'onnx-int8' (the encoder exported to ONNX with int8 "
         "weights, run by onnxruntime on the CPU; needs the 'onnx' extra).",
     )
+    workers: int = Field(
+        1,
+        ge=1,
+        description="Encoder workers: above 1, a full run's training and held-out texts are embedded by this "
+        "many Ray actors (engines.ray_embed; needs the 'ray' extra); budgeted benchmark fits stay in one process.",
+    )
+    ray_address: str | None = Field(
+        None, description="Ray cluster to embed on (with workers > 1); None = $RAY_ADDRESS, else a local cluster."
+    )
 
 
 class FinetuneConfig(TransformerConfig):

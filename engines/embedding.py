@@ -98,6 +98,8 @@ class EmbeddingEngine(FrozenEncoder, Engine):
         self._onnx: Any = None  # engines.onnx_backend.OnnxEncoder when backend is onnx-int8
         self._onnx_path: Path | None = None  # an artifact's int8 model; else the cache's
         self._dim: int | None = None
+        if self.config.workers > 1:  # embedding on Ray keeps its store in the run's workdir: resumable
+            self.supports_resume = True  # type: ignore[misc]
         if self.config.backend == "onnx-int8":
             from engines import onnx_backend
 
@@ -139,6 +141,10 @@ class EmbeddingEngine(FrozenEncoder, Engine):
         if cancel is not None and cancel.is_set():
             raise Cancelled("cancelled before training started")
         cfg: EmbeddingConfig = self.config
+        if cfg.workers > 1 and budget_s is None:  # a full run: Ray actors embed straight into the store
+            from engines.ray_embed import fit_embedding
+
+            return fit_embedding(self, train, progress=progress, cancel=cancel, workdir=workdir, resume=resume)
         start = time.perf_counter()
         deadline = start + EMBED_SHARE_OF_BUDGET * budget_s if budget_s is not None else None
         phase_s: dict[str, float] = {}
@@ -230,9 +236,27 @@ class EmbeddingEngine(FrozenEncoder, Engine):
         self._require_fitted()
         texts = list(test.texts)
         missing = self.uncached(texts)
-        fresh = dict(zip(missing, self.encode(missing))) if missing else {}
+        fresh = dict(zip(missing, self._encode_missing(missing))) if missing else {}
         X = np.stack([self._cache[t] if t in self._cache else fresh[t] for t in texts])
         return score(test, self._predict_vectors(X))
+
+    def _encode_missing(self, texts: list[str]) -> Any:
+        """``encode``, on Ray actors when the engine has ``workers > 1``."""
+        if self.config.workers <= 1:
+            return self.encode(texts)
+        from engines import ray_embed
+
+        self._ensure_model()
+        cfg = self.config
+        assert self._model_dir is not None  # set by _ensure_model
+        return ray_embed.encode(
+            texts,
+            config=cfg,
+            model_dir=self._model_dir,
+            pooling=self._pooling,
+            workers=cfg.workers,
+            address=cfg.ray_address,
+        )
 
     def _predict_vectors(self, X: Any) -> Predictions:
         from engines.linear_head import predictions_from_proba
@@ -274,6 +298,10 @@ class EmbeddingEngine(FrozenEncoder, Engine):
             )
         return self._store
 
+    def _get_store_shape(self) -> tuple[int, int]:
+        store = self._get_store()
+        return len(store), store.dim
+
     def _drop_store(self) -> None:
         self._store = None
         self._store_dir = None
@@ -284,7 +312,7 @@ class EmbeddingEngine(FrozenEncoder, Engine):
         from engines.store import VectorStore
 
         self._require_fitted()
-        if self._train_vectors is None:
+        if self._train_vectors is None and self._store_dir is None:
             raise DataError("embedding: nothing to save, fit first")
         if self._model_dir is None:  # fit (via _ensure_model) and load both set it
             raise RuntimeError("embedding: fitted, yet no model folder to copy")
@@ -293,7 +321,13 @@ class EmbeddingEngine(FrozenEncoder, Engine):
         shutil.copytree(self._model_dir, directory / MODEL_DIR, ignore=_IGNORE_IN_MODEL_COPY)
         if self._clf is not None:
             save_logreg(self._clf, directory / HEAD_FILE, C=float(self._C or 1.0))
-        VectorStore.create(directory / STORE_DIR, self._train_vectors, self._train_texts, self._train_labels)
+        if self._train_vectors is not None:
+            VectorStore.create(directory / STORE_DIR, self._train_vectors, self._train_texts, self._train_labels)
+            n_stored, dim = self._train_vectors.shape
+        else:  # a store written elsewhere (embedded on Ray, or a loaded artifact's): copied as it is
+            store_dir: Path = self._store_dir  # type: ignore[assignment]  # not None: checked above
+            shutil.copytree(store_dir, directory / STORE_DIR, ignore=shutil.ignore_patterns("ray-embed.json"))
+            n_stored, dim = self._get_store_shape()
         if self.config.backend == "onnx-int8":
             from engines.onnx_backend import copy_into
 
@@ -311,8 +345,8 @@ class EmbeddingEngine(FrozenEncoder, Engine):
                 "model_name": self.model_name,
                 "model_hash": self.model_hash,
                 "classes": self._classes,
-                "dim": int(self._train_vectors.shape[1]),
-                "n_stored": len(self._train_vectors),
+                "dim": int(dim),
+                "n_stored": int(n_stored),
             },
         )
 

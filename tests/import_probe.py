@@ -1,7 +1,7 @@
 """A script that runs the CLI in a new process and reports which heavy libraries it imported
 (test support for test_import_hygiene.py and test_compare.py)."""
 
-HEAVY = ("torch", "transformers", "textual", "peft", "lancedb", "matplotlib")
+HEAVY = ("torch", "transformers", "textual", "peft", "lancedb", "matplotlib", "ray")
 
 SCRIPT = """
 import contextlib, io, json, sys

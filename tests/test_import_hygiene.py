@@ -21,6 +21,7 @@ from import_probe import SCRIPT
         ["inspect", "{csv}"],
         ["inspect", "{csv}", "--json"],
         ["compare", "--help"],
+        ["run", "--help"],
     ],
     ids=lambda a: " ".join(a),
 )

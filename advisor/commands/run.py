@@ -67,6 +67,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split-seed", type=int, default=None, help="seed of the train/held-out split (default 0)")
     p.add_argument("--labelled-size", type=int, default=None, help="train on at most this many rows")
     p.add_argument("--out", help="artifact folder to create (default runs/<engine>-<time>)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="embedding engine: embed on N Ray workers (needs the 'ray' extra; docs/SCALE.md)",
+    )
+    p.add_argument(
+        "--ray-address",
+        metavar="ADDR",
+        help="with --workers: the Ray cluster to use (default $RAY_ADDRESS, else a local one)",
+    )
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint")
     p.add_argument("--overwrite", action="store_true", help="replace an existing artifact folder")
     p.add_argument("--json", action="store_true", help="print the manifest as JSON")
@@ -107,7 +119,7 @@ def spec_from_args(args: argparse.Namespace):
     if args.test_size is not None:
         overrides["test_size"] = int(args.test_size) if args.test_size >= 1 else float(args.test_size)
     base.update({k: v for k, v in overrides.items() if v is not None})
-    sets = parse_sets(args.sets)
+    sets = {**parse_sets(args.sets), **_scale_sets(args, base.get("engine"))}
     if sets:
         base["engine_config"] = {**base.get("engine_config", {}), **sets}
     if not base.get("data") and not base.get("train_file"):
@@ -115,6 +127,25 @@ def spec_from_args(args: argparse.Namespace):
     spec = load_spec(base)
     assert isinstance(spec, RunSpec)
     return spec
+
+
+def _scale_sets(args: argparse.Namespace, engine: str | None) -> dict[str, Any]:
+    """``--workers``/``--ray-address`` as engine settings; checked before any data is read."""
+    workers = getattr(args, "workers", None)
+    address = getattr(args, "ray_address", None)
+    if workers is None:
+        if address:
+            raise ConfigError("--ray-address goes with --workers N")
+        return {}
+    if workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {workers}")
+    if engine != "embedding":
+        raise ConfigError(f"--workers runs the embedding engine on Ray; engine {engine!r} runs in one process")
+    if workers > 1:
+        from engines.ray_embed import require_ray
+
+        require_ray()
+    return {"workers": workers, **({"ray_address": address} if address else {})}
 
 
 class ProgressBar:
@@ -251,6 +282,8 @@ def run(args: argparse.Namespace) -> int:
 
     rank = _retrieval_spec(args)
     if rank is not None:
+        if args.workers is not None:
+            raise ConfigError("--workers runs the embedding engine on Ray; retrieval runs use one process so far")
         return _run_retrieval(args, rank)
     if args.corpus:
         raise ConfigError("--corpus is for retrieval runs (bm25, frozen-index, contrastive)")

