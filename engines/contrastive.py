@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from engines.base import ProgressEvent, ProgressFn, no_progress
+from engines.base import MemoryModel, ProgressEvent, ProgressFn, no_progress
 from engines.contrastive_loop import TrainLoop, no_duplicate_batches, plan, training_rows
 from engines.dense import FrozenIndexConfig, FrozenIndexEngine
 from engines.errors import ConfigError, ModelNotFoundError
@@ -84,7 +84,7 @@ class ContrastiveEngine(FrozenIndexEngine):
     label: ClassVar[str] = "Contrastive fine-tune (full)"
     trains_backbone: ClassVar[bool] = True
     supports_resume: ClassVar[bool] = True
-    memory_model: ClassVar[str] = "full"
+    memory_model: ClassVar[MemoryModel] = "full"
 
     config: ContrastiveConfig
 
@@ -266,7 +266,7 @@ class ContrastiveLoraEngine(ContrastiveEngine):
     name: ClassVar[str] = "contrastive-lora"
     description: ClassVar[str] = "fine-tune LoRA adapters of the encoder on query-document pairs, then index"
     label: ClassVar[str] = "Contrastive fine-tune (LoRA)"
-    memory_model: ClassVar[str] = "adapters"
+    memory_model: ClassVar[MemoryModel] = "adapters"
     alternative_to: ClassVar[str | None] = "contrastive"
 
     def __init__(self, config: Any = None) -> None:

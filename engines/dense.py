@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from engines.atomic import staged_dir, write_json
-from engines.base import ProgressEvent, ProgressFn, no_progress
+from engines.base import MemoryModel, ProgressEvent, ProgressFn, no_progress
 from engines.config import TransformerConfig
 from engines.errors import ArtifactError, Cancelled, DataError, UserError
 from engines.records import FitReport, Pairs, SearchHit
@@ -61,7 +61,8 @@ class FrozenIndexEngine(RetrievalEngine):
     label: ClassVar[str] = "Frozen embeddings + index"
     uses_transformer: ClassVar[bool] = True
     supports_gpu: ClassVar[bool] = True
-    memory_model: ClassVar[str] = "frozen"
+    memory_model: ClassVar[MemoryModel] = "frozen"
+    config: FrozenIndexConfig
 
     def __init__(self, config: Any = None) -> None:
         super().__init__(config)
@@ -136,7 +137,7 @@ class FrozenIndexEngine(RetrievalEngine):
         return out
 
     # ----------------------------------------------------------------------- fit
-    def fit(
+    def fit(  # type: ignore[override]  # on Pairs, as every RetrievalEngine (see engines.retrieval)
         self,
         train: Pairs,
         *,
