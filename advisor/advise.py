@@ -10,19 +10,19 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from advisor import crossfit
-from advisor.forecast import Forecast, forecast_all
-from advisor.goals import BUDGETS, Goals
+from advisor.decide.goals import BUDGETS, Goals
+from advisor.decide.recommend import Recommendation, recommend
+from advisor.decide.settle import next_budget, outlook
+from advisor.forecast import crossfit
+from advisor.forecast.accuracy import Forecast, forecast_all
+from advisor.machine.probe import Resources
 from advisor.measure import BenchEvent, BenchResult, run_benchmarks
-from advisor.plan import Plan, make_plan
-from advisor.probe import Resources
-from advisor.recommend import Recommendation, recommend
-from advisor.settle import next_budget, outlook
+from advisor.run.plan import Plan, make_plan
 from engines.base import Record
 from engines.errors import ConfigError
 
 if TYPE_CHECKING:
-    from advisor.data import Dataset
+    from advisor.data.labelled import Dataset
 
 FULL_RUN_TEST_SHARE = 0.2
 FULL_RUN_TEST_MAX = 2000
@@ -97,10 +97,10 @@ def budget_seconds(budget: str | float, budgets: dict[str, float] | None = None)
 def machine_profile_budget(resources: Any, profile: Any, budget: str | float) -> tuple[Any, Any, tuple[str, float]]:
     """What any task's advice starts from: the machine (probed unless given), the profile (by name, or
     picked for the machine) and the budget in seconds (the profile may redefine the named ones)."""
-    from advisor.profiles import load_profile
+    from advisor.machine.profiles import load_profile
 
     if resources is None:
-        from advisor.probe import probe
+        from advisor.machine.probe import probe
 
         resources = probe()
     if profile is None or isinstance(profile, str):
@@ -119,10 +119,10 @@ def full_finetune_fits(config: Any, resources: Any) -> tuple[bool, str]:
     """Whether full fine-tuning fits in this machine's memory (the Adam rule on the model's config:
     weights, gradients, two AdamW states and activations at the training batch), with the figures.
     Unknown model or memory: assumed to fit (the benchmark's own run will tell)."""
-    from advisor.hardware import model_shape, training_memory_bytes
+    from advisor.common.output import gigabytes
+    from advisor.decide.scoring import available_memory
+    from advisor.forecast.hardware import model_shape, training_memory_bytes
     from advisor.measure import config_get
-    from advisor.output import gigabytes
-    from advisor.scoring import available_memory
 
     shape = model_shape(str(config_get(config, "model", "")))
     device = str(config_get(config, "device", "cpu"))
@@ -155,7 +155,7 @@ def check_test_file(
 ) -> int:
     """Read the separate test file now (bad file → one DataError line before any benchmark),
     check it has no label the data lacks, and return its row count."""
-    from advisor.data import load_dataset
+    from advisor.data.labelled import load_dataset
     from engines.errors import DataError
 
     test = load_dataset(
@@ -234,13 +234,13 @@ def advise(
     ``test_file``: the full run will be scored on this separate file, so it trains on every
     row of ``data`` (the forecast target). The benchmarks never read it: they score on a
     part of ``data`` held out from their own training pool."""
-    from advisor.profiles import engine_config
+    from advisor.machine.profiles import engine_config
 
     t0 = time.perf_counter()
     resources, profile, (budget_name, budget_s) = machine_profile_budget(resources, profile, budget)
     settings = _settings(profile)
     if hardware:
-        from advisor.hardware import get_hardware
+        from advisor.forecast.hardware import get_hardware
 
         get_hardware(hardware)  # unknown names fail now, not after the benchmarks
     engines = list(engines or default_engines(budget_s))
@@ -253,7 +253,7 @@ def advise(
                 engines.append("lora")
             left_out["finetune"] = f"full fine-tuning left out: it does not fit in memory ({said}); LoRA instead"
     if isinstance(data, str):
-        from advisor.data import load_dataset
+        from advisor.data.labelled import load_dataset
 
         sample = getattr(settings, "sample_size", None) or DEFAULT_SAMPLE
         data = load_dataset(data, text_col=text_col, label_col=label_col, encoding=encoding, sample=sample, seed=seed)
@@ -279,7 +279,7 @@ def advise(
 
     def time_worth(faster_s: float, slower_s: float) -> float:
         # Points of the goals' metric that training in faster_s instead of slower_s is worth.
-        from advisor.scoring import points_worth
+        from advisor.decide.scoring import points_worth
 
         return points_worth(goals, {"train_time_s": faster_s}, {"train_time_s": slower_s})
 

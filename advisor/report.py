@@ -8,8 +8,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from advisor.capabilities import label
-from advisor.output import gigabytes, human_seconds, interval, percent
+from advisor.common.capabilities import label
+from advisor.common.output import gigabytes, human_seconds, interval, percent
 from engines.atomic import write_text, write_with
 
 # The columns of the measured-approaches table, in the terminal summary and the Markdown report.

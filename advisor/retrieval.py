@@ -1,5 +1,5 @@
-"""``advise`` for the retrieval task: read the pairs, measure (``advisor.ranking``), forecast, decide with
-``advisor.recommend``, and a plan for ``run``; plus the terminal summary of that advice."""
+"""``advise`` for the retrieval task: read the pairs, measure (``advisor.measure.ranking``), forecast, decide with
+``advisor.decide.recommend``, and a plan for ``run``; plus the terminal summary of that advice."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ from typing import Any
 from pydantic import Field
 
 from advisor.advise import machine_profile_budget, tool_version
-from advisor.forecast import Forecast
-from advisor.goals import Goals
+from advisor.common.output import format_table, human_bytes, human_seconds, number
+from advisor.decide.goals import Goals
+from advisor.decide.recommend import Recommendation, recommend
+from advisor.forecast.accuracy import Forecast
+from advisor.forecast.ranking import forecast
+from advisor.machine.probe import Resources
 from advisor.measure import BenchEvent
-from advisor.output import format_table, human_bytes, human_seconds, number
-from advisor.probe import Resources
-from advisor.rank_forecast import forecast
-from advisor.ranking import DEFAULT_ENGINES, RankBench, bench_split, measure
-from advisor.recommend import Recommendation, recommend
+from advisor.measure.ranking import DEFAULT_ENGINES, RankBench, bench_split, measure
 from advisor.report import recommendation_lines
 from engines.base import Record
 from engines.errors import ConfigError
@@ -106,8 +106,8 @@ def advise_retrieval(
 
     ``separate_test``: the full run will be scored on ``eval_queries`` queries kept elsewhere, so it
     trains on every query of ``data`` (the forecast target)."""
-    from advisor.pairs import load_pairs
-    from advisor.profiles import retrieval_config
+    from advisor.data.pairs import load_pairs
+    from advisor.machine.profiles import retrieval_config
     from engines.base import get_engine
 
     t0 = time.perf_counter()
@@ -192,7 +192,7 @@ def advise_retrieval(
 
 def render_rank_summary(advice: RankAdvice) -> str:
     """The readable summary for the terminal."""
-    from advisor.capabilities import label
+    from advisor.common.capabilities import label
 
     b, rec, metric = advice.bench, advice.recommendation, advice.goals.metric
     out = [

@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from advisor.crossfit import rows_used as crossfit_rows_used  # noqa: E402
+from advisor.forecast.crossfit import rows_used as crossfit_rows_used  # noqa: E402
 from engines.base import Examples  # noqa: E402
 
 
@@ -156,7 +156,7 @@ def synthetic_examples(n: int, seed: int = 0) -> Examples:
 
 def task_split(task: Task, seed: int) -> tuple[Examples, Examples]:
     """The task's training split (n_train labels) and its held-out test split."""
-    from advisor.data import load_dataset, stratified_split, stratified_subsample
+    from advisor.data.labelled import load_dataset, stratified_split, stratified_subsample
 
     seed += task.split_offset
 
@@ -175,9 +175,9 @@ def task_split(task: Task, seed: int) -> tuple[Examples, Examples]:
 
 
 def _as_runs(actual: dict[str, dict], n_target: int = 0) -> list:
-    """Full runs as ``advisor.compare`` takes them: their predictions on the test rows (rows saved
+    """Full runs as ``advisor.decide.compare`` takes them: their predictions on the test rows (rows saved
     before runs kept them: which rows each got right, all that accuracy needs)."""
-    from advisor.compare import RunResult
+    from advisor.decide.compare import RunResult
 
     def truth(a: dict) -> tuple[list[str], list[str]]:
         if a.get("y_true") is not None:
@@ -203,8 +203,8 @@ def _as_runs(actual: dict[str, dict], n_target: int = 0) -> list:
 def metric_agreement(choice: str | None, actual: dict[str, dict], metric: str) -> dict:
     """Whether ``choice`` is the full run best by ``metric``, or not significantly worse than it
     (paired bootstrap over the test rows, 95 %)."""
-    from advisor.compare import paired_lead as lead_of
-    from advisor.compare import replicates
+    from advisor.decide.compare import paired_lead as lead_of
+    from advisor.decide.compare import replicates
 
     runs = _as_runs(actual)
     values, boots = replicates(runs, metric)
@@ -222,7 +222,7 @@ def paired_lead(correct_a: list[bool], correct_b: list[bool], seed: int = 0) -> 
     over the rows)."""
     a = np.asarray(correct_a, dtype=float)
     b = np.asarray(correct_b, dtype=float)
-    from advisor.bootstrap import interval, resamples
+    from advisor.common.bootstrap import interval, resamples
 
     idx = resamples(np.random.default_rng(seed), len(a), 2000)
     lo, hi = interval((a[idx] - b[idx]).mean(axis=1))
@@ -252,8 +252,8 @@ def oracle_choice(goals, actual: dict[str, dict], n_target: int) -> str | None:
     replicates over the test rows, training time, latency), i.e. the call a perfect forecaster
     would make. (Rows judged before ``compare`` existed compared the runs' intervals side by side;
     on the seven tasks whose full runs were still at hand both picked the same run.)"""
-    from advisor.compare import compare
-    from advisor.probe import probe
+    from advisor.decide.compare import compare
+    from advisor.machine.probe import probe
 
     return compare(
         _as_runs(actual, n_target), goals.model_copy(update={"metric": "accuracy"}), probe()
@@ -266,8 +266,8 @@ def _default_decision(
     """The best actual under the default goals and whether ``choice`` is it. On a miss, how far
     apart the two were: the actual lead of the best over the choice on the test rows, and the
     lead the forecasts gave with the paired band the decision used (``forecasts``: the row's)."""
-    from advisor.goals import Goals
-    from advisor.scoring import diff_band, get_field
+    from advisor.decide.goals import Goals
+    from advisor.decide.scoring import diff_band, get_field
 
     best = oracle_choice(Goals(labelled_size=n_target), actual, n_target)
     out = {"best": best, "agrees": None if choice is None else choice == best, "too_close": too_close}
@@ -282,13 +282,13 @@ def _default_decision(
 
 
 def _latencies(manifest) -> dict[str, float | None]:
-    from advisor.compare import latencies
+    from advisor.decide.compare import latencies
 
     return dict(zip(("ms_b1", "ms_batch"), latencies(manifest.speed), strict=True))
 
 
 FRESH_RUN = (
-    "import sys; from pathlib import Path; from advisor.fullrun import RunSpec, full_run; "
+    "import sys; from pathlib import Path; from advisor.run.fullrun import RunSpec, full_run; "
     "full_run(RunSpec.model_validate_json(sys.argv[1]), Path(sys.argv[2]), overwrite=True)"
 )
 
@@ -352,7 +352,7 @@ def unpack_run(saved: dict) -> dict:
 def _full_run_spec(task: Task, engine: str, profile: str, seed: int, tdir: Path):
     """What the task's full run of ``engine`` is: `run plan.json` on the demo data (its own split) for
     ``make demo``'s task, else a run on the task's training file scored on its test file."""
-    from advisor.fullrun import RunSpec
+    from advisor.run.fullrun import RunSpec
 
     if task.demo:
         return RunSpec(engine=engine, profile=profile, data=task.data, labelled_size=task.n_train, split_seed=seed)
@@ -377,7 +377,7 @@ def actual_results(
     has no folder for the task at all (another machine, a new workdir) the saved results stand in
     for the full runs, so rows can be judged again without running them; a folder that lacks one
     artifact runs it (delete one to re-time it)."""
-    from advisor.data import write_examples
+    from advisor.data.labelled import write_examples
     from engines.artifacts import read_heldout, read_manifest
 
     tdir = workdir / f"{task.name}-{profile}-seed{seed}"
@@ -455,9 +455,9 @@ def reanalyse(doc: dict, workdir: Path, log, *, retime: bool = False) -> None:
     any full run that is missing there. Forecasts are not recomputed. The training times the rows
     recorded are kept (``recorded_times``) unless ``retime``: then the full runs' own times count
     (delete an artifact to re-time it)."""
-    from advisor.forecast import Forecast
-    from advisor.probe import probe
-    from advisor.recommend import recommend
+    from advisor.decide.recommend import recommend
+    from advisor.forecast.accuracy import Forecast
+    from advisor.machine.probe import probe
 
     resources = probe()
     for r in doc["rows"]:
@@ -478,13 +478,13 @@ def reanalyse(doc: dict, workdir: Path, log, *, retime: bool = False) -> None:
 
 
 def judged(rec, goals, resources, forecasts: dict, row: dict):
-    """``rec`` with its settle line judged as advise judges it (``advisor.settle.outlook``). Rows
+    """``rec`` with its settle line judged as advise judges it (``advisor.decide.settle.outlook``). Rows
     that did not record the benchmark's held-out rows use the rows its plan gives for their
     budget and sample (advise may have scored on fewer, when the embedding speed capped them)."""
     from advisor.advise import budget_seconds
+    from advisor.decide.settle import next_budget, outlook
+    from advisor.machine.profiles import load_profile
     from advisor.measure import planned_test_rows
-    from advisor.profiles import load_profile
-    from advisor.settle import next_budget, outlook
 
     settings = load_profile(row["profile"]).bench
     _, budget_s = budget_seconds(row["budget"], settings.budgets_s)
@@ -542,10 +542,10 @@ def reforecast(doc: dict, workdir: Path, log) -> int:
     runs. The row keeps the commit its benchmark ran at and records the one its forecasts now
     come from. Rows without a saved benchmark are left as they are; returns how many were redone."""
     from advisor.advise import forecast_and_decide
+    from advisor.decide.recommend import recommend
+    from advisor.machine.probe import probe
+    from advisor.machine.profiles import engine_config, load_profile
     from advisor.measure import BenchResult
-    from advisor.probe import probe
-    from advisor.profiles import engine_config, load_profile
-    from advisor.recommend import recommend
 
     resources = probe()
     commit = code_version()
@@ -623,7 +623,7 @@ def task_goals(task: Task):
     """(the default goals, the accuracy-only goal file's, the macro-F1-only goal file's), each at
     the task's labelled size: what a user gets with no --goals, and with each goal file the README
     lists."""
-    from advisor.goals import Goals, load_goals
+    from advisor.decide.goals import Goals, load_goals
 
     def sized(goals: Goals) -> Goals:
         return goals.model_copy(update={"labelled_size": task.n_train})
@@ -656,8 +656,8 @@ def macro_f1_decision(saved: dict, task: Task, profile: str, resources, actual: 
     with that goal file would: the same measurements, forecasts in macro-F1), against the full runs'
     macro-F1 on the test split."""
     from advisor.advise import forecast_and_decide
+    from advisor.machine.profiles import engine_config, load_profile
     from advisor.measure import BenchResult
-    from advisor.profiles import engine_config, load_profile
 
     bench = BenchResult.model_validate(saved["bench"])
     prof = load_profile(profile, resources=resources)
@@ -685,8 +685,8 @@ def advise_child(args_json: str) -> None:
     """In the new process: ``advise`` as ``run_task`` asks, its Advice written as JSON and its
     benchmark saved (``save_bench``) for ``--reforecast``."""
     from advisor.advise import advise
-    from advisor.goals import Goals
-    from advisor.profiles import load_profile
+    from advisor.decide.goals import Goals
+    from advisor.machine.profiles import load_profile
     from engines.atomic import write_text
 
     a = json.loads(args_json)
@@ -755,7 +755,7 @@ def run_task(
 ) -> list[dict]:
     """Every approach in full on the task, then ``advise`` at each budget (``engines`` None: its
     default engines, as a user runs it), each row judged against the full runs."""
-    from advisor.recommend import recommend
+    from advisor.decide.recommend import recommend
 
     actual, train_csv = actual_results(task, engines or FULL_RUN_ENGINES, profile, seed, workdir, log, saved)
 
@@ -850,7 +850,7 @@ def _z(actual: float, value: float, low: float, high: float) -> float | None:
 def interval_sizes(r: dict) -> tuple[list[float], list[tuple[float, bool]]]:
     """One row's standardised errors: of each forecast against its interval, and of each pair's
     forecast difference against the paired 95 % band that ``recommend`` decides with."""
-    from advisor.scoring import diff_band
+    from advisor.decide.scoring import diff_band
 
     fcs, eng = r.get("forecasts") or {}, r["engines"]
     single = []
@@ -943,7 +943,7 @@ def _within_one_point(rows: list[dict]) -> float | None:
 def _next_name(budget: str) -> str | None:
     """The named budget after ``budget`` (a name, or seconds as a string), as advise's outlook picks it."""
     from advisor.advise import budget_seconds
-    from advisor.settle import next_named
+    from advisor.decide.settle import next_named
     from engines.errors import ConfigError
 
     try:
@@ -1147,7 +1147,7 @@ def _outlooks(doc: dict) -> list[str]:
     out = [
         "### Would a longer budget settle a too-close call?",
         "",
-        "When a call is too close, advise judges whether the next budget up would settle it (`advisor/settle.py`): "
+        "When a call is too close, advise judges whether the next budget up would settle it (`advisor/decide/settle.py`): "
         "it narrows the forecasts' benchmark noise to the held-out rows that budget would score on, keeps the "
         "rest of their uncertainty, and re-runs the decision at the same point values (when the budget could not "
         "measure an option at all, the next would try it: that call is not judged). Each judgement against "

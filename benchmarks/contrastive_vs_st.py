@@ -58,7 +58,7 @@ def engine_config(args: argparse.Namespace) -> dict:
 
 
 def pairs(args: argparse.Namespace):
-    from advisor.pairs import load_pairs
+    from advisor.data.pairs import load_pairs
 
     return load_pairs(args.data).pairs
 

@@ -9,7 +9,7 @@ K stratified folds; run every approach in full on K−1 folds — `full_run` in 
 code path `tune-or-embed run` takes, profile and recipe included — and score it on the fold left
 out; so every training row gets one out-of-fold prediction from each approach, and each
 approach is trained K times on (K−1)/K of the rows. Then apply the advisor's own decision rule
-to those predictions with `advisor.compare` (the paired bootstrap over all N rows, ties to the
+to those predictions with `advisor.decide.compare` (the paired bootstrap over all N rows, ties to the
 cheaper option, the row's forecast full-run training times and the fold runs' measured latency),
 and check the call against the full runs' best actual in the calibration JSON (the same test
 split, which this never reads).
@@ -42,10 +42,10 @@ def fold_runs(
 ) -> dict[str, dict]:
     """Each engine's out-of-fold predictions over the task's training rows (fold order), its
     latency and the wall seconds of its K fold runs (artifacts reused when present)."""
-    from advisor.compare import latencies
-    from advisor.data import write_examples
-    from advisor.fullrun import RunSpec
-    from advisor.sampling import stratified_split
+    from advisor.data.labelled import write_examples
+    from advisor.data.sampling import stratified_split
+    from advisor.decide.compare import latencies
+    from advisor.run.fullrun import RunSpec
     from engines.artifacts import read_heldout, read_manifest
 
     train, _test = cal.task_split(task, seed)
@@ -103,8 +103,8 @@ def judge(task: cal.Task, runs: dict[str, dict], row: dict, seed: int = 0) -> di
     """The advisor's rule on the out-of-fold predictions, against the row's best actual."""
     import numpy as np
 
-    from advisor.compare import RunResult, compare
-    from advisor.probe import probe
+    from advisor.decide.compare import RunResult, compare
+    from advisor.machine.probe import probe
 
     def mean(xs: list) -> float | None:
         xs = [x for x in xs if x is not None]

@@ -5,8 +5,8 @@ rule) with a real fine-tune and a real embedding run on this GPU.
 Inputs are what ``advise`` wrote on the CPU machine (its ``--json`` output, which holds the
 benchmark measurements the forecast is made from) and the same training and test files.
 The forecast for *this* GPU is recomputed from those measurements with
-``advisor.forecast.forecast_all`` (what ``advise --hardware`` runs), so one advice file
-serves any GPU the table in ``advisor/hardware.py`` knows.
+``advisor.forecast.accuracy.forecast_all`` (what ``advise --hardware`` runs), so one advice file
+serves any GPU the table in ``advisor/forecast/hardware.py`` knows.
 
 The runs use the advice's own profile recipe (batch, max length, epochs, min steps) with the
 device set to CUDA and bf16 autocast, which is what the forecast assumes. The fine-tune runs
@@ -99,8 +99,8 @@ def what_ifs(advice, hw) -> dict:
     """Per measured approach, (the hardware forecast ``advise --hardware`` makes, its engine
     config), from the advice's own measurements through ``forecast_all`` as advise does
     (tokens per text measured by one approach serve the others on the same encoder)."""
-    from advisor.forecast import forecast_all
-    from advisor.profiles import engine_config, load_profile
+    from advisor.forecast.accuracy import forecast_all
+    from advisor.machine.profiles import engine_config, load_profile
 
     profile = load_profile(advice.profile)
     configs = {a: engine_config(profile, a) for a in advice.bench.measurements}
@@ -133,7 +133,7 @@ def read_advice(path: str):
 
 def reforecast(args) -> int:
     """Forecasts made with this code against the measurements of an earlier run."""
-    from advisor.hardware import get_hardware
+    from advisor.forecast.hardware import get_hardware
 
     advice = read_advice(args.advice)
     try:
@@ -179,9 +179,9 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    from advisor.hardware import get_hardware, match_hardware
+    from advisor.forecast.hardware import get_hardware, match_hardware
+    from advisor.machine.probe import GpuInfo, probe_gpus
     from advisor.measure import finetune_steps
-    from advisor.probe import GpuInfo, probe_gpus
 
     if args.measured:
         return reforecast(args)
@@ -235,7 +235,7 @@ def main() -> int:
         with NoPoller() if args.cpu else MemoryPoller(gpu.index) as mem, tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
             if name in ("finetune", "lora"):
-                from advisor.fullrun import RunSpec, full_run
+                from advisor.run.fullrun import RunSpec, full_run
 
                 spec = RunSpec(
                     engine=name,
@@ -247,7 +247,7 @@ def main() -> int:
                 manifest = full_run(spec, Path(tmp) / "artifact", speed_texts=0)
                 fit, accuracy = manifest.fit, manifest.metrics.accuracy
             else:  # the embedding engine's fit and evaluate (its save writes the vector store)
-                from advisor.data import load_dataset
+                from advisor.data.labelled import load_dataset
                 from engines.base import get_engine
 
                 engine = get_engine(name)(base.model_copy(update=overrides))

@@ -41,7 +41,7 @@ def main() -> int:
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
 
-    from advisor.data import load_dataset
+    from advisor.data.labelled import load_dataset
     from engines.base import Examples
     from engines.embedding import EmbeddingEngine
 

@@ -71,10 +71,10 @@ def full_runs(train, test, engines, configs) -> dict[str, dict]:
 def one_case(dataset: str, n: int, budget: str, seed: int, train_sample: str = "random") -> dict:
     from types import SimpleNamespace
 
-    from advisor.goals import Goals
-    from advisor.pairs import load_pairs, sample_pairs, split_pairs
-    from advisor.profiles import load_profile, retrieval_config
-    from advisor.ranking import DEFAULT_ENGINES
+    from advisor.data.pairs import load_pairs, sample_pairs, split_pairs
+    from advisor.decide.goals import Goals
+    from advisor.machine.profiles import load_profile, retrieval_config
+    from advisor.measure.ranking import DEFAULT_ENGINES
     from advisor.retrieval import advise_retrieval
 
     pairs = load_pairs(f"demo:{dataset}").pairs
@@ -146,11 +146,11 @@ def saved_bench(bench) -> dict:
 
 def reanalyse(case: dict) -> dict:
     """``case`` with its forecasts and call re-made from its saved benchmark by the current code."""
-    from advisor.goals import Goals
-    from advisor.profiles import load_profile, retrieval_config
-    from advisor.rank_forecast import forecast
-    from advisor.ranking import RankBench
-    from advisor.recommend import recommend
+    from advisor.decide.goals import Goals
+    from advisor.decide.recommend import recommend
+    from advisor.forecast.ranking import forecast
+    from advisor.machine.profiles import load_profile, retrieval_config
+    from advisor.measure.ranking import RankBench
 
     bench = RankBench.model_validate(case["bench"])
     profile = load_profile(None)

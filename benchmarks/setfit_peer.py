@@ -33,7 +33,7 @@ def setfit_child(args_json: str) -> None:
     from datasets import Dataset
     from setfit import SetFitModel, Trainer, TrainingArguments
 
-    from advisor.data import load_dataset
+    from advisor.data.labelled import load_dataset
     from engines.models import resolve_model
 
     a = json.loads(args_json)
@@ -105,7 +105,7 @@ def calibration_row(doc: dict, task: str) -> tuple[dict, dict]:
 
 
 def one_task(name: str, doc: dict, workdir: Path, steps: int, log) -> dict:
-    from advisor.data import write_examples
+    from advisor.data.labelled import write_examples
 
     task = cal.TASKS[name]
     row, saved = calibration_row(doc, name)

@@ -38,8 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile", default="cpu-small")
     args = p.parse_args(argv)
 
-    from advisor.profiles import engine_config, load_profile
-    from advisor.sampling import stratified_split
+    from advisor.data.sampling import stratified_split
+    from advisor.machine.profiles import engine_config, load_profile
     from engines.base import get_engine
     from engines.errors import DataError
 

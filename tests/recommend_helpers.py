@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from advisor.forecast import Forecast
+from advisor.forecast.accuracy import Forecast
 
 
 def fc(approach, value, half=0.02, t=60.0, lat=1.0, mem=None, projection=None, flagged=False, n=1000):

@@ -60,7 +60,7 @@ def test_advise_json_plan_and_report(tiny_csv, tmp_path, capsys):
     assert advice["n_target"] == 400 - 80  # all rows minus the full run's held-out share
     assert advice["bench"]["test_size"] == 80
     # The plan is what `tune-or-embed run` reads.
-    from advisor.plan import load_plan
+    from advisor.run.plan import load_plan
 
     spec = load_plan(plan).run
     assert spec.engine == rec["choice"] and spec.profile == "tiny" and spec.data == str(tiny_csv)
@@ -100,7 +100,7 @@ def test_separate_test_file_makes_every_row_a_training_row(tiny_csv, tmp_path, c
     assert code == 0
     advice = json.loads(capsys.readouterr().out)
     assert advice["n_target"] == 400 and advice["full_run_test_size"] == 0
-    from advisor.plan import load_plan
+    from advisor.run.plan import load_plan
 
     spec = load_plan(plan).run
     assert spec.train_file == str(tiny_csv) and spec.test_file == str(test) and spec.labelled_size == 400
@@ -224,7 +224,7 @@ def test_an_open_call_is_cross_fitted_and_the_summary_shows_it(tiny_csv, tmp_pat
     from the cross-fit, and the summary shows each approach's out-of-fold score."""
     from fake_engines import FakeEmbedding, FakeTfidf
 
-    from advisor.profiles import bundled_profiles
+    from advisor.machine.profiles import bundled_profiles
 
     monkeypatch.setattr(FakeTfidf, "CURVE", FakeEmbedding.CURVE)  # the same curve: an open call
 

@@ -391,9 +391,9 @@ def test_lora_is_left_out_with_its_reason_unless_its_speed_can_pay_for_it(fakes,
     when its faster full run is worth less than LORA_DEFICIT of the metric under the goals' weights,
     LoRA is left out, with both forecast times in the reason, and gets no measurement (so no forecast,
     and no 'not measured' that would keep the call open); when time weighs enough, it is benchmarked."""
-    from advisor.goals import Goals, Weights
+    from advisor.decide.goals import Goals, Weights
+    from advisor.decide.recommend import points_worth
     from advisor.measure import plan
-    from advisor.recommend import points_worth
 
     monkeypatch.setitem(base._REGISTRY, "lora", f"{FakeLora.__module__}:FakeLora")
     monkeypatch.setattr(FakeLora, "fits", [])
@@ -452,7 +452,7 @@ def test_a_fit_the_budget_stops_late_is_scored_and_kept_with_a_wider_upper_end(f
     """A fine-tune fit stopped by the budget after ≥ PARTIAL_MIN of its steps is a measurement: scored,
     a curve point, its planned steps recorded, and its forecast's upper end allows for the missed
     steps (said in the assumptions). One stopped earlier is a throughput probe only, as before."""
-    from advisor.forecast import forecast_all
+    from advisor.forecast.accuracy import forecast_all
 
     monkeypatch.setitem(base._REGISTRY, "finetune", f"{__name__}:FakeCutShort")
     monkeypatch.setattr(FakeCutShort, "SHARE", share)
@@ -494,8 +494,8 @@ def test_cheap_cross_validation_pairs_with_the_trainers_curves_over_the_test_par
     rows are shared: the replicates move together)."""
     import numpy as np
 
-    from advisor.crossfit import METHOD
-    from advisor.forecast import forecast_all
+    from advisor.forecast.accuracy import forecast_all
+    from advisor.forecast.crossfit import METHOD
 
     ex = fakes(make_examples(600))
     settings = Settings().model_copy(update={"crossfit": True})

@@ -1,4 +1,4 @@
-"""``advisor.compare`` and ``tune-or-embed compare``: full runs judged on their shared held-out rows."""
+"""``advisor.decide.compare`` and ``tune-or-embed compare``: full runs judged on their shared held-out rows."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from advisor.cli import main
-from advisor.compare import RunResult, compare, replicates
-from advisor.fullrun import RunSpec, full_run
-from advisor.goals import Goals, Weights
+from advisor.decide.compare import RunResult, compare, replicates
+from advisor.decide.goals import Goals, Weights
+from advisor.run.fullrun import RunSpec, full_run
 from engines.artifacts import HELDOUT, read_heldout, rows_digest
 from engines.errors import ConfigError
 

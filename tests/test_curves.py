@@ -5,14 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from advisor.curves import (
-    LONG_REACH,
-    MAX_EXTRAPOLATION,
-    Observation,
-    accuracy_fn,
-    fit_learning_curve,
-    macro_f1_fn,
-)
+from advisor.common.bootstrap import accuracy_fn, macro_f1_fn
+from advisor.forecast.curves import LONG_REACH, MAX_EXTRAPOLATION, Observation, fit_learning_curve
 
 SIZES = [100, 200, 400, 800]
 

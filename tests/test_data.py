@@ -10,15 +10,15 @@ from collections import Counter
 import pytest
 from data_helpers import tiny_rows
 
-from advisor.data import (
+from advisor.data.labelled import (
     load_dataset,
     nested_subsets,
     stratified_split,
     stratified_subsample,
     write_examples,
 )
-from advisor.data_summary import summarize
-from advisor.sampling import allocate
+from advisor.data.sampling import allocate
+from advisor.data.summary import summarize
 from engines.base import Examples
 from engines.errors import DataError
 

@@ -234,8 +234,8 @@ def test_knn_vote_weights_by_similarity():
 def test_real_model_beats_majority_and_matches_sentence_transformers():
     from sentence_transformers import SentenceTransformer
 
-    from advisor.data import load_dataset
-    from advisor.sampling import stratified_split
+    from advisor.data.labelled import load_dataset
+    from advisor.data.sampling import stratified_split
     from engines.models import resolve_model
 
     ds = load_dataset("demo:rotten-tomatoes", sample=600, seed=0)

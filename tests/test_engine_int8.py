@@ -218,7 +218,7 @@ def test_profiles_give_the_variant_its_approachs_section_and_run_uses_it(cache, 
     import csv
 
     from advisor.cli import main
-    from advisor.profiles import engine_config, load_profile
+    from advisor.machine.profiles import engine_config, load_profile
 
     profile = load_profile("tiny")
     assert engine_config(profile, "embedding-int8") == profile.embedding

@@ -171,8 +171,8 @@ def test_engines_import_no_textual_nor_torch():
 
 @pytest.mark.slow
 def test_real_data_beats_majority():
-    from advisor.data import load_dataset
-    from advisor.sampling import stratified_split
+    from advisor.data.labelled import load_dataset
+    from advisor.data.sampling import stratified_split
 
     ds = load_dataset("demo:rotten-tomatoes", sample=1000, seed=0)
     train, test = stratified_split(ds.examples, test_size=200, seed=0)

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from advisor.cli import main
-from advisor.fullrun import RunSpec, full_run
+from advisor.run.fullrun import RunSpec, full_run
 from engines.artifacts import load_artifact
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from advisor.forecast import forecast_all
-from advisor.hardware import (
+from advisor.forecast.accuracy import forecast_all
+from advisor.forecast.hardware import (
     LAYER_PASS_OVERHEAD_MS,
     TRAIN_PASSES_PER_STEP,
     early_stop_steps,
@@ -151,14 +151,14 @@ def test_hardware_what_if_scales_by_flops():
     ],
 )
 def test_match_hardware_names_the_profile_of_an_nvml_gpu_name(name, memory, expected):
-    from advisor.hardware import match_hardware
+    from advisor.forecast.hardware import match_hardware
 
     found = match_hardware(name, memory)
     assert (found.name if found else None) == expected
 
 
 def test_flat_fine_tune_forecast_borrows_the_embedding_curve_gain():
-    from advisor.forecast import Forecast, borrow_gain
+    from advisor.forecast.accuracy import Forecast, borrow_gain
 
     proj = [(n, 0.60 + 0.02 * math.log(n)) for n in (100, 200, 400, 800, 1600, 3200, 6400)]
     emb = Forecast(
@@ -215,7 +215,7 @@ def test_early_stop_steps_scale_a_measured_peak_by_root_n():
 
 
 def test_only_an_early_stopped_largest_point_gives_a_measured_peak():
-    from advisor.hardware import measured_peak
+    from advisor.forecast.hardware import measured_peak
     from advisor.measure import ApproachMeasurement, CurvePoint
 
     def pt(n: int, stopped: str, best: int | None) -> CurvePoint:
@@ -253,7 +253,7 @@ def test_finetune_time_counts_checkpoints_and_ranges_to_the_full_recipe():
 
 
 def test_interval_covers_the_full_runs_test_set_noise():
-    from advisor.forecast import Forecast, widen_for_eval
+    from advisor.forecast.accuracy import Forecast, widen_for_eval
 
     f = Forecast(approach="tfidf", n_target=1000, metric="accuracy", value=0.75, low=0.73, high=0.77, method="x")
     w = widen_for_eval(f, 1000)
@@ -267,8 +267,8 @@ def test_interval_covers_the_full_runs_test_set_noise():
 def test_a_perfect_score_keeps_an_interval():
     """100 % on a few hundred rows does not mean 100 % on the next few hundred: the interval keeps
     a width (a plain √(p(1−p)/n) would collapse to nothing, and one error would fall outside)."""
-    from advisor.curves import binomial_se
-    from advisor.forecast import Forecast, widen_for_eval
+    from advisor.forecast.accuracy import Forecast, widen_for_eval
+    from advisor.forecast.curves import binomial_se
 
     f = Forecast(approach="finetune", n_target=400, metric="accuracy", value=1.0, low=1.0, high=1.0, method="x")
     w = widen_for_eval(f, 300)
@@ -277,7 +277,7 @@ def test_a_perfect_score_keeps_an_interval():
 
 
 def test_a_perfect_benchmark_curve_keeps_an_interval():
-    from advisor.curves import Observation, fit_learning_curve
+    from advisor.forecast.curves import Observation, fit_learning_curve
 
     obs = [Observation(n, 0, 1.0) for n in (60, 120, 240)]
     res = fit_learning_curve(obs, 400, n_test=160)
@@ -285,7 +285,7 @@ def test_a_perfect_benchmark_curve_keeps_an_interval():
 
 
 def test_what_if_borrows_tokens_per_text_measured_by_another_approach_on_the_same_encoder(monkeypatch):
-    import advisor.forecast as fc
+    import advisor.forecast.accuracy as fc
     from engines.config import EmbeddingConfig
 
     monkeypatch.setattr(fc, "model_shape", lambda ref: shape_from_config(MINILM, ref))
@@ -356,9 +356,9 @@ def _crossfit_bench(with_crossfit=("tfidf", "finetune")):
 
 
 def test_a_cross_fit_forecast_is_the_out_of_fold_score_plus_the_curves_gain_from_half_the_rows():
-    from advisor import crossfit
-    from advisor.forecast import quality_forecast
-    from advisor.scoring import diff_band
+    from advisor.decide.scoring import diff_band
+    from advisor.forecast import crossfit
+    from advisor.forecast.accuracy import quality_forecast
 
     bench = _crossfit_bench()
     curve_only = forecast_all(bench.model_copy(update={"crossfits": {}}), n_target=4000)

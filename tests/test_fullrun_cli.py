@@ -14,8 +14,8 @@ import pytest
 from data_helpers import write_reviews_csv as write_csv
 
 from advisor.cli import main
-from advisor.fullrun import RunSpec, full_run, held_out_rows
-from advisor.plan import load_plan
+from advisor.run.fullrun import RunSpec, full_run, held_out_rows
+from advisor.run.plan import load_plan
 from engines.artifacts import load_artifact
 from engines.errors import ArtifactError, ConfigError
 
@@ -215,7 +215,7 @@ def test_bad_set_value_is_one_line(tmp_path, data_csv, capsys):
 def test_interrupted_run_keeps_checkpoint_and_resume_continues(tmp_path, data_csv, monkeypatch):
     """A resumable engine (a stand-in) gets ``<out>.work``; a cancelled fit writes no artifact and
     keeps the checkpoint; ``resume=True`` continues from it and the folder is cleaned up."""
-    from advisor import fullrun
+    from advisor.run import fullrun
     from engines.errors import Cancelled
     from engines.tfidf import TfidfEngine
 

@@ -54,8 +54,8 @@ def test_inspect_demo_shows_real_balance(capsys):
 def test_start_up_copies_of_the_demo_names_match_the_registry():
     """The help text and the TUI's path suggester name the demos without importing their registry
     (pydantic and engines.base, ~75 ms of start-up): they must still name every demo, in order."""
-    from advisor import demo
     from advisor.commands._data_args import DEMO_NAMES
+    from advisor.data import demo
     from advisor.tui.screens.data import DEMOS, RANK_DEMOS
 
     names = [demo.PREFIX + name for name in demo.DEMOS]

@@ -153,7 +153,7 @@ def fresh_out(tmp_path: Path, proto: Path) -> Path:
 # swap run by default, the rest (~5 s each) with the slow checks.
 _slow = pytest.mark.slow
 TFIDF_POINTS = [
-    pytest.param("advisor.data:load_dataset", "after", "old", marks=_slow, id="data-read"),
+    pytest.param("advisor.data.labelled:load_dataset", "after", "old", marks=_slow, id="data-read"),
     pytest.param("engines.tfidf:TfidfEngine.fit", "after", "old", marks=_slow, id="trained"),
     pytest.param("engines.tfidf:TfidfEngine.save", "after", "old", marks=_slow, id="engine-files-staged"),
     pytest.param("engines.artifacts:file_entries", "after", "old", marks=_slow, id="checksums-no-manifest"),

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import psutil
 import pytest
 
-from advisor.probe import Resources, format_resources, probe, probe_gpus
+from advisor.machine.probe import Resources, format_resources, probe, probe_gpus
 
 
 class NVMLError(Exception):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from advisor.probe import GpuInfo, Resources
-from advisor.profiles import Profile, engine_config, list_profiles, load_profile, profiles_dir
+from advisor.machine.probe import GpuInfo, Resources
+from advisor.machine.profiles import Profile, engine_config, list_profiles, load_profile, profiles_dir
 from engines.config import EmbeddingConfig, FinetuneConfig, TfidfConfig
 from engines.errors import ConfigError
 
@@ -56,7 +56,7 @@ def test_auto_choice_from_resources():
     assert load_profile(resources=_resources([])).name == "cpu-small"
     gpu = GpuInfo(index=0, name="H100", memory_total_bytes=80 << 30)
     assert load_profile(resources=_resources([gpu])).name == "gpu"
-    from advisor.probe import probe
+    from advisor.machine.probe import probe
 
     assert load_profile().name == ("gpu" if probe().has_gpu else "cpu-small")
 

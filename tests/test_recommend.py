@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from recommend_helpers import Res, fc
 
-from advisor.goals import Goals, Weights
-from advisor.recommend import recommend
+from advisor.decide.goals import Goals, Weights
+from advisor.decide.recommend import recommend
 
 
 def line(c0, slope, lo=100, hi=8000):
@@ -199,7 +199,7 @@ def test_nothing_feasible():
 def test_shared_test_set_noise_does_not_make_a_tie():
     """Both runs are scored on the same rows: the observed-score intervals overlap once that
     noise is added, but the comparison uses the approaches' own intervals, which do not."""
-    from advisor.forecast import widen_for_eval
+    from advisor.forecast.accuracy import widen_for_eval
 
     emb, ft = fc("embedding", 0.74, half=0.015, t=40), fc("finetune", 0.79, half=0.015, t=400)
     wide = {"embedding": widen_for_eval(emb, 300), "finetune": widen_for_eval(ft, 300)}
@@ -241,7 +241,7 @@ def test_paired_replicates_cancel_the_shared_bench_rows_noise():
 
 def test_what_an_interval_adds_beyond_its_bootstrap_still_counts_in_the_difference():
     """Extrapolation or model-choice widening is approach-specific: pairing cannot cancel it."""
-    from advisor.scoring import diff_band
+    from advisor.decide.scoring import diff_band
 
     boot = list(np.random.default_rng(1).normal(0.0, 0.01, 200))
     a = fc("finetune", 0.80, half=0.01).model_copy(update={"boot": [0.80 + b for b in boot]})
@@ -265,7 +265,7 @@ def test_the_paired_tie_is_the_overlap_rule_applied_to_the_difference():
     """Unpaired, two intervals of half-width w tie when the lead is under w (their overlap is
     2w − lead). Paired forecasts whose noise happens to be independent must tie at the same
     lead, not at the 1.96·√2·σ where their difference's 95 % interval starts to hold zero."""
-    from advisor.scoring import diff_band, tie
+    from advisor.decide.scoring import diff_band, tie
 
     rng = np.random.default_rng(3)
     sd = 0.02

@@ -1,4 +1,4 @@
-"""The retrieval advisor (advisor.ranking, advisor.retrieval) and its CLI paths (advise, run, search) on
+"""The retrieval advisor (advisor.measure.ranking, advisor.retrieval) and its CLI paths (advise, run, search) on
 fake retrieval engines: measurements, paired forecasts, the call, the plan, the artifact, the search."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import pytest
 from fake_rank_engines import FakeLexical, FakeTuned, rank_pairs
 
 from advisor.cli import main
-from advisor.curves import PRIOR_GAIN_PER_DOUBLING
-from advisor.goals import Goals
+from advisor.decide.goals import Goals
+from advisor.forecast.curves import PRIOR_GAIN_PER_DOUBLING
 from advisor.retrieval import advise_retrieval
 from engines import base
 
@@ -216,7 +216,7 @@ def test_an_interrupted_contrastive_run_resumes(tmp_path) -> None:
     """The real contrastive engine on the tiny model: Ctrl-C (cancel) keeps the checkpoint, --resume ends it."""
     import threading
 
-    from advisor.rank_run import RankRunSpec, rank_full_run
+    from advisor.run.rank_run import RankRunSpec, rank_full_run
     from engines.errors import Cancelled
 
     data = tmp_path / "pairs.csv"

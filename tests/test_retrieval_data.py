@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from advisor.pairs import PairsDataset, load_pairs, looks_like_pairs, sample_pairs, split_pairs
-from advisor.pairs_summary import summarize_pairs
+from advisor.data.pairs import PairsDataset, load_pairs, looks_like_pairs, sample_pairs, split_pairs
+from advisor.data.pairs_summary import summarize_pairs
 from engines.errors import DataError
 from engines.records import Pairs
 
@@ -453,7 +453,7 @@ def test_summary_numbers_on_a_tiny_case(tmp_path: Path):
 
 
 def test_summary_text():
-    from advisor.output import format_pairs_summary
+    from advisor.common.output import format_pairs_summary
 
     ds = PairsDataset(pairs=make_pairs(4, 10), source="x.csv", path="x.csv", format="csv", fingerprint="f" * 16)
     text = format_pairs_summary(summarize_pairs(ds, max_tokens=2, count_tokens=lambda t: [3] * len(t)))
@@ -490,8 +490,8 @@ def test_demo_chatterbot_qa(cache: Path):
 
 
 def test_demos_know_their_task(cache: Path):
-    from advisor import demo
-    from advisor.data import load_dataset
+    from advisor.data import demo
+    from advisor.data.labelled import load_dataset
 
     assert [d.name for d in demo.list_demos(task="retrieval")] == ["bbc-headlines", "icd10-terms", "chatterbot-qa"]
     assert demo.demo_spec("demo:bbc-news").task == "classification"

@@ -1,4 +1,4 @@
-"""advisor.settle: would a longer budget settle a too-close call?"""
+"""advisor.decide.settle: would a longer budget settle a too-close call?"""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from recommend_helpers import Res, fc
 
-from advisor.goals import Goals
-from advisor.profiles import load_profile
-from advisor.recommend import recommend
-from advisor.settle import NextBudget, narrowed, next_budget, outlook
+from advisor.decide.goals import Goals
+from advisor.decide.recommend import recommend
+from advisor.decide.settle import NextBudget, narrowed, next_budget, outlook
+from advisor.machine.profiles import load_profile
 
 Z = np.random.default_rng(0).normal(0.0, 1.0, 200)  # one draw per resample of the benchmark rows
 

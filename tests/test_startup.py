@@ -1,4 +1,4 @@
-"""A new process's start-up (advisor/startup.py): timed for real, and added to the time forecasts."""
+"""A new process's start-up (advisor/machine/startup.py): timed for real, and added to the time forecasts."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from advisor import startup
-from advisor.hardware import time_forecast
+from advisor.forecast.hardware import time_forecast
+from advisor.machine import startup
 from advisor.measure import ApproachMeasurement, CurvePoint, run_benchmarks
 from engines import base
 from engines.base import Examples

@@ -15,7 +15,7 @@ from textual.widgets import Button, DataTable, Input, Label, Select, Static
 from tui_fakes import FakeBackend
 from tui_helpers import until
 
-from advisor.goals import Goals
+from advisor.decide.goals import Goals
 from advisor.tui.app import create_app
 from advisor.tui.screens.goals import parse_form
 from advisor.tui.services import describe_error
@@ -299,23 +299,23 @@ def _fields(cls) -> set[str]:
 
 
 CONTRACT = [
-    ("FakeGpu", "advisor.probe", "GpuInfo"),
-    ("FakeResources", "advisor.probe", "Resources"),
-    ("FakeDrops", "advisor.data", "DropCounts"),
-    ("FakeDataset", "advisor.data", "Dataset"),
-    ("FakeClass", "advisor.data_summary", "ClassCount"),
-    ("FakeLengthStats", "advisor.data_summary", "LengthStats"),
-    ("FakeSummary", "advisor.data_summary", "DataSummary"),
+    ("FakeGpu", "advisor.machine.probe", "GpuInfo"),
+    ("FakeResources", "advisor.machine.probe", "Resources"),
+    ("FakeDrops", "advisor.data.labelled", "DropCounts"),
+    ("FakeDataset", "advisor.data.labelled", "Dataset"),
+    ("FakeClass", "advisor.data.summary", "ClassCount"),
+    ("FakeLengthStats", "advisor.data.summary", "LengthStats"),
+    ("FakeSummary", "advisor.data.summary", "DataSummary"),
     ("FakePoint", "advisor.measure", "CurvePoint"),
     ("FakeBenchEvent", "advisor.measure", "BenchEvent"),
     ("FakeMeasurement", "advisor.measure", "ApproachMeasurement"),
     ("FakeBench", "advisor.measure", "BenchResult"),
-    ("FakeForecast", "advisor.forecast", "Forecast"),
-    ("FakeReason", "advisor.explain", "Reason"),
-    ("FakeRuledOut", "advisor.explain", "RuledOut"),
-    ("FakeRecommendation", "advisor.recommend", "Recommendation"),
-    ("FakeRunSpec", "advisor.fullrun", "RunSpec"),
-    ("FakePlan", "advisor.plan", "Plan"),
+    ("FakeForecast", "advisor.forecast.accuracy", "Forecast"),
+    ("FakeReason", "advisor.decide.explain", "Reason"),
+    ("FakeRuledOut", "advisor.decide.explain", "RuledOut"),
+    ("FakeRecommendation", "advisor.decide.recommend", "Recommendation"),
+    ("FakeRunSpec", "advisor.run.fullrun", "RunSpec"),
+    ("FakePlan", "advisor.run.plan", "Plan"),
     ("FakeAdvice", "advisor.advise", "Advice"),
     ("FakeMetrics", "engines.base", "EvalReport"),
     ("FakeFit", "engines.base", "FitReport"),
@@ -376,7 +376,7 @@ async def test_held_out_test_file_goes_to_the_advice_and_the_run(tmp_path: Path)
 
 def test_real_run_spec_without_advice_uses_the_test_file(tmp_path: Path) -> None:
     """The real service: no advice yet, a test file → the run trains on the data, scored on the file."""
-    from advisor.data import load_dataset
+    from advisor.data.labelled import load_dataset
     from advisor.tui.services import build_run_spec
 
     data = tmp_path / "d.csv"
@@ -391,7 +391,7 @@ def test_real_run_spec_without_advice_uses_the_test_file(tmp_path: Path) -> None
 @run_async
 async def test_two_runs_compared_on_the_run_step() -> None:
     """Two runs finished in the app → `c` compares them: a table of both, the paired lead and
-    which to keep (the real `advisor.compare` on the fake runs' predictions)."""
+    which to keep (the real `advisor.decide.compare` on the fake runs' predictions)."""
     fake = FakeBackend()
     app = create_app(services=fake.services(), data="demo:fake", start="run")
     async with app.run_test(size=(100, 40)) as pilot:

@@ -14,7 +14,7 @@ from tui_fakes import FakeBackend
 from tui_helpers import until
 from tui_rank_fakes import rank_services, register, write_pairs
 
-from advisor.goals import Goals
+from advisor.decide.goals import Goals
 from advisor.tui.app import LIGHT, create_app
 
 

@@ -599,9 +599,9 @@ class FakeBackend:
         return FakeEngine(engine, texts, labels), self._manifest(engine)
 
     def compare_runs(self, paths: list[str], goals: Any, resources: Any = None) -> Any:
-        """The real ``advisor.compare.compare`` on fixed predictions: each engine gets its
+        """The real ``advisor.decide.compare.compare`` on fixed predictions: each engine gets its
         ``RUN_ACCURACY`` on 200 shared rows, wrong on the first rows (so the runs' errors overlap)."""
-        from advisor.compare import RunResult, compare, run_names
+        from advisor.decide.compare import RunResult, compare, run_names
 
         self.calls.append("compare:" + ",".join(paths))
         y_true = ["pos" if i % 2 else "neg" for i in range(200)]

@@ -6,9 +6,9 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from advisor.data import Dataset
+    from advisor.data.labelled import Dataset
 
-# advisor.demo.DEMOS by name, copied: --help must not import pydantic (tested to match).
+# advisor.data.demo.DEMOS by name, copied: --help must not import pydantic (tested to match).
 DEMO_NAMES = "demo:rotten-tomatoes / demo:bbc-news / demo:presidential-debates / demo:tweets-sentiment / demo:icd10-chapters / demo:fine-food-reviews / demo:bird-strikes / demo:bbc-headlines / demo:icd10-terms / demo:chatterbot-qa"
 DATA_HELP = (
     "CSV/TSV, JSONL, Parquet, a folder with one sub-folder of .txt files per class, query/document pairs "
@@ -34,7 +34,7 @@ def add_data_args(parser: argparse.ArgumentParser, *, positional: bool = True, s
 
 def load_from_args(args: argparse.Namespace, sample: int | None = None) -> Dataset:
     """Load the dataset the options describe; ``sample`` overrides ``--sample``."""
-    from advisor.data import load_dataset
+    from advisor.data.labelled import load_dataset
 
     return load_dataset(
         args.data,
@@ -62,7 +62,7 @@ def add_task_args(parser: argparse.ArgumentParser) -> None:
 
 def resolve_task(args: argparse.Namespace, goals: Any) -> str:
     """The task asked for (--task, then the goals file), else the one the data looks like."""
-    from advisor.pairs import looks_like_pairs
+    from advisor.data.pairs import looks_like_pairs
     from engines.errors import ConfigError
 
     task = args.task if args.task != "auto" else (goals.task if getattr(args, "goals", None) else None)

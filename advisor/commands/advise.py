@@ -72,13 +72,13 @@ def _printer(quiet: bool):
 
 def run(args: argparse.Namespace) -> int:
     from advisor.advise import advise
-    from advisor.data import load_dataset
-    from advisor.goals import load_goals
-    from advisor.output import print_json
-    from advisor.plan import write_plan
-    from advisor.probe import probe
-    from advisor.profiles import load_profile
+    from advisor.common.output import print_json
+    from advisor.data.labelled import load_dataset
+    from advisor.decide.goals import load_goals
+    from advisor.machine.probe import probe
+    from advisor.machine.profiles import load_profile
     from advisor.report import render_summary, write_report
+    from advisor.run.plan import write_plan
     from engines.base import engine_names
     from engines.errors import ConfigError
 
@@ -149,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
 def _advise_retrieval(
     args: argparse.Namespace, goals: Any, profile: Any, resources: Any, budget: Any, engines: Any
 ) -> int:
-    from advisor.output import print_json
+    from advisor.common.output import print_json
     from advisor.retrieval import advise_retrieval, render_rank_summary
     from engines.atomic import write_json
     from engines.errors import ConfigError

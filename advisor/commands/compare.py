@@ -28,10 +28,10 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from advisor.compare import compare_dirs
-    from advisor.goals import load_goals
-    from advisor.output import print_json
-    from advisor.probe import probe
+    from advisor.common.output import print_json
+    from advisor.decide.compare import compare_dirs
+    from advisor.decide.goals import load_goals
+    from advisor.machine.probe import probe
 
     goals = load_goals(args.goals)
     result = compare_dirs(args.runs, goals, probe(), seed=args.seed)
@@ -43,9 +43,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def format_comparison(c: Any) -> str:
-    from advisor.capabilities import label
-    from advisor.compare import verdict_lines
-    from advisor.output import format_table, human_seconds, interval
+    from advisor.common.capabilities import label
+    from advisor.common.output import format_table, human_seconds, interval
+    from advisor.decide.compare import verdict_lines
 
     lines = [f"{c.metric} on the same {c.rows:,} held-out rows (95 % intervals over those rows)", ""]
     lines.append(

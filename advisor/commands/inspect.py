@@ -47,9 +47,9 @@ def load_tokenizer(ref: str):
 
 def run(args: argparse.Namespace) -> int:
     from advisor.commands._data_args import load_from_args
-    from advisor.data_summary import summarize
-    from advisor.output import print_json
-    from advisor.pairs import looks_like_pairs
+    from advisor.common.output import print_json
+    from advisor.data.pairs import looks_like_pairs
+    from advisor.data.summary import summarize
 
     if args.task == "retrieval" or (args.task == "auto" and looks_like_pairs(args.data)):
         return _inspect_pairs(args)
@@ -57,8 +57,8 @@ def run(args: argparse.Namespace) -> int:
     tokenizer, name = load_tokenizer(args.model) if args.model else (None, None)
     summary = summarize(dataset, tokenizer=tokenizer, tokenizer_name=name)
     if args.test_file:
-        from advisor.data import load_dataset
-        from advisor.data_summary import compare_test
+        from advisor.data.labelled import load_dataset
+        from advisor.data.summary import compare_test
 
         test = load_dataset(
             args.test_file,
@@ -78,14 +78,14 @@ def run(args: argparse.Namespace) -> int:
 def _inspect_pairs(args: argparse.Namespace) -> int:
     """Queries, documents, relevance per query, lengths, duplicates and drops of retrieval pairs; with
     ``--model``, the share of queries and documents longer than the model's token limit."""
-    from advisor.output import format_pairs_summary, print_json
-    from advisor.pairs import load_pairs
-    from advisor.pairs_summary import summarize_pairs
+    from advisor.common.output import format_pairs_summary, print_json
+    from advisor.data.pairs import load_pairs
+    from advisor.data.pairs_summary import summarize_pairs
 
     ds = load_pairs(args.data, corpus=args.corpus, encoding=getattr(args, "encoding", None))
     count, limit = None, None
     if args.model:
-        from advisor.profiles import load_profile
+        from advisor.machine.profiles import load_profile
 
         tokenizer, _ = load_tokenizer(args.model)
         # What the engines keep of a text: the profile's max_length (the frozen index and the fine-tune).
@@ -103,7 +103,7 @@ def _inspect_pairs(args: argparse.Namespace) -> int:
 
 
 def format_summary(s) -> str:
-    from advisor.output import format_table
+    from advisor.common.output import format_table
 
     lines = [
         format_table(

@@ -39,7 +39,7 @@ def read_texts(
     ref: str, *, text_col: str | None, label_col: str | None, encoding: str | None
 ) -> tuple[list[str], list[str] | None]:
     """Every row's text (and label, when the file has the label column), in file order."""
-    from advisor.readers import LABEL_NAMES, TEXT_NAMES, open_source, preview
+    from advisor.data.readers import LABEL_NAMES, TEXT_NAMES, open_source, preview
 
     path = Path(ref).expanduser()
     if path.suffix.lower() == ".txt" and path.is_file():
@@ -52,7 +52,7 @@ def read_texts(
             raise DataError(f"no texts in {ref}")
         return texts, None
     if ref.strip().lower().startswith("demo:") or path.is_dir():
-        from advisor.data import load_dataset
+        from advisor.data.labelled import load_dataset
 
         ds = load_dataset(ref, text_col=text_col, label_col=label_col, encoding=encoding, validate=False)
         return list(ds.examples.texts), list(ds.examples.labels)
@@ -60,7 +60,7 @@ def read_texts(
         raise DataError(f"data file not found: {ref}")
     src = open_source(path, encoding=encoding, display=ref)
     if src.format == "folder":
-        from advisor.data import load_dataset
+        from advisor.data.labelled import load_dataset
 
         ds = load_dataset(ref, text_col=text_col, label_col=label_col, encoding=encoding, validate=False)
         return list(ds.examples.texts), list(ds.examples.labels)

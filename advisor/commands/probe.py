@@ -25,8 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from advisor.output import print_json
-    from advisor.probe import format_resources, probe
+    from advisor.common.output import print_json
+    from advisor.machine.probe import format_resources, probe
 
     res = probe(artifacts_dir=args.artifacts_dir, include_torch=args.torch)
     if args.json:

@@ -19,8 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from advisor.output import print_json, print_table
-    from advisor.profiles import list_profiles, load_profile
+    from advisor.common.output import print_json, print_table
+    from advisor.machine.profiles import list_profiles, load_profile
 
     if args.show:
         print_json(load_profile(args.show))
@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json([{"name": n, "description": d} for n, d in rows])
         return 0
-    from advisor.probe import probe
+    from advisor.machine.probe import probe
 
     default = "gpu" if probe().has_gpu else "cpu-small"
     print_table([(("* " if n == default else "  ") + n, d) for n, d in rows], headers=("  name", "description"))

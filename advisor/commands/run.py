@@ -97,8 +97,8 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
 
 def spec_from_args(args: argparse.Namespace):
     """The RunSpec from a plan file and/or the command-line options (options win)."""
-    from advisor.fullrun import RunSpec, load_spec
-    from advisor.plan import load_plan
+    from advisor.run.fullrun import RunSpec, load_spec
+    from advisor.run.plan import load_plan
 
     base: dict[str, Any] = {}
     if args.plan:
@@ -246,7 +246,7 @@ def _interruptible(work: Any) -> Any:
 
 def _retrieval_spec(args: argparse.Namespace):
     """The retrieval run asked for (a retrieval plan, or --engine naming a retrieval engine), else None."""
-    from advisor.rank_run import RankRunSpec, spec_from_plan
+    from advisor.run.rank_run import RankRunSpec, spec_from_plan
     from engines.base import get_engine
 
     raw: dict[str, Any] = {}
@@ -278,7 +278,7 @@ def _retrieval_spec(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from advisor.fullrun import full_run
+    from advisor.run.fullrun import full_run
 
     rank = _retrieval_spec(args)
     if rank is not None:
@@ -304,7 +304,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_retrieval(args: argparse.Namespace, spec: Any) -> int:
-    from advisor.rank_run import rank_full_run, rank_summary
+    from advisor.run.rank_run import rank_full_run, rank_summary
 
     if args.resume and not args.out:
         raise ConfigError("--resume needs the --out folder of the interrupted run")

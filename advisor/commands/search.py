@@ -95,8 +95,8 @@ def read_queries(path: str) -> list[str]:
     if not p.is_file():
         raise DataError(f"no queries file {path}")
     if p.suffix.lower() in (".csv", ".tsv", ".jsonl", ".json", ".parquet"):
-        from advisor.pairs_read import read_table
-        from advisor.readers import open_source
+        from advisor.data.pairs_read import read_table
+        from advisor.data.readers import open_source
 
         # The data readers' sniffing, encodings, compression and one-line errors.
         df = read_table(open_source(p, display=path))

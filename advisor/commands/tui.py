@@ -39,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from advisor.goals import Goals, load_goals
+    from advisor.decide.goals import Goals, load_goals
 
     goals = load_goals(args.goals) if args.goals else None  # a bad file: one line, before the UI opens
     task = resolve_task(args, goals or Goals())

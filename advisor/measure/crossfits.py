@@ -65,8 +65,8 @@ def crossfit_one(s: Session, name: str, rows: Examples, reserve_s: float) -> Cro
     budget cut a fold short (a partial cross-fit scores some rows only: not used)."""
     from sklearn.model_selection import StratifiedKFold
 
-    from advisor.curves import macro_f1_fn
-    from advisor.data import stratified_subsample
+    from advisor.common.bootstrap import macro_f1_fn
+    from advisor.data.labelled import stratified_subsample
 
     k = folds_of(s, name, rows)
     folds = StratifiedKFold(k, shuffle=True, random_state=s.seed).split(np.zeros(len(rows)), rows.labels)

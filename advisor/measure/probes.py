@@ -12,7 +12,7 @@ from advisor.measure.session import Session
 def start_up(s: Session, name: str) -> None:
     """Time ``name``'s warm-up in a new process (the imports and model load a full run pays
     before training), then warm it up here, so that no benchmark fit pays for them."""
-    from advisor.startup import CACHE_NAME, time_start_up
+    from advisor.machine.startup import CACHE_NAME, time_start_up
 
     s.check()
     eng = s.engine(name)

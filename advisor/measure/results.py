@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from advisor.bootstrap import interval, resample
+from advisor.common.bootstrap import interval, resample
 from advisor.measure.records import ApproachMeasurement, BenchResult
 from advisor.measure.session import Session
 
@@ -17,7 +17,7 @@ def bootstrap_ci(
     preds: list[list[int]], y_true: np.ndarray, n_classes: int, *, seed: int, n_boot: int = 500
 ) -> tuple[tuple[float, float], tuple[float, float]]:
     """95 % intervals of accuracy and macro-F1 (means over seeds), resampling test rows."""
-    from advisor.curves import accuracy_fn, macro_f1_fn
+    from advisor.common.bootstrap import accuracy_fn, macro_f1_fn
 
     acc, f1 = accuracy_fn(y_true), macro_f1_fn(y_true, n_classes)
     arrays = [np.asarray(p) for p in preds]

@@ -42,7 +42,7 @@ class Stop(Exception):
 
 def nested(pool: Examples, sizes: list[int], seed: int) -> list[Examples]:
     """Nested stratified subsets of ``pool`` at ``sizes`` (each contains the smaller ones)."""
-    from advisor.data import nested_subsets
+    from advisor.data.labelled import nested_subsets
 
     return list(nested_subsets(pool, sizes, seed=seed))
 
@@ -198,7 +198,7 @@ class Session:
 
     def split(self, test_n: int, pool_n: int) -> None:
         """Hold out ``test_n`` rows (never trained on); the pool of ``pool_n`` and the cheap pool."""
-        from advisor.data import stratified_split, stratified_subsample
+        from advisor.data.labelled import stratified_split, stratified_subsample
 
         train, test = stratified_split(self.sample, test_size=test_n, seed=self.seed)
         # TF-IDF needs no embedding: its curve may climb to the labelled size (the sample permitting).

@@ -17,7 +17,7 @@ from typing import ClassVar
 from textual.app import App
 from textual.binding import Binding, BindingType
 
-from advisor.goals import Goals
+from advisor.decide.goals import Goals
 from advisor.tui import messages as m
 from advisor.tui.rank_app import RankCommands
 from advisor.tui.rank_format import is_rank_advice

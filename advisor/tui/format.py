@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from advisor.output import human_bytes, human_seconds, interval, number, percent
+from advisor.common.output import human_bytes, human_seconds, interval, number, percent
 
-# Thin names for the screens: every formatter lives in ``advisor.output``; here only the
+# Thin names for the screens: every formatter lives in ``advisor.common.output``; here only the
 # screens' "unknown" mark ("–") is chosen.
 MISSING = "–"
 

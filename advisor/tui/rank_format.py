@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from advisor.output import human_seconds
+from advisor.common.output import human_seconds
 from advisor.tui.format import MISSING, fmt_bytes, fmt_num, fmt_seconds, shorten
 
 SNIPPET = 160  # characters of a document shown per search hit

@@ -15,25 +15,25 @@ from typing import Any
 
 
 def _probe(**kwargs: Any) -> Any:
-    from advisor.probe import probe
+    from advisor.machine.probe import probe
 
     return probe(**kwargs)
 
 
 def _list_profiles() -> list[tuple[str, str]]:
-    from advisor.profiles import list_profiles
+    from advisor.machine.profiles import list_profiles
 
     return list_profiles()
 
 
 def _load_profile(name_or_path: str | None = None, *, resources: Any = None) -> Any:
-    from advisor.profiles import load_profile
+    from advisor.machine.profiles import load_profile
 
     return load_profile(name_or_path, resources=resources)
 
 
 def _load_dataset(ref: str, **kwargs: Any) -> Any:
-    from advisor.data import load_dataset
+    from advisor.data.labelled import load_dataset
 
     return load_dataset(ref, **kwargs)
 
@@ -45,7 +45,7 @@ def _check_test_file(test_file: str, dataset: Any, **kwargs: Any) -> int:
 
 
 def _summarize(dataset: Any) -> Any:
-    from advisor.data_summary import summarize
+    from advisor.data.summary import summarize
 
     return summarize(dataset)
 
@@ -59,7 +59,7 @@ def _advise(data: Any, goals: Any, **kwargs: Any) -> Any:
 def build_run_spec(*, engine: str, advice: Any, dataset: Any, profile: str | None, test_file: str | None = None) -> Any:
     """The advice's plan for its own choice; the same split and data for another engine. Without
     advice: the loaded data, scored on ``test_file`` when one is given (else a held-out split)."""
-    from advisor.fullrun import RunSpec
+    from advisor.run.fullrun import RunSpec
 
     plan = getattr(advice, "plan", None) if advice is not None else None
     if plan is not None:
@@ -87,7 +87,7 @@ def build_run_spec(*, engine: str, advice: Any, dataset: Any, profile: str | Non
 
 
 def _full_run(spec: Any, out_dir: Any, **kwargs: Any) -> Any:
-    from advisor.fullrun import full_run
+    from advisor.run.fullrun import full_run
 
     return full_run(spec, out_dir, **kwargs)
 
@@ -99,7 +99,7 @@ def _load_artifact(directory: Any) -> Any:
 
 
 def _compare_runs(paths: list[str], goals: Any, resources: Any = None) -> Any:
-    from advisor.compare import compare_dirs
+    from advisor.decide.compare import compare_dirs
 
     return compare_dirs(paths, goals, resources)
 
@@ -111,19 +111,19 @@ def _write_report(advice: Any, path: Any) -> Any:
 
 
 def _write_plan(plan: Any, path: Any) -> Any:
-    from advisor.plan import write_plan
+    from advisor.run.plan import write_plan
 
     return write_plan(plan, path)
 
 
 def _load_pairs(ref: str, **kwargs: Any) -> Any:
-    from advisor.pairs import load_pairs
+    from advisor.data.pairs import load_pairs
 
     return load_pairs(ref, **kwargs)
 
 
 def _summarize_pairs(dataset: Any) -> Any:
-    from advisor.pairs_summary import summarize_pairs
+    from advisor.data.pairs_summary import summarize_pairs
 
     return summarize_pairs(dataset)
 
@@ -136,7 +136,7 @@ def _advise_retrieval(data: Any, goals: Any, **kwargs: Any) -> Any:
 
 def build_rank_spec(*, engine: str, advice: Any, dataset: Any, profile: str | None) -> Any:
     """The retrieval advice's plan (the same split) for ``engine``; without advice, the loaded pairs."""
-    from advisor.rank_run import RankRunSpec, spec_from_plan
+    from advisor.run.rank_run import RankRunSpec, spec_from_plan
 
     plan = getattr(advice, "plan", None) if advice is not None else None
     if plan is not None:
@@ -150,7 +150,7 @@ def build_rank_spec(*, engine: str, advice: Any, dataset: Any, profile: str | No
 
 
 def _rank_full_run(spec: Any, out_dir: Any, **kwargs: Any) -> Any:
-    from advisor.rank_run import rank_full_run
+    from advisor.run.rank_run import rank_full_run
 
     return rank_full_run(spec, out_dir, **kwargs)
 

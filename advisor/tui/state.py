@@ -6,7 +6,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from advisor.goals import Goals
+from advisor.decide.goals import Goals
 
 
 @dataclass
@@ -62,7 +62,7 @@ class AppState:
     search_hits: list[Any] = field(default_factory=list)  # engines.records.SearchHit, best first
 
     comparing: bool = False
-    comparison: Any = None  # advisor.compare.Comparison of the runs it names
+    comparison: Any = None  # advisor.decide.compare.Comparison of the runs it names
     compare_error: str | None = None
 
     @property

@@ -2,7 +2,7 @@
 
 For the retrieval task the same step reads query/document pairs (a pair file, a BEIR folder or a
 retrieval demo, plus an optional corpus file): the preview shows queries and their documents, the
-side panels the pairs summary (``advisor.pairs_summary``)."""
+side panels the pairs summary (``advisor.data.pairs_summary``)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from advisor.tui.format import bar, fmt_num, shorten
 from advisor.tui.screens.base import StepScreen
 from advisor.tui.widgets import Notice
 
-# advisor.demo.DEMOS by name and task, copied: importing the registry costs start-up (tested to match).
+# advisor.data.demo.DEMOS by name and task, copied: importing the registry costs start-up (tested to match).
 DEMOS = [
     "demo:rotten-tomatoes",
     "demo:bbc-news",

@@ -1,4 +1,4 @@
-"""Step 1 — Goals: a form over `advisor.goals.Goals`, validated as you type; the profile."""
+"""Step 1 — Goals: a form over `advisor.decide.goals.Goals`, validated as you type; the profile."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.events import DescendantFocus
 from textual.widgets import Button, Input, Label, Select, Static, Switch
 
-from advisor.goals import Goals, Weights, goals_to_toml, load_goals
+from advisor.decide.goals import Goals, Weights, goals_to_toml, load_goals
 from advisor.tui.screens.base import StepScreen
 from advisor.tui.widgets import Notice
 

@@ -1,4 +1,4 @@
-"""Step 2 — Resources: what `advisor.probe.probe()` sees; r probes again."""
+"""Step 2 — Resources: what `advisor.machine.probe.probe()` sees; r probes again."""
 
 from __future__ import annotations
 

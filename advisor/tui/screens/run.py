@@ -295,8 +295,8 @@ class RunScreen(StepScreen):
         if c is None:
             verdict.update("")
             return
-        from advisor.capabilities import label
-        from advisor.compare import verdict_lines
+        from advisor.common.capabilities import label
+        from advisor.decide.compare import verdict_lines
 
         table.clear(columns=True)
         table.add_columns("run", "approach", c.metric, "training", "latency (batch 1)")

@@ -5,8 +5,8 @@ optionally a hard-negative column), a BEIR folder (corpus.jsonl, queries.jsonl, 
 ``demo:<name>`` made for retrieval, optionally adding an extra corpus to the collection. Rows with
 the same query text group into one query with several relevant documents; pair-file documents get
 ids by exact text (one id per distinct text). Drops are counted and warned about; everything a user
-can get wrong is one DataError line naming the file. The readers live in ``advisor.pairs_read``,
-split and sample in ``advisor.sampling`` (re-exported here), the summary in ``advisor.pairs_summary``.
+can get wrong is one DataError line naming the file. The readers live in ``advisor.data.pairs_read``,
+split and sample in ``advisor.data.sampling`` (re-exported here), the summary in ``advisor.data.pairs_summary``.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from pathlib import Path
 
 from pydantic import Field
 
-from advisor import demo as demos
-from advisor.pairs_read import (
+from advisor.data import demo as demos
+from advisor.data.pairs_read import (
     QUERY_NAMES,
     Collection,
     add_corpus,
@@ -31,8 +31,8 @@ from advisor.pairs_read import (
     open_table,
     score_column,
 )
-from advisor.readers import SourceFile, open_source, preview
-from advisor.sampling import sample_pairs, split_pairs
+from advisor.data.readers import SourceFile, open_source, preview
+from advisor.data.sampling import sample_pairs, split_pairs
 from engines.errors import DataError
 from engines.records import Pairs, Record
 

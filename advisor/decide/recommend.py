@@ -1,5 +1,5 @@
 """The decision: a pure function of goals, resources, measurements and forecasts (``recommend``);
-scoring lives in ``advisor.scoring``, the explanation in ``advisor.explain``."""
+scoring lives in ``advisor.decide.scoring``, the explanation in ``advisor.decide.explain``."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from advisor import explain
-from advisor.capabilities import label
-from advisor.explain import Reason, RuledOut
-from advisor.output import gigabytes, human_seconds, percent
-from advisor.scoring import (
+from advisor.common.capabilities import label
+from advisor.common.output import gigabytes, human_seconds, percent
+from advisor.decide import explain
+from advisor.decide.explain import Reason, RuledOut
+from advisor.decide.scoring import (
     available_memory,
     band,
     cost,
@@ -108,10 +108,10 @@ def recommend(
        = 1 unit); training time, latency and cost as log10(1 + x/scale) with scales of
        10 min, 10 ms and 1 machine-hour (differences well below the scale barely count).
     3. A lead in the metric smaller than the overlap of the two intervals is a tie (paired
-       forecasts: the same threshold on their difference's interval, see ``advisor.scoring.tie``);
+       forecasts: the same threshold on their difference's interval, see ``advisor.decide.scoring.tie``);
        a tie goes to the cheaper option (training + a month of serving) — so TF-IDF wins when no
        transformer route beats it by more than its interval — with a line on what would settle it
-       (``advisor.settle`` judges whether a longer budget would). A call also stands only if
+       (``advisor.decide.settle`` judges whether a longer budget would). A call also stands only if
        no other option would win with its metric at the top of the 95 % interval of the two
        forecasts' difference; otherwise it is "too close" too (the cheaper or better-scoring
        option is still named, with its runner-up). An option the budget could not measure is not a
@@ -166,7 +166,7 @@ def recommend(
     # but whose 95 % interval still reaches where the runner-up would win ("upset").
     closeness = "tie" if tied else ("upset" if too_close else None)
     # An option this budget could not measure is not a loser: the call stands only if even a
-    # perfect score from it could not win (see ``advisor.scoring.unmeasured_could_win``).
+    # perfect score from it could not win (see ``advisor.decide.scoring.unmeasured_could_win``).
     open_ = [
         r
         for r in ruled

@@ -10,10 +10,10 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
-from advisor.capabilities import label
-from advisor.goals import BUDGETS
-from advisor.output import human_seconds, interval
-from advisor.scoring import cost, diff_band, get_field, score, tie
+from advisor.common.capabilities import label
+from advisor.common.output import human_seconds, interval
+from advisor.decide.goals import BUDGETS
+from advisor.decide.scoring import cost, diff_band, get_field, score, tie
 from engines.base import Record
 
 FLIP_LEAD = 0.02  # "with ≥ N labels X is forecast to lead by ≥ 2 points"
@@ -77,7 +77,7 @@ def label_flip(winner: Any, other: Any, n_target: int, *, want: str) -> tuple[in
 
 
 def settle_line(budget: str | float | None, too_close: bool) -> str | None:
-    """For a too-close call: the next budget up that measures more (``advisor.settle`` judges whether
+    """For a too-close call: the next budget up that measures more (``advisor.decide.settle`` judges whether
     it would settle the call)."""
     if not too_close:
         return None
@@ -119,7 +119,7 @@ def reasons(
     metric = goals.metric
     out: list[Reason] = []
     n = get_field(wf, "n_target")
-    # Full runs judged by ``advisor.compare`` carry what they measured, not a forecast.
+    # Full runs judged by ``advisor.decide.compare`` carry what they measured, not a forecast.
     said = "measured" if get_field(wf, "method") == "measured" else "forecast"
     if runner is None:
         out.append(

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import Field
 
-from advisor.capabilities import memory_model, trains_weights, uses_transformer
+from advisor.common.capabilities import memory_model, trains_weights, uses_transformer
 from advisor.measure import TRAIN_VS_INFER_COST, config_get, finetune_steps, valid_share
 from engines.base import Record
 from engines.errors import ConfigError

@@ -38,7 +38,7 @@ def spec_from_plan(raw: dict[str, Any]) -> RankRunSpec:
 
 
 def build_rank_engine(spec: RankRunSpec) -> tuple[Any, str | None]:
-    from advisor.profiles import load_profile, retrieval_config
+    from advisor.machine.profiles import load_profile, retrieval_config
 
     cls = get_engine(spec.engine)
     if "retrieval" not in cls.tasks:
@@ -78,8 +78,8 @@ def rank_full_run(
 def _locked(spec: RankRunSpec, out_dir: Path, *, overwrite: bool, resume: bool, progress: ProgressFn, cancel: Any):
     import shutil
 
-    from advisor.fullrun import workdir_for
-    from advisor.pairs import load_pairs, split_pairs
+    from advisor.data.pairs import load_pairs, split_pairs
+    from advisor.run.fullrun import workdir_for
     from engines.artifacts import (
         DataInfo,
         HeldOut,

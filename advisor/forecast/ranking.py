@@ -10,14 +10,14 @@ from typing import Any
 
 import numpy as np
 
-from advisor.bootstrap import interval, resample
-from advisor.capabilities import flag
-from advisor.curves import PRIOR_GAIN_PER_DOUBLING, Observation, fit_learning_curve
-from advisor.forecast import Forecast
-from advisor.ranking import RankBench, RankMeasurement, planned_steps
+from advisor.common.bootstrap import interval, resample
+from advisor.common.capabilities import flag
+from advisor.forecast.accuracy import Forecast
+from advisor.forecast.curves import PRIOR_GAIN_PER_DOUBLING, Observation, fit_learning_curve
+from advisor.measure.ranking import RankBench, RankMeasurement, planned_steps
 
 MAX_COLLECTION_DOUBLINGS = 3.0  # the collection-size effect is extrapolated this far at most
-N_BOOT = 200  # as many replicates as advisor.curves draws (its n_boot), so all approaches pair up
+N_BOOT = 200  # as many replicates as advisor.forecast.curves draws (its n_boot), so all approaches pair up
 
 
 def _mean_fn(values: np.ndarray, idx: np.ndarray) -> float:
@@ -62,7 +62,7 @@ def oof_values(m: RankMeasurement, folds: Sequence[int], shift: float = 0.0) -> 
 
 
 def _boot(values: np.ndarray, seed: int) -> list[float]:
-    """Bootstrap means over the queries, drawn as ``advisor.curves`` draws its rows (so forecasts pair up)."""
+    """Bootstrap means over the queries, drawn as ``advisor.forecast.curves`` draws its rows (so forecasts pair up)."""
     row_rng = np.random.default_rng([seed, 0])
     return [_mean_fn(values, resample(row_rng, len(values))) for _ in range(N_BOOT)]
 

@@ -26,13 +26,13 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from advisor.bootstrap import interval
-from advisor.capabilities import label
-from advisor.goals import BUDGETS
+from advisor.common.bootstrap import interval
+from advisor.common.capabilities import label
+from advisor.common.output import human_seconds
+from advisor.decide.goals import BUDGETS
+from advisor.decide.recommend import Recommendation, recommend
+from advisor.decide.scoring import get_field
 from advisor.measure import TEST_SHARE, planned_test_rows, wanted_test_rows
-from advisor.output import human_seconds
-from advisor.recommend import Recommendation, recommend
-from advisor.scoring import get_field
 from engines.base import Record
 
 

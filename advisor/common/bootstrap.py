@@ -1,5 +1,5 @@
-"""Bootstrap intervals in one place: resampled rows, a metric's replicates over them, and the
-95 % percentile interval that forecasts, comparisons, settle outlooks and benchmarks report."""
+"""Bootstrap intervals in one place: resampled rows, the metrics resampled (accuracy, macro-F1), a
+metric's replicates over them, and the 95 % percentile interval that every stage reports."""
 
 from __future__ import annotations
 
@@ -34,3 +34,26 @@ def replicates(
 ) -> np.ndarray:
     """``metric(pred, rows)`` on ``n_boot`` resamples of the rows, drawn one replicate at a time."""
     return np.asarray([metric(pred, resample(rng, n_rows)) for _ in range(n_boot)])
+
+
+def accuracy_fn(y_true: np.ndarray) -> Callable[[np.ndarray, np.ndarray], float]:
+    def f(y_pred: np.ndarray, idx: np.ndarray) -> float:
+        return float(np.mean(y_pred[idx] == y_true[idx]))
+
+    return f
+
+
+def macro_f1_fn(y_true: np.ndarray, n_classes: int) -> Callable[[np.ndarray, np.ndarray], float]:
+    """Macro-F1 over the classes present in the (resampled) truth; fast, numpy only."""
+
+    def f(y_pred: np.ndarray, idx: np.ndarray) -> float:
+        t, p = y_true[idx], y_pred[idx]
+        tp = np.bincount(t[t == p], minlength=n_classes).astype(float)
+        support = np.bincount(t, minlength=n_classes).astype(float)
+        predicted = np.bincount(p, minlength=n_classes).astype(float)
+        present = support > 0
+        denom = support + predicted
+        f1 = np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
+        return float(f1[present].mean()) if present.any() else 0.0
+
+    return f

@@ -1,5 +1,5 @@
 """The accuracy forecast of a full run of each approach at the user's labelled size (learning
-curves, cross-fits, the full run's test-set noise), joined with ``advisor.hardware``'s time and
+curves, cross-fits, the full run's test-set noise), joined with ``advisor.forecast.hardware``'s time and
 memory into one ``Forecast`` per approach whose ``assumptions`` the summary and report print."""
 
 from __future__ import annotations
@@ -10,16 +10,17 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from advisor.capabilities import flag, memory_model, trains_weights, uses_transformer
-from advisor.curves import (
-    PRIOR_GAIN_PER_DOUBLING,
-    Observation,
-    accuracy_fn,
-    binomial_interval,
-    fit_learning_curve,
-    macro_f1_fn,
+from advisor.common.bootstrap import accuracy_fn, macro_f1_fn
+from advisor.common.capabilities import flag, memory_model, trains_weights, uses_transformer
+from advisor.forecast.curves import PRIOR_GAIN_PER_DOUBLING, Observation, binomial_interval, fit_learning_curve
+from advisor.forecast.hardware import (
+    HardwareForecast,
+    ModelShape,
+    get_hardware,
+    hardware_forecast,
+    model_shape,
+    time_forecast,
 )
-from advisor.hardware import HardwareForecast, ModelShape, get_hardware, hardware_forecast, model_shape, time_forecast
 from advisor.measure import ApproachMeasurement, BenchResult, config_get
 from engines.base import Record
 
@@ -245,13 +246,13 @@ def forecast_all(
 def with_crossfit(
     out: dict[str, Forecast], bench: BenchResult, measured: dict[str, ApproachMeasurement], metric: str
 ) -> dict[str, Forecast]:
-    """The forecasts re-made from the benchmark's cross-fits (``advisor.crossfit``). When every
+    """The forecasts re-made from the benchmark's cross-fits (``advisor.forecast.crossfit``). When every
     approach with a value has one, all are paired over every cross-fit row; when only some have
     (the cheap approaches cross-validated at full size, the trainers' cross-fit unaffordable),
     theirs pair with the others' curves over the test part, which leads the cross-fit rows."""
     from types import SimpleNamespace
 
-    from advisor import crossfit
+    from advisor.forecast import crossfit
 
     have = crossfit.covered(bench, out)
     labels = bench.crossfit_labels

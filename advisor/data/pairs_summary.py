@@ -1,7 +1,7 @@
 """What ``inspect`` reports about retrieval data: queries, the collection, relevance per query,
 lengths, duplicates, drops, and (with a token counter) how much a length limit truncates.
 
-A record only; ``advisor.output.format_pairs_summary`` renders it as text.
+A record only; ``advisor.common.output.format_pairs_summary`` renders it as text.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from collections.abc import Callable, Sequence
 
 from pydantic import Field
 
-from advisor.data_summary import LengthStats, length_stats
-from advisor.pairs import PairDrops, PairsDataset
+from advisor.data.pairs import PairDrops, PairsDataset
+from advisor.data.summary import LengthStats, length_stats
 from engines.records import Record
 
 CountTokens = Callable[[list[str]], Sequence[int]]

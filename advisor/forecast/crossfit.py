@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from advisor.bootstrap import interval, replicates
-from advisor.curves import MAX_EXTRAPOLATION, PRIOR_GAIN_PER_DOUBLING, accuracy_fn, macro_f1_fn
+from advisor.common.bootstrap import accuracy_fn, interval, macro_f1_fn, replicates
+from advisor.forecast.curves import MAX_EXTRAPOLATION, PRIOR_GAIN_PER_DOUBLING
 
 N_BOOT = 200
 METHOD = "cross-fit + curve gain"
@@ -75,7 +75,7 @@ def _gain(at_target: Any, at_half: Any) -> tuple[float, np.ndarray | None, float
 def _test_part_shifts(pred: np.ndarray, y: np.ndarray, rows: int, n_classes: int, metric: str, seed: int) -> np.ndarray:
     """Per bootstrap replicate, how much the score on the first ``rows`` rows (the test part)
     moves when they are resampled as the learning curves resample them (the same generator and
-    draws as ``advisor.curves.fit_learning_curve``): added to the cross-fit's value, the replicates
+    draws as ``advisor.forecast.curves.fit_learning_curve``): added to the cross-fit's value, the replicates
     pair with the curves' forecasts of the other approaches, scored on those rows."""
     yt, pt = y[:rows], pred[:rows]
     fn = accuracy_fn(yt) if metric == "accuracy" else macro_f1_fn(yt, n_classes)

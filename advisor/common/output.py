@@ -148,7 +148,7 @@ def number(x: float | None, digits: int = 1, missing_text: str = "n/a") -> str:
 
 
 def format_pairs_summary(s: Any) -> str:
-    """Text for ``inspect`` of retrieval data (an ``advisor.pairs_summary.PairsSummary``)."""
+    """Text for ``inspect`` of retrieval data (an ``advisor.data.pairs_summary.PairsSummary``)."""
     lines = [
         f"retrieval data {s.source} ({s.format}, fingerprint {s.fingerprint})",
         f"queries: {s.queries:,} ({s.duplicate_queries:,} duplicate text(s); {s.dropped_queries:,} dropped "

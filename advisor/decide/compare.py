@@ -5,7 +5,7 @@ What a too-close call's settle line points to: run both in full, then
 interval over the held-out rows; the lead of the best run over each other one gets a paired
 bootstrap interval over the same rows (the noise of rows both were scored on cancels, so a
 lead is judged far more sharply than the two intervals side by side suggest). The call is
-``advisor.recommend`` applied to what the runs really gave — the metric with its replicates,
+``advisor.decide.recommend`` applied to what the runs really gave — the metric with its replicates,
 training time, latency — under the user's goals: the decision a perfect forecaster would make,
 ties going to the cheaper run as they do in ``advise``.
 
@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from advisor.bootstrap import interval, resamples
-from advisor.curves import accuracy_fn, binomial_interval, macro_f1_fn
-from advisor.recommend import Recommendation
+from advisor.common.bootstrap import accuracy_fn, interval, macro_f1_fn, resamples
+from advisor.decide.recommend import Recommendation
+from advisor.forecast.curves import binomial_interval
 from engines.base import Record
 from engines.errors import ConfigError
 from engines.records import RANK_METRICS
@@ -145,8 +145,8 @@ def compare(
     runs: Sequence[RunResult], goals: Any, resources: Any = None, *, seed: int = 0, n_boot: int = BOOT
 ) -> Comparison:
     """Score ``runs`` on their shared held-out rows and decide which to keep under ``goals``."""
-    from advisor.forecast import Forecast
-    from advisor.recommend import recommend
+    from advisor.decide.recommend import recommend
+    from advisor.forecast.accuracy import Forecast
 
     check_same_rows(runs)
     metric = goals.metric
@@ -270,7 +270,7 @@ def verdict_lines(c: Comparison) -> list[str]:
 
 def _named(rec: Recommendation, engines: Mapping[str, str]) -> Recommendation:
     """``rec`` with each run's label showing its folder name as well as its approach."""
-    from advisor.capabilities import label
+    from advisor.common.capabilities import label
 
     if rec.choice is None:
         return rec

@@ -1,6 +1,6 @@
 """The retrieval task's micro-benchmark: BM25, a frozen index and contrastive fine-tuning measured on
-a held-out part of the user's queries within the budget (``measure``); ``advisor.rank_forecast`` turns
-what it measured into forecasts for the shared decision (``advisor.recommend``)."""
+a held-out part of the user's queries within the budget (``measure``); ``advisor.forecast.ranking`` turns
+what it measured into forecasts for the shared decision (``advisor.decide.recommend``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from pydantic import Field
 
-from advisor.capabilities import flag
+from advisor.common.capabilities import flag
 from advisor.measure import BenchEvent
 from engines.base import Record
 from engines.errors import Cancelled, DataError
@@ -32,7 +32,7 @@ MIN_BENCH_DOCS = 400
 LATENCY_QUERIES = 30
 # The collection-size effect: each fold is also scored against a seeded half of the collection's other
 # documents (the hits of one wider search, filtered), and the forecast extrapolates the drop per
-# doubling of the collection to the full one (``advisor.rank_forecast``).
+# doubling of the collection to the full one (``advisor.forecast.ranking``).
 WIDE_K = 40
 # After both folds, smaller training sizes (shares of a fold's training queries) scored on the first
 # fold, while the budget lasts: the learning curve's gain from the folds' size to the full run's.
@@ -111,7 +111,7 @@ class BenchSplit(NamedTuple):
 def bench_split(pairs: Pairs, seed: int, budget_s: float, max_train: int | None = None) -> BenchSplit:
     """Two disjoint folds of held-out queries (one when the data is too small for two), over a collection
     cut to ``bench_docs(budget_s)`` documents that keeps every fold query's relevant documents."""
-    from advisor.pairs import sample_pairs, split_pairs
+    from advisor.data.pairs import sample_pairs, split_pairs
 
     docs = bench_docs(budget_s)
     n_fold = int(min(TEST_MAX, max(TEST_MIN, docs // 6), len(pairs) // 2))

@@ -16,7 +16,7 @@ from engines.config import EmbeddingConfig, FinetuneConfig, TfidfConfig
 from engines.errors import ConfigError
 
 if TYPE_CHECKING:
-    from advisor.probe import Resources
+    from advisor.machine.probe import Resources
 
 
 class BenchSettings(BaseModel):
@@ -137,7 +137,7 @@ class Profile(BaseSettings):
 # --------------------------------------------------------------------------- locating
 def profiles_dir() -> Path:
     """The folder of bundled profiles: ``<repo>/profiles`` or, in a wheel, ``advisor/_profiles``."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parents[1]  # advisor/
     for candidate in (here / "_profiles", here.parent / "profiles"):
         if candidate.is_dir():
             return candidate
@@ -172,7 +172,7 @@ def load_profile(name_or_path: str | Path | None = None, *, resources: Resources
     when not given): "gpu" with a GPU, else "cpu-small". Env vars ``TOE_…`` override the file."""
     if name_or_path is None:
         if resources is None:
-            from advisor.probe import probe
+            from advisor.machine.probe import probe
 
             resources = probe()
         name_or_path = "gpu" if resources.has_gpu else "cpu-small"

@@ -1,7 +1,7 @@
 """Full runs: read the data, split it, train one engine, score it on the held-out part,
 measure its speed, and write an artifact folder with its manifest.
 
-``RunSpec`` is what a plan (``advisor/plan.py``) or ``tune-or-embed run`` asks for;
+``RunSpec`` is what a plan (``advisor/run/plan.py``) or ``tune-or-embed run`` asks for;
 ``full_run`` does it. Heavy libraries load inside the engines, never here at import.
 """
 
@@ -93,9 +93,9 @@ def build_engine(spec: RunSpec) -> tuple[Engine, str | None]:
     base: dict[str, Any] = {}
     profile_name: str | None = spec.profile
     try:
-        from advisor import profiles
+        from advisor.machine import profiles
     except ModuleNotFoundError as exc:  # profiles not installed yet: engine defaults
-        if exc.name != "advisor.profiles":
+        if exc.name != "advisor.machine.profiles":
             raise
     else:
         profile = profiles.load_profile(spec.profile)
@@ -113,7 +113,7 @@ def build_engine(spec: RunSpec) -> tuple[Engine, str | None]:
 
 
 def _load(ref: str, spec: RunSpec, **extra: Any):
-    from advisor.data import load_dataset
+    from advisor.data.labelled import load_dataset
 
     return load_dataset(
         ref, text_col=spec.text_col, label_col=spec.label_col, encoding=spec.encoding, seed=spec.split_seed, **extra
@@ -122,7 +122,7 @@ def _load(ref: str, spec: RunSpec, **extra: Any):
 
 def _split(spec: RunSpec) -> tuple[Examples, Examples, Any]:
     """(train, test, DataInfo, SplitInfo) from the spec's data."""
-    from advisor.sampling import stratified_split, stratified_subsample
+    from advisor.data.sampling import stratified_split, stratified_subsample
     from engines.artifacts import DataInfo, SplitInfo
 
     if spec.train_file is not None:
@@ -153,7 +153,7 @@ def _split(spec: RunSpec) -> tuple[Examples, Examples, Any]:
         explicit = False
     if spec.labelled_size is not None and spec.labelled_size < len(train):
         train = stratified_subsample(train, spec.labelled_size, seed=spec.split_seed)
-    from advisor.data_summary import overlap
+    from advisor.data.summary import overlap
 
     split = SplitInfo(
         seed=spec.split_seed,

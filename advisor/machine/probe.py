@@ -231,7 +231,7 @@ def probe(*, artifacts_dir: Path | None = None, include_torch: bool = False, nvm
 # ---------------------------------------------------------------------------- format
 def format_resources(res: Resources) -> str:
     """A compact human table of ``res``."""
-    from advisor.output import format_table, human_bytes
+    from advisor.common.output import format_table, human_bytes
 
     rows: list[tuple[str, str]] = [
         ("CPU", res.cpu_model),

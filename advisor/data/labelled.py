@@ -1,6 +1,6 @@
 """Labelled text data: load (any supported format, or ``demo:<name>``), validate, clean, sample and
-split. Readers live in ``advisor.readers``, sampling in ``advisor.sampling`` (re-exported here);
-what ``inspect`` reports about the data lives in ``advisor.data_summary``."""
+split. Readers live in ``advisor.data.readers``, sampling in ``advisor.data.sampling`` (re-exported here);
+what ``inspect`` reports about the data lives in ``advisor.data.summary``."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from advisor import demo as demos
-from advisor.readers import SourceFile, detect_columns, iter_frames, open_source, preview
-from advisor.sampling import (
+from advisor.data import demo as demos
+from advisor.data.readers import SourceFile, detect_columns, iter_frames, open_source, preview
+from advisor.data.sampling import (
     StreamSampler,
     allocate,
     check_class_counts,

@@ -1,7 +1,7 @@
-"""Reading retrieval data for ``advisor.pairs``: tables read whole, query/document/negative/score
+"""Reading retrieval data for ``advisor.data.pairs``: tables read whole, query/document/negative/score
 column detection, the BEIR folder layout, extra corpora, and the collection they are gathered into.
 
-Counts of what is dropped go into a ``drops`` dict keyed like ``advisor.pairs.PairDrops``.
+Counts of what is dropped go into a ``drops`` dict keyed like ``advisor.data.pairs.PairDrops``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from advisor.readers import (
+from advisor.data.readers import (
     LABEL_NAMES,
     TEXT_NAMES,
     SourceFile,

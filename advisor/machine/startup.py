@@ -65,7 +65,7 @@ def _config_json(config: Any) -> str:
 
 def _env() -> dict[str, str]:
     """This environment, with the project importable from the new process whatever its cwd."""
-    root = str(Path(__file__).resolve().parent.parent)
+    root = str(Path(__file__).resolve().parents[2])  # the folder that holds advisor/
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     return env

@@ -1,6 +1,6 @@
 """The plan file: what ``tune-or-embed run plan.json`` executes (the one-click path).
 
-A JSON object whose ``run`` key is an ``advisor.fullrun.RunSpec`` (same split seed,
+A JSON object whose ``run`` key is an ``advisor.run.fullrun.RunSpec`` (same split seed,
 profile, engine and settings as the advice), plus context: the recommendation in
 short, the forecast it rests on, the data fingerprint, when and by which version.
 """
@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import Field, ValidationError
 
-from advisor.fullrun import RunSpec
+from advisor.run.fullrun import RunSpec
 from engines.atomic import write_json
 from engines.base import Record
 from engines.errors import ConfigError

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from advisor.bootstrap import interval as boot_interval
-from advisor.bootstrap import resample
+from advisor.common.bootstrap import interval as boot_interval
+from advisor.common.bootstrap import resample
 
 B_GRID: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7)
 MAX_EXTRAPOLATION = 8.0
@@ -71,30 +71,6 @@ class CurveResult:
     # Bootstrap replicates of the forecast. Replicate i resamples the same test rows for every
     # approach fitted with the same seed on the same test part: differences pair up.
     boot: list[float] = field(default_factory=list)
-
-
-# ------------------------------------------------------------------- metrics
-def accuracy_fn(y_true: np.ndarray) -> Callable[[np.ndarray, np.ndarray], float]:
-    def f(y_pred: np.ndarray, idx: np.ndarray) -> float:
-        return float(np.mean(y_pred[idx] == y_true[idx]))
-
-    return f
-
-
-def macro_f1_fn(y_true: np.ndarray, n_classes: int) -> Callable[[np.ndarray, np.ndarray], float]:
-    """Macro-F1 over the classes present in the (resampled) truth; fast, numpy only."""
-
-    def f(y_pred: np.ndarray, idx: np.ndarray) -> float:
-        t, p = y_true[idx], y_pred[idx]
-        tp = np.bincount(t[t == p], minlength=n_classes).astype(float)
-        support = np.bincount(t, minlength=n_classes).astype(float)
-        predicted = np.bincount(p, minlength=n_classes).astype(float)
-        present = support > 0
-        denom = support + predicted
-        f1 = np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
-        return float(f1[present].mean()) if present.any() else 0.0
-
-    return f
 
 
 # ---------------------------------------------------------------------- fits

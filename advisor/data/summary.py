@@ -10,8 +10,8 @@ from typing import Any
 
 from pydantic import Field
 
-from advisor.data import Dataset, DropCounts
-from advisor.sampling import stratified_subsample
+from advisor.data.labelled import Dataset, DropCounts
+from advisor.data.sampling import stratified_subsample
 from engines.base import Examples, Record
 
 

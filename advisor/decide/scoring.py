@@ -9,7 +9,7 @@ from typing import Any, overload
 
 import numpy as np
 
-from advisor.bootstrap import interval as boot_interval
+from advisor.common.bootstrap import interval as boot_interval
 
 ACC_UNIT = 0.10  # 10 points of the metric = 1 score unit
 MONTH_DAYS = 30

@@ -1,0 +1,1 @@
+"""Stage 1, data: labelled texts and retrieval pairs read, checked, cleaned, summarised and sampled."""
