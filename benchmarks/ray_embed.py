@@ -151,7 +151,7 @@ def main() -> int:
     import numpy as np
     from sentence_transformers import SentenceTransformer
 
-    from engines import ray_embed
+    from engines import ray_cluster
     from engines.config import EmbeddingConfig
     from engines.embedding import EmbeddingEngine
     from engines.models import resolve_model
@@ -189,7 +189,7 @@ def main() -> int:
         rows.append({"side": "tune-or-embed encode (1 process)", "wall_s": ours_s, "texts_per_s": len(texts) / ours_s})
         print(f"st {len(texts) / st_s:.1f}/s, ours {len(texts) / ours_s:.1f}/s", file=sys.stderr)
 
-        ray_embed.connect(2, None)  # a local cluster, started outside the timings
+        ray_cluster.connect(2, None)  # a local cluster, started outside the timings
         for workers in (1, 2):
             got = ray_embed_once(texts, cfg, engine, workers, workdir)
             agreement[workers] = float(np.abs(got.pop("vectors") - v_ours).max())
@@ -197,7 +197,7 @@ def main() -> int:
             print(f"ray {workers}: {got['texts_per_s']:.1f}/s steady {got['steady_texts_per_s']}", file=sys.stderr)
         st_cos = float((np.sum(v_ours * v_st, axis=1)).min())
     else:
-        ray_embed.connect(2, None)
+        ray_cluster.connect(2, None)
 
     growth: list[dict] = []
     for n in [int(x) for x in args.sizes.split(",")]:
@@ -209,7 +209,7 @@ def main() -> int:
             file=sys.stderr,
         )
     shutil.rmtree(workdir, ignore_errors=True)
-    ray_embed.shutdown()
+    ray_cluster.shutdown()
 
     mib = lambda b: f"{b / 2**20:,.0f} MiB" if b else "-"
     command = "HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/ray_embed.py " + " ".join(sys.argv[1:])

@@ -10,15 +10,13 @@ process ever holds the corpus's vectors. Each block is one LanceDB commit: after
 holds whole blocks only, and a re-run embeds just the rows missing from it.
 
 Ray is optional (``pip install 'tune-or-embed[ray]'``): nothing here imports it at module import,
-and ``require_ray`` gives the one-line hint when it is missing.
+and ``engines.ray_cluster.require_ray`` gives the one-line hint when it is missing; the store's
+resume bookkeeping is ``engines.ray_store``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import importlib.util
-import json
 import os
 import resource
 import threading
@@ -31,25 +29,13 @@ from pydantic import Field
 
 from engines.base import ProgressEvent, ProgressFn, Record, no_progress
 from engines.config import EmbeddingConfig
-from engines.errors import Cancelled, ConfigError, ResourceError, UserError
+from engines.errors import Cancelled, ConfigError, ResourceError
+from engines.ray_cluster import connect, cpus_per_worker, gpus_per_worker, require_ray, user_error
+from engines.ray_store import TABLE, compact, fingerprint, open_table, prepare, stored_rows
 
-MISSING_HINT = "--workers needs Ray, which is not installed: pip install 'tune-or-embed[ray]'"
 BLOCK_ROWS = 1024  # at most this many rows per input block = per LanceDB commit (what a crash can lose)
 MIN_BLOCK_ROWS = 64
 BLOCKS_PER_WORKER = 8  # small inputs still spread over every worker
-TABLE = "examples"  # engines.store.TABLE: the finished folder is an ordinary VectorStore
-META_FILE = "ray-embed.json"  # what the vectors in the folder were made from (checked on resume)
-
-
-def ray_available() -> bool:
-    """Whether ``import ray`` would work (without importing it)."""
-    return importlib.util.find_spec("ray") is not None
-
-
-def require_ray() -> None:
-    """ConfigError with the install hint when Ray is missing."""
-    if not ray_available():
-        raise ConfigError(MISSING_HINT)
 
 
 class EmbedStats(Record):
@@ -71,84 +57,6 @@ class EmbedStats(Record):
         description="Largest private memory (USS, after each block) of each actor process (pid → bytes): "
         "RSS without the shared object-store pages an actor maps.",
     )
-
-
-# ------------------------------------------------------------------------- cluster
-def connect(workers: int, address: str | None = None, *, cpus_per_worker: int | None = None) -> str:
-    """Join the Ray cluster at ``address`` (else $RAY_ADDRESS), or start a local one sized for
-    ``workers`` actors. Returns 'local' or the address. A process already connected stays so."""
-    require_ray()
-    import ray
-
-    _quiet_ray_data()
-    if ray.is_initialized():
-        return os.environ.get("RAY_ADDRESS") or address or "local"
-    address = address or os.environ.get("RAY_ADDRESS") or None
-    quiet: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
-    if address:
-        check_reachable(address)
-        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")  # not a warning per retry while it connects
-        try:
-            ray.init(address=address, **quiet)
-        except (ConnectionError, TimeoutError, RuntimeError, ValueError) as exc:
-            first = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
-            raise ResourceError(f"cannot reach the Ray cluster at {address}: {first}") from None
-        return address
-    cpus = os.cpu_count() or 1
-    per = cpus_per_worker or max(1, cpus // workers)
-    ray.init(num_cpus=max(cpus, workers * per), **quiet)
-    return "local"
-
-
-def check_reachable(address: str, timeout_s: float = 5.0) -> None:
-    """ResourceError in one line when ``address`` (``host:port`` or ``ray://host:port``) does not
-    accept a TCP connection within ``timeout_s`` — ``ray.init`` itself retries for minutes.
-    'auto' and 'local' are left to Ray."""
-    import socket
-
-    target = address.split("://", 1)[-1].rstrip("/")
-    host, sep, port = target.rpartition(":")
-    if not sep or not port.isdigit() or not host:
-        return
-    try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
-            pass
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise ResourceError(f"cannot reach the Ray cluster at {address}: {reason} (is RAY_ADDRESS right?)") from None
-
-
-def _quiet_ray_data() -> None:
-    """Our progress bar reports the embedding; Ray Data's own progress logs and hints stay out of stderr."""
-    import logging
-    import warnings
-
-    import ray.data
-
-    ctx = ray.data.DataContext.get_current()
-    ctx.enable_progress_bars = False
-    with contextlib.suppress(AttributeError):
-        ctx.print_on_execution_start = False
-    for name in ("ray.data", "ray.data._internal.execution.streaming_executor"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", message=".*minimum number of concurrent actors.*")
-
-
-def _cpus_per_worker(workers: int, local: bool, config: EmbeddingConfig) -> int:
-    if config.threads:
-        return config.threads
-    if local:
-        return max(1, (os.cpu_count() or 1) // workers)
-    return 1
-
-
-def _gpus_per_worker(config: EmbeddingConfig) -> float:
-    """One GPU per actor when the cluster has as many and the config does not pin the CPU."""
-    import ray
-
-    if config.device == "cpu" or config.backend != "torch":
-        return 0.0
-    return 1.0 if ray.cluster_resources().get("GPU", 0) >= 1 else 0.0
 
 
 # --------------------------------------------------------------------------- actor
@@ -199,43 +107,7 @@ class EncodeActor:
         )
 
 
-# --------------------------------------------------------------------------- store
-def _fingerprint(config: EmbeddingConfig, model_hash: str | None, texts: Sequence[str], labels: Sequence[str]) -> str:
-    """What the vectors depend on: model, tokenizing and pooling settings, and the rows."""
-    h = hashlib.sha256()
-    h.update(json.dumps([model_hash, config.model, config.max_length, config.backend], sort_keys=True).encode())
-    for t, lbl in zip(texts, labels, strict=True):
-        h.update(t.encode("utf-8", "surrogatepass"))
-        h.update(b"\x00")
-        h.update(str(lbl).encode("utf-8", "surrogatepass"))
-        h.update(b"\x01")
-    return h.hexdigest()
-
-
-def _open_table(directory: Path) -> Any:
-    import lancedb
-
-    db = lancedb.connect(str(directory))
-    try:
-        return db.open_table(TABLE)
-    except (ValueError, FileNotFoundError):
-        return None
-
-
-def stored_rows(directory: Path) -> set[int]:
-    """The ``row`` ids already in the table in ``directory`` (empty when there is none)."""
-    if not (Path(directory) / f"{TABLE}.lance").exists():
-        return set()
-    table = _open_table(Path(directory))
-    if table is None:
-        return set()
-    n = table.count_rows()
-    if n == 0:
-        return set()
-    got = table.search().select(["row"]).limit(n).to_arrow()
-    return set(got.column("row").to_pylist())
-
-
+# -------------------------------------------------------------------------- blocks
 def block_rows(n: int, workers: int) -> int:
     """Rows per block: ``BLOCKS_PER_WORKER`` blocks per worker, within [MIN_BLOCK_ROWS, BLOCK_ROWS]."""
     return max(MIN_BLOCK_ROWS, min(BLOCK_ROWS, -(-n // (workers * BLOCKS_PER_WORKER))))
@@ -253,31 +125,6 @@ def _blocks(texts: Sequence[str], labels: Sequence[str], rows: Sequence[int], si
                 "row": pa.array(list(idx), type=pa.int64()),
             }
         )
-
-
-def _user_error(exc: BaseException) -> UserError | None:
-    """The UserError an actor raised, found through Ray's wrappers (as an object, or as the
-    ``engines.errors.Name: message`` line of a traceback Ray passed on as text)."""
-    import re
-
-    from engines import errors
-
-    for line in reversed(str(exc).splitlines()):
-        found = re.search(r"engines\.errors\.(\w+): (.+)$", line)
-        cls = getattr(errors, found.group(1), None) if found else None
-        if found and isinstance(cls, type) and issubclass(cls, UserError):
-            return cls(found.group(2).strip())
-    seen: set[int] = set()
-    stack: list[Any] = [exc]
-    while stack:
-        e = stack.pop()
-        if e is None or id(e) in seen:
-            continue
-        seen.add(id(e))
-        if isinstance(e, UserError):
-            return e
-        stack.extend([getattr(e, "cause", None), e.__cause__, e.__context__])
-    return None
 
 
 def _run_pool(
@@ -325,35 +172,16 @@ def embed_to_store(
     block in flight is written (→ Cancelled; the rows written so far are kept for a resume).
     ``rows_per_block`` fixes the block size (default: ``block_rows``).
     """
-    import shutil
-
     require_ray()
     import ray
 
     directory = Path(directory)
     where = connect(workers, address, cpus_per_worker=config.threads)
-    fp = _fingerprint(config, model_hash, texts, labels)
-    meta_path = directory / META_FILE
-    if resume and meta_path.is_file():
-        try:
-            same = json.loads(meta_path.read_text(encoding="utf-8")).get("fingerprint") == fp
-        except (OSError, ValueError):
-            same = False
-        if not same:
-            raise ConfigError(
-                f"the vectors in {directory} were made from other rows or settings; run again without --resume"
-            )
-    elif directory.exists():
-        shutil.rmtree(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    if not meta_path.is_file():
-        meta_path.write_text(json.dumps({"fingerprint": fp, "rows": len(texts)}), encoding="utf-8")
-
-    have = stored_rows(directory)
+    have = prepare(directory, fingerprint(config, model_hash, texts, labels), len(texts), resume=resume)
     todo = [i for i in range(len(texts)) if i not in have]
     local = where == "local"
-    cpus = _cpus_per_worker(workers, local, config)
-    gpus = _gpus_per_worker(config)
+    cpus = cpus_per_worker(workers, local, config)
+    gpus = gpus_per_worker(config)
     stats = EmbedStats(rows=len(have), already=len(have), embedded=0, seconds=0.0, workers=workers, address=where)
     progress(ProgressEvent(phase="embed", done=len(have), total=len(texts), unit="texts", message=f"{workers} workers"))
     if not todo:
@@ -362,7 +190,7 @@ def embed_to_store(
     import lancedb
 
     db = lancedb.connect(str(directory))
-    table = _open_table(directory) if have else None
+    table = open_table(directory) if have else None
     ds = ray.data.from_arrow(list(_blocks(texts, labels, todo, rows_per_block or block_rows(len(todo), workers))))
     out = _run_pool(
         ds, config=config, model_dir=Path(model_dir), pooling=pooling, workers=workers, cpus=cpus, gpus=gpus
@@ -397,7 +225,7 @@ def embed_to_store(
     except (Cancelled, KeyboardInterrupt):
         raise
     except Exception as exc:  # noqa: BLE001 - Ray wraps what the actors raised
-        user = _user_error(exc)
+        user = user_error(exc)
         if user is not None:
             raise user from None
         first = str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else type(exc).__name__
@@ -437,7 +265,7 @@ def encode(
     if not texts:
         return np.zeros((0, 0), dtype=np.float32)
     where = connect(workers, address, cpus_per_worker=config.threads)
-    cpus = _cpus_per_worker(workers, where == "local", config)
+    cpus = cpus_per_worker(workers, where == "local", config)
     ds = ray.data.from_arrow(
         list(_blocks(texts, [""] * len(texts), list(range(len(texts))), block_rows(len(texts), workers)))
     )
@@ -448,7 +276,7 @@ def encode(
         pooling=pooling,
         workers=workers,
         cpus=cpus,
-        gpus=_gpus_per_worker(config),
+        gpus=gpus_per_worker(config),
     )
     result: Any = None
     try:
@@ -460,20 +288,11 @@ def encode(
                 result = np.empty((len(texts), vecs.shape[1]), dtype=np.float32)
             result[rows] = vecs
     except Exception as exc:  # noqa: BLE001 - Ray wraps what the actors raised
-        user = _user_error(exc)
+        user = user_error(exc)
         if user is not None:
             raise user from None
         raise
     return result
-
-
-def shutdown() -> None:
-    """Leave the cluster (stops a local one this process started)."""
-    if ray_available():
-        import ray
-
-        with contextlib.suppress(Exception):
-            ray.shutdown()
 
 
 # ------------------------------------------------------------------ the engine's fit
@@ -550,7 +369,7 @@ def fit_embedding(
             notes.append(
                 f"peak memory per worker: {peak / 2**20:.0f} MiB (largest of {len(stats.peak_rss_per_worker)})"
             )
-        _compact(store_dir)
+        compact(store_dir)
         t0 = time.perf_counter()
         progress(ProgressEvent(phase="head", done=0, total=len(train), message=cfg.head))
         engine._drop_store()
@@ -582,12 +401,3 @@ def fit_embedding(
         device="ray",
         notes=notes,
     )
-
-
-def _compact(directory: Path) -> None:
-    """One commit per block leaves many small files: merge them (best effort; search works either way)."""
-    table = _open_table(directory)
-    if table is None:
-        return
-    with contextlib.suppress(Exception):
-        table.optimize()

@@ -51,9 +51,9 @@ def tiny_config(tiny_model_dir: Path, **extra):
 # ------------------------------------------------------------------------ no Ray
 def test_workers_without_ray_is_one_line(tiny_csv, tmp_path, monkeypatch, capsys):
     from advisor.cli import main
-    from engines import ray_embed
+    from engines import ray_cluster
 
-    monkeypatch.setattr(ray_embed, "ray_available", lambda: False)
+    monkeypatch.setattr(ray_cluster, "ray_available", lambda: False)
     argv = ["run", "--engine", "embedding", "--data", str(tiny_csv), "--workers", "2", "--out", str(tmp_path / "o")]
     assert main(argv) != 0
     err = capsys.readouterr().err.strip().splitlines()

@@ -142,7 +142,7 @@ def _scale_sets(args: argparse.Namespace, engine: str | None) -> dict[str, Any]:
     if engine != "embedding":
         raise ConfigError(f"--workers runs the embedding engine on Ray; engine {engine!r} runs in one process")
     if workers > 1:
-        from engines.ray_embed import require_ray
+        from engines.ray_cluster import require_ray
 
         require_ray()
     return {"workers": workers, **({"ray_address": address} if address else {})}
