@@ -20,6 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import calibration as cal  # noqa: E402
 
+from engines.base import Examples  # noqa: E402
+
 ROOT = cal.ROOT
 # One task per dataset and size, first draws; short texts first, so a cut-off sitting has most rows.
 DEFAULT_TASKS = ["rt-1000", "tweets-1000", "icd10-1000", "debates-700", "food-1000", "bbc-1000"]
@@ -37,7 +39,6 @@ def setfit_child(args_json: str) -> None:
     from engines.models import resolve_model
 
     a = json.loads(args_json)
-    t0 = time.perf_counter()
     train, test = (load_dataset(a[k], validate=False).examples for k in ("train", "test"))
     resolved = resolve_model(a["model"])
     model = SetFitModel.from_pretrained(str(resolved.st_root or resolved.path))
@@ -52,7 +53,7 @@ def setfit_child(args_json: str) -> None:
     trainer.train()
     train_s = time.perf_counter() - t_fit
     y_pred = [str(y) for y in model.predict(list(test.texts), batch_size=64)]
-    out = {"y_true": list(test.labels), "y_pred": y_pred, "train_s": train_s, "in_process_s": time.perf_counter() - t0}
+    out = {"y_true": list(test.labels), "y_pred": y_pred, "train_s": train_s}
     Path(a["result"]).write_text(json.dumps(out))
 
 
@@ -86,11 +87,10 @@ def scores(y_true: list[str], y_pred: list[str]) -> dict:
     }
 
 
-def run_choice(task: cal.Task, engine: str, profile: str, seed: int, tdir: Path) -> dict:
+def run_choice(task: cal.Task, engine: str, profile: str, seed: int, tdir: Path, test: Examples) -> dict:
     """The advice's choice, run in full as calibration.py runs it (new process), scored on the test split."""
     from engines.artifacts import read_manifest
 
-    train, test = cal.task_split(task, seed)
     artifact = tdir / f"artifact-{engine}"
     wall = cal.full_run_fresh(cal._full_run_spec(task, engine, profile, seed, tdir), artifact)
     y_true, y_pred = cal._predictions_on(artifact, test)
@@ -116,7 +116,7 @@ def one_task(name: str, doc: dict, workdir: Path, steps: int, log) -> dict:
     write_examples(train, tdir / "train.csv")
     write_examples(test, tdir / "test.csv")
     log(f"[{name}] {choice} (the advice's choice), full run")
-    ours = run_choice(task, choice, profile, seed, tdir)
+    ours = run_choice(task, choice, profile, seed, tdir, test)
     log(f"[{name}]   accuracy {ours['accuracy']:.3f}, train {ours['train_s']:.0f} s")
     log(f"[{name}] SetFit, {steps} steps")
     peer = run_setfit(tdir, steps, seed)
@@ -140,10 +140,9 @@ def one_task(name: str, doc: dict, workdir: Path, steps: int, log) -> dict:
     }
 
 
-NAMES = {"tfidf": "TF-IDF", "embedding": "embeddings + head", "finetune": "fine-tune (full)", "lora": "LoRA"}
-
-
 def render(doc: dict) -> str:
+    from advisor.common.capabilities import label
+
     lines = [
         "# SetFit beside the advice's choice",
         "",
@@ -162,13 +161,13 @@ def render(doc: dict) -> str:
     ]
     for r in doc["rows"]:
         o, s, d = r["ours"], r["setfit"], r["lead"]
-        call = f"{NAMES[r['choice']]} ({'too close' if r['too_close'] else r['confidence']})"
+        call = f"{label(r['choice'])} ({'too close' if r['too_close'] else r['confidence']})"
         lines.append(
             f"| {r['task']} | {call} | {100 * o['accuracy']:.1f} / {100 * o['macro_f1']:.1f} "
             f"| {100 * s['accuracy']:.1f} / {100 * s['macro_f1']:.1f} "
             f"| {d['points']:+.1f} [{d['low']:+.1f}, {d['high']:+.1f}] "
             f"| {o['train_s']:.0f} / {s['train_s']:.0f} | {o['wall_s']:.0f} / {s['wall_s']:.0f} "
-            f"| {NAMES[r['best_full_run']]} {100 * r['best_full_run_accuracy']:.1f} |"
+            f"| {label(r['best_full_run'])} {100 * r['best_full_run_accuracy']:.1f} |"
         )
     rows = doc["rows"]
     if rows:
