@@ -5,6 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 STAMP  := $(VENV)/.installed
+RAY    := $(VENV)/.ray-installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
 export TOKENIZERS_PARALLELISM := false
@@ -53,8 +54,13 @@ demo-search: $(STAMP)
 	$(BIN)/tune-or-embed run runs/demo-search/plan.json --out runs/demo-search/index --overwrite
 	$(BIN)/tune-or-embed search runs/demo-search/index "Time Warner quarterly profits rise on advertising" -k 3
 
-# Everything, slow end-to-end checks with the real packaged model included.
-test: $(STAMP)
+# The optional `ray` extra (docs/SCALE.md): the tests run the Ray paths on a local cluster.
+$(RAY): $(STAMP)
+	$(PY) -m pip install -q -e '.[ray]'
+	touch $(RAY)
+
+# Everything, slow end-to-end checks with the real packaged model and the Ray paths included.
+test: $(STAMP) $(RAY)
 	$(PY) -m pytest -q
 
 test-fast: $(STAMP)

@@ -87,6 +87,7 @@ class Engine(ABC):
     supports_search: ClassVar[bool] = False
     supports_resume: ClassVar[bool] = False
     supports_gpu: ClassVar[bool] = False
+    scales_out: ClassVar[bool] = False  # a full run spreads over Ray workers (config ``workers`` > 1)
     # What the advisor asks instead of testing names (scikit-learn's tags, in spirit):
     label: ClassVar[str] = ""  # what a user reads ("Fine-tune (full)"); the name when empty
     cheap_fits: ClassVar[bool] = False  # a fit costs seconds: many sizes × seeds, full-size CV

@@ -102,6 +102,16 @@ class FinetuneConfig(TransformerConfig):
     lora_alpha: int = Field(16, ge=1, description="LoRA alpha.")
     lora_dropout: float = Field(0.1, ge=0, lt=1, description="LoRA dropout.")
     lora_targets: tuple[str, ...] = Field(("query", "value"), description="Modules that get adapters.")
+    workers: int = Field(
+        1,
+        ge=1,
+        description="Data-parallel workers: above 1, a full run trains on this many Ray Train workers, each "
+        "step's batch split over them (engines.ray_finetune; needs the 'ray' extra); budgeted benchmark fits "
+        "stay in one process.",
+    )
+    ray_address: str | None = Field(
+        None, description="Ray cluster to train on (with workers > 1); None = $RAY_ADDRESS, else a local cluster."
+    )
     learning_rate_lora: float = Field(
         2e-3,
         gt=0,

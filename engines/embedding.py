@@ -66,6 +66,7 @@ class EmbeddingEngine(FrozenEncoder, Engine):
     uses_transformer: ClassVar[bool] = True
     supports_search: ClassVar[bool] = True
     supports_gpu: ClassVar[bool] = True
+    scales_out: ClassVar[bool] = True
     label: ClassVar[str] = "Frozen embeddings + head"
     cheap_fits: ClassVar[bool] = True
     caches_vectors: ClassVar[bool] = True

@@ -113,6 +113,7 @@ class FinetuneEngine(FinetuneModel, Engine):
     trains_backbone: ClassVar[bool] = True
     supports_resume: ClassVar[bool] = True
     supports_gpu: ClassVar[bool] = True
+    scales_out: ClassVar[bool] = True
     label: ClassVar[str] = "Fine-tune (full)"
     memory_model: ClassVar[MemoryModel] = "full"
 
@@ -201,6 +202,8 @@ class FinetuneEngine(FinetuneModel, Engine):
             raise DataError("no training examples")
         if len(set(train.labels)) < 2:
             raise DataError(f"fine-tuning needs at least 2 classes; the training data has {len(set(train.labels))}")
+        if self.config.workers > 1 and budget_s is None:
+            return self._fit_on_ray(train, valid, progress, cancel, workdir, resume, t_start)
         from engines.backbone import pick_device, set_threads
 
         set_threads(self.config.threads)
@@ -233,6 +236,34 @@ class FinetuneEngine(FinetuneModel, Engine):
             device=self.device,
             notes=run.notes,
         )
+
+    def _fit_on_ray(
+        self,
+        train: Examples,
+        valid: Examples | None,
+        progress: ProgressFn,
+        cancel: threading.Event | None,
+        workdir: Path | None,
+        resume: bool,
+        t_start: float,
+    ) -> FitReport:
+        """A full run on ``workers`` Ray Train workers (engines.ray_finetune); without a workdir, its
+        checkpoints go to a temporary folder that is removed afterwards."""
+        import tempfile
+
+        from engines import ray_finetune
+
+        with tempfile.TemporaryDirectory(prefix="toe-ray-") as tmp:
+            record = ray_finetune.fit(
+                self,
+                train,
+                valid,
+                workdir=Path(workdir) if workdir else Path(tmp),
+                resume=resume,
+                progress=progress,
+                cancel=cancel,
+            )
+        return FitReport(engine=self.name, n_train=len(train), wall_s=time.perf_counter() - t_start, **record)
 
     # ------------------------------------------------------------------ predict
     def predict(self, texts: Sequence[str]) -> Predictions:

@@ -208,14 +208,10 @@ class _Run:
 
     # ---------------------------------------------------------------- validation
     def _validate(self) -> None:
-        import torch
-
         t0 = time.perf_counter()
-        logits = self.engine._logits(self.model, self.valid_seqs, self.cfg.batch_size)
+        correct, loss_sum, rows = self._valid_sums(self.valid_seqs, self.valid_y)
         self.model.train()
-        y = self.valid_y.numpy()
-        acc = float((logits.argmax(axis=1) == y).mean())
-        loss = float(torch.nn.functional.cross_entropy(torch.from_numpy(logits), self.valid_y))
+        acc, loss = correct / rows, loss_sum / rows
         score = (acc, -loss)
         best: dict[str, Any] | None
         best_step: int | None
@@ -246,6 +242,15 @@ class _Run:
             )
         )
 
+    def _valid_sums(self, seqs: list[list[int]], y: Any) -> tuple[float, float, int]:
+        """(correct, summed cross-entropy, rows) of ``seqs`` under the current weights."""
+        import torch
+
+        logits = self.engine._logits(self.model, seqs, self.cfg.batch_size)
+        correct = float((logits.argmax(axis=1) == y.numpy()).sum())
+        loss = float(torch.nn.functional.cross_entropy(torch.from_numpy(logits), y, reduction="sum"))
+        return correct, loss, len(seqs)
+
     def _eval_due(self) -> bool:
         return (
             self.valid_ex is not None
@@ -262,6 +267,7 @@ class _Run:
         if self._epoch[0] != epoch:
             self._epoch = (epoch, epoch_batches(self.lengths, self.cfg.train_batch_size, self.cfg.seed, epoch))
         batch = self._epoch[1][pos]
+        rows = self._rows(batch)
         pad = self.engine._tokenizer.pad_token_id or 0
         from engines.backbone import autocast_context
 
@@ -271,8 +277,8 @@ class _Run:
             self.optimizer.zero_grad(set_to_none=True)
             loss_sum = torch.zeros((), device=self.device)
             try:
-                for s in range(0, len(batch), self.micro):
-                    idx = batch[s : s + self.micro]
+                for s in range(0, len(rows), self.micro):
+                    idx = rows[s : s + self.micro]
                     inputs = _collate([self.seqs[i] for i in idx], pad, self.device)
                     with autocast_context(self.device, self.cfg.precision):
                         logits = finetune_model._forward_logits(self.model, inputs)
@@ -298,6 +304,7 @@ class _Run:
                     f"{self.micro} × {accum} accumulation steps"
                 )
                 torch.set_rng_state(rng_start)
+        loss_sum = self._reduce(loss_sum)
         self._updating = True
         if self.scaler is not None:
             self.scaler.unscale_(self.optimizer)
@@ -316,6 +323,15 @@ class _Run:
         self.session_tokens += tokens
         self._updating, self._step_rng = False, None
         return float(loss_sum)
+
+    # Data-parallel hooks (engines.ray_finetune): in one process a step computes its whole batch.
+    def _rows(self, batch: list[int]) -> list[int]:
+        """The rows of ``batch`` this process computes (its loss is still divided by the whole batch)."""
+        return batch
+
+    def _reduce(self, loss_sum: Any) -> Any:
+        """Combine this process's gradients and loss with the other processes' (none here)."""
+        return loss_sum
 
     def _out_of_budget(self) -> bool:
         if self.budget_s is None:

@@ -8,7 +8,7 @@ import importlib.util
 import os
 from typing import Any
 
-from engines.config import EmbeddingConfig
+from engines.config import EmbeddingConfig, TransformerConfig
 from engines.errors import ConfigError, ResourceError, UserError
 
 MISSING_HINT = "--workers needs Ray, which is not installed: pip install 'tune-or-embed[ray]'"
@@ -85,7 +85,7 @@ def quiet_ray_data() -> None:
     warnings.filterwarnings("ignore", message=".*minimum number of concurrent actors.*")
 
 
-def cpus_per_worker(workers: int, local: bool, config: EmbeddingConfig) -> int:
+def cpus_per_worker(workers: int, local: bool, config: TransformerConfig) -> int:
     if config.threads:
         return config.threads
     if local:
@@ -124,6 +124,7 @@ def user_error(exc: BaseException) -> UserError | None:
         if isinstance(e, UserError):
             return e
         stack.extend([getattr(e, "cause", None), e.__cause__, e.__context__])
+        stack.extend(getattr(e, "worker_failures", {}).values())  # Ray Train: rank → the error it raised
     return None
 
 

@@ -61,12 +61,13 @@ def test_workers_without_ray_is_one_line(tiny_csv, tmp_path, monkeypatch, capsys
     assert not (tmp_path / "o").exists()
 
 
-def test_workers_is_for_the_embedding_engine(tiny_csv, tmp_path, capsys):
+def test_workers_is_for_engines_that_scale_out(tiny_csv, tmp_path, capsys):
     from advisor.cli import main
 
     argv = ["run", "--engine", "tfidf", "--data", str(tiny_csv), "--workers", "2", "--out", str(tmp_path / "o")]
     assert main(argv) == 2
-    assert "embedding engine" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "runs in one process" in err and "embedding" in err and "finetune" in err
 
 
 def test_ray_address_needs_workers(tiny_csv, tmp_path, capsys):

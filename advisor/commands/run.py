@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from advisor.common.capabilities import flag
 from engines.base import ProgressEvent, engine_names
 from engines.errors import ConfigError
 
@@ -72,7 +73,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="embedding engine: embed on N Ray workers (needs the 'ray' extra; docs/SCALE.md)",
+        help="embedding: embed on N Ray workers; finetune/lora: train data-parallel on N Ray Train workers "
+        "(needs the 'ray' extra; docs/SCALE.md)",
     )
     p.add_argument(
         "--ray-address",
@@ -139,8 +141,11 @@ def _scale_sets(args: argparse.Namespace, engine: str | None) -> dict[str, Any]:
         return {}
     if workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {workers}")
-    if engine != "embedding":
-        raise ConfigError(f"--workers runs the embedding engine on Ray; engine {engine!r} runs in one process")
+    if not flag(engine or "", "scales_out"):
+        can = ", ".join(n for n in engine_names() if flag(n, "scales_out"))
+        raise ConfigError(
+            f"--workers spreads a full run over Ray workers; engine {engine!r} runs in one process (try {can})"
+        )
     if workers > 1:
         from engines.ray_cluster import require_ray
 
@@ -283,7 +288,7 @@ def run(args: argparse.Namespace) -> int:
     rank = _retrieval_spec(args)
     if rank is not None:
         if args.workers is not None:
-            raise ConfigError("--workers runs the embedding engine on Ray; retrieval runs use one process so far")
+            raise ConfigError("--workers spreads classification runs over Ray; retrieval runs use one process so far")
         return _run_retrieval(args, rank)
     if args.corpus:
         raise ConfigError("--corpus is for retrieval runs (bm25, frozen-index, contrastive)")

@@ -1,0 +1,171 @@
+"""Fine-tuning on Ray Train (``run --engine finetune --workers N``, engines/ray_finetune.py): on a local
+Ray cluster started here (``ray.init(num_cpus=2)``), 2 data-parallel workers take the one-process run's
+steps and reach its weights and held-out accuracy; a worker killed mid-run gives one line, and the run
+resumes from the last checkpoint to the same weights."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import signal
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_engine_finetune import TINY, assert_same_model, toy
+
+from engines.base import Examples
+from engines.errors import ResourceError
+from engines.finetune import FinetuneEngine
+
+HAS_RAY = importlib.util.find_spec("ray") is not None
+needs_ray = pytest.mark.skipif(not HAS_RAY, reason="ray is not installed (pip install 'tune-or-embed[ray]')")
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """A local Ray cluster of 2 CPUs for this module (what CI has)."""
+    if not HAS_RAY:
+        pytest.skip("ray is not installed (pip install 'tune-or-embed[ray]')")
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def still_model(tiny_model_dir, tmp_path_factory) -> Path:
+    """The tiny BERT without dropout: one process and N workers then compute the same sums, so their
+    weights may differ only by float summation order."""
+    folder = tmp_path_factory.mktemp("still") / "tiny-bert-still"
+    shutil.copytree(tiny_model_dir, folder)
+    config = json.loads((folder / "config.json").read_text())
+    config.update(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+def accuracy(engine: FinetuneEngine, test: Examples) -> float:
+    return float(np.mean(np.asarray(engine.predict(test.texts).labels) == np.asarray(test.labels)))
+
+
+def test_budgeted_fits_stay_in_one_process(still_model):
+    """The advisor's benchmark fits (with a budget) never start Ray, whatever ``workers`` says."""
+    report = FinetuneEngine({**TINY, "model": str(still_model), "workers": 2}).fit(toy(40), budget_s=60)
+    assert report.device == "cpu" and not any("Ray" in note for note in report.notes)
+
+
+def test_an_unreachable_ray_address_fails_fast_in_one_line():
+    import time
+
+    from engines.ray_cluster import check_reachable
+
+    t0 = time.monotonic()
+    with pytest.raises(ResourceError) as info:
+        check_reachable("127.0.0.1:9", timeout_s=2.0)  # the discard port: nothing listens there
+    assert time.monotonic() - t0 < 5
+    assert "\n" not in str(info.value) and "cannot reach the Ray cluster at 127.0.0.1:9" in str(info.value)
+
+
+@needs_ray
+def test_run_on_an_unreachable_cluster_is_one_line_and_writes_nothing(tiny_csv, tmp_path, capsys):
+    import ray
+
+    from advisor.cli import main
+
+    if ray.is_initialized():
+        pytest.skip("another test's Ray cluster is connected in this process")
+    out = tmp_path / "o"
+    argv = ["run", "--engine", "finetune", "--data", str(tiny_csv), "--set", "model=tiny-bert"]
+    argv += ["--workers", "2", "--ray-address", "127.0.0.1:9", "--out", str(out)]
+    assert main(argv) == 5
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot reach the Ray cluster at 127.0.0.1:9" in err[0], err
+    assert not out.exists()
+
+
+@needs_ray
+@pytest.mark.slow
+def test_two_workers_take_the_one_process_steps(ray_cluster, still_model, tmp_path):
+    train, test = toy(80, seed=1), toy(200, seed=2)
+    cfg = {**TINY, "model": str(still_model)}
+    one = FinetuneEngine(cfg)
+    one_report = one.fit(train)
+    two = FinetuneEngine({**cfg, "workers": 2})
+    report = two.fit(train, workdir=tmp_path / "work")
+    assert report.device == "ray" and report.stopped == one_report.stopped
+    assert (report.steps, report.examples_seen, report.best_step) == (
+        one_report.steps,
+        one_report.examples_seen,
+        one_report.best_step,
+    )
+    assert any("2 Ray workers" in note for note in report.notes)
+    assert_same_model(two, one, atol=1e-4)
+    assert accuracy(two, test) == accuracy(one, test)
+    two.save(tmp_path / "art")  # a plain fine-tune artifact: loads and predicts without Ray
+    assert FinetuneEngine.load(tmp_path / "art").predict(test.texts).labels == one.predict(test.texts).labels
+
+
+@needs_ray
+@pytest.mark.slow
+def test_a_worker_killed_mid_run_is_one_line_and_the_run_resumes(ray_cluster, still_model, tmp_path):
+    """SIGKILL one Ray Train worker after the first checkpoints: the fit fails with one line naming the
+    checkpoint; ``resume=True`` finishes from it with the uninterrupted run's weights."""
+    import psutil
+
+    train = toy(80, seed=1)
+    cfg = {**TINY, "model": str(still_model), "min_steps": 200, "checkpoint_every_steps": 10}
+    cfg.update(early_stopping_patience=0)
+    work = tmp_path / "work"
+    killed: list[int] = []
+
+    def kill_one(event) -> None:
+        if event.phase == "train" and event.done >= 25 and not killed:
+            for proc in psutil.Process().children(recursive=True):  # this test's own cluster only
+                try:
+                    is_worker = "RayTrainWorker" in " ".join(proc.cmdline())
+                except psutil.Error:
+                    continue
+                if is_worker:
+                    os.kill(proc.pid, signal.SIGKILL)
+                    killed.append(proc.pid)
+                    break
+
+    with pytest.raises(ResourceError) as info:
+        FinetuneEngine({**cfg, "workers": 2}).fit(train, workdir=work, progress=kill_one)
+    assert killed, "no Ray Train worker process found to kill"
+    message = str(info.value)
+    assert "\n" not in message and "--resume" in message, message
+
+    resumed = FinetuneEngine({**cfg, "workers": 2})
+    report = resumed.fit(train, workdir=work, resume=True)
+    assert report.steps == 200 and report.stopped == "completed"
+    assert any("resumed from the checkpoint at step" in note for note in report.notes), report.notes
+    one = FinetuneEngine(cfg)
+    one.fit(train)
+    # 200 steps of float sums in another order drift by ~1e-4; a wrong resume moves weights by ~ the rate.
+    assert_same_model(resumed, one, atol=1e-3)
+    test = toy(200, seed=2)
+    assert resumed.predict(test.texts).labels == one.predict(test.texts).labels
+
+
+@needs_ray
+@pytest.mark.slow
+def test_cancel_stops_every_worker_at_one_step_with_a_checkpoint(ray_cluster, still_model, tmp_path):
+    import threading
+
+    from engines import checkpoint as ckpt
+
+    cfg = {**TINY, "model": str(still_model), "min_steps": 200, "early_stopping_patience": 0, "workers": 2}
+    cancel = threading.Event()
+
+    def cancel_early(event) -> None:
+        if event.phase == "train" and event.done >= 5:
+            cancel.set()
+
+    report = FinetuneEngine(cfg).fit(toy(80, seed=1), workdir=tmp_path / "work", progress=cancel_early, cancel=cancel)
+    assert report.stopped == "cancelled" and 5 <= report.steps < 200, (report.stopped, report.steps)
+    assert ckpt.load_latest(tmp_path / "work").state.step == report.steps
