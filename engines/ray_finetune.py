@@ -58,7 +58,7 @@ class _ShardedRun(_Run):
 
         mine = list(range(self.rank, len(seqs), self.world))
         correct, loss, _ = super()._valid_sums([seqs[i] for i in mine], y[mine]) if mine else (0.0, 0.0, 0)
-        sums = torch.tensor([correct, loss], dtype=torch.float64)
+        sums = torch.tensor([correct, loss], dtype=torch.float64, device=self.device)  # NCCL: on the GPU
         dist.all_reduce(sums)
         return float(sums[0]), float(sums[1]), len(seqs)
 
