@@ -169,3 +169,28 @@ def test_cancel_stops_every_worker_at_one_step_with_a_checkpoint(ray_cluster, st
     report = FinetuneEngine(cfg).fit(toy(80, seed=1), workdir=tmp_path / "work", progress=cancel_early, cancel=cancel)
     assert report.stopped == "cancelled" and 5 <= report.steps < 200, (report.stopped, report.steps)
     assert ckpt.load_latest(tmp_path / "work").state.step == report.steps
+
+
+@needs_ray
+@pytest.mark.slow
+def test_run_with_workers_writes_the_usual_artifact(ray_cluster, still_model, write_csv, tmp_path, capsys):
+    """``run --engine finetune --workers 2`` end to end: the one-process run's held-out predictions, the
+    usual artifact (``predict`` needs no Ray), no work folder left behind."""
+    from advisor.cli import main
+
+    train = toy(120, seed=5)
+    data = write_csv(list(zip(train.texts, train.labels, strict=True)))
+    common = ["run", "--engine", "finetune", "--data", str(data), "--profile", "tiny", "--json"]
+    common += ["--set", f"model={still_model}"]
+    assert main([*common, "--out", str(tmp_path / "one")]) == 0
+    one = json.loads(capsys.readouterr().out)
+    assert main([*common, "--workers", "2", "--out", str(tmp_path / "two")]) == 0
+    two = json.loads(capsys.readouterr().out)
+    assert any("data-parallel on 2 Ray workers" in note for note in two["fit"]["notes"])
+    assert two["fit"]["steps"] == one["fit"]["steps"]
+    assert not (tmp_path / "two.work").exists()
+    held = [json.loads((tmp_path / d / "heldout.json").read_text()) for d in ("one", "two")]
+    assert held[0]["rows_digest"] == held[1]["rows_digest"]
+    same = np.mean(np.asarray(held[0]["y_pred"]) == np.asarray(held[1]["y_pred"]))
+    assert same >= 0.95, same
+    assert main(["predict", str(tmp_path / "two"), "--text", "a great and brilliant film", "--json"]) == 0
