@@ -102,7 +102,7 @@ class FinetuneEngine(FinetuneModel, Engine):
     """Fine-tune a pre-trained transformer for classification (all weights, or LoRA).
 
     AutoModelForSequenceClassification on the same backbone as the embedding engine; the loop
-    (AdamW, warm-up and decay, early stopping, checkpoints) is engines.finetune_loop's ``_Run``.
+    (AdamW, warm-up and decay, early stopping, checkpoints) is engines.finetune_loop.s ``FinetuneRun``.
     torch / transformers / peft are imported inside the methods.
     """
 
@@ -194,7 +194,7 @@ class FinetuneEngine(FinetuneModel, Engine):
         workdir: Path | None = None,
         resume: bool = False,
     ) -> FitReport:
-        from engines.finetune_loop import _Run
+        from engines.finetune_loop import FinetuneRun
         from engines.metrics import PeakMemory
 
         t_start = time.perf_counter()
@@ -212,7 +212,7 @@ class FinetuneEngine(FinetuneModel, Engine):
         load_s = self._ensure_base()
         progress(ProgressEvent(phase="load", done=1, total=1, unit="models", message=self.config.model))
         with PeakMemory(self.device) as mem:
-            run = _Run(self, train, valid, budget_s, progress, cancel, workdir, resume, t_start)
+            run = FinetuneRun(self, train, valid, budget_s, progress, cancel, workdir, resume, t_start)
             run.phase_s["load"] = load_s
             run.train()
             run.phase_s["train"] = run.train_s

@@ -1,6 +1,6 @@
-"""The fine-tune training loop (``_Run``, one ``fit``): AdamW with linear warm-up and decay and
-gradient clipping, early stopping on a validation split, the time budget, Ctrl-C, checkpoints, and
-CUDA out-of-memory retries that halve the micro-batch and keep the effective batch."""
+"""The fine-tune training loop (``FinetuneRun``, one ``fit``): early stopping on a validation split,
+the time budget, Ctrl-C, checkpoints (engines.finetune_resume), CUDA out-of-memory retries that halve
+the micro-batch and keep the effective batch; the optimizer is engines.finetune_optim's."""
 
 from __future__ import annotations
 
@@ -11,11 +11,10 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engines import checkpoint as ckpt
-from engines import finetune_model
+from engines import finetune_model, finetune_optim, finetune_resume
 from engines.base import Examples, ProgressEvent, ProgressFn
 from engines.checkpoint import _fingerprint, _load_trainable, _trainable
-from engines.errors import ConfigError, ResourceError
+from engines.errors import ResourceError
 from engines.finetune import epoch_batches, plan_steps
 from engines.finetune_model import _collate, _free_cuda, _is_oom
 
@@ -23,19 +22,7 @@ if TYPE_CHECKING:
     from engines.finetune import FinetuneEngine
 
 
-class _LinearWarmupDecay:
-    """LR factor: linear warm-up to 1, then linear decay to 0 (transformers' linear schedule)."""
-
-    def __init__(self, warmup: int, total: int) -> None:
-        self.warmup, self.total = warmup, total
-
-    def __call__(self, step: int) -> float:
-        if step < self.warmup:
-            return step / max(1, self.warmup)
-        return max(0.0, (self.total - step) / max(1, self.total - self.warmup))
-
-
-class _Run:
+class FinetuneRun:
     """One ``fit``: the loop, early stopping, budget, cancel, checkpoints and OOM retries."""
 
     def __init__(
@@ -104,21 +91,9 @@ class _Run:
         self.precision = resolve_precision(self.device, cfg.precision)
         if cfg.precision in ("bf16", "fp16") and not self.device.startswith("cuda"):
             self.notes.append(f"precision {cfg.precision} needs a CUDA GPU: training in fp32 on {self.device}")
-        lr = cfg.learning_rate_lora if cfg.mode == "lora" else cfg.learning_rate
-        decay: list[Any] = []  # torch parameters
-        no_decay: list[Any] = []
-        for _, p in self.model.named_parameters():
-            if p.requires_grad:
-                (no_decay if p.ndim < 2 else decay).append(p)
-        groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-        try:  # fused AdamW (CPU and CUDA): ~6x faster than the per-tensor loop on CPU
-            self.optimizer = torch.optim.AdamW(groups, lr=lr, fused=True)
-        except (RuntimeError, ValueError):
-            self.optimizer = torch.optim.AdamW(groups, lr=lr)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, _LinearWarmupDecay(math.ceil(cfg.warmup_ratio * self.total_steps), self.total_steps)
+        self.optimizer, self.scheduler, self.scaler = finetune_optim.build(
+            self.model, cfg, self.total_steps, self.precision
         )
-        self.scaler = torch.amp.GradScaler("cuda") if self.precision == "fp16" else None
         self.micro = cfg.train_batch_size
         self._params = [p for p in self.model.parameters() if p.requires_grad]
         self._epoch: tuple[int, list[list[int]]] = (-1, [])
@@ -128,80 +103,15 @@ class _Run:
         self._ckpt_s: list[float] = []
         self._add("prepare", time.perf_counter() - t0)
 
+    # ---------------------------------------------------------------- checkpoints (engines.finetune_resume)
     def _restore(self) -> None:
-        if self.workdir is None or not self.resume:
-            return
-        ck = ckpt.load_latest(self.workdir)
-        if ck is None:
-            self.notes.append(f"no checkpoint in {self.workdir}: started from the beginning")
-            return
-        st = ck.state
-        if st.fingerprint != self.fingerprint:
-            raise ConfigError(
-                f"the checkpoint in {self.workdir} belongs to other data or settings; "
-                "run without --resume to start over"
-            )
-        _load_trainable(self.model, ck.weights)
-        self.optimizer.load_state_dict(
-            ckpt.optimizer_from_flat(ck.optimizer_tensors, st.optimizer_groups, st.optimizer_scalars)
-        )
-        self.scheduler.load_state_dict(dict(st.scheduler))
-        if self.scaler is not None and st.scaler:
-            self.scaler.load_state_dict(dict(st.scaler))
-        ckpt.restore_rng(ck.rng, st.python_rng, st.numpy_rng)
-        self.step, self.examples_seen, self.tokens_seen = st.step, st.examples_seen, st.tokens_seen
-        self.micro = min(st.micro_batch, self.cfg.train_batch_size)
-        self.best = ck.best
-        self.best_score = tuple(st.best_score) if st.best_score else None  # type: ignore[assignment]
-        self.best_step, self.evals_without_gain = st.best_step, st.evals_without_gain
-        self.last_eval_step, self.finished = st.last_eval_step, st.finished
-        self.notes = [n for n in st.notes if n not in self.notes] + self.notes
-        self.notes.append(f"resumed from the checkpoint at step {st.step} of {st.total_steps}")
-
-    # ---------------------------------------------------------------- checkpoints
-    def _torch_rng(self) -> dict[str, Any]:
-        """torch's generator states (Python/NumPy generators are not used inside a step)."""
-        import torch
-
-        states = {"torch": torch.get_rng_state()}
-        if self.device.startswith("cuda"):
-            states.update({f"cuda.{i}": s for i, s in enumerate(torch.cuda.get_rng_state_all())})
-        return states
+        finetune_resume.restore(self)
 
     def _checkpoint(self, rng: dict[str, Any] | None = None) -> None:
         if self.workdir is None:
             return
         t0 = time.perf_counter()
-        self.progress(
-            ProgressEvent(phase="save", done=self.step, total=self.total_steps, unit="steps", message="checkpoint")
-        )
-        tensors, py_rng, np_rng = ckpt.capture_rng()
-        if rng is not None:  # a step cut short restarts from the generator state it began with
-            tensors = rng
-        opt_t, groups, scalars = ckpt.optimizer_to_flat(self.optimizer.state_dict())
-        state = ckpt.TrainState(
-            fingerprint=self.fingerprint,
-            step=self.step,
-            total_steps=self.total_steps,
-            examples_seen=self.examples_seen,
-            tokens_seen=self.tokens_seen,
-            micro_batch=self.micro,
-            best_score=self.best_score,
-            best_step=self.best_step,
-            evals_without_gain=self.evals_without_gain,
-            last_eval_step=self.last_eval_step,
-            finished=self.finished,
-            notes=list(self.notes),
-            scheduler=ckpt._jsonable(self.scheduler.state_dict()),
-            scaler=ckpt._jsonable(self.scaler.state_dict()) if self.scaler is not None else None,
-            optimizer_groups=groups,
-            optimizer_scalars=scalars,
-            python_rng=py_rng,
-            numpy_rng=np_rng,
-        )
-        ckpt.save_checkpoint(
-            self.workdir, state, weights=_trainable(self.model), optimizer_tensors=opt_t, rng=tensors, best=self.best
-        )
+        finetune_resume.save(self, rng)
         self._ckpt_step = self.step
         self._ckpt_s.append(time.perf_counter() - t0)
         self._add("checkpoint", self._ckpt_s[-1])
@@ -272,7 +182,7 @@ class _Run:
         from engines.backbone import autocast_context
 
         rng_start = torch.get_rng_state()
-        self._step_rng = self._torch_rng()
+        self._step_rng = finetune_resume.torch_rng(self.device)
         while True:
             self.optimizer.zero_grad(set_to_none=True)
             loss_sum = torch.zeros((), device=self.device)

@@ -14,7 +14,7 @@ from engines.atomic import write_json
 from engines.base import Examples, ProgressEvent, ProgressFn
 from engines.config import FinetuneConfig
 from engines.errors import ResourceError
-from engines.finetune_loop import _Run
+from engines.finetune_loop import FinetuneRun
 from engines.ray_cluster import connect, cpus_per_worker, require_ray, user_error
 
 PROGRESS_FILE = "ray-progress.json"
@@ -22,8 +22,8 @@ RESULT_DIR = "ray-result"  # rank 0's trained model and its run record, read bac
 CANCEL_FILE = "ray-cancel"  # the driver's cancel, seen by every rank at its next step
 
 
-class _ShardedRun(_Run):
-    """``_Run`` on rank ``rank`` of ``world``: its share of each batch, gradients summed over the
+class _ShardedRun(FinetuneRun):
+    """``FinetuneRun`` on rank ``rank`` of ``world``: its share of each batch, gradients summed over the
     ranks before clipping, validation split over the ranks, checkpoints written by rank 0 only."""
 
     def __init__(self, *args: Any, rank: int, world: int, **kwargs: Any) -> None:
