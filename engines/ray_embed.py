@@ -313,7 +313,7 @@ def fit_embedding(
     import weakref
 
     from engines.base import FitReport
-    from engines.embedding import C_GRID
+    from engines.embedding_fit import C_GRID
     from engines.linear_head import fit_logreg
     from engines.metrics import PeakMemory
     from engines.store import VectorStore
