@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from advisor.measure import plan
+from advisor.measure import fits, plan
 from advisor.measure.session import Session, nested
 from engines.base import Examples
 
@@ -74,7 +74,7 @@ def cheap_curve(
         s.check()
         sub = nested(pool, [n], seed)[0]
         t0 = time.perf_counter()
-        s.fit_point(name, sub, seed, budget_s=max(s.clock.left - reserve_s, 1.0))
+        fits.fit_point(s, name, sub, seed, budget_s=max(s.clock.left - reserve_s, 1.0))
         cost[n] = time.perf_counter() - t0
 
     ran: list[int] = []

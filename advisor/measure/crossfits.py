@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from advisor.measure import plan
+from advisor.measure import fits, plan
 from advisor.measure.records import CrossFit
 from advisor.measure.results import partial_result
 from advisor.measure.session import Session
@@ -81,13 +81,13 @@ def crossfit_one(s: Session, name: str, rows: Examples, reserve_s: float) -> Cro
         train = rows.subset(train_idx.tolist())
         if s.labelled_size and len(train) > s.labelled_size:
             train = stratified_subsample(train, s.labelled_size, seed=s.seed + i)
-        report = s.fit(
-            name, train, s.seed + i, budget_s=max(s.clock.left - reserve_s, 1.0), what=f"cross-fit {i + 1}/{k}: "
+        report = fits.fit(
+            s, name, train, s.seed + i, budget_s=max(s.clock.left - reserve_s, 1.0), what=f"cross-fit {i + 1}/{k}: "
         )
         if report.stopped not in plan.CURVE_STOPS:
             s.notes.append(f"cross-fit dropped: {name}'s fold {i + 1} stopped ({report.stopped})")
             return None
-        s.record_fit(name, report)
+        fits.record_fit(s, name, report)
         fit_s.append(report.wall_s)
         n_train = len(train)
         ev = s.engine(name).evaluate(rows.subset(score_idx.tolist()))

@@ -1,23 +1,19 @@
 """One benchmark run's state and plumbing: the clock, progress events, cancellation (a
-``threading.Event``), engine instances and their capability flags, the split, and single fits
-turned into curve points. The stages (``cheap``, ``trainers``, ``crossfits``) act on a Session."""
+``threading.Event``), engine instances and their capability flags, and the split. The fits
+(``fits``) and the stages (``cheap``, ``trainers``, ``crossfits``) act on a Session."""
 
 from __future__ import annotations
 
-import math
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import nullcontext
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from advisor.measure import plan
 from advisor.measure.records import BenchEvent, BenchProgress, BenchResult, CrossFit, CurvePoint, Tally
-from engines.base import Engine, Examples, FitReport, ProgressEvent, get_engine
+from engines.base import Engine, Examples, ProgressEvent, get_engine
 
 
 class Clock:
@@ -212,127 +208,3 @@ class Session:
         self.test = test
         self.y_test = np.asarray([self.class_id[y] for y in test.labels])
         self.emit("all", "plan", f"test part {len(test)} rows (never trained on), training pool {len(train)}")
-
-    # ---------------------------------------------------------------- fits
-    def fit(self, name: str, train: Examples, seed: int, budget_s: float | None, what: str = "") -> FitReport:
-        """One fit of ``name`` on ``train`` with ``seed`` (raises ``Stop`` when cancelled)."""
-        eng = self.engine(name)
-        if eng.supports_resume and getattr(eng.config, "seed", seed) != seed:
-            # Trainers draw their head init, dropout and batch order from the config's seed: a
-            # new seed is a new run even on the same rows (the pool itself).
-            eng.config = eng.config.model_copy(update={"seed": seed})
-        self.emit(name, "fit", f"{what}n={len(train)} seed={seed}", 0, len(train))
-        # Engines that checkpoint do so here too, as in the full run: their cost is part of its time.
-        scratch = tempfile.TemporaryDirectory(prefix="toe-bench-") if eng.supports_resume else nullcontext()
-        with scratch as workdir:
-            report = eng.fit(
-                train,
-                budget_s=budget_s,
-                progress=self.relay(name),
-                cancel=self.cancel,
-                workdir=Path(workdir) if workdir else None,
-            )
-        if report.stopped == "cancelled" or self.cancel.is_set():
-            raise Stop
-        return report
-
-    def fit_point(
-        self,
-        name: str,
-        train: Examples,
-        seed: int,
-        budget_s: float | None,
-        usable_if: tuple[str, ...] = plan.CURVE_STOPS,
-    ) -> tuple[CurvePoint, FitReport]:
-        """One fit scored on the test part as a curve point; a probe (not scored, not usable) when it
-        stopped otherwise than ``usable_if`` allows, unless a trainer stopped late (``PARTIAL_MIN``)."""
-        eng = self.engine(name)
-        report = self.fit(name, train, seed, budget_s)
-        planned = None
-        if report.stopped == "budget" and usable_if == plan.CURVE_STOPS and eng.trains_backbone:
-            recipe = plan.finetune_steps(self.configs.get(name), len(train))[0]
-            planned = recipe if report.steps >= plan.PARTIAL_MIN * recipe else None
-        if report.stopped not in usable_if and planned is None:
-            # A throughput probe (or a fit the budget cut short): no curve point, so no scoring.
-            point = CurvePoint(
-                approach=name,
-                n_train=len(train),
-                seed=seed,
-                accuracy=None,
-                macro_f1=None,
-                fit_s=report.wall_s,
-                stopped=report.stopped,
-                steps=report.steps,
-                usable=False,
-            )
-            self.points[name].append(point)
-            self.record_fit(name, report)
-            self.emit(
-                name,
-                "fit",
-                f"n={len(train)} seed={seed}: stopped ({report.stopped}) after "
-                f"{report.steps} steps; throughput only, not a curve point",
-                len(train),
-                len(train),
-                point=point,
-            )
-            return point, report
-        test = self.split_test
-        self.emit(name, "eval", f"scoring on {len(test)} held-out rows")
-        ev = eng.evaluate(test)
-        y_pred = self.class_ids(ev.y_pred) if ev.y_pred else None
-        point = CurvePoint(
-            approach=name,
-            n_train=len(train),
-            seed=seed,
-            accuracy=ev.accuracy,
-            macro_f1=ev.macro_f1,
-            fit_s=report.wall_s,
-            stopped=report.stopped,
-            steps=report.steps,
-            best_step=report.best_step,
-            usable=report.stopped in usable_if or planned is not None,
-            planned_steps=planned,
-            y_pred=y_pred,
-        )
-        self.points[name].append(point)
-        self.record_fit(name, report)
-        self.emit(
-            name,
-            "fit",
-            f"n={len(train)} seed={seed}: accuracy {ev.accuracy:.3f}"
-            + (
-                f" (the budget stopped it at {report.steps} of {planned} steps: scored as it is)"
-                if planned is not None
-                else ""
-            ),
-            len(train),
-            len(train),
-            point=point,
-        )
-        return point, report
-
-    def record_fit(self, name: str, report: FitReport) -> None:
-        """Fold one fit's throughput, memory, device and notes into ``name``'s tally."""
-        t = self.tally[name]
-        # Throughput from the longest fit so far: the nearest to a full run's (warm-up and
-        # first-batch costs weigh less), and a short throughput probe never overrides a real point.
-        if report.train_examples_per_s and report.steps >= t.rate_steps:
-            t.rate_steps = report.steps
-            t.train_examples_per_s = report.train_examples_per_s
-            if report.train_tokens_per_s:
-                t.train_tokens_per_s = report.train_tokens_per_s
-            if report.tokens_seen and report.examples_seen:
-                t.tokens_per_example = report.tokens_seen / report.examples_seen
-        if report.steps and "checkpoint" in report.phase_s:
-            t.checkpoint_s_each = report.phase_s["checkpoint"] / math.ceil(report.steps / plan.BENCH_CHECKPOINT_EVERY)
-        t.peak_rss_bytes = max(t.peak_rss_bytes or 0, report.peak_rss_bytes or 0) or None
-        if report.peak_gpu_bytes:
-            t.peak_gpu_bytes = max(t.peak_gpu_bytes or 0, report.peak_gpu_bytes)
-        t.device = report.device
-        if "load" in report.phase_s and t.load_s is None:
-            t.load_s = report.phase_s["load"]
-        t.last_fit = report
-        for note in report.notes:
-            if note not in t.notes:
-                t.notes.append(note)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from advisor.measure import plan
+from advisor.measure import fits, plan
 from advisor.measure.results import partial_result
 from advisor.measure.session import Session, nested
 from engines.base import Examples
@@ -110,7 +110,7 @@ def finetune_curve(s: Session, name: str, pool: Examples, share: float, reserve_
             break
         if seed not in subsets:
             subsets[seed] = dict(zip(sizes, nested(pool, sizes, seed), strict=True))
-        point, _ = s.fit_point(name, subsets[seed][n], seed, budget_s=max(left - scoring_s(s, name), 1.0))
+        point, _ = fits.fit_point(s, name, subsets[seed][n], seed, budget_s=max(left - scoring_s(s, name), 1.0))
         ran_usable += point.usable
         above_ran += n in above
         if not point.usable:
@@ -127,7 +127,7 @@ def finetune_curve(s: Session, name: str, pool: Examples, share: float, reserve_
                 f"no fine-tune point fits this budget (one costs ~{finetune_cost(s, name, max(cheap)) or 0:.0f}s); "
                 f"ran a {probe_s:.0f}s throughput probe instead (not a curve point)"
             )
-            s.fit_point(name, sub, s.seed, budget_s=probe_s, usable_if=("completed",))
+            fits.fit_point(s, name, sub, s.seed, budget_s=probe_s, usable_if=("completed",))
         else:
             s.tally[name].notes.append("not measured: no budget left")
     s.tally[name].spent_s = s.clock.elapsed - start
@@ -158,8 +158,8 @@ def top_up(s: Session, names: Sequence[str], pool: Examples, reserve_s: float) -
                 if cost is None or cost * 1.1 > s.clock.left - reserve_s:
                     continue
                 sub = nested(pool, [n], seed)[0]
-                point, _ = s.fit_point(
-                    name, sub, seed, budget_s=max(s.clock.left - reserve_s - scoring_s(s, name), 1.0)
+                point, _ = fits.fit_point(
+                    s, name, sub, seed, budget_s=max(s.clock.left - reserve_s - scoring_s(s, name), 1.0)
                 )
                 ran += 1
                 added += point.usable
@@ -196,7 +196,7 @@ def alternative_left_out(s: Session, name: str, pool: Examples) -> bool:
     sub = nested(pool, [max(cheap)], s.seed)[0]
     s.emit(name, "plan", f"a {plan.LORA_PROBE_S:.0f}s probe: can LoRA's speed pay for its accuracy here?")
     start = s.clock.elapsed
-    report = s.fit(name, sub, s.seed, budget_s=plan.LORA_PROBE_S, what="speed probe: ")
+    report = fits.fit(s, name, sub, s.seed, budget_s=plan.LORA_PROBE_S, what="speed probe: ")
     s.tally[name].spent_s = s.clock.elapsed - start
     rate = report.train_examples_per_s
     if rate is None:
@@ -206,7 +206,7 @@ def alternative_left_out(s: Session, name: str, pool: Examples) -> bool:
     t_full = plan.finetune_examples(s.configs.get(full_name), n) / full
     worth = s.time_worth(t_lora, t_full) if s.time_worth else math.inf
     if worth >= plan.LORA_DEFICIT:
-        s.record_fit(name, report)  # its throughput plans the LoRA points
+        fits.record_fit(s, name, report)  # its throughput plans the LoRA points
         return False
     s.left_out[name] = (
         f"LoRA left out: full fine-tuning fits in memory here, and LoRA's full run (~{t_lora:.0f}s of training "
