@@ -221,20 +221,11 @@ class FinetuneEngine(FinetuneModel, Engine):
         return FitReport(
             engine=self.name,
             n_train=len(train),
-            examples_seen=run.examples_seen,
-            epochs=round(run.examples_seen / max(1, len(run.train_ex)), 4),
-            steps=run.step,
-            tokens_seen=run.tokens_seen,
-            stopped=run.stopped,
-            best_step=run.best_step,
-            phase_s=run.phase_s,
             wall_s=wall,
-            train_examples_per_s=run.session_examples / run.train_s if run.train_s > 0 else None,
-            train_tokens_per_s=run.session_tokens / run.train_s if run.train_s > 0 else None,
             peak_rss_bytes=mem.peak_rss_bytes or None,
             peak_gpu_bytes=mem.peak_gpu_bytes,
             device=self.device,
-            notes=run.notes,
+            **run.report_fields(),
         )
 
     def _fit_on_ray(

@@ -313,6 +313,22 @@ class FinetuneRun:
             )
         self._finish()
 
+    def report_fields(self) -> dict[str, Any]:
+        """What the run did, as ``FitReport`` fields (all but the engine, ``n_train``, wall time,
+        memory and device, which the caller knows)."""
+        return {
+            "examples_seen": self.examples_seen,
+            "epochs": round(self.examples_seen / max(1, len(self.train_ex)), 4),
+            "steps": self.step,
+            "tokens_seen": self.tokens_seen,
+            "stopped": self.stopped,
+            "best_step": self.best_step,
+            "phase_s": self.phase_s,
+            "train_examples_per_s": self.session_examples / self.train_s if self.train_s > 0 else None,
+            "train_tokens_per_s": self.session_tokens / self.train_s if self.train_s > 0 else None,
+            "notes": self.notes,
+        }
+
     def _finish(self) -> None:
         """Keep the best validated weights; merge LoRA so the model needs no peft."""
         if self.best is not None:

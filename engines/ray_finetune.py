@@ -111,19 +111,8 @@ def _worker(loop: dict[str, Any]) -> None:
         return
     engine._model, engine.classes = run.final_model, run.classes
     engine.save(workdir / RESULT_DIR)
-    record = {
-        "examples_seen": run.examples_seen,
-        "epochs": round(run.examples_seen / max(1, len(run.train_ex)), 4),
-        "steps": run.step,
-        "tokens_seen": run.tokens_seen,
-        "stopped": run.stopped,
-        "best_step": run.best_step,
-        "phase_s": run.phase_s,
-        "train_examples_per_s": run.session_examples / run.train_s if run.train_s > 0 else None,
-        "train_tokens_per_s": run.session_tokens / run.train_s if run.train_s > 0 else None,
-        "device": "ray",
-        "notes": [*run.notes, f"data-parallel on {world} Ray workers ({engine.device})"],
-    }
+    record = run.report_fields()
+    record.update(device="ray", notes=[*run.notes, f"data-parallel on {world} Ray workers ({engine.device})"])
     write_json(workdir / RESULT_DIR / "run.json", record)
 
 

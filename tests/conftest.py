@@ -5,6 +5,7 @@ Nothing here downloads: HF_HUB_OFFLINE is set before anything imports transforme
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -81,3 +82,15 @@ def fakes(monkeypatch):
         return ex
 
     return setup
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """A local Ray cluster of 2 CPUs for the requesting test module (what CI has); skips without Ray."""
+    if importlib.util.find_spec("ray") is None:
+        pytest.skip("ray is not installed (pip install 'tune-or-embed[ray]')")
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()

@@ -30,18 +30,6 @@ def short_texts(n: int, seed: int = 0) -> tuple[list[str], list[str]]:
     return texts, labels
 
 
-@pytest.fixture(scope="module")
-def ray_cluster():
-    """A local Ray cluster of 2 CPUs for this module (what CI has)."""
-    if not HAS_RAY:
-        pytest.skip("ray is not installed (pip install 'tune-or-embed[ray]')")
-    import ray
-
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
 def tiny_config(tiny_model_dir: Path, **extra):
     from engines.config import EmbeddingConfig
 

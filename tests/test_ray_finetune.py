@@ -25,18 +25,6 @@ needs_ray = pytest.mark.skipif(not HAS_RAY, reason="ray is not installed (pip in
 
 
 @pytest.fixture(scope="module")
-def ray_cluster():
-    """A local Ray cluster of 2 CPUs for this module (what CI has)."""
-    if not HAS_RAY:
-        pytest.skip("ray is not installed (pip install 'tune-or-embed[ray]')")
-    import ray
-
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
-@pytest.fixture(scope="module")
 def still_model(tiny_model_dir, tmp_path_factory) -> Path:
     """The tiny BERT without dropout: one process and N workers then compute the same sums, so their
     weights may differ only by float summation order."""
