@@ -12,12 +12,14 @@ from pydantic import Field
 
 from advisor.decide.goals import BUDGETS, Goals
 from advisor.decide.recommend import Recommendation, recommend
+from advisor.decide.scaleout import ScaleOut
 from advisor.decide.settle import next_budget, outlook
 from advisor.forecast import crossfit
 from advisor.forecast.accuracy import Forecast, forecast_all
 from advisor.machine.probe import Resources
 from advisor.measure import BenchEvent, BenchResult, run_benchmarks
 from advisor.run.plan import Plan, make_plan
+from advisor.scale_advice import check_workers, scale_out_advice, scaled_plan
 from engines.base import Record
 from engines.errors import ConfigError
 
@@ -59,6 +61,7 @@ class Advice(Record):
     recommendation: Recommendation
     plan: Plan | None = None
     hardware: str | None = None
+    scale_out: ScaleOut | None = Field(None, description="The call again on N Ray workers (advise --workers N).")
     cancelled: bool = False
     wall_s: float = 0.0
     tool_version: str = ""
@@ -228,8 +231,16 @@ def advise(
     label_col: str | None = None,
     encoding: str | None = None,
     test_file: str | None = None,
+    workers: int | None = None,
+    scaling_efficiency: float | None = None,
+    ray_address: str | None = None,
 ) -> Advice:
     """Measure, forecast, decide. Cancel (event or Ctrl-C) → an Advice from what was measured, ``cancelled``.
+
+    ``workers`` (≥ 2): decide again with the full runs on that many Ray workers, at
+    ``scaling_efficiency`` or, when neither it nor the profile's cluster gives one, at the
+    efficiency measured on 2 Ray workers after the benchmarks (outside the budget); the plan then
+    runs the scaled call with ``workers``.
 
     ``test_file``: the full run will be scored on this separate file, so it trains on every
     row of ``data`` (the forecast target). The benchmarks never read it: they score on a
@@ -243,6 +254,11 @@ def advise(
         from advisor.forecast.hardware import get_hardware
 
         get_hardware(hardware)  # unknown names fail now, not after the benchmarks
+    cluster = getattr(profile, "cluster", None)
+    workers = workers if workers is not None else getattr(cluster, "workers", None)
+    scaling_efficiency = scaling_efficiency or getattr(cluster, "scaling_efficiency", None)
+    if workers is not None:
+        check_workers(workers, scaling_efficiency)
     engines = list(engines or default_engines(budget_s))
     left_out: dict[str, str] = {}
     if "finetune" in engines:
@@ -309,6 +325,24 @@ def advise(
         settings=settings,
         hardware=hardware,
     )
+    scaled = None
+    if workers is not None and workers > 1 and not bench.cancelled:
+        scaled = scale_out_advice(
+            bench,
+            forecasts,
+            rec,
+            goals,
+            resources,
+            configs=configs,
+            examples=data.examples,
+            workers=workers,
+            efficiency=scaling_efficiency,
+            ray_address=ray_address or getattr(cluster, "ray_address", None),
+            price_per_hour=getattr(cluster, "price_per_hour", None),
+            budget=budget_name,
+            progress=progress,
+            cancel=cancel,
+        )
     info = DataInfo(
         ref=data.ref,
         path=data.path,
@@ -322,21 +356,24 @@ def advise(
     )
     created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     version = tool_version()
+    plan_rec, overrides, plan_forecasts = rec, {}, forecasts
+    if scaled is not None:  # the plan runs the call on the workers
+        plan_rec, overrides, plan_forecasts = scaled_plan(scaled, bench, forecasts, ray_address)
     plan = (
         make_plan(
-            rec,
+            plan_rec,
             info,
             profile_name=getattr(profile, "name", str(profile)),
-            engine_overrides={},
+            engine_overrides=overrides,
             split_seed=seed,
             test_size=test_rows,
             labelled_size=n_target,
-            forecast=forecasts.get(rec.choice) if rec.choice else None,
+            forecast=plan_forecasts.get(plan_rec.choice) if plan_rec.choice else None,
             created_at=created,
             test_file=test_file,
             tool_version=version,
         )
-        if rec.choice
+        if plan_rec.choice
         else None
     )
     return Advice(
@@ -353,6 +390,7 @@ def advise(
         recommendation=rec,
         plan=plan,
         hardware=hardware,
+        scale_out=scaled,
         cancelled=bench.cancelled,
         wall_s=time.perf_counter() - t0,
         tool_version=version,

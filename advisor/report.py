@@ -10,6 +10,7 @@ from typing import Any
 
 from advisor.common.capabilities import label
 from advisor.common.output import gigabytes, human_seconds, interval, percent
+from advisor.decide.scaleout import scale_out_lines
 from engines.atomic import write_text, write_with
 
 # The columns of the measured-approaches table, in the terminal summary and the Markdown report.
@@ -198,6 +199,8 @@ def render_summary(advice: Any) -> str:
         )
         out.append(f"  assumptions: {'; '.join(hw[0][1].assumptions)}; ${hw[0][1].price_per_hour:g}/h (indicative)")
     out += recommendation_lines(rec, b.left_out)
+    if getattr(advice, "scale_out", None) is not None:
+        out += ["", *scale_out_lines(advice.scale_out)]
     said = notes(advice)
     if said:
         out.append("Notes:")
@@ -376,6 +379,8 @@ def write_report(advice: Any, path: str | Path) -> Path:
                 f"{gigabytes(h.peak_memory_bytes)} ({'fits' if h.fits else 'does NOT fit'}), "
                 f"cost {h.train_cost:.3g}; assumptions: {'; '.join(h.assumptions)}"
             )
+    if getattr(advice, "scale_out", None) is not None:
+        lines += ["", "## On more workers", "", "```", *scale_out_lines(advice.scale_out), "```"]
     lines += ["", "## Learning curves", ""]
     for name in advice.forecasts:
         if not advice.bench.measurements[name].points:

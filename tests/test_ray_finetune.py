@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import signal
+import time
 from pathlib import Path
 
 import numpy as np
@@ -182,3 +183,33 @@ def test_run_with_workers_writes_the_usual_artifact(ray_cluster, still_model, wr
     same = np.mean(np.asarray(held[0]["y_pred"]) == np.asarray(held[1]["y_pred"]))
     assert same >= 0.95, same
     assert main(["predict", str(tmp_path / "two"), "--text", "a great and brilliant film", "--json"]) == 0
+
+
+def test_scaling_is_measured_on_one_and_two_workers(ray_cluster, still_model):
+    from advisor.measure.scaling import measure_scaling
+    from engines.config import FinetuneConfig
+
+    cfg = FinetuneConfig(**{**TINY, "model": str(still_model)})
+    m = measure_scaling("finetune", cfg, toy(200, seed=3), steps=6)
+    assert m is not None and (m.steps, m.workers, m.where, m.cpus_per_worker) == (6, 2, "local", 1)
+    assert m.one_examples_per_s > 0 and m.many_examples_per_s > 0
+    assert m.efficiency == pytest.approx(m.many_examples_per_s / (2 * m.one_examples_per_s))
+    assert m.overhead_s > 0
+
+
+def test_the_scaling_forecast_meets_a_two_worker_run(ray_cluster, still_model, tmp_path):
+    """The forecast of a 2-worker fit (the one-process training time ÷ 2 × the measured efficiency,
+    plus the measured start-up) against the 2-worker fit itself, on the same steps."""
+    from advisor.measure.scaling import measure_scaling
+    from engines.config import FinetuneConfig
+
+    cfg = {**TINY, "model": str(still_model), "min_steps": 40, "max_steps": 40, "early_stopping_patience": 0}
+    train = toy(200, seed=4)
+    m = measure_scaling("finetune", FinetuneConfig(**cfg), train, steps=10)
+    one = FinetuneEngine({**cfg, "threads": 1}).fit(train)
+    forecast = one.phase_s["train"] / (2 * m.efficiency) + m.overhead_s
+    two = FinetuneEngine({**cfg, "workers": 2, "threads": 1})
+    t0 = time.perf_counter()
+    two.fit(train, workdir=tmp_path / "work")
+    actual = time.perf_counter() - t0
+    assert 0.4 < forecast / actual < 2.5, (forecast, actual)

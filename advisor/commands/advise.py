@@ -47,6 +47,22 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--hardware", metavar="NAME", help="also forecast on this GPU (t4, l4, a10, a100-40gb, a100-80gb, h100, h200)"
     )
+    p.add_argument(
+        "--workers",
+        metavar="N",
+        type=int,
+        help="also forecast and decide with the full runs on N Ray workers (measures the scaling on "
+        "2 Ray workers after the benchmarks unless --scaling-efficiency is given); the plan runs there",
+    )
+    p.add_argument(
+        "--scaling-efficiency",
+        metavar="E",
+        type=float,
+        help="with --workers: N workers' examples/s ÷ (N × one worker's), if known (skips the measurement)",
+    )
+    p.add_argument(
+        "--ray-address", metavar="A", help="with --workers: the Ray cluster (default $RAY_ADDRESS, else local)"
+    )
     p.add_argument("--sample", metavar="N", type=int, help="rows sampled for the benchmarks (default: the profile's)")
     p.add_argument("--seed", metavar="S", type=int, default=0, help="seed for sampling and splits (default 0)")
     p.add_argument("--json", action="store_true", help="print the Advice as JSON on stdout")
@@ -96,10 +112,16 @@ def run(args: argparse.Namespace) -> int:
                 f"unknown engine {unknown[0] if unknown else '(none)'!r} in --engines; "
                 "try tfidf,embedding,finetune,lora"
             )
+    if (args.scaling_efficiency is not None or args.ray_address) and args.workers is None:
+        raise ConfigError("--scaling-efficiency and --ray-address go with --workers N")
     resources = probe()
     profile = load_profile(args.profile, resources=resources)
     budget = args.budget or profile.bench.default_budget
     if resolve_task(args, goals) == "retrieval":
+        if args.workers is not None:
+            raise ConfigError(
+                "--workers forecasts classification runs on Ray; retrieval advice uses one machine so far"
+            )
         return _advise_retrieval(args, goals, profile, resources, budget, engines)
     sample = args.sample or profile.bench.sample_size
     data = load_dataset(
@@ -127,6 +149,9 @@ def run(args: argparse.Namespace) -> int:
             label_col=args.label_col,
             encoding=args.encoding,
             test_file=args.test_file,
+            workers=args.workers,
+            scaling_efficiency=args.scaling_efficiency,
+            ray_address=args.ray_address,
         )
     except KeyboardInterrupt:  # outside the benchmarks (they stop cleanly themselves)
         cancel.set()

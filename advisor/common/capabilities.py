@@ -41,3 +41,8 @@ def trains_weights(name: str) -> bool:
 def uses_transformer(name: str) -> bool:
     """Runs a transformer encoder (has a model shape, tokens, hardware what-ifs)."""
     return bool(flag(name, "uses_transformer"))
+
+
+def scales_out(name: str) -> bool:
+    """Its full run can spread over Ray workers (``run --workers N``)."""
+    return bool(flag(name, "scales_out"))

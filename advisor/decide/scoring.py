@@ -45,9 +45,11 @@ def serving_hours(f: Any, goals: Any) -> float:
 
 
 def cost(f: Any, goals: Any) -> float:
-    """Training + a month of serving, in the goals' price unit (machine-hours without a price)."""
+    """Training (on each of its machines) + a month of serving, in the goals' price unit
+    (machine-hours without a price)."""
     price = goals.price_per_hour if goals.price_per_hour is not None else 1.0
-    return ((get_field(f, "train_time_s") or 0.0) / 3600 + serving_hours(f, goals)) * price
+    train_h = (get_field(f, "train_time_s") or 0.0) * (get_field(f, "train_workers") or 1) / 3600
+    return (train_h + serving_hours(f, goals)) * price
 
 
 def features(f: Any, goals: Any) -> dict[str, float]:

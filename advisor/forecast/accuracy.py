@@ -54,6 +54,7 @@ class Forecast(Record):
     train_time_s: float | None = Field(None, description="Full run wall seconds on this machine.")
     train_time_low_s: float | None = None
     train_time_high_s: float | None = None
+    train_workers: int = Field(1, description="Machines the full run trains on (its cost counts each one's hours).")
     peak_memory_bytes: int | None = Field(None, description="Peak memory of the full run on this machine.")
     infer_ms_per_text: float | None = Field(None, description="p50 ms per text at batch 1 on this machine.")
     infer_ms_per_text_batch: float | None = Field(None, description="p50 ms per text at the large batch.")

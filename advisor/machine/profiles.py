@@ -94,6 +94,28 @@ class BenchSettings(BaseModel):
         return self
 
 
+class ClusterSettings(BaseModel):
+    """What ``advise --workers`` forecasts for: a Ray cluster of workers, each assumed as fast as
+    this machine, and what a worker-hour costs."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    workers: int | None = Field(
+        None, ge=1, description="Ray workers to forecast a full run on (advise --workers overrides it)."
+    )
+    ray_address: str | None = Field(None, description="Cluster that measures the scaling (default: a local one).")
+    scaling_efficiency: float | None = Field(
+        None,
+        gt=0,
+        le=1.5,
+        description="Examples/s of N workers ÷ (N × one worker's), if known; unset: advise measures it "
+        "on 2 Ray workers.",
+    )
+    price_per_hour: float | None = Field(
+        None, ge=0, description="Price of one worker-hour (default: the goals' price per hour)."
+    )
+
+
 def _lora_default() -> FinetuneConfig:
     return FinetuneConfig(mode="lora")
 
@@ -112,6 +134,7 @@ class Profile(BaseSettings):
     finetune: FinetuneConfig = Field(default_factory=FinetuneConfig, description="Full fine-tuning.")
     lora: FinetuneConfig = Field(default_factory=_lora_default, description="LoRA fine-tuning (mode 'lora').")
     bench: BenchSettings = Field(default_factory=BenchSettings, description="Micro-benchmark sizes and budgets.")
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings, description="Scale-out what-if (Ray).")
 
     @model_validator(mode="after")
     def _modes(self) -> Profile:

@@ -1,0 +1,110 @@
+"""Scaling efficiency of a fine-tune on Ray Train workers, measured: a few optimizer steps on one
+worker and on two, the same cores per worker (``advise --workers``)."""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from engines.base import Examples, Record, no_progress
+from engines.errors import ConfigError
+
+MEASURE_STEPS = 24  # optimizer steps per side: enough for a steady rate after the first few
+MEASURE_ROWS = 2000  # rows handed to each side (the step cap decides how many are seen)
+
+
+class ScalingMeasurement(Record):
+    """One worker against ``workers`` workers on the same steps, each worker with the same cores."""
+
+    approach: str
+    workers: int = Field(description="Workers of the second side (the first has one).")
+    steps: int = Field(description="Optimizer steps each side took.")
+    one_examples_per_s: float = Field(description="Training examples/s of one worker.")
+    many_examples_per_s: float = Field(description="Training examples/s of all the workers together.")
+    efficiency: float = Field(description="many ÷ (workers × one): what the all-reduce and split batches cost.")
+    overhead_s: float = Field(
+        description="Wall seconds of the many-worker fit outside its training steps: Ray's workers "
+        "starting, the model loading in each, the final model saved and loaded back."
+    )
+    cpus_per_worker: int | None = Field(None, description="Cores each local worker had (None on a cluster).")
+    where: str = Field(description="'local' or the cluster's address.")
+    wall_s: float = Field(description="Wall seconds the measurement took.")
+
+
+def measure_scaling(
+    approach: str,
+    config: Any,
+    examples: Examples,
+    *,
+    workers: int = 2,
+    steps: int = MEASURE_STEPS,
+    ray_address: str | None = None,
+    cancel: threading.Event | None = None,
+) -> ScalingMeasurement | None:
+    """Fit ``config`` (a FinetuneConfig) for ``steps`` steps on one Ray Train worker, then on
+    ``workers``; locally each worker gets the machine's cores ÷ ``workers``. Starts a local Ray
+    cluster when none is running (and stops it after). None when ``cancel`` was set."""
+    import os
+
+    from engines import ray_finetune
+    from engines.finetune import FinetuneEngine
+    from engines.ray_cluster import connect, require_ray
+
+    require_ray()
+    import ray
+
+    if workers < 2:
+        raise ConfigError(f"scaling is measured on at least 2 workers, got {workers}")
+    t0 = time.perf_counter()
+    started = not ray.is_initialized()
+    address = ray_address or getattr(config, "ray_address", None)
+    local_cpus = max(1, (os.cpu_count() or 1) // workers)
+    where = connect(workers, address, cpus_per_worker=local_cpus)
+    threads = local_cpus if where == "local" else None
+    base = config.model_dump() | {
+        "max_steps": steps,
+        "min_steps": 1,
+        "early_stopping_patience": 0,
+        "checkpoint_every_steps": 10 * steps,  # no checkpoint inside the timed steps
+        "ray_address": None if where == "local" else where,
+        "threads": threads,
+    }
+    train = Examples(texts=examples.texts[:MEASURE_ROWS], labels=examples.labels[:MEASURE_ROWS])
+    try:
+        sides = []
+        for n in (1, workers):
+            if cancel is not None and cancel.is_set():
+                return None
+            engine = FinetuneEngine(base | {"workers": n})
+            with tempfile.TemporaryDirectory(prefix="toe-scaling-") as work:
+                start = time.perf_counter()
+                record = ray_finetune.fit(
+                    engine, train, None, workdir=Path(work), resume=False, progress=no_progress, cancel=cancel
+                )
+                wall = time.perf_counter() - start
+            sides.append((record, wall))
+    finally:
+        if started:
+            ray.shutdown()
+    if cancel is not None and cancel.is_set():
+        return None
+    (one, _), (many, many_wall) = sides
+    one_rate, many_rate = float(one["train_examples_per_s"]), float(many["train_examples_per_s"])
+    train_s = float((many.get("phase_s") or {}).get("train") or 0.0)
+    return ScalingMeasurement(
+        approach=approach,
+        workers=workers,
+        steps=int(many["steps"]),
+        one_examples_per_s=one_rate,
+        many_examples_per_s=many_rate,
+        efficiency=many_rate / (workers * one_rate),
+        overhead_s=max(0.0, many_wall - train_s),
+        cpus_per_worker=threads,
+        where=where,
+        wall_s=time.perf_counter() - t0,
+    )
