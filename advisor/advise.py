@@ -251,7 +251,7 @@ def advise(
     resources, profile, (budget_name, budget_s) = machine_profile_budget(resources, profile, budget)
     settings = _settings(profile)
     if hardware:
-        from advisor.forecast.hardware import get_hardware
+        from advisor.forecast.hardware_profiles import get_hardware
 
         get_hardware(hardware)  # unknown names fail now, not after the benchmarks
     cluster = getattr(profile, "cluster", None)

@@ -133,7 +133,7 @@ def read_advice(path: str):
 
 def reforecast(args) -> int:
     """Forecasts made with this code against the measurements of an earlier run."""
-    from advisor.forecast.hardware import get_hardware
+    from advisor.forecast.hardware_profiles import get_hardware
 
     advice = read_advice(args.advice)
     try:
@@ -179,7 +179,7 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    from advisor.forecast.hardware import get_hardware, match_hardware
+    from advisor.forecast.hardware_profiles import get_hardware, match_hardware
     from advisor.machine.probe import GpuInfo, probe_gpus
     from advisor.measure import finetune_steps
 

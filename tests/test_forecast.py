@@ -12,11 +12,11 @@ from advisor.forecast.hardware import (
     LAYER_PASS_OVERHEAD_MS,
     TRAIN_PASSES_PER_STEP,
     early_stop_steps,
-    get_hardware,
     hardware_forecast,
     shape_from_config,
     training_memory_bytes,
 )
+from advisor.forecast.hardware_profiles import get_hardware
 from advisor.measure import ApproachMeasurement, BenchResult, CurvePoint, finetune_steps
 from engines.config import FinetuneConfig
 from engines.errors import ConfigError
@@ -151,7 +151,7 @@ def test_hardware_what_if_scales_by_flops():
     ],
 )
 def test_match_hardware_names_the_profile_of_an_nvml_gpu_name(name, memory, expected):
-    from advisor.forecast.hardware import match_hardware
+    from advisor.forecast.hardware_profiles import match_hardware
 
     found = match_hardware(name, memory)
     assert (found.name if found else None) == expected

@@ -6,7 +6,8 @@ optionally a hard-negative column), a BEIR folder (corpus.jsonl, queries.jsonl, 
 the same query text group into one query with several relevant documents; pair-file documents get
 ids by exact text (one id per distinct text). Drops are counted and warned about; everything a user
 can get wrong is one DataError line naming the file. The readers live in ``advisor.data.pairs_read``,
-split and sample in ``advisor.data.sampling`` (re-exported here), the summary in ``advisor.data.pairs_summary``.
+``advisor.data.pairs_collection`` and ``advisor.data.pairs_beir``, split and sample in
+``advisor.data.sampling`` (re-exported here), the summary in ``advisor.data.pairs_summary``.
 """
 
 from __future__ import annotations
@@ -18,16 +19,14 @@ from pathlib import Path
 from pydantic import Field
 
 from advisor.data import demo as demos
+from advisor.data.pairs_beir import load_beir
+from advisor.data.pairs_collection import Collection, add_corpus, load_pair_file
 from advisor.data.pairs_read import (
     QUERY_NAMES,
-    Collection,
-    add_corpus,
     beir_files,
     classification_shape,
     detect_pair_columns,
     guess_columns,
-    load_beir,
-    load_pair_file,
     open_table,
     score_column,
 )

@@ -16,11 +16,11 @@ from advisor.forecast.curves import PRIOR_GAIN_PER_DOUBLING, Observation, binomi
 from advisor.forecast.hardware import (
     HardwareForecast,
     ModelShape,
-    get_hardware,
     hardware_forecast,
     model_shape,
     time_forecast,
 )
+from advisor.forecast.hardware_profiles import get_hardware
 from advisor.measure import ApproachMeasurement, BenchResult, config_get
 from engines.base import Record
 
