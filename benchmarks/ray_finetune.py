@@ -87,6 +87,17 @@ def one_side(name: str, workers: int | None, config: dict, train, test, threads:
     }
 
 
+def scaling_probe(config: dict, train):
+    """What ``advise --workers`` measures (``advisor.measure.scaling``): a few steps on 1 and 2 workers."""
+    from advisor.measure.scaling import measure_scaling
+    from engines.config import FinetuneConfig
+
+    probe = measure_scaling("finetune", FinetuneConfig(**config), train)
+    if probe is None:
+        sys.exit("the scaling probe was cancelled")
+    return probe
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="all-MiniLM-L6-v2")
@@ -113,6 +124,7 @@ def main() -> int:
             one_side("Ray, 1 worker (1 core)", 1, config, train, test, threads=1),
             one_side("Ray, 2 workers (1 core each)", 2, config, train, test, threads=1),
         ]
+        probe = scaling_probe(config, train)
     finally:
         ray.shutdown()
     base = rows[0]["train_examples_per_s"]
@@ -137,9 +149,15 @@ def main() -> int:
             f"{r['load_avg_before']:.1f} |"
         )
     efficiency = rows[3]["train_examples_per_s"] / (2 * rows[2]["train_examples_per_s"])
+    forecast_wall = rows[2]["train_s"] / (2 * probe.efficiency) + probe.overhead_s
     lines += [
         "",
         f"Scaling efficiency at 2 workers: {efficiency:.2f} (2 workers' train ex/s ÷ twice one 1-core worker's).",
+        "",
+        f"`advise --workers`' probe ({probe.steps} steps on 1 and 2 workers of 1 core, {probe.wall_s:.0f} s): "
+        f"efficiency {probe.efficiency:.2f}, start-up {probe.overhead_s:.0f} s. Its forecast of the 2-worker "
+        f"side (the 1-core worker's training time ÷ (2 × efficiency) + start-up): {forecast_wall:.0f} s wall, "
+        f"measured {rows[3]['wall_s']:.0f} s ({forecast_wall / rows[3]['wall_s']:.2f}×).",
         "",
         "Command: `HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/ray_finetune.py "
         + (f"--model {args.model} " if args.model != "all-MiniLM-L6-v2" else "")
@@ -153,7 +171,13 @@ def main() -> int:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text, encoding="utf-8")
-        doc = {"args": vars(args), "rows": rows, "scaling_efficiency_2": efficiency}
+        doc = {
+            "args": vars(args),
+            "rows": rows,
+            "scaling_efficiency_2": efficiency,
+            "probe": probe.model_dump(),
+            "probe_forecast_wall_s": forecast_wall,
+        }
         out.with_suffix(".json").write_text(json.dumps(doc, indent=2) + "\n")
     return 0
 
