@@ -46,13 +46,13 @@ def measure_scaling(
     ray_address: str | None = None,
     cancel: threading.Event | None = None,
 ) -> ScalingMeasurement | None:
-    """Fit ``config`` (a FinetuneConfig) for ``steps`` steps on one Ray Train worker, then on
+    """Fit engine ``approach`` with ``config`` (a FinetuneConfig) for ``steps`` steps on one Ray Train worker, then on
     ``workers``; locally each worker gets the machine's cores ÷ ``workers``. Starts a local Ray
     cluster when none is running (and stops it after). None when ``cancel`` was set."""
     import os
 
     from engines import ray_finetune
-    from engines.finetune import FinetuneEngine
+    from engines.base import get_engine
     from engines.ray_cluster import connect, require_ray
 
     require_ray()
@@ -80,7 +80,7 @@ def measure_scaling(
         for n in (1, workers):
             if cancel is not None and cancel.is_set():
                 return None
-            engine = FinetuneEngine(base | {"workers": n})
+            engine = get_engine(approach)(base | {"workers": n})
             with tempfile.TemporaryDirectory(prefix="toe-scaling-") as work:
                 start = time.perf_counter()
                 record = ray_finetune.fit(
