@@ -18,17 +18,10 @@ from textual.content import Content
 from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Select, Static, Switch
 
 from advisor.tui import rank_format
-from advisor.tui.format import fmt_interval, fmt_pct, fmt_seconds, shorten
+from advisor.tui.run_format import PhaseClock, plan_text
 from advisor.tui.screens.base import StepScreen
+from advisor.tui.screens.run_sections import ArtifactSection, CompareSection
 from advisor.tui.widgets import Notice
-
-
-def eta_seconds(done: int, total: int | None, started_at: float, done_at_start: int, now: float) -> float | None:
-    """Seconds left in a phase at the rate seen since it started (None when unknown)."""
-    if not total or done <= done_at_start or now <= started_at:
-        return None
-    rate = (done - done_at_start) / (now - started_at)
-    return max(0.0, (total - done) / rate)
 
 
 class RunScreen(StepScreen):
@@ -75,13 +68,12 @@ class RunScreen(StepScreen):
         yield Notice(id="run-notice")
 
     def on_mount(self) -> None:
-        self._phase: tuple[str, float, int] | None = None
+        self._clock = PhaseClock()
         self._auto_out = True
-        self.query_one("#hits", DataTable).add_columns("score", "label", "text")
-        self.query_one("#hits").display = False
-        self.query_one("#compare-table").display = False
-        self.query_one("#search-input").display = False
-        self.query_one("#open-search").display = False
+        self._artifact = ArtifactSection(self)
+        self._compare = CompareSection(self)
+        self._artifact.mount()
+        self._compare.mount()
         self._by_task = engines_by_task(self.app.services)  # type: ignore[attr-defined]
         self._engines: list[str] = []
         self._set_engines()
@@ -117,22 +109,7 @@ class RunScreen(StepScreen):
 
     def _describe(self) -> None:
         engine = self.query_one("#engine", Select).value
-        rec = self._recommended()
-        if engine is Select.BLANK:
-            text = "Pick an engine."
-        elif rec is None:
-            text = f"No advice yet: {engine} will train with the profile's settings (or benchmark first, step 4)."
-        elif engine == rec:
-            text = f"{engine} is the recommended approach; the run uses the advice's plan (same split and settings)."
-        else:
-            text = f"{engine} was not recommended ({rec} was); the run uses the same data and split."
-        recommendation = self._recommendation()
-        runner_up = getattr(recommendation, "runner_up", None)
-        if getattr(recommendation, "too_close", False) and runner_up:
-            text += (
-                f"\nThe advice is too close to call between {rec} and {runner_up}: run both, "
-                "then compare them here (c)."
-            )
+        text = plan_text(None if engine is Select.BLANK else str(engine), self._recommendation())
         self.query_one("#run-plan", Static).update(Content(text))
 
     @on(Button.Pressed, "#start-run")
@@ -169,19 +146,10 @@ class RunScreen(StepScreen):
             self.query_one("#run-notice", Notice).show(problem, error=True)
 
     def on_run_event(self, event: Any, at: float) -> None:
-        if self._phase is None or self._phase[0] != event.phase:
-            self._phase = (event.phase, at, event.done)
-        bar = self.query_one("#run-progress", ProgressBar)
-        bar.update(total=event.total, progress=event.done)
-        _, started, done0 = self._phase
-        eta = eta_seconds(event.done, event.total, started, done0, at)
-        count = f"{event.done:,}/{event.total:,}" if event.total else f"{event.done:,}"
-        parts = [
-            f"{event.phase} {count} {event.unit}",
-            f"{fmt_seconds(eta)} left" if eta is not None else "",
-            event.message,
-        ]
-        self.query_one("#run-status", Static).update(Content(" · ".join(p for p in parts if p)))
+        """A progress event of the run (the app's ``RunProgress``, received at ``at``)."""
+        status = self._clock.status(event, at)
+        self.query_one("#run-progress", ProgressBar).update(total=event.total, progress=event.done)
+        self.query_one("#run-status", Static).update(Content(status))
 
     @on(Input.Submitted, "#predict-input")
     def _predict(self, event: Input.Submitted) -> None:
@@ -192,31 +160,12 @@ class RunScreen(StepScreen):
         self.app.ask("search", event.value)  # type: ignore[attr-defined]
 
     def show_answer(self, msg: Any) -> None:
-        answer = self.query_one("#answer", Static)
-        hits = self.query_one("#hits", DataTable)
-        self.call_after_refresh(self._show, hits if msg.kind == "search" and not msg.error else answer)
-        if msg.error:
-            answer.update(Content(f"error: {msg.error}"))
-            return
-        if msg.kind == "search":
-            hits.clear()
-            for hit in msg.result:
-                hits.add_row(f"{hit.score:.3f}", shorten(hit.label, 14), shorten(hit.text, 200))
-            hits.display = True
-            answer.update(Content(f"{len(msg.result)} nearest stored texts to “{shorten(msg.query, 40)}”"))
-            return
-        pred = msg.result
-        scores = dict(zip(pred.classes, pred.scores[0])) if pred.scores else {}
-        top = sorted(scores.items(), key=lambda kv: -kv[1])[:5]
-        detail = "  ".join(f"{k} {v:.2f}" for k, v in top)
-        answer.update(Content(f"“{shorten(msg.query, 50)}” → {pred.labels[0]}    {detail}"))
-
-    def _show(self, widget: Any) -> None:
-        self.query_one("#run-body").scroll_to_widget(widget, animate=False)
+        """The worker's answer to a prediction or search typed in "Try it" (``messages.Answer``)."""
+        self._artifact.show_answer(msg)
 
     def sync(self, what: str) -> None:
         if what in ("run", "compare"):
-            self._sync_compare()
+            self._compare.sync(self.st)
         if what not in ("run", "advice", "bench", "task"):
             return
         st = self.st
@@ -232,7 +181,7 @@ class RunScreen(StepScreen):
         if what != "run":
             return
         if st.run_running:
-            self._phase = None
+            self._clock.reset()
             self.query_one("#run-progress", ProgressBar).update(total=None, progress=0)
             self.query_one("#run-status", Static).update(Content(f"starting {st.run_engine}…"))
             notice.show("Training… Esc cancels; fine-tuning keeps a checkpoint (Resume on, then r, continues it).")
@@ -240,81 +189,7 @@ class RunScreen(StepScreen):
             notice.show(st.run_error, error=True)
         else:
             notice.show(None)
-        manifest = st.manifest
-        rank = getattr(manifest, "rank_metrics", None) is not None
-        self.query_one("#open-search").display = rank
-        for selector in ("#try-label", "#try-row", "#answer"):
-            self.query_one(selector).display = not rank
-        if rank:
-            self.query_one("#hits").display = False
-            self.query_one("#artifact", Static).update(Content(rank_format.manifest_text(manifest, st.run_dir or "")))
-            self.query_one("#run-progress", ProgressBar).update(total=1, progress=1)
-            self.query_one("#run-status", Static).update(Content("done"))
-        elif manifest is not None:
-            metrics = manifest.metrics
-            n = getattr(metrics, "n", None)
-            held_out = f"on {n:,} held-out rows" if n else "held-out"
-            wall = getattr(getattr(manifest, "fit", None), "wall_s", None)
-            self.query_one("#artifact", Static).update(
-                Content(
-                    f"{st.run_dir}\n{manifest.engine}: accuracy {fmt_pct(metrics.accuracy)}, "
-                    f"macro-F1 {fmt_pct(metrics.macro_f1)} {held_out}; trained in {fmt_seconds(wall)}\n"
-                    f'Use it elsewhere: tune-or-embed predict {st.run_dir} --text "…"'
-                )
-            )
-            self.query_one("#run-progress", ProgressBar).update(total=1, progress=1)
-            self.query_one("#run-status", Static).update(Content("done"))
-            can_search = bool(getattr(st.artifact_engine, "supports_search", False))
-            self.query_one("#search-input").display = can_search
-            box = self.query_one("#predict-input", Input)
-            box.focus(scroll_visible=False)
-            self.query_one("#run-body").scroll_to_widget(box, animate=False)
-        elif not st.run_running:
-            self.query_one("#artifact", Static).update("–")
-
-    def _sync_compare(self) -> None:
-        st = self.st
-        done = st.runs_done
-        if not done:
-            listed = "No runs finished yet. After two or more (same data), compare them here."
-        else:
-            listed = "Finished here: " + ", ".join(done)
-            if len(done) < 2:
-                listed += " (run another engine to compare)"
-        self.query_one("#runs-done", Static).update(Content(listed))
-        self.query_one("#compare", Button).disabled = len(done) < 2 or st.comparing or st.run_running
-        verdict = self.query_one("#compare-verdict", Static)
-        table = self.query_one("#compare-table", DataTable)
-        if st.comparing:
-            verdict.update(Content("comparing…"))
-            return
-        if st.compare_error:
-            verdict.update(Content(f"error: {st.compare_error}"))
-            return
-        c = st.comparison
-        if c is None:
-            verdict.update("")
-            return
-        from advisor.common.capabilities import label
-        from advisor.decide.compare import verdict_lines
-
-        table.clear(columns=True)
-        table.add_columns("run", "approach", c.metric, "training", "latency (batch 1)")
-        for r in c.runs:
-            table.add_row(
-                shorten(r.name, 30),
-                label(r.engine),
-                fmt_interval(r.value, r.low, r.high),
-                fmt_seconds(r.train_s),
-                "–" if r.ms_b1 is None else f"{r.ms_b1:.2f} ms",
-            )
-        # Header plus one line per run, set here: an auto height waits for the table's idle-time
-        # resize, which a busy machine can hold back for a long time.
-        table.styles.height = len(c.runs) + 1
-        table.display = True
-        head = f"{c.metric} on the same {c.rows:,} held-out rows (95 % intervals over those rows)"
-        verdict.update(Content("\n".join([head, *verdict_lines(c)])))
-        self.call_after_refresh(self._show, verdict)
+        self._artifact.sync(st)
 
 
 def engines_by_task(services: Any) -> dict[str, list[str]]:
