@@ -175,6 +175,7 @@ def _advise_retrieval(
     args: argparse.Namespace, goals: Any, profile: Any, resources: Any, budget: Any, engines: Any
 ) -> int:
     from advisor.common.output import print_json
+    from advisor.common.tasks import on_task
     from advisor.retrieval import advise_retrieval, render_rank_summary
     from engines.atomic import write_json
     from engines.errors import ConfigError
@@ -182,7 +183,7 @@ def _advise_retrieval(
     if args.test_file:
         raise ConfigError("--test-file is for classification; retrieval holds out queries of DATA")
     if goals.task != "retrieval":
-        goals = goals.model_copy(update={"task": "retrieval", "metric": "ndcg@10"})
+        goals = on_task(goals, "retrieval")
     cancel = threading.Event()
     try:
         advice = advise_retrieval(

@@ -39,14 +39,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from advisor.common.tasks import on_task
     from advisor.decide.goals import Goals, load_goals
 
     goals = load_goals(args.goals) if args.goals else None  # a bad file: one line, before the UI opens
     task = resolve_task(args, goals or Goals())
     if task != (goals or Goals()).task:  # e.g. a retrieval demo: start on its task, with its metric
-        goals = (goals or Goals()).model_copy(
-            update={"task": task, "metric": "ndcg@10" if task == "retrieval" else "accuracy"}
-        )
+        goals = on_task(goals or Goals(), task)
 
     from advisor.tui.app import LIGHT, create_app
 

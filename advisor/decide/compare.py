@@ -22,6 +22,7 @@ import numpy as np
 from pydantic import Field
 
 from advisor.common.bootstrap import accuracy_fn, interval, macro_f1_fn, resamples
+from advisor.common.tasks import on_task
 from advisor.decide.recommend import Recommendation
 from advisor.forecast.curves import binomial_interval
 from engines.base import Record
@@ -247,7 +248,7 @@ def compare_dirs(paths: Sequence[str | Path], goals: Any, resources: Any = None,
     under classification goals are compared by nDCG@10."""
     runs = [load_run(p, n) for p, n in zip(paths, run_names(paths), strict=True)]
     if all(r.per_query for r in runs) and goals.metric not in RANK_METRICS:
-        goals = goals.model_copy(update={"task": "retrieval", "metric": RANK_METRICS[0]})
+        goals = on_task(goals, "retrieval")
     return compare(runs, goals, resources, seed=seed)
 
 

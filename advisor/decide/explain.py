@@ -12,6 +12,7 @@ from pydantic import Field
 
 from advisor.common.capabilities import label
 from advisor.common.output import human_seconds, interval
+from advisor.common.tasks import TASKS
 from advisor.decide.goals import BUDGETS
 from advisor.decide.scoring import cost, diff_band, get_field, score, tie
 from engines.base import Record
@@ -201,9 +202,8 @@ def relax_line(r: RuledOut) -> str | None:
 
 def units(goals: Any) -> tuple[str, str]:
     """What the forecast's size counts and what one prediction is, in the goals' task."""
-    if getattr(goals, "task", "classification") == "retrieval":
-        return "training queries", "query (embedding + search)"
-    return "labels", "text at batch 1"
+    task = TASKS.get(getattr(goals, "task", "classification"), TASKS["classification"])
+    return task.sizes, task.prediction
 
 
 def flips(

@@ -11,8 +11,8 @@ from typing import Literal
 import tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from advisor.common.tasks import TASKS, task_of_metric
 from engines.errors import ConfigError
-from engines.records import RANK_METRICS
 
 # The named benchmark budgets (wall seconds) when a profile names none.
 BUDGETS = {"quick": 90.0, "standard": 600.0, "thorough": 1800.0}
@@ -79,16 +79,18 @@ class Goals(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _task_metric(cls, raw: object) -> object:
-        # A retrieval task without a metric scores by nDCG@10; a metric of the other task is an error.
-        if not isinstance(raw, dict) or raw.get("task") != "retrieval":
-            if isinstance(raw, dict) and raw.get("metric") in RANK_METRICS:
-                raise ValueError(f'metric {raw["metric"]} is for retrieval (task = "retrieval")')
-            return raw
+        # A task without a metric scores by its default one; a metric of another task is an error.
+        if not isinstance(raw, dict) or raw.get("task", "classification") not in TASKS:
+            return raw  # not a dict, or an unknown task: the field's own validation says so
+        task = TASKS[raw.get("task", "classification")]
         metric = raw.get("metric")
         if metric is None:
-            return {**raw, "metric": RANK_METRICS[0]}
-        if metric not in RANK_METRICS:
-            raise ValueError(f"metric {metric} is for classification; retrieval takes {', '.join(RANK_METRICS)}")
+            return {**raw, "metric": task.default_metric} if "task" in raw else raw
+        other = task_of_metric(metric)
+        if other is not None and other != task.name:
+            raise ValueError(
+                f'metric {metric} is for {other} (task = "{other}"); {task.name} takes {", ".join(task.metrics)}'
+            )
         return raw
 
 

@@ -17,6 +17,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.suggester import Suggester
 from textual.widgets import Button, DataTable, Input, Label, Static
 
+from advisor.common.tasks import TASKS, get_task
 from advisor.tui import rank_format
 from advisor.tui.format import bar, fmt_num, shorten
 from advisor.tui.screens.base import StepScreen
@@ -34,10 +35,7 @@ DEMOS = [
 ]
 RANK_DEMOS = ["demo:bbc-headlines", "demo:icd10-terms", "demo:chatterbot-qa"]
 PREVIEW_ROWS = 50
-PLACEHOLDERS = {  # (data path, first column, second column) per task
-    "classification": ("path to CSV/TSV/JSONL/Parquet/folder, or demo:rotten-tomatoes", "text column", "label column"),
-    "retrieval": ("query/document pairs file, BEIR folder, or demo:bbc-headlines", "query column", "doc column"),
-}
+PLACEHOLDERS = {t.name: (t.data_hint, *t.columns) for t in TASKS.values()}  # (data path, 1st, 2nd column)
 
 
 class PathSuggester(Suggester):
@@ -201,7 +199,7 @@ class DataScreen(StepScreen):
         table = self.query_one("#preview", DataTable)
         if self._preview_task != task:
             table.clear(columns=True)
-            table.add_columns(*(("query", "relevant document") if task == "retrieval" else ("label", "text")))
+            table.add_columns(*get_task(task).preview)
             self._preview_task = task
         table.clear()
         return table

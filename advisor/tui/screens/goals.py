@@ -12,6 +12,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.events import DescendantFocus
 from textual.widgets import Button, Input, Label, Select, Static, Switch
 
+from advisor.common.tasks import TASKS
 from advisor.decide.goals import Goals, Weights, goals_to_toml, load_goals
 from advisor.tui.screens.base import StepScreen
 from advisor.tui.widgets import Notice
@@ -32,11 +33,7 @@ FIELDS: list[tuple[str, str, str]] = [
     ("weights.latency", "float", "Weight: latency"),
     ("weights.cost", "float", "Weight: cost"),
 ]
-SELECT_CHOICES = {
-    "task": ["classification", "retrieval"],
-    "metric": ["accuracy", "macro_f1", "ndcg@10", "recall@10", "mrr@10"],
-}
-TASK_METRICS = {"classification": ("accuracy", "macro_f1"), "retrieval": ("ndcg@10", "recall@10", "mrr@10")}
+SELECT_CHOICES = {"task": list(TASKS), "metric": [m for t in TASKS.values() for m in t.metrics]}
 PLACEHOLDERS = {
     "labelled_size": "all rows",
     "min_accuracy": "none",
@@ -197,7 +194,7 @@ class GoalsScreen(StepScreen):
     def _match_metric(self, task: str) -> bool:
         """Switch the metric to the task's first when it belongs to the other task; True when it changed."""
         metric = self.query_one("#" + widget_id("metric"), Select)
-        allowed = TASK_METRICS.get(task, ())
+        allowed = TASKS[task].metrics if task in TASKS else ()
         if not allowed or metric.value in allowed:
             return False
         metric.value = allowed[0]
