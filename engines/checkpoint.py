@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -31,7 +32,7 @@ from pydantic import Field
 from engines.atomic import staged_dir, write_json, write_with
 from engines.base import Examples, Record
 from engines.config import FinetuneConfig
-from engines.errors import ArtifactError, ResourceError
+from engines.errors import ArtifactError, ConfigError, ResourceError
 
 CHECKPOINTS = "checkpoints"
 LATEST = "LATEST"
@@ -242,6 +243,42 @@ def load_latest(workdir: Path) -> Checkpoint | None:
     return Checkpoint(path=path, state=state, weights=weights, optimizer_tensors=opt, rng=rng, best=best)
 
 
+def restore_latest(
+    workdir: Path | None,
+    resume: bool,
+    fingerprint: str,
+    notes: list[str],
+    *,
+    belongs_to: str,
+    load_weights: Callable[[Checkpoint], None],
+    optimizer: Any,
+    scheduler: Any,
+    scaler: Any,
+) -> Checkpoint | None:
+    """Resume a run from ``workdir``'s latest checkpoint (only with ``resume``): its weights (by
+    ``load_weights``), optimizer, LR schedule, grad scaler (when both have one) and generators; the caller
+    restores its own counters from the checkpoint returned. None, with a note, when there is none;
+    ConfigError when it belongs to other ``belongs_to`` ("data", "pairs") or settings."""
+    if workdir is None or not resume:
+        return None
+    found = load_latest(workdir)
+    if found is None:
+        notes.append(f"no checkpoint in {workdir}: started from the beginning")
+        return None
+    st = found.state
+    if st.fingerprint != fingerprint:
+        raise ConfigError(
+            f"the checkpoint in {workdir} belongs to other {belongs_to} or settings; run without --resume to start over"
+        )
+    load_weights(found)
+    optimizer.load_state_dict(optimizer_from_flat(found.optimizer_tensors, st.optimizer_groups, st.optimizer_scalars))
+    scheduler.load_state_dict(dict(st.scheduler))
+    if scaler is not None and st.scaler:
+        scaler.load_state_dict(dict(st.scaler))
+    restore_rng(found.rng, st.python_rng, st.numpy_rng)
+    return found
+
+
 def clear(workdir: Path) -> bool:
     """Remove every checkpoint in ``workdir``; True when there were some."""
     root = _dir(workdir)
@@ -287,12 +324,12 @@ def _fingerprint(train: Examples, valid: Examples | None, cfg: FinetuneConfig, m
     return h.hexdigest()[:32]
 
 
-def _trainable(model: Any) -> dict[str, Any]:
+def trainable(model: Any) -> dict[str, Any]:
     """CPU copies of the parameters that train (what checkpoints and 'best' hold)."""
     return {n: p.detach().to("cpu", copy=True).contiguous() for n, p in model.named_parameters() if p.requires_grad}
 
 
-def _load_trainable(model: Any, tensors: dict[str, Any]) -> None:
+def load_trainable(model: Any, tensors: dict[str, Any]) -> None:
     import torch
 
     params = dict(model.named_parameters())

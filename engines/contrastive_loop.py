@@ -11,11 +11,16 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engines.base import ProgressEvent, ProgressFn
 from engines.errors import DataError
+from engines.finetune_optim import update
+from engines.finetune_stopping import overruns
 from engines.records import Pairs
+
+if TYPE_CHECKING:
+    from engines.checkpoint import Checkpoint
 
 
 def training_rows(train: Pairs, notes: list[str]) -> list[tuple[str, ...]]:
@@ -95,6 +100,31 @@ def fingerprint(rows: Sequence[tuple[str, ...]], config: Any, model_id: str) -> 
     return h.hexdigest()[:32]
 
 
+def build_optimizer(model: Any, config: Any, total_steps: int, device: str) -> tuple[Any, Any, Any, list[Any]]:
+    """(AdamW, its linear warm-up and decay schedule, the fp16 grad scaler or None, the parameters to clip)
+    over ``model``'s trainable parameters: weight decay off for biases and norms, fused AdamW where torch has it."""
+    import torch
+    from transformers import get_linear_schedule_with_warmup
+
+    from engines.backbone import resolve_precision
+
+    decay: list[Any] = []
+    no_decay: list[Any] = []
+    for p in model.parameters():
+        if p.requires_grad:
+            (no_decay if p.ndim < 2 else decay).append(p)
+    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    lr = config.learning_rate_lora if config.mode == "lora" else config.learning_rate
+    try:
+        optimizer = torch.optim.AdamW(groups, lr=lr, fused=True)
+    except (RuntimeError, ValueError):
+        optimizer = torch.optim.AdamW(groups, lr=lr)
+    scheduler = get_linear_schedule_with_warmup(optimizer, math.ceil(config.warmup_ratio * total_steps), total_steps)
+    # fp16 (a CUDA GPU without bf16) needs loss scaling; bf16 and fp32 do not
+    scaler = torch.amp.GradScaler("cuda") if resolve_precision(device, config.precision) == "fp16" else None
+    return optimizer, scheduler, scaler, decay + no_decay
+
+
 class TrainLoop:
     """One fit's optimisation: AdamW, linear warm-up and decay, clipping, budget, cancel, progress."""
 
@@ -112,6 +142,8 @@ class TrainLoop:
         resume: bool = False,
         model_id: str = "",
     ) -> None:
+        from engines.finetune import min_steps_note
+
         self.engine, self.cfg, self.model, self.rows = engine, engine.config, model, rows
         self.budget_s, self.progress, self.cancel, self.t_start = budget_s, progress, cancel, t_start
         self.workdir, self.resume = (Path(workdir) if workdir is not None else None), resume
@@ -125,46 +157,24 @@ class TrainLoop:
         self.train_s = 0.0
         self.stopped = "completed"
         self.notes: list[str] = []
-        per_epoch = math.ceil(len(rows) / self.batch)
-        if self.total_steps > math.ceil(self.cfg.epochs * per_epoch):
-            self.notes.append(
-                f"{self.total_steps} optimizer steps (min_steps; {self.cfg.epochs:g} epochs would be "
-                f"{math.ceil(self.cfg.epochs * per_epoch)}): small data needs enough steps to learn"
-            )
+        note = min_steps_note(self.total_steps, self.cfg.epochs, math.ceil(len(rows) / self.batch))
+        if note is not None:
+            self.notes.append(note)
 
     def _out_of_budget(self) -> bool:
         if self.budget_s is None:
             return False
-        step_s = self.train_s / self.session_steps if self.session_steps else 0.0
-        step_s += sum(self._ckpt_s) / len(self._ckpt_s) if self._ckpt_s else 0.0  # stopping writes one too
-        return time.perf_counter() - self.t_start + step_s > self.budget_s
+        elapsed = time.perf_counter() - self.t_start
+        return overruns(self.budget_s, elapsed, self.train_s, self.session_steps, [], self._ckpt_s)
 
     def train(self) -> None:
-        import torch
         from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
-        from transformers import get_linear_schedule_with_warmup
 
-        from engines.backbone import autocast_context, resolve_precision, synchronize
+        from engines.backbone import autocast_context, synchronize
 
         cfg, model = self.cfg, self.model
         loss_fn = MultipleNegativesRankingLoss(model, scale=cfg.scale)
-        decay: list[Any] = []
-        no_decay: list[Any] = []
-        for p in model.parameters():
-            if p.requires_grad:
-                (no_decay if p.ndim < 2 else decay).append(p)
-        params = decay + no_decay
-        groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-        lr = cfg.learning_rate_lora if cfg.mode == "lora" else cfg.learning_rate
-        try:
-            optimizer = torch.optim.AdamW(groups, lr=lr, fused=True)
-        except (RuntimeError, ValueError):
-            optimizer = torch.optim.AdamW(groups, lr=lr)
-        scheduler = get_linear_schedule_with_warmup(
-            optimizer, math.ceil(cfg.warmup_ratio * self.total_steps), self.total_steps
-        )
-        # fp16 (a CUDA GPU without bf16) needs loss scaling; bf16 and fp32 do not
-        scaler = torch.amp.GradScaler("cuda") if resolve_precision(self.device, cfg.precision) == "fp16" else None
+        optimizer, scheduler, scaler, params = build_optimizer(model, cfg, self.total_steps, self.device)
         preprocess = getattr(model, "preprocess", None) or model.tokenize
         self.optimizer, self.scheduler, self.scaler = optimizer, scheduler, scaler
         self._restore()
@@ -192,17 +202,8 @@ class TrainLoop:
                 features.append({k: v.to(self.device) if hasattr(v, "to") else v for k, v in feats.items()})
             with autocast_context(self.device, cfg.precision):
                 loss = loss_fn(features, None)
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
-                optimizer.step()
-            scheduler.step()
+            (scaler.scale(loss) if scaler is not None else loss).backward()
+            update(optimizer, scheduler, scaler, params, cfg.max_grad_norm)
             optimizer.zero_grad(set_to_none=True)
             synchronize(self.device)
             self.train_s += time.perf_counter() - t0
@@ -265,44 +266,40 @@ class TrainLoop:
             python_rng=py_rng,
             numpy_rng=np_rng,
         )
-        weights = {n: p.detach().to("cpu", copy=True).contiguous() for n, p in self._trainable()}
-        ckpt.save_checkpoint(self.workdir, state, weights=weights, optimizer_tensors=opt_t, rng=rng)
+        ckpt.save_checkpoint(self.workdir, state, weights=ckpt.trainable(self.model), optimizer_tensors=opt_t, rng=rng)
         self._ckpt_step = self.step
         self._ckpt_s.append(time.perf_counter() - t0)
 
-    def _trainable(self) -> list[tuple[str, Any]]:
-        return [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
-
     def _restore(self) -> None:
-        import torch
-
         from engines import checkpoint as ckpt
-        from engines.errors import ArtifactError, ConfigError
 
-        if self.workdir is None or not self.resume:
-            return
-        found = ckpt.load_latest(self.workdir)
+        found = ckpt.restore_latest(
+            self.workdir,
+            self.resume,
+            self.fingerprint,
+            self.notes,
+            belongs_to="pairs",
+            load_weights=self._load_weights,
+            optimizer=self.optimizer,
+            scheduler=self.scheduler,
+            scaler=self.scaler,
+        )
         if found is None:
-            self.notes.append(f"no checkpoint in {self.workdir}: started from the beginning")
             return
         st = found.state
-        if st.fingerprint != self.fingerprint:
-            raise ConfigError(
-                f"the checkpoint in {self.workdir} belongs to other pairs or settings; run without --resume to start over"
-            )
-        params = dict(self._trainable())
+        self.step, self.examples_seen, self.tokens_seen = st.step, st.examples_seen, st.tokens_seen
+        self._ckpt_step = st.step
+        self.notes.append(f"resumed from the checkpoint at step {st.step} of {st.total_steps}")
+
+    def _load_weights(self, found: Checkpoint) -> None:
+        """Copy a checkpoint's weights into the trainable parameters (ArtifactError when they differ)."""
+        import torch
+
+        from engines.errors import ArtifactError
+
+        params = {n: p for n, p in self.model.named_parameters() if p.requires_grad}
         if set(params) != set(found.weights):
             raise ArtifactError(f"checkpoint weights in {found.path} do not match the model")
         with torch.no_grad():
             for name, tensor in found.weights.items():
                 params[name].copy_(tensor)
-        self.optimizer.load_state_dict(
-            ckpt.optimizer_from_flat(found.optimizer_tensors, st.optimizer_groups, st.optimizer_scalars)
-        )
-        self.scheduler.load_state_dict(dict(st.scheduler))
-        if self.scaler is not None and st.scaler:
-            self.scaler.load_state_dict(dict(st.scaler))
-        ckpt.restore_rng(found.rng, st.python_rng, st.numpy_rng)
-        self.step, self.examples_seen, self.tokens_seen = st.step, st.examples_seen, st.tokens_seen
-        self._ckpt_step = st.step
-        self.notes.append(f"resumed from the checkpoint at step {st.step} of {st.total_steps}")

@@ -2,11 +2,11 @@
 
 Encoding is the ``embedding`` engine's (``EmbeddingEngine.encode``: its pooling, normalisation,
 batching); ``engines.contrastive`` subclasses this engine and only swaps the weights encoded with.
+The artifact is ``engines.dense_artifact``'s, the in-memory NumPy search ``engines.dense_search``'s.
 """
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 import threading
@@ -18,21 +18,16 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from engines.atomic import staged_dir, write_json
+from engines import dense_artifact, dense_search
 from engines.base import MemoryModel, ProgressEvent, ProgressFn, no_progress
 from engines.config import TransformerConfig
-from engines.errors import ArtifactError, Cancelled, DataError, UserError
+from engines.dense_artifact import STORE_DIR
+from engines.errors import ArtifactError, Cancelled, DataError
 from engines.records import FitReport, Pairs, SearchHit
 from engines.retrieval import EVAL_K, RetrievalEngine, check_collection, check_queries, check_train
 
-ARTIFACT_FORMAT = 1
-ENGINE_FILE = "dense.json"  # also the contrastive engines' (the "engine" key says which)
-COLLECTION_FILE = "collection.json"
-MODEL_DIR = "model"
-STORE_DIR = "store"
 SCORE_CELLS = 1 << 24  # numpy search: at most this many query × document scores at once (64 MiB)
 CHUNK_BATCHES = 16  # index: progress and cancel every this many encoder batches
-_MODEL_COPY_IGNORE = ("*.bin", "*.h5", "*.msgpack", "*.ot", "*.onnx", "onnx", "openvino", ".git", ".gitattributes")
 
 
 class FrozenIndexConfig(TransformerConfig):
@@ -205,28 +200,13 @@ class FrozenIndexEngine(RetrievalEngine):
 
     def _search_numpy(self, queries: Any, k: int) -> list[list[SearchHit]]:
         """Exact top ``k`` by dot product (cosine: vectors are normalised), ties to the lower row, as the store."""
-        import numpy as np
-
         if self._rows is None:  # a loaded artifact: read the store once
             vectors, texts, labels = self._store.rows()
             if labels != self.indexed_ids:
                 raise ArtifactError(f"the vector store in {self._store.directory} lists other document ids")
             self._rows = (vectors, texts)
         vectors, texts = self._rows
-        ids = self.indexed_ids or []
-        k = max(1, min(int(k), len(ids)))
-        out: list[list[SearchHit]] = []
-        step = max(1, SCORE_CELLS // len(ids))  # queries per matrix product: bounded memory
-        for start in range(0, len(queries), step):
-            scores = queries[start : start + step] @ vectors.T
-            if k < len(ids):
-                top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-            else:
-                top = np.tile(np.arange(len(ids)), (len(scores), 1))
-            for row, cand in zip(scores, top):
-                order = sorted(cand.tolist(), key=lambda j: (-row[j], j))
-                out.append([SearchHit(doc_id=ids[j], score=float(row[j]), text=texts[j]) for j in order])
-        return out
+        return dense_search.top_k(queries, vectors, texts, self.indexed_ids or [], k, SCORE_CELLS)
 
     # ------------------------------------------------------------------ save/load
     def _extra_meta(self) -> dict[str, Any]:
@@ -235,79 +215,21 @@ class FrozenIndexEngine(RetrievalEngine):
 
     def save(self, directory: Path) -> None:
         """The encoder (``_save_model``), ``store/``, ``collection.json`` and the JSON; no pickle."""
-        from engines.models import model_fingerprint, resolve_model
-
-        if self._store is None or self.indexed_ids is None:
-            raise DataError(f"{self.name}: nothing to save; index a collection first")
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        base = resolve_model(self.config.model)
-        model_meta = self._save_model(directory)
-        with staged_dir(directory / STORE_DIR, overwrite=True) as tmp:
-            shutil.copytree(self._store.directory, tmp, dirs_exist_ok=True)
-        write_json(directory / COLLECTION_FILE, {"doc_ids": self.indexed_ids})
-        write_json(
-            directory / ENGINE_FILE,
-            {
-                "format": ARTIFACT_FORMAT,
-                "engine": self.name,
-                "config": self.config.model_dump(mode="json"),
-                "model_name": base.name,
-                "base_model_hash": model_fingerprint(base),
-                "dim": int(self._store.dim),
-                "n_docs": len(self.indexed_ids),
-                **model_meta,
-                **self._extra_meta(),
-            },
-        )
+        dense_artifact.save(self, directory)
 
     def _save_model(self, directory: Path) -> dict[str, Any]:
         """``model/``: a copy of the weights encoded with (and their pooling), so the artifact searches
         offline on its own; returns the JSON's ``model_hash``."""
-        from engines.models import model_fingerprint, pooling_mode, resolve_model
-
-        resolved = resolve_model(self._model_ref or self.config.model)
-        with staged_dir(directory / MODEL_DIR, overwrite=True) as tmp:
-            shutil.copytree(resolved.path, tmp, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*_MODEL_COPY_IGNORE))
-            if not (tmp / "1_Pooling").is_dir():  # the pooling encoded with travels with the weights
-                write_json(tmp / "1_Pooling" / "config.json", {"pooling_mode": pooling_mode(resolved)})
-        return {"model_hash": model_fingerprint(resolved)}
+        return dense_artifact.copy_model(self._model_ref or self.config.model, directory)
 
     @classmethod
     def load(cls, directory: Path) -> FrozenIndexEngine:
         """Reopen ``save``'s folder offline: the encoder (``_load_model``, hash checked) and the store."""
-        from engines.store import VectorStore
-
-        directory = Path(directory)
-        try:
-            meta = json.loads((directory / ENGINE_FILE).read_text(encoding="utf-8"))
-            if meta.get("format") != ARTIFACT_FORMAT:
-                raise ValueError(f"format {meta.get('format')}, expected {ARTIFACT_FORMAT}")
-            engine = cls(meta["config"])
-            doc_ids = [str(d) for d in json.loads((directory / COLLECTION_FILE).read_text(encoding="utf-8"))["doc_ids"]]
-            dim, n_docs = int(meta["dim"]), int(meta["n_docs"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ArtifactError(f"{directory} is not a {cls.name} artifact: {str(exc).splitlines()[0]}") from None
-        model_ref = engine._load_model(directory, meta)
-        store = VectorStore.open(directory / STORE_DIR)
-        if (len(store), store.dim) != (n_docs, dim) or len(doc_ids) != n_docs:
-            raise ArtifactError(f"vector store in {directory} does not match {ENGINE_FILE} ({n_docs}×{dim})")
-        engine._model_ref = model_ref
-        engine._store, engine.indexed_ids = store, doc_ids
-        engine._restore_meta(meta)
-        return engine
+        return dense_artifact.load(cls, directory)
 
     def _load_model(self, directory: Path, meta: dict[str, Any]) -> str:
         """The folder to encode from: the artifact's ``model/``, its weights checked against the hash."""
-        from engines.models import model_fingerprint, resolve_model
-
-        try:
-            resolved = resolve_model(str(directory / MODEL_DIR))
-        except UserError as exc:
-            raise ArtifactError(f"model copy in {directory} is unusable: {exc}") from None
-        if meta.get("model_hash") and model_fingerprint(resolved) != meta["model_hash"]:
-            raise ArtifactError(f"model weights in {directory / MODEL_DIR} do not match the artifact's hash")
-        return str(directory / MODEL_DIR)
+        return dense_artifact.checked_model(directory, meta)
 
     def _restore_meta(self, meta: dict[str, Any]) -> None:
         """What a subclass reads back from the artifact's JSON."""

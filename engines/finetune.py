@@ -1,10 +1,9 @@
-"""The fine-tuning engines, ``finetune`` (all weights) and ``lora`` (peft adapters), and their
-step recipe (``recipe``, ``min_steps_rows``): the one home of the fine-tune step arithmetic.
-The model lives in engines.finetune_model, the training loop in engines.finetune_loop."""
+"""The fine-tuning engines, ``finetune`` (all weights) and ``lora`` (peft adapters), their step recipe
+(``recipe``, ``min_steps_rows``: the one home of the step arithmetic) and ``validation_split``. The model
+is engines.finetune_model's, the loop engines.finetune_loop's, the artifact engines.finetune_artifact's."""
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 import time
@@ -12,13 +11,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from engines.atomic import staged_dir, write_json
+from engines import finetune_artifact
 from engines.base import Engine, Examples, FitReport, MemoryModel, Predictions, ProgressEvent, ProgressFn, no_progress
 from engines.config import FinetuneConfig
-from engines.errors import ArtifactError, ConfigError, DataError, ResourceError
-from engines.finetune_model import FinetuneModel, _quiet_transformers
+from engines.errors import ConfigError, DataError
+from engines.finetune_model import FinetuneModel
 
-ARTIFACT_FORMAT = 1
 MIN_VALID_ROWS = 50  # below this, or with a class of < 2 rows, no validation split
 _MEGABATCH = 50  # length grouping: sort within chunks of 50 batches (like HF's LengthGroupedSampler)
 
@@ -97,6 +95,46 @@ def min_steps_rows(config: Any) -> int:
     return math.ceil(cfg.min_steps * cfg.train_batch_size / (cfg.epochs * (1 - held_out_share(cfg))))
 
 
+def min_steps_note(total_steps: int, epochs: float, per_epoch: int) -> str | None:
+    """The note for a plan that ``min_steps`` made longer than ``epochs`` passes of ``per_epoch``
+    batches (None when it did not); the classification and the contrastive loops say it alike."""
+    epoch_steps = math.ceil(epochs * per_epoch)
+    if total_steps <= epoch_steps:
+        return None
+    return (
+        f"{total_steps} optimizer steps (min_steps; {epochs:g} epochs would be "
+        f"{epoch_steps}): small data needs enough steps to learn"
+    )
+
+
+def validation_split(
+    train: Examples, valid: Examples | None, cfg: FinetuneConfig, notes: list[str]
+) -> tuple[Examples, Examples | None]:
+    """(training rows, validation rows or None) of a fit: ``valid`` when given, else a stratified share
+    (``valid_fraction``) held out of ``train``; none without early stopping or with too few rows (noted)."""
+    if cfg.early_stopping_patience == 0:
+        return train, None
+    if valid is not None:
+        unknown = sorted(set(valid.labels) - set(train.labels))
+        if unknown:
+            raise DataError(f"validation labels not in the training data: {', '.join(unknown[:5])}")
+        return train, valid if len(valid) else None
+    counts: dict[str, int] = {}
+    for y in train.labels:
+        counts[y] = counts.get(y, 0) + 1
+    if cfg.valid_fraction <= 0 or len(train) < MIN_VALID_ROWS or min(counts.values()) < 2:
+        notes.append(f"no early stopping: {len(train)} training rows are too few for a validation split")
+        return train, None
+    from sklearn.model_selection import train_test_split
+
+    n_valid = max(len(counts), round(cfg.valid_fraction * len(train)))
+    idx_train, idx_valid = train_test_split(
+        list(range(len(train))), test_size=n_valid, stratify=train.labels, random_state=cfg.seed
+    )
+    notes.append(f"early stopping on {len(idx_valid)} validation rows held out of the training data")
+    return train.subset(sorted(idx_train)), train.subset(sorted(idx_valid))
+
+
 # ------------------------------------------------------------------------ engine
 class FinetuneEngine(FinetuneModel, Engine):
     """Fine-tune a pre-trained transformer for classification (all weights, or LoRA).
@@ -156,31 +194,6 @@ class FinetuneEngine(FinetuneModel, Engine):
         progress(ProgressEvent(phase="load", done=0, total=1, unit="models", message=self.config.model))
         self._ensure_base()
         progress(ProgressEvent(phase="load", done=1, total=1, unit="models", message=self.config.model))
-
-    # ------------------------------------------------------------------ data
-    def _split(self, train: Examples, valid: Examples | None, notes: list[str]) -> tuple[Examples, Examples | None]:
-        cfg = self.config
-        if cfg.early_stopping_patience == 0:
-            return train, None
-        if valid is not None:
-            unknown = sorted(set(valid.labels) - set(train.labels))
-            if unknown:
-                raise DataError(f"validation labels not in the training data: {', '.join(unknown[:5])}")
-            return train, valid if len(valid) else None
-        counts: dict[str, int] = {}
-        for y in train.labels:
-            counts[y] = counts.get(y, 0) + 1
-        if cfg.valid_fraction <= 0 or len(train) < MIN_VALID_ROWS or min(counts.values()) < 2:
-            notes.append(f"no early stopping: {len(train)} training rows are too few for a validation split")
-            return train, None
-        from sklearn.model_selection import train_test_split
-
-        n_valid = max(len(counts), round(cfg.valid_fraction * len(train)))
-        idx_train, idx_valid = train_test_split(
-            list(range(len(train))), test_size=n_valid, stratify=train.labels, random_state=cfg.seed
-        )
-        notes.append(f"early stopping on {len(idx_valid)} validation rows held out of the training data")
-        return train.subset(sorted(idx_train)), train.subset(sorted(idx_valid))
 
     # ------------------------------------------------------------------ fit
     def fit(
@@ -274,71 +287,11 @@ class FinetuneEngine(FinetuneModel, Engine):
     # ------------------------------------------------------------------ save / load
     def save(self, directory: Path) -> None:
         """``model/`` (safetensors + tokenizer; LoRA merged), ``labels.json``, ``finetune.json``."""
-        if self._model is None:
-            raise ConfigError("nothing to save: the engine is not fitted")
-        directory = Path(directory)
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-            with staged_dir(directory / "model", overwrite=True) as tmp:
-                self._model.save_pretrained(str(tmp))
-                self._tokenizer.save_pretrained(str(tmp))
-                if not list(tmp.glob("*.safetensors")):
-                    raise ArtifactError("transformers wrote no safetensors weights")
-            write_json(directory / "labels.json", {"classes": self.classes})
-            write_json(
-                directory / "finetune.json",
-                {
-                    "format": ARTIFACT_FORMAT,
-                    "engine": self.name,
-                    "lora_merged": self.config.mode == "lora",
-                    "config": self.config.model_dump(mode="json"),
-                },
-            )
-        except OSError as exc:
-            cls = ResourceError if exc.errno == 28 else ArtifactError
-            raise cls(f"cannot write the model to {directory}: {exc.strerror or exc}") from None
+        finetune_artifact.save(self, directory)
 
     @classmethod
     def load(cls, directory: Path) -> FinetuneEngine:
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-        from engines.backbone import pick_device
-
-        directory = Path(directory)
-        model_dir = directory / "model"
-        try:
-            meta = json.loads((directory / "finetune.json").read_text(encoding="utf-8"))
-            classes = json.loads((directory / "labels.json").read_text(encoding="utf-8"))["classes"]
-            if meta.get("format") != ARTIFACT_FORMAT:
-                raise ValueError(f"format {meta.get('format')}, expected {ARTIFACT_FORMAT}")
-            config = FinetuneConfig(**meta["config"])
-            if not isinstance(classes, list) or len(classes) < 2:
-                raise ValueError("labels.json holds no class list")
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ArtifactError(f"{directory} is not a fine-tuned model artifact: {str(exc).splitlines()[0]}") from None
-        if not (model_dir / "config.json").is_file() or not list(model_dir.glob("*.safetensors")):
-            raise ArtifactError(f"{model_dir} lacks config.json or safetensors weights")
-        _quiet_transformers()
-        try:
-            model = AutoModelForSequenceClassification.from_pretrained(
-                str(model_dir), use_safetensors=True, local_files_only=True, trust_remote_code=False
-            )
-            tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True, trust_remote_code=False)
-        except Exception as exc:  # noqa: BLE001 - corrupt files surface as many exception types
-            raise ArtifactError(f"cannot load the model in {model_dir}: {str(exc).splitlines()[0]}") from None
-        if model.config.num_labels != len(classes):
-            raise ArtifactError(
-                f"{model_dir} has {model.config.num_labels} outputs but labels.json {len(classes)} classes"
-            )
-        engine = cls(config)
-        try:
-            engine.device = pick_device(config.device)
-        except ResourceError:
-            engine.device = pick_device("auto")
-        engine._model = model.to(engine.device).eval()
-        engine._tokenizer = tokenizer
-        engine.classes = list(classes)
-        return engine
+        return finetune_artifact.load(cls, directory)
 
 
 class LoraEngine(FinetuneEngine):

@@ -1,19 +1,23 @@
-"""The model the fine-tune engines train: the pre-trained base loaded once, the classifier built
-on it (LoRA-wrapped for ``lora``), tokenizing, and batched forward passes that halve the batch on a
-CUDA out-of-memory. ``FinetuneModel`` is the half of FinetuneEngine that holds these methods."""
+"""The model the fine-tune engines train: the pre-trained base loaded once, the classifier built on it
+(LoRA-wrapped for ``lora``), tokenizing, batched forward passes that halve the batch on a CUDA out-of-memory
+and a step's micro-batched backward (``backward_batch``, ``after_oom``). ``FinetuneModel`` holds the methods."""
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engines.config import FinetuneConfig
 from engines.errors import ConfigError, ModelNotFoundError, ResourceError
 
+if TYPE_CHECKING:
+    from engines.records import Examples
 
-def _quiet_transformers() -> None:
+
+def quiet_transformers() -> None:
     """transformers 5 prints a LOAD REPORT and progress bars; the CLI stays clean without them."""
     from transformers.utils import logging as hf_logging
 
@@ -22,8 +26,8 @@ def _quiet_transformers() -> None:
 
 
 def _forward_logits(model: Any, batch: dict[str, Any]) -> Any:
-    """One forward pass. Module-level so tests can fake a CUDA out-of-memory here (the training
-    loop calls it as ``finetune_model._forward_logits``, so one patch reaches both callers)."""
+    """One forward pass. Module-level so tests can fake a CUDA out-of-memory here (training,
+    ``backward_batch``, and predicting, ``_logits``, both look it up here, so one patch reaches both)."""
     return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
 
 
@@ -41,6 +45,48 @@ def _free_cuda(device: str) -> None:
         import torch
 
         torch.cuda.empty_cache()
+
+
+def after_oom(device: str, micro: int, batch_size: int) -> tuple[int, str]:
+    """After a CUDA out-of-memory in a training step at micro-batch ``micro``: the CUDA cache freed, the
+    halved micro-batch and the note saying so (accumulation keeps the ``batch_size``); ResourceError at 1."""
+    _free_cuda(device)
+    if micro == 1:
+        raise ResourceError("CUDA out of memory even at micro-batch 1: lower max_length or use device=cpu") from None
+    new = max(1, micro // 2)
+    accum = math.ceil(batch_size / new)
+    return new, f"CUDA out of memory at batch {micro}: continuing at micro-batch {new} × {accum} accumulation steps"
+
+
+def backward_batch(
+    model: Any,
+    seqs: Sequence[Sequence[int]],
+    y: Any,
+    rows: list[int],
+    batch_rows: int,
+    micro: int,
+    pad_id: int,
+    device: str,
+    precision: str,
+    scaler: Any,
+    loss_sum: Any,
+) -> Any:
+    """Forward and backward passes over ``rows`` (of a batch of ``batch_rows``) in micro-batches of
+    ``micro``, each one's summed cross-entropy divided by ``batch_rows`` (through ``scaler`` when there
+    is one): the gradients accumulate to the batch's. ``loss_sum`` (a device tensor) plus those losses."""
+    import torch
+
+    from engines.backbone import autocast_context
+
+    for s in range(0, len(rows), micro):
+        idx = rows[s : s + micro]
+        inputs = _collate([seqs[i] for i in idx], pad_id, device)
+        with autocast_context(device, precision):
+            logits = _forward_logits(model, inputs)
+        loss = torch.nn.functional.cross_entropy(logits.float(), y[idx].to(device), reduction="sum") / batch_rows
+        (scaler.scale(loss) if scaler is not None else loss).backward()
+        loss_sum = loss_sum + loss.detach().float()
+    return loss_sum
 
 
 def _collate(seqs: Sequence[Sequence[int]], pad_id: int, device: str) -> dict[str, Any]:
@@ -80,7 +126,7 @@ class FinetuneModel:
         from engines.backbone import load_tokenizer
         from engines.models import model_fingerprint, resolve_model
 
-        _quiet_transformers()
+        quiet_transformers()
         resolved = resolve_model(self.config.model)
         try:
             hf_config = AutoConfig.from_pretrained(str(resolved.path), local_files_only=True, trust_remote_code=False)
@@ -154,6 +200,20 @@ class FinetuneModel:
                 return get_peft_model(model, lcfg)
         except ValueError as exc:
             raise ConfigError(f"LoRA: {str(exc).splitlines()[0]} (lora_targets={list(cfg.lora_targets)})") from None
+
+    def _classifier(self, classes: list[str]) -> Any:
+        """A fresh classifier for ``classes`` (``_build_model``), LoRA-wrapped in ``lora`` mode."""
+        model, fresh = self._build_model(classes)
+        if self.config.mode == "lora":
+            model = self._wrap_lora(model, fresh)
+        return model
+
+    def _encode_labelled(self, examples: Examples, classes: list[str]) -> tuple[list[list[int]], Any]:
+        """(token ids of the ``examples``' texts, a long tensor of their labels' indices in ``classes``)."""
+        import torch
+
+        index = {c: i for i, c in enumerate(classes)}
+        return self._encode(examples.texts), torch.tensor([index[c] for c in examples.labels], dtype=torch.long)
 
     def _encode(self, texts: Sequence[str]) -> list[list[int]]:
         enc = self._tokenizer(

@@ -1,5 +1,6 @@
 """The fine-tune optimizer: AdamW (fused where torch has it) with weight decay off for biases and
-norms, a linear warm-up then linear decay of the rate, and a grad scaler for fp16."""
+norms, a linear warm-up then linear decay of the rate, a grad scaler for fp16; ``update``, one clipped
+step on computed gradients (the contrastive loop's too)."""
 
 from __future__ import annotations
 
@@ -41,3 +42,19 @@ def build(model: Any, cfg: FinetuneConfig, total_steps: int, precision: str) -> 
     )
     scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
     return optimizer, scheduler, scaler
+
+
+def update(optimizer: Any, scheduler: Any, scaler: Any, params: list[Any], max_grad_norm: float) -> None:
+    """One optimizer step on the gradients already computed: unscale them (fp16), clip ``params`` to
+    ``max_grad_norm``, step (through the scaler when there is one) and advance the LR schedule."""
+    import torch
+
+    if scaler is not None:
+        scaler.unscale_(optimizer)
+    torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
+    if scaler is not None:
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        optimizer.step()
+    scheduler.step()

@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from engines import checkpoint as ckpt
 from engines.base import ProgressEvent
-from engines.checkpoint import _load_trainable, _trainable
-from engines.errors import ConfigError
+from engines.checkpoint import load_trainable, trainable
 
 if TYPE_CHECKING:
     from engines.finetune_loop import FinetuneRun
@@ -16,25 +15,20 @@ if TYPE_CHECKING:
 
 def restore(run: FinetuneRun) -> None:
     """Load the latest checkpoint in the run's workdir into it (with ``resume``; else nothing)."""
-    if run.workdir is None or not run.resume:
-        return
-    ck = ckpt.load_latest(run.workdir)
+    ck = ckpt.restore_latest(
+        run.workdir,
+        run.resume,
+        run.fingerprint,
+        run.notes,
+        belongs_to="data",
+        load_weights=lambda found: load_trainable(run.model, found.weights),
+        optimizer=run.optimizer,
+        scheduler=run.scheduler,
+        scaler=run.scaler,
+    )
     if ck is None:
-        run.notes.append(f"no checkpoint in {run.workdir}: started from the beginning")
         return
     st = ck.state
-    if st.fingerprint != run.fingerprint:
-        raise ConfigError(
-            f"the checkpoint in {run.workdir} belongs to other data or settings; run without --resume to start over"
-        )
-    _load_trainable(run.model, ck.weights)
-    run.optimizer.load_state_dict(
-        ckpt.optimizer_from_flat(ck.optimizer_tensors, st.optimizer_groups, st.optimizer_scalars)
-    )
-    run.scheduler.load_state_dict(dict(st.scheduler))
-    if run.scaler is not None and st.scaler:
-        run.scaler.load_state_dict(dict(st.scaler))
-    ckpt.restore_rng(ck.rng, st.python_rng, st.numpy_rng)
     run.step, run.examples_seen, run.tokens_seen = st.step, st.examples_seen, st.tokens_seen
     run.micro = min(st.micro_batch, run.cfg.train_batch_size)
     run.best = ck.best
@@ -84,5 +78,5 @@ def save(run: FinetuneRun, rng: dict[str, Any] | None = None) -> None:
         numpy_rng=np_rng,
     )
     ckpt.save_checkpoint(
-        run.workdir, state, weights=_trainable(run.model), optimizer_tensors=opt_t, rng=tensors, best=run.best
+        run.workdir, state, weights=trainable(run.model), optimizer_tensors=opt_t, rng=tensors, best=run.best
     )
