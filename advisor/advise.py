@@ -356,7 +356,8 @@ def advise(
     )
     created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     version = tool_version()
-    plan_rec, overrides, plan_forecasts = rec, {}, forecasts
+    overrides: dict[str, Any] = {}
+    plan_rec, plan_forecasts = rec, forecasts
     if scaled is not None:  # the plan runs the call on the workers
         plan_rec, overrides, plan_forecasts = scaled_plan(scaled, bench, forecasts, ray_address)
     plan = (
