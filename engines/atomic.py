@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -159,3 +159,24 @@ def staged_dir(final: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
         recover(final)  # failed between the two renames: the old folder goes back
         raise
+
+
+@contextmanager
+def staged_file(final: str | Path, *, encoding: str = "utf-8") -> Iterator[TextIO]:
+    """Write a text file bit by bit under a temporary sibling name, renamed to ``final`` when the block succeeds.
+
+    On any error (or Ctrl-C) the temporary file is removed and an existing ``final`` is untouched.
+    Lines are written as given (``newline=""``: no translation)."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    try:
+        with os.fdopen(fd, "w", encoding=encoding, newline="") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(final.parent)

@@ -1,6 +1,7 @@
 """Held-out scoring, inference-speed measurement and peak-memory sampling.
 
-``score`` uses scikit-learn's metrics; ``measure_speed`` times an engine's ``predict``
+``score`` uses scikit-learn's metrics (``score_counts``: the same from (true, predicted) pair counts,
+for rows too many to keep); ``measure_speed`` times an engine's ``predict``
 after a warm-up at batch 1 and at the engine's batch size; ``PeakMemory`` samples the
 process RSS in a background thread (``ru_maxrss`` is lifetime-wide, so not usable for
 one phase) and reads ``torch.cuda.max_memory_allocated`` on GPU.
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from engines.errors import DataError
@@ -44,6 +45,34 @@ def score(test: Examples, pred: Predictions) -> EvalReport:
         correct=[t == p for t, p in zip(y_true, y_pred, strict=True)],
         y_pred=y_pred,
     )
+
+
+def score_counts(counts: Mapping[tuple[str, str], int]) -> EvalReport:
+    """``score``'s accuracy, macro-F1 and per-class report from ``{(true, predicted): rows}`` counts.
+
+    Memory grows with the classes, not the rows; ``correct`` and ``y_pred`` stay empty."""
+    import numpy as np
+
+    n = sum(counts.values())
+    if n <= 0:
+        raise DataError("cannot score an empty test set")
+    true_sum: dict[str, int] = {}
+    pred_sum: dict[str, int] = {}
+    for (t, p), k in counts.items():
+        true_sum[t] = true_sum.get(t, 0) + k
+        pred_sum[p] = pred_sum.get(p, 0) + k
+    per_class = {}
+    for c in sorted(set(true_sum) | set(pred_sum)):
+        tp, ts, ps = counts.get((c, c), 0), true_sum.get(c, 0), pred_sum.get(c, 0)
+        per_class[c] = ClassReport(
+            precision=tp / ps if ps else 0.0,
+            recall=tp / ts if ts else 0.0,
+            f1=2.0 * tp / (ts + ps) if ts + ps else 0.0,
+            support=ts,
+        )
+    correct = sum(counts.get((c, c), 0) for c in true_sum)
+    macro_f1 = float(np.mean(np.asarray([per_class[c].f1 for c in sorted(true_sum)], dtype=float)))
+    return EvalReport(n=n, accuracy=correct / n, macro_f1=macro_f1, per_class=per_class)
 
 
 # ------------------------------------------------------------------------- memory

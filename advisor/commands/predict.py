@@ -4,19 +4,29 @@
     tune-or-embed predict runs/emb --data new.csv --out predictions.csv
     tune-or-embed predict runs/emb --data new.csv --json
 
-With ``--data`` every row is predicted in file order; when the file also has the label
-column, accuracy on it is printed too.
+With ``--data`` every row is predicted in file order, a batch of rows at a time (with ``--out`` the
+file is written as it goes, under a temporary name renamed into place at the end); when the file
+also has the label column, accuracy on it is printed too.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import nullcontext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from engines.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from advisor.data.batches import Batch
+
+BATCH_ROWS = 10_000  # rows read, predicted and written at a time: memory stays flat in the file's size
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,66 +40,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--text-col", help="text column in --data (detected when omitted)")
     p.add_argument("--label-col", help="label column in --data, to also report accuracy")
     p.add_argument("--encoding", help="text encoding of --data (detected when omitted)")
-    p.add_argument("--json", action="store_true", help="print predictions as JSON")
-    p.add_argument("--out", metavar="FILE", help="write predictions to FILE (.csv or .jsonl)")
+    p.add_argument(
+        "--json", action="store_true", help="print predictions as JSON (every row is kept in memory until printed)"
+    )
+    p.add_argument(
+        "--out",
+        metavar="FILE",
+        help="write predictions to FILE (.csv, .tsv or .jsonl), batch by batch, renamed into place at the end",
+    )
     p.set_defaults(func=run)
-
-
-def read_texts(
-    ref: str, *, text_col: str | None, label_col: str | None, encoding: str | None
-) -> tuple[list[str], list[str] | None]:
-    """Every row's text (and label, when the file has the label column), in file order."""
-    from advisor.data.readers import LABEL_NAMES, TEXT_NAMES, open_source, preview
-
-    path = Path(ref).expanduser()
-    if path.suffix.lower() == ".txt" and path.is_file():
-        try:
-            lines = path.read_text(encoding=encoding or "utf-8").splitlines()
-        except UnicodeDecodeError:
-            raise DataError(f"{ref} is not {encoding or 'utf-8'} text; pass --encoding") from None
-        texts = [line for line in lines if line.strip()]
-        if not texts:
-            raise DataError(f"no texts in {ref}")
-        return texts, None
-    if ref.strip().lower().startswith("demo:") or path.is_dir():
-        from advisor.data.labelled import load_dataset
-
-        ds = load_dataset(ref, text_col=text_col, label_col=label_col, encoding=encoding, validate=False)
-        return list(ds.examples.texts), list(ds.examples.labels)
-    if not path.exists():
-        raise DataError(f"data file not found: {ref}")
-    src = open_source(path, encoding=encoding, display=ref)
-    if src.format == "folder":
-        from advisor.data.labelled import load_dataset
-
-        ds = load_dataset(ref, text_col=text_col, label_col=label_col, encoding=encoding, validate=False)
-        return list(ds.examples.texts), list(ds.examples.labels)
-    frame = preview(src, rows=10**9)
-    columns = {str(c).lower().strip(): str(c) for c in frame.columns}
-    frame.columns = [str(c) for c in frame.columns]
-    if text_col is None:
-        text_col = next((columns[n] for n in TEXT_NAMES if n in columns), None)
-        if text_col is None:
-            strings = [c for c in frame.columns if frame[c].dtype == object]
-            if not strings:
-                raise DataError(f"no text column in {ref} (columns: {', '.join(frame.columns)}); pass --text-col")
-            text_col = max(strings, key=lambda c: frame[c].dropna().astype(str).str.len().mean())
-    if text_col not in frame.columns:
-        raise DataError(f"column {text_col!r} not in {ref} (columns: {', '.join(frame.columns)})")
-    if label_col is None:
-        label_col = next((columns[n] for n in LABEL_NAMES if n in columns and columns[n] != text_col), None)
-    elif label_col not in frame.columns:
-        raise DataError(f"column {label_col!r} not in {ref} (columns: {', '.join(frame.columns)})")
-    texts = frame[text_col].fillna("").astype(str).tolist()
-    if not texts:
-        raise DataError(f"no rows in {ref}")
-    labels = None
-    if label_col is not None:
-        col = frame[label_col]
-        if col.notna().all():
-            labels = [str(v).strip() for v in col.tolist()]
-            labels = [v[:-2] if v.endswith(".0") and v[:-2].lstrip("-").isdigit() else v for v in labels]
-    return texts, labels
 
 
 def _rows(texts: list[str], pred: Any) -> list[dict[str, Any]]:
@@ -106,41 +65,41 @@ def _rows(texts: list[str], pred: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def _write(path: Path, rows: list[dict[str, Any]], classes: list[str]) -> None:
+def _write(fh: TextIO, suffix: str, rows: list[dict[str, Any]], classes: list[str], *, header: bool) -> None:
+    """Append one batch of rows to the open output file (the CSV/TSV header only with the first batch)."""
+    if suffix in (".jsonl", ".ndjson"):
+        fh.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+        return
     import pandas as pd
 
-    from engines.atomic import write_text
-
-    if path.suffix.lower() in (".jsonl", ".ndjson"):
-        write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    elif path.suffix.lower() in (".csv", ".tsv"):
-        flat = pd.DataFrame(
-            [
-                {
-                    "text": r["text"],
-                    "label": r["label"],
-                    "score": r["score"],
-                    **{f"p_{c}": r["scores"][c] for c in classes},
-                }
-                for r in rows
-            ]
-        )
-        write_text(path, flat.to_csv(index=False, sep="\t" if path.suffix.lower() == ".tsv" else ","))
-    else:
-        raise ConfigError(f"--out {path}: use a .csv, .tsv or .jsonl file name")
+    flat = pd.DataFrame(
+        [
+            {"text": r["text"], "label": r["label"], "score": r["score"], **{f"p_{c}": r["scores"][c] for c in classes}}
+            for r in rows
+        ]
+    )
+    fh.write(flat.to_csv(index=False, header=header, sep="\t" if suffix == ".tsv" else ","))
 
 
 def run(args: argparse.Namespace) -> int:
     from engines.artifacts import load_artifact
-    from engines.base import Examples
-    from engines.metrics import score
+    from engines.atomic import staged_file
+    from engines.metrics import score_counts
 
-    labels: list[str] | None = None
+    batches: Iterator[Batch]
     if args.text:
-        texts = list(args.text)
+        batches = iter([(list(args.text), None)])
     else:
-        texts, labels = read_texts(args.data, text_col=args.text_col, label_col=args.label_col, encoding=args.encoding)
-    if args.out and Path(args.out).suffix.lower() not in (".csv", ".tsv", ".jsonl", ".ndjson"):
+        from advisor.data.batches import text_batches
+
+        batches = text_batches(
+            args.data, text_col=args.text_col, label_col=args.label_col, encoding=args.encoding, batch_rows=BATCH_ROWS
+        )
+    first = next(batches, None)  # bad data is reported before a bad artifact
+    if first is None:
+        raise DataError(f"no rows in {args.data}")
+    suffix = Path(args.out).suffix.lower() if args.out else ""
+    if args.out and suffix not in (".csv", ".tsv", ".jsonl", ".ndjson"):
         raise ConfigError(f"--out {args.out}: use a .csv, .tsv or .jsonl file name")
     engine, manifest = load_artifact(args.artifact)
     if "classification" not in engine.tasks:
@@ -148,33 +107,44 @@ def run(args: argparse.Namespace) -> int:
             f"{args.artifact} is a retrieval artifact ({manifest.engine}): it finds documents, it does not label "
             f'texts; use `tune-or-embed search {args.artifact} "QUERY"`'
         )
-    pred = engine.predict(texts)
-    rows = _rows(texts, pred)
-    report = None
-    if labels is not None and set(labels) & set(pred.classes):
-        report = score(Examples(texts=texts, labels=labels), pred)
-    if args.out:
-        _write(Path(args.out), rows, pred.classes)
+    kept: list[dict[str, Any]] | None = [] if args.json else None  # --json prints every row: kept in memory
+    counts: Counter[tuple[str, str]] = Counter()  # (true, predicted) -> rows, for accuracy without the rows
+    labelled, overlap, n, classes = True, False, 0, []
+    with staged_file(args.out) if args.out else nullcontext() as fh:
+        for texts, labels in itertools.chain([first], batches):
+            pred = engine.predict(texts)
+            rows = _rows(texts, pred)
+            classes = pred.classes
+            if fh is not None:
+                _write(fh, suffix, rows, classes, header=n == 0)
+            if kept is not None:
+                kept.extend(rows)
+            elif not args.out:
+                for r in rows:
+                    text = r["text"].replace("\n", " ")
+                    print(f"{r['label']}\t{r['score']:.3f}\t{text[:100]}")
+            n += len(rows)
+            truth = [label for label in labels or () if label is not None]
+            labelled = labelled and len(truth) == len(texts)  # accuracy only when every row has a label
+            if labelled:
+                counts.update(zip(truth, pred.labels, strict=True))
+                overlap = overlap or not set(truth).isdisjoint(classes)
+    report = score_counts(counts) if labelled and overlap else None
     if args.json:
         out: dict[str, Any] = {
             "artifact": str(args.artifact),
             "engine": manifest.engine,
-            "classes": pred.classes,
-            "predictions": rows,
+            "classes": classes,
+            "predictions": kept,
         }
         if report is not None:
             out["accuracy"], out["macro_f1"] = report.accuracy, report.macro_f1
         print(json.dumps(out, ensure_ascii=False, indent=2))
-    else:
-        if not args.out:
-            for r in rows:
-                text = r["text"].replace("\n", " ")
-                print(f"{r['label']}\t{r['score']:.3f}\t{text[:100]}")
-        else:
-            print(f"wrote {len(rows)} predictions to {args.out}", file=sys.stderr)
-        if report is not None:
-            print(
-                f"accuracy {report.accuracy:.3f}, macro-F1 {report.macro_f1:.3f} on {report.n} labelled rows",
-                file=sys.stderr,
-            )
+    elif args.out:
+        print(f"wrote {n} predictions to {args.out}", file=sys.stderr)
+    if report is not None and not args.json:
+        print(
+            f"accuracy {report.accuracy:.3f}, macro-F1 {report.macro_f1:.3f} on {report.n} labelled rows",
+            file=sys.stderr,
+        )
     return 0

@@ -277,20 +277,25 @@ def _read_json_array(src: SourceFile) -> pd.DataFrame:
     return pd.read_json(src.path, dtype=False, encoding=src.encoding, compression=src.compression or "infer")
 
 
-def iter_frames(src: SourceFile, text_col: str, label_col: str, chunksize: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
-    """The file in chunks of raw ``text``/``label`` columns (only those two are kept in memory)."""
+def iter_frames(
+    src: SourceFile, text_col: str, label_col: str | None, chunksize: int = CHUNK_ROWS
+) -> Iterator[pd.DataFrame]:
+    """The file in chunks of raw ``text``/``label`` columns (only those two are kept in memory).
+
+    Without ``label_col`` the chunks have only ``text``. A JSON-lines chunk lacking a key reads as missing values."""
     import pandas as pd
 
+    wanted = {"text": text_col} if label_col is None else {"text": text_col, "label": label_col}
+    usecols = list(dict.fromkeys(wanted.values()))
+
     def select(df: pd.DataFrame) -> pd.DataFrame:
-        return pd.DataFrame({"text": df[text_col].to_numpy(), "label": df[label_col].to_numpy()})
+        return pd.DataFrame({k: df[c].to_numpy() if c in df.columns else [None] * len(df) for k, c in wanted.items()})
 
     try:
         if src.format == "folder":
             yield _read_folder(src)
         elif src.format in ("csv", "tsv"):
-            with pd.read_csv(
-                src.path, usecols=[text_col, label_col], chunksize=chunksize, **_csv_kwargs(src)
-            ) as reader:
+            with pd.read_csv(src.path, usecols=usecols, chunksize=chunksize, **_csv_kwargs(src)) as reader:
                 for chunk in reader:
                     yield select(chunk)
         elif src.format == "jsonl":
@@ -309,7 +314,7 @@ def iter_frames(src: SourceFile, text_col: str, label_col: str, chunksize: int =
         elif src.format == "parquet":
             import pyarrow.parquet as pq
 
-            for batch in pq.ParquetFile(src.path).iter_batches(batch_size=chunksize, columns=[text_col, label_col]):
+            for batch in pq.ParquetFile(src.path).iter_batches(batch_size=chunksize, columns=usecols):
                 yield select(batch.to_pandas())
         else:
             raise DataError(f"unsupported data format {src.format!r}: {src.display}")

@@ -1,0 +1,115 @@
+"""Peak RSS and wall time of ``predict ART --data big.csv --out preds.csv`` at 1x and 10x the rows.
+
+Fits a TF-IDF artifact on 600 labelled rows (``full_run``), writes CSVs of N short unique texts,
+runs each ``predict`` as a fresh process (``python -m advisor``), and reads that child's own peak RSS
+from ``os.wait4``. Also times ``predict --text x`` (start-up and artifact load) as the floor.
+Prints a Markdown table and writes it to ``benchmarks/results/predict_memory.md``.
+
+    python benchmarks/predict_memory.py [--rows 100000,1000000] [--tmp DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+WORDS = {
+    "pos": "great warm clever bright tender funny rich moving".split(),
+    "neg": "dull slow silly poor empty cold boring flat".split(),
+}
+FILLER = "the film story actor scene plot music camera light long short quiet simple strange human".split()
+
+
+def write_csv(path: Path, rows: int, seed: int = 0) -> None:
+    """``rows`` unique short reviews, columns text,label (pos/neg)."""
+    rng = random.Random(seed)
+    with path.open("w", encoding="utf-8", buffering=1 << 22) as fh:
+        fh.write("text,label\n")
+        for i in range(rows):
+            label = "pos" if i % 2 else "neg"
+            words = rng.sample(FILLER, 5) + rng.sample(WORDS[label], 2)
+            rng.shuffle(words)
+            fh.write(f"{' '.join(words)} {i},{label}\n")
+
+
+def measure(argv: list[str]) -> tuple[float, int, str]:
+    """(wall seconds, peak RSS bytes of this child alone, stderr) of ``python -m advisor ARGV``."""
+    env = dict(os.environ, PYTHONPATH=str(REPO), HF_HUB_OFFLINE="1")
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "advisor", *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env
+    )
+    assert proc.stderr is not None
+    err = proc.stderr.read().decode()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"predict failed ({proc.returncode}): {err.strip()}")
+    return wall, usage.ru_maxrss * 1024, err  # ru_maxrss is KiB on Linux
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", default="100000,1000000", help="comma-separated row counts (default 100000,1000000)")
+    ap.add_argument("--tmp", default=None, help="folder for the temporary files (default: system temp)")
+    ap.add_argument("--out", default=str(REPO / "benchmarks/results/predict_memory.md"), help="Markdown to write")
+    args = ap.parse_args()
+    sizes = [int(s) for s in args.rows.split(",")]
+    sys.path.insert(0, str(REPO))
+    from advisor.commands.predict import BATCH_ROWS
+    from advisor.run.fullrun import RunSpec, full_run
+
+    with tempfile.TemporaryDirectory(dir=args.tmp, prefix="toe-predict-memory-") as tmp:
+        folder = Path(tmp)
+        train = folder / "train.csv"
+        write_csv(train, 600, seed=1)
+        art = folder / "art"
+        full_run(RunSpec(engine="tfidf", profile="tiny", data=str(train), test_size=100), art, speed_texts=0)
+        results = []
+        wall, rss, _ = measure(["predict", str(art), "--text", "a warm and clever film"])
+        results.append(("`--text` (1 text)", 0, 0, wall, rss))
+        for n in sizes:
+            data = folder / f"big-{n}.csv"
+            write_csv(data, n)
+            out = folder / f"preds-{n}.csv"
+            wall, rss, err = measure(["predict", str(art), "--data", str(data), "--out", str(out)])
+            if f"wrote {n} predictions" not in err:
+                raise SystemExit(f"unexpected output for {n} rows: {err.strip()}")
+            results.append((f"`--data` {n:,} rows", data.stat().st_size, out.stat().st_size, wall, rss))
+            data.unlink()
+            out.unlink()
+
+    lines = [
+        f"# `predict --out` memory (batches of {BATCH_ROWS:,} rows)",
+        "",
+        f"{platform.machine()} · {os.cpu_count()} CPUs · Python {platform.python_version()} · "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; TF-IDF artifact; each run a fresh process.",
+        f"Command: `python benchmarks/predict_memory.py --rows {args.rows}`",
+        "",
+        "| run | input | output | wall | peak RSS |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, size_in, size_out, wall, rss in results:
+        mb_in = f"{size_in / 1e6:.1f} MB" if size_in else "—"
+        mb_out = f"{size_out / 1e6:.1f} MB" if size_out else "—"
+        lines.append(f"| {name} | {mb_in} | {mb_out} | {wall:.1f} s | {rss / 2**20:.0f} MiB |")
+    if len(results) >= 3:
+        lines += ["", f"Peak RSS, largest / smallest file: {results[-1][4] / results[1][4]:.2f}×"]
+    text = "\n".join(lines) + "\n"
+    print(text, end="")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,161 @@
+"""``predict --data`` in batches: same file as in one go, nothing half-written on a failure, accuracy from counts."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+from data_helpers import write_reviews_csv
+
+from advisor.cli import main
+from advisor.commands import predict
+from advisor.run.fullrun import RunSpec, full_run
+from engines.artifacts import load_artifact
+from engines.metrics import score, score_counts
+from engines.records import Examples, Predictions
+
+ROWS = 150
+
+
+@pytest.fixture(scope="module")
+def data_csv(tmp_path_factory) -> Path:
+    return write_reviews_csv(tmp_path_factory.mktemp("data") / "reviews.csv", ROWS)
+
+
+@pytest.fixture(scope="module")
+def artifact(tmp_path_factory, data_csv) -> Path:
+    out = tmp_path_factory.mktemp("art") / "tf"
+    full_run(RunSpec(engine="tfidf", profile="tiny", data=str(data_csv), test_size=50), out, speed_texts=0)
+    return out
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".jsonl"])
+def test_many_batches_write_the_same_file_as_one(tmp_path, artifact, data_csv, monkeypatch, capsys, suffix):
+    one, many = tmp_path / f"one{suffix}", tmp_path / f"many{suffix}"
+    assert main(["predict", str(artifact), "--data", str(data_csv), "--out", str(one)]) == 0
+    err_one = capsys.readouterr().err
+    monkeypatch.setattr(predict, "BATCH_ROWS", 7)  # 150 rows: 22 batches, the last one short
+    assert main(["predict", str(artifact), "--data", str(data_csv), "--out", str(many)]) == 0
+    err_many = capsys.readouterr().err
+    assert many.read_bytes() == one.read_bytes()
+    assert err_many == err_one.replace(str(one), str(many))
+    assert f"wrote {ROWS} predictions" in err_many and "accuracy" in err_many
+    text = one.read_text(encoding="utf-8")
+    if suffix == ".jsonl":
+        rows = [json.loads(line) for line in text.splitlines()]
+        assert set(rows[0]) == {"text", "label", "score", "scores"}
+    else:
+        sep = "\t" if suffix == ".tsv" else ","
+        header, *lines = text.splitlines()
+        assert header.split(sep) == ["text", "label", "score", "p_neg", "p_pos"] and len(lines) == ROWS
+        rows = [dict(zip(header.split(sep), line.split(sep), strict=True)) for line in lines]
+    engine, _ = load_artifact(artifact)
+    texts = [r["text"] for r in rows]
+    assert [r["label"] for r in rows] == engine.predict(texts).labels
+    assert _leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "txt"])
+def test_other_inputs_stream_the_same(tmp_path, artifact, data_csv, monkeypatch, capsys, fmt):
+    import csv
+
+    with data_csv.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    src = tmp_path / f"in.{fmt}"
+    if fmt == "jsonl":
+        src.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    else:
+        src.write_text("\n\n".join(r["review"] for r in rows) + "\n", encoding="utf-8")  # blank lines skipped
+    assert main(["predict", str(artifact), "--data", str(src), "--json"]) == 0
+    whole = json.loads(capsys.readouterr().out)
+    monkeypatch.setattr(predict, "BATCH_ROWS", 11)
+    assert main(["predict", str(artifact), "--data", str(src), "--json"]) == 0
+    batched = json.loads(capsys.readouterr().out)
+    assert batched == whole and len(batched["predictions"]) == ROWS
+    assert ("accuracy" in batched) == (fmt == "jsonl")
+
+
+class Boom(RuntimeError):
+    pass
+
+
+@pytest.mark.parametrize("fault", [Boom, KeyboardInterrupt])
+def test_a_failure_mid_way_leaves_no_partial_file(tmp_path, artifact, data_csv, monkeypatch, capsys, fault):
+    engine, _ = load_artifact(artifact)
+    cls = type(engine)
+    real = cls.predict
+    calls = []
+
+    def flaky(self, texts, *a, **kw):
+        calls.append(len(texts))
+        if len(calls) == 2:
+            raise fault("disk on fire")
+        return real(self, texts, *a, **kw)
+
+    monkeypatch.setattr(cls, "predict", flaky)
+    monkeypatch.setattr(predict, "BATCH_ROWS", 40)
+    fresh = tmp_path / "fresh.csv"
+    code = main(["predict", str(artifact), "--data", str(data_csv), "--out", str(fresh)])
+    err = capsys.readouterr().err
+    assert code == (130 if fault is KeyboardInterrupt else 1)
+    assert err.count("\n") == 1 and err.startswith("tune-or-embed: error:")
+    assert not fresh.exists() and _leftovers(tmp_path) == []
+
+    calls.clear()
+    old = tmp_path / "old.jsonl"
+    old.write_text("precious\n", encoding="utf-8")
+    assert main(["predict", str(artifact), "--data", str(data_csv), "--out", str(old)]) != 0
+    assert old.read_text(encoding="utf-8") == "precious\n" and _leftovers(tmp_path) == []
+    assert len(calls) == 2  # it stopped at the failing batch
+
+
+def test_accuracy_from_counts_equals_score(tmp_path, artifact, data_csv, monkeypatch, capsys):
+    import csv
+
+    with data_csv.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    texts, labels = [r["review"] for r in rows], [r["sentiment"] for r in rows]
+    engine, _ = load_artifact(artifact)
+    expected = score(Examples(texts=texts, labels=labels), engine.predict(texts))
+    monkeypatch.setattr(predict, "BATCH_ROWS", 13)
+    assert main(["predict", str(artifact), "--data", str(data_csv), "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert (got["accuracy"], got["macro_f1"]) == (expected.accuracy, expected.macro_f1)
+    assert main(["predict", str(artifact), "--data", str(data_csv), "--out", str(tmp_path / "p.csv")]) == 0
+    assert f"accuracy {expected.accuracy:.3f}, macro-F1 {expected.macro_f1:.3f} on {ROWS} labelled rows" in (
+        capsys.readouterr().err
+    )
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_score_counts_matches_score_on_random_labels(seed):
+    from collections import Counter
+
+    rng = random.Random(seed)
+    truth = [rng.choice("abcd") for _ in range(300)]
+    guess = [t if rng.random() < 0.6 else rng.choice("abcde") for t in truth]  # "e" is never true
+    pred = Predictions(labels=guess, classes=list("abcde"), scores=[[0.2] * 5 for _ in guess])
+    expected = score(Examples(texts=["x"] * len(truth), labels=truth), pred)
+    got = score_counts(Counter(zip(truth, guess, strict=True)))
+    assert (got.n, got.accuracy, got.macro_f1) == (expected.n, expected.accuracy, expected.macro_f1)
+    assert set(got.per_class) == set(expected.per_class)
+    for c, report in expected.per_class.items():
+        assert got.per_class[c].support == report.support
+        for field in ("precision", "recall", "f1"):
+            assert getattr(got.per_class[c], field) == pytest.approx(getattr(report, field), abs=1e-12)
+
+
+def test_a_missing_label_in_a_later_batch_means_no_accuracy(tmp_path, artifact, monkeypatch, capsys):
+    src = tmp_path / "in.jsonl"
+    lines = [{"text": f"great fun {i}", "label": "pos"} for i in range(30)] + [{"text": "dull"}]
+    src.write_text("".join(json.dumps(r) + "\n" for r in lines), encoding="utf-8")
+    monkeypatch.setattr(predict, "BATCH_ROWS", 10)
+    assert main(["predict", str(artifact), "--data", str(src), "--out", str(tmp_path / "p.csv")]) == 0
+    err = capsys.readouterr().err
+    assert "wrote 31 predictions" in err and "accuracy" not in err
