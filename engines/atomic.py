@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any, TextIO, cast
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -32,21 +32,28 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+@contextmanager
+def _staged(final: Path, mode: str, **open_kw: Any) -> Iterator[IO[Any]]:
+    """An open temporary sibling of ``final``, fsynced and renamed over it when the block succeeds; on
+    any error (or Ctrl-C) removed, and an existing ``final`` untouched."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+        with os.fdopen(fd, mode, **open_kw) as fh:
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, final)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    _fsync_dir(final.parent)
+
+
+def write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically."""
+    with _staged(Path(path), "wb") as fh:
+        fh.write(data)
 
 
 def write_text(path: str | Path, text: str) -> None:
@@ -167,16 +174,5 @@ def staged_file(final: str | Path, *, encoding: str = "utf-8") -> Iterator[TextI
 
     On any error (or Ctrl-C) the temporary file is removed and an existing ``final`` is untouched.
     Lines are written as given (``newline=""``: no translation)."""
-    final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-    try:
-        with os.fdopen(fd, "w", encoding=encoding, newline="") as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, final)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(final.parent)
+    with _staged(Path(final), "w", encoding=encoding, newline="") as fh:
+        yield cast(TextIO, fh)
