@@ -77,8 +77,10 @@ def _printer(quiet: bool):
         if quiet or ev.phase in ("train", "embed", "head") and ev.done not in (0, ev.total):
             return
         total = f" {ev.done}/{ev.total}" if ev.total and ev.phase in ("prepare",) else ""
+        # Work outside the benchmarks' budget (the scaling probe) carries no clock of its own.
+        clock = f"{ev.elapsed_s:5.0f}s/{ev.budget_s:.0f}s" if ev.budget_s else "after budget"
         print(
-            f"[{ev.elapsed_s:5.0f}s/{ev.budget_s:.0f}s] {ev.approach:9s} {ev.phase:8s}{total} {ev.message}",
+            f"[{clock}] {ev.approach:9s} {ev.phase:8s}{total} {ev.message}",
             file=sys.stderr,
             flush=True,
         )
