@@ -227,6 +227,9 @@ def test_searches_while_run_overwrite_swaps_the_artifact_see_old_new_or_one_line
             outcomes.append(f"{name}: {'old' if out == old_out else 'new'}")
         else:
             assert one_line_error(err), (name, rc, err[-2000:])
+            # An artifact error (exit 4) that says what happened: replaced while searching, or (a load
+            # straddling the swap) a file not matching its checksum.
+            assert rc == 4 and ("was replaced" in err or "checksum" in err), (name, rc, err[-2000:])
             outcomes.append(f"{name}: exit {rc}: {err.strip()}")
     print("\n".join(outcomes))  # shown with -rP: which answer each search gave
     assert [o for o in outcomes if o.startswith("loop")][-1].endswith("new")  # the last search sees the new one

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, cast
 
 from engines.errors import ArtifactError, ConfigError
@@ -54,13 +56,15 @@ def run(args: argparse.Namespace) -> int:
         )
     if (args.query is None) == (args.file is None):
         raise ConfigError("give a QUERY or --file FILE (one of them)")
-    engine, _ = load_artifact(args.artifact)
+    engine, loaded = load_artifact(args.artifact)
     if "retrieval" in engine.tasks:
-        return _search_documents(engine, args)
+        with _same_artifact(args.artifact, loaded):
+            return _search_documents(engine, args)
     if args.file:
         raise ConfigError("--file is for retrieval artifacts (bm25, frozen-index, contrastive)")
     # A classification engine that supports search keeps a vector store: the embedding engine.
-    hits = cast("EmbeddingEngine", engine).search(args.query, args.k)
+    with _same_artifact(args.artifact, loaded):
+        hits = cast("EmbeddingEngine", engine).search(args.query, args.k)
     if args.json:
         print(
             json.dumps(
@@ -74,6 +78,27 @@ def run(args: argparse.Namespace) -> int:
             text = h.text.replace("\n", " ")
             print(f"{rank}\t{h.score:.3f}\t{h.label}\t{text[:120]}")
     return 0
+
+
+@contextmanager
+def _same_artifact(artifact: str, loaded: Any) -> Iterator[None]:
+    """A search that fails because another ``run --overwrite`` replaced the artifact after it was loaded
+    (its vector store's files gone) says so in one line, instead of the store's own error."""
+    from engines.artifacts import read_manifest
+
+    try:
+        yield
+    except Exception:
+        try:
+            replaced = read_manifest(artifact) != loaded
+        except Exception:  # noqa: BLE001 - missing or half-written: replaced all the same
+            replaced = True
+        if replaced:
+            raise ArtifactError(
+                f"{artifact} was replaced (by another `run --overwrite`?) while this search was reading it; "
+                "search again"
+            ) from None
+        raise
 
 
 def _supports(name: str) -> bool:
