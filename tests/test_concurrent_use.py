@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import random
 import shutil
 import subprocess
@@ -24,16 +23,8 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_process import ENV, ROOT, cli, cmd
 
-ROOT = Path(__file__).resolve().parents[1]
-ENV = {
-    **os.environ,
-    "PYTHONPATH": str(ROOT),
-    "HF_HUB_OFFLINE": "1",
-    "TOKENIZERS_PARALLELISM": "false",
-    "OMP_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-}
 PROCS = 4
 
 # A search process held between loading the artifact and searching it, until the file argv[2] exists
@@ -59,14 +50,6 @@ sys.exit(main())
 
 TOPICS = ["river", "mountain", "engine", "garden", "violin", "harbour", "comet", "bakery", "glacier", "lantern"]
 FILLER = ["the", "old", "small", "quiet", "bright", "north", "late", "green", "stone", "long"]
-
-
-def cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "advisor", *args]
-
-
-def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd(*args), cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=timeout)
 
 
 def start(argv: list[str]) -> subprocess.Popen:

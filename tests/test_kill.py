@@ -21,18 +21,9 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_process import ENV, ROOT, cli
 
 from engines.artifacts import load_artifact, read_manifest
-
-ROOT = Path(__file__).resolve().parents[1]
-ENV = {
-    **os.environ,
-    "PYTHONPATH": str(ROOT),
-    "HF_HUB_OFFLINE": "1",
-    "TOKENIZERS_PARALLELISM": "false",
-    "OMP_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-}
 
 # argv[1] = "module:qualname" to wrap, argv[2] = "before" | "after", argv[3] = which call (1-based);
 # the rest is the command line of the CLI.
@@ -96,12 +87,6 @@ def run_args(engine: str, data: Path, out: Path, *extra: str) -> list[str]:
         "30",
         *extra,
     ]
-
-
-def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "advisor", *args], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=timeout
-    )
 
 
 def killed_at(target: str, when: str, args: list[str], nth: int = 1) -> subprocess.CompletedProcess:
