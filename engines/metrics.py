@@ -21,29 +21,13 @@ from engines.records import ClassReport, EvalReport, Examples, Predictions, Spee
 # -------------------------------------------------------------------------- score
 def score(test: Examples, pred: Predictions) -> EvalReport:
     """Accuracy, macro-F1 and a per-class report of ``pred`` against ``test``'s labels."""
-    from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
-
     y_true = list(test.labels)
     y_pred = list(pred.labels)
     if len(y_true) != len(y_pred):
         raise DataError(f"{len(y_true)} test labels but {len(y_pred)} predictions")
-    if not y_true:
-        raise DataError("cannot score an empty test set")
-    # Report over the classes that exist in the truth (predictions of unseen classes still count as wrong).
-    classes = sorted(set(y_true) | set(y_pred))
-    precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=classes, zero_division=0)
-    per_class = {
-        c: ClassReport(precision=float(p), recall=float(r), f1=float(f), support=int(s))
-        for c, p, r, f, s in zip(classes, precision, recall, f1, support, strict=True)
-    }
-    true_classes = sorted(set(y_true))
-    return EvalReport(
-        n=len(y_true),
-        accuracy=float(accuracy_score(y_true, y_pred)),
-        macro_f1=float(f1_score(y_true, y_pred, labels=true_classes, average="macro", zero_division=0)),
-        per_class=per_class,
-        correct=[t == p for t, p in zip(y_true, y_pred, strict=True)],
-        y_pred=y_pred,
+    report = _report(y_true, y_pred, None)
+    return report.model_copy(
+        update={"correct": [t == p for t, p in zip(y_true, y_pred, strict=True)], "y_pred": y_pred}
     )
 
 
@@ -51,28 +35,34 @@ def score_counts(counts: Mapping[tuple[str, str], int]) -> EvalReport:
     """``score``'s accuracy, macro-F1 and per-class report from ``{(true, predicted): rows}`` counts.
 
     Memory grows with the classes, not the rows; ``correct`` and ``y_pred`` stay empty."""
-    import numpy as np
+    pairs = [(t, p, k) for (t, p), k in counts.items() if k > 0]
+    return _report([t for t, _, _ in pairs], [p for _, p, _ in pairs], [k for _, _, k in pairs])
 
-    n = sum(counts.values())
-    if n <= 0:
+
+def _report(y_true: list[str], y_pred: list[str], weights: list[int] | None) -> EvalReport:
+    """The scikit-learn metrics of ``score``, each row counted ``weights[i]`` times (once without)."""
+    from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
+
+    if not y_true:
         raise DataError("cannot score an empty test set")
-    true_sum: dict[str, int] = {}
-    pred_sum: dict[str, int] = {}
-    for (t, p), k in counts.items():
-        true_sum[t] = true_sum.get(t, 0) + k
-        pred_sum[p] = pred_sum.get(p, 0) + k
-    per_class = {}
-    for c in sorted(set(true_sum) | set(pred_sum)):
-        tp, ts, ps = counts.get((c, c), 0), true_sum.get(c, 0), pred_sum.get(c, 0)
-        per_class[c] = ClassReport(
-            precision=tp / ps if ps else 0.0,
-            recall=tp / ts if ts else 0.0,
-            f1=2.0 * tp / (ts + ps) if ts + ps else 0.0,
-            support=ts,
-        )
-    correct = sum(counts.get((c, c), 0) for c in true_sum)
-    macro_f1 = float(np.mean(np.asarray([per_class[c].f1 for c in sorted(true_sum)], dtype=float)))
-    return EvalReport(n=n, accuracy=correct / n, macro_f1=macro_f1, per_class=per_class)
+    # Report over the classes that exist in the truth (predictions of unseen classes still count as wrong).
+    classes = sorted(set(y_true) | set(y_pred))
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=classes, zero_division=0, sample_weight=weights
+    )
+    per_class = {
+        c: ClassReport(precision=float(p), recall=float(r), f1=float(f), support=int(s))
+        for c, p, r, f, s in zip(classes, precision, recall, f1, support, strict=True)
+    }
+    true_classes = sorted(set(y_true))
+    return EvalReport(
+        n=len(y_true) if weights is None else sum(weights),
+        accuracy=float(accuracy_score(y_true, y_pred, sample_weight=weights)),
+        macro_f1=float(
+            f1_score(y_true, y_pred, labels=true_classes, average="macro", zero_division=0, sample_weight=weights)
+        ),
+        per_class=per_class,
+    )
 
 
 # ------------------------------------------------------------------------- memory
