@@ -50,24 +50,37 @@ def run(args: argparse.Namespace) -> int:
     from advisor.common.output import print_json
     from advisor.data.pairs import looks_like_pairs
     from advisor.data.summary import summarize
+    from advisor.data.summary_stream import summarize_file
 
     if args.task == "retrieval" or (args.task == "auto" and looks_like_pairs(args.data)):
         return _inspect_pairs(args)
-    dataset = load_from_args(args)
-    tokenizer, name = load_tokenizer(args.model) if args.model else (None, None)
-    summary = summarize(dataset, tokenizer=tokenizer, tokenizer_name=name)
-    if args.test_file:
-        from advisor.data.labelled import load_dataset
-        from advisor.data.summary import compare_test
-
-        test = load_dataset(
-            args.test_file,
-            text_col=dataset.text_col,
-            label_col=dataset.label_col,
-            encoding=getattr(args, "encoding", None),
-            validate=False,
+    if args.sample is None:  # the whole file, a batch of rows at a time (memory flat in its size)
+        tokenizer, name = load_tokenizer(args.model) if args.model else (None, None)
+        summary = summarize_file(
+            args.data,
+            text_col=args.text_col,
+            label_col=args.label_col,
+            encoding=args.encoding,
+            tokenizer=tokenizer,
+            tokenizer_name=name,
+            test_file=args.test_file,
         )
-        summary = compare_test(summary, test, dataset)
+    else:  # a sample: load_dataset draws it (streaming files bigger than its threshold)
+        dataset = load_from_args(args)
+        tokenizer, name = load_tokenizer(args.model) if args.model else (None, None)
+        summary = summarize(dataset, tokenizer=tokenizer, tokenizer_name=name)
+        if args.test_file:
+            from advisor.data.labelled import load_dataset
+            from advisor.data.summary import compare_test
+
+            test = load_dataset(
+                args.test_file,
+                text_col=dataset.text_col,
+                label_col=dataset.label_col,
+                encoding=getattr(args, "encoding", None),
+                validate=False,
+            )
+            summary = compare_test(summary, test, dataset)
     if args.json:
         print_json(summary)
     else:

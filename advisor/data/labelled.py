@@ -35,7 +35,10 @@ __all__ = [
     "DropCounts",
     "allocate",
     "check_stratifiable",
+    "data_warnings",
+    "fingerprint_source",
     "load_dataset",
+    "open_labelled",
     "nested_subsets",
     "stratified_split",
     "stratified_subsample",
@@ -122,7 +125,7 @@ def _clean(df: pd.DataFrame, keep: tuple[str, ...] | None) -> tuple[pd.DataFrame
     return out, nan_labels, empty_texts, other, nul_texts
 
 
-def _fingerprint(src: SourceFile) -> tuple[str, Literal["sha256", "head-tail"]]:
+def fingerprint_source(src: SourceFile) -> tuple[str, Literal["sha256", "head-tail"]]:
     digest = hashlib.sha256()
     files = [(f"{label}/{p.name}", p) for label, p in src.files] if src.format == "folder" else [("", src.path)]
     if src.size <= FULL_HASH_BYTES:
@@ -181,6 +184,46 @@ def _mixed_labels(counts: dict[str, int]) -> str | None:
     )
 
 
+def open_labelled(
+    ref: str, *, text_col: str | None, label_col: str | None, encoding: str | None
+) -> tuple[SourceFile, str, str, tuple[str, ...] | None]:
+    """(checked source, text column, label column, the labels a demo keeps) of ``ref`` (a path or
+    ``demo:<name>``): the file checks and column detection on its first rows, before any full read."""
+    ref = str(ref)
+    keep: tuple[str, ...] | None = None
+    if demos.is_demo(ref):
+        path, spec = demos.demo_path(ref)
+        text_col, label_col, keep, display = (
+            text_col or spec.text_col,
+            label_col or spec.label_col,
+            spec.keep_labels,
+            ref,
+        )
+    else:
+        path, display = Path(ref).expanduser(), ref
+    src = open_source(path, encoding=encoding, display=display)
+    if demos.is_demo(ref) and encoding is None:
+        src = replace(src, errors=spec.decode_errors)
+    head = preview(src)
+    if src.format != "folder" and head.empty:
+        raise DataError(f"data file is empty: {display} (no data rows)")
+    text, label = detect_columns(head, src, text_col, label_col)
+    return src, text, label, keep
+
+
+def data_warnings(
+    dropped: DropCounts, keep: tuple[str, ...] | None, label_col: str, counts: dict[str, int], nul_texts: int
+) -> list[str]:
+    """What ``load_dataset`` warns about: drops, NUL bytes removed, too many classes, mixed label codings."""
+    warnings = _warnings(dropped, keep, label_col, len(counts))
+    if nul_texts:
+        warnings.append(f"removed NUL bytes from {nul_texts:,} text(s)")
+    mixed = _mixed_labels(counts)
+    if mixed:
+        warnings.append(mixed.format(col=label_col))
+    return warnings
+
+
 # ----------------------------------------------------------------------------- loading
 def load_dataset(
     ref: str,
@@ -203,27 +246,10 @@ def load_dataset(
     Raises DataError (one line naming the file) for every bad input.
     """
     ref = str(ref)
-    keep: tuple[str, ...] | None = None
-    if demos.is_demo(ref):
-        path, spec = demos.demo_path(ref)
-        text_col, label_col, keep, display = (
-            text_col or spec.text_col,
-            label_col or spec.label_col,
-            spec.keep_labels,
-            ref,
-        )
-    else:
-        path, display = Path(ref).expanduser(), ref
     if sample is not None and sample < 2:
         raise DataError(f"--sample must be at least 2 (got {sample})")
-    src = open_source(path, encoding=encoding, display=display)
-    if demos.is_demo(ref) and encoding is None:
-        src = replace(src, errors=spec.decode_errors)
-    head = preview(src)
-    if src.format != "folder" and head.empty:
-        raise DataError(f"data file is empty: {display} (no data rows)")
-    text_col, label_col = detect_columns(head, src, text_col, label_col)
-    del head
+    src, text_col, label_col, keep = open_labelled(ref, text_col=text_col, label_col=label_col, encoding=encoding)
+    display = src.display
 
     threshold = STREAM_THRESHOLD_BYTES if stream_threshold is None else stream_threshold
     estimated = src.size * (COMPRESSION_FACTOR if src.compression else 1)
@@ -275,13 +301,8 @@ def load_dataset(
     dropped = DropCounts(
         total_rows_read=read, nan_labels=nan_labels, empty_texts=empty_texts, duplicates=duplicates, other_labels=other
     )
-    warnings = _warnings(dropped, keep, label_col, len(counts))
-    if nul_texts:
-        warnings.append(f"removed NUL bytes from {nul_texts:,} text(s)")
-    mixed = _mixed_labels(counts)
-    if mixed:
-        warnings.append(mixed.format(col=label_col))
-    fingerprint, kind = _fingerprint(src)
+    warnings = data_warnings(dropped, keep, label_col, counts, nul_texts)
+    fingerprint, kind = fingerprint_source(src)
     return Dataset(
         examples=examples,
         ref=ref,

@@ -93,17 +93,24 @@ def overlap(train: Examples, test: Examples) -> tuple[int, int]:
 def compare_test(summary: DataSummary, test: Dataset, train: Dataset) -> DataSummary:
     """``summary`` with the held-out file's overlap with the data (and a warning when there is any)."""
     same, conflicts = overlap(train.examples, test.examples)
+    return with_overlap(summary, same, conflicts, test_ref=test.ref, test_rows=len(test.examples), train_ref=train.ref)
+
+
+def with_overlap(
+    summary: DataSummary, same: int, conflicts: int, *, test_ref: str, test_rows: int, train_ref: str
+) -> DataSummary:
+    """``summary`` with a held-out file's overlap counts (``overlap``'s), and a warning when there is any."""
     warnings = list(summary.warnings)
     if same:
         warnings.append(
-            f"{same:,} of {len(test.examples):,} rows in {test.ref} also appear in {train.ref} (same text); "
+            f"{same:,} of {test_rows:,} rows in {test_ref} also appear in {train_ref} (same text); "
             "held-out scores on them are inflated"
             + (f"; {conflicts:,} of them have another label there" if conflicts else "")
         )
     return summary.model_copy(
         update={
-            "test_file": test.ref,
-            "test_rows": len(test.examples),
+            "test_file": test_ref,
+            "test_rows": test_rows,
             "test_overlap": same,
             "test_overlap_conflicts": conflicts,
             "warnings": warnings,

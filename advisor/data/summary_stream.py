@@ -1,0 +1,353 @@
+"""``inspect`` of a labelled file in one streamed pass, its memory flat in the file's size: ``summarize_file``.
+
+The file is read ``BATCH_ROWS`` rows at a time (``readers.iter_frames``) and each batch is cleaned as
+``load_dataset`` cleans it; the ``DataSummary`` is built from running counts, never from the rows:
+
+- rows read and dropped, and distinct rows per class: exact counts.
+- duplicates: ``DistinctRows``, a 64-bit hash of each clean (text, label) row. Up to ``EXACT_DISTINCT``
+  distinct rows the hashes are kept in a sorted array (8 bytes a row; exact but for a 64-bit hash
+  collision, about 1e-7 at two million rows); past that they move into a fixed ``BLOOM_BITS`` Bloom
+  filter, whose false positives count a few new rows as duplicates. The report then says (a warning)
+  that rows, duplicates, class counts and lengths are approximate, and by about how much.
+- text lengths in characters and words: ``LengthCounts``, a histogram of the integer lengths (its size is
+  the number of distinct lengths, not of rows). The mean, the maximum and numpy's linear-interpolation
+  percentiles computed from it equal those of the whole list of lengths (``length_stats``).
+- tokens (with a tokenizer): ``ClassSample`` keeps, per class, the ``max_token_texts`` rows with the
+  smallest row hashes, and the texts measured are a stratified allocation of ``max_token_texts`` over them:
+  every row when there are no more (as ``summarize`` measures them), else a seeded sample of that size
+  (``summarize`` draws another one). Its memory is up to ``max_token_texts`` texts per class.
+- a held-out file (``test_file``): read whole (it is the small one), and the data streamed past it: the
+  overlap counts equal ``summary.overlap``'s.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from advisor.data.labelled import (
+    DropCounts,
+    _clean,
+    check_class_counts,
+    data_warnings,
+    fingerprint_source,
+    load_dataset,
+    open_labelled,
+)
+from advisor.data.readers import CHUNK_ROWS, iter_frames
+from advisor.data.sampling import allocate
+from advisor.data.summary import ClassCount, DataSummary, LengthStats, _norm, length_stats, with_overlap
+from engines.base import Examples
+from engines.errors import DataError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+BATCH_ROWS = CHUNK_ROWS  # rows read and counted at a time
+EXACT_DISTINCT = 2_000_000  # distinct rows whose hashes are kept exactly (16 MB); a Bloom filter past that
+BLOOM_BITS = 2**28  # 32 MiB: about 1e-6 false positives at 6 million distinct rows, 1e-3 at 30 million
+BLOOM_HASHES = 7
+PERCENTILES = (10, 50, 90, 95, 99)
+
+
+# ------------------------------------------------------------------------- lengths
+def percentiles_from_counts(values: np.ndarray, counts: np.ndarray, q: tuple[int, ...] = PERCENTILES) -> list[float]:
+    """``np.percentile(arr, q)`` (linear interpolation) of the array holding each ``values[i]``
+    ``counts[i]`` times (``values`` sorted), computed as numpy computes it, from the histogram alone."""
+    import numpy as np
+
+    n = int(counts.sum())
+    cum = np.cumsum(counts)
+    virtual = (n - 1) * np.true_divide(np.asarray(q), 100)
+    below = np.floor(virtual)
+    prev = np.minimum(below.astype(np.int64), n - 1)
+    nxt = np.minimum(prev + 1, n - 1)
+    a = values[np.searchsorted(cum, prev, side="right")]  # the prev-th smallest (0-based)
+    b = values[np.searchsorted(cum, nxt, side="right")]
+    t = virtual - below
+    diff = b - a
+    out = np.add(a, diff * t)
+    np.subtract(b, diff * (1 - t), out=out, where=t >= 0.5)  # numpy's _lerp, for the same last bits
+    return [float(x) for x in out]
+
+
+class LengthCounts:
+    """How many texts have each length: a mergeable histogram of integer lengths."""
+
+    def __init__(self) -> None:
+        self._counts: Counter[int] = Counter()
+        self.n = 0
+        self.total = 0
+
+    def add(self, lengths: np.ndarray) -> None:
+        import numpy as np
+
+        if not len(lengths):
+            return
+        values, counts = np.unique(lengths, return_counts=True)
+        for v, c in zip(values.tolist(), counts.tolist()):
+            self._counts[v] += c
+        self.n += len(lengths)
+        self.total += int(lengths.sum())
+
+    def stats(self, unit: str) -> LengthStats:
+        """``summary.length_stats`` of every length added (all zero when none)."""
+        import numpy as np
+
+        if not self.n:
+            return LengthStats(unit=unit, mean=0.0, p10=0.0, p50=0.0, p90=0.0, p95=0.0, p99=0.0, max=0)
+        values = np.asarray(sorted(self._counts), dtype=np.int64)
+        counts = np.asarray([self._counts[v] for v in values.tolist()], dtype=np.int64)
+        p = [round(x, 1) for x in percentiles_from_counts(values, counts)]
+        return LengthStats(
+            unit=unit,
+            mean=round(float(self.total) / self.n, 1),  # numpy's mean of ints: their exact sum / n
+            p10=p[0],
+            p50=p[1],
+            p90=p[2],
+            p95=p[3],
+            p99=p[4],
+            max=int(values[-1]),
+        )
+
+
+# ---------------------------------------------------------------------- duplicates
+class DistinctRows:
+    """Which rows are new, by 64-bit row hash: exact (a sorted array) up to ``exact_limit`` distinct
+    hashes, then a Bloom filter of ``bloom_bits`` bits (``approximate`` from then on)."""
+
+    def __init__(
+        self, exact_limit: int = EXACT_DISTINCT, bloom_bits: int = BLOOM_BITS, n_hashes: int = BLOOM_HASHES
+    ) -> None:
+        import numpy as np
+
+        if bloom_bits & (bloom_bits - 1):
+            raise ValueError("bloom_bits must be a power of two")
+        self.exact_limit, self.bloom_bits, self.n_hashes = exact_limit, bloom_bits, n_hashes
+        self._sorted = np.empty(0, np.uint64)
+        self._bloom: np.ndarray | None = None
+        self.distinct = 0
+
+    @property
+    def approximate(self) -> bool:
+        return self._bloom is not None
+
+    def false_positive_rate(self) -> float:
+        """The Bloom filter's chance, at its present fill, to call a new row seen (0 while exact)."""
+        if self._bloom is None:
+            return 0.0
+        return (1 - math.exp(-self.n_hashes * self.distinct / self.bloom_bits)) ** self.n_hashes
+
+    def _positions(self, h: np.ndarray) -> list[np.ndarray]:
+        import numpy as np
+
+        h1 = h & np.uint64(0xFFFFFFFF)
+        h2 = (h >> np.uint64(32)) | np.uint64(1)
+        mask = np.uint64(self.bloom_bits - 1)
+        return [(h1 + np.uint64(i) * h2) & mask for i in range(self.n_hashes)]
+
+    def _bloom_has(self, h: np.ndarray) -> np.ndarray:
+        import numpy as np
+
+        assert self._bloom is not None
+        found = np.ones(len(h), dtype=bool)
+        for pos in self._positions(h):
+            found &= ((self._bloom[pos >> np.uint64(3)] >> (pos & np.uint64(7)).astype(np.uint8)) & 1).astype(bool)
+        return found
+
+    def _bloom_add(self, h: np.ndarray) -> None:
+        import numpy as np
+
+        assert self._bloom is not None
+        for pos in self._positions(h):
+            np.bitwise_or.at(self._bloom, pos >> np.uint64(3), np.left_shift(1, pos & np.uint64(7)).astype(np.uint8))
+
+    def new(self, hashes: np.ndarray) -> np.ndarray:
+        """A mask of the rows seen for the first time (the first of equal hashes within ``hashes`` too)."""
+        import numpy as np
+
+        uniq, first = np.unique(hashes, return_index=True)
+        if self._bloom is None:
+            known = self._sorted
+            pos = np.minimum(np.searchsorted(known, uniq), max(len(known) - 1, 0))
+            seen = known[pos] == uniq if len(known) else np.zeros(len(uniq), dtype=bool)
+            merged = np.concatenate([known, uniq[~seen]])
+            merged.sort(kind="stable")  # two sorted runs: a linear merge
+            self._sorted = merged
+            if len(merged) > self.exact_limit:
+                self._bloom = np.zeros(self.bloom_bits // 8, dtype=np.uint8)
+                self._bloom_add(merged)
+                self._sorted = np.empty(0, np.uint64)
+        else:
+            seen = self._bloom_has(uniq)
+            self._bloom_add(uniq[~seen])
+        out = np.zeros(len(hashes), dtype=bool)
+        out[first[~seen]] = True
+        self.distinct += int((~seen).sum())
+        return out
+
+
+# ------------------------------------------------------------------------- tokens
+class ClassSample:
+    """Per class, the ``n`` distinct rows with the smallest row hashes (a bottom-k sample)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self._rows: dict[str, tuple[np.ndarray, list[str]]] = {}
+
+    def add(self, hashes: np.ndarray, texts: list[str], labels: list[str]) -> None:
+        import numpy as np
+
+        by_label: dict[str, list[int]] = {}
+        for i, label in enumerate(labels):
+            by_label.setdefault(label, []).append(i)
+        for label, idx in by_label.items():
+            old_h, old_t = self._rows.get(label, (np.empty(0, np.uint64), []))
+            ix = np.asarray(idx)
+            all_h = np.concatenate([old_h, hashes[ix]])
+            all_t = old_t + [texts[i] for i in idx]
+            order = np.argsort(all_h, kind="stable")[: self.n]
+            self._rows[label] = (all_h[order], [all_t[i] for i in order.tolist()])
+
+    def take(self, counts: dict[str, int], seed: int = 0) -> Examples:
+        """A stratified sample of ``n`` rows over ``counts`` (every row when there are no more), shuffled."""
+        import numpy as np
+
+        alloc = allocate(counts, self.n)
+        texts: list[str] = []
+        labels: list[str] = []
+        for label in sorted(self._rows):
+            chosen = self._rows[label][1][: alloc.get(label, 0)]
+            texts += chosen
+            labels += [label] * len(chosen)
+        order = np.random.default_rng(seed).permutation(len(texts))
+        return Examples(texts=[texts[i] for i in order], labels=[labels[i] for i in order])
+
+
+# ------------------------------------------------------------------------ summary
+def summarize_file(
+    ref: str,
+    *,
+    text_col: str | None = None,
+    label_col: str | None = None,
+    encoding: str | None = None,
+    tokenizer: Any = None,
+    tokenizer_name: str | None = None,
+    max_token_texts: int = 10_000,
+    test_file: str | None = None,
+    batch_rows: int | None = None,
+) -> DataSummary:
+    """``summarize(load_dataset(ref))`` (with ``compare_test`` for ``test_file``), read a batch at a time.
+
+    The same errors as ``load_dataset`` (validated) for a bad file; the same report for a file of up to
+    ``EXACT_DISTINCT`` distinct rows, the token figures aside when it has more than ``max_token_texts``."""
+    import numpy as np
+    import pandas as pd
+
+    ref = str(ref)
+    src, text_col, label_col, keep = open_labelled(ref, text_col=text_col, label_col=label_col, encoding=encoding)
+    test = None
+    wanted: dict[str, list[str]] = {}  # held-out texts (normalised) → their labels
+    found: dict[str, set[str]] = {}  # of those, the labels the data has them with
+    if test_file is not None:
+        test = load_dataset(test_file, text_col=text_col, label_col=label_col, encoding=encoding, validate=False)
+        for text, label in zip(test.examples.texts, test.examples.labels):
+            wanted.setdefault(_norm(text), []).append(label)
+
+    distinct = DistinctRows(exact_limit=EXACT_DISTINCT, bloom_bits=BLOOM_BITS)
+    chars, words = LengthCounts(), LengthCounts()
+    counts: Counter[str] = Counter()
+    sample = ClassSample(max_token_texts) if tokenizer is not None else None
+    read = nan_labels = empty_texts = other = nul_texts = duplicates = 0
+    for chunk in iter_frames(src, text_col, label_col, chunksize=batch_rows or BATCH_ROWS):
+        read += len(chunk)
+        clean, n_lab, n_txt, n_other, n_nul = _clean(chunk, keep)
+        nan_labels, empty_texts, other, nul_texts = (
+            nan_labels + n_lab,
+            empty_texts + n_txt,
+            other + n_other,
+            nul_texts + n_nul,
+        )
+        del chunk
+        if clean.empty:
+            continue
+        hashes = pd.util.hash_pandas_object(clean[["text", "label"]], index=False).to_numpy()
+        new = distinct.new(hashes)
+        duplicates += len(clean) - int(new.sum())
+        texts = clean["text"].to_numpy()[new].tolist()
+        labels = clean["label"].to_numpy()[new].tolist()
+        del clean
+        counts.update(labels)
+        chars.add(np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts)))
+        words.add(np.fromiter((len(t.split()) for t in texts), dtype=np.int64, count=len(texts)))
+        if sample is not None:
+            sample.add(hashes[new], texts, labels)
+        if wanted:
+            for text, label in zip(texts, labels):
+                key = _norm(text)
+                if key in wanted:
+                    found.setdefault(key, set()).add(label)
+    if read == 0:
+        raise DataError(f"data file is empty: {src.display} (no data rows)")
+    valid = sum(counts.values())
+    if valid == 0:
+        raise DataError(
+            f"no usable rows in {src.display}: all {read:,} rows had an empty text or label"
+            + (f" or a label other than {', '.join(keep)}" if keep else "")
+        )
+    check_class_counts(dict(counts), src.display)
+
+    dropped = DropCounts(
+        total_rows_read=read, nan_labels=nan_labels, empty_texts=empty_texts, duplicates=duplicates, other_labels=other
+    )
+    warnings = data_warnings(dropped, keep, label_col, dict(counts), nul_texts)
+    if distinct.approximate:
+        warnings.append(
+            f"approximate counts: past {EXACT_DISTINCT:,} distinct rows, duplicates are found with a "
+            f"{BLOOM_BITS // 8 // 2**20} MiB Bloom filter that can take a new row for a duplicate "
+            f"(about {distinct.false_positive_rate():.1e} of them at the end); rows, duplicates, classes and "
+            "lengths may be off by that share"
+        )
+    lengths = {"chars": chars.stats("chars"), "words": words.stats("words")}
+    measured = None
+    over: dict[int, float] = {}
+    if sample is not None:
+        subset = sample.take(dict(counts), seed=0).texts
+        ids = tokenizer(list(subset), add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
+        n_tokens = [len(x) for x in ids]
+        lengths["tokens"] = length_stats(n_tokens, "tokens")
+        measured = len(n_tokens)
+        over = {n: round(sum(k > n for k in n_tokens) / len(n_tokens), 4) for n in (64, 128, 256, 512)}
+    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    fingerprint, _ = fingerprint_source(src)
+    summary = DataSummary(
+        ref=ref,
+        path=str(src.path),
+        format=src.format,
+        text_col=text_col,
+        label_col=label_col,
+        encoding=src.encoding,
+        fingerprint=fingerprint,
+        rows=valid,
+        total_rows=valid,
+        sampled=False,
+        n_classes=len(counts),
+        classes=[ClassCount(label=c, count=k, share=round(k / valid, 4)) for c, k in ordered],
+        imbalance_ratio=round(ordered[0][1] / ordered[-1][1], 3),
+        lengths=lengths,
+        tokenizer=tokenizer_name,
+        tokens_measured_on=measured,
+        share_over_tokens=over,
+        dropped=dropped,
+        warnings=warnings,
+    )
+    if test is None:
+        return summary
+    same = conflicts = 0
+    for key, labels in wanted.items():
+        seen = found.get(key)
+        if seen is not None:
+            same += len(labels)
+            conflicts += sum(label not in seen for label in labels)
+    return with_overlap(summary, same, conflicts, test_ref=test.ref, test_rows=len(test.examples), train_ref=ref)
