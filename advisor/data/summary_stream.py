@@ -6,7 +6,7 @@ The file is read ``BATCH_ROWS`` rows at a time (``readers.iter_frames``) and eac
 - rows read and dropped, and distinct rows per class: exact counts.
 - duplicates: ``DistinctRows``, a 64-bit hash of each clean (text, label) row. Up to ``EXACT_DISTINCT``
   distinct rows the hashes are kept in a sorted array (8 bytes a row; exact but for a 64-bit hash
-  collision, about 1e-7 at two million rows); past that they move into a fixed ``BLOOM_BITS`` Bloom
+  collision, about 3e-8 at a million rows); past that they move into a fixed ``BLOOM_BITS`` Bloom
   filter, whose false positives count a few new rows as duplicates. The report then says (a warning)
   that rows, duplicates, class counts and lengths are approximate, and by about how much.
 - text lengths in characters and words: ``LengthCounts``, a histogram of the integer lengths (its size is
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from advisor.data.labelled import (
@@ -45,9 +46,10 @@ if TYPE_CHECKING:
     import numpy as np
 
 BATCH_ROWS = CHUNK_ROWS  # rows read and counted at a time
-EXACT_DISTINCT = 2_000_000  # distinct rows whose hashes are kept exactly (16 MB); a Bloom filter past that
+EXACT_DISTINCT = 1_000_000  # distinct rows whose hashes are kept exactly (8 MB); a Bloom filter past that
 BLOOM_BITS = 2**28  # 32 MiB: about 1e-6 false positives at 6 million distinct rows, 1e-3 at 30 million
 BLOOM_HASHES = 7
+BLOOM_CHUNK = 1 << 16  # hashes set in the filter at a time
 PERCENTILES = (10, 50, 90, 95, 99)
 
 
@@ -139,29 +141,33 @@ class DistinctRows:
             return 0.0
         return (1 - math.exp(-self.n_hashes * self.distinct / self.bloom_bits)) ** self.n_hashes
 
-    def _positions(self, h: np.ndarray) -> list[np.ndarray]:
+    def _positions(self, h: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(byte, bit mask) of each of the ``n_hashes`` bits of every hash (double hashing), one bit at a time."""
         import numpy as np
 
         h1 = h & np.uint64(0xFFFFFFFF)
         h2 = (h >> np.uint64(32)) | np.uint64(1)
         mask = np.uint64(self.bloom_bits - 1)
-        return [(h1 + np.uint64(i) * h2) & mask for i in range(self.n_hashes)]
+        for i in range(self.n_hashes):
+            pos = (h1 + np.uint64(i) * h2) & mask
+            yield pos >> np.uint64(3), np.left_shift(np.uint8(1), (pos & np.uint64(7)).astype(np.uint8))
 
     def _bloom_has(self, h: np.ndarray) -> np.ndarray:
         import numpy as np
 
         assert self._bloom is not None
         found = np.ones(len(h), dtype=bool)
-        for pos in self._positions(h):
-            found &= ((self._bloom[pos >> np.uint64(3)] >> (pos & np.uint64(7)).astype(np.uint8)) & 1).astype(bool)
+        for byte, bit in self._positions(h):
+            found &= (self._bloom[byte] & bit) != 0
         return found
 
     def _bloom_add(self, h: np.ndarray) -> None:
         import numpy as np
 
         assert self._bloom is not None
-        for pos in self._positions(h):
-            np.bitwise_or.at(self._bloom, pos >> np.uint64(3), np.left_shift(1, pos & np.uint64(7)).astype(np.uint8))
+        for start in range(0, len(h), BLOOM_CHUNK):  # bounded temporaries when the exact hashes move in
+            for byte, bit in self._positions(h[start : start + BLOOM_CHUNK]):
+                np.bitwise_or.at(self._bloom, byte, bit)
 
     def new(self, hashes: np.ndarray) -> np.ndarray:
         """A mask of the rows seen for the first time (the first of equal hashes within ``hashes`` too)."""
