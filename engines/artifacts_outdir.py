@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from engines.atomic import old_sibling, recover
+from engines.atomic import old_sibling, pid_alive, recover, started_after
 from engines.errors import ArtifactError
 
 
@@ -58,7 +58,7 @@ def artifact_lock(out_dir: str | Path) -> Iterator[None]:
                 written = lock.stat().st_mtime
             except (OSError, ValueError):
                 pid, written = 0, 0.0
-            if pid and _alive(pid) and not _started_after(pid, written):
+            if pid and pid_alive(pid) and not started_after(pid, written):
                 raise ArtifactError(
                     f"{out_dir} is in use by another run (pid {pid}); wait for it or choose another --out"
                 ) from None
@@ -71,32 +71,6 @@ def artifact_lock(out_dir: str | Path) -> Iterator[None]:
         yield
     finally:
         lock.unlink(missing_ok=True)
-
-
-def _started_after(pid: int, written: float, slack_s: float = 2.0) -> bool:
-    """True when process ``pid`` started after the lock was written: the pid was reused (after a
-    reboot or a container restart, say) and that process is not the run that wrote the lock.
-    False when it cannot tell (no /proc)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        ticks = int(stat.rsplit(")", 1)[1].split()[19])  # field 22: start time, clock ticks after boot
-        boot = next(
-            int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime ")
-        )
-        started = boot + ticks / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError, StopIteration):
-        return False
-    return started > written + slack_s
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def clear_leftovers(out_dir: str | Path) -> list[Path]:

@@ -2,6 +2,12 @@
 
 A reader (or a resumed run after ``kill -9``) sees either the old file or the
 complete new one, never half of one.
+
+A file's temporary sibling is named ``.<name>.<pid>@<host>.XXXXXXXX.tmp`` after the process writing it.
+A writer killed with ``kill -9`` cannot remove its sibling, so every write first removes the siblings of
+the same file whose writer is gone (``sweep_stale``): written on this host by a pid that no longer runs,
+or that now belongs to a process started after the file was last written (pid reuse). A live writer's
+sibling, or one from another host, is never touched.
 """
 
 from __future__ import annotations
@@ -10,12 +16,16 @@ import ctypes
 import errno
 import json
 import os
+import re
 import shutil
+import socket
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from glob import escape as glob_escape
 from pathlib import Path
+from stat import S_ISREG as stat_is_file
 from typing import IO, Any, TextIO, cast
 
 
@@ -32,12 +42,92 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def _host() -> str:
+    """This machine's name as it appears in a staging file's name: letters, digits and dashes only."""
+    try:
+        name = socket.gethostname()
+    except OSError:
+        name = ""
+    return re.sub(r"[^A-Za-z0-9-]", "-", name)[:40] or "localhost"
+
+
+HOST = _host()
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (it may belong to another user)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except (OverflowError, ValueError, OSError):
+        return False
+    return True
+
+
+def started_after(pid: int, written: float, slack_s: float = 2.0) -> bool:
+    """True when process ``pid`` started after ``written`` (a file's mtime): the pid was reused (after a
+    reboot or a container restart, say) and that process is not the one that wrote the file.
+    False when it cannot tell (no /proc)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        ticks = int(stat.rsplit(")", 1)[1].split()[19])  # field 22: start time, clock ticks after boot
+        boot = next(
+            int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime ")
+        )
+        started = boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return False
+    return started > written + slack_s
+
+
+def _staging_pattern(final: Path) -> re.Pattern[str]:
+    return re.compile(rf"\.{re.escape(final.name)}\.(\d+)@([A-Za-z0-9-]+)\.[A-Za-z0-9_]+\.tmp")
+
+
+def sweep_stale(final: str | Path) -> list[Path]:
+    """Remove the temporary siblings of ``final`` that writers killed mid-write left behind: those named
+    for a pid on this host that no longer runs (or was reused by a later process). This process's own,
+    a live writer's and another host's are kept. Returns what it removed; never raises."""
+    final = Path(final)
+    pattern = _staging_pattern(final)
+    removed: list[Path] = []
+    try:
+        siblings = list(final.parent.glob(f".{glob_escape(final.name)}.*.tmp"))
+    except OSError:
+        return removed
+    for path in siblings:
+        m = pattern.fullmatch(path.name)
+        if m is None or m.group(2) != HOST or int(m.group(1)) == os.getpid():
+            continue
+        try:
+            st = path.lstat()
+            if not stat_is_file(st.st_mode):
+                continue
+            pid = int(m.group(1))
+            if pid_alive(pid) and not started_after(pid, st.st_mtime):
+                continue
+            path.unlink()
+        except (OSError, ValueError):
+            continue
+        removed.append(path)
+    return removed
+
+
+def _mkstemp(final: Path) -> tuple[int, str]:
+    """Create ``final``'s temporary sibling (named after this process), after sweeping stale ones."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    sweep_stale(final)
+    return tempfile.mkstemp(prefix=f".{final.name}.{os.getpid()}@{HOST}.", suffix=".tmp", dir=final.parent)
+
+
 @contextmanager
 def _staged(final: Path, mode: str, **open_kw: Any) -> Iterator[IO[Any]]:
     """An open temporary sibling of ``final``, fsynced and renamed over it when the block succeeds; on
     any error (or Ctrl-C) removed, and an existing ``final`` untouched."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    fd, tmp = _mkstemp(final)
     try:
         with os.fdopen(fd, mode, **open_kw) as fh:
             yield fh
@@ -71,8 +161,7 @@ def write_json(path: str | Path, obj: Any) -> None:
 def write_with(path: str | Path, writer: Callable[[Path], object]) -> None:
     """Let ``writer`` write a temporary file (e.g. safetensors' save_file), then rename it into place."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _mkstemp(path)
     os.close(fd)
     try:
         writer(Path(tmp))

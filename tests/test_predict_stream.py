@@ -159,3 +159,67 @@ def test_a_missing_label_in_a_later_batch_means_no_accuracy(tmp_path, artifact, 
     assert main(["predict", str(artifact), "--data", str(src), "--out", str(tmp_path / "p.csv")]) == 0
     err = capsys.readouterr().err
     assert "wrote 31 predictions" in err and "accuracy" not in err
+
+
+def test_a_predict_out_removes_only_dead_writers_staging_files(tmp_path, artifact, data_csv, capsys):
+    """A ``predict --out`` killed with ``kill -9`` leaves ``.<out>.<pid>@<host>.XXXXXXXX.tmp``; the next write
+    to the same file removes it, but never the file of a writer still running (nor one it cannot judge)."""
+    import subprocess
+    import sys
+
+    from engines.atomic import HOST
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    live = subprocess.Popen(["sleep", "60"])  # a "writer" still at work
+    try:
+        out = tmp_path / "out.csv"
+        out.write_text("old\n", encoding="utf-8")
+        names = {
+            "dead": f".out.csv.{dead.pid}@{HOST}.k1ll3d_9.tmp",
+            "live": f".out.csv.{live.pid}@{HOST}.w0rk1ng_.tmp",
+            "other-host": f".out.csv.{dead.pid}@{HOST}x-elsewhere.abcdefgh.tmp",  # its pid means nothing here
+            "unnamed": ".out.csv.abcdefgh.tmp",  # an older version's: no writer to check
+            "other-file": f".other.csv.{dead.pid}@{HOST}.abcdefgh.tmp",
+        }
+        for name in names.values():
+            (tmp_path / name).write_text("half a file", encoding="utf-8")
+        assert main(["predict", str(artifact), "--data", str(data_csv), "--out", str(out)]) == 0
+        capsys.readouterr()
+        assert out.read_text(encoding="utf-8").startswith("text,label,score")
+        left = set(_leftovers(tmp_path))
+        assert names["dead"] not in left
+        assert left == {names[k] for k in ("live", "other-host", "unnamed", "other-file")}
+    finally:
+        live.kill()
+        live.wait()
+
+
+def test_a_staging_file_older_than_its_pids_process_is_stale(tmp_path):
+    """Pid reuse (after a reboot or a container restart): a staging file last written before the process
+    that now has its pid started was not written by that process, so it is stale; the same process's
+    fresh file is kept."""
+    import os
+    import subprocess
+    import time
+
+    from engines.atomic import HOST, sweep_stale, write_text
+
+    if not Path("/proc/self/stat").exists():
+        pytest.skip("no /proc: pid reuse cannot be told")
+    child = subprocess.Popen(["sleep", "60"])
+    try:
+        target = tmp_path / "out.csv"
+        stale = tmp_path / f".out.csv.{child.pid}@{HOST}.abcdefgh.tmp"
+        fresh = tmp_path / f".out.csv.{child.pid}@{HOST}.ijklmnop.tmp"
+        for f in (stale, fresh):
+            f.write_text("x", encoding="utf-8")
+        hour_ago = time.time() - 3600
+        os.utime(stale, (hour_ago, hour_ago))
+        write_text(target, "new\n")
+        assert target.read_text(encoding="utf-8") == "new\n"
+        assert not stale.exists() and fresh.exists()
+        assert sweep_stale(target) == []
+    finally:
+        child.kill()
+        child.wait()
