@@ -15,6 +15,8 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -57,10 +59,12 @@ __all__ = [
     "inside",
     "library_versions",
     "load_artifact",
+    "load_settled",
     "now_utc",
     "read_heldout",
     "read_manifest",
     "rows_digest",
+    "same_artifact",
     "save_artifact",
     "summary_metrics",
     "tool_version",
@@ -230,3 +234,53 @@ def load_artifact(directory: str | Path) -> tuple[Engine, Manifest]:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ArtifactError(f"corrupt artifact {directory}: {type(exc).__name__}: {str(exc)[:160]}") from None
     return engine, manifest
+
+
+# --------------------------------------------------------- loading while a run replaces it
+LOAD_TRIES = 3
+
+
+def _manifest_now(directory: Path) -> Manifest | None:
+    try:
+        return read_manifest(directory)
+    except Exception:  # noqa: BLE001 - missing or half-written: not the one loaded, all the same
+        return None
+
+
+def load_settled(directory: str | Path, *, tries: int = LOAD_TRIES) -> tuple[Engine, Manifest]:
+    """``load_artifact`` and ``warm_up`` (the parts an engine reads lazily from the folder, such as an
+    encoder, are read now), checked against a concurrent ``run --overwrite``: when the manifest on disk is
+    no longer the one loaded, the load may have read files of both artifacts, so it starts again; an error
+    raised while the artifact was being replaced (a file not matching its checksum, say) starts again too.
+    What it returns was read wholly from one artifact. Still replaced after ``tries`` loads → ArtifactError."""
+    directory = Path(directory)
+    for _ in range(tries):
+        before = read_manifest(directory)
+        try:
+            engine, manifest = load_artifact(directory)
+            engine.warm_up()
+        except Exception:
+            if _manifest_now(directory) == before:
+                raise  # a fault of the artifact itself, not a swap
+            continue
+        if manifest == before and _manifest_now(directory) == manifest:
+            return engine, manifest
+    raise ArtifactError(
+        f"{directory} was replaced {tries} times (by other `run --overwrite`s?) while it was being loaded; try again"
+    )
+
+
+@contextmanager
+def same_artifact(directory: str | Path, loaded: Manifest, *, doing: str) -> Iterator[None]:
+    """Around work on an artifact loaded earlier (``loaded`` its manifest): an error raised because
+    another ``run --overwrite`` replaced it meanwhile (a vector store's files gone) becomes one line
+    saying so, ArtifactError, instead of the store's own error. Other errors go through unchanged."""
+    try:
+        yield
+    except Exception:
+        if _manifest_now(Path(directory)) != loaded:
+            raise ArtifactError(
+                f"{directory} was replaced (by another `run --overwrite`?) while this {doing} was reading it; "
+                f"{doing} again"
+            ) from None
+        raise

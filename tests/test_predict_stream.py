@@ -223,3 +223,97 @@ def test_a_staging_file_older_than_its_pids_process_is_stale(tmp_path):
     finally:
         child.kill()
         child.wait()
+
+
+# ------------------------------------------------------------- a run --overwrite swapping the artifact
+@pytest.fixture(scope="module")
+def other_artifact(tmp_path_factory) -> Path:
+    """A second tfidf artifact, of other data: what a `run --overwrite` swaps in."""
+    d = tmp_path_factory.mktemp("other")
+    data = write_reviews_csv(d / "other.csv", 90, seed=7)
+    out = d / "tf"
+    full_run(RunSpec(engine="tfidf", profile="tiny", data=str(data), test_size=30), out, speed_texts=0)
+    return out
+
+
+def _swapped_in(art: Path, new: Path, tmp_path: Path):
+    """A function that swaps a copy of ``new`` in at ``art`` (as `run --overwrite` does), once."""
+    import shutil
+
+    from engines.atomic import exchange
+
+    staged = tmp_path / ".art.swapin.tmp"
+    shutil.copytree(new, staged)
+    done = []
+
+    def swap() -> None:
+        if not done:
+            assert exchange(staged, art)
+            shutil.rmtree(staged)
+            done.append(True)
+
+    return swap, done
+
+
+@pytest.mark.parametrize("window", ["verify-then-swap", "swap-mid-load", "swap-after-load"])
+def test_predict_loading_across_a_swap_predicts_wholly_with_one_artifact(
+    tmp_path, artifact, other_artifact, data_csv, monkeypatch, capsys, window
+):
+    """The swap falls inside predict's load: before the checksums are read (they then belong to the
+    other artifact), between two of the engine's files (the vocabulary of one, the head of the other),
+    or after the engine has loaded. The file written is the new artifact's, byte for byte, never a mix."""
+    import shutil
+
+    import engines.artifacts as A
+    import engines.linear_head as L
+
+    new_alone = tmp_path / "new.csv"
+    assert main(["predict", str(other_artifact), "--data", str(data_csv), "--out", str(new_alone)]) == 0
+    art = tmp_path / "art"
+    shutil.copytree(artifact, art)
+    swap, done = _swapped_in(art, other_artifact, tmp_path)
+    if window == "verify-then-swap":
+        real_verify = A.verify_files
+        monkeypatch.setattr(A, "verify_files", lambda *a, **k: (swap(), real_verify(*a, **k))[1])
+    elif window == "swap-mid-load":
+        real_head = L.load_logreg
+        monkeypatch.setattr(L, "load_logreg", lambda *a, **k: (swap(), real_head(*a, **k))[1])
+    else:
+        real_load = A.load_artifact
+        monkeypatch.setattr(A, "load_artifact", lambda *a, **k: (real_load(*a, **k), swap())[0])
+    out = tmp_path / "out.csv"
+    assert main(["predict", str(art), "--data", str(data_csv), "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert done and out.read_bytes() == new_alone.read_bytes()
+
+
+def test_a_predict_whose_artifact_is_replaced_mid_way_says_so_in_one_line(
+    tmp_path, artifact, other_artifact, data_csv, monkeypatch, capsys
+):
+    """A failure while predicting (as a kNN head's store whose files a swap deleted) is reported as the
+    artifact replaced, exit 4, and --out is left as it was."""
+    import shutil
+
+    art = tmp_path / "art"
+    shutil.copytree(artifact, art)
+    swap, _ = _swapped_in(art, other_artifact, tmp_path)
+    engine, _ = load_artifact(artifact)
+    cls, calls = type(engine), []
+
+    def store_gone(self, texts, *a, **kw):
+        calls.append(1)
+        if len(calls) == 2:
+            swap()
+            raise RuntimeError("lance error: Not found: data/abc.lance")
+        return Predictions(labels=["pos"] * len(texts), classes=["neg", "pos"], scores=[[0.0, 1.0]] * len(texts))
+
+    monkeypatch.setattr(cls, "predict", store_gone)
+    monkeypatch.setattr(predict, "BATCH_ROWS", 40)
+    out = tmp_path / "out.csv"
+    out.write_text("precious\n", encoding="utf-8")
+    code = main(["predict", str(art), "--data", str(data_csv), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 4, err
+    assert err.count("\n") == 1 and "was replaced" in err and "predict again" in err
+    assert out.read_text(encoding="utf-8") == "precious\n"
+    assert [n for n in _leftovers(tmp_path)] == []

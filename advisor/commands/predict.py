@@ -7,6 +7,9 @@
 With ``--data`` every row is predicted in file order, a batch of rows at a time (with ``--out`` the
 file is written as it goes, under a temporary name renamed into place at the end); when the file
 also has the label column, accuracy on it is printed too.
+
+Every prediction comes from one artifact: a load that another ``run --overwrite`` swaps the folder
+under starts again (on the new one), and a kNN head whose store vanishes mid-way says it was replaced.
 """
 
 from __future__ import annotations
@@ -82,7 +85,7 @@ def _write(fh: TextIO, suffix: str, rows: list[dict[str, Any]], classes: list[st
 
 
 def run(args: argparse.Namespace) -> int:
-    from engines.artifacts import load_artifact
+    from engines.artifacts import load_settled, same_artifact
     from engines.atomic import staged_file
     from engines.metrics import score_counts
 
@@ -101,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
     suffix = Path(args.out).suffix.lower() if args.out else ""
     if args.out and suffix not in (".csv", ".tsv", ".jsonl", ".ndjson"):
         raise ConfigError(f"--out {args.out}: use a .csv, .tsv or .jsonl file name")
-    engine, manifest = load_artifact(args.artifact)
+    # Loaded wholly from one artifact even while another `run --overwrite` replaces it (then the new one).
+    engine, manifest = load_settled(args.artifact)
     if "classification" not in engine.tasks:
         raise ConfigError(
             f"{args.artifact} is a retrieval artifact ({manifest.engine}): it finds documents, it does not label "
@@ -112,7 +116,8 @@ def run(args: argparse.Namespace) -> int:
     labelled, overlap, n, classes = True, False, 0, []
     with staged_file(args.out) if args.out else nullcontext() as fh:
         for texts, labels in itertools.chain([first], batches):
-            pred = engine.predict(texts)
+            with same_artifact(args.artifact, manifest, doing="predict"):  # a kNN head reads its store now
+                pred = engine.predict(texts)
             rows = _rows(texts, pred)
             classes = pred.classes
             if fh is not None:

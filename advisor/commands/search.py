@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, cast
 
 from engines.errors import ArtifactError, ConfigError
@@ -38,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engines.artifacts import load_artifact, read_manifest
+    from engines.artifacts import load_artifact, read_manifest, same_artifact
     from engines.base import engine_names, get_engine
 
     if args.k < 1:
@@ -58,12 +56,12 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("give a QUERY or --file FILE (one of them)")
     engine, loaded = load_artifact(args.artifact)
     if "retrieval" in engine.tasks:
-        with _same_artifact(args.artifact, loaded):
+        with same_artifact(args.artifact, loaded, doing="search"):
             return _search_documents(engine, args)
     if args.file:
         raise ConfigError("--file is for retrieval artifacts (bm25, frozen-index, contrastive)")
     # A classification engine that supports search keeps a vector store: the embedding engine.
-    with _same_artifact(args.artifact, loaded):
+    with same_artifact(args.artifact, loaded, doing="search"):
         hits = cast("EmbeddingEngine", engine).search(args.query, args.k)
     if args.json:
         print(
@@ -78,27 +76,6 @@ def run(args: argparse.Namespace) -> int:
             text = h.text.replace("\n", " ")
             print(f"{rank}\t{h.score:.3f}\t{h.label}\t{text[:120]}")
     return 0
-
-
-@contextmanager
-def _same_artifact(artifact: str, loaded: Any) -> Iterator[None]:
-    """A search that fails because another ``run --overwrite`` replaced the artifact after it was loaded
-    (its vector store's files gone) says so in one line, instead of the store's own error."""
-    from engines.artifacts import read_manifest
-
-    try:
-        yield
-    except Exception:
-        try:
-            replaced = read_manifest(artifact) != loaded
-        except Exception:  # noqa: BLE001 - missing or half-written: replaced all the same
-            replaced = True
-        if replaced:
-            raise ArtifactError(
-                f"{artifact} was replaced (by another `run --overwrite`?) while this search was reading it; "
-                "search again"
-            ) from None
-        raise
 
 
 def _supports(name: str) -> bool:
