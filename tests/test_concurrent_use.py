@@ -217,3 +217,100 @@ def test_searches_while_run_overwrite_swaps_the_artifact_see_old_new_or_one_line
     print("\n".join(outcomes))  # shown with -rP: which answer each search gave
     assert [o for o in outcomes if o.startswith("loop")][-1].endswith("new")  # the last search sees the new one
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".index.")) == []
+
+
+def write_reviews(path: Path, n: int, seed: int, flip: bool = False) -> Path:
+    """``n`` labelled texts; with ``flip`` the words of each label swap sides (a model of other answers)."""
+    rng = random.Random(seed)
+    words = {"pos": ["good", "great", "lovely", "fun"], "neg": ["bad", "awful", "dull", "boring"]}
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["text", "label"])
+        for i in range(n):
+            label = "pos" if i % 2 else "neg"
+            side = ("neg" if label == "pos" else "pos") if flip else label
+            w.writerow([" ".join(rng.sample(FILLER, 4) + rng.sample(words[side], 2)) + f" {i}", label])
+    return path
+
+
+@pytest.mark.slow
+def test_predicts_while_run_overwrite_swaps_the_artifact_write_old_new_or_one_line(tmp_path):
+    """``predict --data F --out O`` loops in two processes, and one predict is held between loading the old
+    tfidf artifact and predicting, while ``run --overwrite`` replaces the artifact with one trained on
+    flipped labels: every predict writes exactly the old or the new artifact's file (never a mix), or
+    exits 4 with one line; the held one loads again and writes the new one's."""
+    old_csv = write_reviews(tmp_path / "old.csv", 100, seed=1)
+    new_csv = write_reviews(tmp_path / "new.csv", 100, seed=2, flip=True)
+    texts = write_reviews(tmp_path / "texts.csv", 3000, seed=3)
+
+    def run_argv(data: Path, out: Path, *extra: str) -> list[str]:
+        return cmd("run", "--engine", "tfidf", "--profile", "tiny", "--data", str(data), "--out", str(out), *extra)
+
+    def predict_argv(art: Path, out: Path) -> list[str]:
+        return cmd("predict", str(art), "--data", str(texts), "--out", str(out))
+
+    refs = tmp_path / "refs"
+    for name, data in (("old", old_csv), ("new", new_csv)):
+        proc = cli(*run_argv(data, refs / name)[3:])
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        proc = cli(*predict_argv(refs / name, refs / f"{name}.csv")[3:])
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    old_out, new_out = (refs / "old.csv").read_bytes(), (refs / "new.csv").read_bytes()
+    assert old_out != new_out
+
+    work = tmp_path / "work"
+    work.mkdir()
+    art = work / "art"
+    shutil.copytree(refs / "old", art)
+    loaded, go = tmp_path / "loaded", tmp_path / "go"
+    held_file = work / "held.csv"
+    held = start([sys.executable, "-c", HOLD, str(loaded), str(go), *predict_argv(art, held_file)[3:]])
+    deadline = time.monotonic() + 120
+    while not loaded.exists():
+        assert held.poll() is None, held.communicate()[1][-2000:]
+        assert time.monotonic() < deadline, "the held predict never loaded the artifact"
+        time.sleep(0.05)
+
+    run = start(run_argv(new_csv, art, "--overwrite"))
+    seen: list[tuple[str, int, Path, str]] = []
+
+    def loop(name: str) -> None:
+        i = 0
+        while True:
+            running = run.poll() is None
+            out = work / f"{name}_{i}.csv"
+            proc = subprocess.run(
+                predict_argv(art, out), cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300
+            )
+            seen.append((name, proc.returncode, out, proc.stderr))
+            i += 1
+            if not running:  # one more predict after the run has ended
+                return
+
+    threads = [threading.Thread(target=loop, args=(f"loop{i}",)) for i in range(2)]
+    for t in threads:
+        t.start()
+    _, run_err = run.communicate(timeout=300)
+    assert run.returncode == 0, run_err[-2000:]
+    go.touch()
+    _, held_err = held.communicate(timeout=300)
+    for t in threads:
+        t.join(timeout=300)
+    seen.append(("held", held.returncode, held_file, held_err))
+
+    outcomes = []
+    for name, rc, out, err in seen:
+        assert "Traceback" not in err, (name, err[-2000:])
+        if rc == 0:
+            got = out.read_bytes()
+            assert got in (old_out, new_out), (name, got[:2000])  # never a mix of the two
+            outcomes.append(f"{name}: {'old' if got == old_out else 'new'}")
+        else:
+            assert one_line_error(err), (name, rc, err[-2000:])
+            assert rc == 4 and "was replaced" in err, (name, rc, err[-2000:])
+            assert not out.exists()
+            outcomes.append(f"{name}: exit {rc}: {err.strip()}")
+    print("\n".join(outcomes))  # shown with -rP: which answer each predict gave
+    assert outcomes[-1] == "held: new"  # loaded the old one, found it replaced, loaded the new one
+    assert [o for o in outcomes if o.startswith("loop")][-1].endswith("new")
+    assert sorted(p.name for p in work.iterdir() if p.name.startswith(".")) == []  # no staging leftovers

@@ -296,3 +296,29 @@ def test_a_lock_whose_pid_was_reused_is_taken_over(tmp_path):
     with artifact_lock(tmp_path / "art"):
         assert lock.read_text() == str(os.getpid())
     assert not lock.exists()
+
+
+@pytest.mark.slow
+def test_predict_out_killed_mid_write_keeps_the_old_file_and_the_next_predict_sweeps(tmp_path, tfidf_setup):
+    """``predict --data F --out OUT`` SIGKILLed after writing 2 of its 3 batches (30,000 rows): OUT is the
+    old file, byte for byte, and the staging file left beside it is named after the dead pid; the next
+    predict to OUT removes it and leaves nothing else."""
+    _, _, new_csv, proto = tfidf_setup
+    big = write_csv(tmp_path / "big.csv", 30_000, seed=3)
+    out = tmp_path / "pred.csv"
+    out.write_text("old predictions\n", encoding="utf-8")
+    args = ["predict", str(proto), "--data", str(big), "--out", str(out)]
+    proc = killed_at("advisor.commands.predict:_write", "after", args, nth=2)
+    assert out.read_text(encoding="utf-8") == "old predictions\n"
+    (stale,) = leftovers(out)
+    from engines.atomic import HOST
+
+    pid = int(stale.split(".")[3].split("@")[0])
+    assert stale.startswith(f".pred.csv.{pid}@{HOST}.") and stale.endswith(".tmp"), stale
+    assert (tmp_path / stale).stat().st_size > 0 and pid != os.getpid()  # half a file, the dead one's
+    assert "wrote" not in proc.stderr
+    done = cli(*args)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "wrote 30000 predictions" in done.stderr
+    assert leftovers(out) == []
+    assert out.read_text(encoding="utf-8").count("\n") == 30_001
