@@ -217,3 +217,75 @@ def alternative_left_out(s: Session, name: str, pool: Examples) -> bool:
         "docs/CALIBRATION.md)"
     )
     return True
+
+
+def paired_alternative(s: Session, name: str, pool: Examples) -> str:
+    """How ``name`` (an ``alternative_to`` trainer: LoRA) is measured where the trainer it is an
+    alternative to was (so full fine-tuning fits in memory): one point on the rows and seed of that
+    trainer's first point, scored on the same test part, so that the two differ only by the trainer.
+    Kept ("paired": forecast as the partner's forecast plus this lead, no curve of its own) only where
+    it clearly pays: the lower end of the lead's paired 95 % band (over the test rows) on the goals'
+    metric, plus what its faster full run is worth under the goals' weights, is above zero. One point's
+    lead at a few hundred rows is a weak guide to the lead at full size (``benchmarks/lora_probe.py``),
+    so a lead inside its noise leaves LoRA out. Else "left out", with the reason. "own": no partner
+    measured, its own curve as any trainer.
+    """
+    full_name = s.kind(name).alternative_to
+    firsts = [p for p in s.points.get(full_name or "", []) if p.usable]
+    full = s.tally[full_name].train_examples_per_s if full_name in s.tally else None
+    if full_name is None or not firsts or not full:
+        return "own"
+    first = firsts[0]
+    cost = finetune_cost(s, name, first.n_train)
+    if cost is None or cost * 1.1 > s.clock.left - 5.0:
+        s.left_out[name] = (
+            "LoRA left out: full fine-tuning fits in memory here, and no budget was left for a LoRA point "
+            f"beside its n={first.n_train:,} one (~{cost or 0:.0f}s)"
+        )
+        return "left out"
+    cheap, above = plan.finetune_sizes(s.configs.get(full_name), s.settings, len(pool), len(s.classes))
+    sizes = sorted({*cheap, *above})
+    sub = dict(zip(sizes, nested(pool, sizes, first.seed), strict=True))[first.n_train]
+    s.emit(name, "plan", f"one point beside full fine-tuning's (n={first.n_train}, seed {first.seed}): does LoRA pay?")
+    start = s.clock.elapsed
+    point, _ = fits.fit_point(s, name, sub, first.seed, budget_s=max(s.clock.left - scoring_s(s, name), 1.0))
+    s.tally[name].spent_s = s.clock.elapsed - start
+    rate = s.tally[name].train_examples_per_s
+    if not point.usable or not rate:
+        s.left_out[name] = f"LoRA left out: its point beside full fine-tuning's did not finish ({point.stopped})"
+        return "left out"
+    metric = s.metric
+    lead = float(getattr(point, metric) - getattr(first, metric))
+    lo, hi = lead_band(s, point.y_pred, first.y_pred, lead)
+    n = s.labelled_size or len(s.sample)
+    t_lora = plan.finetune_examples(s.configs.get(name), n) / rate
+    t_full = plan.finetune_examples(s.configs.get(full_name), n) / full
+    worth = s.time_worth(t_lora, t_full) if s.time_worth else 0.0
+    said = (
+        f"on the same {first.n_train:,} rows and seed LoRA scored {100 * lead:+.1f} points of "
+        f"{metric.replace('_', '-')} [{100 * lo:+.1f}, {100 * hi:+.1f}] against full fine-tuning, and its full run "
+        f"(~{t_lora:.0f}s of training against ~{t_full:.0f}s) is worth {100 * worth:+.2f} points under your goals' "
+        "weights"
+    )
+    if lo + worth <= 0:
+        s.left_out[name] = f"LoRA left out: {said}"
+        return "left out"
+    s.paired[name] = str(full_name)
+    s.tally[name].notes.append(f"kept: {said}; forecast as full fine-tuning's forecast plus that lead")
+    return "paired"
+
+
+def lead_band(s: Session, mine: list[int] | None, theirs: list[int] | None, lead: float) -> tuple[float, float]:
+    """The paired 95 % band of a lead on the goals' metric: both fits' predictions on the same
+    resampled test rows (the lead itself as a zero-width band when a fit kept no predictions)."""
+    import numpy as np
+
+    from advisor.common.bootstrap import accuracy_fn, interval, macro_f1_fn, resamples
+
+    if mine is None or theirs is None:
+        return lead, lead
+    y = s.y_test
+    fn = accuracy_fn(y) if s.metric == "accuracy" else macro_f1_fn(y, len(s.classes) + 1)
+    a, b = np.asarray(mine), np.asarray(theirs)
+    idx = resamples(np.random.default_rng(s.seed), len(y), 500)
+    return interval([fn(a, i) - fn(b, i) for i in idx])
