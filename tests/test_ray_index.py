@@ -37,7 +37,10 @@ def write_retrieval_data(folder: Path, n_queries: int = 40, n_corpus: int = 300)
 
     ids, docs = collection(n_queries + n_corpus, seed=5)
     pairs = pd.DataFrame(
-        {"query": [f"about {d.split(' number ')[0]} {i}" for i, d in enumerate(docs[:n_queries])], "document": docs[:n_queries]}
+        {
+            "query": [f"about {d.split(' number ')[0]} {i}" for i, d in enumerate(docs[:n_queries])],
+            "document": docs[:n_queries],
+        }
     )
     corpus = pd.DataFrame({"id": ids[n_queries:], "text": docs[n_queries:]})
     folder.mkdir(parents=True, exist_ok=True)
