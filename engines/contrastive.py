@@ -1,7 +1,8 @@
 """``contrastive`` / ``contrastive-lora``: fine-tune the encoder on (query, relevant document) pairs.
 
 sentence-transformers' MultipleNegativesRankingLoss (in-batch negatives; hard negatives as a third
-column), no-duplicate batches; then index and search exactly as ``frozen-index`` does, with the tuned weights.
+column), no-duplicate batches; then index and search exactly as ``frozen-index`` does, with the tuned weights
+(with ``workers > 1`` the index is embedded on Ray from the tuned weights' folder; training stays here).
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ class ContrastiveEngine(FrozenIndexEngine):
     trains_backbone: ClassVar[bool] = True
     supports_resume: ClassVar[bool] = True
     memory_model: ClassVar[MemoryModel] = "full"
+    scales_out: ClassVar[bool] = False  # training stays in one process; only ``index`` spreads over Ray workers
 
     config: ContrastiveConfig
 
@@ -178,6 +180,8 @@ class ContrastiveEngine(FrozenIndexEngine):
 
         t_start = time.perf_counter()
         train = check_train(train, self.name)
+        if budget_s is None:
+            self._check_pool()  # an unreachable cluster fails now, not after the training
         notes: list[str] = []
         if valid is not None:
             notes.append("no early stopping: the validation pairs were not used")

@@ -3,6 +3,8 @@
 Encoding is the ``embedding`` engine's (``EmbeddingEngine.encode``: its pooling, normalisation,
 batching); ``engines.contrastive`` subclasses this engine and only swaps the weights encoded with.
 The artifact is ``engines.dense_artifact``'s, the in-memory NumPy search ``engines.dense_search``'s.
+With ``workers > 1`` ``index`` embeds the collection on Ray (``engines.ray_embed.index_to_store``)
+into the same store: the artifact is the same either way and searches without Ray.
 """
 
 from __future__ import annotations
@@ -39,6 +41,16 @@ class FrozenIndexConfig(TransformerConfig):
         "the LanceDB store's exact search ('lancedb'; out of core). Same ranking; the store is the artifact "
         "either way; benchmarks/retrieval_speed.py times both.",
     )
+    workers: int = Field(
+        1,
+        ge=1,
+        description="Encoder workers for ``index``: above 1, the collection is embedded by this many Ray actors "
+        "(engines.ray_embed, the embedding engine's pool) straight into the LanceDB store; queries and any "
+        "training stay in this process (needs the 'ray' extra).",
+    )
+    ray_address: str | None = Field(
+        None, description="Ray cluster to index on (with workers > 1); None = $RAY_ADDRESS, else a local cluster."
+    )
 
 
 def encoder_config(config: TransformerConfig, model: str) -> dict[str, Any]:
@@ -57,6 +69,8 @@ class FrozenIndexEngine(RetrievalEngine):
     uses_transformer: ClassVar[bool] = True
     supports_gpu: ClassVar[bool] = True
     memory_model: ClassVar[MemoryModel] = "frozen"
+    scales_out: ClassVar[bool] = True  # its full run's work is the index, which spreads over Ray workers
+    index_scales_out: ClassVar[bool] = True
     config: FrozenIndexConfig
 
     def __init__(self, config: Any = None) -> None:
@@ -148,6 +162,8 @@ class FrozenIndexEngine(RetrievalEngine):
 
         t0 = time.perf_counter()
         train = check_train(train, self.name)
+        if budget_s is None:
+            self._check_pool()
         with PeakMemory("cpu") as mem:
             self._encoder()
         wall = time.perf_counter() - t0
@@ -163,6 +179,59 @@ class FrozenIndexEngine(RetrievalEngine):
             notes=["frozen encoder: the pairs are not trained on"],
         )
 
+    # ---------------------------------------------------------------------- Ray
+    def _check_pool(self) -> None:
+        """With ``workers > 1``: Ray installed and the cluster asked for reachable, checked before any
+        training or encoding (one line each; a local cluster is started by ``index`` itself)."""
+        if self.config.workers <= 1:
+            return
+        import os
+
+        from engines.ray_cluster import check_reachable, require_ray
+
+        require_ray()
+        address = self.config.ray_address or os.environ.get("RAY_ADDRESS")
+        if address:
+            check_reachable(address)
+
+    def _index_on_ray(
+        self, directory: Path, doc_ids: list[str], docs: list[str], progress: ProgressFn, cancel: Any
+    ) -> Any:
+        """``docs`` embedded by ``config.workers`` Ray actors (the embedding engine's pool, the encoder's
+        own weights and pooling) into the store in ``directory``."""
+        from engines import ray_embed
+        from engines.store import VectorStore
+
+        self._check_pool()
+        enc = self._encoder()  # here too: queries are encoded in this process
+        enc._ensure_model()
+        done = [0]
+
+        def seen(event: ProgressEvent) -> None:
+            done[0] = event.done
+            progress(event.model_copy(update={"phase": "index"}))
+
+        try:
+            ray_embed.index_to_store(
+                doc_ids,
+                docs,
+                directory,
+                config=enc.config,
+                model_dir=enc._model_dir,
+                pooling=enc._pooling,
+                model_hash=enc.model_hash,
+                workers=self.config.workers,
+                address=self.config.ray_address,
+                progress=seen,
+                cancel=cancel,
+            )
+        except Cancelled:
+            raise Cancelled(
+                f"cancelled while indexing on Ray ({done[0]} of {len(docs)} documents embedded); "
+                "the previous collection is kept"
+            ) from None
+        return VectorStore.open(directory)
+
     # --------------------------------------------------------------- index/search
     def index(
         self,
@@ -172,16 +241,27 @@ class FrozenIndexEngine(RetrievalEngine):
         progress: ProgressFn = no_progress,
         cancel: threading.Event | None = None,
     ) -> None:
+        """Encode ``docs`` into a new store (here, or on Ray with ``workers > 1``); the collection
+        indexed before is kept until the new one is complete (Cancelled or an error leave it)."""
         from engines.store import VectorStore
 
         doc_ids, docs = check_collection(doc_ids, docs, self.name)
         if cancel is not None and cancel.is_set():
             raise Cancelled("cancelled before indexing; the previous collection is kept")
-        vectors = self.encode(docs, progress=progress, cancel=cancel, phase="index")
         old = self._store.directory if self._store is not None else None
-        folder = Path(tempfile.mkdtemp(prefix="store-", dir=self._scratch()))
-        self._store = VectorStore.create(folder / STORE_DIR, vectors, docs, doc_ids)
-        self._rows = (vectors, docs)
+        if self.config.workers > 1:
+            folder = Path(tempfile.mkdtemp(prefix="store-", dir=self._scratch()))
+            try:
+                store = self._index_on_ray(folder / STORE_DIR, doc_ids, docs, progress, cancel)
+            except BaseException:
+                shutil.rmtree(folder, ignore_errors=True)
+                raise
+            self._store, self._rows = store, None  # numpy search reads the vectors back on first use
+        else:
+            vectors = self.encode(docs, progress=progress, cancel=cancel, phase="index")
+            folder = Path(tempfile.mkdtemp(prefix="store-", dir=self._scratch()))
+            self._store = VectorStore.create(folder / STORE_DIR, vectors, docs, doc_ids)
+            self._rows = (vectors, docs)
         self.indexed_ids = doc_ids
         progress(ProgressEvent(phase="index", done=len(docs), total=len(docs), unit="texts"))
         if old is not None and self._tmp is not None and self._tmp in old.parents:

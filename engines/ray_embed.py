@@ -9,6 +9,9 @@ to the LanceDB table as it arrives (``engines.store`` layout: vector, text, labe
 process ever holds the corpus's vectors. Each block is one LanceDB commit: after a crash the table
 holds whole blocks only, and a re-run embeds just the rows missing from it.
 
+``index_to_store`` is the same pool for a retrieval collection (``frozen-index``'s ``index`` with
+``workers > 1``): document text and id in the text and label columns, a plain store when done.
+
 Ray is optional (``pip install 'tune-or-embed[ray]'``): nothing here imports it at module import,
 and ``engines.ray_cluster.require_ray`` gives the one-line hint when it is missing; the store's
 resume bookkeeping is ``engines.ray_store``.
@@ -31,7 +34,7 @@ from engines.base import ProgressEvent, ProgressFn, Record, no_progress
 from engines.config import EmbeddingConfig
 from engines.errors import Cancelled, ConfigError, ResourceError
 from engines.ray_cluster import connect, cpus_per_worker, gpus_per_worker, require_ray, user_error
-from engines.ray_store import TABLE, compact, fingerprint, open_table, prepare, stored_rows
+from engines.ray_store import META_FILE, TABLE, compact, fingerprint, open_table, prepare, stored_rows
 
 BLOCK_ROWS = 1024  # at most this many rows per input block = per LanceDB commit (what a crash can lose)
 MIN_BLOCK_ROWS = 64
@@ -244,6 +247,47 @@ def embed_to_store(
             "peak_uss_per_worker": usses,
         }
     )
+
+
+def index_to_store(
+    doc_ids: Sequence[str],
+    docs: Sequence[str],
+    directory: str | Path,
+    *,
+    config: EmbeddingConfig,
+    model_dir: str | Path,
+    pooling: str | None,
+    model_hash: str | None = None,
+    workers: int = 2,
+    address: str | None = None,
+    progress: ProgressFn = no_progress,
+    cancel: threading.Event | None = None,
+    rows_per_block: int | None = None,
+) -> EmbedStats:
+    """A retrieval collection embedded on the pool into ``directory``: what the ``frozen-index``
+    engines' ``index`` does with ``workers > 1``. Row i is (vector, ``docs[i]``, ``doc_ids[i]``, i),
+    ``engines.store.VectorStore.create``'s layout; once every block is in, the blocks are compacted
+    and the resume bookkeeping removed, so the folder is an ordinary store that opens without Ray.
+    An index is never resumed: ``directory`` starts empty; ``cancel`` → Cancelled after the block
+    in flight (the caller drops the folder)."""
+    stats = embed_to_store(
+        docs,
+        doc_ids,
+        directory,
+        config=config,
+        model_dir=model_dir,
+        pooling=pooling,
+        model_hash=model_hash,
+        workers=workers,
+        address=address,
+        resume=False,
+        progress=progress,
+        cancel=cancel,
+        rows_per_block=rows_per_block,
+    )
+    compact(Path(directory), drop_history=True)
+    (Path(directory) / META_FILE).unlink(missing_ok=True)
+    return stats
 
 
 def encode(

@@ -54,13 +54,22 @@ def stored_rows(directory: Path) -> set[int]:
     return set(got.column("row").to_pylist())
 
 
-def compact(directory: Path) -> None:
-    """One commit per block leaves many small files: merge them (best effort; search works either way)."""
+def compact(directory: Path, *, drop_history: bool = False) -> None:
+    """One commit per block leaves many small files: merge them (best effort; search works either way).
+    ``drop_history`` also deletes the older versions' files (only for a folder no other process reads:
+    a retrieval index before it is copied into the artifact)."""
+    import warnings
+    from datetime import timedelta
+
     table = open_table(directory)
     if table is None:
         return
-    with contextlib.suppress(Exception):
-        table.optimize()
+    with contextlib.suppress(Exception), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # lancedb warns that cleanup_older_than=0 drops every old version
+        if drop_history:
+            table.optimize(cleanup_older_than=timedelta(0), delete_unverified=True)
+        else:
+            table.optimize()
 
 
 def prepare(directory: Path, fp: str, n_rows: int, *, resume: bool) -> set[int]:

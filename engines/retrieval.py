@@ -86,6 +86,7 @@ class RetrievalEngine(Engine):
 
     tasks: ClassVar[frozenset[str]] = frozenset({"retrieval"})
     supports_search: ClassVar[bool] = True
+    index_scales_out: ClassVar[bool] = False  # ``index`` spreads over Ray workers (config ``workers`` > 1)
 
     def __init__(self, config: Any = None) -> None:
         super().__init__(config)

@@ -73,7 +73,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="embedding: embed on N Ray workers; finetune/lora: train data-parallel on N Ray Train workers "
+        help="embedding: embed on N Ray workers; finetune/lora: train data-parallel on N Ray Train workers; "
+        "frozen-index/contrastive: embed the collection into the index on N Ray workers "
         "(needs the 'ray' extra; docs/SCALE.md)",
     )
     p.add_argument(
@@ -141,8 +142,8 @@ def _scale_sets(args: argparse.Namespace, engine: str | None) -> dict[str, Any]:
         return {}
     if workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {workers}")
-    if not flag(engine or "", "scales_out"):
-        can = ", ".join(n for n in engine_names() if flag(n, "scales_out"))
+    if not _spreads(engine or ""):
+        can = ", ".join(n for n in engine_names() if _spreads(n))
         raise ConfigError(
             f"--workers spreads a full run over Ray workers; engine {engine!r} runs in one process (try {can})"
         )
@@ -151,6 +152,11 @@ def _scale_sets(args: argparse.Namespace, engine: str | None) -> dict[str, Any]:
 
         require_ray()
     return {"workers": workers, **({"ray_address": address} if address else {})}
+
+
+def _spreads(engine: str) -> bool:
+    """Its full run (``scales_out``) or its index (``index_scales_out``: contrastive) goes on Ray workers."""
+    return bool(flag(engine, "scales_out") or flag(engine, "index_scales_out"))
 
 
 class ProgressBar:
@@ -287,8 +293,9 @@ def run(args: argparse.Namespace) -> int:
 
     rank = _retrieval_spec(args)
     if rank is not None:
-        if args.workers is not None:
-            raise ConfigError("--workers spreads classification runs over Ray; retrieval runs use one process so far")
+        sets = _scale_sets(args, rank.engine)
+        if sets:
+            rank = rank.model_copy(update={"engine_config": {**rank.engine_config, **sets}})
         return _run_retrieval(args, rank)
     if args.corpus:
         raise ConfigError("--corpus is for retrieval runs (bm25, frozen-index, contrastive)")
