@@ -311,7 +311,6 @@ def advise(
         cancel=cancel,
         settled=settled,
         time_worth=time_worth,
-        metric=goals.metric,
     )
     if left_out:
         bench = bench.model_copy(update={"left_out": {**left_out, **bench.left_out}})

@@ -233,20 +233,12 @@ def forecast_all(
         )
         for name, m in measured.items()
     }
-    # An alternative measured beside its partner's point is forecast from the partner's, last.
-    paired = {a: out.pop(a) for a in bench.paired if a in out and bench.paired[a] in out}
     # Trainers measured at one size borrow the gain of the frozen encoder's curve (``borrow_gain``).
     donor = next((n for n in out if memory_model(n) == "frozen"), None)
     for name in list(out):
         if donor is not None and trains_weights(name):
             out[name] = borrow_gain(out[name], out[donor])
     out = with_crossfit(out, bench, measured, metric)
-    if paired:
-        from advisor.forecast.paired import paired_forecast
-
-        for a, f in paired.items():
-            p = bench.paired[a]
-            out[a] = paired_forecast(f, out[p], measured[a], measured[p], metric, bench.seed)
     if eval_rows:
         out = {name: widen_for_eval(f, eval_rows) for name, f in out.items()}
     return out

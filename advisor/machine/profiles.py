@@ -6,7 +6,7 @@ sizes and budgets, validated by pydantic. Environment variables ``TOE_<FIELD>`` 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -54,13 +54,6 @@ class BenchSettings(BaseModel):
         description="When the decision is still open after the learning curves and the budget left "
         "covers it: cross-fit every approach on the sample (two halves, each trained on one and scored on the "
         "other) and forecast from every row scored out of fold, instead of buying more fine-tuning seeds.",
-    )
-    alternative_gate: Literal["speed", "paired"] = Field(
-        "speed",
-        description="Where full fine-tuning fits in memory, how LoRA earns a place in the benchmark: 'speed' "
-        "(a short probe: is its time saving worth the point it is taken to trail by?) or 'paired' (one LoRA "
-        "point on the rows and seed of full fine-tuning's first point: kept, and forecast as full fine-tuning "
-        "plus that lead, only where its lead plus its time saving's worth is not negative).",
     )
     start_up_cache_days: float = Field(
         7.0,

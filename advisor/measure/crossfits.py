@@ -135,9 +135,7 @@ def crossfit_names(s: Session) -> list[str]:
     if not plan.setting(s.settings, "crossfit") or s.settled is None:
         return []
     names = [
-        n
-        for n in s.engines
-        if n not in s.left_out and n not in s.paired and n not in s.crossfits and any(p.usable for p in s.points[n])
+        n for n in s.engines if n not in s.left_out and n not in s.crossfits and any(p.usable for p in s.points[n])
     ]
     return names if names and len(names) + len(s.crossfits) >= 2 else []
 

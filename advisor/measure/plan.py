@@ -20,9 +20,6 @@ DEFAULTS: dict[str, Any] = {
     "speed_texts": 64,  # texts for measure_speed
     "time_start_up": True,  # time each engine's start-up in a new process (a full run pays it)
     "start_up_cache_days": 0.0,  # days a start-up timing is remembered on disk (profiles: 7; 0: every advise)
-    # How an alternative trainer (LoRA) is gated where the trainer it is an alternative to fits in memory:
-    # "speed" (a short probe: is its time saving worth LORA_DEFICIT?) or "paired" (``trainers.paired_alternative``).
-    "alternative_gate": "speed",
 }
 MIN_TEST = 100
 TEST_SHARE = 0.4  # most of the sample the held-out test part may take

@@ -119,11 +119,6 @@ class BenchResult(Record):
         description="Approaches asked for but left out because they cannot win on this "
         "machine (e.g. LoRA where full fine-tuning fits and LoRA is not much faster), with the one-line reason.",
     )
-    paired: dict[str, str] = Field(
-        default_factory=dict,
-        description="Alternative trainers (LoRA) measured at one point beside their partner's (full "
-        "fine-tuning's), on the same rows and seed, → that partner: forecast as its forecast plus the lead.",
-    )
     test_labels: list[int] | None = Field(None, exclude=True, description="Test part's class ids (bootstrap).")
 
 

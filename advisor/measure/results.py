@@ -96,7 +96,6 @@ def result(s: Session) -> BenchResult:
         crossfits=dict(s.crossfits),
         crossfit_labels=s.crossfit_labels,
         left_out=dict(s.left_out),
-        paired=dict(s.paired),
         crossfit_test_rows=len(s.test) if s.crossfits and s.test is not None else None,
     )
 

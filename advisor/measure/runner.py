@@ -58,19 +58,12 @@ def _trainer_stages(s: Session) -> None:
     pool = s.stage_pool = s.split_cheap_pool
     names = s.trainers()
     for i, name in enumerate(names):
-        gate = "own"
-        if s.kind(name).alternative_to:
-            if plan.setting(s.settings, "alternative_gate") == "paired":
-                gate = trainers.paired_alternative(s, name, pool)
-            elif trainers.alternative_left_out(s, name, pool):
-                gate = "left out"
-        if gate == "left out":
+        if s.kind(name).alternative_to and trainers.alternative_left_out(s, name, pool):
             continue
-        if gate == "own":
-            # Leave time for this engine's speed measurement and the later engines.
-            later = len(names) - i - 1
-            share = plan.SHARE_TRAINER if later else 1.0
-            trainers.finetune_curve(s, name, pool, share, reserve_s=min(10.0, s.clock.left * 0.1))
+        # Leave time for this engine's speed measurement and the later engines.
+        later = len(names) - i - 1
+        share = plan.SHARE_TRAINER if later else 1.0
+        trainers.finetune_curve(s, name, pool, share, reserve_s=min(10.0, s.clock.left * 0.1))
         borrowed = borrowed_speed(s, name)
         if s.clock.left < 5.0 and borrowed:
             # Out of budget: a fine-tuned classifier runs the same encoder forward pass.
@@ -82,7 +75,7 @@ def _trainer_stages(s: Session) -> None:
             )
         else:
             probes.speed(s, name)
-    names = [t for t in names if t not in s.left_out and t not in s.paired]
+    names = [t for t in names if t not in s.left_out]
     reserve = min(10.0, s.clock.left * 0.1)
     if not crossfits.cross_fit(s, reserve_s=reserve):  # it draws its rows from the sample, not the pool
         trainers.top_up(s, names, pool, reserve_s=reserve)
@@ -134,7 +127,6 @@ def run_benchmarks(
     cancel: threading.Event | None = None,
     settled: Callable[[BenchResult], bool] | None = None,
     time_worth: Callable[[float, float], float] | None = None,
-    metric: str = "accuracy",
 ) -> BenchResult:
     """Benchmark ``engines`` on ``sample`` within ``budget_s`` seconds.
 
@@ -142,8 +134,7 @@ def run_benchmarks(
     ``configs`` maps engine name → its config; ``labelled_size`` caps the training pool;
     ``settled(partial_result)`` may end fine-tune points early once the decision is clear;
     ``time_worth(faster_s, slower_s)`` says how many points of the goals' metric a full run taking
-    ``faster_s`` instead of ``slower_s`` is worth (None: LoRA is benchmarked whenever asked for);
-    ``metric`` is the goals' metric (what a paired LoRA point's lead is measured in).
+    ``faster_s`` instead of ``slower_s`` is worth (None: LoRA is benchmarked whenever asked for).
     """
     session = Session(
         sample,
@@ -157,7 +148,6 @@ def run_benchmarks(
         cancel=cancel,
         settled=settled,
         time_worth=time_worth,
-        metric=metric,
     )
     try:
         run(session)

@@ -60,7 +60,6 @@ class Session:
         cancel: threading.Event | None,
         settled: Callable[[BenchResult], bool] | None,
         time_worth: Callable[[float, float], float] | None = None,
-        metric: str = "accuracy",
     ) -> None:
         self.sample = sample
         self.engines = list(engines)
@@ -73,7 +72,6 @@ class Session:
         self.cancel = cancel or threading.Event()
         self.settled = settled
         self.time_worth = time_worth
-        self.metric = metric  # the goals' metric ("accuracy" or "macro_f1")
         self.classes = sample.classes
         self.class_id = {c: i for i, c in enumerate(self.classes)}
         self.points: dict[str, list[CurvePoint]] = {e: [] for e in self.engines}
@@ -93,7 +91,6 @@ class Session:
         self.crossfit_labels: list[int] | None = None
         self.crossfit_rows_cache: Examples | None = None
         self.left_out: dict[str, str] = {}
-        self.paired: dict[str, str] = {}  # an alternative trainer measured beside its partner's point → the partner
 
     # ------------------------------------------------------------ engines
     def kind(self, name: str) -> type[Engine]:
