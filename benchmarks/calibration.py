@@ -75,6 +75,7 @@ from calibration_report import (  # noqa: E402, F401
 )
 from calibration_runs import (  # noqa: E402, F401
     FRESH_RUN,
+    SAVED_ONLY,
     _codes,
     _full_run_spec,
     _latencies,
@@ -182,6 +183,15 @@ def run_task(
     from advisor.decide.recommend import recommend
 
     actual, train_csv = actual_results(task, engines or FULL_RUN_ENGINES, profile, seed, workdir, log, saved)
+    if not task.demo and not train_csv.exists():
+        # The saved full runs stood in (a new workdir): advise still reads the split's files.
+        from advisor.data.labelled import write_examples
+
+        train_csv.parent.mkdir(parents=True, exist_ok=True)
+        train, test = task_split(task, seed)
+        write_examples(train, train_csv)
+        write_examples(test, train_csv.with_name("test.csv"))
+        (train_csv.parent / SAVED_ONLY).touch()  # the folder holds no full runs: the saved ones still stand in
 
     rows = []
     goals, acc_only, _ = task_goals(task)

@@ -10,6 +10,9 @@ from pathlib import Path
 import numpy as np
 from calibration_tasks import ROOT, Examples, Task, task_split
 
+# A task folder made only for advise's split files, its full runs taken from the saved results.
+SAVED_ONLY = "saved-results"
+
 
 def _latencies(manifest) -> dict[str, float | None]:
     from advisor.decide.compare import latencies
@@ -113,7 +116,7 @@ def actual_results(
     tdir = workdir / f"{task.name}-{profile}-seed{seed}"
     key = f"{task.name}/{profile}/seed{seed}"
     known = (saved or {}).get(key, {})
-    if not tdir.exists() and known and all(e in known for e in engines):
+    if (not tdir.exists() or (tdir / SAVED_ONLY).exists()) and known and all(e in known for e in engines):
         log(f"[{task.name}] full runs: saved results (no {tdir})")
         return {e: unpack_run(known[e]) for e in engines}, tdir / "train.csv"
     tdir.mkdir(parents=True, exist_ok=True)

@@ -145,6 +145,19 @@ def test_calibration_runs_end_to_end_on_the_tiny_profile(tmp_path, capsys):
     assert not (tmp_path / "new").exists() or not any((tmp_path / "new").iterdir())
     (judged,) = json.loads(out.with_suffix(".json").read_text())["rows"]
     assert judged["decision_default"] == kept["decision_default"] and judged["engines"] == kept["engines"]
+    # advise again in a new workdir, the saved full runs standing in: the split's files advise reads are
+    # written for it, no full run is, and a second sitting in that folder still takes the saved runs.
+    again = [
+        *("--profile", "tiny", "--tasks", "synthetic-200", "--budgets", "20"),
+        *("--engines", "tfidf,embedding,finetune", "--redo", "--out", str(out), "--workdir", str(tmp_path / "again")),
+    ]
+    for _ in range(2):
+        assert cal.main(again) == 0
+        err = capsys.readouterr().err
+        assert "full runs: saved results" in err and "full run:" not in err and "FAILED" not in err
+    (folder,) = (tmp_path / "again").iterdir()
+    assert (folder / "train.csv").exists() and (folder / cal.SAVED_ONLY).exists()
+    assert not list(folder.glob("artifact-*"))
 
 
 def test_a_full_runs_rows_are_kept_as_bits_and_read_back():
