@@ -116,7 +116,7 @@ class EmbeddingEngine(FrozenEncoder, Engine):
         if cancel is not None and cancel.is_set():
             raise Cancelled("cancelled before training started")
         if self.config.workers > 1 and budget_s is None:
-            from engines.ray_embed import fit_embedding
+            from engines.ray_embed_fit import fit_embedding
 
             return fit_embedding(self, train, progress=progress, cancel=cancel, workdir=workdir, resume=resume)
         return fit_in_process(self, train, budget_s=budget_s, progress=progress, cancel=cancel)

@@ -126,6 +126,7 @@ def test_an_interrupted_embed_resumes_with_only_the_missing_rows(ray_cluster, ti
     from engines import ray_embed
     from engines.embedding import EmbeddingEngine
     from engines.errors import Cancelled, ConfigError
+    from engines.ray_store import stored_rows
     from engines.store import VectorStore
 
     texts, labels = short_texts(2000, seed=2)
@@ -143,14 +144,14 @@ def test_an_interrupted_embed_resumes_with_only_the_missing_rows(ray_cluster, ti
 
     with pytest.raises(Cancelled):
         ray_embed.embed_to_store(texts, labels, store, progress=stop_after_first, cancel=cancel, **kw)
-    kept = ray_embed.stored_rows(store)
+    kept = stored_rows(store)
     assert 0 < len(kept) < len(texts)
 
     # a crash loses whole blocks only; drop some more rows, as if their commit never happened
     import lancedb
 
     lancedb.connect(str(store)).open_table("examples").delete("row >= 1500")
-    kept = ray_embed.stored_rows(store)
+    kept = stored_rows(store)
 
     stats = ray_embed.embed_to_store(texts, labels, store, resume=True, **kw)
     assert stats.already == len(kept) and stats.embedded == len(texts) - len(kept) and stats.rows == len(texts)
