@@ -86,6 +86,7 @@ from calibration_runs import (  # noqa: E402, F401
     full_run_fresh,
     pack_run,
     unpack_run,
+    write_split,
 )
 from calibration_tasks import (  # noqa: E402, F401
     FIRST_DRAWS,
@@ -185,12 +186,7 @@ def run_task(
     actual, train_csv = actual_results(task, engines or FULL_RUN_ENGINES, profile, seed, workdir, log, saved)
     if not task.demo and not train_csv.exists():
         # The saved full runs stood in (a new workdir): advise still reads the split's files.
-        from advisor.data.labelled import write_examples
-
-        train_csv.parent.mkdir(parents=True, exist_ok=True)
-        train, test = task_split(task, seed)
-        write_examples(train, train_csv)
-        write_examples(test, train_csv.with_name("test.csv"))
+        write_split(task, seed, train_csv.parent)
         (train_csv.parent / SAVED_ONLY).touch()  # the folder holds no full runs: the saved ones still stand in
 
     rows = []

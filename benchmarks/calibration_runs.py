@@ -99,6 +99,20 @@ def _full_run_spec(task: Task, engine: str, profile: str, seed: int, tdir: Path)
     )
 
 
+def write_split(task: Task, seed: int, tdir: Path) -> Examples | None:
+    """The task's training and test splits as ``tdir``'s train.csv and test.csv (what advise and the
+    full runs read); the test split (None for the demo's path, which reads the demo itself)."""
+    from advisor.data.labelled import write_examples
+
+    tdir.mkdir(parents=True, exist_ok=True)
+    if task.demo:
+        return None
+    train, test = task_split(task, seed)
+    write_examples(train, tdir / "train.csv")
+    write_examples(test, tdir / "test.csv")
+    return test
+
+
 def actual_results(
     task: Task, engines: list[str], profile: str, seed: int, workdir: Path, log, saved: dict | None = None
 ) -> tuple[dict[str, dict], Path]:
@@ -110,7 +124,6 @@ def actual_results(
     has no folder for the task at all (another machine, a new workdir) the saved results stand in
     for the full runs, so rows can be judged again without running them; a folder that lacks one
     artifact runs it (delete one to re-time it)."""
-    from advisor.data.labelled import write_examples
     from engines.artifacts import read_heldout, read_manifest
 
     tdir = workdir / f"{task.name}-{profile}-seed{seed}"
@@ -119,12 +132,7 @@ def actual_results(
     if (not tdir.exists() or (tdir / SAVED_ONLY).exists()) and known and all(e in known for e in engines):
         log(f"[{task.name}] full runs: saved results (no {tdir})")
         return {e: unpack_run(known[e]) for e in engines}, tdir / "train.csv"
-    tdir.mkdir(parents=True, exist_ok=True)
-    test = None
-    if not task.demo:
-        train, test = task_split(task, seed)
-        write_examples(train, tdir / "train.csv")
-        write_examples(test, tdir / "test.csv")
+    test = write_split(task, seed, tdir)
     actual: dict[str, dict] = {}
     for engine in engines:
         artifact = tdir / f"artifact-{engine}"
