@@ -62,8 +62,10 @@ def write_csv(path: Path, target_bytes: int, seed: int = 0) -> int:
     return rows
 
 
-def measure(argv: list[str], folder: Path) -> tuple[float, int, str]:
-    """(wall seconds, peak RSS bytes of this child alone, stdout) of ``python ARGV``."""
+def measure(argv: list[str], folder: Path, what: str = "") -> tuple[float, int, str, str]:
+    """(wall seconds, peak RSS bytes of this child alone, stdout, stderr) of ``python ARGV``, its output
+    in files in ``folder`` (no pipe to fill); a failure ends the benchmark with the child's error.
+    ``benchmarks/predict_memory.py`` measures its children with it too."""
     env = dict(os.environ, PYTHONPATH=str(REPO), HF_HUB_OFFLINE="1")
     out_path, err_path = folder / "stdout.txt", folder / "stderr.txt"
     t0 = time.perf_counter()
@@ -72,9 +74,11 @@ def measure(argv: list[str], folder: Path) -> tuple[float, int, str]:
         _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
+    errors = err_path.read_text(encoding="utf-8")
     if proc.returncode != 0:
-        raise SystemExit(f"{argv[:2]} failed ({proc.returncode}): {err_path.read_text().strip()}")
-    return wall, usage.ru_maxrss * 1024, out_path.read_text(encoding="utf-8")  # ru_maxrss is KiB on Linux
+        raise SystemExit(f"{what or argv[:2]} failed ({proc.returncode}): {errors.strip()}")
+    stdout = out_path.read_text(encoding="utf-8")
+    return wall, usage.ru_maxrss * 1024, stdout, errors  # ru_maxrss is KiB on Linux
 
 
 def without_approximation(report: dict) -> dict:
@@ -99,14 +103,14 @@ def main() -> int:
             data = Path(tmp) / f"big-{mb:g}mb.csv"
             rows = write_csv(data, int(mb * 1e6))
             size = data.stat().st_size
-            wall, rss, out = measure(["-m", "advisor", "inspect", str(data), "--json"], Path(tmp))
+            wall, rss, out, _ = measure(["-m", "advisor", "inspect", str(data), "--json"], Path(tmp))
             streamed = json.loads(out)
             if streamed["total_rows"] != rows:
                 raise SystemExit(f"expected {rows} rows, inspect counted {streamed['total_rows']}")
             approx = any(w.startswith("approximate counts") for w in streamed["warnings"])
             report = "approximate (Bloom filter)" if approx else "exact"
             if not args.no_before:
-                b_wall, b_rss, out = measure(["-c", WHOLE, str(data)], Path(tmp))
+                b_wall, b_rss, out, _ = measure(["-c", WHOLE, str(data)], Path(tmp))
                 equal = json.loads(out) == without_approximation(streamed)
                 report += ", equal to before's" if equal else ", differs from before's"
                 report += " (its approximation warning aside)" if approx else ""

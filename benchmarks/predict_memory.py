@@ -14,13 +14,15 @@ import argparse
 import os
 import platform
 import random
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from inspect_memory import measure as child_rss  # noqa: E402  (one home for a child's peak RSS)
+
 WORDS = {
     "pos": "great warm clever bright tender funny rich moving".split(),
     "neg": "dull slow silly poor empty cold boring flat".split(),
@@ -42,19 +44,9 @@ def write_csv(path: Path, rows: int, seed: int = 0) -> None:
 
 def measure(argv: list[str]) -> tuple[float, int, str]:
     """(wall seconds, peak RSS bytes of this child alone, stderr) of ``python -m advisor ARGV``."""
-    env = dict(os.environ, PYTHONPATH=str(REPO), HF_HUB_OFFLINE="1")
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "advisor", *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env
-    )
-    assert proc.stderr is not None
-    err = proc.stderr.read().decode()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise SystemExit(f"predict failed ({proc.returncode}): {err.strip()}")
-    return wall, usage.ru_maxrss * 1024, err  # ru_maxrss is KiB on Linux
+    with tempfile.TemporaryDirectory(prefix="toe-predict-memory-") as tmp:
+        wall, rss, _, err = child_rss(["-m", "advisor", *argv], Path(tmp), what="predict")
+    return wall, rss, err
 
 
 def main() -> int:
