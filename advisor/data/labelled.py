@@ -92,7 +92,7 @@ def _label_str(value: Any) -> str:
     return str(value).strip()
 
 
-def _clean(df: pd.DataFrame, keep: tuple[str, ...] | None) -> tuple[pd.DataFrame, int, int, int, int]:
+def clean_chunk(df: pd.DataFrame, keep: tuple[str, ...] | None) -> tuple[pd.DataFrame, int, int, int, int]:
     """(clean rows, dropped for label, dropped for text, skipped for other labels, texts that had NUL
     bytes, which are removed)."""
     import pandas as pd
@@ -260,7 +260,7 @@ def load_dataset(
     frames = []
     for chunk in iter_frames(src, text_col, label_col):
         read += len(chunk)
-        clean, n_lab, n_txt, n_other, n_nul = _clean(chunk, keep)
+        clean, n_lab, n_txt, n_other, n_nul = clean_chunk(chunk, keep)
         nan_labels, empty_texts, other = nan_labels + n_lab, empty_texts + n_txt, other + n_other
         nul_texts += n_nul
         if sampler is not None:

@@ -70,7 +70,8 @@ class DataSummary(Record):
     )
 
 
-def _norm(text: str) -> str:
+def normalise_text(text: str) -> str:
+    """A text as the overlap and duplicate checks compare it: whitespace collapsed, case folded."""
     return " ".join(text.split()).casefold()
 
 
@@ -80,10 +81,10 @@ def overlap(train: Examples, test: Examples) -> tuple[int, int]:
     Texts match ignoring case and runs of whitespace."""
     seen: dict[str, set[str]] = {}
     for text, label in zip(train.texts, train.labels):
-        seen.setdefault(_norm(text), set()).add(label)
+        seen.setdefault(normalise_text(text), set()).add(label)
     same = conflicts = 0
     for text, label in zip(test.texts, test.labels):
-        labels = seen.get(_norm(text))
+        labels = seen.get(normalise_text(text))
         if labels is not None:
             same += 1
             conflicts += label not in labels

@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 from advisor.data.labelled import (
     DropCounts,
-    _clean,
     check_class_counts,
+    clean_chunk,
     data_warnings,
     fingerprint_source,
     load_dataset,
@@ -38,7 +38,7 @@ from advisor.data.labelled import (
 )
 from advisor.data.readers import CHUNK_ROWS, iter_frames
 from advisor.data.sampling import allocate
-from advisor.data.summary import ClassCount, DataSummary, LengthStats, _norm, length_stats, with_overlap
+from advisor.data.summary import ClassCount, DataSummary, LengthStats, length_stats, normalise_text, with_overlap
 from engines.base import Examples
 from engines.errors import DataError
 
@@ -259,7 +259,7 @@ def summarize_file(
     if test_file is not None:
         test = load_dataset(test_file, text_col=text_col, label_col=label_col, encoding=encoding, validate=False)
         for text, label in zip(test.examples.texts, test.examples.labels):
-            wanted.setdefault(_norm(text), []).append(label)
+            wanted.setdefault(normalise_text(text), []).append(label)
 
     distinct = DistinctRows(exact_limit=EXACT_DISTINCT, bloom_bits=BLOOM_BITS)
     chars, words = LengthCounts(), LengthCounts()
@@ -268,7 +268,7 @@ def summarize_file(
     read = nan_labels = empty_texts = other = nul_texts = duplicates = 0
     for chunk in iter_frames(src, text_col, label_col, chunksize=batch_rows or BATCH_ROWS):
         read += len(chunk)
-        clean, n_lab, n_txt, n_other, n_nul = _clean(chunk, keep)
+        clean, n_lab, n_txt, n_other, n_nul = clean_chunk(chunk, keep)
         nan_labels, empty_texts, other, nul_texts = (
             nan_labels + n_lab,
             empty_texts + n_txt,
@@ -291,7 +291,7 @@ def summarize_file(
             sample.add(hashes[new], texts, labels)
         if wanted:
             for text, label in zip(texts, labels):
-                key = _norm(text)
+                key = normalise_text(text)
                 if key in wanted:
                     found.setdefault(key, set()).add(label)
     if read == 0:
