@@ -20,12 +20,15 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from cli_process import ENV, ROOT, cli, cmd
 
 PROCS = 4
+T = TypeVar("T")
 
 # A search process held between loading the artifact and searching it, until the file argv[2] exists
 # (test code only; argv[1] is written once the artifact is loaded). The rest is the CLI's command line.
@@ -54,6 +57,47 @@ FILLER = ["the", "old", "small", "quiet", "bright", "north", "late", "green", "s
 
 def start(argv: list[str]) -> subprocess.Popen:
     return subprocess.Popen(argv, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def held_until_loaded(args: list[str], loaded: Path, go: Path, what: str) -> subprocess.Popen:
+    """``python -m advisor ARGS`` under ``HOLD``: it loads its artifact, touches ``loaded`` and waits
+    for ``go`` before it goes on. Returns once it has loaded."""
+    held = start([sys.executable, "-c", HOLD, str(loaded), str(go), *args])
+    deadline = time.monotonic() + 120
+    while not loaded.exists():
+        assert held.poll() is None, held.communicate()[1][-2000:]
+        assert time.monotonic() < deadline, f"the held {what} never loaded the artifact"
+        time.sleep(0.05)
+    return held
+
+
+def during_swap(
+    run: subprocess.Popen, held: subprocess.Popen, go: Path, call: Callable[[str, int], T]
+) -> tuple[list[T], tuple[int, str, str]]:
+    """Two loops of ``call(name, i)`` while ``run`` (a ``run --overwrite``) swaps the artifact, each one
+    call more after it ended; then ``held`` released. Returns every call's result and held's (returncode,
+    stdout, stderr); ``run`` must succeed."""
+    seen: list[T] = []
+
+    def loop(name: str) -> None:
+        i = 0
+        while True:
+            running = run.poll() is None
+            seen.append(call(name, i))
+            i += 1
+            if not running:  # one more call after the run has ended
+                return
+
+    threads = [threading.Thread(target=loop, args=(f"loop{i}",)) for i in range(2)]
+    for t in threads:
+        t.start()
+    _, run_err = run.communicate(timeout=300)
+    assert run.returncode == 0, run_err[-2000:]
+    go.touch()
+    held_out, held_err = held.communicate(timeout=300)
+    for t in threads:
+        t.join(timeout=300)
+    return seen, (held.returncode, held_out, held_err)
 
 
 def at_once(argvs: list[list[str]], timeout: float = 300) -> list[tuple[int, str, str]]:
@@ -168,37 +212,17 @@ def test_searches_while_run_overwrite_swaps_the_artifact_see_old_new_or_one_line
     loaded, go = tmp_path / "loaded", tmp_path / "go"
 
     # One search loads the old artifact, then waits until the swap is done before it searches.
-    held = start([sys.executable, "-c", HOLD, str(loaded), str(go), *search_argv(art, queries)[3:]])
-    deadline = time.monotonic() + 120
-    while not loaded.exists():
-        assert held.poll() is None, held.communicate()[1][-2000:]
-        assert time.monotonic() < deadline, "the held search never loaded the artifact"
-        time.sleep(0.05)
+    held = held_until_loaded(search_argv(art, queries)[3:], loaded, go, "search")
 
     # Meanwhile: `run --overwrite` replaces it with 48 other documents, and two loops of searches run.
     run = start(cmd(*index_args(new_csv, art, "--overwrite")))
-    seen: list[tuple[str, int, str, str]] = []
 
-    def loop(name: str) -> None:
-        while True:
-            running = run.poll() is None
-            proc = subprocess.run(
-                search_argv(art, queries), cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300
-            )
-            seen.append((name, proc.returncode, proc.stdout, proc.stderr))
-            if not running:  # one more search after the run has ended
-                return
+    def search(name: str, i: int) -> tuple[str, int, str, str]:
+        proc = subprocess.run(search_argv(art, queries), cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300)
+        return name, proc.returncode, proc.stdout, proc.stderr
 
-    threads = [threading.Thread(target=loop, args=(f"loop{i}",)) for i in range(2)]
-    for t in threads:
-        t.start()
-    _, run_err = run.communicate(timeout=300)
-    assert run.returncode == 0, run_err[-2000:]
-    go.touch()
-    held_out, held_err = held.communicate(timeout=300)
-    for t in threads:
-        t.join(timeout=300)
-    seen.append(("held", held.returncode, held_out, held_err))
+    seen, (held_rc, held_out, held_err) = during_swap(run, held, go, search)
+    seen.append(("held", held_rc, held_out, held_err))
 
     new_out = cli(*search_argv(art, queries)[3:]).stdout
     assert new_out != old_out and json.loads(new_out)[0]["hits"][0]["text"].startswith("new note")
@@ -264,39 +288,17 @@ def test_predicts_while_run_overwrite_swaps_the_artifact_write_old_new_or_one_li
     shutil.copytree(refs / "old", art)
     loaded, go = tmp_path / "loaded", tmp_path / "go"
     held_file = work / "held.csv"
-    held = start([sys.executable, "-c", HOLD, str(loaded), str(go), *predict_argv(art, held_file)[3:]])
-    deadline = time.monotonic() + 120
-    while not loaded.exists():
-        assert held.poll() is None, held.communicate()[1][-2000:]
-        assert time.monotonic() < deadline, "the held predict never loaded the artifact"
-        time.sleep(0.05)
+    held = held_until_loaded(predict_argv(art, held_file)[3:], loaded, go, "predict")
 
     run = start(run_argv(new_csv, art, "--overwrite"))
-    seen: list[tuple[str, int, Path, str]] = []
 
-    def loop(name: str) -> None:
-        i = 0
-        while True:
-            running = run.poll() is None
-            out = work / f"{name}_{i}.csv"
-            proc = subprocess.run(
-                predict_argv(art, out), cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300
-            )
-            seen.append((name, proc.returncode, out, proc.stderr))
-            i += 1
-            if not running:  # one more predict after the run has ended
-                return
+    def predict(name: str, i: int) -> tuple[str, int, Path, str]:
+        out = work / f"{name}_{i}.csv"
+        proc = subprocess.run(predict_argv(art, out), cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300)
+        return name, proc.returncode, out, proc.stderr
 
-    threads = [threading.Thread(target=loop, args=(f"loop{i}",)) for i in range(2)]
-    for t in threads:
-        t.start()
-    _, run_err = run.communicate(timeout=300)
-    assert run.returncode == 0, run_err[-2000:]
-    go.touch()
-    _, held_err = held.communicate(timeout=300)
-    for t in threads:
-        t.join(timeout=300)
-    seen.append(("held", held.returncode, held_file, held_err))
+    seen, (held_rc, _, held_err) = during_swap(run, held, go, predict)
+    seen.append(("held", held_rc, held_file, held_err))
 
     outcomes = []
     for name, rc, out, err in seen:
