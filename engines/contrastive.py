@@ -145,7 +145,9 @@ class ContrastiveEngine(FrozenIndexEngine):
 
     def warm_up(self) -> None:
         """Import sentence-transformers (and peft), resolve and load the model once: what ``fit`` pays
-        before its first step."""
+        before its first step. Loaded from an artifact: its tuned encoder, what ``search`` reads."""
+        if self._model_ref is not None:
+            return super().warm_up()
         from engines.backbone import pick_device
         from engines.models import resolve_model
 

@@ -347,6 +347,8 @@ def test_contrastive_save_load_round_trip(cls, tmp_path: Path) -> None:
     assert tuned != frozen_hits.search_many(pairs.queries, 5)  # the weights moved
     engine.save(tmp_path / "art")
     loaded = cls.load(tmp_path / "art")
+    loaded.warm_up()  # what `search` reads, the tuned encoder, loads now (load_settled checks no swap came between)
+    assert loaded._enc is not None
     assert loaded.search_many(pairs.queries, 5) == tuned
     assert loaded.config.mode == ("lora" if cls is ContrastiveLoraEngine else "full")
     assert loaded.last_fit["steps"] == 10

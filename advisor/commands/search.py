@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engines.artifacts import load_artifact, read_manifest, same_artifact
+    from engines.artifacts import load_settled, read_manifest, same_artifact
     from engines.base import engine_names, get_engine
 
     if args.k < 1:
@@ -54,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
         )
     if (args.query is None) == (args.file is None):
         raise ConfigError("give a QUERY or --file FILE (one of them)")
-    engine, loaded = load_artifact(args.artifact)
+    # Loaded wholly from one artifact even while another `run --overwrite` replaces it (then the new one).
+    engine, loaded = load_settled(args.artifact)
     if "retrieval" in engine.tasks:
         with same_artifact(args.artifact, loaded, doing="search"):
             return _search_documents(engine, args)

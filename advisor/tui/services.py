@@ -157,7 +157,7 @@ def _rank_full_run(spec: Any, out_dir: Any, **kwargs: Any) -> Any:
 
 def _load_search_engine(directory: Any) -> Any:
     """A retrieval artifact's engine, checked the way ``tune-or-embed search`` checks it (torch may load)."""
-    from engines.artifacts import load_artifact, read_manifest
+    from engines.artifacts import load_settled, read_manifest
     from engines.base import get_engine
     from engines.errors import ArtifactError, ConfigError
 
@@ -168,7 +168,7 @@ def _load_search_engine(directory: Any) -> Any:
         raise ArtifactError(f"{directory} was written by unknown engine {manifest.engine!r}") from None
     if "retrieval" not in cls.tasks:
         raise ConfigError(f"{directory} is a {manifest.engine} artifact, not a retrieval index")
-    engine, _ = load_artifact(directory)
+    engine, _ = load_settled(directory)
     return engine
 
 
