@@ -1,4 +1,4 @@
-"""Peak RSS and wall time of ``predict ART --data big.csv --out preds.csv`` at 1x and 10x the rows.
+"""Peak RSS and wall time of ``predict ART --data big.csv --out preds.csv`` (and ``--json``) at 1x and 10x the rows.
 
 Fits a TF-IDF artifact on 600 labelled rows (``full_run``), writes CSVs of N short unique texts,
 runs each ``predict`` as a fresh process (``python -m advisor``), and reads that child's own peak RSS
@@ -42,11 +42,11 @@ def write_csv(path: Path, rows: int, seed: int = 0) -> None:
             fh.write(f"{' '.join(words)} {i},{label}\n")
 
 
-def measure(argv: list[str]) -> tuple[float, int, str]:
-    """(wall seconds, peak RSS bytes of this child alone, stderr) of ``python -m advisor ARGV``."""
+def measure(argv: list[str]) -> tuple[float, int, str, str]:
+    """(wall seconds, peak RSS bytes of this child alone, stderr, stdout) of ``python -m advisor ARGV``."""
     with tempfile.TemporaryDirectory(prefix="toe-predict-memory-") as tmp:
-        wall, rss, _, err = child_rss(["-m", "advisor", *argv], Path(tmp), what="predict")
-    return wall, rss, err
+        wall, rss, out, err = child_rss(["-m", "advisor", *argv], Path(tmp), what="predict")
+    return wall, rss, err, out
 
 
 def main() -> int:
@@ -66,22 +66,26 @@ def main() -> int:
         write_csv(train, 600, seed=1)
         art = folder / "art"
         full_run(RunSpec(engine="tfidf", profile="tiny", data=str(train), test_size=100), art, speed_texts=0)
-        results = []
-        wall, rss, _ = measure(["predict", str(art), "--text", "a warm and clever film"])
+        results, json_runs = [], []
+        wall, rss, _, _ = measure(["predict", str(art), "--text", "a warm and clever film"])
         results.append(("`--text` (1 text)", 0, 0, wall, rss))
         for n in sizes:
             data = folder / f"big-{n}.csv"
             write_csv(data, n)
             out = folder / f"preds-{n}.csv"
-            wall, rss, err = measure(["predict", str(art), "--data", str(data), "--out", str(out)])
+            wall, rss, err, _ = measure(["predict", str(art), "--data", str(data), "--out", str(out)])
             if f"wrote {n} predictions" not in err:
                 raise SystemExit(f"unexpected output for {n} rows: {err.strip()}")
-            results.append((f"`--data` {n:,} rows", data.stat().st_size, out.stat().st_size, wall, rss))
+            results.append((f"`--data` {n:,} rows `--out`", data.stat().st_size, out.stat().st_size, wall, rss))
+            wall, rss, _, printed = measure(["predict", str(art), "--data", str(data), "--json"])
+            if printed.count("\n") != n + 2 or not printed.rstrip().endswith("}"):
+                raise SystemExit(f"unexpected --json output for {n} rows")
+            json_runs.append((f"`--data` {n:,} rows `--json`", data.stat().st_size, len(printed.encode()), wall, rss))
             data.unlink()
             out.unlink()
 
     lines = [
-        f"# `predict --out` memory (batches of {BATCH_ROWS:,} rows)",
+        f"# `predict --out` and `--json` memory (batches of {BATCH_ROWS:,} rows)",
         "",
         f"{platform.machine()} · {os.cpu_count()} CPUs · Python {platform.python_version()} · "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; TF-IDF artifact; each run a fresh process.",
@@ -94,8 +98,13 @@ def main() -> int:
         mb_in = f"{size_in / 1e6:.1f} MB" if size_in else "—"
         mb_out = f"{size_out / 1e6:.1f} MB" if size_out else "—"
         lines.append(f"| {name} | {mb_in} | {mb_out} | {wall:.1f} s | {rss / 2**20:.0f} MiB |")
+    for name, size_in, size_out, wall, rss in json_runs:
+        lines.append(
+            f"| {name} | {size_in / 1e6:.1f} MB | {size_out / 1e6:.1f} MB | {wall:.1f} s | {rss / 2**20:.0f} MiB |"
+        )
     if len(results) >= 3:
-        lines += ["", f"Peak RSS, largest / smallest file: {results[-1][4] / results[1][4]:.2f}×"]
+        lines += ["", f"Peak RSS, largest / smallest file: `--out` {results[-1][4] / results[1][4]:.2f}×"]
+        lines[-1] += f", `--json` {json_runs[-1][4] / json_runs[0][4]:.2f}×"
     text = "\n".join(lines) + "\n"
     print(text, end="")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -81,6 +81,33 @@ def test_other_inputs_stream_the_same(tmp_path, artifact, data_csv, monkeypatch,
     assert ("accuracy" in batched) == (fmt == "jsonl")
 
 
+def test_json_is_printed_as_the_batches_come(tmp_path, artifact, data_csv, monkeypatch, capsys):
+    """--json holds no rows: each batch's predictions are on stdout before the next batch is predicted,
+    and the document is the --out JSONL's rows under the artifact, engine, classes and scores."""
+    import sys
+
+    out = tmp_path / "p.jsonl"
+    assert main(["predict", str(artifact), "--data", str(data_csv), "--out", str(out)]) == 0
+    capsys.readouterr()
+    expected_rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    engine, _ = load_artifact(artifact)
+    real, printed = type(engine).predict, []
+
+    def spy(self, texts, *a, **kw):
+        printed.append(sys.stdout.getvalue().count("\n"))  # lines on stdout before this batch
+        return real(self, texts, *a, **kw)
+
+    monkeypatch.setattr(type(engine), "predict", spy)
+    monkeypatch.setattr(predict, "BATCH_ROWS", 40)
+    assert main(["predict", str(artifact), "--data", str(data_csv), "--json"]) == 0
+    text = capsys.readouterr().out
+    assert printed == [0, 40, 80, 120]  # 150 rows: batches of 40, each printed before the next is predicted
+    doc = json.loads(text)
+    assert doc["predictions"] == expected_rows and doc["engine"] == "tfidf" and doc["artifact"] == str(artifact)
+    assert doc["classes"] == list(expected_rows[0]["scores"]) and 0 <= doc["accuracy"] <= 1
+    assert text.count("\n") == ROWS + 2
+
+
 class Boom(RuntimeError):
     pass
 
@@ -113,6 +140,15 @@ def test_a_failure_mid_way_leaves_no_partial_file(tmp_path, artifact, data_csv, 
     assert main(["predict", str(artifact), "--data", str(data_csv), "--out", str(old)]) != 0
     assert old.read_text(encoding="utf-8") == "precious\n" and _leftovers(tmp_path) == []
     assert len(calls) == 2  # it stopped at the failing batch
+
+    calls.clear()  # --json: the first batch was printed; the document is left unfinished, the exit says so
+    capsys.readouterr()
+    assert main(["predict", str(artifact), "--data", str(data_csv), "--json"]) == code
+    printed, err = capsys.readouterr()
+    assert err.count("\n") == 1 and err.startswith("tune-or-embed: error:")
+    assert printed.count("\n") == 40 and '"predictions": [' in printed
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(printed)
 
 
 def test_accuracy_from_counts_equals_score(tmp_path, artifact, data_csv, monkeypatch, capsys):

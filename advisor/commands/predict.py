@@ -6,7 +6,8 @@
 
 With ``--data`` every row is predicted in file order, a batch of rows at a time (with ``--out`` the
 file is written as it goes, under a temporary name renamed into place at the end); when the file
-also has the label column, accuracy on it is printed too.
+also has the label column, accuracy on it is printed too. ``--json`` prints one JSON document as the
+rows come (a prediction per line), so it too keeps memory flat; an error mid-way leaves it unfinished.
 
 Every prediction comes from one artifact: a load that another ``run --overwrite`` swaps the folder
 under starts again (on the new one), and a kNN head whose store vanishes mid-way says it was replaced.
@@ -44,7 +45,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--label-col", help="label column in --data, to also report accuracy")
     p.add_argument("--encoding", help="text encoding of --data (detected when omitted)")
     p.add_argument(
-        "--json", action="store_true", help="print predictions as JSON (every row is kept in memory until printed)"
+        "--json",
+        action="store_true",
+        help="print predictions as one JSON document, a prediction per line, as they come",
     )
     p.add_argument(
         "--out",
@@ -84,6 +87,33 @@ def _write(fh: TextIO, suffix: str, rows: list[dict[str, Any]], classes: list[st
     fh.write(flat.to_csv(index=False, header=header, sep="\t" if suffix == ".tsv" else ","))
 
 
+class JsonDocument:
+    """``--json`` printed as the rows come, memory flat in the file's size: the object ``{"artifact",
+    "engine", "classes", "predictions": [...], "accuracy", "macro_f1"}``, a prediction per line."""
+
+    def __init__(self, artifact: str, engine: str) -> None:
+        self.head: dict[str, Any] = {"artifact": artifact, "engine": engine}
+        self.open, self.sep = False, "\n  "
+
+    def _start(self, classes: list[str]) -> None:
+        head = json.dumps({**self.head, "classes": classes}, ensure_ascii=False)
+        sys.stdout.write(head[:-1] + ', "predictions": [')
+        self.open = True
+
+    def add(self, rows: list[dict[str, Any]], classes: list[str]) -> None:
+        if not self.open:
+            self._start(classes)
+        for r in rows:
+            sys.stdout.write(self.sep + json.dumps(r, ensure_ascii=False))
+            self.sep = ",\n  "
+
+    def close(self, classes: list[str], scores: dict[str, float] | None) -> None:
+        if not self.open:
+            self._start(classes)
+        tail = json.dumps(scores, ensure_ascii=False)[1:-1] if scores else ""
+        sys.stdout.write("\n]" + (", " + tail if tail else "") + "}\n")
+
+
 def run(args: argparse.Namespace) -> int:
     from engines.artifacts import load_settled, same_artifact
     from engines.atomic import staged_file
@@ -111,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
             f"{args.artifact} is a retrieval artifact ({manifest.engine}): it finds documents, it does not label "
             f'texts; use `tune-or-embed search {args.artifact} "QUERY"`'
         )
-    kept: list[dict[str, Any]] | None = [] if args.json else None  # --json prints every row: kept in memory
+    doc = JsonDocument(str(args.artifact), manifest.engine) if args.json else None
     counts: Counter[tuple[str, str]] = Counter()  # (true, predicted) -> rows, for accuracy without the rows
     labelled, overlap, n, classes = True, False, 0, []
     with staged_file(args.out) if args.out else nullcontext() as fh:
@@ -122,8 +152,8 @@ def run(args: argparse.Namespace) -> int:
             classes = pred.classes
             if fh is not None:
                 _write(fh, suffix, rows, classes, header=n == 0)
-            if kept is not None:
-                kept.extend(rows)
+            if doc is not None:
+                doc.add(rows, classes)
             elif not args.out:
                 for r in rows:
                     text = r["text"].replace("\n", " ")
@@ -135,16 +165,8 @@ def run(args: argparse.Namespace) -> int:
                 counts.update(zip(truth, pred.labels, strict=True))
                 overlap = overlap or not set(truth).isdisjoint(classes)
     report = score_counts(counts) if labelled and overlap else None
-    if args.json:
-        out: dict[str, Any] = {
-            "artifact": str(args.artifact),
-            "engine": manifest.engine,
-            "classes": classes,
-            "predictions": kept,
-        }
-        if report is not None:
-            out["accuracy"], out["macro_f1"] = report.accuracy, report.macro_f1
-        print(json.dumps(out, ensure_ascii=False, indent=2))
+    if doc is not None:
+        doc.close(classes, None if report is None else {"accuracy": report.accuracy, "macro_f1": report.macro_f1})
     elif args.out:
         print(f"wrote {n} predictions to {args.out}", file=sys.stderr)
     if report is not None and not args.json:
