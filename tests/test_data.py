@@ -177,6 +177,25 @@ def test_streamed_sample_matches_in_memory_counts(write_csv):
     assert load_dataset(path, sample=300, seed=8, stream_threshold=0).examples != streamed.examples
 
 
+def test_streamed_sample_past_the_exact_limit_is_bounded_and_says_so(write_csv, monkeypatch):
+    """Past EXACT_DISTINCT distinct rows the streamed sample finds duplicates with a fixed Bloom filter
+    (memory bounded whatever the file's size): here one too small to err, so counts and sample are the
+    exact ones, and the warning says the counts are approximate."""
+    import advisor.data.distinct as distinct
+
+    rows = [(f"text {i} " + "x" * (i % 17), ["a", "b", "c"][i % 10 % 3]) for i in range(3000)] + tiny_rows(3)
+    rows += rows[:50]
+    path = str(write_csv(rows))
+    exact = load_dataset(path, sample=300, seed=7, stream_threshold=0)
+    monkeypatch.setattr(distinct, "EXACT_DISTINCT", 100)
+    monkeypatch.setattr(distinct, "BLOOM_BITS", 2**22)
+    bounded = load_dataset(path, sample=300, seed=7, stream_threshold=0)
+    assert bounded.examples == exact.examples and bounded.class_counts == exact.class_counts
+    assert bounded.dropped.duplicates == exact.dropped.duplicates == 50
+    assert not any(w.startswith("approximate counts") for w in exact.warnings)
+    assert [w for w in bounded.warnings if w.startswith("approximate counts: past 100 distinct rows")]
+
+
 def test_sample_bigger_than_data_returns_everything(tiny_csv):
     ds = load_dataset(str(tiny_csv), sample=1000)
     assert not ds.sampled and len(ds.examples) == 40

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field
 
 from advisor.data import demo as demos
+from advisor.data.distinct import StreamSampler
 from advisor.data.readers import SourceFile, detect_columns, iter_frames, open_source, preview
 from advisor.data.sampling import (
-    StreamSampler,
     allocate,
     check_class_counts,
     check_stratifiable,
@@ -302,6 +302,8 @@ def load_dataset(
         total_rows_read=read, nan_labels=nan_labels, empty_texts=empty_texts, duplicates=duplicates, other_labels=other
     )
     warnings = data_warnings(dropped, keep, label_col, counts, nul_texts)
+    if sampler is not None and sampler.distinct.approximate:
+        warnings.append(sampler.distinct.warning("rows, duplicates and classes (and so the sample's shares)"))
     fingerprint, kind = fingerprint_source(src)
     return Dataset(
         examples=examples,

@@ -1,9 +1,5 @@
-"""Seeded stratified sampling: held-out split, subsamples, nested subsets, and a streaming sampler
-for files bigger than memory.
-
-The streaming sampler keeps, per class, the rows with the smallest seeded 64-bit row hashes
-(a bottom-k sample: uniform over distinct rows, duplicates collapse to one hash) and the
-distinct hashes themselves (8 bytes a row) to count classes and duplicates exactly.
+"""Seeded stratified sampling: held-out split, subsamples, nested subsets (the streamed sample of a
+file bigger than memory: ``advisor.data.distinct.StreamSampler``).
 
 Retrieval data (``Pairs``) is split by query text and sampled by query (``split_pairs``,
 ``sample_pairs``), the collection shared or trimmed.
@@ -13,15 +9,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from engines.base import Examples
 from engines.errors import DataError
 from engines.records import Pairs
-
-if TYPE_CHECKING:
-    import numpy as np
-    import pandas as pd
 
 
 def allocate(counts: dict[str, int], n: int) -> dict[str, int]:
@@ -130,91 +121,6 @@ def stratified_split(examples: Examples, *, test_size: int | float, seed: int) -
     except ValueError as exc:
         raise DataError(f"cannot split the data: {exc}") from None
     return examples.subset(train_idx), examples.subset(test_idx)
-
-
-# ------------------------------------------------------------------------- streaming
-_BUCKET_BITS = 4  # distinct hashes are kept in 16 buckets per class
-
-
-class StreamSampler:
-    """Bottom-k stratified sample over chunks of (text, label) rows, plus exact distinct counts."""
-
-    def __init__(self, n: int, seed: int) -> None:
-        self.n = n
-        self.hash_key = f"toe{seed % 10**13:013d}"  # 16 characters, as pandas wants
-        self._cand: dict[str, tuple[np.ndarray, list[str]]] = {}
-        self._seen: dict[tuple[str, int], list[np.ndarray]] = {}
-        self._unique: dict[tuple[str, int], np.ndarray] = {}
-        self._buffered = 0
-        self.rows = 0
-
-    def add(self, df: pd.DataFrame) -> None:
-        """Add clean rows (columns ``text``, ``label``, both non-empty strings)."""
-        import numpy as np
-        import pandas as pd
-
-        if df.empty:
-            return
-        self.rows += len(df)
-        hashes = pd.util.hash_pandas_object(df[["text", "label"]], index=False, hash_key=self.hash_key).to_numpy()
-        texts = df["text"].to_numpy()
-        for label, pos in df.groupby("label", sort=False).indices.items():
-            h = hashes[pos]
-            bucket = h >> np.uint64(64 - _BUCKET_BITS)  # compacting bucket by bucket bounds the peak memory
-            for b in np.unique(bucket):
-                self._seen.setdefault((label, int(b)), []).append(h[bucket == b])
-            self._buffered += len(h)
-            old_h, old_t = self._cand.get(label, (np.empty(0, np.uint64), []))
-            if self.n and len(old_h) >= self.n:  # only rows that beat the current k-th smallest hash matter
-                better = h < old_h[-1]
-                h, pos = h[better], pos[better]
-                if not len(h):
-                    continue
-            all_h = np.concatenate([old_h, h])
-            all_t = old_t + texts[pos].tolist()
-            uniq_h, first = np.unique(all_h, return_index=True)  # sorted, duplicates collapse
-            keep = first[: self.n]
-            self._cand[label] = (uniq_h[: self.n], [all_t[i] for i in keep])
-        if self._buffered > 2_000_000:
-            self._compact()
-
-    def _compact(self) -> None:
-        import numpy as np
-
-        for key, parts in self._seen.items():
-            if parts:
-                base = self._unique.get(key, np.empty(0, np.uint64))
-                merged = np.concatenate([base, *parts])
-                self._seen[key] = []
-                del base
-                merged.sort()
-                keep = np.empty(len(merged), dtype=bool)
-                keep[:1] = True
-                np.not_equal(merged[1:], merged[:-1], out=keep[1:])
-                self._unique[key] = merged[keep]
-        self._buffered = 0
-
-    def distinct_counts(self) -> dict[str, int]:
-        """Distinct (text, label) rows per class seen so far."""
-        self._compact()
-        counts: dict[str, int] = {}
-        for (label, _), unique in self._unique.items():
-            counts[label] = counts.get(label, 0) + int(len(unique))
-        return counts
-
-    def sample(self, seed: int) -> Examples:
-        """The stratified sample (allocation over the exact distinct class counts), shuffled."""
-        import numpy as np
-
-        alloc = allocate(self.distinct_counts(), self.n)
-        texts: list[str] = []
-        labels: list[str] = []
-        for label in sorted(self._cand):
-            chosen = self._cand[label][1][: alloc.get(label, 0)]
-            texts += chosen
-            labels += [label] * len(chosen)
-        order = np.random.default_rng(seed).permutation(len(texts))
-        return Examples(texts=[texts[i] for i in order], labels=[labels[i] for i in order])
 
 
 # ------------------------------------------------------------------------ retrieval
