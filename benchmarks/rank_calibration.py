@@ -33,6 +33,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from advisor.machine.probe import cpu_model  # noqa: E402
+
 TEST_QUERIES = 300
 WITHIN = 0.01  # "right" = the chosen approach is within 1 point of the best full run
 SAMPLES = {
@@ -107,6 +109,7 @@ def one_case(dataset: str, n: int, budget: str, seed: int, train_sample: str = "
         "documents": len(pairs.doc_ids),
         "budget": budget,
         "train_sample": train_sample,
+        "cpu": f"{cpu_model()} ({platform.machine()})",
         "advise_s": advise_s,
         "n_target": advice.n_target,
         **judge(advice.recommendation, advice.forecasts, actual),
@@ -172,14 +175,15 @@ def render(cases: list[dict]) -> str:
     lines = [
         "# Retrieval calibration",
         "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores. Metric nDCG@10 on held-out queries "
+        f"Machine: {' / '.join(sorted({c.get('cpu', 'CPU not recorded') for c in cases}))}, "
+        f"{os.cpu_count()} CPU cores. Metric nDCG@10 on held-out queries "
         f"(at most {TEST_QUERIES} per dataset), the whole collection indexed. 'right' = the chosen approach "
         "is within 1 point of the best full run.",
         "",
         "Training queries (N): " + "; ".join(sorted({SAMPLES[c.get("train_sample", "first")] for c in cases})) + ".",
         "",
-        "| dataset | N | budget | call (confidence) | best full run | right | forecast → actual (nDCG@10, points) |",
-        "|---|---:|---|---|---|---|---|",
+        "| dataset | N | budget | advise took | call (confidence) | best full run | right | forecast → actual (nDCG@10, points) |",
+        "|---|---:|---|---:|---|---|---|---|",
     ]
     for c in cases:
         pairs = []
@@ -190,7 +194,7 @@ def render(cases: list[dict]) -> str:
             pairs.append(f"{name} {shown} → {100 * a['metrics']['ndcg@10']:.1f}")
         call = f"{c['choice']} ({c['confidence']}{', too close' if c['too_close'] else ''})"
         lines.append(
-            f"| {c['dataset']} | {c['n_train']:,} | {c['budget']} | {call} | {c['best_actual']} | "
+            f"| {c['dataset']} | {c['n_train']:,} | {c['budget']} | {c['advise_s']:.0f} s | {call} | {c['best_actual']} | "
             f"{'yes' if c['right'] else 'NO'} | {'; '.join(pairs)} |"
         )
     right = sum(c["right"] for c in cases)

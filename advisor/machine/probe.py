@@ -77,7 +77,8 @@ class Resources(Record):
 
 
 # ---------------------------------------------------------------------------- gather
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``; ``sysctl`` on macOS), else the platform's processor string."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
             for line in fh:
@@ -212,7 +213,7 @@ def probe(*, artifacts_dir: Path | None = None, include_torch: bool = False, nvm
     disk = _existing(Path(artifacts_dir) if artifacts_dir is not None else Path.cwd())
     gpus, gpu_error = probe_gpus(nvml)
     return Resources(
-        cpu_model=_cpu_model(),
+        cpu_model=cpu_model(),
         physical_cores=int(physical),
         logical_cores=int(logical),
         usable_cores=_usable_cores(int(logical)),
