@@ -339,9 +339,10 @@ def measure(
                     except Cancelled:
                         if pace is None or pace.hopeless is None or cancel.is_set():
                             raise
+                        indexing = f" and ~{index_guess:.0f}s of indexing" if index_guess >= 1 else ""
                         said.append(
                             f"{where} stopped after its first steps: at the measured pace its {plan} steps need "
-                            f"~{pace.hopeless:.0f}s of training, {left():.0f}s were left"
+                            f"~{pace.hopeless:.0f}s of training{indexing}, {left():.0f}s were left"
                         )
                         emit(name, "eval", said[-1])
                         break
