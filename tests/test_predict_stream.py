@@ -7,6 +7,7 @@ import random
 from pathlib import Path
 
 import pytest
+from artifact_helpers import swapped_in
 from data_helpers import write_reviews_csv
 
 from advisor.cli import main
@@ -272,25 +273,6 @@ def other_artifact(tmp_path_factory) -> Path:
     return out
 
 
-def _swapped_in(art: Path, new: Path, tmp_path: Path):
-    """A function that swaps a copy of ``new`` in at ``art`` (as `run --overwrite` does), once."""
-    import shutil
-
-    from engines.atomic import exchange
-
-    staged = tmp_path / ".art.swapin.tmp"
-    shutil.copytree(new, staged)
-    done = []
-
-    def swap() -> None:
-        if not done:
-            assert exchange(staged, art)
-            shutil.rmtree(staged)
-            done.append(True)
-
-    return swap, done
-
-
 @pytest.mark.parametrize("window", ["verify-then-swap", "swap-mid-load", "swap-after-load"])
 def test_predict_loading_across_a_swap_predicts_wholly_with_one_artifact(
     tmp_path, artifact, other_artifact, data_csv, monkeypatch, capsys, window
@@ -307,7 +289,7 @@ def test_predict_loading_across_a_swap_predicts_wholly_with_one_artifact(
     assert main(["predict", str(other_artifact), "--data", str(data_csv), "--out", str(new_alone)]) == 0
     art = tmp_path / "art"
     shutil.copytree(artifact, art)
-    swap, done = _swapped_in(art, other_artifact, tmp_path)
+    swap, done = swapped_in(art, other_artifact, tmp_path)
     if window == "verify-then-swap":
         real_verify = A.verify_files
         monkeypatch.setattr(A, "verify_files", lambda *a, **k: (swap(), real_verify(*a, **k))[1])
@@ -332,7 +314,7 @@ def test_a_predict_whose_artifact_is_replaced_mid_way_says_so_in_one_line(
 
     art = tmp_path / "art"
     shutil.copytree(artifact, art)
-    swap, _ = _swapped_in(art, other_artifact, tmp_path)
+    swap, _ = swapped_in(art, other_artifact, tmp_path)
     engine, _ = load_artifact(artifact)
     cls, calls = type(engine), []
 

@@ -1,7 +1,7 @@
 """`search` loading an artifact that another `run --overwrite` swaps mid-load answers wholly from one.
 
-Real bm25 artifacts (no torch): the swap falls before the checksums are read, between the engine's
-files, or after the load; the answer is the new artifact's, byte for byte, never a mix or an error.
+Real bm25 artifacts (no torch): the swap falls before the checksums are read, or after the load;
+the answer is the new artifact's, byte for byte, never a mix or an error.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from artifact_helpers import swapped_in
 
 import engines.artifacts as A
 from advisor.cli import main
-from engines.atomic import exchange
 
 WORDS = ["river", "mountain", "engine", "garden", "violin", "harbour", "comet", "bakery", "glacier", "lantern"]
 
@@ -60,15 +60,7 @@ def test_search_loading_across_a_swap_answers_wholly_from_one_artifact(
     assert new_alone != _search(old, queries, capsys)
     art = tmp_path / "art"
     shutil.copytree(old, art)
-    staged = tmp_path / ".art.swapin.tmp"
-    shutil.copytree(new, staged)
-    done: list[bool] = []
-
-    def swap() -> None:
-        if not done:
-            assert exchange(staged, art)
-            done.append(True)
-
+    swap, done = swapped_in(art, new, tmp_path)
     if window == "verify-then-swap":
         real_verify = A.verify_files
         monkeypatch.setattr(A, "verify_files", lambda *a, **k: (swap(), real_verify(*a, **k))[1])
