@@ -126,7 +126,7 @@ class ClassSample:
         for k, label in enumerate(names.tolist()):
             idx = np.flatnonzero(inverse == k)
             old_h, old_t = self._rows.get(label, (np.empty(0, np.uint64), []))
-            if len(old_h) >= self.n:  # only rows that beat the current n-th smallest hash can enter
+            if len(old_h) and len(old_h) >= self.n:  # only rows that beat the n-th smallest hash can enter
                 idx = idx[hashes[idx] < old_h[-1]]
                 if not len(idx):
                     continue
@@ -157,7 +157,6 @@ class StreamSampler:
     few new rows for duplicates (``approximate``, ``false_positive_rate``), so memory stays bounded."""
 
     def __init__(self, n: int, seed: int) -> None:
-        self.n = n
         self.hash_key = f"toe{seed % 10**13:013d}"  # 16 characters, as pandas wants
         self.distinct = DistinctRows(exact_limit=EXACT_DISTINCT, bloom_bits=BLOOM_BITS)
         self._sample = ClassSample(n)
