@@ -27,7 +27,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-# name → overrides of the profile's [finetune] section. "current" is the recipe before the grid.
+# name → overrides of a profile section (`section`). "current" is the full fine-tune recipe before the grid.
 RECIPES: dict[str, dict] = {
     "current": {},
     "e3": {"epochs": 3.0},
@@ -42,7 +42,17 @@ RECIPES: dict[str, dict] = {
     "e5-lr1e-4": {"epochs": 5.0, "learning_rate": 1e-4},
     "e4-lr1.5e-4": {"epochs": 4.0, "learning_rate": 1.5e-4},
     "e4-lr1e-4-noES": {"epochs": 4.0, "learning_rate": 1e-4, "early_stopping_patience": 0},
+    # LoRA (the profile's [lora] section; its peak rate is ``learning_rate_lora``). "lora-current" is
+    # the shipped LoRA recipe: 2 epochs at 2e-3, half the steps of full fine-tuning's 4 epochs.
+    "lora-current": {},
+    "lora-e4": {"epochs": 4.0},
+    "lora-e4-lr1e-3": {"epochs": 4.0, "learning_rate_lora": 1e-3},
 }
+
+
+def section(recipe: str) -> str:
+    """The profile section a recipe overrides: [lora] for the LoRA recipes, else [finetune]."""
+    return "lora" if recipe.startswith("lora-") else "finetune"
 
 
 def export(tasks: list[str], out: Path, seed: int, model_fp16: bool) -> None:
@@ -94,8 +104,8 @@ def _fit_and_score(task: str, recipe: str, seed: int, data: str, device: str, mo
         df = pd.read_csv(Path(data) / f"{task}.{part}.csv", keep_default_na=False, dtype=str)
         return Examples(texts=df["text"].tolist(), labels=df["label"].tolist())
 
-    # The profile's [finetune] section read directly (the grid needs nothing else of the advisor).
-    base = tomllib.loads((ROOT / "profiles" / "cpu-small.toml").read_text(encoding="utf-8"))["finetune"]
+    # The profile's section read directly (the grid needs nothing else of the advisor).
+    base = tomllib.loads((ROOT / "profiles" / "cpu-small.toml").read_text(encoding="utf-8"))[section(recipe)]
     cfg = {**base, **RECIPES[recipe], "seed": seed, "device": device, "model": model or base["model"]}
     if device != "cpu":
         cfg["threads"] = 1  # many processes share one GPU: none may take every CPU core
@@ -158,7 +168,8 @@ def run(
 def summarise(path: Path, rates: dict[str, float]) -> str:
     """A table: per recipe and task, mean accuracy over seeds; the mean over tasks; each recipe's
     gap to the best recipe of each task (the worst gap decides whether a recipe is within a point
-    of the best everywhere); the cost as optimizer steps × batch relative to the current recipe."""
+    of the best everywhere); the cost as optimizer steps × batch relative to the current recipe
+    (LoRA's to the current LoRA recipe)."""
     import numpy as np
 
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -182,9 +193,8 @@ def summarise(path: Path, rates: dict[str, float]) -> str:
         cells = [f"{100 * acc[(t, r)]:.1f}" if (t, r) in acc else "–" for t in tasks]
         mean = np.mean([acc[(t, r)] for t in tasks if (t, r) in acc])
         gap = max(best[t] - acc[(t, r)] for t in tasks if (t, r) in acc)
-        cost = np.mean(
-            [seen[(t, r)] / seen[(t, "current")] for t in tasks if (t, r) in seen and (t, "current") in seen]
-        )
+        ref = "lora-current" if section(r) == "lora" else "current"
+        cost = np.mean([seen[(t, r)] / seen[(t, ref)] for t in tasks if (t, r) in seen and (t, ref) in seen])
         lines.append(f"| {r} | " + " | ".join(cells) + f" | {100 * mean:.1f} | {100 * gap:.1f} | {cost:.2f}× |")
     seeds = sorted({x["seed"] for x in rows})
     lines.append("")
