@@ -43,6 +43,21 @@ class DataInfo(Record):
     sample_rows: int = Field(description="Rows of the sample the benchmarks drew from.")
     classes: dict[str, int] = Field(default_factory=dict, description="Rows per class (full data).")
     fingerprint: str = ""
+    test_overlap: int | None = Field(
+        None, description="Rows of the separate test file whose text is also in the data (None: no test file)."
+    )
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What the user should know about the data (drops, overlap with the test file).",
+    )
+
+
+class HeldOutFile(Record):
+    """A separate test file, read and checked against the data (``read_test_file``)."""
+
+    rows: int
+    overlap: int = Field(description="Its rows whose text (ignoring case and whitespace) is also in the data.")
+    warning: str | None = Field(None, description="The overlap as a warning line; None when there is none.")
 
 
 class Advice(Record):
@@ -156,9 +171,18 @@ def full_run_split(total_rows: int, labelled_size: int | None, *, separate_test:
 def check_test_file(
     test_file: str, data: Dataset, *, text_col: str | None, label_col: str | None, encoding: str | None
 ) -> int:
-    """Read the separate test file now (bad file → one DataError line before any benchmark),
-    check it has no label the data lacks, and return its row count."""
+    """``read_test_file``'s row count."""
+    return read_test_file(test_file, data, text_col=text_col, label_col=label_col, encoding=encoding).rows
+
+
+def read_test_file(
+    test_file: str, data: Dataset, *, text_col: str | None, label_col: str | None, encoding: str | None
+) -> HeldOutFile:
+    """Read the separate test file now (bad file → one DataError line before any benchmark), check it
+    has no label the data lacks, and count its rows whose text is also in the data (all its rows, when
+    ``data`` holds a sample), since scores on them are inflated."""
     from advisor.data.labelled import load_dataset
+    from advisor.data.summary import overlap, overlap_warning
     from engines.errors import DataError
 
     test = load_dataset(
@@ -170,7 +194,20 @@ def check_test_file(
     unseen = sorted(set(test.examples.labels) - set(data.class_counts))
     if unseen:
         raise DataError(f"test file {test_file} has label(s) the data lacks: {', '.join(map(repr, unseen[:3]))}")
-    return len(test.examples)
+    if data.sampled:  # every row of the data counts, not only the sample's
+        from advisor.data.summary_stream import file_overlap
+
+        same, conflicts = file_overlap(
+            data.ref, test.examples, text_col=data.text_col, label_col=data.label_col, encoding=data.encoding
+        )
+    else:
+        same, conflicts = overlap(data.examples, test.examples)
+    rows = len(test.examples)
+    return HeldOutFile(
+        rows=rows,
+        overlap=same,
+        warning=overlap_warning(same, conflicts, test_ref=test.ref, test_rows=rows, train_ref=data.ref),
+    )
 
 
 def _settings(profile: Any) -> Any:
@@ -274,8 +311,10 @@ def advise(
         sample = getattr(settings, "sample_size", None) or DEFAULT_SAMPLE
         data = load_dataset(data, text_col=text_col, label_col=label_col, encoding=encoding, sample=sample, seed=seed)
     eval_rows = None
+    held_out = None
     if test_file is not None:
-        eval_rows = check_test_file(test_file, data, text_col=text_col, label_col=label_col, encoding=encoding)
+        held_out = read_test_file(test_file, data, text_col=text_col, label_col=label_col, encoding=encoding)
+        eval_rows = held_out.rows
     test_rows, n_target = full_run_split(data.total_rows, goals.labelled_size, separate_test=test_file is not None)
     eval_rows = eval_rows or test_rows
     configs = {name: engine_config(profile, name) for name in engines}
@@ -353,6 +392,8 @@ def advise(
         sample_rows=len(data.examples),
         classes=dict(data.class_counts),
         fingerprint=data.fingerprint,
+        test_overlap=held_out.overlap if held_out else None,
+        warnings=[*data.warnings, *([held_out.warning] if held_out and held_out.warning else [])],
     )
     created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     version = tool_version()

@@ -158,6 +158,7 @@ def render_summary(advice: Any) -> str:
             f"Data: {advice.data.ref} — {advice.data.total_rows:,} rows, {len(advice.data.classes)} classes; "
             f"forecast for a full run on {advice.n_target:,} labelled examples"
         ),
+        *(f"warning: {w}" for w in advice.data.warnings),
         (
             f"Benchmarks: budget {advice.budget} ({advice.budget_s:.0f}s), spent {b.spent_s:.0f}s; sample "
             f"{b.sample_size:,} rows, test part {b.test_size:,} (never trained on), pool {b.pool_size:,}; "
@@ -235,6 +236,7 @@ def write_report(advice: Any, path: str | Path) -> Path:
             f"labelled examples; test part of the benchmark: {advice.bench.test_size:,} rows no engine trained on."
         ),
         "",
+        *(f"> **Warning**: {w}\n" for w in advice.data.warnings),
     ]
     if advice.cancelled:
         lines += ["> **Cancelled**: these results are what was measured before the interruption.", ""]

@@ -100,6 +100,7 @@ def test_separate_test_file_makes_every_row_a_training_row(tiny_csv, tmp_path, c
     assert code == 0
     advice = json.loads(capsys.readouterr().out)
     assert advice["n_target"] == 400 and advice["full_run_test_size"] == 0
+    assert advice["data"]["test_overlap"] == 0 and advice["data"]["warnings"] == []
     from advisor.run.plan import load_plan
 
     spec = load_plan(plan).run
@@ -108,6 +109,33 @@ def test_separate_test_file_makes_every_row_a_training_row(tiny_csv, tmp_path, c
     from fake_engines import FakeEmbedding, FakeTfidf
 
     assert not set(make_examples(60, seed=1).texts) & (FakeTfidf.seen | FakeEmbedding.seen)
+
+
+def test_rows_shared_by_the_data_and_the_test_file_are_a_warning(tiny_csv, tmp_path, capsys):
+    import csv
+
+    with tiny_csv.open(encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))[1:]
+    flip = {"pos": "neg", "neg": "pos"}
+    shared = [(t.upper() + "  ", lab) for t, lab in rows[:8]] + [(t, flip[lab]) for t, lab in rows[8:10]]
+    fresh = make_examples(30, seed=1)
+    test = tmp_path / "test.csv"
+    write_csv(
+        test, Examples(texts=[*fresh.texts, *(t for t, _ in shared)], labels=[*fresh.labels, *(x for _, x in shared)])
+    )
+    report = tmp_path / "report.md"
+    args = ["advise", str(tiny_csv), "--test-file", str(test), "--profile", "tiny", "--budget", "15"]
+    code = main([*args, "--engines", "tfidf", "--quiet", "--report", str(report)])
+    out = capsys.readouterr().out
+    said = (
+        f"10 of 40 rows in {test} also appear in {tiny_csv} (same text); held-out scores on them are inflated; "
+        "2 of them have another label there"
+    )
+    assert code == 0 and f"warning: {said}" in out.splitlines()
+    assert f"> **Warning**: {said}" in report.read_text(encoding="utf-8")
+    assert main([*args, "--engines", "tfidf", "--quiet", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)["data"]
+    assert data["test_overlap"] == 10 and data["warnings"] == [said]
 
 
 def test_test_file_with_an_unknown_label_is_one_line(tiny_csv, tmp_path, capsys):

@@ -75,20 +75,39 @@ def normalise_text(text: str) -> str:
     return " ".join(text.split()).casefold()
 
 
-def overlap(train: Examples, test: Examples) -> tuple[int, int]:
-    """(held-out rows whose text is also in ``train``, of those the ones with another label there).
+class OverlapCounter:
+    """Held-out rows whose text is also in the data, counted as the data's rows pass by (whole or in
+    batches). Texts match ignoring case and runs of whitespace."""
 
-    Texts match ignoring case and runs of whitespace."""
-    seen: dict[str, set[str]] = {}
-    for text, label in zip(train.texts, train.labels):
-        seen.setdefault(normalise_text(text), set()).add(label)
-    same = conflicts = 0
-    for text, label in zip(test.texts, test.labels):
-        labels = seen.get(normalise_text(text))
-        if labels is not None:
-            same += 1
-            conflicts += label not in labels
-    return same, conflicts
+    def __init__(self, test: Examples) -> None:
+        self._wanted: dict[str, list[str]] = {}  # held-out texts (normalised) → their labels
+        self._found: dict[str, set[str]] = {}  # of those, the labels the data has them with
+        for text, label in zip(test.texts, test.labels):
+            self._wanted.setdefault(normalise_text(text), []).append(label)
+
+    def add(self, texts: Sequence[str], labels: Sequence[str]) -> None:
+        """Some of the data's rows."""
+        for text, label in zip(texts, labels):
+            key = normalise_text(text)
+            if key in self._wanted:
+                self._found.setdefault(key, set()).add(label)
+
+    def counts(self) -> tuple[int, int]:
+        """(held-out rows whose text was seen, of those the ones never seen with their own label)."""
+        same = conflicts = 0
+        for key, labels in self._wanted.items():
+            seen = self._found.get(key)
+            if seen is not None:
+                same += len(labels)
+                conflicts += sum(label not in seen for label in labels)
+        return same, conflicts
+
+
+def overlap(train: Examples, test: Examples) -> tuple[int, int]:
+    """(held-out rows whose text is also in ``train``, of those the ones with another label there)."""
+    counter = OverlapCounter(test)
+    counter.add(train.texts, train.labels)
+    return counter.counts()
 
 
 def compare_test(summary: DataSummary, test: Dataset, train: Dataset) -> DataSummary:
@@ -102,12 +121,9 @@ def with_overlap(
 ) -> DataSummary:
     """``summary`` with a held-out file's overlap counts (``overlap``'s), and a warning when there is any."""
     warnings = list(summary.warnings)
-    if same:
-        warnings.append(
-            f"{same:,} of {test_rows:,} rows in {test_ref} also appear in {train_ref} (same text); "
-            "held-out scores on them are inflated"
-            + (f"; {conflicts:,} of them have another label there" if conflicts else "")
-        )
+    said = overlap_warning(same, conflicts, test_ref=test_ref, test_rows=test_rows, train_ref=train_ref)
+    if said:
+        warnings.append(said)
     return summary.model_copy(
         update={
             "test_file": test_ref,
@@ -116,6 +132,17 @@ def with_overlap(
             "test_overlap_conflicts": conflicts,
             "warnings": warnings,
         }
+    )
+
+
+def overlap_warning(same: int, conflicts: int, *, test_ref: str, test_rows: int, train_ref: str) -> str | None:
+    """The warning for ``same`` held-out rows also in the data (``overlap``'s counts); None when none."""
+    if not same:
+        return None
+    return (
+        f"{same:,} of {test_rows:,} rows in {test_ref} also appear in {train_ref} (same text); "
+        "held-out scores on them are inflated"
+        + (f"; {conflicts:,} of them have another label there" if conflicts else "")
     )
 
 

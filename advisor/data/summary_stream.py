@@ -36,11 +36,13 @@ from advisor.data.labelled import (
     open_labelled,
 )
 from advisor.data.readers import CHUNK_ROWS, iter_frames
-from advisor.data.summary import ClassCount, DataSummary, LengthStats, length_stats, normalise_text, with_overlap
+from advisor.data.summary import ClassCount, DataSummary, LengthStats, OverlapCounter, length_stats, with_overlap
 from engines.errors import DataError
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from engines.base import Examples
 
 BATCH_ROWS = CHUNK_ROWS  # rows read and counted at a time
 PERCENTILES = (10, 50, 90, 95, 99)
@@ -129,13 +131,10 @@ def summarize_file(
 
     ref = str(ref)
     src, text_col, label_col, keep = open_labelled(ref, text_col=text_col, label_col=label_col, encoding=encoding)
-    test = None
-    wanted: dict[str, list[str]] = {}  # held-out texts (normalised) → their labels
-    found: dict[str, set[str]] = {}  # of those, the labels the data has them with
+    test = held_out = None
     if test_file is not None:
         test = load_dataset(test_file, text_col=text_col, label_col=label_col, encoding=encoding, validate=False)
-        for text, label in zip(test.examples.texts, test.examples.labels):
-            wanted.setdefault(normalise_text(text), []).append(label)
+        held_out = OverlapCounter(test.examples)
 
     distinct = DistinctRows(exact_limit=EXACT_DISTINCT, bloom_bits=BLOOM_BITS)
     chars, words = LengthCounts(), LengthCounts()
@@ -165,11 +164,8 @@ def summarize_file(
         words.add(np.fromiter((len(t.split()) for t in texts), dtype=np.int64, count=len(texts)))
         if sample is not None:
             sample.add(hashes[new], texts, labels)
-        if wanted:
-            for text, label in zip(texts, labels):
-                key = normalise_text(text)
-                if key in wanted:
-                    found.setdefault(key, set()).add(label)
+        if held_out is not None:
+            held_out.add(texts, labels)
     if read == 0:
         raise DataError(f"data file is empty: {src.display} (no data rows)")
     valid = sum(counts.values())
@@ -219,12 +215,20 @@ def summarize_file(
         dropped=dropped,
         warnings=warnings,
     )
-    if test is None:
+    if test is None or held_out is None:
         return summary
-    same = conflicts = 0
-    for key, labels in wanted.items():
-        seen = found.get(key)
-        if seen is not None:
-            same += len(labels)
-            conflicts += sum(label not in seen for label in labels)
+    same, conflicts = held_out.counts()
     return with_overlap(summary, same, conflicts, test_ref=test.ref, test_rows=len(test.examples), train_ref=ref)
+
+
+def file_overlap(
+    ref: str, test: Examples, *, text_col: str, label_col: str, encoding: str | None, batch_rows: int | None = None
+) -> tuple[int, int]:
+    """``summary.overlap`` of ``test`` with every clean row of the data file ``ref``, read a batch at a
+    time (for data that was sampled: the rows left out of the sample count too)."""
+    src, text_col, label_col, keep = open_labelled(ref, text_col=text_col, label_col=label_col, encoding=encoding)
+    counter = OverlapCounter(test)
+    for chunk in iter_frames(src, text_col, label_col, chunksize=batch_rows or BATCH_ROWS):
+        clean = clean_chunk(chunk, keep)[0]
+        counter.add(clean["text"].tolist(), clean["label"].tolist())
+    return counter.counts()
