@@ -1,5 +1,5 @@
-"""Pathological text and failing disks: ``inspect`` and ``run --engine tfidf`` either work or stop with one
-clear line and a distinct exit code, never a traceback; a failed write never damages the previous artifact.
+"""Pathological text: ``inspect`` and ``run --engine tfidf`` either work or stop with one clear line and a
+distinct exit code, never a traceback (failing disks: ``test_disk_full.py``).
 
 Most cases run the CLI in this process (``advisor.cli.main``) so the heavy imports happen once; an
 unexpected exception there would print "unexpected …" with exit 1, which every case rules out. A few
@@ -8,45 +8,20 @@ run as real ``python -m advisor`` processes to show the same from the outside.
 
 from __future__ import annotations
 
-import builtins
-import csv
-import errno
 import json
 import os
-import random
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from fault_helpers import ROWS, base_rows, cli, one_line_error, write_rows
 
-from advisor.cli import main
 from advisor.run.fullrun import RunSpec, full_run
 from engines.artifacts import load_artifact
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
-WORDS = {"pos": ["good", "great", "lovely", "superb", "fun"], "neg": ["bad", "awful", "boring", "dull", "mess"]}
-FILLER = ["the", "film", "plot", "actors", "story", "was", "a", "very"]
-
-
-def base_rows(n: int = 100, seed: int = 0) -> list[tuple[str, str]]:
-    rng = random.Random(seed)
-    rows = []
-    for i in range(n):
-        label = "pos" if i % 2 else "neg"
-        words = rng.sample(FILLER, 4) + rng.sample(WORDS[label], 2)
-        rng.shuffle(words)
-        rows.append((" ".join(words) + f" {i}", label))
-    return rows
-
-
-def write_rows(path: Path, rows, header=("text", "label")) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(header)
-        w.writerows(rows)
-    return path
 
 
 def write_raw(path: Path, content: str | bytes) -> Path:
@@ -58,7 +33,6 @@ def _jsonl(rows) -> str:
     return "".join(json.dumps({"text": t, "label": lab}) + "\n" for t, lab in rows)
 
 
-ROWS = base_rows()
 # id -> (file name, content maker, inspect exit code, a line expected on stdout (0) or stderr (2))
 CASES = {
     "empty-strings": ("a.csv", lambda: ROWS + [("", "pos")] * 5, 0, "dropped 5 row(s) with empty text"),
@@ -160,19 +134,6 @@ def make_case(directory: Path, case: str) -> Path:
     if isinstance(content, list):
         return write_rows(directory / name, content)
     return write_raw(directory / name, content)
-
-
-def cli(capsys, *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_line_error(err: str) -> str:
-    lines = [ln for ln in err.splitlines() if ln.strip()]
-    assert len(lines) == 1, err
-    assert lines[0].startswith("tune-or-embed: error: ") and "Traceback" not in err and "unexpected" not in err
-    return lines[0]
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -279,141 +240,3 @@ def test_run_with_overlapping_files_records_and_warns(tmp_path, capsys):
         ).split.test_overlap
         == 0
     )
-
-
-# ------------------------------------------------------------------------- disk full
-def _enospc(*_a, **_k):
-    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-
-class _FullFile:
-    """A real file whose writes fail as on a full disk."""
-
-    def __init__(self, fh):
-        self._fh = fh
-
-    def write(self, _data):
-        _enospc()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self._fh.close()
-
-    def __getattr__(self, name):
-        return getattr(self._fh, name)
-
-
-@pytest.fixture
-def old_artifact(tmp_path, capsys):
-    data = write_rows(tmp_path / "d.csv", ROWS)
-    code, _, err = cli(
-        capsys,
-        "run",
-        "--engine",
-        "tfidf",
-        "--profile",
-        "tiny",
-        "--data",
-        str(data),
-        "--out",
-        str(tmp_path / "out"),
-        "--test-size",
-        "20",
-    )
-    assert code == 0, err
-    _, manifest = load_artifact(tmp_path / "out")
-    return data, tmp_path / "out", manifest
-
-
-def _leftovers(out: Path) -> list[str]:
-    return sorted(p.name for p in out.parent.iterdir() if p.name.startswith(f".{out.name}."))
-
-
-@pytest.mark.parametrize("where", ["fsync", "file-write"])
-def test_disk_full_while_saving_keeps_the_old_artifact(old_artifact, capsys, monkeypatch, where):
-    data, out, before = old_artifact
-    if where == "fsync":  # the atomic writer's fsync (manifest, engine.json …) reports ENOSPC
-        monkeypatch.setattr(os, "fsync", _enospc)
-    else:  # any file opened for writing inside a staging folder fails on write (np.savez, safetensors …)
-        real_open = builtins.open
-
-        def full_open(file, mode="r", *a, **k):
-            fh = real_open(file, mode, *a, **k)
-            return _FullFile(fh) if any(m in mode for m in "wax") and f".{out.name}." in str(file) else fh
-
-        monkeypatch.setattr(builtins, "open", full_open)
-    code, _, err = cli(
-        capsys,
-        "run",
-        "--engine",
-        "tfidf",
-        "--profile",
-        "tiny",
-        "--data",
-        str(data),
-        "--out",
-        str(out),
-        "--test-size",
-        "20",
-        "--overwrite",
-        "--set",
-        "C=2.0",
-    )
-    monkeypatch.undo()
-    line = one_line_error(err)
-    assert code == 5 and "no space left on device" in line and f"{out} is unchanged" in line
-    _, after = load_artifact(out)
-    assert after == before and _leftovers(out) == []  # no staging folder, no lock left behind
-
-
-def test_disk_full_on_a_fresh_folder_leaves_nothing(tmp_path, capsys, monkeypatch):
-    data = write_rows(tmp_path / "d.csv", ROWS)
-    monkeypatch.setattr(os, "fsync", _enospc)
-    code, _, err = cli(
-        capsys,
-        "run",
-        "--engine",
-        "tfidf",
-        "--profile",
-        "tiny",
-        "--data",
-        str(data),
-        "--out",
-        str(tmp_path / "new"),
-        "--test-size",
-        "20",
-    )
-    monkeypatch.undo()
-    assert code == 5 and "no space left on device" in one_line_error(err)
-    assert not (tmp_path / "new").exists() and _leftovers(tmp_path / "new") == []
-
-
-def test_disk_full_writing_the_lock_is_one_line(tmp_path, capsys, monkeypatch):
-    data = write_rows(tmp_path / "d.csv", ROWS)
-    real_write = os.write
-
-    def write(fd, b):
-        if os.readlink(f"/proc/self/fd/{fd}").endswith(".out.lock"):
-            _enospc()
-        return real_write(fd, b)
-
-    monkeypatch.setattr(os, "write", write)
-    code, _, err = cli(
-        capsys,
-        "run",
-        "--engine",
-        "tfidf",
-        "--profile",
-        "tiny",
-        "--data",
-        str(data),
-        "--out",
-        str(tmp_path / "out"),
-        "--test-size",
-        "20",
-    )
-    monkeypatch.undo()
-    assert code == 5 and "no space left on device" in one_line_error(err)
-    assert _leftovers(tmp_path / "out") == []

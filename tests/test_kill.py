@@ -2,8 +2,8 @@
 artifact (or, after the swap, the new one) loadable at --out, and the next run is not blocked.
 
 Each test starts a real ``python -m advisor run`` process. To kill it at a *named* point rather
-than after a guessed delay, the process is started through a tiny wrapper (``KILLER`` below, test
-code only) that wraps one function of the package so the process SIGKILLs itself just before or
+than after a guessed delay, the process is started through a tiny wrapper (``cli_process.killed_at``,
+test code only) that wraps one function of the package so the process SIGKILLs itself just before or
 just after that function runs, then calls ``advisor.cli.main`` as ``python -m advisor`` would.
 A few runs are also killed after plain delays, without any wrapper.
 """
@@ -21,39 +21,9 @@ import time
 from pathlib import Path
 
 import pytest
-from cli_process import ENV, ROOT, cli
+from cli_process import CLI, ENV, ROOT, cli, killed_at
 
 from engines.artifacts import load_artifact, read_manifest
-
-# argv[1] = "module:qualname" to wrap, argv[2] = "before" | "after", argv[3] = which call (1-based);
-# the rest is the command line of the CLI.
-KILLER = r"""
-import functools, importlib, os, signal, sys
-target, when, nth = sys.argv[1], sys.argv[2], int(sys.argv[3])
-mod_name, _, qual = target.partition(":")
-owner = importlib.import_module(mod_name)
-*parents, attr = qual.split(".")
-for p in parents:
-    owner = getattr(owner, p)
-original = getattr(owner, attr)
-calls = [0]
-def die():
-    sys.stderr.write(f"KILLED at {target} {when}\n"); sys.stderr.flush()
-    os.kill(os.getpid(), signal.SIGKILL)
-@functools.wraps(original)
-def wrapper(*a, **k):
-    calls[0] += 1
-    if when == "before" and calls[0] == nth:
-        die()
-    out = original(*a, **k)
-    if when == "after" and calls[0] == nth:
-        die()
-    return out
-setattr(owner, attr, wrapper)
-sys.argv = ["tune-or-embed", *sys.argv[4:]]
-from advisor.cli import main
-sys.exit(main())
-"""
 
 WORDS = {"pos": ["good", "great", "lovely", "superb", "fun"], "neg": ["bad", "awful", "boring", "dull", "mess"]}
 FILLER = ["the", "film", "plot", "actors", "story", "was", "a", "very"]
@@ -87,20 +57,6 @@ def run_args(engine: str, data: Path, out: Path, *extra: str) -> list[str]:
         "30",
         *extra,
     ]
-
-
-def killed_at(target: str, when: str, args: list[str], nth: int = 1) -> subprocess.CompletedProcess:
-    proc = subprocess.run(
-        [sys.executable, "-c", KILLER, target, when, str(nth), *args],
-        cwd=ROOT,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == -signal.SIGKILL, (proc.returncode, proc.stderr[-2000:])
-    assert f"KILLED at {target}" in proc.stderr
-    return proc
 
 
 def leftovers(out: Path) -> list[str]:
@@ -171,7 +127,7 @@ def test_killed_between_the_two_renames_of_the_fallback_is_put_back(tmp_path, tf
     _, _, new_csv, proto = tfidf_setup
     out = fresh_out(tmp_path, proto)
     old_id = check_loads_and_predicts(out)
-    script = KILLER.replace(
+    script = CLI.replace(
         'sys.argv = ["tune-or-embed"',
         "import engines.atomic as A\nA.exchange = lambda a, b: False\n"
         "real = os.replace\n"
