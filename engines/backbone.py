@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -134,6 +134,22 @@ def length_sorted_batches(lengths_or_texts: Sequence[int] | Sequence[str], batch
     lengths = [len(x) if isinstance(x, str) else int(x) for x in lengths_or_texts]
     order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def cut_count(lengths: Iterable[int], max_length: int) -> int:
+    """Texts whose token ids (truncated at ``max_length``) reached the limit: they were cut to it,
+    unless one was exactly that long."""
+    return sum(1 for k in lengths if k >= max_length)
+
+
+def cut_note(cut: int, n: int, max_length: int, what: str) -> str | None:
+    """The note for ``cut`` of ``n`` ``what`` that reached the token limit (None when none did)."""
+    if not cut:
+        return None
+    return (
+        f"{cut:,} of {n:,} {what} reached the {max_length}-token limit: only their first {max_length} tokens "
+        "were read (raise max_length to read more)"
+    )
 
 
 def tokenize_batch(tokenizer: Any, texts: Sequence[str], max_length: int) -> dict:

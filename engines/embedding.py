@@ -93,7 +93,7 @@ class EmbeddingEngine(FrozenEncoder, Engine):
         self, texts: Sequence[str], *, progress: ProgressFn = no_progress, cancel: threading.Event | None = None
     ) -> None:
         """Load the model and embed (and cache) all ``texts``; sets ``last_embed_texts_per_s``."""
-        stopped, _, _, _ = self._embed_into_cache(texts, progress=progress, cancel=cancel, deadline=None)
+        stopped, *_ = self._embed_into_cache(texts, progress=progress, cancel=cancel, deadline=None)
         if stopped == "cancelled":
             raise Cancelled("cancelled while embedding; the vectors done so far are kept")
 
@@ -132,7 +132,8 @@ class EmbeddingEngine(FrozenEncoder, Engine):
         texts = list(texts)
         if not texts:
             return Predictions(labels=[], classes=list(self._classes), scores=[])
-        return self._predict_vectors(self.encode(texts))
+        vectors, cut = self.encode_counted(texts)
+        return self._predict_vectors(vectors).model_copy(update={"cut": cut})
 
     def evaluate(self, test: TaskData) -> EvalReport:
         """Held-out scores. Vectors ``prepare``/``fit`` already computed for these texts are reused

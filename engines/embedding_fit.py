@@ -7,6 +7,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+from engines.backbone import cut_note
 from engines.base import Examples, FitReport, ProgressEvent, ProgressFn, no_progress
 from engines.errors import Cancelled, ResourceError
 
@@ -43,9 +44,12 @@ def fit_in_process(
         engine._ensure_model()
         phase_s["load"] = time.perf_counter() - t0
         mem.device = engine.device or "cpu"
-        stopped, n_new, tokens, embed_s = engine._embed_into_cache(
+        stopped, n_new, tokens, embed_s, cut = engine._embed_into_cache(
             train.texts, progress=progress, cancel=cancel, deadline=deadline
         )
+        said = cut_note(cut, n_new, cfg.max_length, "training texts")
+        if said:
+            notes.append(said)
         phase_s["embed"] = embed_s
         keep = [i for i, t in enumerate(train.texts) if t in engine._cache]
         if stopped != "completed":

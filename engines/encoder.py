@@ -89,8 +89,10 @@ class FrozenEncoder:
         self._onnx = onnx_backend.OnnxEncoder(path, threads=cfg.threads)
         self._dim = self._onnx.dim
 
-    def _encode_batches(self, texts: Sequence[str], *, in_order_chunks: bool) -> Iterator[tuple[list[int], Any, int]]:
-        """Yield (indices, L2-normalised float32 vectors, non-padding tokens) per batch.
+    def _encode_batches(
+        self, texts: Sequence[str], *, in_order_chunks: bool
+    ) -> Iterator[tuple[list[int], Any, int, int]]:
+        """Yield (indices, L2-normalised float32 vectors, non-padding tokens, texts cut at max_length) per batch.
 
         Texts are tokenized once without padding; each batch is padded to its own
         longest text. Batches are length-sorted over all texts, or — with
@@ -100,7 +102,7 @@ class FrozenEncoder:
         import numpy as np
         import torch
 
-        from engines.backbone import inference_context, length_sorted_batches
+        from engines.backbone import cut_count, inference_context, length_sorted_batches
 
         cfg: EmbeddingConfig = self.config
         enc = self._tokenizer(
@@ -144,7 +146,7 @@ class FrozenEncoder:
                 with inference_context(device, cfg.precision):
                     out = self._model(input_ids=input_t, attention_mask=mask_t)
                     pooled = self._pool_normalize(out.last_hidden_state, mask_t)
-            yield batch, pooled.cpu().numpy(), int(mask.sum())
+            yield batch, pooled.cpu().numpy(), int(mask.sum()), cut_count((lengths[i] for i in batch), cfg.max_length)
 
     def _pool_normalize(self, hidden: Any, mask: Any) -> Any:
         """The one home of pooling + L2 normalisation, for both backends: float32 (batch × dim)."""
@@ -159,36 +161,44 @@ class FrozenEncoder:
 
     def encode(self, texts: Sequence[str]) -> Any:
         """L2-normalised vectors for ``texts`` (input order), no cache: the honest speed path."""
+        return self.encode_counted(texts)[0]
+
+    def encode_counted(self, texts: Sequence[str]) -> tuple[Any, int]:
+        """``encode``'s vectors, and how many of the texts reached the token limit (``cut_count``)."""
         import numpy as np
 
         self._ensure_model()
         texts = list(texts)
         if not texts:
-            return np.zeros((0, self._dim or 0), dtype=np.float32)
+            return np.zeros((0, self._dim or 0), dtype=np.float32), 0
         out: Any = None
-        for batch, vecs, _ in self._encode_batches(texts, in_order_chunks=False):
+        cut = 0
+        for batch, vecs, _, n_cut in self._encode_batches(texts, in_order_chunks=False):
             if out is None:
                 out = np.empty((len(texts), vecs.shape[1]), dtype=np.float32)
             out[batch] = vecs
-        return out
+            cut += n_cut
+        return out, cut
 
     def _embed_into_cache(
         self, texts: Sequence[str], *, progress: ProgressFn, cancel: threading.Event | None, deadline: float | None
-    ) -> tuple[str, int, int, float]:
-        """Embed the texts not cached yet. Returns (stopped, texts embedded, tokens, seconds)."""
+    ) -> tuple[str, int, int, float, int]:
+        """Embed the texts not cached yet. Returns (stopped, texts embedded, tokens, seconds, texts of
+        those that reached the token limit)."""
         todo = self.uncached(texts)
         if not todo:
-            return "completed", 0, 0, 0.0
+            return "completed", 0, 0, 0.0, 0
         self._ensure_model()
         t0 = time.perf_counter()
-        done = tokens = 0
+        done = tokens = cut = 0
         stopped = "completed"
         progress(ProgressEvent(phase="embed", done=0, total=len(todo), unit="texts"))
-        for batch, vecs, n_tok in self._encode_batches(todo, in_order_chunks=deadline is not None):
+        for batch, vecs, n_tok, n_cut in self._encode_batches(todo, in_order_chunks=deadline is not None):
             for i, v in zip(batch, vecs, strict=True):
                 self._cache[todo[i]] = v
             done += len(batch)
             tokens += n_tok
+            cut += n_cut
             progress(ProgressEvent(phase="embed", done=done, total=len(todo), unit="texts"))
             if done < len(todo):
                 if cancel is not None and cancel.is_set():
@@ -201,7 +211,7 @@ class FrozenEncoder:
         if done and seconds > 0:
             self.last_embed_texts_per_s = done / seconds
             self.last_embed_tokens_per_s = tokens / seconds
-        return stopped, done, tokens, seconds
+        return stopped, done, tokens, seconds, cut
 
     def uncached(self, texts: Sequence[str]) -> list[str]:
         """The distinct ``texts`` ``prepare`` has not embedded yet (what embedding them would cost)."""

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from engines import finetune_artifact
+from engines.backbone import cut_count
 from engines.base import Engine, Examples, FitReport, MemoryModel, Predictions, ProgressEvent, ProgressFn, no_progress
 from engines.config import FinetuneConfig
 from engines.errors import ConfigError, DataError
@@ -277,12 +278,14 @@ class FinetuneEngine(FinetuneModel, Engine):
             raise ConfigError("the fine-tuned model is not there: fit or load it first")
         if not len(texts):
             return Predictions(labels=[], classes=list(self.classes), scores=[])
-        logits = self._logits(self._model, self._encode(texts), self.config.batch_size)
+        seqs = self._encode(texts)
+        logits = self._logits(self._model, seqs, self.config.batch_size)
         logits = logits - logits.max(axis=1, keepdims=True)
         probs = np.exp(logits)
         probs /= probs.sum(axis=1, keepdims=True)
         labels = [self.classes[i] for i in probs.argmax(axis=1)]
-        return Predictions(labels=labels, classes=list(self.classes), scores=probs.tolist())
+        cut = cut_count(map(len, seqs), self.config.max_length)
+        return Predictions(labels=labels, classes=list(self.classes), scores=probs.tolist(), cut=cut)
 
     # ------------------------------------------------------------------ save / load
     def save(self, directory: Path) -> None:

@@ -61,12 +61,15 @@ class FinetuneRun:
 
     # ---------------------------------------------------------------- setup
     def _setup(self) -> None:
-        from engines.backbone import resolve_precision
+        from engines.backbone import cut_count, cut_note, resolve_precision
 
         t0 = time.perf_counter()
         cfg, eng = self.cfg, self.engine
         self.seqs, self.y = eng._encode_labelled(self.train_ex, self.classes)
         self.lengths = [len(s) for s in self.seqs]
+        said = cut_note(cut_count(self.lengths, cfg.max_length), len(self.lengths), cfg.max_length, "training texts")
+        if said is not None:
+            self.notes.append(said)
         if self.valid_ex is not None:
             self.valid_seqs, self.valid_y = eng._encode_labelled(self.valid_ex, self.classes)
         self.total_steps, self.per_epoch = plan_steps(len(self.train_ex), cfg)

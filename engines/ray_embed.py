@@ -85,7 +85,7 @@ class EncodeActor:
         n = len(texts)
         vectors: Any = None
         tokens = 0
-        for idx, vecs, n_tok in self._encoder._encode_batches(texts, in_order_chunks=False):
+        for idx, vecs, n_tok, _ in self._encoder._encode_batches(texts, in_order_chunks=False):
             if vectors is None:
                 vectors = np.empty((n, vecs.shape[1]), dtype=np.float32)
             vectors[idx] = vecs

@@ -146,6 +146,7 @@ class Predictions(Record):
     labels: list[str]
     classes: list[str] = Field(description="Column order of ``scores``.")
     scores: list[list[float]] = Field(description="Per text, a probability (or score) per class.")
+    cut: int = Field(0, description="Texts that reached the model's token limit: only their start was read.")
 
 
 class ClassReport(Record):

@@ -240,3 +240,23 @@ def test_run_with_overlapping_files_records_and_warns(tmp_path, capsys):
         ).split.test_overlap
         == 0
     )
+
+
+@pytest.mark.parametrize("engine", ["embedding", "finetune"])
+def test_a_one_megabyte_text_is_cut_to_the_token_limit_with_a_note(tmp_path, capsys, engine):
+    """Texts of 1 MB train and predict: each is cut to the model's limit (64 tokens in the tiny profile),
+    and the run's notes and predict's stderr say how many were."""
+    long = ("a great lovely film " * 60_000)[:1_000_000]
+    data = write_rows(tmp_path / "d.csv", ROWS + [(long + f" {i}", "pos") for i in range(3)])
+    out = tmp_path / engine
+    args = ["run", "--engine", engine, "--profile", "tiny", "--data", str(data), "--out", str(out)]
+    code, stdout, err = cli(capsys, *args, "--test-size", "20", "--json")
+    assert code == 0, err
+    notes = json.loads(stdout)["fit"]["notes"]
+    said = [n for n in notes if "training texts reached the 64-token limit" in n]
+    assert len(said) == 1 and said[0].split(" of ")[0] in {"1", "2", "3"}, notes
+    many = write_rows(tmp_path / "q.csv", [(long, "pos"), ("a dull boring mess", "neg")])
+    code, _, err = cli(capsys, "predict", str(out), "--data", str(many), "--out", str(tmp_path / "p.csv"))
+    assert code == 0 and "warning: 1 of 2 texts reached the 64-token limit" in err, err
+    code, _, err = cli(capsys, "predict", str(out), "--text", "a dull boring mess")
+    assert code == 0 and "warning" not in err, err

@@ -143,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
         )
     doc = JsonDocument(str(args.artifact), manifest.engine) if args.json else None
     counts: Counter[tuple[str, str]] = Counter()  # (true, predicted) -> rows, for accuracy without the rows
-    labelled, overlap, n, classes = True, False, 0, []
+    labelled, overlap, n, cut, classes = True, False, 0, 0, []
     with staged_file(args.out) if args.out else nullcontext() as fh:
         for texts, labels in itertools.chain([first], batches):
             with same_artifact(args.artifact, manifest, doing="predict"):  # a kNN head reads its store now
@@ -159,12 +159,18 @@ def run(args: argparse.Namespace) -> int:
                     text = r["text"].replace("\n", " ")
                     print(f"{r['label']}\t{r['score']:.3f}\t{text[:100]}")
             n += len(rows)
+            cut += pred.cut
             truth = [label for label in labels or () if label is not None]
             labelled = labelled and len(truth) == len(texts)  # accuracy only when every row has a label
             if labelled:
                 counts.update(zip(truth, pred.labels, strict=True))
                 overlap = overlap or not set(truth).isdisjoint(classes)
     report = score_counts(counts) if labelled and overlap else None
+    if cut:  # only transformer engines cut texts, and they have a max_length
+        from engines.backbone import cut_note
+
+        limit = int(getattr(engine.config, "max_length", 0))
+        print(f"warning: {cut_note(cut, n, limit, 'texts')}", file=sys.stderr)
     if doc is not None:
         doc.close(classes, None if report is None else {"accuracy": report.accuracy, "macro_f1": report.macro_f1})
     elif args.out:
