@@ -278,3 +278,57 @@ def test_predict_out_killed_mid_write_keeps_the_old_file_and_the_next_predict_sw
     assert "wrote 30000 predictions" in done.stderr
     assert leftovers(out) == []
     assert out.read_text(encoding="utf-8").count("\n") == 30_001
+
+
+# A retrieval run (frozen-index: the corpus embedded into a LanceDB store, then staged and swapped in)
+# killed while it builds the index, while it stages the artifact, and around the swap.
+INDEX_POINTS = [
+    pytest.param("engines.store:VectorStore.create", "after", "old", id="index-built-not-staged"),
+    pytest.param("engines.dense_artifact:write_json", "before", "old", id="store-staged-no-collection"),
+    pytest.param("engines.atomic:exchange", "before", "old", id="staged-not-swapped"),
+    pytest.param("engines.atomic:exchange", "after", "new", id="swapped"),
+]
+
+
+def write_pairs(path: Path, tag: str) -> Path:
+    """60 (query, document) pairs; every document starts with ``tag``, so the two generations differ."""
+    words = ["river", "mountain", "engine", "garden", "violin", "harbour", "comet", "bakery", "glacier", "lantern"]
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["query", "document"])
+        for i in range(60):
+            a, b = words[i % 10], words[(i * 3 + 1) % 10]
+            w.writerow([f"{a} {b} {i}", f"{tag} note {i} about the {a} by the {b}"])
+    return path
+
+
+@pytest.fixture(scope="module")
+def index_setup(tmp_path_factory):
+    d = tmp_path_factory.mktemp("kill-index")
+    old, new = write_pairs(d / "old.csv", "old"), write_pairs(d / "new.csv", "new")
+    proto = d / "proto"
+    proc = cli("run", "--engine", "frozen-index", "--profile", "tiny", "--data", str(old), "--out", str(proto))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return new, proto
+
+
+def searched_generation(art: Path) -> str:
+    """Which pairs file the index at ``art`` holds ('old' or 'new'), by searching it."""
+    proc = cli("search", str(art), "river mountain 0", "-k", "3", "--json")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    tags = {hit["text"].split()[0] for hit in json.loads(proc.stdout)["hits"]}
+    assert len(tags) == 1, tags  # never a mix of the two collections
+    return tags.pop()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("target", "when", "expect"), INDEX_POINTS)
+def test_a_retrieval_run_killed_while_indexing_keeps_a_searchable_index(tmp_path, index_setup, target, when, expect):
+    new_csv, proto = index_setup
+    out = fresh_out(tmp_path, proto)
+    args = ["run", "--engine", "frozen-index", "--profile", "tiny", "--data", str(new_csv), "--out", str(out)]
+    killed_at(target, when, [*args, "--overwrite"])
+    assert searched_generation(out) == expect
+    proc = cli(*args, "--overwrite")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert searched_generation(out) == "new" and leftovers(out) == []
