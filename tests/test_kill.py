@@ -332,3 +332,32 @@ def test_a_retrieval_run_killed_while_indexing_keeps_a_searchable_index(tmp_path
     proc = cli(*args, "--overwrite")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert searched_generation(out) == "new" and leftovers(out) == []
+
+
+@pytest.mark.slow
+def test_a_contrastive_run_killed_mid_training_resumes_to_the_same_index(tmp_path, index_setup):
+    """SIGKILL right after the contrastive fine-tune's first checkpoint (step 10 of 30): the old index
+    still answers, and ``--resume`` finishes with an uninterrupted run's held-out scores and answers."""
+    new_csv, proto = index_setup
+    quick = ["--set", "min_steps=30", "--set", "checkpoint_every_steps=10"]
+    base = ["run", "--engine", "contrastive", "--profile", "tiny", "--data", str(new_csv), *quick]
+    ref = tmp_path / "ref"
+    proc = cli(*base, "--out", str(ref), "--json")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    whole = json.loads(proc.stdout)
+
+    out = fresh_out(tmp_path, proto)
+    killed_at("engines.checkpoint:save_checkpoint", "after", [*base, "--out", str(out), "--overwrite"])
+    assert searched_generation(out) == "old" and (tmp_path / "out.work" / "checkpoints" / "LATEST").is_file()
+    proc = cli(*base, "--out", str(out), "--overwrite", "--resume", "--json")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    resumed = json.loads(proc.stdout)
+    assert any("resumed from the checkpoint at step 10 of 30" in n for n in resumed["fit"]["notes"])
+    assert resumed["fit"]["steps"] == whole["fit"]["steps"] == 30
+    assert resumed["rank_metrics"]["metrics"] == pytest.approx(whole["rank_metrics"]["metrics"], abs=1e-6)
+    answer = cli("search", str(out), "river mountain 0", "-k", "5", "--json").stdout
+    assert (
+        json.loads(answer)["hits"]
+        == json.loads(cli("search", str(ref), "river mountain 0", "-k", "5", "--json").stdout)["hits"]
+    )
+    assert searched_generation(out) == "new" and leftovers(out) == []
