@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
+from advisor.data.heldout import read_test_file
 from advisor.decide.goals import BUDGETS, Goals
 from advisor.decide.recommend import Recommendation, recommend
 from advisor.decide.scaleout import ScaleOut
@@ -50,14 +51,6 @@ class DataInfo(Record):
         default_factory=list,
         description="What the user should know about the data (drops, overlap with the test file).",
     )
-
-
-class HeldOutFile(Record):
-    """A separate test file, read and checked against the data (``read_test_file``)."""
-
-    rows: int
-    overlap: int = Field(description="Its rows whose text (ignoring case and whitespace) is also in the data.")
-    warning: str | None = Field(None, description="The overlap as a warning line; None when there is none.")
 
 
 class Advice(Record):
@@ -166,48 +159,6 @@ def full_run_split(total_rows: int, labelled_size: int | None, *, separate_test:
     if labelled_size is not None:
         train = min(train, labelled_size)
     return test, max(2, train)
-
-
-def check_test_file(
-    test_file: str, data: Dataset, *, text_col: str | None, label_col: str | None, encoding: str | None
-) -> int:
-    """``read_test_file``'s row count."""
-    return read_test_file(test_file, data, text_col=text_col, label_col=label_col, encoding=encoding).rows
-
-
-def read_test_file(
-    test_file: str, data: Dataset, *, text_col: str | None, label_col: str | None, encoding: str | None
-) -> HeldOutFile:
-    """Read the separate test file now (bad file → one DataError line before any benchmark), check it
-    has no label the data lacks, and count its rows whose text is also in the data (all its rows, when
-    ``data`` holds a sample), since scores on them are inflated."""
-    from advisor.data.labelled import load_dataset
-    from advisor.data.summary import overlap, overlap_warning
-    from engines.errors import DataError
-
-    test = load_dataset(
-        test_file,
-        text_col=text_col or data.text_col or None,
-        label_col=label_col or data.label_col or None,
-        encoding=encoding,
-    )
-    unseen = sorted(set(test.examples.labels) - set(data.class_counts))
-    if unseen:
-        raise DataError(f"test file {test_file} has label(s) the data lacks: {', '.join(map(repr, unseen[:3]))}")
-    if data.sampled:  # every row of the data counts, not only the sample's
-        from advisor.data.summary_stream import file_overlap
-
-        same, conflicts = file_overlap(
-            data.ref, test.examples, text_col=data.text_col, label_col=data.label_col, encoding=data.encoding
-        )
-    else:
-        same, conflicts = overlap(data.examples, test.examples)
-    rows = len(test.examples)
-    return HeldOutFile(
-        rows=rows,
-        overlap=same,
-        warning=overlap_warning(same, conflicts, test_ref=test.ref, test_rows=rows, train_ref=data.ref),
-    )
 
 
 def _settings(profile: Any) -> Any:

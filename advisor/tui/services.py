@@ -39,7 +39,7 @@ def _load_dataset(ref: str, **kwargs: Any) -> Any:
 
 
 def _check_test_file(test_file: str, dataset: Any, **kwargs: Any) -> int:
-    from advisor.advise import check_test_file
+    from advisor.data.heldout import check_test_file
 
     return check_test_file(test_file, dataset, **kwargs)
 
