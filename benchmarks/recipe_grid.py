@@ -212,6 +212,39 @@ def summarise(path: Path, rates: dict[str, float]) -> str:
     return "\n".join(lines)
 
 
+def against_full_runs(path: Path, calibration: Path) -> str:
+    """Each LoRA recipe of the grid against full fine-tuning's full runs in a calibration's results
+    (the same training and test splits, seed 0): per task LoRA minus full, in points, and the median."""
+    import numpy as np
+
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    lora = {(r["task"], r["recipe"]): r for r in rows if "error" not in r and section(r["recipe"]) == "lora"}
+    cal = json.loads(calibration.read_text(encoding="utf-8"))["rows"]
+    full = {
+        r["task"]: r["engines"]["finetune"] for r in cal if r["budget"] == "standard" and "finetune" in r["engines"]
+    }
+    tasks = sorted({t for t, _ in lora if t in full})
+    recipes = [r for r in RECIPES if any((t, r) in lora for t in tasks)]
+    head = "| recipe | " + " | ".join(tasks) + " | median | LoRA ahead |"
+    lines = [head, "|" + "---|" * (len(tasks) + 3)]
+    lines.append(
+        "| full fine-tune (accuracy %) | " + " | ".join(f"{100 * full[t]['actual']:.1f}" for t in tasks) + " | | |"
+    )
+    for r in recipes:
+        lead = {t: 100 * (lora[(t, r)]["accuracy"] - full[t]["actual"]) for t in tasks if (t, r) in lora}
+        cells = [f"{lead[t]:+.1f}" if t in lead else "–" for t in tasks]
+        lines.append(
+            f"| {r} | "
+            + " | ".join(cells)
+            + f" | {np.median(list(lead.values())):+.1f} | {sum(v > 0 for v in lead.values())} of {len(lead)} |"
+        )
+    lines.append("")
+    lines.append(
+        f"LoRA minus full fine-tuning, accuracy points on each task's test split; full fine-tuning from {calibration}."
+    )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--export", type=Path, help="write the tasks' splits (and the model) to this folder")
@@ -228,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--summarise", type=Path)
     p.add_argument("--rates", default="", help="task=train examples/s on this machine, comma-separated")
     p.add_argument("--md", type=Path)
+    p.add_argument("--full-runs", type=Path, help="with --summarise: a calibration.json to set LoRA against")
     a = p.parse_args(argv)
     tasks = [t for t in a.tasks.split(",") if t]
     if a.export:
@@ -246,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
     if a.summarise:
         rates = {k: float(v) for k, v in (kv.split("=") for kv in a.rates.split(",") if kv)}
         text = summarise(a.summarise, rates)
+        if a.full_runs:
+            text += "\n\n" + against_full_runs(a.summarise, a.full_runs)
         print(text)
         if a.md:
             a.md.write_text(text + "\n", encoding="utf-8")
