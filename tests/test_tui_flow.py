@@ -317,6 +317,7 @@ CONTRACT = [
     ("FakeRunSpec", "advisor.run.fullrun", "RunSpec"),
     ("FakePlan", "advisor.run.plan", "Plan"),
     ("FakeAdvice", "advisor.advise", "Advice"),
+    ("FakeDataInfo", "advisor.advise", "DataInfo"),
     ("FakeMetrics", "engines.base", "EvalReport"),
     ("FakeFit", "engines.base", "FitReport"),
     ("FakeManifest", "engines.artifacts", "Manifest"),
@@ -367,6 +368,9 @@ async def test_held_out_test_file_goes_to_the_advice_and_the_run(tmp_path: Path)
         await pilot.press("escape", "4", "s")  # escape leaves the text box
         await until(pilot, lambda: app.state.advice is not None)
         assert f"advise:quick:test_file={test}" in fake.calls
+        await pilot.press("5")  # the advice shows the data's warnings (here: rows shared with the test file)
+        await until(pilot, lambda: on_step(app, "advice") and "⚠" in text_of(app, "#flags"))
+        assert f"⚠ 2 of 3 rows in {test} also appear in {data} (same text)" in text_of(app, "#flags")
         await pilot.press("6")
         await until(pilot, lambda: on_step(app, "run"))
         await pilot.press("r")

@@ -222,12 +222,18 @@ class FakePlan:
 
 
 @dataclass(frozen=True)
+class FakeDataInfo:
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class FakeAdvice:
     bench: FakeBench
     forecasts: dict[str, FakeForecast]
     recommendation: FakeRecommendation
     plan: FakePlan
     cancelled: bool
+    data: FakeDataInfo = field(default_factory=FakeDataInfo)
 
 
 @dataclass(frozen=True)
@@ -534,6 +540,7 @@ class FakeBackend:
             rec,
             FakePlan(FakeRunSpec(best, ref, "text", "label", "cpu-small", ref if test_file else None, test_file)),
             cancelled,
+            FakeDataInfo([f"2 of 3 rows in {test_file} also appear in {ref} (same text)"] if test_file else []),
         )
 
     def make_run_spec(

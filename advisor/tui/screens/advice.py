@@ -157,6 +157,7 @@ class AdviceScreen(StepScreen):
         ]
         if rank:
             flagged.insert(0, rank_format.bench_note(advice))
+        flagged += [f"⚠ {w}" for w in getattr(getattr(advice, "data", None), "warnings", None) or []]
         self.query_one("#flags", Static).update(Content("\n".join(flagged)))
         ruled = [f"✗ {r.approach}: {r.reason}" for r in getattr(rec, "ruled_out", [])]
         self.query_one("#ruled-out", Static).update(Content("\n".join(ruled) or "nothing"))
