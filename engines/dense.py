@@ -13,7 +13,6 @@ import shutil
 import tempfile
 import threading
 import time
-import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -27,6 +26,7 @@ from engines.dense_artifact import STORE_DIR
 from engines.errors import ArtifactError, Cancelled, DataError
 from engines.records import FitReport, Pairs, SearchHit
 from engines.retrieval import EVAL_K, RetrievalEngine, check_collection, check_queries, check_train
+from engines.scratch import scratch_dir
 
 SCORE_CELLS = 1 << 24  # numpy search: at most this many query × document scores at once (64 MiB)
 CHUNK_BATCHES = 16  # index: progress and cancel every this many encoder batches
@@ -85,8 +85,7 @@ class FrozenIndexEngine(RetrievalEngine):
     # ------------------------------------------------------------------- encoder
     def _scratch(self) -> Path:
         if self._tmp is None:
-            self._tmp = Path(tempfile.mkdtemp(prefix=f"toe-{self.name}-"))
-            weakref.finalize(self, shutil.rmtree, self._tmp, True)
+            self._tmp = scratch_dir(self.name, owner=self)
         return self._tmp
 
     def _encoder(self) -> Any:

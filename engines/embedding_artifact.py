@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
-import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from engines.atomic import write_json
 from engines.errors import ArtifactError, DataError, UserError
+from engines.scratch import scratch_dir
 
 if TYPE_CHECKING:
     from engines.embedding import EmbeddingEngine
@@ -47,8 +46,7 @@ def store(engine: EmbeddingEngine) -> Any:
     if engine._store is None:
         if engine._train_vectors is None:
             raise DataError("embedding: no vectors stored, fit first")
-        tmp = Path(tempfile.mkdtemp(prefix="toe-store-"))
-        weakref.finalize(engine, shutil.rmtree, tmp, True)
+        tmp = scratch_dir("store", owner=engine)
         engine._store = VectorStore.create(
             tmp / STORE_DIR, engine._train_vectors, engine._train_texts, engine._train_labels
         )

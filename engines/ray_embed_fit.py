@@ -14,6 +14,7 @@ from engines.errors import Cancelled, ConfigError
 from engines.ray_cluster import require_ray
 from engines.ray_embed import embed_to_store
 from engines.ray_store import compact, stored_rows
+from engines.scratch import scratch_dir
 
 
 def fit_embedding(
@@ -28,9 +29,6 @@ def fit_embedding(
     """``EmbeddingEngine.fit`` with ``workers > 1``: the training rows embedded on Ray into the
     engine's LanceDB store (in ``workdir``, so ``--resume`` continues), then the head. The logistic
     head reads the vectors back (it fits on all of them); the kNN head only queries the store."""
-    import shutil
-    import tempfile
-    import weakref
 
     from engines.base import FitReport
     from engines.embedding_fit import C_GRID
@@ -46,8 +44,7 @@ def fit_embedding(
     phase_s: dict[str, float] = {}
     notes: list[str] = []
     if workdir is None:
-        workdir = Path(tempfile.mkdtemp(prefix="toe-ray-"))
-        weakref.finalize(engine, shutil.rmtree, workdir, True)
+        workdir = scratch_dir("ray", owner=engine)
     store_dir = Path(workdir) / "store"
     with PeakMemory("cpu") as mem:
         t0 = time.perf_counter()

@@ -26,8 +26,10 @@ def cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "advisor", *args]
 
 
-def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd(*args), cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=timeout)
+def cli(*args: str, timeout: float = 300, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        cmd(*args), cwd=ROOT, env={**ENV, **(env or {})}, capture_output=True, text=True, timeout=timeout
+    )
 
 
 # A program's prelude: argv[1] = "module:qualname" to wrap, argv[2] = "before" | "after", argv[3] = which
@@ -60,13 +62,15 @@ sys.argv = ["tune-or-embed", *sys.argv[4:]]
 CLI = WRAP + "from advisor.cli import main\nsys.exit(main())\n"
 
 
-def killed_at(target: str, when: str, args: list[str], nth: int = 1, program: str = CLI) -> subprocess.CompletedProcess:
-    """Run ``program`` (by default the CLI with ``args``), SIGKILLed just ``when`` its ``nth`` call of
-    ``target``; checks that it died there."""
+def killed_at(
+    target: str, when: str, args: list[str], nth: int = 1, program: str = CLI, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Run ``program`` (by default the CLI with ``args``; ``env`` added to the environment), SIGKILLed
+    just ``when`` its ``nth`` call of ``target``; checks that it died there."""
     proc = subprocess.run(
         [sys.executable, "-c", program, target, when, str(nth), *args],
         cwd=ROOT,
-        env=ENV,
+        env={**ENV, **(env or {})},
         capture_output=True,
         text=True,
         timeout=300,

@@ -327,11 +327,15 @@ def test_a_retrieval_run_killed_while_indexing_keeps_a_searchable_index(tmp_path
     new_csv, proto = index_setup
     out = fresh_out(tmp_path, proto)
     args = ["run", "--engine", "frozen-index", "--profile", "tiny", "--data", str(new_csv), "--out", str(out)]
-    killed_at(target, when, [*args, "--overwrite"])
+    scratch = tmp_path / "tmp"  # the runs' temp folder: where the index is built before it is staged
+    scratch.mkdir()
+    killed_at(target, when, [*args, "--overwrite"], env={"TMPDIR": str(scratch)})
     assert searched_generation(out) == expect
-    proc = cli(*args, "--overwrite")
+    assert [p.name for p in scratch.iterdir() if p.name.startswith("toe-frozen-index-")]  # the dead run's
+    proc = cli(*args, "--overwrite", env={"TMPDIR": str(scratch)})
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert searched_generation(out) == "new" and leftovers(out) == []
+    assert not [p.name for p in scratch.iterdir() if p.name.startswith("toe-")]  # swept, and its own removed
 
 
 @pytest.mark.slow
