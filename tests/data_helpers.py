@@ -60,3 +60,17 @@ def write_reviews_csv(path: Path, n: int, seed: int = 0) -> Path:
             rng.shuffle(words)
             w.writerow([" ".join(words) + f" {i}", label])
     return path
+
+
+PAIR_WORDS = ["river", "mountain", "engine", "garden", "violin", "harbour", "comet", "bakery", "glacier", "lantern"]
+
+
+def write_pairs(path: Path, tag: str) -> Path:
+    """60 (query, document) pairs; ``tag`` starts every document, so two files index different texts."""
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["query", "document"])
+        for i in range(60):
+            a, b = PAIR_WORDS[i % 10], PAIR_WORDS[(i * 3 + 1) % 10]
+            w.writerow([f"{a} {b} {i}", f"{tag} note {i} about the {a} by the {b}"])
+    return path

@@ -40,6 +40,24 @@ def cli(capsys, *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+def run_args(engine: str, data: str | Path, out: str | Path, *extra: str, test_size: int = 20) -> list[str]:
+    """``run`` of ``engine`` on ``data`` into ``out`` with the tiny profile and ``test_size`` held-out rows."""
+    return [
+        "run",
+        "--engine",
+        engine,
+        "--profile",
+        "tiny",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--test-size",
+        str(test_size),
+        *extra,
+    ]
+
+
 def one_line_error(err: str) -> str:
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert len(lines) == 1, err

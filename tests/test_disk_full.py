@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
-from fault_helpers import ROWS, cli, one_line_error, write_rows
+from fault_helpers import ROWS, cli, one_line_error, run_args, write_rows
 
 from engines.artifacts import load_artifact
 
@@ -41,20 +41,7 @@ class _FullFile:
 @pytest.fixture
 def old_artifact(tmp_path, capsys):
     data = write_rows(tmp_path / "d.csv", ROWS)
-    code, _, err = cli(
-        capsys,
-        "run",
-        "--engine",
-        "tfidf",
-        "--profile",
-        "tiny",
-        "--data",
-        str(data),
-        "--out",
-        str(tmp_path / "out"),
-        "--test-size",
-        "20",
-    )
+    code, _, err = cli(capsys, *run_args("tfidf", data, tmp_path / "out"))
     assert code == 0, err
     _, manifest = load_artifact(tmp_path / "out")
     return data, tmp_path / "out", manifest
@@ -77,23 +64,7 @@ def test_disk_full_while_saving_keeps_the_old_artifact(old_artifact, capsys, mon
             return _FullFile(fh) if any(m in mode for m in "wax") and f".{out.name}." in str(file) else fh
 
         monkeypatch.setattr(builtins, "open", full_open)
-    code, _, err = cli(
-        capsys,
-        "run",
-        "--engine",
-        "tfidf",
-        "--profile",
-        "tiny",
-        "--data",
-        str(data),
-        "--out",
-        str(out),
-        "--test-size",
-        "20",
-        "--overwrite",
-        "--set",
-        "C=2.0",
-    )
+    code, _, err = cli(capsys, *run_args("tfidf", data, out, "--overwrite", "--set", "C=2.0"))
     monkeypatch.undo()
     line = one_line_error(err)
     assert code == 5 and "no space left on device" in line and f"{out} is unchanged" in line
@@ -104,20 +75,7 @@ def test_disk_full_while_saving_keeps_the_old_artifact(old_artifact, capsys, mon
 def test_disk_full_on_a_fresh_folder_leaves_nothing(tmp_path, capsys, monkeypatch):
     data = write_rows(tmp_path / "d.csv", ROWS)
     monkeypatch.setattr(os, "fsync", _enospc)
-    code, _, err = cli(
-        capsys,
-        "run",
-        "--engine",
-        "tfidf",
-        "--profile",
-        "tiny",
-        "--data",
-        str(data),
-        "--out",
-        str(tmp_path / "new"),
-        "--test-size",
-        "20",
-    )
+    code, _, err = cli(capsys, *run_args("tfidf", data, tmp_path / "new"))
     monkeypatch.undo()
     assert code == 5 and "no space left on device" in one_line_error(err)
     assert not (tmp_path / "new").exists() and _leftovers(tmp_path / "new") == []
@@ -133,20 +91,7 @@ def test_disk_full_writing_the_lock_is_one_line(tmp_path, capsys, monkeypatch):
         return real_write(fd, b)
 
     monkeypatch.setattr(os, "write", write)
-    code, _, err = cli(
-        capsys,
-        "run",
-        "--engine",
-        "tfidf",
-        "--profile",
-        "tiny",
-        "--data",
-        str(data),
-        "--out",
-        str(tmp_path / "out"),
-        "--test-size",
-        "20",
-    )
+    code, _, err = cli(capsys, *run_args("tfidf", data, tmp_path / "out"))
     monkeypatch.undo()
     assert code == 5 and "no space left on device" in one_line_error(err)
     assert _leftovers(tmp_path / "out") == []
@@ -164,21 +109,7 @@ def test_disk_full_writing_a_checkpoint_is_one_line_and_keeps_the_old_artifact(o
         return real_save(tensors, filename, *a, **k)
 
     monkeypatch.setattr(safetensors.torch, "save_file", save_file)
-    code, _, err = cli(
-        capsys,
-        "run",
-        "--engine",
-        "finetune",
-        "--profile",
-        "tiny",
-        "--data",
-        str(data),
-        "--out",
-        str(out),
-        "--test-size",
-        "20",
-        "--overwrite",
-    )
+    code, _, err = cli(capsys, *run_args("finetune", data, out, "--overwrite"))
     monkeypatch.undo()
     line = one_line_error(err)
     assert code == 5 and "cannot write a checkpoint in" in line and "No space left on device" in line, line

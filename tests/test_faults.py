@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from fault_helpers import ROWS, base_rows, cli, one_line_error, write_rows
+from fault_helpers import ROWS, base_rows, cli, one_line_error, run_args, write_rows
 
 from advisor.run.fullrun import RunSpec, full_run
 from engines.artifacts import load_artifact
@@ -151,20 +151,7 @@ def test_pathological_input_inspect_and_run(tmp_path, capsys, monkeypatch, case)
     else:
         assert want_text in one_line_error(err)
 
-    code, out, err = cli(
-        capsys,
-        "run",
-        "--engine",
-        "tfidf",
-        "--profile",
-        "tiny",
-        "--data",
-        data.name,
-        "--out",
-        "art",
-        "--test-size",
-        "20",
-    )
+    code, out, err = cli(capsys, *run_args("tfidf", data.name, "art"))
     assert code == want_code, (out, err)
     if code == 0:
         engine, manifest = load_artifact(tmp_path / "art")
@@ -249,8 +236,7 @@ def test_a_one_megabyte_text_is_cut_to_the_token_limit_with_a_note(tmp_path, cap
     long = ("a great lovely film " * 60_000)[:1_000_000]
     data = write_rows(tmp_path / "d.csv", ROWS + [(long + f" {i}", "pos") for i in range(3)])
     out = tmp_path / engine
-    args = ["run", "--engine", engine, "--profile", "tiny", "--data", str(data), "--out", str(out)]
-    code, stdout, err = cli(capsys, *args, "--test-size", "20", "--json")
+    code, stdout, err = cli(capsys, *run_args(engine, data, out, "--json"))
     assert code == 0, err
     notes = json.loads(stdout)["fit"]["notes"]
     said = [n for n in notes if "training texts reached the 64-token limit" in n]

@@ -10,10 +10,8 @@ A few runs are also killed after plain delays, without any wrapper.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -22,41 +20,19 @@ from pathlib import Path
 
 import pytest
 from cli_process import CLI, ENV, ROOT, cli, killed_at
+from data_helpers import write_pairs
+from fault_helpers import base_rows, write_rows
+from fault_helpers import run_args as fault_run_args
 
 from engines.artifacts import load_artifact, read_manifest
 
-WORDS = {"pos": ["good", "great", "lovely", "superb", "fun"], "neg": ["bad", "awful", "boring", "dull", "mess"]}
-FILLER = ["the", "film", "plot", "actors", "story", "was", "a", "very"]
-
 
 def write_csv(path: Path, n: int = 100, seed: int = 0) -> Path:
-    rng = random.Random(seed)
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["text", "label"])
-        for i in range(n):
-            label = "pos" if i % 2 else "neg"
-            words = rng.sample(FILLER, 4) + rng.sample(WORDS[label], 2)
-            rng.shuffle(words)
-            w.writerow([" ".join(words) + f" {i}", label])
-    return path
+    return write_rows(path, base_rows(n, seed))
 
 
 def run_args(engine: str, data: Path, out: Path, *extra: str) -> list[str]:
-    return [
-        "run",
-        "--engine",
-        engine,
-        "--profile",
-        "tiny",
-        "--data",
-        str(data),
-        "--out",
-        str(out),
-        "--test-size",
-        "30",
-        *extra,
-    ]
+    return fault_run_args(engine, data, out, *extra, test_size=30)
 
 
 def leftovers(out: Path) -> list[str]:
@@ -288,18 +264,6 @@ INDEX_POINTS = [
     pytest.param("engines.atomic:exchange", "before", "old", id="staged-not-swapped"),
     pytest.param("engines.atomic:exchange", "after", "new", id="swapped"),
 ]
-
-
-def write_pairs(path: Path, tag: str) -> Path:
-    """60 (query, document) pairs; every document starts with ``tag``, so the two generations differ."""
-    words = ["river", "mountain", "engine", "garden", "violin", "harbour", "comet", "bakery", "glacier", "lantern"]
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["query", "document"])
-        for i in range(60):
-            a, b = words[i % 10], words[(i * 3 + 1) % 10]
-            w.writerow([f"{a} {b} {i}", f"{tag} note {i} about the {a} by the {b}"])
-    return path
 
 
 @pytest.fixture(scope="module")

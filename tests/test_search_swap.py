@@ -6,29 +6,16 @@ the answer is the new artifact's, byte for byte, never a mix or an error.
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 from pathlib import Path
 
 import pytest
 from artifact_helpers import swapped_in
+from data_helpers import write_pairs
 
 import engines.artifacts as A
 from advisor.cli import main
-
-WORDS = ["river", "mountain", "engine", "garden", "violin", "harbour", "comet", "bakery", "glacier", "lantern"]
-
-
-def write_pairs(path: Path, tag: str) -> Path:
-    """60 (query, document) pairs; ``tag`` marks every document, so two files index different texts."""
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["query", "document"])
-        for i in range(60):
-            a, b = WORDS[i % 10], WORDS[(i * 3 + 1) % 10]
-            w.writerow([f"{a} {b} {i}", f"{tag} note {i} about the {a} by the {b}"])
-    return path
 
 
 @pytest.fixture(scope="module")
