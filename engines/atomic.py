@@ -83,6 +83,15 @@ def started_after(pid: int, written: float, slack_s: float = 2.0) -> bool:
     return started > written + slack_s
 
 
+def owner_gone(pid: int, host: str, mtime: float) -> bool:
+    """Whether the process that named a file or folder after itself (``pid`` on ``host``, the thing last
+    changed at ``mtime``) is gone: a pid of this host that no longer runs, or was reused by a process
+    started later. This process, a live one and another host's are never gone."""
+    if host != HOST or pid == os.getpid():
+        return False
+    return not pid_alive(pid) or started_after(pid, mtime)
+
+
 def _staging_pattern(final: Path) -> re.Pattern[str]:
     return re.compile(rf"\.{re.escape(final.name)}\.(\d+)@([A-Za-z0-9-]+)\.[A-Za-z0-9_]+\.tmp")
 
@@ -100,14 +109,11 @@ def sweep_stale(final: str | Path) -> list[Path]:
         return removed
     for path in siblings:
         m = pattern.fullmatch(path.name)
-        if m is None or m.group(2) != HOST or int(m.group(1)) == os.getpid():
+        if m is None:
             continue
         try:
             st = path.lstat()
-            if not stat_is_file(st.st_mode):
-                continue
-            pid = int(m.group(1))
-            if pid_alive(pid) and not started_after(pid, st.st_mtime):
+            if not stat_is_file(st.st_mode) or not owner_gone(int(m.group(1)), m.group(2), st.st_mtime):
                 continue
             path.unlink()
         except (OSError, ValueError):

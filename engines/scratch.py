@@ -12,7 +12,7 @@ from pathlib import Path
 from stat import S_ISDIR
 from typing import Any
 
-from engines.atomic import HOST, pid_alive, started_after
+from engines.atomic import HOST, owner_gone
 
 
 def scratch_dir(kind: str, owner: Any = None) -> Path:
@@ -38,12 +38,11 @@ def sweep_scratch(kind: str, root: Path | None = None) -> list[Path]:
         return removed
     for path in candidates:
         m = pattern.fullmatch(path.name)
-        if m is None or m.group(2) != HOST or int(m.group(1)) == os.getpid():
+        if m is None:
             continue
         try:
             st = path.lstat()
-            pid = int(m.group(1))
-            if not S_ISDIR(st.st_mode) or (pid_alive(pid) and not started_after(pid, st.st_mtime)):
+            if not S_ISDIR(st.st_mode) or not owner_gone(int(m.group(1)), m.group(2), st.st_mtime):
                 continue
         except (OSError, ValueError):
             continue
