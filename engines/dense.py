@@ -35,12 +35,20 @@ CHUNK_BATCHES = 16  # index: progress and cancel every this many encoder batches
 class FrozenIndexConfig(TransformerConfig):
     """A frozen encoder (the ``embedding`` engine's default model) and an exact cosine index."""
 
-    search_backend: Literal["numpy", "lancedb"] = Field(
-        "numpy",
-        description="Exact search by a NumPy dot product over the vectors held in memory ('numpy'), or by "
-        "the LanceDB store's exact search ('lancedb'; out of core). Same ranking; the store is the artifact "
-        "either way; benchmarks/retrieval_speed.py times both.",
+    search_backend: Literal["auto", "numpy", "lancedb", "hnsw"] = Field(
+        "auto",
+        description="Exact search by a NumPy dot product over the vectors held in memory ('numpy'), by the "
+        "LanceDB store's exact search ('lancedb'; out of core), or approximate search in an HNSW graph "
+        "('hnsw', faiss: the 'ann' extra). 'auto': 'hnsw' from hnsw_min_docs documents when faiss is "
+        "installed, else 'numpy'. The store is the artifact either way (with the graph beside it); "
+        "benchmarks/retrieval_latency.py times them.",
     )
+    hnsw_min_docs: int = Field(
+        50_000, ge=1, description="With 'auto', collections of at least this many documents get an HNSW index."
+    )
+    hnsw_m: int = Field(32, ge=4, le=128, description="HNSW: links per node.")
+    hnsw_ef_construction: int = Field(80, ge=8, description="HNSW: candidates kept while building.")
+    hnsw_ef_search: int = Field(128, ge=8, description="HNSW: candidates kept while searching (recall vs speed).")
     workers: int = Field(
         1,
         ge=1,
@@ -81,6 +89,7 @@ class FrozenIndexEngine(RetrievalEngine):
         self._store: Any = None
         self._rows: tuple[Any, list[str]] | None = None  # the store's vectors and texts, for numpy search
         self._tmp: Path | None = None  # this engine's scratch folder (stores, tuned weights)
+        self._ann: Any = None  # the HNSW graph over the store's vectors (search_backend 'hnsw')
 
     # ------------------------------------------------------------------- encoder
     def _scratch(self) -> Path:
@@ -261,7 +270,9 @@ class FrozenIndexEngine(RetrievalEngine):
             folder = Path(tempfile.mkdtemp(prefix="store-", dir=self._scratch()))
             self._store = VectorStore.create(folder / STORE_DIR, vectors, docs, doc_ids)
             self._rows = (vectors, docs)
-        self.indexed_ids = doc_ids
+        self.indexed_ids, self._ann = doc_ids, None
+        if self.backend() == "hnsw":
+            self._ann = self._build_ann()
         progress(ProgressEvent(phase="index", done=len(docs), total=len(docs), unit="texts"))
         if old is not None and self._tmp is not None and self._tmp in old.parents:
             shutil.rmtree(old.parent, ignore_errors=True)
@@ -272,20 +283,54 @@ class FrozenIndexEngine(RetrievalEngine):
         if self._store is None or self.indexed_ids is None:
             raise DataError(f"{self.name}: nothing indexed yet; call index (or load an artifact) first")
         vectors = self.encode(queries)
-        if self.config.search_backend == "lancedb":
+        backend = self.backend()
+        if backend == "lancedb":
             hits = self._store.search_many(vectors, k)
             return [[SearchHit(doc_id=h.label, score=h.score, text=h.text) for h in row] for row in hits]
-        return self._search_numpy(vectors, k)
+        if backend == "hnsw":
+            return self._search_hnsw(vectors, k)
+        stored, texts = self._stored_rows()
+        return dense_search.top_k(vectors, stored, texts, self.indexed_ids or [], k, SCORE_CELLS)
 
-    def _search_numpy(self, queries: Any, k: int) -> list[list[SearchHit]]:
-        """Exact top ``k`` by dot product (cosine: vectors are normalised), ties to the lower row, as the store."""
-        if self._rows is None:  # a loaded artifact: read the store once
+    def backend(self) -> str:
+        """The search backend in use: the configured one, with 'auto' settled by the collection's size."""
+        from engines import ann
+
+        chosen = self.config.search_backend
+        if chosen != "auto":
+            return chosen
+        big = len(self.indexed_ids or []) >= self.config.hnsw_min_docs
+        return "hnsw" if big and ann.available() else "numpy"
+
+    def _stored_rows(self) -> tuple[Any, list[str]]:
+        """The store's (vectors, texts) in row order, read once for a loaded artifact."""
+        if self._rows is None:
             vectors, texts, labels = self._store.rows()
             if labels != self.indexed_ids:
                 raise ArtifactError(f"the vector store in {self._store.directory} lists other document ids")
             self._rows = (vectors, texts)
-        vectors, texts = self._rows
-        return dense_search.top_k(queries, vectors, texts, self.indexed_ids or [], k, SCORE_CELLS)
+        return self._rows
+
+    def _build_ann(self) -> Any:
+        from engines import ann
+
+        cfg = self.config
+        vectors, _ = self._stored_rows()
+        return ann.build(vectors, m=cfg.hnsw_m, ef_construction=cfg.hnsw_ef_construction, threads=cfg.threads)
+
+    def _search_hnsw(self, queries: Any, k: int) -> list[list[SearchHit]]:
+        """Approximate top ``k`` from the HNSW graph (built now if the artifact had none)."""
+        from engines import ann
+
+        if self._ann is None:
+            self._ann = self._build_ann()
+        _, texts = self._stored_rows()
+        ids = self.indexed_ids or []
+        scores, rows = ann.search(self._ann, queries, min(k, len(ids)), ef_search=self.config.hnsw_ef_search)
+        return [
+            [SearchHit(doc_id=ids[j], score=float(s), text=texts[j]) for s, j in zip(srow, jrow) if j >= 0]
+            for srow, jrow in zip(scores.tolist(), rows.tolist())
+        ]
 
     # ------------------------------------------------------------------ save/load
     def _extra_meta(self) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """The ``frozen-index`` (and contrastive) engines on disk: the artifact's layout (the model copy, the
-LanceDB ``store/``, ``collection.json``, ``dense.json``), ``save`` and ``load``, and the frozen model's
+LanceDB ``store/``, an HNSW graph when the engine searches with one, ``collection.json``, ``dense.json``), ``save`` and ``load``, and the frozen model's
 copy and hash check (``copy_model``, ``checked_model``), which the engines' hooks may replace."""
 
 from __future__ import annotations
@@ -37,6 +37,10 @@ def save(engine: FrozenIndexEngine, directory: Path) -> None:
     model_meta = engine._save_model(directory)
     with staged_dir(directory / STORE_DIR, overwrite=True) as tmp:
         shutil.copytree(engine._store.directory, tmp, dirs_exist_ok=True)
+    if engine._ann is not None:
+        from engines import ann
+
+        ann.save(engine._ann, directory / ann.INDEX_FILE)
     write_json(directory / COLLECTION_FILE, {"doc_ids": engine.indexed_ids})
     write_json(
         directory / ENGINE_FILE,
@@ -88,6 +92,10 @@ def load(cls: type[D], directory: Path) -> D:
     engine._model_ref = model_ref
     engine._store, engine.indexed_ids = store, doc_ids
     engine._restore_meta(meta)
+    from engines import ann
+
+    if (directory / ann.INDEX_FILE).is_file() and engine.backend() == "hnsw":
+        engine._ann = ann.load(directory / ann.INDEX_FILE, n_docs, dim)
     return engine
 
 

@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from retrieval_helpers import TINY, synthetic_pairs
 
 from engines.base import get_engine
 from engines.bm25 import Bm25Engine
@@ -20,35 +21,7 @@ from engines.dense import FrozenIndexEngine
 from engines.errors import ArtifactError, Cancelled, ConfigError, DataError
 from engines.records import Pairs, RankReport
 
-TOPICS = [
-    ("volcano", "lava"), ("guitar", "chord"), ("compiler", "bytecode"), ("striker", "penalty"),
-    ("yeast", "dough"), ("glacier", "moraine"), ("violin", "sonata"), ("mortgage", "interest"),
-    ("telescope", "nebula"), ("tomato", "greenhouse"), ("sailboat", "regatta"), ("vaccine", "antibody"),
-    ("chess", "gambit"), ("bicycle", "derailleur"), ("honeybee", "hive"), ("earthquake", "fault"),
-    ("pottery", "kiln"), ("satellite", "orbit"), ("cheese", "rennet"), ("marathon", "sprint"),
-    ("submarine", "sonar"), ("orchid", "pollen"), ("parliament", "ballot"), ("espresso", "crema"),
-    ("tornado", "funnel"), ("sculpture", "marble"), ("penguin", "antarctic"), ("violet", "perfume"),
-    ("lighthouse", "beacon"), ("dinosaur", "fossil"),
-]  # fmt: skip
-FILLER = ["notes", "overview", "details", "story", "guide", "facts", "report"]
-TINY = {"model": "tiny-bert", "max_length": 32, "device": "cpu", "precision": "fp32", "batch_size": 8}
 TUNE = {**TINY, "train_batch_size": 8, "epochs": 1.0, "min_steps": 0, "learning_rate": 1e-3}
-
-
-def synthetic_pairs(n: int = 30, extra_docs: int = 5) -> Pairs:
-    """Query i names topic i's two words; document i holds them among filler; some unrelated docs."""
-    queries, docs = [], []
-    for i, (a, b) in enumerate(TOPICS[:n]):
-        queries.append(f"what about {a} and {b}")
-        docs.append(f"{FILLER[i % len(FILLER)]} on the {a} with {b} {FILLER[(i + 3) % len(FILLER)]}")
-    docs += [f"unrelated {FILLER[j % len(FILLER)]} number {j}" for j in range(extra_docs)]
-    return Pairs(
-        query_ids=[f"q{i}" for i in range(n)],
-        queries=queries,
-        relevant=[[f"d{i}"] for i in range(n)],
-        doc_ids=[f"d{i}" for i in range(len(docs))],
-        docs=docs,
-    )
 
 
 def assert_rank_report(report: RankReport, n: int) -> None:
@@ -224,7 +197,7 @@ def test_numpy_and_lancedb_search_rank_alike(frozen: FrozenIndexEngine, tmp_path
     lance = FrozenIndexEngine({**TINY, "search_backend": "lancedb"})
     for engine in (frozen, lance):
         engine.index(pairs.doc_ids, pairs.docs)
-    assert frozen.config.search_backend == "numpy"
+    assert frozen.config.search_backend == "auto" and frozen.backend() == "numpy"  # 35 documents: exact
     for k in (1, 10, 35, 50):
         ours, theirs = frozen.search_many(pairs.queries, k), lance.search_many(pairs.queries, k)
         assert [len(h) for h in ours] == [min(k, 35)] * 30

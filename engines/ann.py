@@ -1,0 +1,71 @@
+"""An approximate nearest-neighbour index (HNSW, by faiss) over L2-normalised vectors: for collections where
+exact search reads too many bytes per query. Optional: ``pip install "tune-or-embed[ann]"``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from engines.atomic import write_with
+from engines.errors import ArtifactError, ConfigError
+
+INDEX_FILE = "hnsw.faiss"
+INSTALL = 'pip install "tune-or-embed[ann]"'
+
+
+def available() -> bool:
+    """Whether faiss can be imported here."""
+    try:
+        import faiss  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def require_faiss() -> Any:
+    """The faiss module, or one line saying how to get it."""
+    try:
+        import faiss
+    except ImportError:
+        raise ConfigError(f"search_backend 'hnsw' needs faiss, which is not installed: {INSTALL}") from None
+    return faiss
+
+
+def build(vectors: Any, *, m: int, ef_construction: int, threads: int | None = None) -> Any:
+    """An HNSW graph over ``vectors`` (rows L2-normalised: inner product is cosine)."""
+    import numpy as np
+
+    faiss = require_faiss()
+    if threads:
+        faiss.omp_set_num_threads(threads)
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    index = faiss.IndexHNSWFlat(vectors.shape[1], m, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = ef_construction
+    index.add(vectors)
+    return index
+
+
+def search(index: Any, queries: Any, k: int, *, ef_search: int) -> tuple[Any, Any]:
+    """(scores, rows) of the ``k`` nearest rows to each query, best first; rows of -1 pad a short answer."""
+    import numpy as np
+
+    index.hnsw.efSearch = max(ef_search, k)
+    return index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+
+
+def save(index: Any, path: Path) -> None:
+    """Write ``index`` to ``path`` atomically (faiss's own binary format; nothing pickled)."""
+    faiss = require_faiss()
+    write_with(path, lambda tmp: faiss.write_index(index, str(tmp)))
+
+
+def load(path: Path, n_rows: int, dim: int) -> Any:
+    """Read ``save``'s file; one that does not hold ``n_rows`` vectors of ``dim`` → ArtifactError."""
+    faiss = require_faiss()
+    try:
+        index = faiss.read_index(str(path))
+    except RuntimeError as exc:
+        raise ArtifactError(f"{path} is not a readable HNSW index: {str(exc).splitlines()[0][:200]}") from None
+    if (index.ntotal, index.d) != (n_rows, dim):
+        raise ArtifactError(f"{path} holds {index.ntotal}×{index.d} vectors, the collection {n_rows}×{dim}")
+    return index
