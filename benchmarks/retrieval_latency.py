@@ -135,23 +135,25 @@ def build(engine, docs: list[str], cache: Path) -> dict:
     return timing
 
 
-def time_queries(engine, configs: dict, queries: list[str], k: int = 10) -> tuple[dict, dict]:
-    """Per backend: latencies (ms) of ``engine.search`` one query at a time, and the top-k ids;
-    the backends' order alternates from query to query; 5 untimed warm-up queries each."""
+def time_queries(engine, configs: dict, queries: list[str], k: int = 10, block: int = 50) -> tuple[dict, dict]:
+    """Per backend: latencies (ms) of ``engine.search`` one query at a time, and the top-k ids. The
+    backends take turns by blocks of ``block`` queries (the order alternating from block to block), so
+    drift in the machine's speed falls on each alike, while no query follows another backend's: an exact
+    search's BLAS threads spin on after it and would slow the next query's encoder, which a process that
+    uses one backend never sees. 5 untimed warm-up queries at the start of each block."""
     names = list(configs)
-    for name in names:
-        engine.config = configs[name]
-        for q in queries[:5]:
-            engine.search(q, k)
     ms: dict = {n: [] for n in names}
     tops: dict = {n: [] for n in names}
-    for i, q in enumerate(queries):
-        for name in names if i % 2 == 0 else names[::-1]:
+    for b, start in enumerate(range(0, len(queries), block)):
+        for name in names if b % 2 == 0 else names[::-1]:
             engine.config = configs[name]
-            t0 = time.perf_counter()
-            hits = engine.search(q, k)
-            ms[name].append((time.perf_counter() - t0) * 1000)
-            tops[name].append([int(h.doc_id[1:]) for h in hits])
+            for q in queries[:5]:
+                engine.search(q, k)
+            for q in queries[start : start + block]:
+                t0 = time.perf_counter()
+                hits = engine.search(q, k)
+                ms[name].append((time.perf_counter() - t0) * 1000)
+                tops[name].append([int(h.doc_id[1:]) for h in hits])
     engine.config = configs[names[0]]
     return ms, tops
 
@@ -164,7 +166,7 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--ann", default="IVF_PQ,IVF_HNSW_SQ", help="LanceDB index types, comma-separated")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/toe-latency-cache"))
-    parser.add_argument("--hnsw-ef", default="64,128", help="ef_search values of the engine's HNSW backend")
+    parser.add_argument("--hnsw-ef", default="128,256", help="ef_search values of the engine's HNSW backend")
     args = parser.parse_args()
 
     import torch

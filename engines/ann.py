@@ -3,6 +3,7 @@ exact search reads too many bytes per query. Optional: ``pip install "tune-or-em
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from engines.errors import ArtifactError, ConfigError
 
 INDEX_FILE = "hnsw.faiss"
 INSTALL = 'pip install "tune-or-embed[ann]"'
+SERIAL_BELOW = 16  # queries: fewer are searched on one thread
 
 
 def available() -> bool:
@@ -45,12 +47,21 @@ def build(vectors: Any, *, m: int, ef_construction: int, threads: int | None = N
     return index
 
 
-def search(index: Any, queries: Any, k: int, *, ef_search: int) -> tuple[Any, Any]:
-    """(scores, rows) of the ``k`` nearest rows to each query, best first; rows of -1 pad a short answer."""
+def search(index: Any, queries: Any, k: int, *, ef_search: int, threads: int | None = None) -> tuple[Any, Any]:
+    """(scores, rows) of the ``k`` nearest rows to each query, best first; rows of -1 pad a short answer.
+
+    A few queries are searched on one thread: faiss's threads would only wait on the encoder's (torch's
+    OpenMP pool spins for a while after each forward pass), which costs more than the search itself."""
     import numpy as np
 
-    index.hnsw.efSearch = max(ef_search, k)
-    return index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+    faiss = require_faiss()
+    before = faiss.omp_get_max_threads()  # OpenMP's setting is process-wide (torch may share it): put it back
+    faiss.omp_set_num_threads(1 if len(queries) < SERIAL_BELOW else (threads or os.cpu_count() or 1))
+    try:
+        index.hnsw.efSearch = max(ef_search, k)
+        return index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+    finally:
+        faiss.omp_set_num_threads(before)
 
 
 def save(index: Any, path: Path) -> None:

@@ -47,8 +47,8 @@ class FrozenIndexConfig(TransformerConfig):
         50_000, ge=1, description="With 'auto', collections of at least this many documents get an HNSW index."
     )
     hnsw_m: int = Field(32, ge=4, le=128, description="HNSW: links per node.")
-    hnsw_ef_construction: int = Field(80, ge=8, description="HNSW: candidates kept while building.")
-    hnsw_ef_search: int = Field(128, ge=8, description="HNSW: candidates kept while searching (recall vs speed).")
+    hnsw_ef_construction: int = Field(200, ge=8, description="HNSW: candidates kept while building.")
+    hnsw_ef_search: int = Field(256, ge=8, description="HNSW: candidates kept while searching (recall vs speed).")
     workers: int = Field(
         1,
         ge=1,
@@ -326,7 +326,10 @@ class FrozenIndexEngine(RetrievalEngine):
             self._ann = self._build_ann()
         _, texts = self._stored_rows()
         ids = self.indexed_ids or []
-        scores, rows = ann.search(self._ann, queries, min(k, len(ids)), ef_search=self.config.hnsw_ef_search)
+        cfg = self.config
+        scores, rows = ann.search(
+            self._ann, queries, min(k, len(ids)), ef_search=cfg.hnsw_ef_search, threads=cfg.threads
+        )
         return [
             [SearchHit(doc_id=ids[j], score=float(s), text=texts[j]) for s, j in zip(srow, jrow) if j >= 0]
             for srow, jrow in zip(scores.tolist(), rows.tolist())
