@@ -96,27 +96,38 @@ def _staging_pattern(final: Path) -> re.Pattern[str]:
     return re.compile(rf"\.{re.escape(final.name)}\.(\d+)@([A-Za-z0-9-]+)\.[A-Za-z0-9_]+\.tmp")
 
 
-def sweep_stale(final: str | Path) -> list[Path]:
-    """Remove the temporary siblings of ``final`` that writers killed mid-write left behind: those named
-    for a pid on this host that no longer runs (or was reused by a later process). This process's own,
-    a live writer's and another host's are kept. Returns what it removed; never raises."""
-    final = Path(final)
-    pattern = _staging_pattern(final)
-    removed: list[Path] = []
+def owned_by_the_dead(folder: Path, glob: str, pattern: re.Pattern[str], is_kind: Callable[[int], bool]) -> list[Path]:
+    """The entries of ``folder`` matching ``glob`` whose name fully matches ``pattern`` (group 1 a pid,
+    group 2 a host), whose mode ``is_kind`` accepts, and whose owner is gone (``owner_gone``). Never raises."""
     try:
-        siblings = list(final.parent.glob(f".{glob_escape(final.name)}.*.tmp"))
+        candidates = list(folder.glob(glob))
     except OSError:
-        return removed
-    for path in siblings:
+        return []
+    dead: list[Path] = []
+    for path in candidates:
         m = pattern.fullmatch(path.name)
         if m is None:
             continue
         try:
             st = path.lstat()
-            if not stat_is_file(st.st_mode) or not owner_gone(int(m.group(1)), m.group(2), st.st_mtime):
-                continue
-            path.unlink()
+            if is_kind(st.st_mode) and owner_gone(int(m.group(1)), m.group(2), st.st_mtime):
+                dead.append(path)
         except (OSError, ValueError):
+            continue
+    return dead
+
+
+def sweep_stale(final: str | Path) -> list[Path]:
+    """Remove the temporary siblings of ``final`` that writers killed mid-write left behind: those named
+    for a pid on this host that no longer runs (or was reused by a later process). This process's own,
+    a live writer's and another host's are kept. Returns what it removed; never raises."""
+    final = Path(final)
+    removed: list[Path] = []
+    glob = f".{glob_escape(final.name)}.*.tmp"
+    for path in owned_by_the_dead(final.parent, glob, _staging_pattern(final), stat_is_file):
+        try:
+            path.unlink()
+        except OSError:
             continue
         removed.append(path)
     return removed

@@ -8,11 +8,12 @@ import re
 import shutil
 import tempfile
 import weakref
+from glob import escape as glob_escape
 from pathlib import Path
 from stat import S_ISDIR
 from typing import Any
 
-from engines.atomic import HOST, owner_gone
+from engines.atomic import HOST, owned_by_the_dead
 
 
 def scratch_dir(kind: str, owner: Any = None) -> Path:
@@ -31,21 +32,7 @@ def sweep_scratch(kind: str, root: Path | None = None) -> list[Path]:
     (or was reused by a process started after the folder last changed). Returns them; never raises."""
     root = Path(tempfile.gettempdir()) if root is None else root
     pattern = re.compile(rf"toe-{re.escape(kind)}-(\d+)@([A-Za-z0-9-]+)\.[A-Za-z0-9_]+")
-    removed: list[Path] = []
-    try:
-        candidates = list(root.glob(f"toe-{kind}-*@*"))
-    except OSError:
-        return removed
-    for path in candidates:
-        m = pattern.fullmatch(path.name)
-        if m is None:
-            continue
-        try:
-            st = path.lstat()
-            if not S_ISDIR(st.st_mode) or not owner_gone(int(m.group(1)), m.group(2), st.st_mtime):
-                continue
-        except (OSError, ValueError):
-            continue
+    dead = owned_by_the_dead(root, f"toe-{glob_escape(kind)}-*@*", pattern, S_ISDIR)
+    for path in dead:
         shutil.rmtree(path, ignore_errors=True)
-        removed.append(path)
-    return removed
+    return dead
