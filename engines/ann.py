@@ -4,6 +4,8 @@ exact search reads too many bytes per query. Optional: ``pip install "tune-or-em
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,17 +35,29 @@ def require_faiss() -> Any:
     return faiss
 
 
+@contextmanager
+def _omp_threads(faiss: Any, threads: int | None) -> Iterator[None]:
+    """faiss's OpenMP threads set to ``threads`` (None: left as they are) for the block, then put back:
+    the setting is process-wide, and torch may share it."""
+    before = faiss.omp_get_max_threads()
+    if threads:
+        faiss.omp_set_num_threads(threads)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
+
+
 def build(vectors: Any, *, m: int, ef_construction: int, threads: int | None = None) -> Any:
     """An HNSW graph over ``vectors`` (rows L2-normalised: inner product is cosine)."""
     import numpy as np
 
     faiss = require_faiss()
-    if threads:
-        faiss.omp_set_num_threads(threads)
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     index = faiss.IndexHNSWFlat(vectors.shape[1], m, faiss.METRIC_INNER_PRODUCT)
     index.hnsw.efConstruction = ef_construction
-    index.add(vectors)
+    with _omp_threads(faiss, threads):
+        index.add(vectors)
     return index
 
 
@@ -55,13 +69,9 @@ def search(index: Any, queries: Any, k: int, *, ef_search: int, threads: int | N
     import numpy as np
 
     faiss = require_faiss()
-    before = faiss.omp_get_max_threads()  # OpenMP's setting is process-wide (torch may share it): put it back
-    faiss.omp_set_num_threads(1 if len(queries) < SERIAL_BELOW else (threads or os.cpu_count() or 1))
-    try:
-        index.hnsw.efSearch = max(ef_search, k)
+    index.hnsw.efSearch = max(ef_search, k)
+    with _omp_threads(faiss, 1 if len(queries) < SERIAL_BELOW else (threads or os.cpu_count() or 1)):
         return index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
-    finally:
-        faiss.omp_set_num_threads(before)
 
 
 def save(index: Any, path: Path) -> None:
