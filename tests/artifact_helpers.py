@@ -1,4 +1,5 @@
-"""Artifact helpers for tests (test support, imported by test modules): a swap as `run --overwrite` makes it."""
+"""Artifact helpers for tests (test support, imported by test modules): a swap as `run --overwrite` makes it,
+and what a write leaves beside its target."""
 
 from __future__ import annotations
 
@@ -22,3 +23,8 @@ def swapped_in(art: Path, new: Path, tmp_path: Path):
             done.append(True)
 
     return swap, done
+
+
+def leftovers(out: Path) -> list[str]:
+    """The names beside ``out`` that its writers stage, lock or park (``.<name>.*``), sorted."""
+    return sorted(p.name for p in out.parent.iterdir() if p.name.startswith(f".{out.name}."))

@@ -7,9 +7,9 @@ from __future__ import annotations
 import builtins
 import errno
 import os
-from pathlib import Path
 
 import pytest
+from artifact_helpers import leftovers
 from fault_helpers import ROWS, cli, one_line_error, run_args, write_rows
 
 from engines.artifacts import load_artifact
@@ -47,10 +47,6 @@ def old_artifact(tmp_path, capsys):
     return data, tmp_path / "out", manifest
 
 
-def _leftovers(out: Path) -> list[str]:
-    return sorted(p.name for p in out.parent.iterdir() if p.name.startswith(f".{out.name}."))
-
-
 @pytest.mark.parametrize("where", ["fsync", "file-write"])
 def test_disk_full_while_saving_keeps_the_old_artifact(old_artifact, capsys, monkeypatch, where):
     data, out, before = old_artifact
@@ -69,7 +65,7 @@ def test_disk_full_while_saving_keeps_the_old_artifact(old_artifact, capsys, mon
     line = one_line_error(err)
     assert code == 5 and "no space left on device" in line and f"{out} is unchanged" in line
     _, after = load_artifact(out)
-    assert after == before and _leftovers(out) == []  # no staging folder, no lock left behind
+    assert after == before and leftovers(out) == []  # no staging folder, no lock left behind
 
 
 def test_disk_full_on_a_fresh_folder_leaves_nothing(tmp_path, capsys, monkeypatch):
@@ -78,7 +74,7 @@ def test_disk_full_on_a_fresh_folder_leaves_nothing(tmp_path, capsys, monkeypatc
     code, _, err = cli(capsys, *run_args("tfidf", data, tmp_path / "new"))
     monkeypatch.undo()
     assert code == 5 and "no space left on device" in one_line_error(err)
-    assert not (tmp_path / "new").exists() and _leftovers(tmp_path / "new") == []
+    assert not (tmp_path / "new").exists() and leftovers(tmp_path / "new") == []
 
 
 def test_disk_full_writing_the_lock_is_one_line(tmp_path, capsys, monkeypatch):
@@ -94,7 +90,7 @@ def test_disk_full_writing_the_lock_is_one_line(tmp_path, capsys, monkeypatch):
     code, _, err = cli(capsys, *run_args("tfidf", data, tmp_path / "out"))
     monkeypatch.undo()
     assert code == 5 and "no space left on device" in one_line_error(err)
-    assert _leftovers(tmp_path / "out") == []
+    assert leftovers(tmp_path / "out") == []
 
 
 def test_disk_full_writing_a_checkpoint_is_one_line_and_keeps_the_old_artifact(old_artifact, capsys, monkeypatch):
@@ -114,7 +110,7 @@ def test_disk_full_writing_a_checkpoint_is_one_line_and_keeps_the_old_artifact(o
     line = one_line_error(err)
     assert code == 5 and "cannot write a checkpoint in" in line and "No space left on device" in line, line
     _, after = load_artifact(out)
-    assert after == before and _leftovers(out) == []
+    assert after == before and leftovers(out) == []
 
 
 def test_disk_full_while_predict_writes_its_file_keeps_the_old_one(old_artifact, tmp_path, capsys, monkeypatch):

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+from artifact_helpers import leftovers
 from cli_process import CLI, ENV, ROOT, cli, killed_at
 from data_helpers import write_pairs
 from fault_helpers import base_rows, write_rows
@@ -33,10 +34,6 @@ def write_csv(path: Path, n: int = 100, seed: int = 0) -> Path:
 
 def run_args(engine: str, data: Path, out: Path, *extra: str) -> list[str]:
     return fault_run_args(engine, data, out, *extra, test_size=30)
-
-
-def leftovers(out: Path) -> list[str]:
-    return sorted(p.name for p in out.parent.iterdir() if p.name.startswith(f".{out.name}."))
 
 
 def check_loads_and_predicts(out: Path) -> str:

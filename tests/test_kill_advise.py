@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from artifact_helpers import leftovers
 from cli_process import WRAP, cli, killed_at
 from data_helpers import write_reviews_csv
 
@@ -33,10 +34,6 @@ def advise_args(data: Path, plan: Path, report: Path) -> list[str]:
         "--report",
         str(report),
     ]
-
-
-def staged(path: Path) -> list[str]:
-    return sorted(p.name for p in path.parent.iterdir() if p.name.startswith(f".{path.name}."))
 
 
 @pytest.fixture(scope="module")
@@ -77,13 +74,13 @@ def test_advise_killed_while_writing_keeps_whole_files(tmp_path, first_advice, t
     load_plan(plan)  # whole and valid, old or new
     assert report.read_text(encoding="utf-8").rstrip().endswith("```")  # the report's last block, whole
     if target == "os:replace":  # the kill fell between the plan's staging and its rename
-        (left,) = staged(plan)
+        (left,) = leftovers(plan)
         assert left.endswith(".tmp") and (tmp_path / left).stat().st_size > 0
     # The next advise writes both and removes what the dead one left.
     proc = cli(*advise_args(data, plan, report))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert load_plan(plan).created_at != load_plan(first_advice[1]).created_at
-    assert staged(plan) == [] and staged(report) == []
+    assert leftovers(plan) == [] and leftovers(report) == []
 
 
 # The TUI, headless: load the data, open the run screen, run TF-IDF into argv[2] over the artifact there.
