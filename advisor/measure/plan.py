@@ -38,8 +38,8 @@ MIN_SIZE_RATIO = 1.5  # consecutive learning-curve sizes at least this far apart
 CROSSFIT_SLACK = 1.1  # the cross-fit runs only if its estimated cost × this fits (a fold cut short is wasted)
 # LoRA updates a small share of the weights; where full fine-tuning fits in memory it can win only by
 # being faster. It is benchmarked only when, under the goals' weights, its forecast full-run time is worth
-# more than this many points of the goals' metric against full fine-tuning's: the least it trailed full
-# fine-tuning by (docs/CALIBRATION.md has the full runs of both on every calibration task).
+# more than this many points of the goals' metric against full fine-tuning's: about what it trailed full
+# fine-tuning by at the median of the LoRA grid's 12 tasks (1.1 points; docs/RECIPES.md#loras-recipe-2026-12-07).
 LORA_DEFICIT = 0.01
 CV_FOLDS = 5  # folds of the cheap approaches' cross-validation (each fit on ~80 % of the labelled rows)
 CV_SHARE = 0.3  # the most of what is left (after the trainers' reserve) a cheap cross-validation may cost
