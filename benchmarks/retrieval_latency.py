@@ -158,6 +158,23 @@ def time_queries(engine, configs: dict, queries: list[str], k: int = 10, block: 
     return ms, tops
 
 
+def forecast_from(engine, docs: list[str], n: int, queries: list[str], backends: list[str]) -> dict:
+    """What the retrieval advice would forecast for one query over ``docs`` from a benchmark collection
+    of the first ``n`` (``search_cost``, as ``advisor.measure.ranking`` asks it), per backend setting."""
+    from engines.dense import FrozenIndexEngine
+
+    vectors = engine._rows[0][:n]
+    out = {}
+    for backend in backends:
+        small = FrozenIndexEngine(engine.config.model_copy(update={"search_backend": backend}))
+        small.warm_up()
+        small.encode = lambda texts, **kw: vectors  # the big index's vectors: no second encoding
+        small.index([f"d{i}" for i in range(n)], docs[:n])
+        del small.encode
+        out[backend] = small.search_cost(len(docs), queries)
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="all-MiniLM-L6-v2")
@@ -167,6 +184,13 @@ def main() -> int:
     parser.add_argument("--ann", default="IVF_PQ,IVF_HNSW_SQ", help="LanceDB index types, comma-separated")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/toe-latency-cache"))
     parser.add_argument("--hnsw-ef", default="128,256", help="ef_search values of the engine's HNSW backend")
+    parser.add_argument(
+        "--forecast-from",
+        type=int,
+        default=3000,
+        help="also forecast the query time from this many documents, as the retrieval advice does "
+        "(3,000: the standard budget's benchmark collection); 0: skip",
+    )
     args = parser.parse_args()
 
     import torch
@@ -223,6 +247,9 @@ def main() -> int:
         rows.append((f"  NumPy exact, same rounds as {kind}", "numpy", ann_ms["numpy"], ann_tops["numpy"], None, None))
         print(f"  built {kind} in {index_s:.1f}s: {stats}", file=sys.stderr)
 
+    forecasts = {}
+    if 0 < args.forecast_from < len(docs):
+        forecasts = forecast_from(engine, docs, args.forecast_from, queries, ["auto", "numpy"])
     loads["after queries"] = os.getloadavg()[0]
 
     def hit_rate(top: list[list[int]], source: str) -> str:
@@ -256,6 +283,11 @@ def main() -> int:
         print(
             f"| {label} | {pct(lat, 50):.2f} | {pct(lat, 95):.2f} | {'-' if index_s is None else f'{index_s:.1f}'} | "
             f"{'1 (is exact)' if overlap is None else f'{overlap:.3f}'} | {hit_rate(top, 'icd')} | {hit_rate(top, 'bbc')} |"
+        )
+    for backend, cost in forecasts.items():
+        print(
+            f"forecast from {args.forecast_from:,} documents, search_backend {backend}: {cost.query_ms:.2f} ms a "
+            f"query over {len(docs):,}, {cost.search_ms:.2f} of them searching ({cost.how}; build {cost.build_s:.1f}s)"
         )
     return 0
 

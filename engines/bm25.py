@@ -22,6 +22,7 @@ from engines.config import _Config
 from engines.errors import ArtifactError, Cancelled, DataError
 from engines.records import FitReport, Pairs, SearchHit
 from engines.retrieval import EVAL_K, RetrievalEngine, check_collection, check_queries, check_train
+from engines.search_cost import SearchCost
 
 ARTIFACT_FORMAT = 1
 ENGINE_FILE = "bm25.json"
@@ -127,6 +128,32 @@ class Bm25Engine(RetrievalEngine):
             ]
             out.append(hits)
         return out
+
+    def search_cost(self, n_docs: int, queries: Sequence[str]) -> SearchCost:
+        """One query (tokenized and scored) timed over the collection indexed now and over its first half
+        (indexed again, apart), carried linearly to ``n_docs``: BM25 scores every document holding a
+        query's words."""
+        import bm25s
+
+        from engines import search_cost
+
+        if self._retriever is None or self.indexed_ids is None:
+            raise DataError(f"{self.name}: nothing indexed yet; index a collection before timing searches")
+        probe = check_queries(queries, EVAL_K, self.name)[: search_cost.PROBE_QUERIES]
+        n_now = len(self.indexed_ids)
+        n_half = max(1, n_now // 2)
+        half = bm25s.BM25(k1=self.config.k1, b=self.config.b)
+        half.index(self._tokenize(self._docs[:n_half]), show_progress=False)
+
+        def timed(retriever: Any, n: int) -> float:
+            k = min(EVAL_K, n)
+            return search_cost.median_ms(
+                lambda q: retriever.retrieve(self._tokenize([q]), k=k, show_progress=False), probe
+            )
+
+        now = timed(self._retriever, n_now)
+        then, how = search_cost.two_sizes_ms(now, n_now, timed(half, n_half), n_half, n_docs)
+        return SearchCost(docs=n_docs, query_ms=then, search_ms=then, how=how)
 
     # ------------------------------------------------------------------ save/load
     def save(self, directory: Path) -> None:

@@ -27,6 +27,7 @@ from engines.errors import ArtifactError, Cancelled, DataError
 from engines.records import FitReport, Pairs, SearchHit
 from engines.retrieval import EVAL_K, RetrievalEngine, check_collection, check_queries, check_train
 from engines.scratch import scratch_dir
+from engines.search_cost import SearchCost
 
 SCORE_CELLS = 1 << 24  # numpy search: at most this many query × document scores at once (64 MiB)
 CHUNK_BATCHES = 16  # index: progress and cancel every this many encoder batches
@@ -282,7 +283,10 @@ class FrozenIndexEngine(RetrievalEngine):
         queries = check_queries(queries, k, self.name)
         if self._store is None or self.indexed_ids is None:
             raise DataError(f"{self.name}: nothing indexed yet; call index (or load an artifact) first")
-        vectors = self.encode(queries)
+        return self._search_vectors(self.encode(queries), k)
+
+    def _search_vectors(self, vectors: Any, k: int) -> list[list[SearchHit]]:
+        """The ``k`` nearest documents to each (encoded) query, by the backend in use."""
         backend = self.backend()
         if backend == "lancedb":
             hits = self._store.search_many(vectors, k)
@@ -292,15 +296,61 @@ class FrozenIndexEngine(RetrievalEngine):
         stored, texts = self._stored_rows()
         return dense_search.top_k(vectors, stored, texts, self.indexed_ids or [], k, SCORE_CELLS)
 
-    def backend(self) -> str:
-        """The search backend in use: the configured one, with 'auto' settled by the collection's size."""
+    def backend(self, n_docs: int | None = None) -> str:
+        """The search backend for a collection of ``n_docs`` documents (None: the one indexed): the
+        configured one, with 'auto' settled by the collection's size."""
         from engines import ann
 
         chosen = self.config.search_backend
         if chosen != "auto":
             return chosen
-        big = len(self.indexed_ids or []) >= self.config.hnsw_min_docs
+        big = (len(self.indexed_ids or []) if n_docs is None else n_docs) >= self.config.hnsw_min_docs
         return "hnsw" if big and ann.available() else "numpy"
+
+    def search_cost(self, n_docs: int, queries: Sequence[str]) -> SearchCost:
+        """One query over ``n_docs`` documents by the backend that size gets, timed here: each query
+        encoded, then searched in a stand-in of that size (``engines.search_cost``): random vectors for
+        an exact scan, a graph over the collection indexed now for HNSW (its search scaled by log n)."""
+        from engines import ann, search_cost
+
+        if self._store is None or not self.indexed_ids:
+            raise DataError(f"{self.name}: nothing indexed yet; index a collection before timing searches")
+        probe = check_queries(queries, EVAL_K, self.name)[: search_cost.PROBE_QUERIES]
+        stored, _ = self._stored_rows()
+        n_now, k, cfg = len(self.indexed_ids), min(EVAL_K, n_docs), self.config
+        backend, build_s = self.backend(n_docs), 0.0
+        if backend == "numpy":
+            synthetic = search_cost.unit_vectors(n_docs, stored.shape[1])
+            ids = [""] * len(synthetic)
+            scale = n_docs / len(synthetic)
+
+            def search(v: Any) -> object:
+                return dense_search.top_k(v, synthetic, ids, ids, k, SCORE_CELLS)
+
+            how = f"exact search over {len(synthetic):,} random vectors" + (", scaled linearly" if scale > 1 else "")
+        elif backend == "hnsw":
+            t0 = time.perf_counter()
+            graph = ann.build(stored, m=cfg.hnsw_m, ef_construction=cfg.hnsw_ef_construction, threads=cfg.threads)
+            built = time.perf_counter() - t0
+            scale = search_cost.hnsw_growth(n_now, n_docs)
+            build_s = built * n_docs / n_now
+
+            def search(v: Any) -> object:
+                return ann.search(graph, v, min(k, n_now), ef_search=cfg.hnsw_ef_search, threads=cfg.threads)
+
+            how = (
+                f"an HNSW graph over the {n_now:,} documents indexed, its search scaled by log(n) and its "
+                f"build ({built:.1f}s here) by n"
+            )
+        else:  # LanceDB's exact search reads every row: linear in the collection
+            scale = n_docs / n_now
+
+            def search(v: Any) -> object:
+                return self._store.search_many(v, min(k, n_now))
+
+            how = f"LanceDB's exact search over the {n_now:,} documents indexed, scaled linearly"
+        query_ms, search_ms = search_cost.timed_queries(self.encode, search, probe, scale)
+        return SearchCost(docs=n_docs, query_ms=query_ms, search_ms=search_ms, build_s=build_s, how=f"{backend}: {how}")
 
     def _stored_rows(self) -> tuple[Any, list[str]]:
         """The store's (vectors, texts) in row order, read once for a loaded artifact."""

@@ -3,9 +3,27 @@ default backend): queries in blocks of bounded memory, ties to the lower row as 
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from engines.records import SearchHit
+
+SERIAL_BELOW = 16  # queries: fewer are scored on one BLAS thread
+_blas: Any = None  # threadpoolctl's controller, made on first use
+
+
+def _one_blas_thread(n_queries: int) -> AbstractContextManager[Any]:
+    """One BLAS thread for a few queries' scores: a matrix-vector product is bound by memory, and BLAS
+    threads left spinning after it slow the query encoder that runs next (half a query's time on 2
+    cores, benchmarks/results/retrieval/latency-100k.md)."""
+    global _blas
+    if n_queries >= SERIAL_BELOW:
+        return nullcontext()
+    if _blas is None:
+        from threadpoolctl import ThreadpoolController
+
+        _blas = ThreadpoolController()
+    return _blas.limit(limits=1, user_api="blas")
 
 
 def top_k(
@@ -19,7 +37,9 @@ def top_k(
     out: list[list[SearchHit]] = []
     step = max(1, score_cells // len(ids))  # queries per matrix product: bounded memory
     for start in range(0, len(queries), step):
-        scores = queries[start : start + step] @ vectors.T
+        block = queries[start : start + step]
+        with _one_blas_thread(len(block)):
+            scores = block @ vectors.T
         if k < len(ids):
             top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
         else:

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from engines.base import Engine, ProgressFn, no_progress
 from engines.errors import ConfigError, DataError
 from engines.records import RANK_METRICS, FitReport, Pairs, Predictions, RankReport, SearchHit, SpeedReport
+from engines.search_cost import SearchCost
 
 # Hits asked for when scoring: the metrics look at the top 10.
 EVAL_K = 10
@@ -121,6 +122,12 @@ class RetrievalEngine(Engine):
     def search_many(self, queries: Sequence[str], k: int = EVAL_K) -> list[list[SearchHit]]:
         """The ``k`` best documents for each query, best first."""
         raise NotImplementedError
+
+    def search_cost(self, n_docs: int, queries: Sequence[str]) -> SearchCost | None:
+        """One query's search timed over the collection indexed now and forecast over ``n_docs``
+        documents (``engines.search_cost``); None: this engine does not model it (the advice then
+        takes the time measured on the benchmark's collection)."""
+        return None
 
     # -- shared ----------------------------------------------------------------------
     def search(self, query: str, k: int = EVAL_K) -> list[SearchHit]:

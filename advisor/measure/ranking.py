@@ -17,6 +17,7 @@ from advisor.measure import BenchEvent
 from engines.base import Record
 from engines.errors import Cancelled, DataError
 from engines.records import Pairs
+from engines.search_cost import SearchCost
 
 DEFAULT_ENGINES = ("bm25", "frozen-index", "contrastive")
 # The benchmark scores two held-out sets of queries (folds) over one collection. A trained engine is fitted
@@ -69,6 +70,9 @@ class RankMeasurement(Record):
     load_s: float | None = None
     docs_per_s: float | None = Field(None, description="Indexing rate on the benchmark's collection.")
     query_ms_p50: float | None = Field(None, description="One query (embedding + search), median ms.")
+    search: SearchCost | None = Field(
+        None, description="One query over the full collection, forecast by the engine (None: not modelled)."
+    )
     peak_rss_bytes: int | None = None
     spent_s: float = 0.0
     notes: list[str] = Field(default_factory=list)
@@ -153,6 +157,11 @@ def _query_ms(engine: Any, queries: Sequence[str]) -> float:
         engine.search_many([q], 10)
         times.append((time.perf_counter() - t0) * 1000.0)
     return float(np.median(times))
+
+
+def _search_cost(engine: Any, n_docs: int, queries: Sequence[str]) -> SearchCost | None:
+    """One query over the full collection, as the engine forecasts it (``search_cost``)."""
+    return engine.search_cost(n_docs, queries)
 
 
 def planned_steps(config: Any, n: int) -> int:
@@ -302,7 +311,7 @@ def measure(
         points: list[RankPoint] = []
         said: list[str] = []
         rss: list[int] = []
-        query_ms = None
+        query_ms, search = None, None
         config = configs.get(name)
         try:
             for train, scored in _jobs(trains, split):
@@ -361,6 +370,8 @@ def measure(
                 emit(name, "eval", f"{where}: {metric} {p.value:.3f} ({p.stopped})")
                 if query_ms is None:
                     query_ms = _query_ms(engine, folds[0].queries)
+                    if collection_docs > len(folds[0].doc_ids):
+                        search = _search_cost(engine, collection_docs, folds[0].queries)
         except Cancelled:
             notes.append(f"{name}: cancelled")
         spent = time.perf_counter() - t0
@@ -370,6 +381,7 @@ def measure(
             points=points,
             docs_per_s=float(np.median(index_rates)) if index_rates else None,
             query_ms_p50=query_ms,
+            search=search,
             peak_rss_bytes=max(rss) if rss else None,
             spent_s=spent,
             notes=said if points or said else ["no point finished within the budget"],
