@@ -14,12 +14,14 @@ from advisor.advise import machine_profile_budget, tool_version
 from advisor.common.output import format_table, human_bytes, human_seconds, number
 from advisor.decide.goals import Goals
 from advisor.decide.recommend import Recommendation, recommend
+from advisor.decide.scaleout import ScaleOut, scale_out_lines
 from advisor.forecast.accuracy import Forecast
 from advisor.forecast.ranking import forecast
 from advisor.machine.probe import Resources
 from advisor.measure import BenchEvent
 from advisor.measure.ranking import DEFAULT_ENGINES, RankBench, bench_split, measure
 from advisor.report import recommendation_lines
+from advisor.scale_advice import check_workers, rank_plan_overrides, rank_scale_out_advice
 from engines.base import Record
 from engines.errors import ConfigError
 
@@ -52,6 +54,9 @@ class RankPlan(Record):
     confidence: str = ""
     too_close: bool = False
     expected: Forecast | None = None
+    engine_config: dict[str, Any] = Field(
+        default_factory=dict, description="Engine settings the run takes (the scale-out call: its workers)."
+    )
     created_at: str = ""
     tool_version: str = ""
 
@@ -71,6 +76,7 @@ class RankAdvice(Record):
     bench: RankBench
     forecasts: dict[str, Forecast]
     recommendation: Recommendation
+    scale_out: ScaleOut | None = Field(None, description="The call again on N Ray workers (advise --workers N).")
     plan: RankPlan | None = None
     cancelled: bool = False
     wall_s: float = 0.0
@@ -101,11 +107,18 @@ def advise_retrieval(
     seed: int = 0,
     separate_test: bool = False,
     eval_queries: int | None = None,
+    workers: int | None = None,
+    scaling_efficiency: float | None = None,
+    ray_address: str | None = None,
 ) -> RankAdvice:
     """Measure BM25, the frozen index and contrastive fine-tuning on the pairs; forecast; decide.
 
     ``separate_test``: the full run will be scored on ``eval_queries`` queries kept elsewhere, so it
-    trains on every query of ``data`` (the forecast target)."""
+    trains on every query of ``data`` (the forecast target).
+
+    ``workers`` (≥ 2): decide again with the collection embedded on that many Ray workers, at
+    ``scaling_efficiency`` or the one measured by indexing on 2 Ray workers after the benchmarks
+    (outside the budget); the plan then runs the scaled call with ``workers``."""
     from advisor.data.pairs import load_pairs
     from advisor.machine.profiles import retrieval_config
     from engines.base import get_engine
@@ -114,6 +127,12 @@ def advise_retrieval(
     if goals.task != "retrieval":
         goals = goals.model_copy(update={"task": "retrieval", "metric": "ndcg@10"})
     resources, profile, (budget_name, budget_s) = machine_profile_budget(resources, profile, budget)
+    cluster = getattr(profile, "cluster", None)
+    workers = workers if workers is not None else getattr(cluster, "workers", None)
+    scaling_efficiency = scaling_efficiency or getattr(cluster, "scaling_efficiency", None)
+    ray_address = ray_address or getattr(cluster, "ray_address", None)
+    if workers is not None:
+        check_workers(workers, scaling_efficiency)
     engines = list(engines or DEFAULT_ENGINES)
     for name in engines:
         if "retrieval" not in get_engine(name).tasks:
@@ -145,6 +164,27 @@ def advise_retrieval(
         eval_queries=eval_queries if separate_test else test_q,
     )
     rec = recommend(goals, resources, {}, forecasts, budget=budget_name)
+    scaled, plan_rec, plan_forecasts, overrides = None, rec, forecasts, {}
+    if workers is not None and workers > 1 and not bench.cancelled:
+        got = rank_scale_out_advice(
+            bench,
+            forecasts,
+            rec,
+            goals,
+            resources,
+            configs=configs,
+            docs=list(pairs.docs),
+            workers=workers,
+            efficiency=scaling_efficiency,
+            ray_address=ray_address,
+            price_per_hour=getattr(cluster, "price_per_hour", None),
+            budget=budget_name,
+            progress=progress,
+            cancel=cancel,
+        )
+        if got is not None:  # the plan runs the call on the workers
+            scaled, plan_forecasts = got
+            plan_rec, overrides = scaled.recommendation, rank_plan_overrides(scaled, ray_address)
     created, version = time.strftime("%Y-%m-%dT%H:%M:%S%z"), tool_version()
     info = RankDataInfo(
         ref=ds.source,
@@ -154,19 +194,20 @@ def advise_retrieval(
         fingerprint=getattr(ds, "fingerprint", ""),
     )
     plan = None
-    if rec.choice:
+    if plan_rec.choice:
         plan = RankPlan(
-            engine=rec.choice,
+            engine=plan_rec.choice,
             data=ds.source,
             corpus=corpus,
             profile=getattr(profile, "name", str(profile)),
             split_seed=seed,
             test_queries=test_q,
             labelled_size=n_target,
-            choice_label=rec.label,
-            confidence=rec.confidence,
-            too_close=rec.too_close,
-            expected=forecasts.get(rec.choice),
+            choice_label=plan_rec.label,
+            confidence=plan_rec.confidence,
+            too_close=plan_rec.too_close,
+            expected=plan_forecasts.get(plan_rec.choice),
+            engine_config=overrides,
             created_at=created,
             tool_version=version,
         )
@@ -182,6 +223,7 @@ def advise_retrieval(
         bench=bench,
         forecasts=forecasts,
         recommendation=rec,
+        scale_out=scaled,
         plan=plan,
         cancelled=bench.cancelled,
         wall_s=time.perf_counter() - t0,
@@ -235,4 +277,6 @@ def render_rank_summary(advice: RankAdvice) -> str:
     for name, f in advice.forecasts.items():
         out += [f"  note: {label(name)}: {a}" for a in f.assumptions if a.startswith("scored on a collection")]
     out += recommendation_lines(rec)
+    if advice.scale_out is not None:
+        out += ["", *scale_out_lines(advice.scale_out)]
     return "\n".join(out) + "\n"

@@ -84,6 +84,22 @@ def fakes(monkeypatch):
     return setup
 
 
+@pytest.fixture
+def rank_fakes(monkeypatch):
+    """Register the fake retrieval engines (tests/fake_rank_engines.py); their names double as bm25 /
+    contrastive stand-ins."""
+    from fake_rank_engines import FakeLexical, FakeTuned
+
+    from engines import base
+
+    for cls in (FakeLexical, FakeTuned):
+        monkeypatch.setitem(base._REGISTRY, cls.name, f"{cls.__module__}:{cls.__qualname__}")
+    monkeypatch.setattr(FakeTuned, "fits", [])
+    monkeypatch.setattr(FakeTuned, "SECONDS_PER_STEP", 0.0)
+    monkeypatch.setattr(FakeTuned, "REPORTS_STEPS", True)
+    return ["fake-lexical", "fake-tuned"]
+
+
 @pytest.fixture(scope="module")
 def ray_cluster():
     """A local Ray cluster of 2 CPUs for the requesting test module (what CI has); skips without Ray."""

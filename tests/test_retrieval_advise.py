@@ -9,24 +9,12 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from fake_rank_engines import FakeLexical, FakeTuned, rank_pairs
+from fake_rank_engines import FakeTuned, rank_pairs
 
 from advisor.cli import main
 from advisor.decide.goals import Goals
 from advisor.forecast.curves import PRIOR_GAIN_PER_DOUBLING
 from advisor.retrieval import advise_retrieval
-from engines import base
-
-
-@pytest.fixture
-def rank_fakes(monkeypatch):
-    """Register the fake retrieval engines; their names double as bm25 / contrastive stand-ins."""
-    for cls in (FakeLexical, FakeTuned):
-        monkeypatch.setitem(base._REGISTRY, cls.name, f"{cls.__module__}:{cls.__qualname__}")
-    monkeypatch.setattr(FakeTuned, "fits", [])
-    monkeypatch.setattr(FakeTuned, "SECONDS_PER_STEP", 0.0)
-    monkeypatch.setattr(FakeTuned, "REPORTS_STEPS", True)
-    return ["fake-lexical", "fake-tuned"]
 
 
 def _data(n: int = 300, extra: int = 100):

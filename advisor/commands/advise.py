@@ -52,7 +52,8 @@ def register(sub: Any) -> None:
         metavar="N",
         type=int,
         help="also forecast and decide with the full runs on N Ray workers (measures the scaling on "
-        "2 Ray workers after the benchmarks unless --scaling-efficiency is given); the plan runs there",
+        "2 Ray workers after the benchmarks unless --scaling-efficiency is given; retrieval: the collection's "
+        "embedding); the plan runs there",
     )
     p.add_argument(
         "--scaling-efficiency",
@@ -120,10 +121,6 @@ def run(args: argparse.Namespace) -> int:
     profile = load_profile(args.profile, resources=resources)
     budget = args.budget or profile.bench.default_budget
     if resolve_task(args, goals) == "retrieval":
-        if args.workers is not None:
-            raise ConfigError(
-                "--workers forecasts classification runs on Ray; retrieval advice uses one machine so far"
-            )
         return _advise_retrieval(args, goals, profile, resources, budget, engines)
     sample = args.sample or profile.bench.sample_size
     data = load_dataset(
@@ -199,6 +196,9 @@ def _advise_retrieval(
             cancel=cancel,
             engines=engines,
             seed=args.seed,
+            workers=args.workers,
+            scaling_efficiency=args.scaling_efficiency,
+            ray_address=args.ray_address,
         )
     except KeyboardInterrupt:
         cancel.set()

@@ -12,7 +12,7 @@ from advisor.common.capabilities import label
 from advisor.common.output import human_seconds
 from advisor.decide.recommend import Recommendation, recommend
 from advisor.forecast.accuracy import Forecast
-from advisor.forecast.scaleout import Scaling, can_scale, scale_forecasts
+from advisor.forecast.scaleout import Scaling, scale_forecasts
 from advisor.measure import ApproachMeasurement
 from advisor.measure.scaling import ScalingMeasurement
 from engines.base import Record
@@ -53,16 +53,19 @@ def scale_out(
     measurement: ScalingMeasurement | None = None,
     price_per_hour: float | None = None,
     budget: str | None = None,
+    scaled: dict[str, Forecast] | None = None,
 ) -> ScaleOut:
     """Put the approaches that scale out on ``scaling.workers`` workers and decide again (a
-    cluster's ``price_per_hour`` replaces the goals' for that call)."""
-    scaled = scale_forecasts(forecasts, dict(measurements), scaling)
+    cluster's ``price_per_hour`` replaces the goals' for that call). ``scaled``: the forecasts already
+    put there (a retrieval advice's, by ``scaled_index_forecast``); None: ``scale_forecasts``."""
+    if scaled is None:
+        scaled = scale_forecasts(forecasts, dict(measurements), scaling)
     on_cluster = goals if price_per_hour is None else goals.model_copy(update={"price_per_hour": price_per_hour})
     again = recommend(on_cluster, resources, measurements, scaled, budget=budget)
     price = price_per_hour if price_per_hour is not None else goals.price_per_hour
     runs = {}
     for name, f in scaled.items():
-        if not can_scale(name) or f.train_time_s is None:
+        if f.train_workers <= 1 or f.train_time_s is None:
             continue
         hours = f.train_time_s * scaling.workers / 3600
         runs[name] = ScaledRun(
@@ -79,7 +82,7 @@ def scale_out(
         scaling=scaling,
         measurement=measurement,
         runs=runs,
-        not_scaled=[n for n in forecasts if not can_scale(n)],
+        not_scaled=[n for n, f in scaled.items() if f.train_workers <= 1],
         recommendation=again,
         changes_call=changes,
         line=_line(rec, again, runs, scaling, goals),
@@ -114,9 +117,9 @@ def scale_out_lines(s: ScaleOut) -> list[str]:
     lines = [
         f"Scale-out on {sc.workers} Ray workers: efficiency {sc.efficiency:.2f} ({sc.source})"
         + (
-            f"; measured in {s.measurement.wall_s:.0f}s, {s.measurement.steps} steps: 1 worker "
-            f"{s.measurement.one_examples_per_s:.1f} ex/s, {s.measurement.workers} workers "
-            f"{s.measurement.many_examples_per_s:.1f} ex/s"
+            f"; measured in {s.measurement.wall_s:.0f}s, {s.measurement.steps} {s.measurement.unit}: 1 worker "
+            f"{s.measurement.one_examples_per_s:.1f} {_per_s(s.measurement.unit)}, {s.measurement.workers} workers "
+            f"{s.measurement.many_examples_per_s:.1f} {_per_s(s.measurement.unit)}"
             if s.measurement is not None
             else ""
         )
@@ -133,3 +136,7 @@ def scale_out_lines(s: ScaleOut) -> list[str]:
         lines.append(f"  beyond {sc.measured_workers} workers the efficiency is assumed to hold, not measured")
     lines.append(s.line)
     return lines
+
+
+def _per_s(unit: str) -> str:
+    return "docs/s" if unit == "documents" else "ex/s"

@@ -1,11 +1,12 @@
-"""Full-run time on N Ray workers: the one-machine forecast's training part divided by N × the
-measured (or given) scaling efficiency, plus the workers' start-up."""
+"""Full-run time on N Ray workers: the one-machine forecast's training (or, for a retrieval index, its
+embedding) part divided by N × the measured (or given) scaling efficiency, plus the workers' start-up."""
 
 from __future__ import annotations
 
 from pydantic import Field
 
 from advisor.common.capabilities import scales_out, trains_weights
+from advisor.common.output import human_seconds
 from advisor.forecast.accuracy import Forecast
 from advisor.measure import ApproachMeasurement
 from engines.base import Record
@@ -71,3 +72,33 @@ def scale_forecasts(
 ) -> dict[str, Forecast]:
     """Every forecast, the ones that scale out put on ``scaling.workers`` workers, the rest as they are."""
     return {n: scaled_forecast(f, measurements.get(n), scaling) if can_scale(n) else f for n, f in forecasts.items()}
+
+
+def scaled_index_forecast(f: Forecast, index_s: float, scaling: Scaling) -> Forecast:
+    """``f``, a retrieval full run of which ``index_s`` seconds embed the collection, with that embedding
+    on ``scaling.workers`` encoder workers: ÷ (workers × efficiency), plus the workers' start-up; its
+    training (if any) and search structure stay in the run's own process."""
+    if f.train_time_s is None or index_s <= 0:
+        return f
+    overhead = scaling.overhead_s if scaling.overhead_s is not None else ASSUMED_RAY_START_S
+    saved = index_s - index_s / (scaling.workers * scaling.efficiency) - overhead
+
+    def scale(t: float | None) -> float | None:
+        return None if t is None else max(t - saved, 0.0)
+
+    notes = [
+        f"embeds the collection on {scaling.workers} Ray workers at scaling efficiency {scaling.efficiency:.2f} "
+        f"({scaling.source}), each worker as fast as this machine: {human_seconds(index_s)} of indexing becomes "
+        f"{human_seconds(index_s / (scaling.workers * scaling.efficiency))}",
+        f"+ {overhead:.0f}s for the workers to start and load the model"
+        + (" (measured)" if scaling.overhead_s is not None else " (assumed)"),
+    ]
+    return f.model_copy(
+        update={
+            "train_time_s": scale(f.train_time_s),
+            "train_time_low_s": scale(f.train_time_low_s),
+            "train_time_high_s": scale(f.train_time_high_s),
+            "train_workers": scaling.workers,
+            "assumptions": [*f.assumptions, *notes],
+        }
+    )

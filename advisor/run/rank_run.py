@@ -33,7 +33,8 @@ class RankRunSpec(Record):
 
 def spec_from_plan(raw: dict[str, Any]) -> RankRunSpec:
     """A run spec from a retrieval plan (what ``advise`` wrote)."""
-    keep = {k: raw[k] for k in ("engine", "data", "corpus", "profile", "split_seed", "test_queries", "labelled_size")}
+    names = ("engine", "data", "corpus", "profile", "split_seed", "test_queries", "labelled_size", "engine_config")
+    keep = {k: raw[k] for k in names if k in raw}
     return RankRunSpec(**{k: v for k, v in keep.items() if v is not None})
 
 
