@@ -97,6 +97,8 @@ class Bm25Engine(RetrievalEngine):
         *,
         progress: ProgressFn = no_progress,
         cancel: threading.Event | None = None,
+        workdir: Path | None = None,
+        resume: bool = False,
     ) -> None:
         import bm25s
 

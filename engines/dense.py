@@ -31,6 +31,7 @@ from engines.search_cost import SearchCost
 
 SCORE_CELLS = 1 << 24  # numpy search: at most this many query × document scores at once (64 MiB)
 CHUNK_BATCHES = 16  # index: progress and cancel every this many encoder batches
+RAY_INDEX_DIR = "ray-index"  # index on Ray with a workdir: the store is built (and resumed) here
 
 
 class FrozenIndexConfig(TransformerConfig):
@@ -112,6 +113,10 @@ class FrozenIndexEngine(RetrievalEngine):
         """Encode from ``ref`` from now on; the collection indexed with other weights is dropped."""
         self._model_ref, self._enc = ref, None
         self._store, self._rows, self.indexed_ids = None, None, None
+
+    def index_resumes(self) -> bool:
+        """On Ray (``workers > 1``) ``index`` commits block by block: a ``workdir`` keeps them for resuming."""
+        return self.config.workers > 1
 
     def warm_up(self) -> None:
         """Load the encoder (what the first ``index`` pays)."""
@@ -204,10 +209,19 @@ class FrozenIndexEngine(RetrievalEngine):
             check_reachable(address)
 
     def _index_on_ray(
-        self, directory: Path, doc_ids: list[str], docs: list[str], progress: ProgressFn, cancel: Any
+        self,
+        directory: Path,
+        doc_ids: list[str],
+        docs: list[str],
+        progress: ProgressFn,
+        cancel: Any,
+        *,
+        kept: bool = False,
+        resume: bool = False,
     ) -> Any:
         """``docs`` embedded by ``config.workers`` Ray actors (the embedding engine's pool, the encoder's
-        own weights and pooling) into the store in ``directory``."""
+        own weights and pooling) into the store in ``directory``; ``kept``: the blocks embedded stay
+        there if it stops, and ``resume`` embeds only the documents it lacks."""
         from engines import ray_embed
         from engines.store import VectorStore
 
@@ -233,10 +247,12 @@ class FrozenIndexEngine(RetrievalEngine):
                 address=self.config.ray_address,
                 progress=seen,
                 cancel=cancel,
+                resume=resume,
             )
         except Cancelled:
+            where = f"; they are kept in {directory.parent}, continue with --resume" if kept else ""
             raise Cancelled(
-                f"cancelled while indexing on Ray ({done[0]} of {len(docs)} documents embedded); "
+                f"cancelled while indexing on Ray ({done[0]} of {len(docs)} documents embedded{where}); "
                 "the previous collection is kept"
             ) from None
         return VectorStore.open(directory)
@@ -249,9 +265,13 @@ class FrozenIndexEngine(RetrievalEngine):
         *,
         progress: ProgressFn = no_progress,
         cancel: threading.Event | None = None,
+        workdir: Path | None = None,
+        resume: bool = False,
     ) -> None:
         """Encode ``docs`` into a new store (here, or on Ray with ``workers > 1``); the collection
-        indexed before is kept until the new one is complete (Cancelled or an error leave it)."""
+        indexed before is kept until the new one is complete (Cancelled or an error leave it). On Ray
+        with a ``workdir`` the store is built in ``workdir/ray-index``, which an interrupted index leaves
+        there: ``resume=True`` then embeds only the documents it lacks."""
         from engines.store import VectorStore
 
         doc_ids, docs = check_collection(doc_ids, docs, self.name)
@@ -259,11 +279,19 @@ class FrozenIndexEngine(RetrievalEngine):
             raise Cancelled("cancelled before indexing; the previous collection is kept")
         old = self._store.directory if self._store is not None else None
         if self.config.workers > 1:
-            folder = Path(tempfile.mkdtemp(prefix="store-", dir=self._scratch()))
+            kept = workdir is not None
+            folder = (
+                Path(workdir) / RAY_INDEX_DIR
+                if workdir is not None
+                else Path(tempfile.mkdtemp(prefix="store-", dir=self._scratch()))
+            )
             try:
-                store = self._index_on_ray(folder / STORE_DIR, doc_ids, docs, progress, cancel)
+                store = self._index_on_ray(
+                    folder / STORE_DIR, doc_ids, docs, progress, cancel, kept=kept, resume=resume and kept
+                )
             except BaseException:
-                shutil.rmtree(folder, ignore_errors=True)
+                if not kept:
+                    shutil.rmtree(folder, ignore_errors=True)
                 raise
             self._store, self._rows = store, None  # numpy search reads the vectors back on first use
         else:

@@ -263,13 +263,15 @@ def index_to_store(
     progress: ProgressFn = no_progress,
     cancel: threading.Event | None = None,
     rows_per_block: int | None = None,
+    resume: bool = False,
 ) -> EmbedStats:
     """A retrieval collection embedded on the pool into ``directory``: what the ``frozen-index``
     engines' ``index`` does with ``workers > 1``. Row i is (vector, ``docs[i]``, ``doc_ids[i]``, i),
     ``engines.store.VectorStore.create``'s layout; once every block is in, the blocks are compacted
     and the resume bookkeeping removed, so the folder is an ordinary store that opens without Ray.
-    An index is never resumed: ``directory`` starts empty; ``cancel`` → Cancelled after the block
-    in flight (the caller drops the folder)."""
+    ``cancel`` → Cancelled after the block in flight, the blocks done left in ``directory``; with
+    ``resume`` a folder left so by the same documents and encoder embeds only what it lacks,
+    otherwise ``directory`` starts empty."""
     stats = embed_to_store(
         docs,
         doc_ids,
@@ -280,7 +282,7 @@ def index_to_store(
         model_hash=model_hash,
         workers=workers,
         address=address,
-        resume=False,
+        resume=resume,
         progress=progress,
         cancel=cancel,
         rows_per_block=rows_per_block,

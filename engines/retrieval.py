@@ -89,6 +89,10 @@ class RetrievalEngine(Engine):
     supports_search: ClassVar[bool] = True
     index_scales_out: ClassVar[bool] = False  # ``index`` spreads over Ray workers (config ``workers`` > 1)
 
+    def index_resumes(self) -> bool:
+        """Whether ``index`` (with this config) keeps its steps in a ``workdir`` and can resume them."""
+        return False
+
     def __init__(self, config: Any = None) -> None:
         super().__init__(config)
         self.indexed_ids: list[str] | None = None  # the collection ``search`` answers from
@@ -115,8 +119,12 @@ class RetrievalEngine(Engine):
         *,
         progress: ProgressFn = no_progress,
         cancel: threading.Event | None = None,
+        workdir: Path | None = None,
+        resume: bool = False,
     ) -> None:
-        """Make ``docs`` (with their ids) the collection that ``search`` answers from."""
+        """Make ``docs`` (with their ids) the collection that ``search`` answers from. An engine that
+        indexes in resumable steps (``index_resumes``) keeps them in ``workdir`` and, with ``resume``,
+        continues from them; the others ignore both."""
         raise NotImplementedError
 
     def search_many(self, queries: Sequence[str], k: int = EVAL_K) -> list[list[SearchHit]]:

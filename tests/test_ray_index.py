@@ -239,3 +239,41 @@ def _json_docs(text: str) -> list[dict]:
         obj, i = decoder.raw_decode(text, i)
         docs.append(obj)
     return docs
+
+
+@needs_ray
+@pytest.mark.slow
+def test_an_interrupted_index_with_a_workdir_resumes_where_it_stopped(ray_cluster, tmp_path):
+    """On Ray with a ``workdir`` the blocks embedded before a cancel stay there; ``resume=True`` embeds
+    only the rest, and the store equals an uninterrupted one-process index; without ``resume`` it starts
+    again from nothing."""
+    from engines.dense import RAY_INDEX_DIR, FrozenIndexEngine
+    from engines.errors import Cancelled
+
+    ids, docs = collection(1200, seed=2)
+    cancel = threading.Event()
+
+    def stop_after_first(event) -> None:
+        if event.done > 0:
+            cancel.set()
+
+    first = FrozenIndexEngine({**TINY, "workers": 2})
+    assert first.index_resumes() and not FrozenIndexEngine(TINY).index_resumes()
+    with pytest.raises(Cancelled, match=r"kept in .*ray-index, continue with --resume"):
+        first.index(ids, docs, progress=stop_after_first, cancel=cancel, workdir=tmp_path)
+    assert (tmp_path / RAY_INDEX_DIR).is_dir()
+
+    resumed, events = FrozenIndexEngine({**TINY, "workers": 2}), []
+    resumed.index(ids, docs, progress=events.append, workdir=tmp_path, resume=True)
+    kept = events[0].done
+    assert 0 < kept < len(docs)  # the first call's blocks were not embedded again
+    one = FrozenIndexEngine(TINY)
+    one.index(ids, docs)
+    v_res, t_res, l_res = resumed._store.rows()
+    v_one, _, _ = one._store.rows()
+    assert l_res == ids and t_res == docs
+    np.testing.assert_allclose(v_res, v_one, atol=1e-5)
+
+    again, events = FrozenIndexEngine({**TINY, "workers": 2}), []
+    again.index(ids, docs, progress=events.append, workdir=tmp_path)
+    assert events[0].done == 0  # not asked to resume: every document embedded afresh

@@ -227,3 +227,26 @@ def test_an_interrupted_contrastive_run_resumes(tmp_path) -> None:
     manifest = rank_full_run(spec, out, resume=True)
     assert manifest.fit.steps >= 12 and manifest.rank_metrics.n == 8
     assert not (tmp_path / "run.work").exists()
+
+
+def test_a_run_hands_its_workdir_to_an_index_that_resumes(rank_fakes, monkeypatch, tmp_path) -> None:
+    from fake_rank_engines import FakeLexical
+
+    from advisor.run.rank_run import RankRunSpec, rank_full_run
+
+    seen = []
+
+    def index(self, doc_ids, docs, *, progress=None, cancel=None, workdir=None, resume=False) -> None:
+        seen.append((workdir, resume))
+        self.indexed_ids = list(doc_ids)
+        self._docs = [set(d.split()) for d in docs]
+
+    monkeypatch.setattr(FakeLexical, "index_resumes", lambda self: True)
+    monkeypatch.setattr(FakeLexical, "index", index)
+    data = tmp_path / "pairs.csv"
+    _write_pairs(data, rank_pairs(60, 0))
+    spec = RankRunSpec(engine="fake-lexical", data=str(data), profile="tiny")
+    rank_full_run(spec, tmp_path / "art")
+    rank_full_run(spec, tmp_path / "art2", resume=True)
+    assert seen == [(tmp_path / "art.work", False), (tmp_path / "art2.work", True)]
+    assert not (tmp_path / "art.work").exists()  # removed once the artifact is written

@@ -65,8 +65,9 @@ def rank_full_run(
     cancel: threading.Event | None = None,
 ):
     """Run ``spec`` into ``out_dir`` (checked, locked, written atomically); returns the ``Manifest``.
-    Engines that resume keep checkpoints in ``<out>.work`` (as classification runs do): an interrupted
-    run leaves them there and ``resume=True`` continues."""
+    Engines that resume keep checkpoints in ``<out>.work`` (as classification runs do), and so does an
+    index built on Ray workers, block by block: an interrupted run leaves them there and ``resume=True``
+    continues."""
     from engines.artifacts import artifact_lock, check_output_dir, clear_leftovers
 
     check_output_dir(out_dir, overwrite=overwrite)
@@ -108,7 +109,8 @@ def _locked(spec: RankRunSpec, out_dir: Path, *, overwrite: bool, resume: bool, 
     engine, profile_name = build_rank_engine(spec)
     timings["data"] = time.perf_counter() - t0
 
-    workdir = workdir_for(out_dir) if engine.supports_resume else None
+    index_resumes = engine.index_resumes()
+    workdir = workdir_for(out_dir) if engine.supports_resume or index_resumes else None
     if workdir is not None:
         workdir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -118,7 +120,8 @@ def _locked(spec: RankRunSpec, out_dir: Path, *, overwrite: bool, resume: bool, 
         kept = f"; checkpoint kept in {workdir}, continue with --resume" if workdir is not None else ""
         raise Cancelled(f"run cancelled after {fit.examples_seen} training pairs{kept}")
     t0 = time.perf_counter()
-    engine.index(pairs.doc_ids, pairs.docs, progress=progress, cancel=cancel)
+    resumable = {"workdir": workdir, "resume": resume} if index_resumes else {}
+    engine.index(pairs.doc_ids, pairs.docs, progress=progress, cancel=cancel, **resumable)
     timings["index"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     progress(ProgressEvent(phase="eval", done=0, total=len(test), unit="queries"))
