@@ -218,9 +218,9 @@ def test_run_with_overlapping_files_records_and_warns(tmp_path, capsys):
     spec = RunSpec(engine="tfidf", profile="tiny", train_file=str(train), test_file=str(test))
     manifest = full_run(spec, tmp_path / "art", speed_texts=0)
     assert manifest.split.test_overlap == 10
-    from advisor.commands.run import _summary
+    from advisor.commands.run import run_summary
 
-    assert "warning: 10 held-out row(s) also appear in the training data" in _summary(manifest, tmp_path / "art")
+    assert "warning: 10 held-out row(s) also appear in the training data" in run_summary(manifest, tmp_path / "art")
     assert (
         full_run(
             RunSpec(engine="tfidf", profile="tiny", data=str(train)), tmp_path / "b", speed_texts=0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
+from advisor.commands.task_handlers import HANDLERS
+
 if TYPE_CHECKING:
     from advisor.data.labelled import Dataset
 
@@ -50,7 +52,7 @@ def add_task_args(parser: argparse.ArgumentParser) -> None:
     """Add --task (auto: the goals' task, else what the data looks like) and --corpus (retrieval)."""
     parser.add_argument(
         "--task",
-        choices=("auto", "classification", "retrieval"),
+        choices=("auto", *HANDLERS),
         default="auto",
         help="what the model must do (default: the goals' task, else detected from DATA: query/document pairs, "
         "a BEIR folder or a retrieval demo → retrieval)",
@@ -62,12 +64,12 @@ def add_task_args(parser: argparse.ArgumentParser) -> None:
 
 def resolve_task(args: argparse.Namespace, goals: Any) -> str:
     """The task asked for (--task, then the goals file), else the one the data looks like."""
-    from advisor.data.pairs import looks_like_pairs
+    from advisor.commands.task_handlers import detect, handlers
     from engines.errors import ConfigError
 
     task = args.task if args.task != "auto" else (goals.task if getattr(args, "goals", None) else None)
     if task is None:
-        task = "retrieval" if args.data and looks_like_pairs(args.data) else "classification"
-    if task == "classification" and args.corpus:
+        task = detect(args.data)
+    if args.corpus and not getattr(handlers(task), "TAKES_CORPUS", False):
         raise ConfigError("--corpus is for retrieval data (query/document pairs)")
     return task

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
 from typing import Any
 
 from advisor.commands._data_args import add_data_args, add_task_args, resolve_task
@@ -73,7 +72,9 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _printer(quiet: bool):
+def progress_printer(quiet: bool) -> Any:
+    """The benchmarks' progress events as lines on stderr (none with ``quiet``)."""
+
     def show(ev: Any) -> None:
         if quiet or ev.phase in ("train", "embed", "head") and ev.done not in (0, ev.total):
             return
@@ -90,14 +91,10 @@ def _printer(quiet: bool):
 
 
 def run(args: argparse.Namespace) -> int:
-    from advisor.advise import advise
-    from advisor.common.output import print_json
-    from advisor.data.labelled import load_dataset
+    from advisor.commands.task_handlers import handlers
     from advisor.decide.goals import load_goals
     from advisor.machine.probe import probe
     from advisor.machine.profiles import load_profile
-    from advisor.report import render_summary, write_report
-    from advisor.run.plan import write_plan
     from engines.base import engine_names
     from engines.errors import ConfigError
 
@@ -120,104 +117,4 @@ def run(args: argparse.Namespace) -> int:
     resources = probe()
     profile = load_profile(args.profile, resources=resources)
     budget = args.budget or profile.bench.default_budget
-    if resolve_task(args, goals) == "retrieval":
-        return _advise_retrieval(args, goals, profile, resources, budget, engines)
-    sample = args.sample or profile.bench.sample_size
-    data = load_dataset(
-        args.data,
-        text_col=args.text_col,
-        label_col=args.label_col,
-        encoding=args.encoding,
-        sample=sample,
-        seed=args.seed,
-    )
-    cancel = threading.Event()
-    try:
-        advice = advise(
-            data,
-            goals,
-            profile=profile,
-            budget=budget,
-            resources=resources,
-            hardware=args.hardware,
-            progress=_printer(args.quiet),
-            cancel=cancel,
-            engines=engines,
-            seed=args.seed,
-            text_col=args.text_col,
-            label_col=args.label_col,
-            encoding=args.encoding,
-            test_file=args.test_file,
-            workers=args.workers,
-            scaling_efficiency=args.scaling_efficiency,
-            ray_address=args.ray_address,
-        )
-    except KeyboardInterrupt:  # outside the benchmarks (they stop cleanly themselves)
-        cancel.set()
-        raise
-    if args.plan_out and advice.plan is not None:
-        write_plan(advice.plan, args.plan_out)
-    if args.report:
-        write_report(advice, args.report)
-    if args.json:
-        print_json(advice)
-    else:
-        sys.stdout.write(render_summary(advice))
-        if args.plan_out and advice.plan is not None:
-            print(f"Plan written to {args.plan_out}: run it with `tune-or-embed run {args.plan_out}`")
-        if args.report:
-            print(f"Report written to {args.report}")
-    return 130 if advice.cancelled else 0
-
-
-def _advise_retrieval(
-    args: argparse.Namespace, goals: Any, profile: Any, resources: Any, budget: Any, engines: Any
-) -> int:
-    from advisor.common.output import print_json
-    from advisor.common.tasks import on_task
-    from advisor.retrieval import advise_retrieval, render_rank_summary
-    from engines.atomic import write_json
-    from engines.errors import ConfigError
-
-    if args.test_file:
-        raise ConfigError("--test-file is for classification; retrieval holds out queries of DATA")
-    if goals.task != "retrieval":
-        goals = on_task(goals, "retrieval")
-    cancel = threading.Event()
-    try:
-        advice = advise_retrieval(
-            args.data,
-            goals,
-            corpus=args.corpus,
-            profile=profile,
-            budget=budget,
-            resources=resources,
-            progress=_printer(args.quiet),
-            cancel=cancel,
-            engines=engines,
-            seed=args.seed,
-            workers=args.workers,
-            scaling_efficiency=args.scaling_efficiency,
-            ray_address=args.ray_address,
-        )
-    except KeyboardInterrupt:
-        cancel.set()
-        raise
-    if args.plan_out and advice.plan is not None:
-        write_json(args.plan_out, advice.plan)
-    summary = render_rank_summary(advice)
-    if args.report:
-        from pathlib import Path
-
-        from engines.atomic import write_text
-
-        write_text(Path(args.report), "# tune-or-embed advice (retrieval)\n\n```\n" + summary + "```\n")
-    if args.json:
-        print_json(advice)
-    else:
-        sys.stdout.write(summary)
-        if args.plan_out and advice.plan is not None:
-            print(f"Plan written to {args.plan_out}: run it with `tune-or-embed run {args.plan_out}`")
-        if args.report:
-            print(f"Report written to {args.report}")
-    return 130 if advice.cancelled else 0
+    return int(handlers(resolve_task(args, goals)).advise(args, goals, profile, resources, budget, engines))

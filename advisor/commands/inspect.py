@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from advisor.commands._data_args import add_data_args
+from advisor.commands.task_handlers import HANDLERS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--task",
-        choices=("auto", "classification", "retrieval"),
+        choices=("auto", *HANDLERS),
         default="auto",
         help="read DATA as labelled texts or as query/document pairs (default: detected)",
     )
@@ -46,73 +47,9 @@ def load_tokenizer(ref: str):
 
 
 def run(args: argparse.Namespace) -> int:
-    from advisor.commands._data_args import load_from_args
-    from advisor.common.output import print_json
-    from advisor.data.pairs import looks_like_pairs
-    from advisor.data.summary import summarize
-    from advisor.data.summary_stream import summarize_file
+    from advisor.commands.task_handlers import detect, handlers
 
-    if args.task == "retrieval" or (args.task == "auto" and looks_like_pairs(args.data)):
-        return _inspect_pairs(args)
-    if args.sample is None:  # the whole file, a batch of rows at a time (memory flat in its size)
-        tokenizer, name = load_tokenizer(args.model) if args.model else (None, None)
-        summary = summarize_file(
-            args.data,
-            text_col=args.text_col,
-            label_col=args.label_col,
-            encoding=args.encoding,
-            tokenizer=tokenizer,
-            tokenizer_name=name,
-            test_file=args.test_file,
-        )
-    else:  # a sample: load_dataset draws it (streaming files bigger than its threshold)
-        dataset = load_from_args(args)
-        tokenizer, name = load_tokenizer(args.model) if args.model else (None, None)
-        summary = summarize(dataset, tokenizer=tokenizer, tokenizer_name=name)
-        if args.test_file:
-            from advisor.data.labelled import load_dataset
-            from advisor.data.summary import compare_test
-
-            test = load_dataset(
-                args.test_file,
-                text_col=dataset.text_col,
-                label_col=dataset.label_col,
-                encoding=getattr(args, "encoding", None),
-                validate=False,
-            )
-            summary = compare_test(summary, test, dataset)
-    if args.json:
-        print_json(summary)
-    else:
-        print(format_summary(summary))
-    return 0
-
-
-def _inspect_pairs(args: argparse.Namespace) -> int:
-    """Queries, documents, relevance per query, lengths, duplicates and drops of retrieval pairs; with
-    ``--model``, the share of queries and documents longer than the model's token limit."""
-    from advisor.common.output import format_pairs_summary, print_json
-    from advisor.data.pairs import load_pairs
-    from advisor.data.pairs_summary import summarize_pairs
-
-    ds = load_pairs(args.data, corpus=args.corpus, encoding=getattr(args, "encoding", None))
-    count, limit = None, None
-    if args.model:
-        from advisor.machine.profiles import load_profile
-
-        tokenizer, _ = load_tokenizer(args.model)
-        # What the engines keep of a text: the profile's max_length (the frozen index and the fine-tune).
-        limit = int(getattr(load_profile(None).embedding, "max_length", 256))
-
-        def count(texts):
-            return [len(ids) for ids in tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]]
-
-    summary = summarize_pairs(ds, max_tokens=limit, count_tokens=count)
-    if args.json:
-        print_json(summary)
-    else:
-        print(format_pairs_summary(summary))
-    return 0
+    return int(handlers(detect(args.data) if args.task == "auto" else args.task).inspect(args))
 
 
 def format_summary(s) -> str:

@@ -122,7 +122,7 @@ def spec_from_args(args: argparse.Namespace):
     if args.test_size is not None:
         overrides["test_size"] = int(args.test_size) if args.test_size >= 1 else float(args.test_size)
     base.update({k: v for k, v in overrides.items() if v is not None})
-    sets = {**parse_sets(args.sets), **_scale_sets(args, base.get("engine"))}
+    sets = {**parse_sets(args.sets), **scale_sets(args, base.get("engine"))}
     if sets:
         base["engine_config"] = {**base.get("engine_config", {}), **sets}
     if not base.get("data") and not base.get("train_file"):
@@ -132,7 +132,7 @@ def spec_from_args(args: argparse.Namespace):
     return spec
 
 
-def _scale_sets(args: argparse.Namespace, engine: str | None) -> dict[str, Any]:
+def scale_sets(args: argparse.Namespace, engine: str | None) -> dict[str, Any]:
     """``--workers``/``--ray-address`` as engine settings; checked before any data is read."""
     workers = getattr(args, "workers", None)
     address = getattr(args, "ray_address", None)
@@ -201,11 +201,11 @@ class ProgressBar:
             self._bar = None
 
 
-def _default_out(engine: str) -> Path:
+def default_out(engine: str) -> Path:
     return Path("runs") / f"{engine}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
 
-def _summary(manifest: Any, out: Path) -> str:
+def run_summary(manifest: Any, out: Path) -> str:
     m, f, s = manifest.metrics, manifest.fit, manifest.speed
     lines = [
         f"artifact: {out}",
@@ -232,7 +232,7 @@ def _summary(manifest: Any, out: Path) -> str:
     return "\n".join(lines)
 
 
-def _interruptible(work: Any) -> Any:
+def interruptible(work: Any) -> Any:
     """``work(bar, cancel)`` with a progress bar; the first Ctrl-C sets ``cancel`` (stop at a safe point),
     a second one interrupts at once."""
     cancel = threading.Event()
@@ -255,55 +255,21 @@ def _interruptible(work: Any) -> Any:
             signal.signal(signal.SIGINT, previous)
 
 
-def _retrieval_spec(args: argparse.Namespace):
-    """The retrieval run asked for (a retrieval plan, or --engine naming a retrieval engine), else None."""
-    from advisor.run.rank_run import RankRunSpec, spec_from_plan
-    from engines.base import get_engine
-
-    raw: dict[str, Any] = {}
-    if args.plan:
-        try:
-            raw = json.loads(Path(args.plan).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None  # load_plan says what is wrong with it
-        if not isinstance(raw, dict) or raw.get("task") != "retrieval":
-            return None
-    elif not args.engine or "retrieval" not in get_engine(args.engine).tasks:
-        return None
-    base = spec_from_plan(raw).model_dump(exclude_unset=True) if raw else {}
-    overrides = {
-        "engine": args.engine,
-        "data": args.data,
-        "corpus": args.corpus,
-        "profile": args.profile,
-        "split_seed": args.split_seed,
-        "labelled_size": args.labelled_size,
-        "test_queries": int(args.test_size) if args.test_size is not None and args.test_size >= 1 else None,
-    }
-    base.update({k: v for k, v in overrides.items() if v is not None})
-    if parse_sets(args.sets):
-        base["engine_config"] = {**base.get("engine_config", {}), **parse_sets(args.sets)}
-    if not base.get("data"):
-        raise ConfigError("no data: pass --data PAIRS (or demo:bbc-headlines)")
-    return RankRunSpec(**base)
-
-
 def run(args: argparse.Namespace) -> int:
+    from advisor.commands.task_handlers import handlers, task_of_run
+
+    task = handlers(task_of_run(args))
+    return int(task.run(args, task.run_spec(args)))
+
+
+def run_labelled(args: argparse.Namespace, spec: Any) -> int:
+    """A classification run of ``spec`` into --out (a new folder by default), with a progress bar."""
     from advisor.run.fullrun import full_run
 
-    rank = _retrieval_spec(args)
-    if rank is not None:
-        sets = _scale_sets(args, rank.engine)
-        if sets:
-            rank = rank.model_copy(update={"engine_config": {**rank.engine_config, **sets}})
-        return _run_retrieval(args, rank)
-    if args.corpus:
-        raise ConfigError("--corpus is for retrieval runs (bm25, frozen-index, contrastive)")
-    spec = spec_from_args(args)
     if args.resume and not args.out:
         raise ConfigError("--resume needs the --out folder of the interrupted run")
-    out = Path(args.out) if args.out else _default_out(spec.engine)
-    manifest = _interruptible(
+    out = Path(args.out) if args.out else default_out(spec.engine)
+    manifest = interruptible(
         lambda bar, cancel: full_run(
             spec, out, resume=args.resume, overwrite=args.overwrite, progress=bar, cancel=cancel
         )
@@ -311,20 +277,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(manifest.model_dump_json(indent=2))
     else:
-        print(_summary(manifest, out))
-    return 0
-
-
-def _run_retrieval(args: argparse.Namespace, spec: Any) -> int:
-    from advisor.run.rank_run import rank_full_run, rank_summary
-
-    if args.resume and not args.out:
-        raise ConfigError("--resume needs the --out folder of the interrupted run")
-    out = Path(args.out) if args.out else _default_out(spec.engine)
-    manifest = _interruptible(
-        lambda bar, cancel: rank_full_run(
-            spec, out, overwrite=args.overwrite, resume=args.resume, progress=bar, cancel=cancel
-        )
-    )
-    print(manifest.model_dump_json(indent=2) if args.json else rank_summary(manifest, out))
+        print(run_summary(manifest, out))
     return 0
