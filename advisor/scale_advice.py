@@ -62,13 +62,7 @@ def scale_out_advice(
             measurement = measure_scaling(name, configs[name], examples, ray_address=ray_address, cancel=cancel)
             if measurement is None:
                 return None
-            scaling = Scaling(
-                workers=workers,
-                efficiency=measurement.efficiency,
-                source=f"measured on {measurement.workers} Ray workers ({measurement.where})",
-                overhead_s=measurement.overhead_s,
-                measured_workers=measurement.workers,
-            )
+            scaling = measured_scaling(measurement, workers)
     return scale_out(
         goals,
         resources,
@@ -79,6 +73,19 @@ def scale_out_advice(
         measurement=measurement,
         price_per_hour=price_per_hour,
         budget=budget,
+    )
+
+
+def measured_scaling(measurement: Any, workers: int, cap: float | None = None) -> Scaling:
+    """The scaling a measurement on 2 Ray workers gives for ``workers`` (its efficiency at most ``cap``)."""
+    efficiency = measurement.efficiency if cap is None else min(cap, measurement.efficiency)
+    capped = f", capped at {cap:g} from {measurement.efficiency:.2f}" if efficiency < measurement.efficiency else ""
+    return Scaling(
+        workers=workers,
+        efficiency=efficiency,
+        source=f"measured on {measurement.workers} Ray workers ({measurement.where}{capped})",
+        overhead_s=measurement.overhead_s,
+        measured_workers=measurement.workers,
     )
 
 
@@ -138,14 +145,7 @@ def rank_scale_out_advice(
             return None
         # Embedding splits into independent blocks: N workers cannot beat N × one. More than that measured
         # says one pool worker ran below its share (locally: one core, its blocks waiting on the writes).
-        capped = f", capped at 1 from {measurement.efficiency:.2f}" if measurement.efficiency > 1 else ""
-        scaling = Scaling(
-            workers=workers,
-            efficiency=min(1.0, measurement.efficiency),
-            source=f"measured on {measurement.workers} Ray workers ({measurement.where}{capped})",
-            overhead_s=measurement.overhead_s,
-            measured_workers=measurement.workers,
-        )
+        scaling = measured_scaling(measurement, workers, cap=1.0)
     scaled = {n: scaled_index_forecast(f, index_s[n], scaling) if n in index_s else f for n, f in forecasts.items()}
     out = scale_out(
         goals,

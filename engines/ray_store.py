@@ -72,17 +72,21 @@ def compact(directory: Path, *, drop_history: bool = False) -> None:
             table.optimize()
 
 
+def made_from(directory: Path, fp: str) -> bool:
+    """Whether the vectors in ``directory`` were made as ``fp`` describes (False: none, or others)."""
+    try:
+        return json.loads((directory / META_FILE).read_text(encoding="utf-8")).get("fingerprint") == fp
+    except (OSError, ValueError):
+        return False
+
+
 def prepare(directory: Path, fp: str, n_rows: int, *, resume: bool) -> set[int]:
     """Ready ``directory`` for vectors made as ``fp`` describes; returns the rows it already holds.
     With ``resume`` a folder made from the same rows and settings is kept (ConfigError when it was
     made from others); otherwise the folder starts empty."""
     meta_path = directory / META_FILE
     if resume and meta_path.is_file():
-        try:
-            same = json.loads(meta_path.read_text(encoding="utf-8")).get("fingerprint") == fp
-        except (OSError, ValueError):
-            same = False
-        if not same:
+        if not made_from(directory, fp):
             raise ConfigError(
                 f"the vectors in {directory} were made from other rows or settings; run again without --resume"
             )

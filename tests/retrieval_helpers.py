@@ -1,6 +1,9 @@
-"""Retrieval test data (test support): 30 synthetic (query, document) pairs and the tiny encoder settings."""
+"""Retrieval test data (test support): 30 synthetic (query, document) pairs, the tiny encoder settings, and\na pairs file written from any Pairs."""
 
 from __future__ import annotations
+
+import csv
+from pathlib import Path
 
 from engines.records import Pairs
 
@@ -32,3 +35,13 @@ def synthetic_pairs(n: int = 30, extra_docs: int = 5) -> Pairs:
         doc_ids=[f"d{i}" for i in range(len(docs))],
         docs=docs,
     )
+
+
+def write_pairs_file(path: Path, pairs: Pairs) -> None:
+    """``pairs`` as a query,document CSV (each query with its first relevant document's text)."""
+    text = pairs.doc_text()
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["query", "document"])
+        for q, rel in zip(pairs.queries, pairs.relevant):
+            w.writerow([q, text[rel[0]]])

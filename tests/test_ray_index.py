@@ -245,8 +245,8 @@ def _json_docs(text: str) -> list[dict]:
 @pytest.mark.slow
 def test_an_interrupted_index_with_a_workdir_resumes_where_it_stopped(ray_cluster, tmp_path):
     """On Ray with a ``workdir`` the blocks embedded before a cancel stay there; ``resume=True`` embeds
-    only the rest, and the store equals an uninterrupted one-process index; without ``resume`` it starts
-    again from nothing."""
+    only the rest, and the store equals an uninterrupted one-process index; blocks of another encoder
+    setting, or no ``resume``, start again from nothing."""
     from engines.dense import RAY_INDEX_DIR, FrozenIndexEngine
     from engines.errors import Cancelled
 
@@ -257,12 +257,20 @@ def test_an_interrupted_index_with_a_workdir_resumes_where_it_stopped(ray_cluste
         if event.done > 0:
             cancel.set()
 
-    first = FrozenIndexEngine({**TINY, "workers": 2})
-    assert first.index_resumes() and not FrozenIndexEngine(TINY).index_resumes()
-    with pytest.raises(Cancelled, match=r"kept in .*ray-index, continue with --resume"):
-        first.index(ids, docs, progress=stop_after_first, cancel=cancel, workdir=tmp_path)
-    assert (tmp_path / RAY_INDEX_DIR).is_dir()
+    def interrupted() -> None:
+        cancel.clear()
+        first = FrozenIndexEngine({**TINY, "workers": 2})
+        with pytest.raises(Cancelled, match=r"kept in .*ray-index, continue with --resume"):
+            first.index(ids, docs, progress=stop_after_first, cancel=cancel, workdir=tmp_path)
+        assert (tmp_path / RAY_INDEX_DIR).is_dir()
 
+    assert FrozenIndexEngine({**TINY, "workers": 2}).index_resumes() and not FrozenIndexEngine(TINY).index_resumes()
+    interrupted()
+    other, events = FrozenIndexEngine({**TINY, "workers": 2, "max_length": 16}), []
+    other.index(ids, docs, progress=events.append, workdir=tmp_path, resume=True)
+    assert events[0].done == 0  # blocks of another encoder setting are not resumed: embedded afresh
+
+    interrupted()
     resumed, events = FrozenIndexEngine({**TINY, "workers": 2}), []
     resumed.index(ids, docs, progress=events.append, workdir=tmp_path, resume=True)
     kept = events[0].done

@@ -3,13 +3,13 @@ fake retrieval engines: measurements, paired forecasts, the call, the plan, the 
 
 from __future__ import annotations
 
-import csv
 import json
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from fake_rank_engines import FakeTuned, rank_pairs
+from retrieval_helpers import write_pairs_file
 
 from advisor.cli import main
 from advisor.decide.goals import Goals
@@ -19,15 +19,6 @@ from advisor.retrieval import advise_retrieval
 
 def _data(n: int = 300, extra: int = 100):
     return SimpleNamespace(pairs=rank_pairs(n, extra), source="pairs.csv", fingerprint="x")
-
-
-def _write_pairs(path, pairs) -> None:
-    text = pairs.doc_text()
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["query", "document"])
-        for q, rel in zip(pairs.queries, pairs.relevant):
-            w.writerow([q, text[rel[0]]])
 
 
 def test_advice_measures_forecasts_and_decides(rank_fakes) -> None:
@@ -142,7 +133,7 @@ def test_goals_keep_task_and_metric_together() -> None:
 def test_cli_advise_run_and_search(rank_fakes, tmp_path, capsys) -> None:
     pairs = rank_pairs(200, 0)
     data = tmp_path / "pairs.csv"
-    _write_pairs(data, pairs)
+    write_pairs_file(data, pairs)
     plan = tmp_path / "plan.json"
     code = main(
         ["advise", str(data), "--profile", "tiny", "--budget", "30", "--engines", ",".join(rank_fakes)]
@@ -184,7 +175,7 @@ def test_cli_advise_run_and_search(rank_fakes, tmp_path, capsys) -> None:
 
 def test_retrieval_run_needs_a_retrieval_engine(rank_fakes, tmp_path, capsys) -> None:
     data = tmp_path / "pairs.csv"
-    _write_pairs(data, rank_pairs(50, 0))
+    write_pairs_file(data, rank_pairs(50, 0))
     code = main(["run", "--engine", "tfidf", "--data", str(data), "--corpus", str(data), "--out", str(tmp_path / "o")])
     assert code != 0
     assert "--corpus is for retrieval" in capsys.readouterr().err
@@ -192,7 +183,7 @@ def test_retrieval_run_needs_a_retrieval_engine(rank_fakes, tmp_path, capsys) ->
 
 def test_inspect_reads_pairs_as_retrieval_data(tmp_path, capsys) -> None:
     data = tmp_path / "pairs.csv"
-    _write_pairs(data, rank_pairs(30, 0))
+    write_pairs_file(data, rank_pairs(30, 0))
     assert main(["inspect", str(data)]) == 0
     out = capsys.readouterr().out
     assert "queries: 30" in out and "collection: 30 documents" in out
@@ -208,7 +199,7 @@ def test_an_interrupted_contrastive_run_resumes(tmp_path) -> None:
     from engines.errors import Cancelled
 
     data = tmp_path / "pairs.csv"
-    _write_pairs(data, rank_pairs(40, 0))
+    write_pairs_file(data, rank_pairs(40, 0))
     spec = RankRunSpec(
         engine="contrastive",
         data=str(data),
@@ -244,7 +235,7 @@ def test_a_run_hands_its_workdir_to_an_index_that_resumes(rank_fakes, monkeypatc
     monkeypatch.setattr(FakeLexical, "index_resumes", lambda self: True)
     monkeypatch.setattr(FakeLexical, "index", index)
     data = tmp_path / "pairs.csv"
-    _write_pairs(data, rank_pairs(60, 0))
+    write_pairs_file(data, rank_pairs(60, 0))
     spec = RankRunSpec(engine="fake-lexical", data=str(data), profile="tiny")
     rank_full_run(spec, tmp_path / "art")
     rank_full_run(spec, tmp_path / "art2", resume=True)

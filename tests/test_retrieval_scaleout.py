@@ -11,6 +11,7 @@ import json
 import pytest
 from fake_rank_engines import FakeTuned, rank_pairs
 from recommend_helpers import Res, fc
+from retrieval_helpers import write_pairs_file
 
 from advisor.cli import main
 from advisor.decide.goals import Goals
@@ -37,6 +38,27 @@ def _bench(docs: int) -> RankBench:
     )
 
 
+def _scale_out(forecasts, goals, *, efficiency):
+    """``rank_scale_out_advice`` on 4 workers for a 100,000-document collection (1,000 s of the frozen
+    index's embedding at the measured 100 docs/s), after the one-machine call."""
+    return rank_scale_out_advice(
+        _bench(100_000),
+        forecasts,
+        recommend(goals, Res(), {}, forecasts),
+        goals,
+        Res(),
+        configs={"frozen-index": None, "bm25": None},
+        docs=["a document"] * 100_000,
+        workers=4,
+        efficiency=efficiency,
+        ray_address=None,
+        price_per_hour=None,
+        budget="quick",
+        progress=None,
+        cancel=None,
+    )
+
+
 def test_only_the_embedding_of_the_collection_is_divided() -> None:
     f = fc("frozen-index", 0.8, t=1200.0)
     given = scaled_index_forecast(f, 1000.0, Scaling(workers=4, efficiency=0.5, source="given"))
@@ -53,22 +75,7 @@ def test_workers_that_bring_the_index_inside_the_deadline_change_the_call() -> N
     forecasts = {"frozen-index": fc("frozen-index", 0.80, t=1200.0), "bm25": fc("bm25", 0.60, t=20.0)}
     rec = recommend(goals, Res(), {}, forecasts)
     assert rec.choice == "bm25"  # 20 min of indexing on this machine misses the deadline
-    got = rank_scale_out_advice(
-        _bench(100_000),
-        forecasts,
-        rec,
-        goals,
-        Res(),
-        configs={"frozen-index": None, "bm25": None},
-        docs=["a document"] * 100_000,  # 1,000 s at the measured 100 docs/s
-        workers=4,
-        efficiency=0.5,
-        ray_address=None,
-        price_per_hour=None,
-        budget="quick",
-        progress=None,
-        cancel=None,
-    )
+    got = _scale_out(forecasts, goals, efficiency=0.5)
     assert got is not None
     out, scaled = got
     assert scaled["frozen-index"].train_time_s == pytest.approx(200 + 500 + ASSUMED_RAY_START_S)
@@ -78,23 +85,12 @@ def test_workers_that_bring_the_index_inside_the_deadline_change_the_call() -> N
     assert rank_plan_overrides(out, "ray://head:10001") == {"workers": 4, "ray_address": "ray://head:10001"}
 
 
-def _write_pairs(path, pairs) -> None:
-    import csv
-
-    text = pairs.doc_text()
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["query", "document"])
-        for q, rel in zip(pairs.queries, pairs.relevant):
-            w.writerow([q, text[rel[0]]])
-
-
 def test_advise_retrieval_with_workers_scales_the_index_and_plans_the_run_there(
     rank_fakes, monkeypatch, tmp_path, capsys
 ) -> None:
     monkeypatch.setattr(FakeTuned, "index_scales_out", True)
     data, plan = tmp_path / "pairs.csv", tmp_path / "plan.json"
-    _write_pairs(data, rank_pairs(300, 0))
+    write_pairs_file(data, rank_pairs(300, 0))
     argv = ["advise", str(data), "--profile", "tiny", "--budget", "30", "--engines", ",".join(rank_fakes)]
     extra = ["--workers", "3", "--scaling-efficiency", "0.5", "--quiet"]
     assert main([*argv, *extra, "--json", "--plan-out", str(plan)]) == 0
@@ -151,22 +147,7 @@ def test_a_measured_efficiency_above_one_is_capped(monkeypatch) -> None:
     monkeypatch.setattr(scaling_mod, "measure_index_scaling", measured)
     forecasts = {"frozen-index": fc("frozen-index", 0.80, t=1200.0), "bm25": fc("bm25", 0.60, t=20.0)}
     goals = Goals()
-    got = rank_scale_out_advice(
-        _bench(100_000),
-        forecasts,
-        recommend(goals, Res(), {}, forecasts),
-        goals,
-        Res(),
-        configs={"frozen-index": None, "bm25": None},
-        docs=["a document"] * 100_000,
-        workers=4,
-        efficiency=None,
-        ray_address=None,
-        price_per_hour=None,
-        budget="quick",
-        progress=None,
-        cancel=None,
-    )
+    got = _scale_out(forecasts, goals, efficiency=None)
     assert got is not None
     out, scaled = got
     assert seen["call"] == ("frozen-index", 100_000)

@@ -3,6 +3,8 @@ embedding) part divided by N × the measured (or given) scaling efficiency, plus
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pydantic import Field
 
 from advisor.common.capabilities import scales_out, trains_weights
@@ -47,8 +49,7 @@ def scaled_forecast(f: Forecast, m: ApproachMeasurement | None, scaling: Scaling
     notes = [
         f"on {scaling.workers} Ray workers at scaling efficiency {scaling.efficiency:.2f} ({scaling.source}), "
         "each worker as fast as this machine",
-        f"+ {overhead:.0f}s for the workers to start and load the model"
-        + (" (measured)" if scaling.overhead_s is not None else " (assumed)"),
+        _start_note(overhead, scaling),
     ]
     if scaling.measured_workers is not None and scaling.workers > scaling.measured_workers:
         notes.append(
@@ -56,15 +57,7 @@ def scaled_forecast(f: Forecast, m: ApproachMeasurement | None, scaling: Scaling
             "sends about the same bytes per worker at any N); measured only at "
             f"{scaling.measured_workers}"
         )
-    return f.model_copy(
-        update={
-            "train_time_s": scale(f.train_time_s),
-            "train_time_low_s": scale(f.train_time_low_s),
-            "train_time_high_s": scale(f.train_time_high_s),
-            "train_workers": scaling.workers,
-            "assumptions": [*f.assumptions, *notes],
-        }
-    )
+    return _on_workers(f, scale, scaling.workers, notes)
 
 
 def scale_forecasts(
@@ -90,15 +83,25 @@ def scaled_index_forecast(f: Forecast, index_s: float, scaling: Scaling) -> Fore
         f"embeds the collection on {scaling.workers} Ray workers at scaling efficiency {scaling.efficiency:.2f} "
         f"({scaling.source}), each worker as fast as this machine: {human_seconds(index_s)} of indexing becomes "
         f"{human_seconds(index_s / (scaling.workers * scaling.efficiency))}",
-        f"+ {overhead:.0f}s for the workers to start and load the model"
-        + (" (measured)" if scaling.overhead_s is not None else " (assumed)"),
+        _start_note(overhead, scaling),
     ]
+    return _on_workers(f, scale, scaling.workers, notes)
+
+
+def _start_note(overhead: float, scaling: Scaling) -> str:
+    return f"+ {overhead:.0f}s for the workers to start and load the model" + (
+        " (measured)" if scaling.overhead_s is not None else " (assumed)"
+    )
+
+
+def _on_workers(f: Forecast, scale: Callable[[float | None], float | None], workers: int, notes: list[str]) -> Forecast:
+    """``f`` with its times through ``scale``, run on ``workers`` (its cost counts each one's hours)."""
     return f.model_copy(
         update={
             "train_time_s": scale(f.train_time_s),
             "train_time_low_s": scale(f.train_time_low_s),
             "train_time_high_s": scale(f.train_time_high_s),
-            "train_workers": scaling.workers,
+            "train_workers": workers,
             "assumptions": [*f.assumptions, *notes],
         }
     )

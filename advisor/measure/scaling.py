@@ -52,22 +52,13 @@ def measure_scaling(
     """Fit engine ``approach`` with ``config`` (a FinetuneConfig) for ``steps`` steps on one Ray Train worker, then on
     ``workers``; locally each worker gets the machine's cores ÷ ``workers``. Starts a local Ray
     cluster when none is running (and stops it after). None when ``cancel`` was set."""
-    import os
-
     from engines import ray_finetune
     from engines.base import get_engine
-    from engines.ray_cluster import connect, require_ray
 
-    require_ray()
-    import ray
-
-    if workers < 2:
-        raise ConfigError(f"scaling is measured on at least 2 workers, got {workers}")
     t0 = time.perf_counter()
-    started = not ray.is_initialized()
-    address = ray_address or getattr(config, "ray_address", None)
-    local_cpus = max(1, (os.cpu_count() or 1) // workers)
-    where = connect(workers, address, cpus_per_worker=local_cpus)
+    started, where, local_cpus = _join(workers, ray_address or getattr(config, "ray_address", None))
+    import ray  # installed: _join checked
+
     threads = local_cpus if where == "local" else None
     base = config.model_dump() | {
         "max_steps": steps,
@@ -126,23 +117,14 @@ def measure_index_scaling(
     Ray encoder worker, then on ``workers``, as its full run's ``index`` does with ``workers > 1``; locally
     each worker gets the machine's cores ÷ ``workers``. Starts a local Ray cluster when none is running
     (and stops it after). None when ``cancel`` was set."""
-    import os
-
     from engines import ray_embed
     from engines.base import get_engine
     from engines.dense import FrozenIndexEngine
-    from engines.ray_cluster import connect, require_ray
 
-    require_ray()
-    import ray
-
-    if workers < 2:
-        raise ConfigError(f"scaling is measured on at least 2 workers, got {workers}")
     t0 = time.perf_counter()
-    started = not ray.is_initialized()
-    address = ray_address or getattr(config, "ray_address", None)
-    local_cpus = max(1, (os.cpu_count() or 1) // workers)
-    where = connect(workers, address, cpus_per_worker=local_cpus)
+    started, where, local_cpus = _join(workers, ray_address or getattr(config, "ray_address", None))
+    import ray  # installed: _join checked
+
     sample = list(docs[:MEASURE_DOCS])
     cls = get_engine(approach)
     if not issubclass(cls, FrozenIndexEngine):
@@ -189,6 +171,23 @@ def measure_index_scaling(
         where=where,
         wall_s=time.perf_counter() - t0,
     )
+
+
+def _join(workers: int, address: str | None) -> tuple[bool, str, int]:
+    """Ray joined for a 1-against-``workers`` measurement: (whether this call started the cluster, 'local'
+    or the address, each local worker's cores: the machine's ÷ ``workers``)."""
+    import os
+
+    from engines.ray_cluster import connect, require_ray
+
+    require_ray()
+    import ray
+
+    if workers < 2:
+        raise ConfigError(f"scaling is measured on at least 2 workers, got {workers}")
+    started = not ray.is_initialized()
+    local_cpus = max(1, (os.cpu_count() or 1) // workers)
+    return started, connect(workers, address, cpus_per_worker=local_cpus), local_cpus
 
 
 def _arrivals(into: list[tuple[float, int]]) -> Any:
