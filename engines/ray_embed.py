@@ -39,6 +39,10 @@ from engines.ray_store import META_FILE, TABLE, compact, fingerprint, open_table
 BLOCK_ROWS = 1024  # at most this many rows per input block = per LanceDB commit (what a crash can lose)
 MIN_BLOCK_ROWS = 64
 BLOCKS_PER_WORKER = 8  # small inputs still spread over every worker
+# Times each encoder actor is restarted after its process dies (Ray Data's default is without end, so an
+# actor that dies on every start — out of memory loading the model — would hang the run). Past it the run
+# stops with one line and the blocks written are kept for --resume.
+ACTOR_RESTARTS = 3
 
 
 class EmbedStats(Record):
@@ -133,22 +137,39 @@ def _blocks(texts: Sequence[str], labels: Sequence[str], rows: Sequence[int], si
 def _run_pool(
     ds: Any, *, config: EmbeddingConfig, model_dir: Path, pooling: str | None, workers: int, cpus: int, gpus: float
 ) -> Any:
+    import inspect
+    import warnings
+
     import ray.data
 
-    return ds.map_batches(
-        EncodeActor,
-        batch_size=None,  # whole blocks: each block comes back as one LanceDB commit
-        batch_format="pyarrow",
-        fn_constructor_kwargs={
-            "config": config.model_dump(mode="json"),
-            "model_dir": str(model_dir),
-            "pooling": pooling,
-            "threads": cpus,
-        },
-        compute=ray.data.ActorPoolStrategy(size=workers),
-        num_cpus=cpus,
-        num_gpus=gpus,
+    # Ray 2.60 deprecates ray_remote_args_fn with no named replacement yet; where a later Ray drops it,
+    # its default (restart without end) stands.
+    limits = (
+        {"ray_remote_args_fn": _restart_limits}
+        if "ray_remote_args_fn" in inspect.signature(ds.map_batches).parameters
+        else {}
     )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return ds.map_batches(
+            EncodeActor,
+            batch_size=None,  # whole blocks: each block comes back as one LanceDB commit
+            batch_format="pyarrow",
+            fn_constructor_kwargs={
+                "config": config.model_dump(mode="json"),
+                "model_dir": str(model_dir),
+                "pooling": pooling,
+                "threads": cpus,
+            },
+            compute=ray.data.ActorPoolStrategy(size=workers),
+            num_cpus=cpus,
+            num_gpus=gpus,
+            **limits,  # applied over Ray Data's defaults at each actor's creation
+        )
+
+
+def _restart_limits() -> dict[str, Any]:
+    return {"max_restarts": ACTOR_RESTARTS, "max_task_retries": ACTOR_RESTARTS}
 
 
 def embed_to_store(

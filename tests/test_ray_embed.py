@@ -236,11 +236,8 @@ def test_a_model_missing_on_the_workers_is_one_line(ray_cluster, tiny_model_dir,
 def test_a_worker_killed_mid_run_costs_no_rows(ray_cluster, tiny_model_dir, tmp_path):
     """SIGKILL one encoder actor after the first block lands: Ray restarts it and retries its block;
     the store ends with every row exactly once."""
-    import os
-    import signal
 
     import lancedb
-    import psutil
 
     from engines import ray_embed
     from engines.embedding import EmbeddingEngine
@@ -253,15 +250,7 @@ def test_a_worker_killed_mid_run_costs_no_rows(ray_cluster, tiny_model_dir, tmp_
 
     def kill_one(event) -> None:
         if event.done > 0 and not killed:
-            for proc in psutil.Process().children(recursive=True):  # this test's own cluster only
-                try:
-                    is_actor = "EncodeActor" in " ".join(proc.cmdline())
-                except psutil.Error:
-                    continue
-                if is_actor:
-                    os.kill(proc.pid, signal.SIGKILL)
-                    killed.append(proc.pid)
-                    break
+            _kill_an_actor(killed)
 
     stats = ray_embed.embed_to_store(
         texts,
@@ -277,3 +266,55 @@ def test_a_worker_killed_mid_run_costs_no_rows(ray_cluster, tiny_model_dir, tmp_
     assert killed, "no encoder actor process found to kill"
     rows = lancedb.connect(str(tmp_path / "store")).open_table("examples").to_arrow().column("row").to_pylist()
     assert stats.rows == len(texts) and sorted(rows) == list(range(len(texts)))
+
+
+@needs_ray
+@pytest.mark.slow
+def test_actors_that_keep_dying_stop_the_run_in_one_line_and_keep_its_blocks(ray_cluster, tiny_model_dir, tmp_path):
+    """SIGKILL an encoder actor as each block lands: past ``ACTOR_RESTARTS`` restarts Ray gives up, and
+    the run stops with one line instead of restarting without end; the blocks written stay, and
+    ``resume`` embeds only the rest."""
+    import lancedb
+
+    from engines import ray_embed
+    from engines.embedding import EmbeddingEngine
+    from engines.errors import ResourceError
+
+    texts, labels = short_texts(3000, seed=5)
+    cfg = tiny_config(tiny_model_dir)
+    enc = EmbeddingEngine(cfg)
+    enc._ensure_model()
+    killed: list[int] = []
+    common = {"config": cfg, "model_dir": enc._model_dir, "pooling": enc._pooling, "workers": 2, "rows_per_block": 64}
+
+    with pytest.raises(ResourceError) as info:
+        ray_embed.embed_to_store(
+            texts, labels, tmp_path / "store", progress=lambda e: e.done and _kill_an_actor(killed), **common
+        )
+    message = str(info.value)
+    assert "\n" not in message and "kept; --resume goes on" in message
+    assert len(killed) > ray_embed.ACTOR_RESTARTS
+    kept = lancedb.connect(str(tmp_path / "store")).open_table("examples").count_rows()
+    assert 0 < kept < len(texts)
+
+    stats = ray_embed.embed_to_store(texts, labels, tmp_path / "store", resume=True, **common)
+    rows = lancedb.connect(str(tmp_path / "store")).open_table("examples").to_arrow().column("row").to_pylist()
+    assert stats.already == kept and sorted(rows) == list(range(len(texts)))
+
+
+def _kill_an_actor(killed: list[int]) -> None:
+    """SIGKILL one encoder actor process of this test's own cluster, noting its pid."""
+    import os
+    import signal
+
+    import psutil
+
+    for proc in psutil.Process().children(recursive=True):
+        try:
+            is_actor = "EncodeActor" in " ".join(proc.cmdline())
+        except psutil.Error:
+            continue
+        if is_actor and proc.pid not in killed:
+            os.kill(proc.pid, signal.SIGKILL)
+            killed.append(proc.pid)
+            return
