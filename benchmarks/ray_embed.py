@@ -14,7 +14,8 @@ snippets, drawn with replacement past the 12,808 there are) for every side:
 With ``--index-docs N`` it times instead the retrieval index (``run --engine frozen-index --workers``):
 ``FrozenIndexEngine.index`` of N BBC News articles (``demo:bbc-headlines``'s collection) in one
 process vs on 2 Ray workers (``engines.ray_embed.index_to_store``; actors started and the model
-loaded in each inside the timing, the local cluster outside), and checks the two stores agree.
+loaded in each inside the timing, the local cluster outside), checks the two stores agree, and checks
+``advise --workers``' probe (512 documents on 1 and 2 workers) and its forecast against the 2-worker side.
 
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/ray_embed.py [--texts 8000] [--sizes 2000,20000] \\
         [--out benchmarks/results/ray/embed.md]
@@ -164,6 +165,7 @@ def index_part(args: argparse.Namespace) -> int:
         engines[workers] = engine
         rows.append({"workers": workers, "docs": n, "wall_s": wall, "docs_per_s": n / wall})
         print(f"index on {workers}: {wall:.1f} s", file=sys.stderr)
+    probe, forecast_s = index_probe(base, docs)
     v1, _, l1 = engines[1]._store.rows()
     v2, _, l2 = engines[2]._store.rows()
     top1 = [[h.doc_id for h in hits] for hits in engines[1].search_many(queries, 10)]
@@ -197,6 +199,13 @@ def index_part(args: argparse.Namespace) -> int:
         f"Stores: same document ids row by row: {same_ids}; max abs vector difference {max_diff:.2e}; "
         f"same top-10 for {len(queries)} headline queries: {same_top}.",
         "",
+        f"`advise --workers`' probe ({probe.steps} documents on 1 and 2 workers of {probe.cpus_per_worker} core, "
+        f"{probe.wall_s:.0f} s): 1 worker {probe.one_examples_per_s:.1f} docs/s, 2 workers "
+        f"{probe.many_examples_per_s:.1f} docs/s, efficiency {probe.efficiency:.2f} (advise caps it at 1), "
+        f"start-up {probe.overhead_s:.1f} s. Its forecast of the 2-worker side ({n:,} documents ÷ (2 × capped "
+        f"efficiency × the 1-worker rate) + start-up): {forecast_s:.1f} s wall, measured {rows[1]['wall_s']:.1f} s "
+        f"({forecast_s / rows[1]['wall_s']:.2f}×).",
+        "",
     ]
     text = "\n".join(lines)
     print(text)
@@ -213,6 +222,8 @@ def index_part(args: argparse.Namespace) -> int:
                     "same_ids": same_ids,
                     "max_abs_vector_diff": max_diff,
                     "same_top10": same_top,
+                    "probe": probe.model_dump(),
+                    "probe_forecast_wall_s": forecast_s,
                 },
                 indent=2,
             )
@@ -220,6 +231,20 @@ def index_part(args: argparse.Namespace) -> int:
             encoding="utf-8",
         )
     return 0
+
+
+def index_probe(base: dict, docs: list[str]) -> tuple:
+    """What ``advise --workers`` measures for a retrieval index (``advisor.measure.scaling``), and its
+    forecast of the 2-worker side's wall time: each local worker has one core's share, so the base is the
+    probe's own 1-worker rate (as ``ray_finetune.py`` does for fine-tuning)."""
+    from advisor.measure.scaling import measure_index_scaling
+    from engines.dense import FrozenIndexConfig
+
+    probe = measure_index_scaling("frozen-index", FrozenIndexConfig(**base), docs)
+    if probe is None:
+        sys.exit("the scaling probe was cancelled")
+    speed = 2 * min(probe.efficiency, 1.0) * probe.one_examples_per_s
+    return probe, len(docs) / speed + probe.overhead_s
 
 
 def throughput_lines(rows: list[dict], agreement: dict[int, float], st_cos: float) -> list[str]:
