@@ -8,13 +8,13 @@ here with their documents' texts in the hits, as the real engines return them. E
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 from pathlib import Path
 from typing import Any
 
 from fake_rank_engines import FakeLexical, FakeTuned, rank_pairs
+from retrieval_helpers import write_pairs_file
 
 from advisor.tui.services import Services
 
@@ -64,13 +64,7 @@ def register(monkeypatch) -> list[str]:
 
 def write_pairs(path: Path, n: int = 200) -> Path:
     """A pairs CSV whose query ``qN …`` has the relevant document ``dN`` (the id ``load_pairs`` gives it)."""
-    pairs = rank_pairs(n, 0)
-    text = pairs.doc_text()
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["query", "document"])
-        for q, rel in zip(pairs.queries, pairs.relevant):
-            w.writerow([q, text[rel[0]]])
+    write_pairs_file(path, rank_pairs(n, 0))
     return path
 
 
