@@ -223,14 +223,12 @@ class FrozenIndexEngine(RetrievalEngine):
         own weights and pooling) into the store in ``directory``; ``kept``: the blocks embedded stay
         there if it stops, and ``resume`` embeds only the documents they lack (when they come from the same
         documents and weights)."""
-        from engines import ray_embed, ray_store
+        from engines import ray_embed
         from engines.store import VectorStore
 
         self._check_pool()
         enc = self._encoder()  # here too: queries are encoded in this process
         enc._ensure_model()
-        if resume:  # blocks embedded from other documents or weights are not resumed: the index starts again
-            resume = ray_store.made_from(directory, ray_store.fingerprint(enc.config, enc.model_hash, docs, doc_ids))
         done = [0]
 
         def seen(event: ProgressEvent) -> None:

@@ -187,13 +187,16 @@ def embed_to_store(
     progress: ProgressFn = no_progress,
     cancel: threading.Event | None = None,
     rows_per_block: int | None = None,
+    restart_other: bool = False,
 ) -> EmbedStats:
     """Embed ``texts`` (row i = texts[i], labels[i]) on ``workers`` Ray actors into the LanceDB
     store in ``directory`` — a ``engines.store.VectorStore`` folder when done.
 
     With ``resume`` and a store in ``directory`` made from the same rows and settings, only rows
-    missing from it are embedded; otherwise the folder starts empty. ``cancel`` stops after the
-    block in flight is written (→ Cancelled; the rows written so far are kept for a resume).
+    missing from it are embedded; one made from others is refused (ConfigError), or with
+    ``restart_other`` embedded again from nothing. Without ``resume`` the folder starts empty.
+    ``cancel`` stops after the block in flight is written (→ Cancelled; the rows written so far
+    are kept for a resume).
     ``rows_per_block`` fixes the block size (default: ``block_rows``).
     """
     require_ray()
@@ -201,7 +204,13 @@ def embed_to_store(
 
     directory = Path(directory)
     where = connect(workers, address, cpus_per_worker=config.threads)
-    have = prepare(directory, fingerprint(config, model_hash, texts, labels), len(texts), resume=resume)
+    have = prepare(
+        directory,
+        fingerprint(config, model_hash, texts, labels),
+        len(texts),
+        resume=resume,
+        restart_other=restart_other,
+    )
     todo = [i for i in range(len(texts)) if i not in have]
     local = where == "local"
     cpus = cpus_per_worker(workers, local, config)
@@ -291,8 +300,8 @@ def index_to_store(
     ``engines.store.VectorStore.create``'s layout; once every block is in, the blocks are compacted
     and the resume bookkeeping removed, so the folder is an ordinary store that opens without Ray.
     ``cancel`` → Cancelled after the block in flight, the blocks done left in ``directory``; with
-    ``resume`` a folder left so by the same documents and encoder embeds only what it lacks,
-    otherwise ``directory`` starts empty."""
+    ``resume`` a folder left so by the same documents and encoder embeds only what it lacks, and one
+    left by others starts again, as ``directory`` does without ``resume``."""
     stats = embed_to_store(
         docs,
         doc_ids,
@@ -307,6 +316,7 @@ def index_to_store(
         progress=progress,
         cancel=cancel,
         rows_per_block=rows_per_block,
+        restart_other=True,
     )
     compact(Path(directory), drop_history=True)
     (Path(directory) / META_FILE).unlink(missing_ok=True)

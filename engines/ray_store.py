@@ -80,17 +80,20 @@ def made_from(directory: Path, fp: str) -> bool:
         return False
 
 
-def prepare(directory: Path, fp: str, n_rows: int, *, resume: bool) -> set[int]:
+def prepare(directory: Path, fp: str, n_rows: int, *, resume: bool, restart_other: bool = False) -> set[int]:
     """Ready ``directory`` for vectors made as ``fp`` describes; returns the rows it already holds.
-    With ``resume`` a folder made from the same rows and settings is kept (ConfigError when it was
-    made from others); otherwise the folder starts empty."""
+    With ``resume`` a folder made from the same rows and settings is kept; one made from others is a
+    ConfigError, or with ``restart_other`` (a folder the tool keeps for itself) starts again. Without
+    ``resume`` the folder starts empty."""
     meta_path = directory / META_FILE
-    if resume and meta_path.is_file():
-        if not made_from(directory, fp):
+    keep = resume and meta_path.is_file()
+    if keep and not made_from(directory, fp):
+        if not restart_other:
             raise ConfigError(
                 f"the vectors in {directory} were made from other rows or settings; run again without --resume"
             )
-    elif directory.exists():
+        keep = False
+    if not keep and directory.exists():
         shutil.rmtree(directory)
     directory.mkdir(parents=True, exist_ok=True)
     if not meta_path.is_file():
