@@ -2,9 +2,9 @@
 
 Encoding is the ``embedding`` engine's (``EmbeddingEngine.encode``: its pooling, normalisation,
 batching); ``engines.contrastive`` subclasses this engine and only swaps the weights encoded with.
-The artifact is ``engines.dense_artifact``'s, the in-memory NumPy search ``engines.dense_search``'s.
-With ``workers > 1`` ``index`` embeds the collection on Ray (``engines.ray_embed.index_to_store``)
-into the same store: the artifact is the same either way and searches without Ray.
+The artifact is ``engines.dense_artifact``'s, the search backends ``engines.dense_search``'s.
+With ``workers > 1`` ``index`` embeds the collection on Ray (``engines.dense_ray``) into the same
+store: the artifact is the same either way and searches without Ray.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from engines import dense_artifact, dense_search
+from engines import dense_artifact, dense_ray, dense_search
 from engines.base import MemoryModel, ProgressEvent, ProgressFn, no_progress
 from engines.config import TransformerConfig
 from engines.dense_artifact import STORE_DIR
@@ -31,7 +31,6 @@ from engines.search_cost import SearchCost
 
 SCORE_CELLS = 1 << 24  # numpy search: at most this many query × document scores at once (64 MiB)
 CHUNK_BATCHES = 16  # index: progress and cancel every this many encoder batches
-RAY_INDEX_DIR = "ray-index"  # index on Ray with a workdir: the store is built (and resumed) here
 
 
 class FrozenIndexConfig(TransformerConfig):
@@ -193,70 +192,8 @@ class FrozenIndexEngine(RetrievalEngine):
             notes=["frozen encoder: the pairs are not trained on"],
         )
 
-    # ---------------------------------------------------------------------- Ray
     def _check_pool(self) -> None:
-        """With ``workers > 1``: Ray installed and the cluster asked for reachable, checked before any
-        training or encoding (one line each; a local cluster is started by ``index`` itself)."""
-        if self.config.workers <= 1:
-            return
-        import os
-
-        from engines.ray_cluster import check_reachable, require_ray
-
-        require_ray()
-        address = self.config.ray_address or os.environ.get("RAY_ADDRESS")
-        if address:
-            check_reachable(address)
-
-    def _index_on_ray(
-        self,
-        directory: Path,
-        doc_ids: list[str],
-        docs: list[str],
-        progress: ProgressFn,
-        cancel: Any,
-        *,
-        kept: bool = False,
-        resume: bool = False,
-    ) -> Any:
-        """``docs`` embedded by ``config.workers`` Ray actors (the embedding engine's pool, the encoder's
-        own weights and pooling) into the store in ``directory``; ``kept``: the blocks embedded stay
-        there if it stops, and ``resume`` embeds only the documents they lack (when they come from the same
-        documents and weights)."""
-        from engines import ray_embed
-        from engines.store import VectorStore
-
-        self._check_pool()
-        enc = self._encoder()  # here too: queries are encoded in this process
-        enc._ensure_model()
-        done = [0]
-
-        def seen(event: ProgressEvent) -> None:
-            done[0] = event.done
-            progress(event.model_copy(update={"phase": "index"}))
-
-        try:
-            ray_embed.index_to_store(
-                doc_ids,
-                docs,
-                directory,
-                config=enc.config,
-                model_dir=enc._model_dir,
-                pooling=enc._pooling,
-                model_hash=enc.model_hash,
-                workers=self.config.workers,
-                address=self.config.ray_address,
-                progress=seen,
-                cancel=cancel,
-                resume=resume,
-            )
-        except Cancelled:
-            where = f"; they are kept in {directory.parent}, continue with --resume" if kept else ""
-            raise Cancelled(
-                f"cancelled while indexing on Ray ({done[0]} of {len(docs)} documents embedded{where}); "
-                "the previous collection is kept"
-            ) from None
-        return VectorStore.open(directory)
+        dense_ray.check_pool(self.config.workers, self.config.ray_address)
 
     # --------------------------------------------------------------- index/search
     def index(
@@ -280,20 +217,19 @@ class FrozenIndexEngine(RetrievalEngine):
             raise Cancelled("cancelled before indexing; the previous collection is kept")
         old = self._store.directory if self._store is not None else None
         if self.config.workers > 1:
-            kept = workdir is not None
-            folder = (
-                Path(workdir) / RAY_INDEX_DIR
-                if workdir is not None
-                else Path(tempfile.mkdtemp(prefix="store-", dir=self._scratch()))
+            self._check_pool()
+            store = dense_ray.index(
+                self._encoder(),  # here too: queries are encoded in this process
+                doc_ids,
+                docs,
+                workers=self.config.workers,
+                ray_address=self.config.ray_address,
+                scratch=self._scratch(),
+                workdir=workdir,
+                resume=resume,
+                progress=progress,
+                cancel=cancel,
             )
-            try:
-                store = self._index_on_ray(
-                    folder / STORE_DIR, doc_ids, docs, progress, cancel, kept=kept, resume=resume and kept
-                )
-            except BaseException:
-                if not kept:
-                    shutil.rmtree(folder, ignore_errors=True)
-                raise
             self._store, self._rows = store, None  # numpy search reads the vectors back on first use
         else:
             vectors = self.encode(docs, progress=progress, cancel=cancel, phase="index")
@@ -320,66 +256,30 @@ class FrozenIndexEngine(RetrievalEngine):
         if backend == "lancedb":
             hits = self._store.search_many(vectors, k)
             return [[SearchHit(doc_id=h.label, score=h.score, text=h.text) for h in row] for row in hits]
-        if backend == "hnsw":
-            return self._search_hnsw(vectors, k)
         stored, texts = self._stored_rows()
+        if backend == "hnsw":
+            if self._ann is None:  # an artifact saved without its graph
+                self._ann = self._build_ann()
+            return dense_search.graph_top_k(self._ann, vectors, texts, self.indexed_ids or [], k, self.config)
         return dense_search.top_k(vectors, stored, texts, self.indexed_ids or [], k, SCORE_CELLS)
 
     def backend(self, n_docs: int | None = None) -> str:
         """The search backend for a collection of ``n_docs`` documents (None: the one indexed): the
         configured one, with 'auto' settled by the collection's size."""
-        from engines import ann
-
-        chosen = self.config.search_backend
-        if chosen != "auto":
-            return chosen
-        big = (len(self.indexed_ids or []) if n_docs is None else n_docs) >= self.config.hnsw_min_docs
-        return "hnsw" if big and ann.available() else "numpy"
+        return dense_search.backend(self.config, len(self.indexed_ids or []) if n_docs is None else n_docs)
 
     def search_cost(self, n_docs: int, queries: Sequence[str]) -> SearchCost:
-        """One query over ``n_docs`` documents by the backend that size gets, timed here: each query
-        encoded, then searched in a stand-in of that size (``engines.search_cost``): random vectors for
-        an exact scan, a graph over the collection indexed now for HNSW (its search scaled by log n)."""
-        from engines import ann, search_cost
-
+        """One query over ``n_docs`` documents by the backend that size gets, timed here
+        (``engines.dense_search.cost``)."""
         if self._store is None or not self.indexed_ids:
             raise DataError(f"{self.name}: nothing indexed yet; index a collection before timing searches")
-        probe = check_queries(queries, EVAL_K, self.name)[: search_cost.PROBE_QUERIES]
+        from engines.search_cost import PROBE_QUERIES
+
+        probe = check_queries(queries, EVAL_K, self.name)[:PROBE_QUERIES]
         stored, _ = self._stored_rows()
-        n_now, k, cfg = len(self.indexed_ids), min(EVAL_K, n_docs), self.config
-        backend, build_s = self.backend(n_docs), 0.0
-        if backend == "numpy":
-            synthetic = search_cost.unit_vectors(n_docs, stored.shape[1])
-            ids = [""] * len(synthetic)
-            scale = n_docs / len(synthetic)
-
-            def search(v: Any) -> object:
-                return dense_search.top_k(v, synthetic, ids, ids, k, SCORE_CELLS)
-
-            how = f"exact search over {len(synthetic):,} random vectors" + (", scaled linearly" if scale > 1 else "")
-        elif backend == "hnsw":
-            t0 = time.perf_counter()
-            graph = ann.build(stored, m=cfg.hnsw_m, ef_construction=cfg.hnsw_ef_construction, threads=cfg.threads)
-            built = time.perf_counter() - t0
-            scale = search_cost.hnsw_growth(n_now, n_docs)
-            build_s = built * n_docs / n_now
-
-            def search(v: Any) -> object:
-                return ann.search(graph, v, min(k, n_now), ef_search=cfg.hnsw_ef_search, threads=cfg.threads)
-
-            how = (
-                f"an HNSW graph over the {n_now:,} documents indexed, its search scaled by log(n) and its "
-                f"build ({built:.1f}s here) by n"
-            )
-        else:  # LanceDB's exact search reads every row: linear in the collection
-            scale = n_docs / n_now
-
-            def search(v: Any) -> object:
-                return self._store.search_many(v, min(k, n_now))
-
-            how = f"LanceDB's exact search over the {n_now:,} documents indexed, scaled linearly"
-        query_ms, search_ms = search_cost.timed_queries(self.encode, search, probe, scale)
-        return SearchCost(docs=n_docs, query_ms=query_ms, search_ms=search_ms, build_s=build_s, how=f"{backend}: {how}")
+        return dense_search.cost(
+            n_docs, probe, self.encode, stored, self._store, self.config, k=EVAL_K, score_cells=SCORE_CELLS
+        )
 
     def _stored_rows(self) -> tuple[Any, list[str]]:
         """The store's (vectors, texts) in row order, read once for a loaded artifact."""
@@ -391,28 +291,7 @@ class FrozenIndexEngine(RetrievalEngine):
         return self._rows
 
     def _build_ann(self) -> Any:
-        from engines import ann
-
-        cfg = self.config
-        vectors, _ = self._stored_rows()
-        return ann.build(vectors, m=cfg.hnsw_m, ef_construction=cfg.hnsw_ef_construction, threads=cfg.threads)
-
-    def _search_hnsw(self, queries: Any, k: int) -> list[list[SearchHit]]:
-        """Approximate top ``k`` from the HNSW graph (built now if the artifact had none)."""
-        from engines import ann
-
-        if self._ann is None:
-            self._ann = self._build_ann()
-        _, texts = self._stored_rows()
-        ids = self.indexed_ids or []
-        cfg = self.config
-        scores, rows = ann.search(
-            self._ann, queries, min(k, len(ids)), ef_search=cfg.hnsw_ef_search, threads=cfg.threads
-        )
-        return [
-            [SearchHit(doc_id=ids[j], score=float(s), text=texts[j]) for s, j in zip(srow, jrow) if j >= 0]
-            for srow, jrow in zip(scores.tolist(), rows.tolist())
-        ]
+        return dense_search.build_graph(self._stored_rows()[0], self.config)
 
     # ------------------------------------------------------------------ save/load
     def _extra_meta(self) -> dict[str, Any]:

@@ -247,7 +247,8 @@ def test_an_interrupted_index_with_a_workdir_resumes_where_it_stopped(ray_cluste
     """On Ray with a ``workdir`` the blocks embedded before a cancel stay there; ``resume=True`` embeds
     only the rest, and the store equals an uninterrupted one-process index; blocks of another encoder
     setting, or no ``resume``, start again from nothing."""
-    from engines.dense import RAY_INDEX_DIR, FrozenIndexEngine
+    from engines.dense import FrozenIndexEngine
+    from engines.dense_ray import RAY_INDEX_DIR
     from engines.errors import Cancelled
 
     ids, docs = collection(1200, seed=2)
