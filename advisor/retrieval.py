@@ -19,7 +19,8 @@ from advisor.forecast.accuracy import Forecast
 from advisor.forecast.ranking import forecast
 from advisor.machine.probe import Resources
 from advisor.measure import BenchEvent
-from advisor.measure.ranking import DEFAULT_ENGINES, RankBench, bench_split, measure
+from advisor.measure.rank_records import RankBench
+from advisor.measure.ranking import DEFAULT_ENGINES, bench_split, measure
 from advisor.report import recommendation_lines
 from advisor.scale_advice import check_workers, rank_plan_overrides, rank_scale_out_advice
 from engines.base import Record

@@ -153,7 +153,7 @@ def reanalyse(case: dict) -> dict:
     from advisor.decide.recommend import recommend
     from advisor.forecast.ranking import forecast
     from advisor.machine.profiles import load_profile, retrieval_config
-    from advisor.measure.ranking import RankBench
+    from advisor.measure.rank_records import RankBench
 
     bench = RankBench.model_validate(case["bench"])
     profile = load_profile(None)

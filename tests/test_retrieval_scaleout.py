@@ -17,7 +17,7 @@ from advisor.cli import main
 from advisor.decide.goals import Goals
 from advisor.decide.recommend import recommend
 from advisor.forecast.scaleout import ASSUMED_RAY_START_S, Scaling, scaled_index_forecast
-from advisor.measure.ranking import RankBench, RankMeasurement
+from advisor.measure.rank_records import RankBench, RankMeasurement
 from advisor.scale_advice import rank_plan_overrides, rank_scale_out_advice
 
 HAS_RAY = importlib.util.find_spec("ray") is not None

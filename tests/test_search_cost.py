@@ -9,7 +9,7 @@ import pytest
 from retrieval_helpers import TINY, synthetic_pairs
 
 from advisor.forecast import ranking as rank_forecast
-from advisor.measure.ranking import RankMeasurement, RankPoint
+from advisor.measure.rank_records import RankMeasurement, RankPoint
 from engines import search_cost
 from engines.bm25 import Bm25Engine
 from engines.dense import FrozenIndexEngine

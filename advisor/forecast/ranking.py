@@ -14,7 +14,8 @@ from advisor.common.bootstrap import interval, resample
 from advisor.common.capabilities import flag
 from advisor.forecast.accuracy import Forecast
 from advisor.forecast.curves import PRIOR_GAIN_PER_DOUBLING, Observation, fit_learning_curve
-from advisor.measure.ranking import RankBench, RankMeasurement, planned_steps
+from advisor.measure.rank_records import RankBench, RankMeasurement
+from advisor.measure.ranking import planned_steps
 
 MAX_COLLECTION_DOUBLINGS = 3.0  # the collection-size effect is extrapolated this far at most
 N_BOOT = 200  # as many replicates as advisor.forecast.curves draws (its n_boot), so all approaches pair up

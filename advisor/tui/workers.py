@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from textual import work
 
 from advisor.tui import messages as m
+from advisor.tui.rank_format import is_rank_advice
 from advisor.tui.services import Services, describe_error
 
 if TYPE_CHECKING:  # mixed into the App: type-check against it (at run time a plain mixin)
@@ -149,7 +150,7 @@ class BackendWorkers(_AppBase):
 
     @work(thread=True, exclusive=False, group="export", exit_on_error=False, description="export")
     def export_worker(self, what: str, advice: Any, path: str) -> None:
-        rank = getattr(advice, "task", None) == "retrieval"
+        rank = is_rank_advice(advice)
         try:
             if what == "plan":
                 if advice.plan is None:
