@@ -172,6 +172,12 @@ def _restart_limits() -> dict[str, Any]:
     return {"max_restarts": ACTOR_RESTARTS, "max_task_retries": ACTOR_RESTARTS}
 
 
+def encoder_settings(enc: Any) -> dict[str, Any]:
+    """What ``embed_to_store`` and ``index_to_store`` take of an encoder: an ``EmbeddingEngine``
+    whose model is loaded (``_ensure_model``) → its config, weights folder, pooling and hash."""
+    return {"config": enc.config, "model_dir": enc._model_dir, "pooling": enc._pooling, "model_hash": enc.model_hash}
+
+
 def embed_to_store(
     texts: Sequence[str],
     labels: Sequence[str],

@@ -12,7 +12,7 @@ from engines.base import ProgressEvent, ProgressFn, no_progress
 from engines.config import EmbeddingConfig
 from engines.errors import Cancelled, ConfigError
 from engines.ray_cluster import require_ray
-from engines.ray_embed import embed_to_store
+from engines.ray_embed import embed_to_store, encoder_settings
 from engines.ray_store import compact, stored_rows
 from engines.scratch import scratch_dir
 
@@ -55,10 +55,7 @@ def fit_embedding(
                 list(train.texts),
                 list(train.labels),
                 store_dir,
-                config=cfg,
-                model_dir=engine._model_dir,
-                pooling=engine._pooling,
-                model_hash=engine.model_hash,
+                **encoder_settings(engine),
                 workers=cfg.workers,
                 address=cfg.ray_address,
                 resume=resume,
