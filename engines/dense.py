@@ -27,7 +27,7 @@ from engines.errors import ArtifactError, Cancelled, DataError
 from engines.records import FitReport, Pairs, SearchHit
 from engines.retrieval import EVAL_K, RetrievalEngine, check_collection, check_queries, check_train
 from engines.scratch import scratch_dir
-from engines.search_cost import SearchCost
+from engines.search_cost import PROBE_QUERIES, SearchCost
 
 SCORE_CELLS = 1 << 24  # numpy search: at most this many query × document scores at once (64 MiB)
 CHUNK_BATCHES = 16  # index: progress and cancel every this many encoder batches
@@ -273,8 +273,6 @@ class FrozenIndexEngine(RetrievalEngine):
         (``engines.dense_search.cost``)."""
         if self._store is None or not self.indexed_ids:
             raise DataError(f"{self.name}: nothing indexed yet; index a collection before timing searches")
-        from engines.search_cost import PROBE_QUERIES
-
         probe = check_queries(queries, EVAL_K, self.name)[:PROBE_QUERIES]
         stored, _ = self._stored_rows()
         return dense_search.cost(
