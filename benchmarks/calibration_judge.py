@@ -79,33 +79,42 @@ def _agreement(choice: str | None, actual: dict[str, dict], key: str) -> dict:
     return {"best": best, "agrees": tied, "exact": False}
 
 
-def oracle_choice(goals, actual: dict[str, dict], n_target: int) -> str | None:
-    """The best actual under ``goals``: what ``tune-or-embed compare`` keeps of these full runs —
-    the advisor's own decision rule applied to what they really gave (accuracy with its paired
-    replicates over the test rows, training time, latency), i.e. the call a perfect forecaster
-    would make. (Rows judged before ``compare`` existed compared the runs' intervals side by side;
-    on the seven tasks whose full runs were still at hand both picked the same run.)"""
+def oracle(goals, actual: dict[str, dict], n_target: int):
+    """What ``tune-or-embed compare`` makes of these full runs under ``goals``: the advisor's own
+    decision rule applied to what they really gave (accuracy with its paired replicates over the
+    test rows, training time, latency), i.e. the call a perfect forecaster would make, with its own
+    confidence (``too_close`` when the full runs cannot separate the first two)."""
     from advisor.decide.compare import compare
     from advisor.machine.probe import probe
 
-    return compare(
-        _as_runs(actual, n_target), goals.model_copy(update={"metric": "accuracy"}), probe()
-    ).recommendation.choice
+    return compare(_as_runs(actual, n_target), goals.model_copy(update={"metric": "accuracy"}), probe()).recommendation
+
+
+def oracle_choice(goals, actual: dict[str, dict], n_target: int) -> str | None:
+    """The best actual under ``goals`` (``oracle``'s choice). (Rows judged before ``compare`` existed
+    compared the runs' intervals side by side; on the seven tasks whose full runs were still at hand
+    both picked the same run.)"""
+    return oracle(goals, actual, n_target).choice
 
 
 def _default_decision(
     choice: str | None, too_close: bool, actual: dict[str, dict], n_target: int, forecasts: dict | None = None
 ) -> dict:
-    """The best actual under the default goals and whether ``choice`` is it. On a miss, how far
+    """The best actual under the default goals and whether ``choice`` is it. A ``choice`` that is
+    not the best but that the full runs themselves cannot tell from it (``compare`` on them calls
+    the two too close: the best won a tie as the cheaper) is marked ``tie``. On a miss, how far
     apart the two were: the actual lead of the best over the choice on the test rows, and the
     lead the forecasts gave with the paired band the decision used (``forecasts``: the row's)."""
     from advisor.decide.goals import Goals
     from advisor.decide.scoring import diff_band, get_field
 
-    best = oracle_choice(Goals(labelled_size=n_target), actual, n_target)
+    truth = oracle(Goals(labelled_size=n_target), actual, n_target)
+    best = truth.choice
     out = {"best": best, "agrees": None if choice is None else choice == best, "too_close": too_close}
     if choice is None or best is None or choice == best or choice not in actual:
         return out
+    if truth.too_close and truth.runner_up == choice:
+        out["tie"] = True
     out["actual_lead"] = list(paired_lead(actual[best]["correct"], actual[choice]["correct"]))
     fb, fc = (forecasts or {}).get(best), (forecasts or {}).get(choice)
     band = diff_band(fb, fc) if fb is not None and fc is not None else None
@@ -294,6 +303,7 @@ def summarise(rows: list[dict]) -> dict[str, dict]:
             "decision_agreement_macro_f1": float(np.mean(agree_f1)) if agree_f1 else None,
             "confident_calls": len(confident),
             "confident_calls_right": sum(bool(r["decision_default"]["agrees"]) for r in confident),
+            "confident_calls_tied": sum(bool(r["decision_default"].get("tie")) for r in confident),
             "within_1pt_of_best": _within_one_point(rs),
             "mean_advise_s": float(np.mean([r["advise_s"] for r in rs])),
             "outlooks": len(judged_rows),

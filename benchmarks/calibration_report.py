@@ -27,11 +27,21 @@ def _summary_line(budget: str, s: dict) -> str:
     return (
         f"| {budget} | {s['tasks']} | {pct(s.get('within_1pt_of_best'))} | {pct(s['decision_agreement_all'])} | "
         f"{s['calls_made']} | {pct(s['decision_agreement_calls'])} | "
-        f"{s.get('confident_calls_right', '–')} of {s.get('confident_calls', '–')} | "
+        f"{_confident(s)} | "
         f"{pct(s['decision_agreement_accuracy_only'])} | {pct(s.get('decision_agreement_macro_f1'))} | "
         f"{s['forecasts']} | {_fmt(s['mean_abs_error_points'])} / {_fmt(s['max_abs_error_points'])} | "
         f"{pct(s['coverage'])} | {pct(s['time_within_25pct'])} | {_fmt(s['mean_advise_s'], '{:.0f}')} |"
     )
+
+
+def _confident(s: dict) -> str:
+    """High/medium calls right, the ties among them named: a tie is a call the full runs themselves
+    could not tell from the best (``compare`` on them calls the two too close)."""
+    right, n, tied = s.get("confident_calls_right"), s.get("confident_calls"), s.get("confident_calls_tied")
+    if right is None or n is None:
+        return "–"
+    right_or_tied = right + (tied or 0)
+    return f"{right_or_tied} of {n}" + (f" ({tied} a tie in the full runs)" if tied else "")
 
 
 def publish(doc: dict, out_json: Path, out_md: Path) -> str:
@@ -61,12 +71,23 @@ def _code_line(doc: dict) -> str:
     return "Code the rows come from: " + "; ".join(parts) + "."
 
 
+def _commands(commands: list[str]) -> str:
+    """The commands in order, a run of one command (a sitting resumed) named once with its count."""
+    runs: list[list] = []
+    for c in commands:
+        if runs and runs[-1][0] == c:
+            runs[-1][1] += 1
+        else:
+            runs.append([c, 1])
+    return "; ".join(f"`{c}`" + (f" ({n} times: resumed)" if n > 1 else "") for c, n in runs)
+
+
 def render_markdown(doc: dict) -> str:
     lines = [
         "# Calibration: advise's forecasts against real full runs",
         "",
         f"Machine: {doc['machine']}. Profile: `{doc['profile']}`. "
-        f"Commands: {'; '.join(f'`{c}`' for c in doc.get('commands', [doc['command']]))}.",
+        f"Commands: {_commands(doc.get('commands', [doc['command']]))}.",
         f"Started {doc['started']}; {len(doc['rows'])} (task, budget) rows.",
         "",
         _code_line(doc),
@@ -149,7 +170,7 @@ def render_markdown(doc: dict) -> str:
         d, a, m = r["decision_default"], r["decision_accuracy_only"], r.get("decision_macro_f1") or {}
         lines.append(
             f"| {r['task']} | {r['budget']} | {r['choice']} | {r.get('confidence', '–')} | {yn[r['too_close']]} | "
-            f"{d['best']} | {yn[d['agrees']]} | {r['choice_accuracy_only']} | {a['best']} | {yn[a['agrees']]} | "
+            f"{d['best']} | {'tie' if d.get('tie') else yn[d['agrees']]} | {r['choice_accuracy_only']} | {a['best']} | {yn[a['agrees']]} | "
             f"{r.get('choice_macro_f1', '–')} | {m.get('best', '–')} | {yn[m.get('agrees')]} | "
             f"{', '.join(r.get('left_out') or {}) or '–'} |"
         )
@@ -157,7 +178,8 @@ def render_markdown(doc: dict) -> str:
         "",
         'Default goals: the "best actual" is the advisor\'s own decision rule applied to what the full runs really gave '
         "(held-out accuracy with its 95 % bootstrap interval, training time, latency), i.e. the call a perfect forecaster "
-        'would make; "agrees" means the same choice. Accuracy only: "agrees" means the choice is the most accurate '
+        'would make; "agrees" means the same choice, "tie" that the rule applied to the full runs calls the two too '
+        'close (the best won the tie as the cheaper). Accuracy only: "agrees" means the choice is the most accurate '
         "full run or not significantly worse than it (paired bootstrap over test rows, 95 %). Accuracy is always measured "
         "on a held-out test split that neither advise nor the full runs saw; advise is told of it (`--test-file`), so "
         "it forecasts a full run on every training row, and its intervals are for the score the full run reports on "

@@ -255,6 +255,33 @@ def test_a_missed_call_records_and_shows_both_leads():
     assert cal._misses([{"decision_default": {"best": "tfidf", "agrees": True}}]) == []
 
 
+def test_a_call_the_full_runs_cannot_tell_from_the_best_is_a_tie_not_a_miss():
+    cal = _load_calibration()
+    report = _load_script("calibration_report")
+    # 2,000 test rows: LoRA right on 1,611, full fine-tuning on 1,614 (0.15 points apart), LoRA a
+    # third cheaper to train; TF-IDF far behind. compare keeps LoRA as the cheaper of a tie.
+    ft = [True] * 1614 + [False] * 386
+    lora = [True] * 1600 + [False] * 14 + [True] * 11 + [False] * 375
+    tf = [True] * 1490 + [False] * 510
+    runs = {"train_s": 0.0, "ms_b1": 15.0, "ms_batch": 9.0}
+    actual = {
+        "tfidf": {**runs, "accuracy": 0.745, "correct": tf, "train_s": 4.0, "ms_b1": 2.0, "ms_batch": 0.4},
+        "finetune": {**runs, "accuracy": 0.807, "correct": ft, "train_s": 300.0},
+        "lora": {**runs, "accuracy": 0.8055, "correct": lora, "train_s": 200.0},
+    }
+    d = cal._default_decision("finetune", False, actual, 3000)
+    assert d["best"] == "lora" and d["agrees"] is False and d["tie"] is True
+    # TF-IDF, 6 points behind, is no tie: a miss.
+    assert "tie" not in cal._default_decision("tfidf", False, actual, 3000)
+    s = {"confident_calls": 3, "confident_calls_right": 1, "confident_calls_tied": 1}
+    assert report._confident(s) == "2 of 3 (1 a tie in the full runs)"
+    assert report._confident({**s, "confident_calls_tied": 0}) == "1 of 3"
+    # A sitting resumed three times is one command, named once.
+    assert report._commands(["a --fresh", "a", "a", "a", "a --reforecast"]) == (
+        "`a --fresh`; `a` (3 times: resumed); `a --reforecast`"
+    )
+
+
 def test_each_too_close_outlook_is_checked_against_the_next_budgets_row():
     cal = _load_calibration()
 
