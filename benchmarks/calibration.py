@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 # The calibration's modules sit beside this script (benchmarks/ is not a package); calibration_tasks
 # puts the repository root on sys.path. Every name they held here is imported back, so that
@@ -221,7 +222,10 @@ def run_task(
                 "advise_engines": sorted(advice.bench.measurements),
                 "left_out": dict(advice.bench.left_out),
                 "bench_test_rows": advice.bench.test_size,
-                "crossfit_rows": crossfit_rows_used(advice.bench, advice.forecasts),
+                # From the saved benchmark: the advice a new process hands back leaves the cross-fit's labels out.
+                "crossfit_rows": crossfit_rows_used(
+                    SimpleNamespace(crossfit_labels=saved_bench["bench"].get("crossfit_labels")), advice.forecasts
+                ),
                 "bench_file": str(bench_file.relative_to(workdir)),  # in --workdir: --reforecast reads it
                 **checks(advice.forecasts, actual, list(actual), advise_s),
                 **decisions(rec, rec_acc, actual, task, advice.forecasts),
