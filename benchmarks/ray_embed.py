@@ -166,8 +166,8 @@ def index_part(args: argparse.Namespace) -> int:
         rows.append({"workers": workers, "docs": n, "wall_s": wall, "docs_per_s": n / wall})
         print(f"index on {workers}: {wall:.1f} s", file=sys.stderr)
     probe, forecast_s = index_probe(base, docs)
-    v1, _, l1 = engines[1]._store.rows()
-    v2, _, l2 = engines[2]._store.rows()
+    v1, _, l1 = engines[1].collection.store.rows()
+    v2, _, l2 = engines[2].collection.store.rows()
     top1 = [[h.doc_id for h in hits] for hits in engines[1].search_many(queries, 10)]
     top2 = [[h.doc_id for h in hits] for hits in engines[2].search_many(queries, 10)]
     ray_cluster.shutdown()

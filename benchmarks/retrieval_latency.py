@@ -129,7 +129,7 @@ def build(engine, docs: list[str], cache: Path) -> dict:
     if cached is None:
         timing.update(index_s=total, store_s=total - timing["encode_s"], when=time.strftime("%Y-%m-%d %H:%M"))
         cache.mkdir(parents=True, exist_ok=True)
-        np.save(vec_file, engine._rows[0])
+        np.save(vec_file, engine.collection.rows()[0])
         meta_file.write_text(json.dumps(timing))
         timing["cached"] = False
     else:
@@ -165,7 +165,7 @@ def forecast_from(engine, docs: list[str], n: int, queries: list[str], backends:
     of the first ``n`` (``search_cost``, as ``advisor.measure.ranking`` asks it), per backend setting."""
     from engines.dense import FrozenIndexEngine
 
-    vectors = engine._rows[0][:n]
+    vectors = engine.collection.rows()[0][:n]
     out = {}
     for backend in backends:
         small = FrozenIndexEngine(engine.config.model_copy(update={"search_backend": backend}))
@@ -277,15 +277,15 @@ def main() -> int:
     rows.append(("LanceDB exact (flat)", "lancedb", ms["lancedb"], tops["lancedb"], None, None))
     for ef in [int(x) for x in args.hnsw_ef.split(",") if x.strip()]:  # the engine's own approximate backend
         hnsw_cfg = numpy_cfg.model_copy(update={"search_backend": "hnsw", "hnsw_ef_search": ef})
-        if engine._ann is None:
+        if engine.collection.graph is None:
             t = time.perf_counter()
-            engine._ann = engine._build_ann()
+            engine.collection.build_graph(engine.config)
             hnsw_s = time.perf_counter() - t
         h_ms, h_tops = time_queries(engine, {"numpy": numpy_cfg, "hnsw": hnsw_cfg}, queries)
         overlap = sum(len(set(a) & set(e)) for a, e in zip(h_tops["hnsw"], tops["numpy"])) / (10 * len(queries))
         rows.append((f"HNSW (faiss, ef_search {ef})", "hnsw", h_ms["hnsw"], h_tops["hnsw"], hnsw_s, overlap))
         rows.append((f"  NumPy exact, same rounds as HNSW {ef}", "numpy", h_ms["numpy"], h_tops["numpy"], None, None))
-    table = engine._store._table
+    table = engine.collection.store._table
     for kind in [a.strip().upper() for a in args.ann.split(",") if a.strip()]:
         t = time.perf_counter()
         table.create_index(metric="dot", index_type=kind, replace=True)

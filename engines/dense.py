@@ -23,14 +23,13 @@ from engines import dense_artifact, dense_ray, dense_search
 from engines.base import MemoryModel, ProgressEvent, ProgressFn, no_progress
 from engines.config import TransformerConfig
 from engines.dense_artifact import STORE_DIR
-from engines.errors import ArtifactError, Cancelled, DataError
+from engines.dense_collection import Collection
+from engines.encoder import encode_in_chunks
+from engines.errors import Cancelled, DataError
 from engines.records import FitReport, Pairs, SearchHit
 from engines.retrieval import EVAL_K, RetrievalEngine, check_collection, check_queries, check_train
 from engines.scratch import scratch_dir
 from engines.search_cost import PROBE_QUERIES, SearchCost
-
-SCORE_CELLS = 1 << 24  # numpy search: at most this many query × document scores at once (64 MiB)
-CHUNK_BATCHES = 16  # index: progress and cancel every this many encoder batches
 
 
 class FrozenIndexConfig(TransformerConfig):
@@ -87,10 +86,8 @@ class FrozenIndexEngine(RetrievalEngine):
         self.device: str | None = None
         self._model_ref: str | None = None  # the folder encoded with; None = config.model
         self._enc: Any = None  # engines.embedding.EmbeddingEngine, the shared encoder
-        self._store: Any = None
-        self._rows: tuple[Any, list[str]] | None = None  # the store's vectors and texts, for numpy search
+        self.collection: Collection | None = None  # what ``index`` (or ``load``) gave: searched by ``search_many``
         self._tmp: Path | None = None  # this engine's scratch folder (stores, tuned weights)
-        self._ann: Any = None  # the HNSW graph over the store's vectors (search_backend 'hnsw')
 
     # ------------------------------------------------------------------- encoder
     def _scratch(self) -> Path:
@@ -111,7 +108,7 @@ class FrozenIndexEngine(RetrievalEngine):
     def _set_model(self, ref: str) -> None:
         """Encode from ``ref`` from now on; the collection indexed with other weights is dropped."""
         self._model_ref, self._enc = ref, None
-        self._store, self._rows, self.indexed_ids = None, None, None
+        self.collection, self.indexed_ids = None, None
 
     def index_resumes(self) -> bool:
         """On Ray (``workers > 1``) ``index`` commits block by block: a ``workdir`` keeps them for resuming."""
@@ -135,28 +132,10 @@ class FrozenIndexEngine(RetrievalEngine):
         cancel: threading.Event | None = None,
         phase: str = "index",
     ) -> Any:
-        """L2-normalised vectors (input order). Texts go longest first in chunks of ``CHUNK_BATCHES``
-        batches; progress and ``cancel`` (→ Cancelled) are looked at between chunks."""
-        import numpy as np
-
-        enc = self._encoder()
+        """L2-normalised vectors (input order) from the shared encoder, in chunks (``encode_in_chunks``:
+        progress per chunk; ``cancel`` → Cancelled between chunks)."""
         texts = [str(t) for t in texts]
-        chunk = self.config.batch_size * CHUNK_BATCHES
-        if len(texts) <= chunk:
-            return enc.encode(texts)
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        out: Any = None
-        progress(ProgressEvent(phase=phase, done=0, total=len(texts), unit="texts"))
-        for start in range(0, len(texts), chunk):
-            if cancel is not None and cancel.is_set():
-                raise Cancelled(f"cancelled while encoding ({start} of {len(texts)} texts done)")
-            idx = order[start : start + chunk]
-            vecs = enc.encode([texts[i] for i in idx])
-            if out is None:
-                out = np.empty((len(texts), vecs.shape[1]), dtype=np.float32)
-            out[idx] = vecs
-            progress(ProgressEvent(phase=phase, done=start + len(idx), total=len(texts), unit="texts"))
-        return out
+        return encode_in_chunks(self._encoder(), texts, progress=progress, cancel=cancel, phase=phase)
 
     # ----------------------------------------------------------------------- fit
     def fit(  # type: ignore[override]  # on Pairs, as every RetrievalEngine (see engines.retrieval)
@@ -215,7 +194,7 @@ class FrozenIndexEngine(RetrievalEngine):
         doc_ids, docs = check_collection(doc_ids, docs, self.name)
         if cancel is not None and cancel.is_set():
             raise Cancelled("cancelled before indexing; the previous collection is kept")
-        old = self._store.directory if self._store is not None else None
+        old = self.collection.store.directory if self.collection is not None else None
         if self.config.workers > 1:
             self._check_pool()
             store = dense_ray.index(
@@ -230,15 +209,15 @@ class FrozenIndexEngine(RetrievalEngine):
                 progress=progress,
                 cancel=cancel,
             )
-            self._store, self._rows = store, None  # numpy search reads the vectors back on first use
+            self.collection = Collection(store, doc_ids)  # numpy search reads the vectors back on first use
         else:
             vectors = self.encode(docs, progress=progress, cancel=cancel, phase="index")
             folder = Path(tempfile.mkdtemp(prefix="store-", dir=self._scratch()))
-            self._store = VectorStore.create(folder / STORE_DIR, vectors, docs, doc_ids)
-            self._rows = (vectors, docs)
-        self.indexed_ids, self._ann = doc_ids, None
+            store = VectorStore.create(folder / STORE_DIR, vectors, docs, doc_ids)
+            self.collection = Collection(store, doc_ids, rows=(vectors, docs))
+        self.indexed_ids = doc_ids
         if self.backend() == "hnsw":
-            self._ann = self._build_ann()
+            self.collection.build_graph(self.config)
         progress(ProgressEvent(phase="index", done=len(docs), total=len(docs), unit="texts"))
         if old is not None and self._tmp is not None and self._tmp in old.parents:
             shutil.rmtree(old.parent, ignore_errors=True)
@@ -246,22 +225,7 @@ class FrozenIndexEngine(RetrievalEngine):
     def search_many(self, queries: Sequence[str], k: int = EVAL_K) -> list[list[SearchHit]]:
         """The ``k`` documents most similar (cosine) to each query, best first."""
         queries = check_queries(queries, k, self.name)
-        if self._store is None or self.indexed_ids is None:
-            raise DataError(f"{self.name}: nothing indexed yet; call index (or load an artifact) first")
-        return self._search_vectors(self.encode(queries), k)
-
-    def _search_vectors(self, vectors: Any, k: int) -> list[list[SearchHit]]:
-        """The ``k`` nearest documents to each (encoded) query, by the backend in use."""
-        backend = self.backend()
-        if backend == "lancedb":
-            hits = self._store.search_many(vectors, k)
-            return [[SearchHit(doc_id=h.label, score=h.score, text=h.text) for h in row] for row in hits]
-        stored, texts = self._stored_rows()
-        if backend == "hnsw":
-            if self._ann is None:  # an artifact saved without its graph
-                self._ann = self._build_ann()
-            return dense_search.graph_top_k(self._ann, vectors, texts, self.indexed_ids or [], k, self.config)
-        return dense_search.top_k(vectors, stored, texts, self.indexed_ids or [], k, SCORE_CELLS)
+        return self._indexed("call index (or load an artifact) first").search(self.encode(queries), k, self.config)
 
     def backend(self, n_docs: int | None = None) -> str:
         """The search backend for a collection of ``n_docs`` documents (None: the one indexed): the
@@ -271,25 +235,14 @@ class FrozenIndexEngine(RetrievalEngine):
     def search_cost(self, n_docs: int, queries: Sequence[str]) -> SearchCost:
         """One query over ``n_docs`` documents by the backend that size gets, timed here
         (``engines.dense_search.cost``)."""
-        if self._store is None or not self.indexed_ids:
-            raise DataError(f"{self.name}: nothing indexed yet; index a collection before timing searches")
+        collection = self._indexed("index a collection before timing searches")
         probe = check_queries(queries, EVAL_K, self.name)[:PROBE_QUERIES]
-        stored, _ = self._stored_rows()
-        return dense_search.cost(
-            n_docs, probe, self.encode, stored, self._store, self.config, k=EVAL_K, score_cells=SCORE_CELLS
-        )
+        return collection.cost(n_docs, probe, self.encode, self.config, k=EVAL_K)
 
-    def _stored_rows(self) -> tuple[Any, list[str]]:
-        """The store's (vectors, texts) in row order, read once for a loaded artifact."""
-        if self._rows is None:
-            vectors, texts, labels = self._store.rows()
-            if labels != self.indexed_ids:
-                raise ArtifactError(f"the vector store in {self._store.directory} lists other document ids")
-            self._rows = (vectors, texts)
-        return self._rows
-
-    def _build_ann(self) -> Any:
-        return dense_search.build_graph(self._stored_rows()[0], self.config)
+    def _indexed(self, hint: str) -> Collection:
+        if self.collection is None or not self.indexed_ids:
+            raise DataError(f"{self.name}: nothing indexed yet; {hint}")
+        return self.collection
 
     # ------------------------------------------------------------------ save/load
     def _extra_meta(self) -> dict[str, Any]:

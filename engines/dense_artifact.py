@@ -29,18 +29,19 @@ def save(engine: FrozenIndexEngine, directory: Path) -> None:
     """The encoder (the engine's ``_save_model``), ``store/``, ``collection.json`` and the JSON; no pickle."""
     from engines.models import model_fingerprint, resolve_model
 
-    if engine._store is None or engine.indexed_ids is None:
+    collection = engine.collection
+    if collection is None or engine.indexed_ids is None:
         raise DataError(f"{engine.name}: nothing to save; index a collection first")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     base = resolve_model(engine.config.model)
     model_meta = engine._save_model(directory)
     with staged_dir(directory / STORE_DIR, overwrite=True) as tmp:
-        shutil.copytree(engine._store.directory, tmp, dirs_exist_ok=True)
-    if engine._ann is not None:
+        shutil.copytree(collection.store.directory, tmp, dirs_exist_ok=True)
+    if collection.graph is not None:
         from engines import ann
 
-        ann.save(engine._ann, directory / ann.INDEX_FILE)
+        ann.save(collection.graph, directory / ann.INDEX_FILE)
     write_json(directory / COLLECTION_FILE, {"doc_ids": engine.indexed_ids})
     write_json(
         directory / ENGINE_FILE,
@@ -50,7 +51,7 @@ def save(engine: FrozenIndexEngine, directory: Path) -> None:
             "config": engine.config.model_dump(mode="json"),
             "model_name": base.name,
             "base_model_hash": model_fingerprint(base),
-            "dim": int(engine._store.dim),
+            "dim": int(collection.store.dim),
             "n_docs": len(engine.indexed_ids),
             **model_meta,
             **engine._extra_meta(),
@@ -73,6 +74,7 @@ def copy_model(ref: str, directory: Path) -> dict[str, Any]:
 
 def load(cls: type[D], directory: Path) -> D:
     """Reopen ``save``'s folder offline as a ``cls``: the encoder (its ``_load_model``) and the store."""
+    from engines.dense_collection import Collection
     from engines.store import VectorStore
 
     directory = Path(directory)
@@ -90,12 +92,12 @@ def load(cls: type[D], directory: Path) -> D:
     if (len(store), store.dim) != (n_docs, dim) or len(doc_ids) != n_docs:
         raise ArtifactError(f"vector store in {directory} does not match {ENGINE_FILE} ({n_docs}×{dim})")
     engine._model_ref = model_ref
-    engine._store, engine.indexed_ids = store, doc_ids
+    engine.collection, engine.indexed_ids = Collection(store, doc_ids), doc_ids
     engine._restore_meta(meta)
     from engines import ann
 
     if (directory / ann.INDEX_FILE).is_file() and engine.backend() == "hnsw":
-        engine._ann = ann.load(directory / ann.INDEX_FILE, n_docs, dim)
+        engine.collection.graph = ann.load(directory / ann.INDEX_FILE, n_docs, dim)
     return engine
 
 

@@ -12,10 +12,10 @@ from typing import Any
 
 from engines.base import ProgressEvent, ProgressFn
 from engines.config import EmbeddingConfig
-from engines.errors import ConfigError
+from engines.errors import Cancelled, ConfigError
 
 SUPPORTED_POOLING = ("mean", "cls", "max")
-CHUNK_BATCHES = 16  # with a budget: embed in order, length-sorting within chunks of this many batches
+CHUNK_BATCHES = 16  # chunks of this many batches: a budgeted fit embeds them in order; an index reports per chunk
 
 
 class FrozenEncoder:
@@ -216,3 +216,35 @@ class FrozenEncoder:
     def uncached(self, texts: Sequence[str]) -> list[str]:
         """The distinct ``texts`` ``prepare`` has not embedded yet (what embedding them would cost)."""
         return [t for t in dict.fromkeys(texts) if t not in self._cache]
+
+
+def encode_in_chunks(
+    encoder: FrozenEncoder,
+    texts: Sequence[str],
+    *,
+    progress: ProgressFn,
+    cancel: threading.Event | None,
+    phase: str,
+) -> Any:
+    """``encoder.encode``'s vectors for a collection: longest texts first, in chunks of
+    ``CHUNK_BATCHES`` batches; ``progress`` after each chunk, ``cancel`` (→ Cancelled) looked at
+    before each."""
+    import numpy as np
+
+    texts = list(texts)
+    chunk = encoder.config.batch_size * CHUNK_BATCHES
+    if len(texts) <= chunk:
+        return encoder.encode(texts)
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    out: Any = None
+    progress(ProgressEvent(phase=phase, done=0, total=len(texts), unit="texts"))
+    for start in range(0, len(texts), chunk):
+        if cancel is not None and cancel.is_set():
+            raise Cancelled(f"cancelled while encoding ({start} of {len(texts)} texts done)")
+        idx = order[start : start + chunk]
+        vecs = encoder.encode([texts[i] for i in idx])
+        if out is None:
+            out = np.empty((len(texts), vecs.shape[1]), dtype=np.float32)
+        out[idx] = vecs
+        progress(ProgressEvent(phase=phase, done=start + len(idx), total=len(texts), unit="texts"))
+    return out

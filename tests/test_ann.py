@@ -25,7 +25,7 @@ def test_hnsw_ranks_a_small_collection_as_exact_search_does(tmp_path: Path, tiny
     graph = FrozenIndexEngine({**TINY, "search_backend": "hnsw"})
     for engine in (exact, graph):
         engine.index(pairs.doc_ids, pairs.docs)
-    assert graph.backend() == "hnsw" and graph._ann is not None
+    assert graph.backend() == "hnsw" and graph.collection.graph is not None
     for k in (1, 10, 35, 50):
         assert ranked(graph, pairs.queries, k) == ranked(exact, pairs.queries, k)
     scores = [h.score for row in graph.search_many(pairs.queries, 10) for h in row]
@@ -34,7 +34,9 @@ def test_hnsw_ranks_a_small_collection_as_exact_search_does(tmp_path: Path, tiny
     graph.save(tmp_path / "art")
     assert (tmp_path / "art" / ann.INDEX_FILE).is_file()
     loaded = FrozenIndexEngine.load(tmp_path / "art")
-    assert loaded._ann is not None and loaded._ann.ntotal == len(pairs.docs)  # read back, not rebuilt
+    assert loaded.collection.graph is not None and loaded.collection.graph.ntotal == len(
+        pairs.docs
+    )  # read back, not rebuilt
     assert ranked(loaded, pairs.queries, 10) == ranked(exact, pairs.queries, 10)
 
 
@@ -42,12 +44,12 @@ def test_auto_turns_the_graph_on_from_a_collection_size(tmp_path: Path, tiny_mod
     pairs = synthetic_pairs()
     small = FrozenIndexEngine(TINY)  # auto, 35 documents under the default 50,000
     small.index(pairs.doc_ids, pairs.docs)
-    assert small.backend() == "numpy" and small._ann is None
+    assert small.backend() == "numpy" and small.collection.graph is None
     small.save(tmp_path / "exact")
     assert not (tmp_path / "exact" / ann.INDEX_FILE).exists()
     big = FrozenIndexEngine({**TINY, "hnsw_min_docs": 30})
     big.index(pairs.doc_ids, pairs.docs)
-    assert big.backend() == "hnsw" and big._ann is not None
+    assert big.backend() == "hnsw" and big.collection.graph is not None
     assert ranked(big, pairs.queries, 5) == ranked(small, pairs.queries, 5)
 
 
@@ -56,7 +58,7 @@ def test_a_graph_of_another_collection_is_refused(tmp_path: Path, tiny_model) ->
     engine = FrozenIndexEngine({**TINY, "search_backend": "hnsw"})
     engine.index(pairs.doc_ids, pairs.docs)
     engine.save(tmp_path / "art")
-    other = ann.build(engine._stored_rows()[0][:10], m=8, ef_construction=16)
+    other = ann.build(engine.collection.rows()[0][:10], m=8, ef_construction=16)
     ann.save(other, tmp_path / "art" / ann.INDEX_FILE)
     with pytest.raises(ArtifactError, match=r"holds 10×\d+ vectors, the collection 35×"):
         FrozenIndexEngine.load(tmp_path / "art")

@@ -190,9 +190,9 @@ def test_frozen_index_save_load_round_trip(frozen: FrozenIndexEngine, tmp_path: 
 
 
 def test_numpy_and_lancedb_search_rank_alike(frozen: FrozenIndexEngine, tmp_path: Path, monkeypatch) -> None:
-    import engines.dense
+    import engines.dense_collection
 
-    monkeypatch.setattr(engines.dense, "SCORE_CELLS", 70)  # two queries per matrix product
+    monkeypatch.setattr(engines.dense_collection, "SCORE_CELLS", 70)  # two queries per matrix product
     pairs = synthetic_pairs()
     lance = FrozenIndexEngine({**TINY, "search_backend": "lancedb"})
     for engine in (frozen, lance):

@@ -126,8 +126,8 @@ def test_two_workers_index_equals_the_one_process_index(ray_cluster, tmp_path):
     two.index(ids, docs, progress=events.append)
     assert {e.phase for e in events} == {"index"} and events[-1].done == len(docs)
 
-    v_one, t_one, l_one = one._store.rows()
-    v_two, t_two, l_two = two._store.rows()
+    v_one, t_one, l_one = one.collection.store.rows()
+    v_two, t_two, l_two = two.collection.store.rows()
     assert l_two == l_one == ids and t_two == t_one == docs and two.indexed_ids == ids
     np.testing.assert_allclose(v_two, v_one, atol=1e-5)
     want = [[h.doc_id for h in hits] for hits in one.search_many(QUERIES, 10)]
@@ -171,7 +171,7 @@ def test_a_cancelled_index_keeps_the_previous_collection_and_stops_the_workers(r
     ids, docs = collection(1500, seed=1)
     engine = FrozenIndexEngine({**TINY, "workers": 2})
     engine.index(ids[:100], docs[:100])
-    before = engine._store.directory
+    before = engine.collection.store.directory
     cancel = threading.Event()
 
     def stop_after_first(event) -> None:
@@ -181,7 +181,7 @@ def test_a_cancelled_index_keeps_the_previous_collection_and_stops_the_workers(r
     with pytest.raises(Cancelled, match="previous collection is kept") as info:
         engine.index(ids, docs, progress=stop_after_first, cancel=cancel)
     assert "\n" not in str(info.value)
-    assert engine._store.directory == before and before.is_dir() and engine.indexed_ids == ids[:100]
+    assert engine.collection.store.directory == before and before.is_dir() and engine.indexed_ids == ids[:100]
     assert [p.name for p in before.parent.parent.iterdir()] == [before.parent.name]  # the partial store is gone
     assert engine.search("lava", 3)[0].doc_id in ids[:100]
 
@@ -278,8 +278,8 @@ def test_an_interrupted_index_with_a_workdir_resumes_where_it_stopped(ray_cluste
     assert 0 < kept < len(docs)  # the first call's blocks were not embedded again
     one = FrozenIndexEngine(TINY)
     one.index(ids, docs)
-    v_res, t_res, l_res = resumed._store.rows()
-    v_one, _, _ = one._store.rows()
+    v_res, t_res, l_res = resumed.collection.store.rows()
+    v_one, _, _ = one.collection.store.rows()
     assert l_res == ids and t_res == docs
     np.testing.assert_allclose(v_res, v_one, atol=1e-5)
 

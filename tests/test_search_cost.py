@@ -70,7 +70,7 @@ def test_the_frozen_index_forecasts_the_backend_its_full_size_gets(tiny_model) -
     assert graph.how.startswith("hnsw: an HNSW graph over the 35 documents indexed")
     assert graph.build_s > 0 and graph.query_ms > graph.search_ms > 0
     # The probes leave the engine's own index as it was.
-    assert engine.backend() == "numpy" and engine._ann is None and len(engine.indexed_ids or []) == 35
+    assert engine.backend() == "numpy" and engine.collection.graph is None and len(engine.indexed_ids or []) == 35
     lance = FrozenIndexEngine({**TINY, "search_backend": "lancedb"})
     lance.index(pairs.doc_ids, pairs.docs)
     cost = lance.search_cost(3_500, pairs.queries)
