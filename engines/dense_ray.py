@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -21,12 +20,9 @@ def check_pool(workers: int, ray_address: str | None) -> None:
     training or encoding (one line each; a local cluster is started by the index itself)."""
     if workers <= 1:
         return
-    from engines.ray_cluster import check_reachable, require_ray
+    from engines.ray_cluster import check_cluster
 
-    require_ray()
-    address = ray_address or os.environ.get("RAY_ADDRESS")
-    if address:
-        check_reachable(address)
+    check_cluster(ray_address)
 
 
 def index(

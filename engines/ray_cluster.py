@@ -34,10 +34,9 @@ def connect(workers: int, address: str | None = None, *, cpus_per_worker: int | 
     quiet_ray_data()
     if ray.is_initialized():
         return os.environ.get("RAY_ADDRESS") or address or "local"
-    address = address or os.environ.get("RAY_ADDRESS") or None
+    address = check_cluster(address)
     quiet: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
     if address:
-        check_reachable(address)
         os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")  # not a warning per retry while it connects
         try:
             ray.init(address=address, **quiet)
@@ -49,6 +48,16 @@ def connect(workers: int, address: str | None = None, *, cpus_per_worker: int | 
     per = cpus_per_worker or max(1, cpus // workers)
     ray.init(num_cpus=max(cpus, workers * per), **quiet)
     return "local"
+
+
+def check_cluster(address: str | None = None) -> str | None:
+    """Ray installed and the cluster at ``address`` (else $RAY_ADDRESS) reachable, each a one-line
+    error, checked before any work. Returns that address, None for a local cluster."""
+    require_ray()
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    if address:
+        check_reachable(address)
+    return address
 
 
 def check_reachable(address: str, timeout_s: float = 5.0) -> None:
