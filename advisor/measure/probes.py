@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 from advisor.measure import plan
+from advisor.measure.records import REMEMBERED_START_UP
 from advisor.measure.session import Session
 
 
@@ -43,7 +44,7 @@ def start_up(s: Session, name: str) -> None:
             if timed.timed_at is not None:
                 when = time.strftime("%Y-%m-%d %H:%M", time.localtime(timed.timed_at))
                 said += f" (timed {when}, remembered in {cache})"
-                t.notes.append(f"start-up {said}: not timed again, so the budget went to the benchmark")
+                t.notes.append(f"start-up {said}: {REMEMBERED_START_UP}")
     t0 = time.perf_counter()
     eng.warm_up()
     t.load_s = time.perf_counter() - t0

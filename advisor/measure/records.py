@@ -37,6 +37,9 @@ class CurvePoint(Record):
     )
 
 
+REMEMBERED_START_UP = "not timed again, so the budget went to the benchmark"  # ends a start-up note
+
+
 class ApproachMeasurement(Record):
     """What the micro-benchmark measured for one approach."""
 
