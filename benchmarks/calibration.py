@@ -28,7 +28,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 # The calibration's modules sit beside this script (benchmarks/ is not a package); calibration_tasks
 # puts the repository root on sys.path. Every name they held here is imported back, so that
@@ -106,6 +105,7 @@ from calibration_tasks import (  # noqa: E402, F401
 )
 
 from advisor.forecast.crossfit import rows_used as crossfit_rows_used  # noqa: E402
+from advisor.measure import BenchResult  # noqa: E402
 
 
 def advise_child(args_json: str) -> None:
@@ -223,9 +223,7 @@ def run_task(
                 "left_out": dict(advice.bench.left_out),
                 "bench_test_rows": advice.bench.test_size,
                 # From the saved benchmark: the advice a new process hands back leaves the cross-fit's labels out.
-                "crossfit_rows": crossfit_rows_used(
-                    SimpleNamespace(crossfit_labels=saved_bench["bench"].get("crossfit_labels")), advice.forecasts
-                ),
+                "crossfit_rows": crossfit_rows_used(BenchResult.model_validate(saved_bench["bench"]), advice.forecasts),
                 "bench_file": str(bench_file.relative_to(workdir)),  # in --workdir: --reforecast reads it
                 **checks(advice.forecasts, actual, list(actual), advise_s),
                 **decisions(rec, rec_acc, actual, task, advice.forecasts),
