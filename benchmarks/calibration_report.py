@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import platform
 from collections import Counter
+from itertools import groupby
 from pathlib import Path
 
 from calibration_judge import outlook_checks, summarise
@@ -73,12 +74,7 @@ def _code_line(doc: dict) -> str:
 
 def _commands(commands: list[str]) -> str:
     """The commands in order, a run of one command (a sitting resumed) named once with its count."""
-    runs: list[list] = []
-    for c in commands:
-        if runs and runs[-1][0] == c:
-            runs[-1][1] += 1
-        else:
-            runs.append([c, 1])
+    runs = [(c, len(list(same))) for c, same in groupby(commands)]
     return "; ".join(f"`{c}`" + (f" ({n} times: resumed)" if n > 1 else "") for c, n in runs)
 
 
