@@ -303,3 +303,35 @@ def test_notes_appear_once_with_the_values_a_setting_took():
         "TF-IDF baseline: C chosen by 3-fold CV over [1.0, 10.0]: C = 1, 10",
         "TF-IDF baseline: vectors came from the cache (prepare)",
     ]
+
+
+def test_progress_lines_say_something_once_and_show_a_long_step_as_it_goes(capsys):
+    """No line for an event with nothing to say, none repeating the line before it, and a long
+    fine-tune shows its step count every PROGRESS_EVERY_S seconds (not every step, not never)."""
+    from advisor.commands.advise import PROGRESS_EVERY_S, progress_printer
+    from advisor.measure import BenchEvent
+
+    show = progress_printer(quiet=False)
+
+    def ev(phase, message="", done=0, total=None, at=1.0):
+        show(
+            BenchEvent(
+                approach="finetune", phase=phase, message=message, done=done, total=total, elapsed_s=at, budget_s=90
+            )
+        )
+
+    ev("load", "all-MiniLM-L6-v2")
+    ev("load", "all-MiniLM-L6-v2")  # the same again: no line
+    ev("head", "")  # nothing to say: no line
+    for step in range(1, 152):  # one step every 0.3 s: 45 s in all
+        ev("train", f"loss {1 / step:.4f}", done=step, total=152, at=2.0 + 0.3 * step)
+    ev("save", "checkpoint", at=50.0)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].endswith("finetune  load     all-MiniLM-L6-v2") and len([x for x in lines if "load" in x]) == 1
+    trains = [x for x in lines if " train " in x]
+    assert 45 / PROGRESS_EVERY_S - 1 <= len(trains) <= 45 / PROGRESS_EVERY_S + 1
+    assert trains[0].split("train")[1].startswith("    1/152 loss")
+    assert lines[-1].endswith("save     checkpoint") and not any(x.rstrip().endswith("head") for x in lines)
+    show_quiet = progress_printer(quiet=True)
+    show_quiet(BenchEvent(approach="tfidf", phase="fit", message="n=100"))
+    assert capsys.readouterr().err == ""

@@ -170,3 +170,31 @@ def test_cli_probe_json_matches_machine():
     assert data["physical_cores"] == (psutil.cpu_count(logical=False) or psutil.cpu_count())
     assert data["ram_total_bytes"] == psutil.virtual_memory().total
     assert isinstance(data["gpus"], list)
+
+
+def test_cli_probe_start_up_times_every_default_approach_and_says_where_it_is_kept(monkeypatch, capsys, tmp_path):
+    """``probe --start-up`` asks for every approach advise may include, with the profile's settings,
+    and prints each timing (or why it failed) and where it is remembered; --json carries them too."""
+    from advisor.cli import main
+    from advisor.machine.startup import StartUp
+    from advisor.measure import probes
+
+    asked: list[tuple[list[str], dict]] = []
+
+    def fake_time_start_ups(engines, configs, settings, *, before=None):
+        asked.append((list(engines), dict(configs)))
+        return {e: StartUp(1.5) if e != "lora" else StartUp(None, "no peft here") for e in engines}
+
+    monkeypatch.setattr(probes, "time_start_ups", fake_time_start_ups)
+    monkeypatch.setenv("TOE_CACHE_DIR", str(tmp_path / "cache"))
+    assert main(["probe", "--start-up", "--profile", "cpu-small"]) == 0
+    out = capsys.readouterr().out
+    engines, configs = asked[0]
+    assert engines == ["tfidf", "embedding", "finetune", "lora"]
+    assert configs["finetune"].min_steps == 150  # the profile's own settings: the bench's key
+    assert "remembered for 7 days in" in out and str(tmp_path / "cache") in out
+    assert "  tfidf        1.5s" in out and "  lora       not measured: no peft here" in out
+    assert main(["probe", "--start-up", "--json", "--profile", "cpu-small"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["start_up_s"] == {"tfidf": 1.5, "embedding": 1.5, "finetune": 1.5, "lora": None}
+    assert data["resources"]["logical_cores"] == psutil.cpu_count(logical=True)

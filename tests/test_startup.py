@@ -107,6 +107,40 @@ def test_the_bench_uses_a_remembered_start_up_and_says_so(slow_module, monkeypat
     assert any("remembered in" in n and "toe-cache" in n for n in second.notes)
 
 
+def test_start_ups_timed_ahead_are_the_ones_the_next_bench_uses(slow_module, monkeypatch, tmp_path):
+    """``probe --start-up`` times them outside any budget; the bench that follows (a new process)
+    finds every one remembered under its own key and spends none of its budget on them."""
+    from advisor.measure.probes import time_start_ups
+
+    monkeypatch.setitem(base._REGISTRY, "tfidf", "slow_start_engines:SlowStart")
+    monkeypatch.setenv("TOE_CACHE_DIR", str(tmp_path / "toe-cache"))
+    texts = [f"{w} item {i} {'good fine' if i % 2 else 'bad poor'}" for i, w in enumerate(["x"] * 240)]
+    ex = Examples(texts=texts, labels=["pos" if i % 2 else "neg" for i in range(240)])
+
+    class Remember:
+        time_start_up = True
+        start_up_cache_days = 1.0
+        test_size = 80
+        train_sizes = [40, 80]
+        cheap_seeds = 1
+
+    started: list[str] = []
+    ahead = time_start_ups(["tfidf"], {"tfidf": {"C": 5.0}}, Remember(), before=started.append)
+    assert started == ["tfidf"] and ahead["tfidf"].timed_at is None and ahead["tfidf"].seconds >= 0.6
+    startup.forget()  # as a new process: only the file remembers
+    bench = run_benchmarks(ex, engines=("tfidf",), configs={"tfidf": {"C": 5.0}}, settings=Remember(), budget_s=30)
+    m = bench.measurements["tfidf"]
+    assert m.start_s == ahead["tfidf"].seconds
+    assert any("remembered in" in n and "toe-cache" in n for n in m.notes)
+
+    class Forget(Remember):
+        start_up_cache_days = 0.0
+
+    startup.forget()
+    again = time_start_ups(["tfidf"], {"tfidf": {"C": 5.0}}, Forget())
+    assert again["tfidf"].timed_at is None  # nothing remembered where the profile keeps nothing
+
+
 def test_the_bench_records_the_start_up_and_the_forecast_adds_it(slow_module, monkeypatch):
     monkeypatch.setitem(base._REGISTRY, "tfidf", "slow_start_engines:SlowStart")
     texts = [f"{w} item {i} {'good fine' if i % 2 else 'bad poor'}" for i, w in enumerate(["x"] * 240)]

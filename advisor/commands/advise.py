@@ -72,20 +72,33 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
+PROGRESS_EVERY_S = 10.0  # a long step (fine-tuning, embedding) prints its progress this often
+
+
 def progress_printer(quiet: bool) -> Any:
-    """The benchmarks' progress events as lines on stderr (none with ``quiet``)."""
+    """The benchmarks' progress events as lines on stderr (none with ``quiet``): each stage's start
+    and end, and a long step's count every ``PROGRESS_EVERY_S`` seconds. An event with nothing to
+    say, or saying what the line before it said, prints nothing."""
+    last: dict[str, Any] = {"line": None}
+    counted_at: dict[str, float] = {}
 
     def show(ev: Any) -> None:
-        if quiet or ev.phase in ("train", "embed", "head") and ev.done not in (0, ev.total):
+        if quiet:
             return
-        total = f" {ev.done}/{ev.total}" if ev.total and ev.phase in ("prepare",) else ""
+        counted = ev.phase in ("train", "embed", "head")
+        if counted and ev.done not in (0, ev.total):
+            if ev.elapsed_s - counted_at.get(ev.approach, -PROGRESS_EVERY_S) < PROGRESS_EVERY_S:
+                return
+            counted_at[ev.approach] = ev.elapsed_s
+        count = (
+            f" {ev.done}/{ev.total}" if ev.total and (ev.phase == "prepare" or ev.phase == "train" and ev.done) else ""
+        )
+        if not (ev.message or count) or (ev.approach, ev.phase, count, ev.message) == last["line"]:
+            return
+        last["line"] = (ev.approach, ev.phase, count, ev.message)
         # Work outside the benchmarks' budget (the scaling probe) carries no clock of its own.
         clock = f"{ev.elapsed_s:5.0f}s/{ev.budget_s:.0f}s" if ev.budget_s else "after budget"
-        print(
-            f"[{clock}] {ev.approach:9s} {ev.phase:8s}{total} {ev.message}",
-            file=sys.stderr,
-            flush=True,
-        )
+        print(f"[{clock}] {ev.approach:9s} {ev.phase:8s}{count} {ev.message}".rstrip(), file=sys.stderr, flush=True)
 
     return show
 

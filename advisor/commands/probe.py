@@ -1,19 +1,36 @@
-"""``tune-or-embed probe``: what this machine has (CPU, RAM, disk, GPUs, torch's view with --torch)."""
+"""``tune-or-embed probe``: what this machine has (CPU, RAM, disk, GPUs, torch's view with --torch),
+and with --start-up how long each approach takes to start in a new process, remembered for advise."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+import time
 from pathlib import Path
+from typing import Any
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "probe",
         help="show this machine's CPU, RAM, disk and GPUs",
-        description="Show this machine's CPU, RAM, free disk, NVIDIA GPUs (NVML) and, with --torch, what torch sees.",
+        description="Show this machine's CPU, RAM, free disk, NVIDIA GPUs (NVML) and, with --torch, what torch "
+        "sees. With --start-up, also time each approach's start-up in a new process (imports, model load) and "
+        "remember it, so that the next advise spends all of its budget on the benchmarks.",
     )
-    p.add_argument("--json", action="store_true", help="print the Resources model as JSON")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print the Resources model as JSON (with --start-up: {resources, start_up_s})",
+    )
     p.add_argument("--torch", action="store_true", help="also ask torch (imports torch: slower)")
+    p.add_argument(
+        "--start-up",
+        action="store_true",
+        help="also time each approach's start-up in a new process (seconds each) and remember it for the "
+        "profile's start_up_cache_days, as advise would from its own budget",
+    )
+    p.add_argument("--profile", metavar="P", help="with --start-up: profile name or .toml (default: picked here)")
     p.add_argument(
         "--artifacts-dir",
         metavar="DIR",
@@ -24,13 +41,49 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def start_ups(res: Any, profile_name: str | None, *, quiet: bool) -> tuple[dict[str, float | None], list[str]]:
+    """Time the start-up of every approach advise may include (the profile's settings), remembering
+    each: {engine: seconds, None where it failed} and the lines that say so."""
+    from advisor.advise import default_engines
+    from advisor.decide.goals import BUDGETS
+    from advisor.machine.profiles import engine_config, load_profile
+    from advisor.measure.probes import start_up_cache, time_start_ups
+
+    profile = load_profile(profile_name, resources=res)
+    if not profile.bench.time_start_up:
+        return {}, [f"start-up: profile {profile.name} does not time start-ups (time_start_up = false)"]
+    names = default_engines(max(BUDGETS.values()))
+    configs = {name: engine_config(profile, name) for name in names}
+
+    def before(name: str) -> None:
+        if not quiet:
+            print(f"timing {name}'s start-up in a new process…", file=sys.stderr, flush=True)
+
+    timed = time_start_ups(names, configs, profile.bench, before=before)
+    cache, days = start_up_cache(profile.bench)
+    where = (
+        f"remembered for {days:g} days in {cache}: advise spends none of its budget on them"
+        if cache is not None
+        else f"not remembered (profile {profile.name}: start_up_cache_days = 0): every advise times them again"
+    )
+    lines = [f"start-up in a new process (imports, model load; profile {profile.name}), {where}:"]
+    for name, t in timed.items():
+        if t.seconds is None:
+            lines.append(f"  {name:10s} not measured: {t.error}")
+        else:
+            when = f" (timed {time.strftime('%Y-%m-%d %H:%M', time.localtime(t.timed_at))})" if t.timed_at else ""
+            lines.append(f"  {name:10s} {t.seconds:5.1f}s{when}")
+    return {name: t.seconds for name, t in timed.items()}, lines
+
+
 def run(args: argparse.Namespace) -> int:
     from advisor.common.output import print_json
     from advisor.machine.probe import format_resources, probe
 
     res = probe(artifacts_dir=args.artifacts_dir, include_torch=args.torch)
+    seconds, lines = start_ups(res, args.profile, quiet=args.json) if args.start_up else ({}, [])
     if args.json:
-        print_json(res)
+        print_json({"resources": res.model_dump(mode="json"), "start_up_s": seconds} if args.start_up else res)
     else:
-        print(format_resources(res))
+        print("\n".join([format_resources(res), *lines]))
     return 0

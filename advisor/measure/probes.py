@@ -4,16 +4,58 @@ here so no fit pays for it), the vector-caching engine's bulk rate, and inferenc
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from advisor.measure import plan
-from advisor.measure.records import REMEMBERED_START_UP
-from advisor.measure.session import Session
+from advisor.measure.session import Session, bench_engine
+from engines.base import get_engine
+
+if TYPE_CHECKING:
+    from advisor.machine.startup import StartUp
+
+
+def start_up_cache(settings: Any) -> tuple[Path | None, float]:
+    """The file start-up timings are remembered in, and for how many days: (None, 0) where the
+    profile remembers none (``start_up_cache_days = 0``: every advise times them)."""
+    from advisor.machine.startup import CACHE_NAME
+
+    days = float(plan.setting(settings, "start_up_cache_days"))
+    if days <= 0:
+        return None, 0.0
+    from engines.models import cache_root
+
+    return cache_root() / CACHE_NAME, days
+
+
+def time_start_ups(
+    engines: Sequence[str],
+    configs: Mapping[str, Any],
+    settings: Any,
+    *,
+    before: Callable[[str], None] | None = None,
+) -> dict[str, StartUp]:
+    """Each of ``engines``' start-up timed now in a new process, outside any budget, and remembered
+    as a benchmark remembers it (``start_up_cache``): the next advise on this machine then spends
+    all of its budget on the benchmark. ``before(name)`` is called as each timing starts. An engine
+    timed in the last ``start_up_cache_days`` is not timed again (its remembered timing comes back)."""
+    from advisor.machine.startup import time_start_up
+
+    cache, days = start_up_cache(settings)
+    timed = {}
+    for name in engines:
+        if before is not None:
+            before(name)
+        eng = bench_engine(get_engine(name), configs.get(name))
+        timed[name] = time_start_up(type(eng), eng.config, cache=cache, max_age_s=days * 86400.0)
+    return timed
 
 
 def start_up(s: Session, name: str) -> None:
     """Time ``name``'s warm-up in a new process (the imports and model load a full run pays
     before training), then warm it up here, so that no benchmark fit pays for them."""
-    from advisor.machine.startup import CACHE_NAME, time_start_up
+    from advisor.machine.startup import time_start_up
 
     s.check()
     eng = s.engine(name)
@@ -21,12 +63,7 @@ def start_up(s: Session, name: str) -> None:
     said = "not measured"  # switched off in the profile: the forecasts use the load seen here
     if plan.setting(s.settings, "time_start_up"):
         s.emit(name, "load", "timing a new process's start-up")
-        days = float(plan.setting(s.settings, "start_up_cache_days"))
-        cache = None
-        if days > 0:
-            from engines.models import cache_root
-
-            cache = cache_root() / CACHE_NAME
+        cache, days = start_up_cache(s.settings)
         timed = time_start_up(
             type(eng),
             eng.config,
@@ -44,7 +81,7 @@ def start_up(s: Session, name: str) -> None:
             if timed.timed_at is not None:
                 when = time.strftime("%Y-%m-%d %H:%M", time.localtime(timed.timed_at))
                 said += f" (timed {when}, remembered in {cache})"
-                t.notes.append(f"start-up {said}: {REMEMBERED_START_UP}")
+                t.notes.append(f"start-up {said}: not timed again, so the budget went to the benchmark")
     t0 = time.perf_counter()
     eng.warm_up()
     t.load_s = time.perf_counter() - t0

@@ -43,6 +43,16 @@ def nested(pool: Examples, sizes: list[int], seed: int) -> list[Examples]:
     return list(nested_subsets(pool, sizes, seed=seed))
 
 
+def bench_engine(cls: type[Engine], config: Any) -> Engine:
+    """``cls`` built as the benchmark builds it from ``config`` (a config model, its fields as a
+    dict, or None): a resumable engine writes one checkpoint (the final one) per fit, so its cost is
+    measured and the full run's count of them is known from its steps."""
+    if cls.supports_resume:
+        base = config.model_dump() if hasattr(config, "model_dump") else dict(config or {})
+        config = cls.config_cls(**{**base, "checkpoint_every_steps": plan.BENCH_CHECKPOINT_EVERY})
+    return cls(config)
+
+
 class Session:
     """The state a benchmark run shares between its stages, and the plumbing they all use."""
 
@@ -101,14 +111,7 @@ class Session:
 
     def engine(self, name: str) -> Any:
         if name not in self.instances:
-            cls = self.kind(name)
-            config: Any = self.configs.get(name)  # a config model, its fields as a dict, or None
-            if cls.supports_resume:
-                # One checkpoint (the final one) per benchmark fit: its cost is measured, and
-                # the full run's count of them is known from its steps.
-                base = config.model_dump() if hasattr(config, "model_dump") else dict(config or {})
-                config = cls.config_cls(**{**base, "checkpoint_every_steps": plan.BENCH_CHECKPOINT_EVERY})
-            self.instances[name] = cls(config)
+            self.instances[name] = bench_engine(self.kind(name), self.configs.get(name))
         return self.instances[name]
 
     def trainers(self) -> list[str]:
