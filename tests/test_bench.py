@@ -66,7 +66,10 @@ def test_finetune_point_too_costly_becomes_throughput_probe(fakes, monkeypatch):
     assert ft.points and not any(p.usable for p in ft.points)
     assert ft.accuracy is None
     assert ft.train_examples_per_s == pytest.approx(100)
-    assert any("probe" in n or "budget" in n for n in ft.notes) or ft.points[0].stopped == "budget"
+    # Why, with the steps it got: a throughput probe, or the point itself cut short by the budget.
+    assert ft.unmeasured is not None
+    assert "throughput probe ran" in ft.unmeasured or ft.unmeasured.startswith("the budget stopped its n=")
+    assert ft.points[-1].steps and f" {ft.points[-1].steps} of " in ft.unmeasured
 
 
 def test_budget_respected_with_slow_cheap_engine(fakes, monkeypatch):
@@ -465,6 +468,16 @@ def test_a_fit_the_budget_stops_late_is_scored_and_kept_with_a_wider_upper_end(f
     points = res.measurements["finetune"].points
     if share < 0.8:
         assert points and not any(p.usable for p in points)
+        # Why, in the benchmark's own words, with the steps: the forecast says it, and no note offers
+        # to resume the benchmark's checkpoint (it is not kept).
+        cut = points[-1]
+        why = res.measurements["finetune"].unmeasured
+        assert (
+            why == f"the budget stopped its n={cut.n_train} fit after {cut.steps} of 10 steps (under 80 %: not scored)"
+        )
+        f = forecast_all(res, n_target=1000, configs=configs)["finetune"]
+        assert f.value is None and f.flag_reason == f"not measured: {why}"
+        assert not any("resume" in n for n in res.measurements["finetune"].notes)
         return
     assert points and all(p.usable and p.planned_steps and p.steps < p.planned_steps for p in points)
     assert all(p.accuracy is not None for p in points)

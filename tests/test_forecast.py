@@ -18,7 +18,6 @@ from advisor.forecast.hardware import (
 )
 from advisor.forecast.hardware_profiles import get_hardware
 from advisor.measure import ApproachMeasurement, BenchResult, CurvePoint, finetune_steps
-from advisor.measure.records import REMEMBERED_START_UP
 from engines.config import FinetuneConfig
 from engines.errors import ConfigError
 
@@ -106,9 +105,10 @@ def test_unmeasured_approach_has_no_value():
     bench = BenchResult(measurements={"finetune": _measurement("finetune", rate=None)}, classes=["a", "b"])
     f = forecast_all(bench, n_target=1000, configs={"finetune": FinetuneConfig(**ES_RECIPE)})["finetune"]
     assert f.value is None and f.flagged and f.method == "none"
-    # Why it was not measured: a start-up remembered from an earlier advise is a note, not a reason.
+    assert f.flag_reason == "not measured: no completed training run within this budget"
+    # Why it was not measured is the benchmark's own record, not whatever notes it has (a remembered start-up).
     m = _measurement("finetune", rate=None).model_copy(
-        update={"notes": [f"start-up 6.5s in a new process: {REMEMBERED_START_UP}", "no fine-tune point fits"]}
+        update={"notes": ["start-up 6.5s in a new process, remembered"], "unmeasured": "no fine-tune point fits"}
     )
     bench = BenchResult(measurements={"finetune": m}, classes=["a", "b"])
     f = forecast_all(bench, n_target=1000, configs={"finetune": FinetuneConfig(**ES_RECIPE)})["finetune"]

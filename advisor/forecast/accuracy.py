@@ -22,7 +22,6 @@ from advisor.forecast.hardware import (
 )
 from advisor.forecast.hardware_profiles import get_hardware
 from advisor.measure import ApproachMeasurement, BenchResult, config_get
-from advisor.measure.records import REMEMBERED_START_UP
 from engines.base import Record
 
 # A fit stopped short by the budget: what its missing steps may still have added, per share of the
@@ -89,9 +88,7 @@ def quality_forecast(
 ) -> dict[str, Any]:
     usable = [p for p in m.points if p.usable]
     if not usable:
-        # What kept it from a point; a start-up remembered from an earlier advise is no such reason.
-        why = [n for n in m.notes if not n.endswith(REMEMBERED_START_UP)]
-        reason = "; ".join(why) or "no completed training run within this budget"
+        reason = m.unmeasured or "no completed training run within this budget"
         return {
             "value": None,
             "low": None,

@@ -137,5 +137,7 @@ def record_fit(s: Session, name: str, report: FitReport) -> None:
         t.load_s = report.phase_s["load"]
     t.last_fit = report
     for note in report.notes:
-        if note not in t.notes:
+        # A fit the budget stopped is told by its point (scored as it is, or why not): the engine's
+        # note offers to resume a checkpoint the benchmark does not keep.
+        if note not in t.notes and not (report.stopped == "budget" and note.startswith("stopped by the budget")):
             t.notes.append(note)

@@ -37,9 +37,6 @@ class CurvePoint(Record):
     )
 
 
-REMEMBERED_START_UP = "not timed again, so the budget went to the benchmark"  # ends a start-up note
-
-
 class ApproachMeasurement(Record):
     """What the micro-benchmark measured for one approach."""
 
@@ -74,6 +71,9 @@ class ApproachMeasurement(Record):
     device: str = "cpu"
     spent_s: float = Field(0.0, description="Benchmark seconds spent on this approach.")
     notes: list[str] = Field(default_factory=list)
+    unmeasured: str | None = Field(
+        None, description="Why no usable point was measured, as the benchmark saw it (None: one was, or no reason)."
+    )
 
 
 class CrossFit(Record):
@@ -164,3 +164,4 @@ class Tally:
     last_fit: FitReport | None = None
     spent_s: float = 0.0
     pool_cut: int | None = None  # rows of the pool embedded when the budget cut it short
+    unmeasured: str | None = None  # why no usable point was measured

@@ -74,6 +74,7 @@ def measurements(s: Session) -> dict[str, ApproachMeasurement]:
             device=t.device,
             spent_s=float(t.spent_s),
             notes=list(t.notes),
+            unmeasured=t.unmeasured if not any(p.usable for p in s.points[name]) else None,
             **kw,
         )
     return out

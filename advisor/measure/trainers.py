@@ -118,19 +118,29 @@ def finetune_curve(s: Session, name: str, pool: Examples, share: float, reserve_
         if s.settled is not None and ran_usable >= 1 and s.settled(partial_result(s)):
             s.notes.append(f"stopped {name} points early: the decision was already clear")
             break
+    t = s.tally[name]
     if ran_usable == 0 and not s.points[name]:
         # Nothing affordable: a short probe for throughput and memory (not a curve point).
         probe_s = plan.trainer_probe_s(s.clock.left, reserve_s)
         if s.clock.left > 5.0:
             sub = nested(pool, [max(cheap)], s.seed)[0]
-            s.tally[name].notes.append(
-                f"no fine-tune point fits this budget (one costs ~{finetune_cost(s, name, max(cheap)) or 0:.0f}s); "
-                f"ran a {probe_s:.0f}s throughput probe instead (not a curve point)"
+            one = finetune_cost(s, name, max(cheap)) or 0.0
+            probe, _ = fits.fit_point(s, name, sub, s.seed, budget_s=probe_s, usable_if=("completed",))
+            t.unmeasured = (
+                f"no fine-tune point fits this budget (one costs ~{one:.0f}s); a {probe_s:.0f}s throughput probe "
+                f"ran {probe.steps} of its {plan.finetune_steps(s.configs.get(name), len(sub))[0]} steps instead "
+                "(not a curve point)"
             )
-            fits.fit_point(s, name, sub, s.seed, budget_s=probe_s, usable_if=("completed",))
         else:
-            s.tally[name].notes.append("not measured: no budget left")
-    s.tally[name].spent_s = s.clock.elapsed - start
+            t.unmeasured = "no budget was left for it"
+    elif not any(p.usable for p in s.points[name]) and s.points[name]:
+        cut = s.points[name][-1]
+        planned = plan.finetune_steps(s.configs.get(name), cut.n_train)[0]
+        t.unmeasured = (
+            f"the budget stopped its n={cut.n_train} fit after {cut.steps} of {planned} steps "
+            f"(under {100 * plan.PARTIAL_MIN:.0f} %: not scored)"
+        )
+    t.spent_s = s.clock.elapsed - start
 
 
 def top_up(s: Session, names: Sequence[str], pool: Examples, reserve_s: float) -> None:
