@@ -189,7 +189,8 @@ async def test_unexpected_backend_errors_are_one_line_never_a_crash() -> None:
         raise RuntimeError("boom\nsecond line")
 
     fake = FakeBackend()
-    services = dataclasses.replace(fake.services(), probe=boom, advise=boom)
+    services = dataclasses.replace(fake.services(), probe=boom)
+    services = services.with_task(dataclasses.replace(services.for_task("classification"), advise=boom))
     app = create_app(services=services, data="demo:fake", start="resources")
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: app.state.resources_error is not None and app.state.dataset is not None)
@@ -381,7 +382,7 @@ async def test_held_out_test_file_goes_to_the_advice_and_the_run(tmp_path: Path)
 def test_real_run_spec_without_advice_uses_the_test_file(tmp_path: Path) -> None:
     """The real service: no advice yet, a test file → the run trains on the data, scored on the file."""
     from advisor.data.labelled import load_dataset
-    from advisor.tui.services import build_run_spec
+    from advisor.tui.task_flows import build_run_spec
 
     data = tmp_path / "d.csv"
     data.write_text("text,label\n" + "".join(f"good {i},pos\nbad {i},neg\n" for i in range(5)), encoding="utf-8")

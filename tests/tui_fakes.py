@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from advisor.tui.services import Services
+from advisor.tui.task_flows import ClassificationFlow
 from engines.base import Predictions, ProgressEvent
 from engines.errors import Cancelled, DataError
 
@@ -649,10 +650,9 @@ class FakeBackend:
         return type(name, (), {"supports_search": name == "embedding", "description": f"the {name} engine"})
 
     def services(self) -> Services:
-        return Services(
-            probe=self.probe,
-            list_profiles=self.list_profiles,
-            load_profile=self.load_profile,
+        """The app's services on these fakes: the classification task's steps and the shared functions
+        (the retrieval task keeps its real steps; ``tui_rank_fakes.rank_services`` swaps its engines)."""
+        classification = ClassificationFlow(
             load_dataset=self.load_dataset,
             summarize=self.summarize,
             check_test_file=self.check_test_file,
@@ -660,9 +660,14 @@ class FakeBackend:
             make_run_spec=self.make_run_spec,
             full_run=self.full_run,
             load_artifact=self.load_artifact,
-            compare_runs=self.compare_runs,
             write_report=self.write_report,
             write_plan=self.write_plan,
+        )
+        return Services(
+            probe=self.probe,
+            list_profiles=self.list_profiles,
+            load_profile=self.load_profile,
+            compare_runs=self.compare_runs,
             engine_names=self.engine_names,
             engine_class=self.engine_class,
-        )
+        ).with_task(classification)

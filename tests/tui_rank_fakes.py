@@ -73,7 +73,7 @@ def rank_services(base: Services, *, calls: list[str] | None = None) -> Services
     advice measures only them, on the tiny profile and the machine as probed (the fakes' probe is not a
     real ``Resources``)."""
     from advisor.retrieval import advise_retrieval
-    from advisor.tui import services as real
+    from advisor.tui.task_flows import RetrievalFlow
     from engines.base import get_engine
 
     log = calls if calls is not None else []
@@ -85,15 +85,12 @@ def rank_services(base: Services, *, calls: list[str] | None = None) -> Services
 
     def run(spec: Any, out_dir: Any, **kwargs: Any) -> Any:
         log.append(f"rank_full_run:{spec.engine}:resume={kwargs.get('resume')}")
-        return real.Services().rank_full_run(spec, out_dir, **kwargs)
+        return RetrievalFlow().rank_full_run(spec, out_dir, **kwargs)
 
     def engine_class(name: str) -> Any:
         return get_engine(name) if name in ENGINES else base.engine_class(name)
 
+    flow = dataclasses.replace(base.for_task("retrieval"), advise_retrieval=advise, rank_full_run=run)
     return dataclasses.replace(
-        base,
-        advise_retrieval=advise,
-        rank_full_run=run,
-        engine_names=lambda: [*base.engine_names(), *ENGINES],
-        engine_class=engine_class,
-    )
+        base, engine_names=lambda: [*base.engine_names(), *ENGINES], engine_class=engine_class
+    ).with_task(flow)

@@ -1,9 +1,8 @@
 """The app: six steps from goals to a trained artifact, one screen (and .tcss) each.
 
 `create_app(...)` is the factory the CLI and the tests share. The app holds the
-state, runs the backend in thread workers (`BackendWorkers`, and `RankWorkers` for the
-retrieval task) and tells the screens what changed; screens never call the backend
-themselves. A retrieval run ends on the search screen, over the index it produced.
+state, runs the goals' task's steps (`Services.for_task`) in thread workers and tells the screens
+what changed; screens never call the backend themselves. A retrieval run ends on the search screen.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""The commands the step screens call on the app (mixed into it): probe, read the data, benchmark,
-run, compare, try the artifact, export. Each checks the state, marks what starts, and hands the
-backend call to a thread worker (``BackendWorkers``, or ``RankWorkers`` for the retrieval task)."""
+"""The commands the step screens call on the app (mixed into it): probe, read the data, benchmark, run,
+compare, try the artifact, export. Each checks the state, marks what starts, and hands the step of the
+goals' task (``services.for_task``) to a thread worker (``BackendWorkers``), never branching on the task."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from advisor.tui.rank_format import is_rank_advice
-from advisor.tui.rank_workers import RankWorkers
+from advisor.tui.services import describe_error
 from advisor.tui.state import AppState
+from advisor.tui.task_flows import DataRequest, TaskFlow, advice_task
 from advisor.tui.workers import BackendWorkers
 
 
-class AppCommands(RankWorkers, BackendWorkers):
+class AppCommands(BackendWorkers):
     """Needs the app's ``state``, ``sync`` and ``notify``; UI thread only."""
 
     state: AppState
@@ -27,6 +27,15 @@ class AppCommands(RankWorkers, BackendWorkers):
         self.state.probing = True
         self.sync("probe")
         self.probe_worker()
+
+    def _flow(self, task: str) -> tuple[TaskFlow | None, str | None]:
+        """The steps of ``task``, or (None, why) for a task no flow serves."""
+        from engines.errors import ConfigError
+
+        try:
+            return self.services.for_task(task), None
+        except ConfigError as exc:
+            return None, describe_error(exc)
 
     def load_data(
         self,
@@ -44,13 +53,15 @@ class AppCommands(RankWorkers, BackendWorkers):
         st.encoding = encoding
         st.test_file, st.test_rows = (test_file or "").strip() or None, None
         st.corpus = (corpus or "").strip() or None
+        flow, why = self._flow(st.goals.task)
+        if flow is None:  # as a failed read: nothing loaded, one line
+            st.dataset, st.summary, st.data_task, st.data_error, st.data_loading = None, None, None, why, False
+            self.sync("data")
+            return
         st.data_error = None
         st.data_loading = True
         self.sync("data")
-        if st.retrieval:
-            self.pairs_worker(ref, text_col, label_col, st.corpus)
-        else:
-            self.data_worker(ref, text_col, label_col, encoding, st.test_file)
+        self.data_worker(flow, DataRequest(ref, text_col, label_col, encoding, st.test_file, st.corpus))
 
     def start_bench(self) -> str | None:
         """Start the micro-benchmarks; a reason string when they cannot start."""
@@ -63,16 +74,16 @@ class AppCommands(RankWorkers, BackendWorkers):
             return f"fix the goals first (step 1): {st.goals_error}"
         if st.data_task != st.goals.task:
             return f"the data was read for {st.data_task}: load it again (step 3) for the {st.goals.task} task"
+        flow, why = self._flow(st.goals.task)
+        if flow is None:
+            return why
         st.bench_cancel = threading.Event()
         st.bench_running, st.bench_error, st.advice = True, None, None
         st.bench_events, st.bench_points = [], []
         self.sync("bench")
-        if st.retrieval:
-            self.rank_bench_worker(st.dataset, st.goals, st.profile_name, st.budget, st.resources, st.bench_cancel)
-        else:
-            self.bench_worker(
-                st.dataset, st.goals, st.profile_name, st.budget, st.resources, st.bench_cancel, st.test_file
-            )
+        self.bench_worker(
+            flow, st.dataset, st.goals, st.profile_name, st.budget, st.resources, st.bench_cancel, st.test_file
+        )
         return None
 
     def cancel_bench(self) -> bool:
@@ -90,18 +101,18 @@ class AppCommands(RankWorkers, BackendWorkers):
             return "load a data file first (step 3)"
         if not out_dir.strip():
             return "choose an output folder"
-        advice = st.advice if st.advice is not None and is_rank_advice(st.advice) == st.retrieval else None
+        advice = st.advice if st.advice is not None and advice_task(st.advice) == st.goals.task else None
         if advice is None and st.data_task != st.goals.task:
             return f"load the data for the {st.goals.task} task first (step 3)"
+        flow, why = self._flow(st.goals.task)
+        if flow is None:
+            return why
         st.run_cancel = threading.Event()
         st.run_running, st.run_error, st.manifest, st.artifact_engine = True, None, None, None
         st.run_engine, st.run_dir, st.run_started_at = engine, out_dir.strip(), time.monotonic()
         self.sync("run")
-        args = (engine, advice, st.dataset, st.profile_name, st.run_dir, resume, overwrite, st.run_cancel)
-        if st.retrieval:
-            self.rank_run_worker(*args)
-        else:
-            self.full_run_worker(*args, st.test_file)
+        args = (engine, advice, st.dataset, st.profile_name, st.run_dir, resume, overwrite, st.run_cancel, st.test_file)
+        self.train_worker(flow, *args)
         return None
 
     def cancel_run(self) -> bool:
@@ -129,7 +140,12 @@ class AppCommands(RankWorkers, BackendWorkers):
             self.answer_worker(self.state.artifact_engine, kind, query.strip())
 
     def export(self, what: str, path: str) -> None:
-        if self.state.advice is None:
+        advice = self.state.advice
+        if advice is None:
             self.notify("No advice yet: run the benchmark first (step 4)", severity="warning")
             return
-        self.export_worker(what, self.state.advice, path)
+        flow, why = self._flow(advice_task(advice))  # the advice's own task: its report and plan writers
+        if flow is None:
+            self.notify(why or "", title=f"Could not write the {what}", severity="error")
+            return
+        self.export_worker(flow, what, advice, path)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from advisor.tui import messages as m
+from advisor.tui.services import Services
 from advisor.tui.state import AppState
 
 if TYPE_CHECKING:  # mixed into the App: type-check against it (at run time a plain mixin)
@@ -17,8 +18,9 @@ else:
 
 
 class WorkerHandlers(_AppBase):
-    """Needs the app's ``state``, ``views``, ``sync``, ``action_goto`` and ``open_search``."""
+    """Needs the app's ``services``, ``state``, ``views``, ``sync``, ``action_goto`` and ``open_search``."""
 
+    services: Services
     state: AppState
     views: dict[str, Any]
 
@@ -90,7 +92,7 @@ class WorkerHandlers(_AppBase):
         st.runs_done.append(msg.out_dir)
         self.sync("run")
         self.notify(f"Artifact written to {msg.out_dir}")
-        if msg.task == "retrieval":
+        if self.services.for_task(msg.task).opens_search:
             st.search_dir = None  # (re)load the index just written
             self.open_search(msg.out_dir)
 

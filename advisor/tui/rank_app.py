@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from advisor.tui import messages as m
-from advisor.tui.rank_format import is_rank_advice
 from advisor.tui.rank_workers import RankWorkers
+from advisor.tui.task_flows import advice_task
 
 
 class RankCommands(RankWorkers):
@@ -28,7 +28,7 @@ class RankCommands(RankWorkers):
     def task_changed(self) -> None:
         """The goals' task changed: what was read, measured or run for the other task no longer applies."""
         st = self.state
-        if st.advice is not None and is_rank_advice(st.advice) != st.retrieval and not st.bench_running:
+        if st.advice is not None and advice_task(st.advice) != st.goals.task and not st.bench_running:
             st.advice, st.bench_events, st.bench_points, st.bench_error = None, [], [], None
         self.sync("task")
         if st.data_ref and not st.data_loading and (st.data_error or st.data_task not in (None, st.goals.task)):

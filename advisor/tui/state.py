@@ -67,7 +67,8 @@ class AppState:
 
     @property
     def retrieval(self) -> bool:
-        """The goals ask for the retrieval task."""
+        """The goals ask for the retrieval task (for the screens' texts and widgets only: the steps
+        themselves are the task's ``TaskFlow``, from ``Services.for_task``)."""
         return self.goals.task == "retrieval"
 
     @property

@@ -1,9 +1,6 @@
-"""Thread workers: each calls one public backend function and reports by messages.
-
-Harlequin style: ``@work(thread=True, exclusive=True, exit_on_error=False)``; a
-worker never touches a widget, it only ``post_message``s to the app. Every error
-becomes one line (`describe_error`), so a failing backend never crashes the UI.
-"""
+"""Thread workers, one per step for every task: each calls the step of the `TaskFlow` it is given (or
+one backend function), never touches a widget, only ``post_message``s to the app; every error becomes
+one line (`describe_error`). Harlequin style: ``@work(thread=True, exclusive=True, exit_on_error=False)``."""
 
 from __future__ import annotations
 
@@ -15,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 from textual import work
 
 from advisor.tui import messages as m
-from advisor.tui.rank_format import is_rank_advice
 from advisor.tui.services import Services, describe_error
+from advisor.tui.task_flows import DataRequest, TaskFlow
 
 if TYPE_CHECKING:  # mixed into the App: type-check against it (at run time a plain mixin)
     from textual.app import App
@@ -46,30 +43,24 @@ class BackendWorkers(_AppBase):
             profile_error = describe_error(exc)
         self.post_message(m.ProbeDone(resources, error, profiles, suggested, profile_error))
 
-    @work(thread=True, exclusive=True, group="data", exit_on_error=False, description="load the data")
-    def data_worker(
-        self, ref: str, text_col: str | None, label_col: str | None, encoding: str | None, test_file: str | None = None
-    ) -> None:
+    @work(thread=True, exclusive=True, group="data", exit_on_error=False, description="read the data")
+    def data_worker(self, flow: TaskFlow, req: DataRequest) -> None:
         try:
-            dataset = self.services.load_dataset(ref, text_col=text_col, label_col=label_col, encoding=encoding)
-            summary = self.services.summarize(dataset)
+            dataset, summary = flow.read(req)
         except BaseException as exc:  # noqa: BLE001
-            self.post_message(m.DataFailed(ref, describe_error(exc)))
+            self.post_message(m.DataFailed(req.ref, describe_error(exc)))
             return
-        test_rows = None
-        if test_file:
-            try:  # read now, so a bad test file is one line here, not after a benchmark
-                test_rows = self.services.check_test_file(
-                    test_file, dataset, text_col=text_col, label_col=label_col, encoding=encoding
-                )
-            except BaseException as exc:  # noqa: BLE001
-                self.post_message(m.DataFailed(ref, f"test file: {describe_error(exc)}"))
-                return
-        self.post_message(m.DataLoaded(ref, dataset, summary, test_rows))
+        try:  # read now, so a bad test file is one line here, not after a benchmark
+            test_rows = flow.held_out_rows(req, dataset)
+        except BaseException as exc:  # noqa: BLE001
+            self.post_message(m.DataFailed(req.ref, f"test file: {describe_error(exc)}"))
+            return
+        self.post_message(m.DataLoaded(req.ref, dataset, summary, test_rows, task=flow.name))
 
     @work(thread=True, exclusive=True, group="bench", exit_on_error=False, description="micro-benchmarks")
     def bench_worker(
         self,
+        flow: TaskFlow,
         dataset: Any,
         goals: Any,
         profile: str | None,
@@ -82,7 +73,7 @@ class BackendWorkers(_AppBase):
             self.post_message(m.BenchProgress(event))
 
         try:
-            advice = self.services.advise(
+            advice = flow.measure(
                 dataset,
                 goals,
                 profile=profile,
@@ -98,8 +89,9 @@ class BackendWorkers(_AppBase):
         self.post_message(m.BenchDone(advice))
 
     @work(thread=True, exclusive=True, group="run", exit_on_error=False, description="full run")
-    def full_run_worker(
+    def train_worker(
         self,
+        flow: TaskFlow,
         engine: str,
         advice: Any,
         dataset: Any,
@@ -116,19 +108,24 @@ class BackendWorkers(_AppBase):
             self.post_message(m.RunProgress(event, time.monotonic()))
 
         try:
-            spec = self.services.make_run_spec(
-                engine=engine, advice=advice, dataset=dataset, profile=profile, test_file=test_file
+            manifest, loaded = flow.train(
+                engine=engine,
+                advice=advice,
+                dataset=dataset,
+                profile=profile,
+                test_file=test_file,
+                out_dir=Path(out_dir),
+                resume=resume,
+                overwrite=overwrite,
+                progress=progress,
+                cancel=cancel,
             )
-            manifest = self.services.full_run(
-                spec, Path(out_dir), resume=resume, overwrite=overwrite, progress=progress, cancel=cancel
-            )
-            loaded, _ = self.services.load_artifact(Path(out_dir))
         except BaseException as exc:  # noqa: BLE001
             self.post_message(
                 m.RunFailed(describe_error(exc), isinstance(exc, (Cancelled, KeyboardInterrupt)) or cancel.is_set())
             )
             return
-        self.post_message(m.RunDone(manifest, out_dir, loaded))
+        self.post_message(m.RunDone(manifest, out_dir, loaded, task=flow.name))
 
     @work(thread=True, exclusive=True, group="compare", exit_on_error=False, description="compare runs")
     def compare_worker(self, paths: list[str], goals: Any, resources: Any) -> None:
@@ -149,17 +146,16 @@ class BackendWorkers(_AppBase):
         self.post_message(m.Answer(kind, query, result, None))
 
     @work(thread=True, exclusive=False, group="export", exit_on_error=False, description="export")
-    def export_worker(self, what: str, advice: Any, path: str) -> None:
-        rank = is_rank_advice(advice)
+    def export_worker(self, flow: TaskFlow, what: str, advice: Any, path: str) -> None:
         try:
             if what == "plan":
                 if advice.plan is None:
                     from engines.errors import ConfigError
 
                     raise ConfigError("no plan: the advice recommends nothing to run")
-                (self.services.write_rank_plan if rank else self.services.write_plan)(advice.plan, Path(path))
+                flow.write_plan(advice.plan, Path(path))
             else:
-                (self.services.write_rank_report if rank else self.services.write_report)(advice, Path(path))
+                flow.write_report(advice, Path(path))
         except BaseException as exc:  # noqa: BLE001
             self.post_message(m.Exported(what, None, describe_error(exc)))
             return

@@ -17,10 +17,10 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Select, Static, Switch
 
-from advisor.tui import rank_format
 from advisor.tui.run_format import PhaseClock, plan_text
 from advisor.tui.screens.base import StepScreen
 from advisor.tui.screens.run_sections import ArtifactSection, CompareSection
+from advisor.tui.task_flows import advice_task
 from advisor.tui.widgets import Notice
 
 
@@ -88,7 +88,7 @@ class RunScreen(StepScreen):
 
     def _recommendation(self) -> Any:
         advice = self.st.advice
-        if advice is None or rank_format.is_rank_advice(advice) != self.st.retrieval:
+        if advice is None or advice_task(advice) != self.st.goals.task:  # the other task's advice
             return None
         return getattr(advice, "recommendation", None)
 
