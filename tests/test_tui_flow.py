@@ -444,3 +444,27 @@ async def test_a_failed_comparison_is_one_line() -> None:
         await until(pilot, lambda: not app.state.comparing)
         assert "different held-out rows" in text_of(app, "#compare-verdict")
         assert app.state.comparison is None and app.is_running
+
+
+@run_async
+async def test_a_budget_in_seconds_is_offered_and_used() -> None:
+    """``tui --budget 180`` (make demo's): the bench step offers it beside the named budgets and the
+    benchmark runs with it; the command line refuses what advise would."""
+    import argparse
+
+    from advisor.commands.tui import _budget
+
+    assert [_budget(v) for v in ("quick", "180", "180s", "90.0")] == ["quick", "180", "180", "90"]
+    for bad in ("5", "soon"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            _budget(bad)
+    fake = FakeBackend()
+    app = create_app(services=fake.services(), data="demo:fake", budget="180")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: app.state.dataset is not None and app.state.resources is not None)
+        await pilot.press("4")
+        await until(pilot, lambda: on_step(app, "bench"))
+        assert app.screen.query_one("#budget", Select).value == "180"
+        await pilot.press("s")
+        await until(pilot, lambda: app.state.advice is not None)
+    assert "advise:180" in fake.calls

@@ -31,11 +31,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--budget",
         default="quick",
-        choices=["quick", "standard", "thorough"],
-        help="benchmark budget preselected on step 4 (default: quick)",
+        type=_budget,
+        help="benchmark budget preselected on step 4: quick | standard | thorough | SECONDS (default: quick)",
     )
     parser.add_argument("--light", action="store_true", help="start in the light theme (Ctrl+T toggles)")
     parser.set_defaults(func=run)
+
+
+def _budget(value: str) -> str:
+    """A named budget, or a number of seconds (at least 10), as advise takes it."""
+    if value in ("quick", "standard", "thorough"):
+        return value
+    try:
+        seconds = float(value.rstrip("s"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r}: use quick, standard, thorough or a number of seconds") from None
+    if seconds < 10:
+        raise argparse.ArgumentTypeError(f"{value!r}: give at least 10 seconds")
+    return f"{seconds:g}"
 
 
 def run(args: argparse.Namespace) -> int:

@@ -30,6 +30,15 @@ BUDGETS = [
     ("standard (≤ 10 min)", "standard"),
     ("thorough (≤ 30 min)", "thorough"),
 ]
+
+
+def budget_options(budget: str) -> list[tuple[str, str]]:
+    """The named budgets, and ``budget`` in seconds when it is none of them (``tui --budget 180``)."""
+    if any(value == budget for _, value in BUDGETS):
+        return list(BUDGETS)
+    return [*BUDGETS, (f"{budget} s (from --budget)", budget)]
+
+
 COLORS = {"tfidf": "blue", "embedding": "green", "finetune": "red", "lora": "magenta"}
 COLORS |= {"bm25": "blue", "frozen-index": "green", "contrastive": "red", "contrastive-lora": "magenta"}
 COLUMNS = {
@@ -63,7 +72,9 @@ class BenchScreen(StepScreen):
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="bench-controls"):
             yield Label("Budget", id="budget-label")
-            yield Select(BUDGETS, value=self.st.budget, allow_blank=False, id="budget", compact=True)
+            yield Select(
+                budget_options(self.st.budget), value=self.st.budget, allow_blank=False, id="budget", compact=True
+            )
             yield Button("Start", id="start-bench", variant="primary", compact=True)
             yield Static("", id="bench-status")
         yield Notice(id="bench-notice")
