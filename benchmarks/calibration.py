@@ -89,6 +89,7 @@ from calibration_runs import (  # noqa: E402, F401
     write_split,
 )
 from calibration_tasks import (  # noqa: E402, F401
+    DEMO,
     FIRST_DRAWS,
     FULL_RUN_ENGINES,
     FULL_TASKS,
@@ -99,7 +100,9 @@ from calibration_tasks import (  # noqa: E402, F401
     TASKS,
     Examples,
     Task,
+    demo_budget,
     synthetic_examples,
+    task_budgets,
     task_goals,
     task_split,
 )
@@ -117,10 +120,21 @@ def advise_child(args_json: str) -> None:
     from engines.atomic import write_text
 
     a = json.loads(args_json)
-    # The start-ups are timed again, as on a user's first advise on a machine: nothing remembered
-    # on disk (start_up_cache_days = 0); a new process remembers nothing in memory.
     settings = load_profile(a["profile"])
-    settings = settings.model_copy(update={"bench": settings.bench.model_copy(update={"start_up_cache_days": 0.0})})
+    if a.get("cache_dir"):
+        # `make demo`'s path: `probe --start-up` first, outside the budget, into a cache of this row's
+        # own; advise then finds every start-up remembered there, as make demo's next process does.
+        from advisor.commands.probe import start_ups
+        from advisor.machine import startup
+
+        os.environ["TOE_CACHE_DIR"] = a["cache_dir"]
+        start_ups(None, a["profile"], quiet=True)
+        startup.forget()
+    else:
+        # The start-ups are timed again, as on a user's first advise on a machine: nothing remembered
+        # on disk (start_up_cache_days = 0); a new process remembers nothing in memory.
+        bench = settings.bench.model_copy(update={"start_up_cache_days": 0.0})
+        settings = settings.model_copy(update={"bench": bench})
     advice = advise(
         a["data"],
         Goals.model_validate(a["goals"]),
@@ -147,14 +161,20 @@ def advise_fresh(
     engines: list[str] | None,
     seed: int,
     bench_file: Path,
+    start_ups_ahead: bool = False,
 ):
     """``advise`` on the training split in a new Python process, as a user's ``tune-or-embed
     advise`` runs: this long-lived process has already run other benchmarks, and its torch state
-    (kernels, caches, allocator) is not what a user's advise starts from. Returns the Advice
-    (read back from its JSON) and the wall seconds, process start included."""
+    (kernels, caches, allocator) is not what a user's advise starts from. ``start_ups_ahead``: after
+    ``probe --start-up`` in that process, as ``make demo`` runs it (its seconds count in the wall).
+    Returns the Advice (read back from its JSON) and the wall seconds, process start included."""
+    import shutil
+
     from advisor.advise import Advice
 
     advice_file = bench_file.with_name(f"advice-{budget}.json")
+    cache_dir = bench_file.with_name(f"start-up-cache-{budget}")
+    shutil.rmtree(cache_dir, ignore_errors=True)  # nothing remembered from an earlier row: a new machine
     args = {
         "data": data,
         "test_csv": test_csv,
@@ -165,6 +185,7 @@ def advise_fresh(
         "seed": seed,
         "bench_file": str(bench_file),
         "advice_file": str(advice_file),
+        "cache_dir": str(cache_dir) if start_ups_ahead else None,
     }
     wall = _run_fresh(FRESH_ADVISE, [json.dumps(args)], f"advise --budget {budget}")
     return Advice.model_validate_json(advice_file.read_text(encoding="utf-8")), wall
@@ -198,8 +219,17 @@ def run_task(
         bench_file = train_csv.parent / f"bench-{budget}.json"
         load_before = os.getloadavg()[0]
         data, test_csv = (task.data, None) if task.demo else (str(train_csv), str(train_csv.with_name("test.csv")))
+        ahead = task.demo and budget == demo_budget()  # `make demo`'s own path: probe --start-up, then advise
         advice, advise_s = advise_fresh(
-            data, test_csv, goals, profile=profile, budget=budget, engines=engines, seed=seed, bench_file=bench_file
+            data,
+            test_csv,
+            goals,
+            profile=profile,
+            budget=budget,
+            engines=engines,
+            seed=seed,
+            bench_file=bench_file,
+            start_ups_ahead=ahead,
         )
         rec_acc = recommend(acc_only, advice.resources, advice.bench.measurements, advice.forecasts)
         rec = advice.recommendation
@@ -219,6 +249,7 @@ def run_task(
                 "commit": commit,
                 "advise_process": "new",
                 "demo_path": task.demo,
+                "start_ups_ahead": ahead,  # probe --start-up ran first (its seconds are in advise_s)
                 "advise_engines": sorted(advice.bench.measurements),
                 "left_out": dict(advice.bench.left_out),
                 "bench_test_rows": advice.bench.test_size,
@@ -239,7 +270,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help=f"tasks {QUICK_TASKS} at the quick budget")
     p.add_argument("--tasks", help=f"comma-separated, from: {', '.join(TASKS)}")
-    p.add_argument("--budgets", help="comma-separated budgets (quick, standard, thorough or seconds)")
+    p.add_argument(
+        "--budgets",
+        help=f"comma-separated budgets (quick, standard, thorough or seconds; {DEMO}: make demo's own path and "
+        f"budget, for its task only; default quick,standard,{DEMO})",
+    )
     p.add_argument(
         "--engines",
         default="",
@@ -286,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     tasks = args.tasks.split(",") if args.tasks else (QUICK_TASKS if args.quick else FULL_TASKS)
-    budgets = args.budgets.split(",") if args.budgets else (["quick"] if args.quick else ["quick", "standard"])
+    budgets = args.budgets.split(",") if args.budgets else (["quick"] if args.quick else ["quick", "standard", DEMO])
     engines = args.engines.split(",") if args.engines else None
     for t in tasks:
         if t not in TASKS:
@@ -328,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"forecasts re-made for {reforecast(doc, workdir, log)} of {len(doc['rows'])} rows")
         tasks = []
     for name in tasks:
-        todo = [b for b in budgets if (name, b) not in done]
+        todo = [b for b in task_budgets(TASKS[name], budgets) if (name, b) not in done]
         if not todo:
             log(f"[{name}] already in {out_json}; skipping (use --fresh to redo)")
             continue

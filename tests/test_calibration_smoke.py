@@ -432,3 +432,18 @@ def test_crossfit_experiment_scores_every_training_row_out_of_fold(tmp_path):
     assert "| synthetic-200 |" in out.with_suffix(".md").read_text()
     with pytest.raises(SystemExit):  # a task without a standard row in the calibration JSON
         cf.main(["--tasks", "rt-1000", "--calibration", str(calib), "--out", str(out)])
+
+
+def test_make_demos_own_path_is_a_budget_of_the_demo_task_only():
+    """``--budgets …,demo`` runs `make demo`'s own budget (the Makefile's DEMO_BUDGET, its one home)
+    on the demo task, after probe --start-up; the other tasks skip it."""
+    import re
+
+    tasks = _load_script("calibration_tasks")
+    DEMO, TASKS, demo_budget, task_budgets = tasks.DEMO, tasks.TASKS, tasks.demo_budget, tasks.task_budgets
+
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert f"DEMO_BUDGET ?= {demo_budget()}" in makefile
+    assert re.search(r"--budget \$\(DEMO_BUDGET\)", makefile)  # the demo uses it, headless and in the TUI
+    assert task_budgets(TASKS["demo-rt-1000"], ["quick", "standard", DEMO]) == ["quick", "standard", demo_budget()]
+    assert task_budgets(TASKS["rt-1000"], ["quick", "standard", DEMO]) == ["quick", "standard"]
