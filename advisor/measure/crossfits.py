@@ -165,7 +165,7 @@ def cross_fit(s: Session, reserve_s: float) -> bool:
     cost = crossfit_cost(s, names, rows)
     left = s.clock.left - reserve_s
     if cost is None or cost * plan.CROSSFIT_SLACK > left:
-        s.notes.append(f"no cross-fit: it would take ~{cost or 0:.0f}s, {left:.0f}s were left")
+        s.notes.append(f"no cross-fit: it would take ~{cost or 0:.0f}s, {max(left, 0):.0f}s were left")
         return False
     start = s.clock.elapsed
     s.emit("all", "plan", f"cross-fit: {', '.join(names)} on {len(rows)} rows (~{cost:.0f}s)")

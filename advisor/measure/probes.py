@@ -79,13 +79,30 @@ def start_up(s: Session, name: str) -> None:
             t.start_s = timed.seconds
             said = f"{timed.seconds:.1f}s in a new process"
             if timed.timed_at is not None:
-                when = time.strftime("%Y-%m-%d %H:%M", time.localtime(timed.timed_at))
-                said += f" (timed {when}, remembered in {cache})"
-                t.notes.append(f"start-up {said}: not timed again, so the budget went to the benchmark")
+                said += f" (timed {_when(timed.timed_at)}, remembered in {cache})"
+                s.remembered[name] = (timed.seconds, timed.timed_at, str(cache))
     t0 = time.perf_counter()
     eng.warm_up()
     t.load_s = time.perf_counter() - t0
     s.emit(name, "load", f"start-up {said}; loaded here in {t.load_s:.1f}s")
+
+
+def _when(epoch_s: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(epoch_s))
+
+
+def note_remembered(s: Session) -> None:
+    """One note for every start-up taken from the disk instead of timed (not one per approach)."""
+    if not s.remembered:
+        return
+    first, last = min(at for _, at, _ in s.remembered.values()), max(at for _, at, _ in s.remembered.values())
+    when = _when(first) if _when(first) == _when(last) else f"{_when(first)} to {_when(last)}"
+    each = ", ".join(f"{name} {seconds:.1f}s" for name, (seconds, _, _) in s.remembered.items())
+    cache = next(iter(s.remembered.values()))[2]
+    s.notes.append(
+        f"start-ups in a new process remembered from {when} in {cache} ({each}): "
+        "not timed again, so the budget went to the benchmark"
+    )
 
 
 def probe_embedding(s: Session) -> float | None:

@@ -96,6 +96,7 @@ def run(s: Session) -> None:
     """
     for name in s.engines:
         probes.start_up(s, name)
+    probes.note_remembered(s)
     rate = probes.probe_embedding(s)
     s.check()
     s.trainer_reserve = trainers.plan_trainers(s, rate)

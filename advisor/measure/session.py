@@ -101,6 +101,7 @@ class Session:
         self.crossfit_labels: list[int] | None = None
         self.crossfit_rows_cache: Examples | None = None
         self.left_out: dict[str, str] = {}
+        self.remembered: dict[str, tuple[float, float, str]] = {}  # start-ups read from disk: (s, at, file)
 
     # ------------------------------------------------------------ engines
     def kind(self, name: str) -> type[Engine]:
