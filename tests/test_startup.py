@@ -86,18 +86,26 @@ def test_a_timing_is_remembered_on_disk_within_its_age(slow_module, tmp_path):
     assert fixed.timed_at is None and fixed.seconds >= 0.6 and len(json.loads(cache.read_text())) == 1
 
 
-def test_the_bench_uses_a_remembered_start_up_and_says_so(slow_module, monkeypatch, tmp_path):
+class Remember:
+    """Bench settings that remember start-ups on disk for a day."""
+
+    time_start_up = True
+    start_up_cache_days = 1.0
+    test_size = 80
+    train_sizes = [40, 80]
+    cheap_seeds = 1
+
+
+def remembering(monkeypatch, tmp_path) -> Examples:
+    """The slow-starting engine as TF-IDF, a cache folder of this test's own, and 240 easy rows."""
     monkeypatch.setitem(base._REGISTRY, "tfidf", "slow_start_engines:SlowStart")
     monkeypatch.setenv("TOE_CACHE_DIR", str(tmp_path / "toe-cache"))
     texts = [f"{w} item {i} {'good fine' if i % 2 else 'bad poor'}" for i, w in enumerate(["x"] * 240)]
-    ex = Examples(texts=texts, labels=["pos" if i % 2 else "neg" for i in range(240)])
+    return Examples(texts=texts, labels=["pos" if i % 2 else "neg" for i in range(240)])
 
-    class Remember:
-        time_start_up = True
-        start_up_cache_days = 1.0
-        test_size = 80
-        train_sizes = [40, 80]
-        cheap_seeds = 1
+
+def test_the_bench_uses_a_remembered_start_up_and_says_so(slow_module, monkeypatch, tmp_path):
+    ex = remembering(monkeypatch, tmp_path)
 
     first = run_benchmarks(ex, engines=("tfidf",), settings=Remember(), budget_s=30)
     startup.forget()
@@ -114,17 +122,7 @@ def test_start_ups_timed_ahead_are_the_ones_the_next_bench_uses(slow_module, mon
     finds every one remembered under its own key and spends none of its budget on them."""
     from advisor.measure.probes import time_start_ups
 
-    monkeypatch.setitem(base._REGISTRY, "tfidf", "slow_start_engines:SlowStart")
-    monkeypatch.setenv("TOE_CACHE_DIR", str(tmp_path / "toe-cache"))
-    texts = [f"{w} item {i} {'good fine' if i % 2 else 'bad poor'}" for i, w in enumerate(["x"] * 240)]
-    ex = Examples(texts=texts, labels=["pos" if i % 2 else "neg" for i in range(240)])
-
-    class Remember:
-        time_start_up = True
-        start_up_cache_days = 1.0
-        test_size = 80
-        train_sizes = [40, 80]
-        cheap_seeds = 1
+    ex = remembering(monkeypatch, tmp_path)
 
     started: list[str] = []
     ahead = time_start_ups(["tfidf"], {"tfidf": {"C": 5.0}}, Remember(), before=started.append)
