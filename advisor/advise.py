@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from advisor.data.heldout import read_test_file
-from advisor.decide.goals import BUDGETS, Goals
+from advisor.decide.goals import BUDGETS, Goals, budget_seconds
 from advisor.decide.recommend import Recommendation, recommend
 from advisor.decide.scaleout import ScaleOut
 from advisor.decide.settle import next_budget, outlook
@@ -22,7 +22,6 @@ from advisor.measure import BenchEvent, BenchResult, run_benchmarks
 from advisor.run.plan import Plan, make_plan
 from advisor.scale_advice import check_workers, scale_out_advice, scaled_plan
 from engines.base import Record
-from engines.errors import ConfigError
 
 if TYPE_CHECKING:
     from advisor.data.labelled import Dataset
@@ -83,26 +82,6 @@ def tool_version() -> str:
         return version("tune-or-embed")
     except Exception:  # noqa: BLE001  (not installed as a package: a source checkout)
         return "0+unknown"
-
-
-def budget_seconds(budget: str | float, budgets: dict[str, float] | None = None) -> tuple[str, float]:
-    """('quick'|'standard'|'thorough'|'custom', seconds) from a name or a number of seconds."""
-    table = {**BUDGETS, **(budgets or {})}
-    if isinstance(budget, int | float):
-        seconds = float(budget)
-    else:
-        key = str(budget).strip().lower()
-        if key in table:
-            return key, float(table[key])
-        try:
-            seconds = float(key.rstrip("s"))
-        except ValueError:
-            raise ConfigError(
-                f"unknown budget {budget!r}; use quick, standard, thorough or a number of seconds"
-            ) from None
-    if seconds < 10:
-        raise ConfigError(f"budget {seconds:g}s is too short; give at least 10 seconds")
-    return "custom", seconds
 
 
 def machine_profile_budget(resources: Any, profile: Any, budget: str | float) -> tuple[Any, Any, tuple[str, float]]:

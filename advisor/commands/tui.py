@@ -39,16 +39,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _budget(value: str) -> str:
-    """A named budget, or a number of seconds (at least 10), as advise takes it."""
-    if value in ("quick", "standard", "thorough"):
-        return value
+    """A named budget, or a number of seconds (at least 10), as advise takes it (``budget_seconds``)."""
+    from advisor.decide.goals import budget_seconds
+    from engines.errors import ConfigError
+
     try:
-        seconds = float(value.rstrip("s"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r}: use quick, standard, thorough or a number of seconds") from None
-    if seconds < 10:
-        raise argparse.ArgumentTypeError(f"{value!r}: give at least 10 seconds")
-    return f"{seconds:g}"
+        name, seconds = budget_seconds(value)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return f"{seconds:g}" if name == "custom" else name
 
 
 def run(args: argparse.Namespace) -> int:

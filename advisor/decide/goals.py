@@ -18,6 +18,26 @@ from engines.errors import ConfigError
 BUDGETS = {"quick": 90.0, "standard": 600.0, "thorough": 1800.0}
 
 
+def budget_seconds(budget: str | float, budgets: dict[str, float] | None = None) -> tuple[str, float]:
+    """('quick'|'standard'|'thorough'|'custom', seconds) from a name or a number of seconds."""
+    table = {**BUDGETS, **(budgets or {})}
+    if isinstance(budget, int | float):
+        seconds = float(budget)
+    else:
+        key = str(budget).strip().lower()
+        if key in table:
+            return key, float(table[key])
+        try:
+            seconds = float(key.rstrip("s"))
+        except ValueError:
+            raise ConfigError(
+                f"unknown budget {budget!r}; use quick, standard, thorough or a number of seconds"
+            ) from None
+    if seconds < 10:
+        raise ConfigError(f"budget {seconds:g}s is too short; give at least 10 seconds")
+    return "custom", seconds
+
+
 class Weights(BaseModel):
     """How much each criterion matters; only their ratios count."""
 
