@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +46,7 @@ def start_ups(res: Any, profile_name: str | None, *, quiet: bool) -> tuple[dict[
     from advisor.advise import default_engines
     from advisor.decide.goals import BUDGETS
     from advisor.machine.profiles import engine_config, load_profile
+    from advisor.machine.startup import timed_on
     from advisor.measure.probes import start_up_cache, time_start_ups
 
     profile = load_profile(profile_name, resources=res)
@@ -71,7 +71,7 @@ def start_ups(res: Any, profile_name: str | None, *, quiet: bool) -> tuple[dict[
         if t.seconds is None:
             lines.append(f"  {name:10s} not measured: {t.error}")
         else:
-            when = f" (timed {time.strftime('%Y-%m-%d %H:%M', time.localtime(t.timed_at))})" if t.timed_at else ""
+            when = f" (timed {timed_on(t.timed_at)})" if t.timed_at else ""
             lines.append(f"  {name:10s} {t.seconds:5.1f}s{when}")
     return {name: t.seconds for name, t in timed.items()}, lines
 

@@ -41,6 +41,11 @@ class StartUp(NamedTuple):
     timed_at: float | None = None
 
 
+def timed_on(epoch_s: float) -> str:
+    """When a remembered timing was taken, as the advice and ``probe`` say it (local minutes)."""
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(epoch_s))
+
+
 CACHE_NAME = "start-up.json"  # in the tune-or-embed cache folder (``TOE_CACHE_DIR``)
 
 

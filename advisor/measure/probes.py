@@ -55,7 +55,7 @@ def time_start_ups(
 def start_up(s: Session, name: str) -> None:
     """Time ``name``'s warm-up in a new process (the imports and model load a full run pays
     before training), then warm it up here, so that no benchmark fit pays for them."""
-    from advisor.machine.startup import time_start_up
+    from advisor.machine.startup import time_start_up, timed_on
 
     s.check()
     eng = s.engine(name)
@@ -79,7 +79,7 @@ def start_up(s: Session, name: str) -> None:
             t.start_s = timed.seconds
             said = f"{timed.seconds:.1f}s in a new process"
             if timed.timed_at is not None:
-                said += f" (timed {_when(timed.timed_at)}, remembered in {cache})"
+                said += f" (timed {timed_on(timed.timed_at)}, remembered in {cache})"
                 s.remembered[name] = (timed.seconds, timed.timed_at, str(cache))
     t0 = time.perf_counter()
     eng.warm_up()
@@ -87,16 +87,14 @@ def start_up(s: Session, name: str) -> None:
     s.emit(name, "load", f"start-up {said}; loaded here in {t.load_s:.1f}s")
 
 
-def _when(epoch_s: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(epoch_s))
-
-
 def note_remembered(s: Session) -> None:
     """One note for every start-up taken from the disk instead of timed (not one per approach)."""
+    from advisor.machine.startup import timed_on
+
     if not s.remembered:
         return
     first, last = min(at for _, at, _ in s.remembered.values()), max(at for _, at, _ in s.remembered.values())
-    when = _when(first) if _when(first) == _when(last) else f"{_when(first)} to {_when(last)}"
+    when = timed_on(first) if timed_on(first) == timed_on(last) else f"{timed_on(first)} to {timed_on(last)}"
     each = ", ".join(f"{name} {seconds:.1f}s" for name, (seconds, _, _) in s.remembered.items())
     cache = next(iter(s.remembered.values()))[2]
     s.notes.append(
