@@ -92,12 +92,19 @@ def overruns(
     return elapsed + nxt > budget_s
 
 
+def _stopped_by(stop: str) -> str:
+    return f"stopped by the {'budget' if stop == 'budget' else 'user'} after "
+
+
 def stop_note(stop: str, step: int, total_steps: int, resumable: bool) -> str:
     """The note on a run the budget or the user (``stop``: "budget" or "cancelled") stopped."""
-    who = "budget" if stop == "budget" else "user"
-    if resumable:
-        return f"stopped by the {who} after {step} of {total_steps} steps; the checkpoint can resume it"
-    return f"stopped by the {who} after {step} of {total_steps} steps"
+    note = f"{_stopped_by(stop)}{step} of {total_steps} steps"
+    return note + "; the checkpoint can resume it" if resumable else note
+
+
+def is_stop_note(note: str, stop: str) -> bool:
+    """Whether ``note`` is ``stop_note``'s for a run that ``stop`` stopped."""
+    return note.startswith(_stopped_by(stop))
 
 
 def early_stopping_note(step: int, patience: int) -> str:

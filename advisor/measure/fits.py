@@ -136,8 +136,10 @@ def record_fit(s: Session, name: str, report: FitReport) -> None:
     if "load" in report.phase_s and t.load_s is None:
         t.load_s = report.phase_s["load"]
     t.last_fit = report
+    from engines.finetune_stopping import is_stop_note
+
     for note in report.notes:
         # A fit the budget stopped is told by its point (scored as it is, or why not): the engine's
         # note offers to resume a checkpoint the benchmark does not keep.
-        if note not in t.notes and not (report.stopped == "budget" and note.startswith("stopped by the budget")):
+        if note not in t.notes and not (report.stopped == "budget" and is_stop_note(note, "budget")):
             t.notes.append(note)
