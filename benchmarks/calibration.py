@@ -122,13 +122,14 @@ def advise_child(args_json: str) -> None:
     a = json.loads(args_json)
     settings = load_profile(a["profile"])
     if a.get("cache_dir"):
-        # `make demo`'s path: `probe --start-up` first, outside the budget, into a cache of this row's
+        # `make demo`'s path: `probe --start-up --data` first, outside the budget, into a cache of this row's
         # own; advise then finds every start-up remembered there, as make demo's next process does.
-        from advisor.commands.probe import start_ups
+        from advisor.commands.probe import start_ups, train_speed
         from advisor.machine import startup
 
         os.environ["TOE_CACHE_DIR"] = a["cache_dir"]
         start_ups(None, a["profile"], quiet=True)
+        train_speed(a["profile"], a["data"])  # `probe --data`: this machine's training ÷ embedding speed
         startup.forget()
     else:
         # The start-ups are timed again, as on a user's first advise on a machine: nothing remembered

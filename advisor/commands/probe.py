@@ -1,5 +1,6 @@
 """``tune-or-embed probe``: what this machine has (CPU, RAM, disk, GPUs, torch's view with --torch),
-and with --start-up how long each approach takes to start in a new process, remembered for advise."""
+with --start-up how long each approach takes to start in a new process and with --data how much slower
+training is than embedding here, each remembered for advise."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+SPEED_ROWS = 512  # rows of --data that the training speed is measured on (a stratified sample)
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -15,12 +18,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="show this machine's CPU, RAM, disk and GPUs",
         description="Show this machine's CPU, RAM, free disk, NVIDIA GPUs (NVML) and, with --torch, what torch "
         "sees. With --start-up, also time each approach's start-up in a new process (imports, model load) and "
-        "remember it, so that the next advise spends all of its budget on the benchmarks.",
+        "remember it, so that the next advise spends all of its budget on the benchmarks; with --data, how "
+        "much slower training is than embedding here, so that the next advise plans its first fine-tune "
+        "point with this machine's speed.",
     )
     p.add_argument(
         "--json",
         action="store_true",
-        help="print the Resources model as JSON (with --start-up: {resources, start_up_s})",
+        help="print the Resources model as JSON (with --start-up or --data: {resources, start_up_s, train_vs_infer})",
     )
     p.add_argument("--torch", action="store_true", help="also ask torch (imports torch: slower)")
     p.add_argument(
@@ -30,6 +35,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "profile's start_up_cache_days, as advise would from its own budget",
     )
     p.add_argument("--profile", metavar="P", help="with --start-up: profile name or .toml (default: picked here)")
+    p.add_argument(
+        "--data",
+        metavar="REF",
+        help="also measure how much slower training is than embedding on this data (a CSV/"
+        "JSONL/Parquet file or demo:<name>; a few optimizer steps), remembered like the start-ups: the next "
+        "advise plans its first fine-tune point with it",
+    )
     p.add_argument(
         "--artifacts-dir",
         metavar="DIR",
@@ -76,14 +88,55 @@ def start_ups(res: Any, profile_name: str | None, *, quiet: bool) -> tuple[dict[
     return {name: t.seconds for name, t in timed.items()}, lines
 
 
+def train_speed(profile_name: str | None, ref: str, res: Any = None) -> tuple[float | None, list[str]]:
+    """Embedding ÷ training speed on ``ref``'s texts (``advisor.measure.train_speed.measure``), and the
+    line that says so: (None, why) where it cannot be measured."""
+    from advisor.advise import default_engines
+    from advisor.data.labelled import load_dataset
+    from advisor.decide.goals import BUDGETS
+    from advisor.machine.profiles import engine_config, load_profile
+    from advisor.measure import train_speed as speed
+    from advisor.measure.plan import TRAIN_VS_INFER_COST
+
+    profile = load_profile(profile_name, resources=res)
+    names = default_engines(max(BUDGETS.values()))
+    configs = {name: engine_config(profile, name) for name in names}
+    examples = load_dataset(ref, sample=SPEED_ROWS).examples
+    measured = speed.measure(names, configs, profile.bench, examples)
+    if measured is None:
+        why = "no trainer and embedder to compare, one class, or a timing out of bounds"
+        return None, [f"training speed: not measured ({why})"]
+    return measured.ratio, [
+        f"training speed on {ref}: {measured.train_examples_per_s:.1f} examples/s trained, "
+        f"{measured.embed_texts_per_s:.0f} texts/s embedded (÷ {measured.ratio:.1f}; advise assumes "
+        f"÷ {TRAIN_VS_INFER_COST:g} without it); "
+        + (
+            f"remembered in {measured.remembered_in}: the next advise plans with it"
+            if measured.remembered_in
+            else f"not remembered (profile {profile.name} remembers no start-ups)"
+        )
+    ]
+
+
 def run(args: argparse.Namespace) -> int:
     from advisor.common.output import print_json
     from advisor.machine.probe import format_resources, probe
 
     res = probe(artifacts_dir=args.artifacts_dir, include_torch=args.torch)
     seconds, lines = start_ups(res, args.profile, quiet=args.json) if args.start_up else ({}, [])
+    ratio = None
+    if args.data:
+        if not args.json:
+            print(f"measuring training speed on {args.data} (a few optimizer steps)…", file=sys.stderr, flush=True)
+        ratio, more = train_speed(args.profile, args.data, res)
+        lines += more
     if args.json:
-        print_json({"resources": res.model_dump(mode="json"), "start_up_s": seconds} if args.start_up else res)
+        out: dict[str, Any] = {"resources": res.model_dump(mode="json")}
+        if args.start_up:
+            out["start_up_s"] = seconds
+        if args.data:
+            out["train_vs_infer"] = ratio
+        print_json(out if len(out) > 1 else res)
     else:
         print("\n".join([format_resources(res), *lines]))
     return 0

@@ -76,7 +76,7 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _disk_key(target: str, settings: str) -> str:
+def disk_key(target: str, settings: str) -> str:
     """What a remembered timing holds for: the engine, its settings, this interpreter and the
     versions of what its warm-up imports (a new torch or transformers is timed again)."""
     from importlib.metadata import PackageNotFoundError, version
@@ -90,6 +90,13 @@ def _disk_key(target: str, settings: str) -> str:
     return json.dumps([target, settings, sys.executable, sys.version.split()[0], *versions])
 
 
+def engines_key(what: str, *engines: Any) -> str:
+    """The disk key of a measurement ``what`` of engine instances ``engines`` (their classes and
+    settings, as ``disk_key`` completes it): several engines' measurement shares the start-ups' file."""
+    targets = " ".join(f"{type(e).__module__}:{type(e).__qualname__}" for e in engines)
+    return disk_key(f"{what} {targets}", json.dumps([_config_json(getattr(e, "config", None)) for e in engines]))
+
+
 def _read_disk(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -98,23 +105,25 @@ def _read_disk(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _remembered(path: Path, key: str, max_age_s: float) -> StartUp | None:
+def recall(path: Path, key: str, max_age_s: float, field: str = "seconds") -> tuple[float, float] | None:
+    """(value, epoch seconds it was measured at) of ``field`` remembered under ``key`` in the file,
+    or None when there is none younger than ``max_age_s`` (or it is damaged)."""
     entry = _read_disk(path).get(key)
     if not isinstance(entry, dict):
         return None
     try:
-        seconds, at = float(entry["seconds"]), float(entry["at"])
+        value, at = float(entry[field]), float(entry["at"])
     except (TypeError, KeyError, ValueError):
         return None
-    return StartUp(seconds, timed_at=at) if 0 <= time.time() - at <= max_age_s and seconds >= 0 else None
+    return (value, at) if 0 <= time.time() - at <= max_age_s and value >= 0 else None
 
 
-def _remember(path: Path, key: str, seconds: float) -> None:
-    """Add one timing to the file, atomically; a read-only or full disk only loses the memory."""
+def remember(path: Path, key: str, value: float, field: str = "seconds") -> None:
+    """Add one measurement to the file, atomically; a read-only or full disk only loses the memory."""
     from engines.atomic import write_json
 
     data = _read_disk(path)
-    data[key] = {"seconds": seconds, "at": time.time()}
+    data[key] = {field: value, "at": time.time()}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_json(path, data)
@@ -143,10 +152,10 @@ def time_start_up(
         return StartUp(_timed[target, settings])
     key = ""
     if cache is not None:
-        key = _disk_key(target, settings)
-        kept = _remembered(cache, key, max_age_s)
+        key = disk_key(target, settings)
+        kept = recall(cache, key, max_age_s)
         if kept is not None:
-            return kept
+            return StartUp(kept[0], timed_at=kept[1])
     try:
         proc = subprocess.Popen(
             [sys.executable, "-c", _CODE, target, settings],
@@ -176,5 +185,5 @@ def time_start_up(
         return StartUp(None, "no timing in the new process's output")
     _timed[target, settings] = seconds
     if cache is not None:
-        _remember(cache, key, seconds)
+        remember(cache, key, seconds)
     return StartUp(seconds)

@@ -28,7 +28,8 @@ SHARE_CHEAP = 0.25  # a cheap approach that caches nothing (TF-IDF), when others
 SHARE_PREPARE = 0.7  # caching the vectors of the test part and the pool (embeddings), trainers following
 SHARE_TRAINER = 0.75  # a trainer's curve, when another trainer follows
 # Training one example costs several inference passes (forward + backward + optimizer, at a smaller batch):
-# used only to plan the first fine-tune point before it is measured. Measured on the 2-core development
+# used only to plan the first fine-tune point before it is measured, where this machine's own ratio is not
+# remembered (``train_speed``: probe --start-up --data, or an earlier advise). Measured on the 2-core development
 # machine (MiniLM-L6, Rotten Tomatoes, 2026-12-04): 252 texts/s embedded vs 42 examples/s trained at batch 16.
 TRAIN_VS_INFER_COST = 5.5
 CURVE_STOPS = ("completed", "early_stopping")
@@ -264,17 +265,19 @@ def trainer_reserve(
     first_examples: int,
     test_rows: float,
     alternative_probe: bool,
+    train_vs_infer: float = TRAIN_VS_INFER_COST,
 ) -> float:
     """Seconds kept for the trainers: their first point (and an alternative's speed probe, e.g.
     LoRA's) when that is affordable, with a margin, its cost estimated from the embedding speed;
-    else a short throughput probe each. The first fine-tune point is what a call between
+    else a short throughput probe each (``train_vs_infer``: embedding ÷ training speed, this machine's
+    own where remembered). The first fine-tune point is what a call between
     fine-tuning and the rest turns on: the cheap approaches get what is left around it."""
     if not n_trainers:
         return 0.0
     probe = min(20.0, 0.2 * left_s) * n_trainers
     if not embed_rate:
         return min(0.5 * left_s, max(probe, 0.3 * left_s))
-    rate = embed_rate / TRAIN_VS_INFER_COST
+    rate = embed_rate / train_vs_infer
     one = first_examples / rate + test_rows / embed_rate
     if alternative_probe:
         one += LORA_PROBE_S

@@ -88,19 +88,39 @@ def start_up(s: Session, name: str) -> None:
 
 
 def note_remembered(s: Session) -> None:
-    """One note for every start-up taken from the disk instead of timed (not one per approach)."""
+    """One note for every start-up taken from the disk instead of timed (not one per approach), and
+    for this machine's training ÷ embedding speed where the plan uses a remembered one."""
     from advisor.machine.startup import timed_on
 
-    if not s.remembered:
-        return
-    first, last = min(at for _, at, _ in s.remembered.values()), max(at for _, at, _ in s.remembered.values())
-    when = timed_on(first) if timed_on(first) == timed_on(last) else f"{timed_on(first)} to {timed_on(last)}"
-    each = ", ".join(f"{name} {seconds:.1f}s" for name, (seconds, _, _) in s.remembered.items())
-    cache = next(iter(s.remembered.values()))[2]
-    s.notes.append(
-        f"start-ups in a new process remembered from {when} in {cache} ({each}): "
-        "not timed again, so the budget went to the benchmark"
-    )
+    parts = []
+    if s.remembered:
+        ats = [at for _, at, _ in s.remembered.values()]
+        first, last = timed_on(min(ats)), timed_on(max(ats))
+        each = ", ".join(f"{name} {seconds:.1f}s" for name, (seconds, _, _) in s.remembered.items())
+        cache = next(iter(s.remembered.values()))[2]
+        parts.append(
+            f"start-ups in a new process remembered from {first if first == last else f'{first} to {last}'} "
+            f"in {cache} ({each}): not timed again, so the budget went to the benchmark"
+        )
+    if s.train_vs_infer_at is not None:
+        parts.append(
+            f"the first fine-tune point was planned with this machine's training speed, embedding ÷ "
+            f"{s.train_vs_infer:.1f} (measured {timed_on(s.train_vs_infer_at)}), not the assumed "
+            f"÷ {plan.TRAIN_VS_INFER_COST:g}"
+        )
+    if parts:
+        s.notes.append("; ".join(parts))
+
+
+def bulk_rate(eng: Any, texts: Sequence[str], **kw: Any) -> float | None:
+    """Texts/s a vector-caching engine (loaded) embeds ``texts`` at: 8 first (a warm-up), then one call
+    of up to ``PROBE_TEXTS`` (the engine sorts them by length as the bulk embedding does, so this is the
+    rate a pool is embedded at). ``kw`` goes to ``prepare`` (progress, cancel)."""
+    eng.prepare(texts[:8], **kw)
+    probe = texts[8 : 8 + plan.PROBE_TEXTS]
+    t0 = time.perf_counter()
+    eng.prepare(probe, **kw)
+    return len(probe) / max(time.perf_counter() - t0, 1e-6) if probe else None
 
 
 def probe_embedding(s: Session) -> float | None:
@@ -108,20 +128,12 @@ def probe_embedding(s: Session) -> float | None:
     name = s.embedder
     if name is None:
         return None
-    eng = s.engine(name)
     texts = s.sample.texts
     t0 = time.perf_counter()
-    eng.prepare(texts[:8], progress=s.relay(name), cancel=s.cancel)
-    t1 = time.perf_counter()
-    # One call of up to 256 texts: the engine sorts them by length as the bulk embedding
-    # does, so this is the rate the pool will be embedded at.
-    probe = texts[8 : 8 + plan.PROBE_TEXTS]
-    eng.prepare(probe, progress=s.relay(name), cancel=s.cancel)
+    rate = bulk_rate(s.engine(name), texts, progress=s.relay(name), cancel=s.cancel)
     s.probed = set(texts[: 8 + plan.PROBE_TEXTS])  # cached now: prepare_embeddings' rate must not count them
-    t2 = time.perf_counter()
-    rate = len(probe) / max(t2 - t1, 1e-6) if probe else None
     s.tally[name].prepare_texts_per_s = rate
-    s.tally[name].prepare_s = t2 - t0
+    s.tally[name].prepare_s = time.perf_counter() - t0
     s.emit(name, "load", f"{rate or 0:.0f} texts/s")
     return rate
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from advisor.measure import cheap, crossfits, plan, probes, trainers
+from advisor.measure import cheap, crossfits, plan, probes, train_speed, trainers
 from advisor.measure.records import BenchProgress, BenchResult
 from advisor.measure.results import borrowed_speed, result
 from advisor.measure.session import Session, Stop
@@ -96,6 +96,7 @@ def run(s: Session) -> None:
     """
     for name in s.engines:
         probes.start_up(s, name)
+    train_speed.recall(s)
     probes.note_remembered(s)
     rate = probes.probe_embedding(s)
     s.check()
@@ -112,6 +113,7 @@ def run(s: Session) -> None:
     s.split(test_n, pool_n)
     _cheap_stages(s, rate)
     _trainer_stages(s)
+    train_speed.remember(s)
     s.emit("all", "done", f"benchmarks done in {s.clock.elapsed:.0f}s")
 
 

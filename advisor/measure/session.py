@@ -43,13 +43,18 @@ def nested(pool: Examples, sizes: list[int], seed: int) -> list[Examples]:
     return list(nested_subsets(pool, sizes, seed=seed))
 
 
-def bench_engine(cls: type[Engine], config: Any) -> Engine:
+def bench_engine(cls: type[Engine], config: Any, **overrides: Any) -> Engine:
     """``cls`` built as the benchmark builds it from ``config`` (a config model, its fields as a
     dict, or None): a resumable engine writes one checkpoint (the final one) per fit, so its cost is
-    measured and the full run's count of them is known from its steps."""
+    measured and the full run's count of them is known from its steps. ``overrides`` replace those of
+    its settings that its config has (e.g. a short probe's ``max_steps``)."""
+    fields = getattr(cls.config_cls, "model_fields", {})
+    changes = {k: v for k, v in overrides.items() if k in fields}
     if cls.supports_resume:
+        changes["checkpoint_every_steps"] = plan.BENCH_CHECKPOINT_EVERY
+    if changes:
         base = config.model_dump() if hasattr(config, "model_dump") else dict(config or {})
-        config = cls.config_cls(**{**base, "checkpoint_every_steps": plan.BENCH_CHECKPOINT_EVERY})
+        config = cls.config_cls(**{**base, **changes})
     return cls(config)
 
 
@@ -102,6 +107,10 @@ class Session:
         self.crossfit_rows_cache: Examples | None = None
         self.left_out: dict[str, str] = {}
         self.remembered: dict[str, tuple[float, float, str]] = {}  # start-ups read from disk: (s, at, file)
+        # Embedding texts/s ÷ training examples/s: plans the first fine-tune point before one is measured
+        # (this machine's own when remembered, with when it was measured: ``train_speed.recall``).
+        self.train_vs_infer = plan.TRAIN_VS_INFER_COST
+        self.train_vs_infer_at: float | None = None
 
     # ------------------------------------------------------------ engines
     def kind(self, name: str) -> type[Engine]:

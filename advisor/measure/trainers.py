@@ -32,12 +32,10 @@ def finetune_cost(s: Session, name: str, n: int, score_rows: int | None = None) 
     if rate is None:
         other_name = partner(s, name)
         other = s.tally.get(other_name) if other_name is not None else None
-        rate = (other.train_examples_per_s if other else None) or (
-            emb_rate / plan.TRAIN_VS_INFER_COST if emb_rate else None
-        )
+        rate = (other.train_examples_per_s if other else None) or (emb_rate / s.train_vs_infer if emb_rate else None)
     if not rate:
         return None
-    infer = emb_rate or rate * plan.TRAIN_VS_INFER_COST
+    infer = emb_rate or rate * s.train_vs_infer
     scored = len(s.split_test) if score_rows is None else score_rows
     return plan.finetune_fit_s(s.configs.get(name), n, rate=rate, infer_rate=infer, scored_rows=scored, load_s=t.load_s)
 
@@ -48,7 +46,7 @@ def scoring_s(s: Session, name: str) -> float:
     rate = s.embed_rate()
     if not rate:
         train = s.tally[name].train_examples_per_s
-        rate = train * plan.TRAIN_VS_INFER_COST if train else None
+        rate = train * s.train_vs_infer if train else None
     return len(s.test) / rate if rate and s.test is not None else 0.0
 
 
@@ -66,6 +64,7 @@ def plan_trainers(s: Session, embed_rate: float | None) -> float:
         test_rows=test_rows,
         first_examples=plan.finetune_examples(s.configs.get(first), 0),
         alternative_probe=any(s.kind(t).alternative_to for t in trainers[1:]),
+        train_vs_infer=s.train_vs_infer,
     )
 
 
