@@ -94,6 +94,8 @@ def test_user_file(tmp_path):
         ("[finetune]\nlearning_rate = -1\n", "finetune.learning_rate"),
         ("colour = 'red'\n", "colour: Extra inputs are not permitted"),
         ("[lora]\nmode = 'full'\n", "lora.mode must be 'lora'"),
+        ("[cluster]\ngpus_per_worker = 8\n", "cluster: Value error, gpus_per_worker needs hardware"),
+        ("[cluster]\nhardware = 'a100'\ngpus_per_worker = 0\n", "cluster.gpus_per_worker"),
     ],
 )
 def test_invalid_files(tmp_path, content, pattern):
@@ -102,6 +104,13 @@ def test_invalid_files(tmp_path, content, pattern):
     with pytest.raises(ConfigError, match=pattern) as info:
         load_profile(str(path))
     assert "\n" not in str(info.value)
+
+
+def test_a_gpu_cluster_section(tmp_path):
+    path = tmp_path / "gpus.toml"
+    path.write_text("[cluster]\nworkers = 4\nhardware = 'a100'\ngpus_per_worker = 8\n")
+    c = load_profile(str(path)).cluster
+    assert (c.workers, c.hardware, c.gpus_per_worker, c.price_per_hour) == (4, "a100", 8, None)
 
 
 def test_unknown_name_and_missing_file():

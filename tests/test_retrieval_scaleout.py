@@ -38,7 +38,7 @@ def _bench(docs: int) -> RankBench:
     )
 
 
-def _scale_out(forecasts, goals, *, efficiency):
+def _scale_out(forecasts, goals, *, efficiency, **gpus):
     """``rank_scale_out_advice`` on 4 workers for a 100,000-document collection (1,000 s of the frozen
     index's embedding at the measured 100 docs/s), after the one-machine call."""
     return rank_scale_out_advice(
@@ -56,6 +56,7 @@ def _scale_out(forecasts, goals, *, efficiency):
         budget="quick",
         progress=None,
         cancel=None,
+        **gpus,
     )
 
 
@@ -154,3 +155,41 @@ def test_a_measured_efficiency_above_one_is_capped(monkeypatch) -> None:
     assert out.scaling.efficiency == 1.0 and "capped at 1 from 1.19" in out.scaling.source
     assert scaled["frozen-index"].train_time_s == pytest.approx(200 + 1000 / 4 + 8.0)
     assert out.measurement is not None and out.measurement.unit == "documents"
+
+
+def test_gpu_workers_index_at_the_hardware_what_ifs_rate(monkeypatch) -> None:
+    seen = {}
+
+    def on_one_gpu(docs, config, scaling):
+        seen["args"] = (docs, scaling.hardware, scaling.ranks)
+        return 100.0  # the what-if: 100,000 documents in 100 s on one L4
+
+    monkeypatch.setattr("advisor.scale_advice.one_gpu_index_s", on_one_gpu)
+    forecasts = {"frozen-index": fc("frozen-index", 0.80, t=1200.0), "bm25": fc("bm25", 0.60, t=20.0)}
+    got = _scale_out(forecasts, Goals(), efficiency=0.5, hardware="L4", gpus_per_worker=2)
+    assert got is not None
+    out, scaled = got
+    assert seen["args"] == (100_000, "l4", 8)
+    assert scaled["frozen-index"].train_time_s == pytest.approx(200 + 100 / (8 * 0.5) + ASSUMED_RAY_START_S)
+    run = out.runs["frozen-index"]
+    assert run.price == pytest.approx(run.worker_hours * 2 * 0.70)  # 2 L4s a worker, at their indicative price
+    assert rank_plan_overrides(out, None) == {"workers": 8}  # one Ray worker per GPU
+    assert any("2 × NVIDIA L4 24 GB" in a for a in scaled["frozen-index"].assumptions)
+
+
+def test_the_one_gpu_index_time_is_the_frozen_encoders_what_if(tiny_model) -> None:
+    from advisor.forecast.hardware import hardware_forecast, model_shape
+    from advisor.forecast.hardware_profiles import get_hardware
+    from advisor.forecast.scaleout import one_gpu_index_s
+    from advisor.measure import ApproachMeasurement
+    from engines.dense import FrozenIndexConfig
+
+    config = FrozenIndexConfig(model="tiny-bert", max_length=32, batch_size=64)
+    shape = model_shape("tiny-bert")
+    assert shape is not None
+    frozen = ApproachMeasurement(approach="frozen-index")
+    for name in ("t4", "h200"):
+        gpus = Scaling(workers=2, efficiency=1.0, source="given", hardware=name)
+        want = hardware_forecast(frozen, get_hardware(name), shape, 50_000, config, predictions_per_day=0)
+        assert one_gpu_index_s(50_000, config, gpus) == pytest.approx(want.train_time_s)
+    assert one_gpu_index_s(50_000, config, Scaling(workers=2, efficiency=1.0, source="given")) is None

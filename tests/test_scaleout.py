@@ -17,6 +17,7 @@ from advisor.decide.scaleout import scale_out, scale_out_lines
 from advisor.decide.scoring import cost
 from advisor.forecast.scaleout import ASSUMED_RAY_START_S, Scaling, scaled_forecast
 from advisor.measure import ApproachMeasurement
+from engines.errors import ConfigError
 
 
 def test_the_training_part_is_divided_and_the_start_up_added():
@@ -65,6 +66,108 @@ def test_a_call_that_stays_says_what_the_workers_take():
     lines = scale_out_lines(s)
     assert lines[0].startswith("Scale-out on 2 Ray workers: efficiency 1.00 (given)")
     assert lines[-1] == s.line
+
+
+GPUS = Scaling(workers=4, efficiency=0.5, source="given", overhead_s=30.0, hardware="a100-40gb", gpus_per_worker=8)
+
+
+def test_gpu_workers_divide_the_hardware_what_if_over_every_gpu():
+    f = fc("finetune", 0.8, t=1010.0).model_copy(update={"train_time_low_s": 810.0, "train_time_high_s": 1510.0})
+    m = ApproachMeasurement(approach="finetune", start_s=10.0)
+    out = scaled_forecast(f, m, GPUS, gpu_s=200.0)  # the what-if: 200 s on one A100
+    assert GPUS.ranks == 32
+    assert out.train_time_s == pytest.approx(200 / (32 * 0.5) + 30)
+    assert out.train_time_low_s == pytest.approx(800 * 0.2 / 16 + 30)  # the interval kept in proportion
+    assert out.train_time_high_s == pytest.approx(1500 * 0.2 / 16 + 30)
+    assert out.train_workers == 4
+    assert any("8 × NVIDIA A100 40 GB" in a and "32 GPUs" in a for a in out.assumptions)
+    like_here = scaled_forecast(f, m, GPUS.model_copy(update={"hardware": None}), gpu_s=200.0)
+    assert like_here.train_time_s == pytest.approx(1000 / 2 + 30)  # no hardware: workers like this machine
+    unknown_size = scaled_forecast(f, m, GPUS)
+    assert unknown_size.train_time_s == pytest.approx(1000 / 2 + 30)
+    assert any("model's size is unknown" in a for a in unknown_size.assumptions)
+
+
+def test_the_one_gpu_time_is_the_hardware_what_if(tiny_model):
+    from advisor.forecast.hardware import hardware_forecast, model_shape
+    from advisor.forecast.hardware_profiles import get_hardware
+    from advisor.forecast.scaleout import one_gpu_s
+    from engines.config import FinetuneConfig
+
+    config = FinetuneConfig(model="tiny-bert", train_batch_size=16)
+    f = fc("finetune", 0.8, t=1010.0, n=20_000)
+    m = ApproachMeasurement(approach="finetune", start_s=10.0, tokens_per_example=48.0)
+    shape = model_shape("tiny-bert")
+    assert shape is not None
+    times = {}
+    for name in ("t4", "h100"):
+        gpu = GPUS.model_copy(update={"hardware": name})
+        want = hardware_forecast(m, get_hardware(name), shape, 20_000, config, predictions_per_day=0).train_time_s
+        times[name] = one_gpu_s(f, m, config, gpu)
+        assert times[name] == pytest.approx(want)
+    made = f.model_copy(
+        update={
+            "hardware": [
+                hardware_forecast(m, get_hardware("t4"), shape, 20_000, config, predictions_per_day=0).model_copy(
+                    update={"train_time_s": 123.0}
+                )
+            ]
+        }
+    )
+    assert one_gpu_s(made, m, config, GPUS.model_copy(update={"hardware": "t4"})) == 123.0  # the what-if made
+    assert one_gpu_s(f, m, config, GPUS.model_copy(update={"hardware": None})) is None
+
+
+def test_gpu_workers_are_priced_and_planned_per_gpu(monkeypatch):
+    from advisor.measure import BenchResult
+    from advisor.scale_advice import check_workers, scale_out_advice, scaled_plan
+
+    goals = Goals(deadline_minutes=10)
+    forecasts = {"tfidf": fc("tfidf", 0.70, t=5.0), "finetune": fc("finetune", 0.85, t=1810.0)}
+    measurements = {"finetune": ApproachMeasurement(approach="finetune", start_s=10.0)}
+    rec = recommend(goals, Res(), measurements, forecasts)
+    bench = BenchResult.model_construct(measurements=measurements)
+    monkeypatch.setattr("advisor.forecast.scaleout.one_gpu_s", lambda f, m, config, scaling: 60.0)
+
+    def advice(**kw):
+        return scale_out_advice(
+            bench,
+            forecasts,
+            rec,
+            goals,
+            Res(),
+            configs={"finetune": None},
+            examples=None,
+            workers=2,
+            efficiency=0.5,
+            ray_address=None,
+            budget="quick",
+            progress=None,
+            cancel=None,
+            **kw,
+        )
+
+    on_a100 = advice(price_per_hour=None, hardware="a100", gpus_per_worker=4)
+    run = on_a100.runs["finetune"]
+    assert on_a100.scaling.hardware == "a100-40gb" and on_a100.scaling.ranks == 8
+    assert run.train_time_s == pytest.approx(60 / (8 * 0.5) + 10 + ASSUMED_RAY_START_S)
+    assert run.price == pytest.approx(run.worker_hours * 4 * 1.30)  # 4 A100s at their indicative price
+    assert on_a100.changes_call and on_a100.recommendation.choice == "finetune"
+    lines = scale_out_lines(on_a100)
+    assert lines[0].startswith("Scale-out on 2 Ray workers of 4 × NVIDIA A100 40 GB each (8 GPUs)")
+    assert any("4 × 1.30 = 5.20" in line for line in lines)
+    _, overrides, planned = scaled_plan(on_a100, bench, forecasts, "10.0.0.9:6379")
+    assert overrides == {"workers": 8, "ray_address": "10.0.0.9:6379"}  # one Ray worker per GPU
+    assert planned["finetune"].train_time_s == pytest.approx(run.train_time_s)
+    priced = advice(price_per_hour=3.0, hardware="h100")
+    assert priced.runs["finetune"].price == pytest.approx(priced.runs["finetune"].worker_hours * 3.0)
+    assert priced.scaling.ranks == 2 and not priced.price_note
+    here = advice(price_per_hour=None)
+    assert here.runs["finetune"].train_time_s == pytest.approx(1800 / 1.0 + 10 + ASSUMED_RAY_START_S)
+    with pytest.raises(ConfigError, match=r"^\[cluster\] hardware: unknown hardware 'a1000'; try one of: t4, l4"):
+        check_workers(4, 0.5, hardware="a1000")
+    with pytest.raises(ConfigError, match="gpus_per_worker needs hardware"):
+        check_workers(4, 0.5, gpus_per_worker=2)
 
 
 @pytest.fixture

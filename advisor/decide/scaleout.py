@@ -12,6 +12,7 @@ from advisor.common.capabilities import label
 from advisor.common.output import human_seconds
 from advisor.decide.recommend import Recommendation, recommend
 from advisor.forecast.accuracy import Forecast
+from advisor.forecast.hardware_profiles import get_hardware
 from advisor.forecast.scaleout import Scaling, scale_forecasts
 from advisor.measure import ApproachMeasurement
 from advisor.measure.scaling import ScalingMeasurement
@@ -40,6 +41,12 @@ class ScaleOut(Record):
     recommendation: Recommendation
     changes_call: bool = Field(description="The call on N workers differs from the call on this machine.")
     line: str = Field(description="What scaling out changes, in one line.")
+    price_note: str = Field("", description="Where the price of a worker-hour comes from, when not the goals'.")
+    forecasts: dict[str, Forecast] = Field(
+        default_factory=dict,
+        exclude=True,
+        description="Every forecast with the scaled ones on the workers (the plan's).",
+    )
 
 
 def scale_out(
@@ -54,12 +61,15 @@ def scale_out(
     price_per_hour: float | None = None,
     budget: str | None = None,
     scaled: dict[str, Forecast] | None = None,
+    configs: dict[str, Any] | None = None,
+    price_note: str = "",
 ) -> ScaleOut:
     """Put the approaches that scale out on ``scaling.workers`` workers and decide again (a
     cluster's ``price_per_hour`` replaces the goals' for that call). ``scaled``: the forecasts already
-    put there (a retrieval advice's, by ``scaled_index_forecast``); None: ``scale_forecasts``."""
+    put there (a retrieval advice's, by ``scaled_index_forecast``); None: ``scale_forecasts`` (with the
+    engines' ``configs`` on GPU workers)."""
     if scaled is None:
-        scaled = scale_forecasts(forecasts, dict(measurements), scaling)
+        scaled = scale_forecasts(forecasts, dict(measurements), scaling, configs)
     on_cluster = goals if price_per_hour is None else goals.model_copy(update={"price_per_hour": price_per_hour})
     again = recommend(on_cluster, resources, measurements, scaled, budget=budget)
     price = price_per_hour if price_per_hour is not None else goals.price_per_hour
@@ -86,6 +96,8 @@ def scale_out(
         recommendation=again,
         changes_call=changes,
         line=_line(rec, again, runs, scaling, goals),
+        price_note=price_note,
+        forecasts=scaled,
     )
 
 
@@ -115,7 +127,7 @@ def scale_out_lines(s: ScaleOut) -> list[str]:
     """The report's lines for a scale-out: the assumption, each scaled run, the call."""
     sc = s.scaling
     lines = [
-        f"Scale-out on {sc.workers} Ray workers: efficiency {sc.efficiency:.2f} ({sc.source})"
+        f"Scale-out on {sc.workers} Ray workers{_of_gpus(sc)}: efficiency {sc.efficiency:.2f} ({sc.source})"
         + (
             f"; measured in {s.measurement.wall_s:.0f}s, {s.measurement.steps} {s.measurement.unit}: 1 worker "
             f"{s.measurement.one_examples_per_s:.1f} {_per_s(s.measurement.unit)}, {s.measurement.workers} workers "
@@ -134,8 +146,21 @@ def scale_out_lines(s: ScaleOut) -> list[str]:
         lines.append("  on one machine as before: " + ", ".join(label(n) for n in s.not_scaled))
     if sc.measured_workers is not None and sc.workers > sc.measured_workers:
         lines.append(f"  beyond {sc.measured_workers} workers the efficiency is assumed to hold, not measured")
+    if sc.hardware:
+        lines.append(
+            f"  {sc.each_worker()}: each scaled time is the --hardware what-if on one GPU ÷ ({sc.ranks} GPUs × the "
+            "efficiency) + the start-up; neither efficiency nor start-up was measured on GPUs"
+        )
+    if s.price_note:
+        lines.append(f"  {s.price_note}")
     lines.append(s.line)
     return lines
+
+
+def _of_gpus(sc: Scaling) -> str:
+    if not sc.hardware:
+        return ""
+    return f" of {sc.gpus_per_worker} × {get_hardware(sc.hardware).label} each ({sc.ranks} GPUs)"
 
 
 def _per_s(unit: str) -> str:

@@ -95,8 +95,8 @@ class BenchSettings(BaseModel):
 
 
 class ClusterSettings(BaseModel):
-    """What ``advise --workers`` forecasts for: a Ray cluster of workers, each assumed as fast as
-    this machine, and what a worker-hour costs."""
+    """What ``advise --workers`` forecasts for: a Ray cluster of workers, each as fast as this machine
+    or with ``gpus_per_worker`` GPUs of a named ``hardware``, and what a worker-hour costs."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -112,8 +112,29 @@ class ClusterSettings(BaseModel):
         "on 2 Ray workers.",
     )
     price_per_hour: float | None = Field(
-        None, ge=0, description="Price of one worker-hour (default: the goals' price per hour)."
+        None,
+        ge=0,
+        description="Price of one worker-hour (default: with hardware, its GPUs' indicative price; else the "
+        "goals' price per hour).",
     )
+    hardware: str | None = Field(
+        None,
+        min_length=1,
+        description="The GPU each worker has, by advise --hardware's names (t4, l4, a10, a100, a100-80gb, h100, "
+        "h200; checked when advise starts): the scale-out is forecast from that what-if; unset: workers like "
+        "this machine.",
+    )
+    gpus_per_worker: int | None = Field(
+        None,
+        ge=1,
+        description="GPUs of that hardware in each worker (default 1); the plan runs one Ray worker per GPU.",
+    )
+
+    @model_validator(mode="after")
+    def _gpus_need_hardware(self) -> ClusterSettings:
+        if self.gpus_per_worker is not None and self.hardware is None:
+            raise ValueError("gpus_per_worker needs hardware, the GPU each worker has (e.g. hardware = 'a100')")
+        return self
 
 
 def _lora_default() -> FinetuneConfig:
