@@ -225,7 +225,9 @@ def advise(
     workers = workers if workers is not None else getattr(cluster, "workers", None)
     scaling_efficiency = scaling_efficiency or getattr(cluster, "scaling_efficiency", None)
     if workers is not None:
-        check_workers(workers, scaling_efficiency)
+        check_workers(
+            workers, scaling_efficiency, getattr(cluster, "hardware", None), getattr(cluster, "gpus_per_worker", None)
+        )
     engines = list(engines or default_engines(budget_s))
     left_out: dict[str, str] = {}
     if "finetune" in engines:
@@ -308,6 +310,8 @@ def advise(
             efficiency=scaling_efficiency,
             ray_address=ray_address or getattr(cluster, "ray_address", None),
             price_per_hour=getattr(cluster, "price_per_hour", None),
+            hardware=getattr(cluster, "hardware", None),
+            gpus_per_worker=getattr(cluster, "gpus_per_worker", None),
             budget=budget_name,
             progress=progress,
             cancel=cancel,

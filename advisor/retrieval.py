@@ -133,7 +133,9 @@ def advise_retrieval(
     scaling_efficiency = scaling_efficiency or getattr(cluster, "scaling_efficiency", None)
     ray_address = ray_address or getattr(cluster, "ray_address", None)
     if workers is not None:
-        check_workers(workers, scaling_efficiency)
+        check_workers(
+            workers, scaling_efficiency, getattr(cluster, "hardware", None), getattr(cluster, "gpus_per_worker", None)
+        )
     engines = list(engines or DEFAULT_ENGINES)
     for name in engines:
         if "retrieval" not in get_engine(name).tasks:
@@ -179,6 +181,8 @@ def advise_retrieval(
             efficiency=scaling_efficiency,
             ray_address=ray_address,
             price_per_hour=getattr(cluster, "price_per_hour", None),
+            hardware=getattr(cluster, "hardware", None),
+            gpus_per_worker=getattr(cluster, "gpus_per_worker", None),
             budget=budget_name,
             progress=progress,
             cancel=cancel,

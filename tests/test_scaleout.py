@@ -227,3 +227,22 @@ def test_workers_without_ray_say_how_to_get_it(fake_csv, capsys, monkeypatch):
     code = main(["advise", str(fake_csv), "--profile", "tiny", "--budget", "20", "--quiet", "--workers", "2"])
     err = capsys.readouterr().err
     assert code == 2 and "pip install 'tune-or-embed[ray]'" in err and "Traceback" not in err
+
+
+def test_the_profiles_cluster_hardware_reaches_advise(fake_csv, scalable_fake, tmp_path, capsys):
+    """advise reads the [cluster] section's hardware: a name it does not know is one line before any
+    benchmark, a known one forecasts the workers as that GPU."""
+    from advisor.machine.profiles import bundled_profiles
+
+    tiny = bundled_profiles()["tiny"].read_text(encoding="utf-8")
+    argv = ["advise", str(fake_csv), "--budget", "20", "--quiet", "--workers", "2", "--scaling-efficiency", "0.5"]
+    bad = tmp_path / "bad-cluster.toml"
+    bad.write_text(tiny + '\n[cluster]\nhardware = "a1000"\n', encoding="utf-8")
+    assert main([*argv, "--profile", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown hardware 'a1000'; try one of:" in err and "Traceback" not in err
+    good = tmp_path / "a100-cluster.toml"
+    good.write_text(tiny + '\n[cluster]\nhardware = "a100"\ngpus_per_worker = 2\n', encoding="utf-8")
+    assert main([*argv, "--profile", str(good), "--json"]) == 0
+    scaling = json.loads(capsys.readouterr().out)["scale_out"]["scaling"]
+    assert scaling["hardware"] == "a100-40gb" and scaling["workers"] * scaling["gpus_per_worker"] == 4
