@@ -86,7 +86,7 @@ class WorkerHandlers(_AppBase):
 
     def on_run_done(self, msg: m.RunDone) -> None:
         st = self.state
-        st.run_running, st.manifest, st.artifact_engine = False, msg.manifest, msg.engine
+        st.run_running, st.manifest, st.artifact_engine, st.run_task = False, msg.manifest, msg.engine, msg.task
         if msg.out_dir in st.runs_done:
             st.runs_done.remove(msg.out_dir)  # run again (overwrite or resume): now the newest
         st.runs_done.append(msg.out_dir)

@@ -1,5 +1,5 @@
 """Text for the retrieval flow's screens (no Textual here): the pairs at a glance, the benchmark's
-points, the forecasts, the full run's scores and the search hits.
+points, the forecasts, the full run's scores and the search hits; `RetrievalTexts` serves them (`TaskTexts`).
 
 Ranking metrics (nDCG@10, recall@10, MRR@10) are shown as the CLI shows them: ×100, one decimal,
 no per-cent sign ("83.0 [80.2–86.0]").
@@ -10,18 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from advisor.common.output import human_seconds
+from advisor.common.tasks import get_task
 from advisor.tui.format import MISSING, fmt_bytes, fmt_num, fmt_seconds, shorten
+from advisor.tui.task_texts import Curves, DataForm, DataPanels, Row
 
 SNIPPET = 160  # characters of a document shown per search hit
-
-
-def data_ref(dataset: Any) -> str:
-    """What the user typed for the loaded data: a classification ``Dataset.ref`` or ``PairsDataset.source``."""
-    return str(getattr(dataset, "ref", None) or getattr(dataset, "source", "") or "")
-
-
-def is_rank_advice(advice: Any) -> bool:
-    return getattr(advice, "task", None) == "retrieval"
+# advisor.data.demo.DEMOS of this task, copied: importing the registry costs start-up (tested to match).
+RANK_DEMOS = ["demo:bbc-headlines", "demo:icd10-terms", "demo:chatterbot-qa"]
+TASK = get_task("retrieval")  # its data hint, column names and preview headers
 
 
 def score(x: float | None) -> str:
@@ -91,9 +87,9 @@ def dropped_text(summary: Any) -> str:
 
 
 # ------------------------------------------------------------------------------- benchmark
-def points(advice: Any) -> dict[str, list[tuple[int, float]]]:
+def curve_points(advice: Any) -> Curves:
     """(training queries, metric) per approach, as measured."""
-    out: dict[str, list[tuple[int, float]]] = {}
+    out: Curves = {}
     for name, meas in advice.bench.measurements.items():
         if meas.points:
             out[name] = sorted((p.n_train, p.value) for p in meas.points)
@@ -103,14 +99,17 @@ def points(advice: Any) -> dict[str, list[tuple[int, float]]]:
 POINT_COLUMNS = ("approach", "n", "fold", "score ×100", "fit", "stopped")
 
 
-def point_rows(advice: Any) -> list[tuple[str, ...]]:
-    """One row per measured point (``POINT_COLUMNS``): approach, n, the held-out fold it was scored on,
-    metric, fit time, how the fit ended; or why an approach has none."""
-    rows: list[tuple[str, ...]] = []
+def point_row(name: str, p: Any) -> Row:
+    """A measured point of approach ``name`` (``POINT_COLUMNS``): approach, n, the held-out fold it was
+    scored on, metric, fit time, how the fit ended."""
+    return (name, f"{p.n_train:,}", str(getattr(p, "fold", 0)), score(p.value), fmt_seconds(p.fit_s), p.stopped)
+
+
+def point_rows(advice: Any) -> list[Row]:
+    """One row per measured point (``point_row``), or why an approach has none."""
+    rows: list[Row] = []
     for name, meas in advice.bench.measurements.items():
-        for p in meas.points:
-            fold = str(getattr(p, "fold", 0))
-            rows.append((name, f"{p.n_train:,}", fold, score(p.value), fmt_seconds(p.fit_s), p.stopped))
+        rows += [point_row(name, p) for p in meas.points]
         if not meas.points:
             note = shorten("; ".join(meas.notes) or "not measured", 60)
             rows.append((name, MISSING, MISSING, MISSING, MISSING, note))
@@ -187,3 +186,59 @@ def hit_rows(hits: list[Any]) -> list[tuple[str, str, str, str]]:
         (str(rank), f"{h.score:.3f}", shorten(h.doc_id, 24), shorten(getattr(h, "text", "") or "", SNIPPET))
         for rank, h in enumerate(hits, 1)
     ]
+
+
+# ----------------------------------------------------------------------------- the texts
+class RetrievalTexts:
+    """The retrieval task's `TaskTexts` (mixed into `RetrievalFlow`); its benchmark's progress events
+    carry no points: they come with the advice (training queries → the goals' metric)."""
+
+    demos = RANK_DEMOS
+    point_columns: Row = POINT_COLUMNS
+    points_in_events = False
+    forecast_columns: Row = FORECAST_COLUMNS
+
+    data_form = DataForm(
+        placeholders=(TASK.data_hint, *TASK.columns),
+        extra_file="corpus",
+        extra_label="corpus:",
+        sections=("Columns", "Relevance", "Lengths"),
+        preview=TASK.preview,
+    )
+
+    def data_ref(self, dataset: Any) -> str:
+        return str(getattr(dataset, "source", None) or "")
+
+    def data_panels(self, dataset: Any, summary: Any, *, test_rows: int | None, limit: int) -> DataPanels:
+        return DataPanels(
+            rows=[(shorten(query, 60), shorten(doc, 300)) for query, doc in preview_rows(dataset, limit)],
+            columns=columns_text(dataset, summary),
+            balance=relevance_text(summary),
+            lengths="\n".join(length_lines(summary)),
+            dropped=dropped_text(summary),
+            hint="Looks right? Press [b]4[/b] to benchmark BM25, the frozen index and a contrastive fine-tune on it.",
+        )
+
+    def data_phrase(self, dataset: Any) -> str:
+        return f"the pairs of {self.data_ref(dataset)}"
+
+    def point_row(self, point: Any) -> Row:
+        return point_row(point.approach, point)
+
+    def advice_point_rows(self, advice: Any) -> list[Row]:
+        return point_rows(advice)
+
+    def curve_title(self, goals: Any) -> str:
+        return f"{goals.metric} vs training queries"
+
+    def curves(self, advice: Any, points: list[Any]) -> Curves:
+        return {} if advice is None else curve_points(advice)
+
+    def forecast_rows(self, advice: Any) -> list[Row]:
+        return forecast_rows(advice)
+
+    def advice_notes(self, advice: Any) -> list[str]:
+        return [bench_note(advice)]
+
+    def artifact_text(self, manifest: Any, run_dir: str | None) -> str:
+        return manifest_text(manifest, run_dir or "")

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from advisor.tui.task_flows import TaskFlow, default_flows
+from advisor.tui.task_flows import DEFAULT_TASK, TaskFlow, default_flows
 
 
 def _probe(**kwargs: Any) -> Any:
@@ -68,8 +68,9 @@ def _engine_class(name: str) -> Any:
 class Services:
     """What the app may call. Defaults are the real functions; tests inject fakes.
 
-    ``tasks`` holds each task's steps (`TaskFlow`) by name: the app asks ``for_task(name)`` instead of
-    branching on the task. The rest serves every task (``load_search_engine``: the search screen's).
+    ``tasks`` holds each task's steps and texts (`TaskFlow`) by name: the app asks ``for_task(name)`` and
+    the screens ``shown_for(name)`` instead of branching on the task. The rest serves every task
+    (``load_search_engine``: the search screen's).
     """
 
     probe: Callable[..., Any] = _probe
@@ -89,6 +90,12 @@ class Services:
             from engines.errors import ConfigError
 
             raise ConfigError(f"unknown task {task!r}; try one of: {', '.join(self.tasks)}") from None
+
+    def shown_for(self, task: str | None) -> TaskFlow:
+        """The flow whose texts the screens show for ``task``: its own, else the default task's (an
+        unknown task's steps fail in one line; its screens still draw)."""
+        flow = self.tasks.get(task or DEFAULT_TASK) or self.tasks.get(DEFAULT_TASK)
+        return flow if flow is not None else next(iter(self.tasks.values()))
 
     def with_task(self, flow: TaskFlow) -> Services:
         """These services with ``flow`` registered under its name (replacing that task's, if any)."""

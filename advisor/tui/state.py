@@ -51,6 +51,7 @@ class AppState:
     run_started_at: float | None = None
     run_error: str | None = None
     manifest: Any = None
+    run_task: str | None = None  # the task of the finished run (its manifest)
     artifact_engine: Any = None
     runs_done: list[str] = field(default_factory=list)  # artifact folders finished in this session, oldest first
 
@@ -64,12 +65,6 @@ class AppState:
     comparing: bool = False
     comparison: Any = None  # advisor.decide.compare.Comparison of the runs it names
     compare_error: str | None = None
-
-    @property
-    def retrieval(self) -> bool:
-        """The goals ask for the retrieval task (for the screens' texts and widgets only: the steps
-        themselves are the task's ``TaskFlow``, from ``Services.for_task``)."""
-        return self.goals.task == "retrieval"
 
     @property
     def profile_name(self) -> str | None:

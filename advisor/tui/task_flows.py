@@ -1,5 +1,5 @@
-"""Each task's backend for the TUI's steps (read the data, benchmark, run, export) behind one `TaskFlow`
-interface, so the app's workers are written once. Backend imports are lazy; no Textual here."""
+"""Each task's backend for the TUI's steps (read the data, benchmark, run, export) and what its screens
+show (`TaskTexts`) behind one `TaskFlow` interface. Backend imports are lazy; no Textual here."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+
+from advisor.tui.class_format import ClassificationTexts
+from advisor.tui.rank_format import RetrievalTexts
+from advisor.tui.task_texts import TaskTexts
 
 DEFAULT_TASK = "classification"  # the task of an advice that names none (the classification Advice)
 
@@ -24,8 +28,9 @@ class DataRequest:
     corpus: str | None = None
 
 
-class TaskFlow(Protocol):
-    """One task's steps, each called from a thread worker (never the UI thread)."""
+class TaskFlow(TaskTexts, Protocol):
+    """One task's steps, each called from a thread worker (never the UI thread), and its texts, which
+    the screens ask on the UI thread (``TaskTexts``): a new task is a new flow, no screen changes."""
 
     @property
     def name(self) -> str: ...
@@ -166,7 +171,7 @@ def _write_plan(plan: Any, path: Any) -> Any:
 
 
 @dataclass(frozen=True)
-class ClassificationFlow:
+class ClassificationFlow(ClassificationTexts):
     """Labelled texts: the real backend functions by default; tests replace them with fakes."""
 
     name: str = "classification"
@@ -269,7 +274,7 @@ def _write_rank_plan(plan: Any, path: Any) -> Any:
 
 
 @dataclass(frozen=True)
-class RetrievalFlow:
+class RetrievalFlow(RetrievalTexts):
     """Query/document pairs (plus an optional corpus); a finished run's index opens the search screen."""
 
     name: str = "retrieval"

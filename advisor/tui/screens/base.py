@@ -1,6 +1,9 @@
-"""What every step screen shares: the step bar on top, the footer of bindings."""
+"""What every step screen shares: the step bar on top, the footer of bindings, and the flow of the
+task whose texts it shows (screens never test which task it is)."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.containers import Container
@@ -8,6 +11,9 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from advisor.tui.widgets import StepBar
+
+if TYPE_CHECKING:
+    from advisor.tui.task_flows import TaskFlow
 
 
 class StepScreen(Screen):
@@ -38,3 +44,8 @@ class StepScreen(Screen):
     @property
     def st(self):
         return self.app.state  # type: ignore[attr-defined]
+
+    def flow(self, task: str | None = None) -> TaskFlow:
+        """The flow of ``task`` (default: the goals' task), for its texts; an unknown task's are the
+        default task's (``Services.shown_for``)."""
+        return self.app.services.shown_for(task or self.st.goals.task)  # type: ignore[attr-defined]

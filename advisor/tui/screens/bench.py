@@ -2,13 +2,12 @@
 
 A progress bar per approach, a table of learning-curve points, and the curves drawn
 in the terminal with each forecast point and its interval. Escape cancels cleanly.
-For the retrieval task the points (training queries → nDCG@10 or the goals' metric) fill in
-when the benchmark ends: its progress events carry no points.
+The columns, rows, curves and texts are the goals' task's flow's (``TaskTexts``); a task whose
+progress events carry no points (retrieval) fills them in from the advice when the benchmark ends.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -20,9 +19,9 @@ from textual.content import Content
 from textual.widgets import Button, DataTable, Label, ProgressBar, Select, Static
 from textual_plotext import PlotextPlot
 
-from advisor.tui import rank_format
-from advisor.tui.format import fmt_pct, fmt_seconds
+from advisor.tui.format import fmt_seconds
 from advisor.tui.screens.base import StepScreen
+from advisor.tui.task_flows import advice_task
 from advisor.tui.widgets import Notice
 
 BUDGETS = [
@@ -41,10 +40,6 @@ def budget_options(budget: str) -> list[tuple[str, str]]:
 
 COLORS = {"tfidf": "blue", "embedding": "green", "finetune": "red", "lora": "magenta"}
 COLORS |= {"bm25": "blue", "frozen-index": "green", "contrastive": "red", "contrastive-lora": "magenta"}
-COLUMNS = {
-    "classification": ("approach", "n", "seed", "acc", "F1", "fit"),
-    "retrieval": rank_format.POINT_COLUMNS,
-}
 
 
 class CurvePlot(PlotextPlot):
@@ -87,17 +82,17 @@ class BenchScreen(StepScreen):
 
     def on_mount(self) -> None:
         self._bars: dict[str, tuple[ProgressBar, Static]] = {}
-        self._columns_for: str | None = None
+        self._columns: tuple[str, ...] = ()
         super().on_mount()
 
     def _points_table(self) -> DataTable:
         """The points table, emptied, with the columns of the goals' task."""
         table = self.query_one("#points", DataTable)
-        task = self.st.goals.task
-        if self._columns_for != task:
+        columns = self.flow().point_columns
+        if self._columns != columns:
             table.clear(columns=True)
-            table.add_columns(*COLUMNS[task])
-            self._columns_for = task
+            table.add_columns(*columns)
+            self._columns = columns
         table.clear()
         return table
 
@@ -143,28 +138,14 @@ class BenchScreen(StepScreen):
         note.update(Content(f"{event.phase} {event.message}".strip()[:60]))
         point = getattr(event, "point", None)
         if point is not None:
-            self.query_one("#points", DataTable).add_row(
-                point.approach,
-                f"{point.n_train:,}",
-                str(point.seed),
-                fmt_pct(point.accuracy),
-                fmt_pct(point.macro_f1),
-                fmt_seconds(point.fit_s),
-            )
+            self.query_one("#points", DataTable).add_row(*self.flow().point_row(point))
             if not replay:
                 self.draw()
 
     def _curve_points(self) -> tuple[str, dict[str, list[tuple[int, float]]]]:
         """The plot's title and (n, metric) per approach, as measured so far."""
-        advice = self.st.advice
-        if self.st.retrieval:
-            metric = self.st.goals.metric
-            return f"{metric} vs training queries", rank_format.points(advice) if advice is not None else {}
-        by_approach: dict[str, list[tuple[int, float]]] = defaultdict(list)
-        for p in self.st.bench_points:
-            if getattr(p, "usable", True):
-                by_approach[p.approach].append((p.n_train, p.accuracy))
-        return "accuracy vs labelled examples", by_approach
+        flow = self.flow()
+        return flow.curve_title(self.st.goals), flow.curves(self.st.advice, self.st.bench_points)
 
     def draw(self) -> None:
         plot = self.query_one("#curves", CurvePlot)
@@ -211,10 +192,8 @@ class BenchScreen(StepScreen):
         elif st.data_task != st.goals.task:
             notice.show(f"The data was read for {st.data_task}: load it again for {st.goals.task} (step 3).")
         else:
-            what_data = "the pairs of " if st.retrieval else ""
-            notice.show(
-                f"Ready: press s to benchmark {what_data}{rank_format.data_ref(st.dataset)} within the {st.budget} budget."
-            )
+            what_data = self.flow().data_phrase(st.dataset)
+            notice.show(f"Ready: press s to benchmark {what_data} within the {st.budget} budget.")
         if what in ("bench", "task"):
             self._points_table()
             for bar, note in self._bars.values():
@@ -223,20 +202,11 @@ class BenchScreen(StepScreen):
             self._replay()
 
     def _replay(self) -> None:
-        for event in self.st.bench_events:
+        st = self.st
+        for event in st.bench_events:
             self.on_bench_event(event, replay=True)
-        if rank_format.is_rank_advice(self.st.advice):
-            for row in rank_format.point_rows(self.st.advice):
+        advice_flow = self.flow(advice_task(st.advice)) if st.advice is not None else None
+        if advice_flow is not None and not (advice_flow.points_in_events and st.bench_events):
+            for row in advice_flow.advice_point_rows(st.advice):  # points no event replayed above
                 self.query_one("#points", DataTable).add_row(*row)
-        elif self.st.advice is not None and not self.st.bench_events:
-            for meas in (getattr(self.st.advice.bench, "measurements", None) or {}).values():
-                for p in meas.points:
-                    self.query_one("#points", DataTable).add_row(
-                        p.approach,
-                        f"{p.n_train:,}",
-                        str(p.seed),
-                        fmt_pct(p.accuracy),
-                        fmt_pct(p.macro_f1),
-                        fmt_seconds(p.fit_s),
-                    )
         self.draw()

@@ -1,14 +1,13 @@
 """Step 3 — Data: pick a file (path completion), preview rows, columns, balance, lengths.
 
-For the retrieval task the same step reads query/document pairs (a pair file, a BEIR folder or a
-retrieval demo, plus an optional corpus file): the preview shows queries and their documents, the
-side panels the pairs summary (``advisor.data.pairs_summary``)."""
+The form (its demos, boxes and panel titles) is the goals' task's flow's, the preview and panels the
+flow's of the task the data was read for (``TaskTexts``): retrieval reads query/document pairs, say."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -17,31 +16,19 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.suggester import Suggester
 from textual.widgets import Button, DataTable, Input, Label, Static
 
-from advisor.common.tasks import TASKS, get_task
-from advisor.tui import rank_format
-from advisor.tui.format import bar, fmt_num, shorten
+# The demos each task's flow offers, re-exported: a start-up test checks these copies against the registry.
+from advisor.tui.class_format import DEMOS as DEMOS
+from advisor.tui.rank_format import RANK_DEMOS as RANK_DEMOS
 from advisor.tui.screens.base import StepScreen
 from advisor.tui.widgets import Notice
 
-# advisor.data.demo.DEMOS by name and task, copied: importing the registry costs start-up (tested to match).
-DEMOS = [
-    "demo:rotten-tomatoes",
-    "demo:bbc-news",
-    "demo:presidential-debates",
-    "demo:tweets-sentiment",
-    "demo:icd10-chapters",
-    "demo:fine-food-reviews",
-    "demo:bird-strikes",
-]
-RANK_DEMOS = ["demo:bbc-headlines", "demo:icd10-terms", "demo:chatterbot-qa"]
 PREVIEW_ROWS = 50
-PLACEHOLDERS = {t.name: (t.data_hint, *t.columns) for t in TASKS.values()}  # (data path, 1st, 2nd column)
 
 
 class PathSuggester(Suggester):
     """Completes file-system paths (and the demo names ``demos()`` gives) as you type; → accepts."""
 
-    def __init__(self, demos: Callable[[], list[str]] = lambda: DEMOS) -> None:
+    def __init__(self, demos: Callable[[], list[str]] = list) -> None:
         super().__init__(use_cache=False, case_sensitive=True)
         self.demos = demos
 
@@ -67,42 +54,6 @@ class PathSuggester(Suggester):
         return prefix + names[0]
 
 
-def class_rows(summary: Any, dataset: Any) -> list[tuple[str, int, float]]:
-    """(label, count, share) per class, largest first, from the summary (or the data)."""
-    classes = getattr(summary, "classes", None)
-    rows: list[tuple[str, int, float]] = []
-    if isinstance(classes, dict):
-        total = sum(_count(v) for v in classes.values()) or 1
-        rows = [(str(k), _count(v), _count(v) / total) for k, v in classes.items()]
-    elif classes:
-        for item in classes:
-            label = getattr(item, "label", None) or getattr(item, "name", None) or str(item)
-            count = int(getattr(item, "count", 0))
-            rows.append((str(label), count, float(getattr(item, "share", 0.0))))
-    elif dataset is not None:
-        from collections import Counter
-
-        counts = Counter(dataset.examples.labels)
-        total = sum(counts.values()) or 1
-        rows = [(k, v, v / total) for k, v in counts.items()]
-    return sorted(rows, key=lambda r: -r[1])
-
-
-def _count(v: Any) -> int:
-    return int(v if isinstance(v, (int, float)) else getattr(v, "count", 0))
-
-
-def length_lines(summary: Any) -> list[str]:
-    """'chars   p50 108  p90 …' per length unit the summary measured."""
-    lengths = getattr(summary, "lengths", None) or {}
-    lines = []
-    for unit, stats in lengths.items():
-        values = stats.model_dump() if hasattr(stats, "model_dump") else vars(stats)
-        parts = [f"{k} {fmt_num(float(values[k]), 0)}" for k in ("p50", "p90", "max") if k in values]
-        lines.append(f"{unit:<6} " + "  ".join(parts))
-    return lines
-
-
 class DataScreen(StepScreen):
     STEP = "data"
     CSS_PATH = "data.tcss"
@@ -113,7 +64,7 @@ class DataScreen(StepScreen):
         with Horizontal(id="data-form"):
             yield Input(
                 st.data_ref or "",
-                placeholder=PLACEHOLDERS["classification"][0],
+                placeholder=self.flow().data_form.placeholders[0],
                 suggester=PathSuggester(self._demos),
                 id="data-path",
                 compact=True,
@@ -132,7 +83,7 @@ class DataScreen(StepScreen):
             yield Input(
                 st.test_file or "",
                 placeholder="optional held-out file to score the full run on (then every data row trains)",
-                suggester=PathSuggester(),
+                suggester=PathSuggester(self._demos),
                 id="test-file",
                 compact=True,
                 tooltip="same columns as the data; blank: the full run holds out a part of the data",
@@ -140,7 +91,7 @@ class DataScreen(StepScreen):
             yield Input(
                 st.corpus or "",
                 placeholder="optional file of more documents for the collection searched (id/text or one column)",
-                suggester=PathSuggester(list),
+                suggester=PathSuggester(),
                 id="corpus",
                 compact=True,
                 tooltip="the index holds these and every document of the pairs; blank: the pairs' documents",
@@ -161,7 +112,7 @@ class DataScreen(StepScreen):
             yield Static("", id="data-hint")
 
     def on_mount(self) -> None:
-        self._preview_task: str | None = None
+        self._preview: tuple[str, ...] = ()
         super().on_mount()
         if not self.st.data_ref:
             self.query_one("#data-path", Input).focus()
@@ -180,27 +131,26 @@ class DataScreen(StepScreen):
         self.app.load_data(ref, text_col, label_col, self.st.encoding, test_file, corpus)  # type: ignore[attr-defined]
 
     def _demos(self) -> list[str]:
-        return RANK_DEMOS if self.st.retrieval else DEMOS
+        return list(self.flow().demos)
 
     def _relabel(self) -> None:
-        """The form for the goals' task: the column boxes, and a held-out file or an extra corpus."""
-        task = self.st.goals.task
-        for selector, text in zip(("#data-path", "#text-col", "#label-col"), PLACEHOLDERS[task], strict=True):
+        """The form for the goals' task: the column boxes, and its optional extra file (a held-out
+        file, an extra corpus) with the other box hidden."""
+        form = self.flow().data_form
+        for selector, text in zip(("#data-path", "#text-col", "#label-col"), form.placeholders, strict=True):
             self.query_one(selector, Input).placeholder = text
-        rank = self.st.retrieval
-        self.query_one("#test-file-label", Label).update("corpus:" if rank else "test file:")
-        self.query_one("#test-file").display = not rank
-        self.query_one("#corpus").display = rank
-        names = ("Columns", "Relevance", "Lengths") if rank else ("Columns", "Classes", "Lengths")
-        for label, name in zip(self.query(".section").results(Label), names):
+        self.query_one("#test-file-label", Label).update(form.extra_label)
+        for box in ("test-file", "corpus"):
+            self.query_one(f"#{box}").display = box == form.extra_file
+        for label, name in zip(self.query(".section").results(Label), form.sections):
             label.update(name)
 
-    def _preview_columns(self, task: str) -> DataTable:
+    def _preview_columns(self, columns: tuple[str, ...]) -> DataTable:
         table = self.query_one("#preview", DataTable)
-        if self._preview_task != task:
+        if self._preview != columns:
             table.clear(columns=True)
-            table.add_columns(*get_task(task).preview)
-            self._preview_task = task
+            table.add_columns(*columns)
+            self._preview = columns
         table.clear()
         return table
 
@@ -218,7 +168,8 @@ class DataScreen(StepScreen):
         else:
             notice.show(None)
         ds, summary = st.dataset, st.summary
-        table = self._preview_columns(st.data_task or st.goals.task)
+        flow = self.flow(st.data_task)  # the task the data was read for (the goals' before any)
+        table = self._preview_columns(flow.data_form.preview)
         hint = self.query_one("#data-hint", Static)
         if ds is None:
             for widget_id in ("#columns", "#balance", "#lengths", "#dropped"):
@@ -226,58 +177,17 @@ class DataScreen(StepScreen):
             hint.update("")
             return
         path_input = self.query_one("#data-path", Input)
-        if path_input.value.strip() != rank_format.data_ref(ds):
-            path_input.value = rank_format.data_ref(ds)
-        if st.data_task == "retrieval":
-            self._show_pairs(table, ds, summary)
-            return
-        for text, label in list(zip(ds.examples.texts, ds.examples.labels))[:PREVIEW_ROWS]:
-            table.add_row(shorten(label, 16), shorten(text, 300))
-        rows = getattr(summary, "rows", None) or len(ds.examples.labels)
-        total = getattr(ds, "total_rows", rows)
-        self.query_one("#columns", Static).update(
-            f"text: [b]{ds.text_col}[/b]\nlabel: [b]{ds.label_col}[/b]\nrows: {rows:,}"
-            + (f" (of {total:,})" if total and total != rows else "")
-            + (f"\ntest file: {st.test_rows:,} rows\n(every data row trains)" if st.test_rows else "")
-        )
-        classes = class_rows(summary, ds)
-        width = max((len(c[0]) for c in classes), default=5)
-        shown = [
-            f"{shorten(lab, 14):<{min(width, 14)}} {bar(share, 8)} {count:,} {100 * share:.0f}%"
-            for lab, count, share in classes[:12]
-        ]
-        if len(classes) > 12:
-            shown.append(f"… and {len(classes) - 12} more")
-        ratio = getattr(summary, "imbalance_ratio", None)
-        if ratio:
-            shown.append(f"largest/smallest: {ratio:.1f}×")
-        self.query_one("#balance", Static).update("\n".join(shown) or "–")
-        self.query_one("#lengths", Static).update("\n".join(length_lines(summary)) or "–")
-        self.query_one("#dropped", Static).update(_dropped_text(ds, summary))
-        hint.update("Looks right? Press [b]4[/b] to benchmark the approaches on a sample of it.")
-
-    def _show_pairs(self, table: DataTable, ds: Any, summary: Any) -> None:
-        for query, doc in rank_format.preview_rows(ds, PREVIEW_ROWS):
-            table.add_row(shorten(query, 60), shorten(doc, 300))
-        self.query_one("#columns", Static).update(rank_format.columns_text(ds, summary))
-        self.query_one("#balance", Static).update(rank_format.relevance_text(summary))
-        self.query_one("#lengths", Static).update("\n".join(rank_format.length_lines(summary)))
-        self.query_one("#dropped", Static).update(rank_format.dropped_text(summary))
-        self.query_one("#data-hint", Static).update(
-            "Looks right? Press [b]4[/b] to benchmark BM25, the frozen index and a contrastive fine-tune on it."
-        )
-
-
-def _dropped_text(ds: Any, summary: Any) -> str:
-    lines = []
-    dropped = getattr(summary, "dropped", None) or getattr(ds, "dropped", None)
-    if dropped is not None:
-        values = dropped.model_dump() if hasattr(dropped, "model_dump") else vars(dropped)
-        lines += [
-            f"{k.replace('_', ' ')}: {v:,}"
-            for k, v in values.items()
-            if isinstance(v, int) and v and k != "total_rows_read"
-        ]
-    warnings = list(getattr(summary, "warnings", None) or getattr(ds, "warnings", None) or [])
-    lines += [f"⚠ {w}" for w in warnings]
-    return "\n".join(lines) or "nothing dropped"
+        ref = flow.data_ref(ds)
+        if path_input.value.strip() != ref:
+            path_input.value = ref
+        panels = flow.data_panels(ds, summary, test_rows=st.test_rows, limit=PREVIEW_ROWS)
+        for row in panels.rows:
+            table.add_row(*row)
+        for widget_id, text in (
+            ("#columns", panels.columns),
+            ("#balance", panels.balance),
+            ("#lengths", panels.lengths),
+            ("#dropped", panels.dropped),
+        ):
+            self.query_one(widget_id, Static).update(text)
+        hint.update(panels.hint)

@@ -3,8 +3,8 @@ progress bar, ETA, cancel and resume; then the artifact, its held-out metrics an
 box to try predictions (and search, for engines that support it). Two or more runs
 finished here can be compared on their shared held-out rows (what a too-close call
 asks for): each one's metric, the paired leads, and which to keep under the goals.
-For the retrieval task the engines are the retrieval ones, and a finished run opens the
-search screen over its index (`/` opens it again)."""
+The engines offered are the goals' task's; a finished run of a task whose flow opens search
+(retrieval) opens the search screen over its index (`/` opens it again)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Select
 from advisor.tui.run_format import PhaseClock, plan_text
 from advisor.tui.screens.base import StepScreen
 from advisor.tui.screens.run_sections import ArtifactSection, CompareSection
-from advisor.tui.task_flows import advice_task
+from advisor.tui.task_flows import DEFAULT_TASK, advice_task
 from advisor.tui.widgets import Notice
 
 
@@ -134,7 +134,7 @@ class RunScreen(StepScreen):
     @on(Button.Pressed, "#open-search")
     def action_search(self) -> None:
         st = self.st
-        if getattr(st.manifest, "rank_metrics", None) is None or not st.run_dir:
+        if st.manifest is None or not self.flow(st.run_task).opens_search or not st.run_dir:
             self.query_one("#run-notice", Notice).show("search needs a finished retrieval run", error=True)
             return
         self.app.open_search(st.run_dir)  # type: ignore[attr-defined]
@@ -194,10 +194,10 @@ class RunScreen(StepScreen):
 
 def engines_by_task(services: Any) -> dict[str, list[str]]:
     """The registered engines by the tasks they do (an engine that cannot say does classification)."""
-    out: dict[str, list[str]] = {"classification": [], "retrieval": []}
+    out: dict[str, list[str]] = {}
     for name in services.engine_names():
         try:
-            tasks = getattr(services.engine_class(name), "tasks", None) or {"classification"}
+            tasks = getattr(services.engine_class(name), "tasks", None) or {DEFAULT_TASK}
         except Exception:  # noqa: BLE001 - an engine that fails to import is not offered
             continue
         for task in tasks:

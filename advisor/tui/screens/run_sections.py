@@ -6,14 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from textual.content import Content
-from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Button, DataTable, Input, ProgressBar, Static
 
-from advisor.tui import rank_format
 from advisor.tui.format import shorten
 from advisor.tui.run_format import (
-    artifact_text,
     comparison_columns,
     comparison_rows,
     comparison_text,
@@ -21,10 +18,11 @@ from advisor.tui.run_format import (
     prediction_text,
     runs_done_text,
 )
+from advisor.tui.screens.base import StepScreen
 
 
 class _Section:
-    def __init__(self, screen: Screen) -> None:
+    def __init__(self, screen: StepScreen) -> None:
         self.screen = screen
 
     def reveal(self, widget: Widget) -> None:
@@ -33,7 +31,8 @@ class _Section:
 
 
 class ArtifactSection(_Section):
-    """The finished run's artifact, the search button (retrieval) and the "Try it" boxes' answers."""
+    """The finished run's artifact (its task's flow's text), and the search button where that flow
+    opens the search screen, else the "Try it" boxes and their answers."""
 
     def mount(self) -> None:
         q = self.screen.query_one
@@ -46,24 +45,24 @@ class ArtifactSection(_Section):
         """After the run's state changed (called with ``sync("run")``, once the notice is set)."""
         q = self.screen.query_one
         manifest = st.manifest
-        rank = getattr(manifest, "rank_metrics", None) is not None
-        q("#open-search").display = rank
+        flow = self.screen.flow(st.run_task) if manifest is not None else None
+        searched = flow is not None and flow.opens_search
+        q("#open-search").display = searched
         for selector in ("#try-label", "#try-row", "#answer"):
-            q(selector).display = not rank
-        if rank:
+            q(selector).display = not searched
+        if flow is None:
+            if not st.run_running:
+                q("#artifact", Static).update("–")
+            return
+        q("#artifact", Static).update(Content(flow.artifact_text(manifest, st.run_dir)))
+        self._done()
+        if searched:
             q("#hits").display = False
-            q("#artifact", Static).update(Content(rank_format.manifest_text(manifest, st.run_dir or "")))
-            self._done()
-        elif manifest is not None:
-            q("#artifact", Static).update(Content(artifact_text(manifest, st.run_dir)))
-            self._done()
-            can_search = bool(getattr(st.artifact_engine, "supports_search", False))
-            q("#search-input").display = can_search
-            box = q("#predict-input", Input)
-            box.focus(scroll_visible=False)
-            self.reveal(box)
-        elif not st.run_running:
-            q("#artifact", Static).update("–")
+            return
+        q("#search-input").display = bool(getattr(st.artifact_engine, "supports_search", False))
+        box = q("#predict-input", Input)
+        box.focus(scroll_visible=False)
+        self.reveal(box)
 
     def _done(self) -> None:
         self.screen.query_one("#run-progress", ProgressBar).update(total=1, progress=1)
