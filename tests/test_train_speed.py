@@ -8,7 +8,9 @@ import json
 import pytest
 from data_helpers import tiny_rows
 
-from advisor.measure import plan, probes, train_speed, trainers
+from advisor.forecast.hardware import time_forecast
+from advisor.measure import ApproachMeasurement, plan, probes, train_speed, trainers
+from advisor.measure.results import result
 from advisor.measure.session import Session
 from engines.base import Examples
 
@@ -68,6 +70,7 @@ def test_measured_ahead_it_plans_the_next_bench_and_is_said(examples):
     assert cost is not None and trainers.finetune_cost(s, "finetune", 40) > cost
     probes.note_remembered(s)
     assert len(s.notes) == 1 and "this machine's training speed" in s.notes[0]
+    assert result(s).train_vs_infer == pytest.approx(s.train_vs_infer)  # the forecasts use it too
     # A bench that does not time start-ups reads nothing remembered either.
     off = session(examples, TimeNothing())
     train_speed.recall(off)
@@ -110,3 +113,13 @@ def test_cli_probe_data_measures_it_and_says_whether_it_is_kept(capsys, tmp_path
     assert main(["probe", "--data", str(data), "--profile", "tiny", "--json"]) == 0
     ratio = json.loads(capsys.readouterr().out)["train_vs_infer"]
     assert train_speed.BOUNDS[0] <= ratio <= train_speed.BOUNDS[1]
+
+
+def test_a_fine_tune_not_measured_is_timed_with_the_ratio_the_bench_had():
+    m = ApproachMeasurement(approach="finetune", start_s=5.0)
+    config = {"train_batch_size": 16, "min_steps": 150, "epochs": 2, "valid_fraction": 0.0}
+    assumed, said = time_forecast(m, 1000, config, embed_rate=300.0)
+    mine, said_mine = time_forecast(m, 1000, config, embed_rate=300.0, train_vs_infer=3.0)
+    assert f"÷ {plan.TRAIN_VS_INFER_COST:g} " in said[0] and "÷ 3 " in said_mine[0] and "this machine's" in said_mine[0]
+    # Training at 300 / 3 instead of 300 / 5.5 examples/s: the same steps in 3 / 5.5 of the time.
+    assert mine["train_time_s"] - 5.0 == pytest.approx((assumed["train_time_s"] - 5.0) * 3.0 / plan.TRAIN_VS_INFER_COST)

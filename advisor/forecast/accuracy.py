@@ -154,7 +154,7 @@ def forecast_approach(
 ) -> Forecast:
     """Everything forecast for one approach."""
     q = quality_forecast(m, bench, n_target, metric, seed=bench.seed)
-    t, notes = time_forecast(m, n_target, config, embed_rate=embed_rate)
+    t, notes = time_forecast(m, n_target, config, embed_rate=embed_rate, train_vs_infer=bench.train_vs_infer)
     said = q.pop("assumption", None)
     if said:
         notes = [said, *notes]

@@ -159,9 +159,15 @@ def fit_time_at(m: ApproachMeasurement, n_target: int) -> float | None:
 
 
 def time_forecast(
-    m: ApproachMeasurement, n_target: int, config: Any, embed_rate: float | None = None
+    m: ApproachMeasurement,
+    n_target: int,
+    config: Any,
+    embed_rate: float | None = None,
+    train_vs_infer: float | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
-    """Full-run wall time and peak memory on this machine, from measured throughput."""
+    """Full-run wall time and peak memory on this machine, from measured throughput (``train_vs_infer``:
+    this machine's embedding ÷ training speed where the benchmark had it, else the assumed one)."""
+    ratio = train_vs_infer or TRAIN_VS_INFER_COST
     notes: list[str] = []
     out: dict[str, Any] = {"peak_memory_bytes": m.peak_gpu_bytes or m.peak_rss_bytes}
     # A full run starts cold: its imports and model load, timed in a new process. Older
@@ -173,11 +179,12 @@ def time_forecast(
         rate = m.train_examples_per_s
         spread = 0.15
         if rate is None and embed_rate:
-            rate = embed_rate / TRAIN_VS_INFER_COST
+            rate = embed_rate / ratio
             spread = 0.5
             notes.append(
                 f"{m.approach} throughput not measured: estimated as embedding speed ÷ "
-                f"{TRAIN_VS_INFER_COST:g} (training ≈ forward + backward + optimizer)"
+                f"{ratio:.3g} (training ≈ forward + backward + optimizer"
+                + ("; this machine's, measured earlier)" if train_vs_infer else ")")
             )
         if rate:
             train_rate = rate  # measured or estimated, known from here on (run_s uses it)
@@ -188,7 +195,7 @@ def time_forecast(
 
             def run_s(n_steps: int) -> float:
                 evals = n_steps // every if vf > 0 else 0
-                eval_s = evals * (vf * n_target) / (train_rate * TRAIN_VS_INFER_COST)
+                eval_s = evals * (vf * n_target) / (train_rate * ratio)
                 return n_steps * batch / train_rate + eval_s + math.ceil(n_steps / ckpt_every) * ckpt + load
 
             peak = measured_peak(m)

@@ -122,6 +122,11 @@ class BenchResult(Record):
         description="Approaches asked for but left out because they cannot win on this "
         "machine (e.g. LoRA where full fine-tuning fits and LoRA is not much faster), with the one-line reason.",
     )
+    train_vs_infer: float | None = Field(
+        None,
+        description="This machine's embedding ÷ training speed, remembered from an earlier measurement, that "
+        "the plan used; None: the assumed plan.TRAIN_VS_INFER_COST.",
+    )
     test_labels: list[int] | None = Field(None, exclude=True, description="Test part's class ids (bootstrap).")
 
 

@@ -98,6 +98,7 @@ def result(s: Session) -> BenchResult:
         crossfit_labels=s.crossfit_labels,
         left_out=dict(s.left_out),
         crossfit_test_rows=len(s.test) if s.crossfits and s.test is not None else None,
+        train_vs_infer=s.train_vs_infer if s.train_vs_infer_at is not None else None,
     )
 
 
