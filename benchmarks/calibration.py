@@ -201,9 +201,12 @@ def run_task(
     workdir: Path,
     log,
     saved: dict | None = None,
+    probe_ahead: bool = False,
 ) -> list[dict]:
     """Every approach in full on the task, then ``advise`` at each budget (``engines`` None: its
-    default engines, as a user runs it), each row judged against the full runs."""
+    default engines, as a user runs it), each row judged against the full runs. ``probe_ahead``: every
+    advise after ``probe --start-up --data`` on its training data, as make demo's is (a machine that
+    remembers its start-ups and training speed)."""
     from advisor.decide.recommend import recommend
 
     actual, train_csv = actual_results(task, engines or FULL_RUN_ENGINES, profile, seed, workdir, log, saved)
@@ -220,7 +223,8 @@ def run_task(
         bench_file = train_csv.parent / f"bench-{budget}.json"
         load_before = os.getloadavg()[0]
         data, test_csv = (task.data, None) if task.demo else (str(train_csv), str(train_csv.with_name("test.csv")))
-        ahead = task.demo and budget == demo_budget()  # `make demo`'s own path: probe --start-up, then advise
+        # `make demo`'s own path: probe --start-up --data, then advise
+        ahead = probe_ahead or (task.demo and budget == demo_budget())
         advice, advise_s = advise_fresh(
             data,
             test_csv,
@@ -250,7 +254,7 @@ def run_task(
                 "commit": commit,
                 "advise_process": "new",
                 "demo_path": task.demo,
-                "start_ups_ahead": ahead,  # probe --start-up ran first (its seconds are in advise_s)
+                "start_ups_ahead": ahead,  # probe --start-up --data ran first (its seconds are in advise_s)
                 "advise_engines": sorted(advice.bench.measurements),
                 "left_out": dict(advice.bench.left_out),
                 "bench_test_rows": advice.bench.test_size,
@@ -315,6 +319,12 @@ def main(argv: list[str] | None = None) -> int:
         "--workdir (rows run before benchmarks were saved are left as they are), then redo the checks",
     )
     p.add_argument(
+        "--probe-ahead",
+        action="store_true",
+        help="run `probe --start-up --data` before every advise, as `make demo` does (a machine that remembers "
+        "its start-ups and training speed), not only on make demo's own row",
+    )
+    p.add_argument(
         "--render",
         action="store_true",
         help="only recompute the summary and rewrite <out>.md from <out>.json (runs nothing)",
@@ -370,7 +380,15 @@ def main(argv: list[str] | None = None) -> int:
             continue
         try:
             rows = run_task(
-                TASKS[name], todo, engines, args.profile, args.seed, workdir, log, doc.setdefault("full_runs", {})
+                TASKS[name],
+                todo,
+                engines,
+                args.profile,
+                args.seed,
+                workdir,
+                log,
+                doc.setdefault("full_runs", {}),
+                probe_ahead=args.probe_ahead,
             )
         except Exception as exc:  # one broken task must not lose the others
             log(f"[{name}] FAILED: {type(exc).__name__}: {exc}")
