@@ -84,17 +84,19 @@ def test_an_advise_remembers_what_it_measured_only_when_it_is_a_measurement(exam
     s.tally["embedding"].prepare_texts_per_s = 300.0
     s.tally["finetune"].train_examples_per_s = 60.0
     s.tally["finetune"].rate_steps = 3  # too few steps: not this machine's speed yet
-    train_speed.remember(s)
+    assert not train_speed.remember(s) and not s.notes
     fresh = session(examples, Remember())
     train_speed.recall(fresh)
     assert fresh.train_vs_infer_at is None
     s.tally["finetune"].rate_steps = 40
-    train_speed.remember(s)
+    assert train_speed.remember(s)
+    # The advice says that the next one plans with it (this one planned with the assumed ratio).
+    assert len(s.notes) == 1 and "÷ 5.0, is remembered: the next advise plans" in s.notes[0]
     train_speed.recall(fresh)
     assert fresh.train_vs_infer == pytest.approx(5.0) and fresh.train_vs_infer_at is not None
     # A ratio no machine has (a broken timing) is not remembered over it.
     s.tally["finetune"].train_examples_per_s = 3000.0
-    train_speed.remember(s)
+    assert not train_speed.remember(s)
     again = session(examples, Remember())
     train_speed.recall(again)
     assert again.train_vs_infer == pytest.approx(5.0)

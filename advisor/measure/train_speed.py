@@ -67,21 +67,28 @@ def recall(s: Session) -> None:
         s.train_vs_infer, s.train_vs_infer_at = kept
 
 
-def remember(s: Session) -> None:
+def remember(s: Session) -> bool:
     """Remember the ratio this advise measured (its embedding speed and its first trainer's speed over
-    at least ``MIN_STEPS`` steps), for the next advise's plan on this machine."""
+    at least ``MIN_STEPS`` steps), for the next advise's plan on this machine; whether it did."""
     from advisor.machine import startup
 
     pair = planning_pair(s.engines)
     cache, _ = _cache(s.settings)
     if pair is None or cache is None or pair[0] not in s.instances or pair[1] not in s.instances:
-        return
+        return False
     tally, embed = s.tally[pair[0]], s.embed_rate()
     if not (embed and tally.train_examples_per_s and tally.rate_steps >= MIN_STEPS):
-        return
+        return False
     ratio = embed / tally.train_examples_per_s
-    if _sane(ratio):
-        startup.remember(cache, _key(*(s.instances[n] for n in pair)), ratio, field=FIELD)
+    if not _sane(ratio):
+        return False
+    startup.remember(cache, _key(*(s.instances[n] for n in pair)), ratio, field=FIELD)
+    if s.train_vs_infer_at is None:
+        s.notes.append(
+            f"this machine's training speed, embedding ÷ {ratio:.1f}, is remembered: the next advise plans its "
+            f"first fine-tune point with it (this one assumed ÷ {plan.TRAIN_VS_INFER_COST:g})"
+        )
+    return True
 
 
 def measure(engines: Sequence[str], configs: Mapping[str, Any], settings: Any, examples: Examples) -> TrainSpeed | None:

@@ -123,12 +123,14 @@ def finetune_curve(s: Session, name: str, pool: Examples, share: float, reserve_
         probe_s = plan.trainer_probe_s(s.clock.left, reserve_s)
         if s.clock.left > 5.0:
             sub = nested(pool, [max(cheap)], s.seed)[0]
-            one = finetune_cost(s, name, max(cheap)) or 0.0
+            guess = finetune_cost(s, name, max(cheap)) or 0.0
             probe, _ = fits.fit_point(s, name, sub, s.seed, budget_s=probe_s, usable_if=("completed",))
+            one = finetune_cost(s, name, max(cheap)) or guess  # at the pace the probe measured
+            guessed = f", planned as ~{guess:.0f}s" if guess and abs(one - guess) > 0.15 * guess else ""
             t.unmeasured = (
-                f"no fine-tune point fits this budget (one costs ~{one:.0f}s); a {probe_s:.0f}s throughput probe "
-                f"ran {probe.steps} of its {plan.finetune_steps(s.configs.get(name), len(sub))[0]} steps instead "
-                "(not a curve point)"
+                f"no fine-tune point fits this budget (one costs ~{one:.0f}s{guessed}); a {probe_s:.0f}s throughput "
+                f"probe ran {probe.steps} of its {plan.finetune_steps(s.configs.get(name), len(sub))[0]} steps "
+                "instead (not a curve point)"
             )
         else:
             t.unmeasured = "no budget was left for it"
