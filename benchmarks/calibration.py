@@ -56,6 +56,7 @@ from calibration_judge import (  # noqa: E402, F401
 )
 from calibration_redo import (  # noqa: E402, F401
     dump_forecasts,
+    keep_bench,
     reanalyse,
     recorded_times,
     reforecast,
@@ -202,11 +203,13 @@ def run_task(
     log,
     saved: dict | None = None,
     probe_ahead: bool = False,
+    bench_store: Path | None = None,
 ) -> list[dict]:
     """Every approach in full on the task, then ``advise`` at each budget (``engines`` None: its
     default engines, as a user runs it), each row judged against the full runs. ``probe_ahead``: every
     advise after ``probe --start-up --data`` on its training data, as make demo's is (a machine that
-    remembers its start-ups and training speed)."""
+    remembers its start-ups and training speed). ``bench_store``: where a gzip copy of each row's
+    saved benchmark is kept beside the results (``keep_bench``), for ``--reforecast`` without the workdir."""
     from advisor.decide.recommend import recommend
 
     actual, train_csv = actual_results(task, engines or FULL_RUN_ENGINES, profile, seed, workdir, log, saved)
@@ -261,6 +264,8 @@ def run_task(
                 # From the saved benchmark: the advice a new process hands back leaves the cross-fit's labels out.
                 "crossfit_rows": crossfit_rows_used(BenchResult.model_validate(saved_bench["bench"]), advice.forecasts),
                 "bench_file": str(bench_file.relative_to(workdir)),  # in --workdir: --reforecast reads it
+                # … or this copy beside the results, in a later session without the workdir
+                "bench_kept": keep_bench(bench_file, bench_store) if bench_store else None,
                 **checks(advice.forecasts, actual, list(actual), advise_s),
                 **decisions(rec, rec_acc, actual, task, advice.forecasts),
                 **macro_f1_decision(saved_bench, task, profile, advice.resources, actual),
@@ -371,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
         reanalyse(doc, workdir, log, retime=args.retime)
         tasks = []
     if args.reforecast:
-        log(f"forecasts re-made for {reforecast(doc, workdir, log)} of {len(doc['rows'])} rows")
+        log(f"forecasts re-made for {reforecast(doc, workdir, log, out_json.parent)} of {len(doc['rows'])} rows")
         tasks = []
     for name in tasks:
         todo = [b for b in task_budgets(TASKS[name], budgets) if (name, b) not in done]
@@ -389,6 +394,7 @@ def main(argv: list[str] | None = None) -> int:
                 log,
                 doc.setdefault("full_runs", {}),
                 probe_ahead=args.probe_ahead,
+                bench_store=out_json.with_name(out_json.stem + "-benches"),
             )
         except Exception as exc:  # one broken task must not lose the others
             log(f"[{name}] FAILED: {type(exc).__name__}: {exc}")

@@ -96,11 +96,39 @@ def save_bench(advice, engines: list[str], path: Path) -> Path:
     return path
 
 
-def reforecast(doc: dict, workdir: Path, log) -> int:
+def keep_bench(bench_file: Path, store: Path) -> str:
+    """A gzip copy of a row's saved benchmark in ``store`` (beside the results, committed with them),
+    so that ``--reforecast`` works in a later session without the workdir; its path from the results."""
+    import gzip
+
+    from engines.atomic import write_bytes
+
+    store.mkdir(parents=True, exist_ok=True)
+    kept = store / f"{bench_file.parent.name}-{bench_file.stem}.json.gz"
+    write_bytes(kept, gzip.compress(bench_file.read_bytes(), mtime=0))
+    return f"{store.name}/{kept.name}"
+
+
+def saved_bench(row: dict, workdir: Path, results: Path) -> tuple[Path | None, dict | None]:
+    """The row's saved benchmark: the workdir's copy, else the gzip copy kept beside the results
+    (``keep_bench``); (None, None) without either. Raises on a damaged one."""
+    import gzip
+
+    path = workdir / row["bench_file"] if row.get("bench_file") else None
+    if path is not None and path.exists():
+        return path, json.loads(path.read_text(encoding="utf-8"))
+    kept = results / row["bench_kept"] if row.get("bench_kept") else None
+    if kept is not None and kept.exists():
+        return kept, json.loads(gzip.decompress(kept.read_bytes()))
+    return None, None
+
+
+def reforecast(doc: dict, workdir: Path, log, results: Path | None = None) -> int:
     """Forecast and decide again, with the current code, from each row's saved benchmark in
-    ``workdir`` (``advise``'s own ``forecast_and_decide``), then redo its checks against the full
-    runs. The row keeps the commit its benchmark ran at and records the one its forecasts now
-    come from. Rows without a saved benchmark are left as they are; returns how many were redone."""
+    ``workdir`` or kept in ``results`` (``saved_bench``; ``advise``'s own ``forecast_and_decide``), then
+    redo its checks against the full runs. The row keeps the commit its benchmark ran at and records
+    the one its forecasts now come from. Rows without a saved benchmark are left as they are; returns
+    how many were redone."""
     from advisor.advise import forecast_and_decide
     from advisor.decide.recommend import recommend
     from advisor.machine.probe import probe
@@ -111,17 +139,16 @@ def reforecast(doc: dict, workdir: Path, log) -> int:
     commit = code_version()
     redone = 0
     for r in doc["rows"]:
-        path = workdir / r["bench_file"] if r.get("bench_file") else None
-        if path is None or not path.exists():
-            log(f"[{r['task']}] {r['budget']}: no saved benchmark in {workdir}; row left as it is")
-            continue
         try:
-            saved = json.loads(path.read_text(encoding="utf-8"))
+            path, saved = saved_bench(r, workdir, results or workdir)
+            if path is None or saved is None:
+                log(f"[{r['task']}] {r['budget']}: no saved benchmark in {workdir}; row left as it is")
+                continue
             bench = BenchResult.model_validate(saved["bench"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:  # damaged or from an older layout
+        except (OSError, EOFError, ValueError, KeyError, TypeError) as exc:  # damaged or an older layout
             log(
-                f"[{r['task']}] {r['budget']}: saved benchmark {path} unreadable ({type(exc).__name__}); "
-                "row left as it is"
+                f"[{r['task']}] {r['budget']}: saved benchmark {r.get('bench_file')} unreadable "
+                f"({type(exc).__name__}); row left as it is"
             )
             continue
         task = TASKS[r["task"]]

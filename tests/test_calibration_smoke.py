@@ -111,6 +111,13 @@ def test_calibration_runs_end_to_end_on_the_tiny_profile(tmp_path, capsys):
     (re,) = json.loads(out.with_suffix(".json").read_text())["rows"]
     assert re["forecasts"] == row["forecasts"] and re["choice"] == row["choice"] and "forecast_commit" in re
     assert "forecasts re-made at" in out.with_suffix(".md").read_text()
+    # A later session without the workdir reforecasts from the gzip copy kept beside the results.
+    moved = (tmp_path / "work" / row["bench_file"]).rename(tmp_path / "gone.json")
+    assert row["bench_kept"] and (out.parent / row["bench_kept"]).exists()
+    assert cal.main(["--profile", "tiny", "--reforecast", "--out", str(out), "--workdir", str(tmp_path / "work")]) == 0
+    (from_kept,) = json.loads(out.with_suffix(".json").read_text())["rows"]
+    assert from_kept["forecasts"] == row["forecasts"] and from_kept["choice"] == row["choice"]
+    moved.rename(tmp_path / "work" / row["bench_file"])
     # A damaged saved benchmark: one line, the row left as it was, no traceback.
     (tmp_path / "work" / row["bench_file"]).write_text("{damaged", encoding="utf-8")
     capsys.readouterr()
