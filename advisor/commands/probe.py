@@ -52,20 +52,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def start_ups(res: Any, profile_name: str | None, *, quiet: bool) -> tuple[dict[str, float | None], list[str]]:
-    """Time the start-up of every approach advise may include (the profile's settings), remembering
-    each: {engine: seconds, None where it failed} and the lines that say so."""
+def _profile_engines(profile_name: str | None, res: Any) -> tuple[Any, list[str], dict[str, Any]]:
+    """The profile, every approach advise may include, and each one's config from the profile."""
     from advisor.advise import default_engines
     from advisor.decide.goals import BUDGETS
     from advisor.machine.profiles import engine_config, load_profile
+
+    profile = load_profile(profile_name, resources=res)
+    names = default_engines(max(BUDGETS.values()))
+    return profile, names, {name: engine_config(profile, name) for name in names}
+
+
+def start_ups(res: Any, profile_name: str | None, *, quiet: bool) -> tuple[dict[str, float | None], list[str]]:
+    """Time the start-up of every approach advise may include (the profile's settings), remembering
+    each: {engine: seconds, None where it failed} and the lines that say so."""
     from advisor.machine.startup import timed_on
     from advisor.measure.probes import start_up_cache, time_start_ups
 
-    profile = load_profile(profile_name, resources=res)
+    profile, names, configs = _profile_engines(profile_name, res)
     if not profile.bench.time_start_up:
         return {}, [f"start-up: profile {profile.name} does not time start-ups (time_start_up = false)"]
-    names = default_engines(max(BUDGETS.values()))
-    configs = {name: engine_config(profile, name) for name in names}
 
     def before(name: str) -> None:
         if not quiet:
@@ -91,16 +97,11 @@ def start_ups(res: Any, profile_name: str | None, *, quiet: bool) -> tuple[dict[
 def train_speed(profile_name: str | None, ref: str, res: Any = None) -> tuple[float | None, list[str]]:
     """Embedding ÷ training speed on ``ref``'s texts (``advisor.measure.train_speed.measure``), and the
     line that says so: (None, why) where it cannot be measured."""
-    from advisor.advise import default_engines
     from advisor.data.labelled import load_dataset
-    from advisor.decide.goals import BUDGETS
-    from advisor.machine.profiles import engine_config, load_profile
     from advisor.measure import train_speed as speed
     from advisor.measure.plan import TRAIN_VS_INFER_COST
 
-    profile = load_profile(profile_name, resources=res)
-    names = default_engines(max(BUDGETS.values()))
-    configs = {name: engine_config(profile, name) for name in names}
+    profile, names, configs = _profile_engines(profile_name, res)
     examples = load_dataset(ref, sample=SPEED_ROWS).examples
     measured = speed.measure(names, configs, profile.bench, examples)
     if measured is None:
